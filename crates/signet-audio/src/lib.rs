@@ -1,0 +1,2 @@
+//! Sample buffers, WAV and PCM output, provenance for Signet.
+#![forbid(unsafe_code)]

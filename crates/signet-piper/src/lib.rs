@@ -1,0 +1,2 @@
+//! Imports Piper voices (ONNX parsed as data) into Signet bundles.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! HiFi-GAN generator (the VITS decoder) on libtorch.
+#![forbid(unsafe_code)]

@@ -1,0 +1,2 @@
+//! Signet: text-to-speech that only speaks with voices it can verify.
+#![forbid(unsafe_code)]
