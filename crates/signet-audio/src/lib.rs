@@ -1,2 +1,221 @@
-//! Sample buffers, WAV and PCM output, provenance for Signet.
+//! Sample buffers and audio output for Signet.
+//!
+//! [`Audio`] is a mono buffer of `f32` samples with its sample rate, as the
+//! vocoder produces it. It is written as a WAV file (16-bit PCM or 32-bit
+//! float, via hound) or as raw little-endian PCM (`s16le`, `f32le`).
+//!
+//! **Architecture invariant:** this crate knows nothing of models, text or
+//! libtorch; it takes samples in and gives bytes out.
 #![forbid(unsafe_code)]
+
+use std::io::{Cursor, Write};
+
+/// Errors from audio output.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AudioError {
+    /// A sample is NaN or infinite; writing it would produce noise or garbage.
+    #[error("sample {index} is not a finite number ({value})")]
+    NonFiniteSample {
+        /// Position of the first offending sample.
+        index: usize,
+        /// Its value.
+        value: f32,
+    },
+    /// The sample rate is outside what Signet writes.
+    #[error("sample rate {rate} Hz is outside the supported range {min}..={max} Hz")]
+    SampleRate {
+        /// The rate asked for.
+        rate: u32,
+        /// Lowest supported rate.
+        min: u32,
+        /// Highest supported rate.
+        max: u32,
+    },
+    /// The WAV encoder failed.
+    #[error("cannot encode WAV: {0}")]
+    Wav(#[from] hound::Error),
+    /// Writing the output failed.
+    #[error("cannot write audio: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Lowest sample rate Signet writes.
+pub const MIN_SAMPLE_RATE: u32 = 8_000;
+/// Highest sample rate Signet writes.
+pub const MAX_SAMPLE_RATE: u32 = 192_000;
+
+/// How samples are encoded on output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SampleFormat {
+    /// Signed 16-bit integers; samples are clamped to [-1, 1] and scaled.
+    S16,
+    /// 32-bit IEEE floats, the model's samples untouched.
+    F32,
+}
+
+/// A mono buffer of samples with its rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Audio {
+    samples: Vec<f32>,
+    sample_rate: u32,
+}
+
+impl Audio {
+    /// Wraps samples; fails on a sample rate Signet does not write or on a
+    /// non-finite sample.
+    pub fn new(samples: Vec<f32>, sample_rate: u32) -> Result<Self, AudioError> {
+        if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&sample_rate) {
+            return Err(AudioError::SampleRate {
+                rate: sample_rate,
+                min: MIN_SAMPLE_RATE,
+                max: MAX_SAMPLE_RATE,
+            });
+        }
+        if let Some((index, &value)) = samples.iter().enumerate().find(|(_, s)| !s.is_finite()) {
+            return Err(AudioError::NonFiniteSample { index, value });
+        }
+        Ok(Self { samples, sample_rate })
+    }
+
+    /// The samples.
+    pub fn samples(&self) -> &[f32] {
+        &self.samples
+    }
+
+    /// Consumes the buffer, returning its samples.
+    pub fn into_samples(self) -> Vec<f32> {
+        self.samples
+    }
+
+    /// Samples per second.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Length in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.samples.len() as f64 / f64::from(self.sample_rate)
+    }
+
+    /// Appends another buffer of the same rate.
+    pub fn append(&mut self, other: &Audio) -> Result<(), AudioError> {
+        if other.sample_rate != self.sample_rate {
+            return Err(AudioError::SampleRate {
+                rate: other.sample_rate,
+                min: self.sample_rate,
+                max: self.sample_rate,
+            });
+        }
+        self.samples.extend_from_slice(&other.samples);
+        Ok(())
+    }
+
+    /// Encodes the buffer as a complete WAV file in memory.
+    pub fn to_wav(&self, format: SampleFormat) -> Result<Vec<u8>, AudioError> {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: self.sample_rate,
+            bits_per_sample: match format {
+                SampleFormat::S16 => 16,
+                SampleFormat::F32 => 32,
+            },
+            sample_format: match format {
+                SampleFormat::S16 => hound::SampleFormat::Int,
+                SampleFormat::F32 => hound::SampleFormat::Float,
+            },
+        };
+        let mut out = Cursor::new(Vec::with_capacity(44 + self.samples.len() * 4));
+        {
+            let mut w = hound::WavWriter::new(&mut out, spec)?;
+            match format {
+                SampleFormat::S16 => {
+                    for &s in &self.samples {
+                        w.write_sample(to_s16(s))?;
+                    }
+                }
+                SampleFormat::F32 => {
+                    for &s in &self.samples {
+                        w.write_sample(s)?;
+                    }
+                }
+            }
+            w.finalize()?;
+        }
+        Ok(out.into_inner())
+    }
+
+    /// Writes the samples as raw little-endian PCM, without a header.
+    pub fn write_raw<W: Write>(&self, format: SampleFormat, mut w: W) -> Result<(), AudioError> {
+        let mut buf = Vec::with_capacity(self.samples.len() * 4);
+        match format {
+            SampleFormat::S16 => {
+                for &s in &self.samples {
+                    buf.extend_from_slice(&to_s16(s).to_le_bytes());
+                }
+            }
+            SampleFormat::F32 => {
+                for &s in &self.samples {
+                    buf.extend_from_slice(&s.to_le_bytes());
+                }
+            }
+        }
+        w.write_all(&buf)?;
+        w.flush()?;
+        Ok(())
+    }
+}
+
+/// Converts a float sample to 16-bit PCM, clamping to full scale.
+pub fn to_s16(sample: f32) -> i16 {
+    // Clamped to [-1, 1] first, so the product is within i16's range.
+    let scaled = (sample.clamp(-1.0, 1.0) * 32767.0).round();
+    scaled as i16
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wav_round_trip_s16_and_f32() -> Result<(), Box<dyn std::error::Error>> {
+        let samples: Vec<f32> = (0..1000).map(|i| ((i as f32) * 0.01).sin() * 0.5).collect();
+        let audio = Audio::new(samples.clone(), 22_050)?;
+
+        let f32_wav = audio.to_wav(SampleFormat::F32)?;
+        let mut r = hound::WavReader::new(Cursor::new(f32_wav))?;
+        assert_eq!(r.spec().sample_rate, 22_050);
+        let back: Vec<f32> = r.samples::<f32>().collect::<Result<_, _>>()?;
+        assert_eq!(back, samples);
+
+        let s16_wav = audio.to_wav(SampleFormat::S16)?;
+        let mut r = hound::WavReader::new(Cursor::new(s16_wav))?;
+        assert_eq!(r.spec().bits_per_sample, 16);
+        let back: Vec<i16> = r.samples::<i16>().collect::<Result<_, _>>()?;
+        let expected: Vec<i16> = samples.iter().map(|&s| to_s16(s)).collect();
+        assert_eq!(back, expected);
+        Ok(())
+    }
+
+    #[test]
+    fn raw_pcm_is_little_endian() -> Result<(), AudioError> {
+        let audio = Audio::new(vec![0.5, -1.5], 16_000)?;
+        let mut out = Vec::new();
+        audio.write_raw(SampleFormat::S16, &mut out)?;
+        assert_eq!(out, [16384i16.to_le_bytes(), (-32767i16).to_le_bytes()].concat());
+        let mut out = Vec::new();
+        audio.write_raw(SampleFormat::F32, &mut out)?;
+        assert_eq!(out, [0.5f32.to_le_bytes(), (-1.5f32).to_le_bytes()].concat());
+        Ok(())
+    }
+
+    #[test]
+    fn rejects_non_finite_samples_and_odd_rates() {
+        assert!(matches!(
+            Audio::new(vec![0.0, f32::NAN], 22_050),
+            Err(AudioError::NonFiniteSample { index: 1, .. })
+        ));
+        assert!(matches!(Audio::new(vec![], 100), Err(AudioError::SampleRate { rate: 100, .. })));
+    }
+}
