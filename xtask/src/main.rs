@@ -6,6 +6,7 @@
 
 mod pins;
 mod setup;
+mod test;
 mod util;
 
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ fn run() -> Result<()> {
     };
     match task.as_str() {
         "setup" => setup::run(&root).map(|_| ()),
+        "test" => test::run(&root),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

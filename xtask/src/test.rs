@@ -1,0 +1,31 @@
+//! `cargo xtask test`: provision, then run every test in the workspace.
+//!
+//! Unit, integration and doc tests of every crate run through `cargo test`
+//! (one integration-test binary per crate), after the binaries the tests
+//! drive (`signet`, `signet-espeak`) are built.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::Result;
+
+use crate::{setup, util};
+
+/// Runs the whole suite.
+pub fn run(root: &Path) -> Result<()> {
+    let provisioned = setup::run(root)?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+
+    util::run(
+        Command::new(&cargo)
+            .current_dir(root)
+            .args(["build", "--workspace", "--bins"]),
+    )?;
+    util::run(
+        Command::new(&cargo)
+            .current_dir(root)
+            .args(["test", "--workspace", "--no-fail-fast"])
+            .env("SIGNET_TEST_VOICE_DIR", &provisioned.voice_dir),
+    )?;
+    Ok(())
+}
