@@ -1,0 +1,446 @@
+//! Bundle directories: the one verification function, the proof-carrying [`VerifiedBundle`], and
+//! the atomic writer.
+//!
+//! A bundle is a directory holding `manifest.toml` and exactly the files the manifest lists
+//! (currently always `weights.safetensors`). Verification reads every byte through size caps,
+//! checks sizes and SHA-256 digests of the in-memory bytes, and keeps those same bytes: later
+//! parsing never re-opens a file. Signature checking will join [`verify_bundle_dir`] as an extra
+//! argument (a trust store) and an extra step before the digests; there is no second path.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::RegistryError;
+use crate::manifest::{
+    check_plain_name, parse_manifest, serialize_manifest, FileEntry, Manifest, MANIFEST_FILE,
+    WEIGHTS_FILE,
+};
+use crate::safetensors::SafeTensors;
+
+/// Largest accepted `manifest.toml`, in bytes.
+pub const MAX_MANIFEST_LEN: u64 = 1024 * 1024;
+
+/// Largest accepted bundle file, in bytes.
+pub const MAX_FILE_LEN: u64 = 4 * 1024 * 1024 * 1024;
+
+/// Size caps used by verification.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    pub(crate) manifest: u64,
+    pub(crate) file: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            manifest: MAX_MANIFEST_LEN,
+            file: MAX_FILE_LEN,
+        }
+    }
+}
+
+/// Zero-sized proof that every check of [`verify_bundle_dir`] passed. Its field is private, so
+/// no code outside this module can make one.
+#[derive(Debug, Clone, Copy)]
+struct ChecksPassed(());
+
+/// A bundle whose manifest parsed strictly and whose every file matched its declared size and
+/// SHA-256. Only [`verify_bundle_dir`] can build one; model constructors take nothing else.
+#[derive(Debug)]
+pub struct VerifiedBundle {
+    manifest: Manifest,
+    manifest_sha256: String,
+    files: BTreeMap<String, Vec<u8>>,
+    _proof: ChecksPassed,
+}
+
+impl VerifiedBundle {
+    /// The verified manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// SHA-256 (lower-case hex) of the exact `manifest.toml` bytes that were verified.
+    pub fn manifest_sha256(&self) -> &str {
+        &self.manifest_sha256
+    }
+
+    /// Strictly parses the verified `weights.safetensors` bytes.
+    pub fn weights(&self) -> Result<SafeTensors<'_>, RegistryError> {
+        let bytes = self
+            .file(WEIGHTS_FILE)
+            .ok_or_else(|| RegistryError::MissingFile {
+                name: WEIGHTS_FILE.to_owned(),
+            })?;
+        SafeTensors::parse(bytes)
+    }
+
+    /// The verified bytes of a listed file.
+    pub fn file(&self, name: &str) -> Option<&[u8]> {
+        self.files.get(name).map(Vec::as_slice)
+    }
+}
+
+/// Verifies the bundle in `dir`: manifest size cap and strict parse, plain and unique file names,
+/// no entries beyond the manifest and the listed files, no symlinks or special files, each file
+/// read with a bound of its declared size and checked for size and SHA-256.
+///
+/// This is the only way to obtain a [`VerifiedBundle`].
+pub fn verify_bundle_dir(dir: &Path) -> Result<VerifiedBundle, RegistryError> {
+    verify_with(dir, Limits::default())
+}
+
+pub(crate) fn verify_with(dir: &Path, limits: Limits) -> Result<VerifiedBundle, RegistryError> {
+    let meta = fs::metadata(dir).map_err(|e| RegistryError::io(dir, e))?;
+    if !meta.is_dir() {
+        return Err(RegistryError::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::NotADirectory, "not a directory"),
+        ));
+    }
+
+    let manifest_bytes = read_regular(dir, MANIFEST_FILE, limits.manifest, None)?;
+    let manifest = parse_manifest(&manifest_bytes)?;
+    let manifest_sha256 = hex::encode(Sha256::digest(&manifest_bytes));
+
+    let listed: BTreeSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
+    if !listed.contains(WEIGHTS_FILE) {
+        return Err(RegistryError::ManifestInvalid {
+            field: "files",
+            reason: format!("{WEIGHTS_FILE} is not listed"),
+        });
+    }
+
+    // Cheap checks first: no stray entries, then sizes from metadata, then the bounded reads.
+    for entry in fs::read_dir(dir).map_err(|e| RegistryError::io(dir, e))? {
+        let entry = entry.map_err(|e| RegistryError::io(dir, e))?;
+        let name = entry.file_name();
+        match name.to_str() {
+            Some(MANIFEST_FILE) => {}
+            Some(n) if listed.contains(n) => {}
+            _ => {
+                return Err(RegistryError::UnlistedFile {
+                    name: name.to_string_lossy().into_owned(),
+                })
+            }
+        }
+    }
+    for f in &manifest.files {
+        if f.size > limits.file {
+            return Err(RegistryError::TooLarge {
+                what: format!("file {:?} ({} bytes declared)", f.name, f.size),
+                limit: limits.file,
+            });
+        }
+        let meta = regular_metadata(dir, &f.name)?;
+        if meta.len() != f.size {
+            return Err(RegistryError::SizeMismatch {
+                file: f.name.clone(),
+                expected: f.size,
+                found: meta.len(),
+            });
+        }
+    }
+
+    let mut files = BTreeMap::new();
+    for f in &manifest.files {
+        let bytes = read_regular(dir, &f.name, f.size, Some(f.size))?;
+        let found = hex::encode(Sha256::digest(&bytes));
+        if found != f.sha256 {
+            return Err(RegistryError::DigestMismatch {
+                file: f.name.clone(),
+                expected: f.sha256.clone(),
+                found,
+            });
+        }
+        files.insert(f.name.clone(), bytes);
+    }
+
+    Ok(VerifiedBundle {
+        manifest,
+        manifest_sha256,
+        files,
+        _proof: ChecksPassed(()),
+    })
+}
+
+/// `symlink_metadata` of `dir/name`, refusing anything but a regular file.
+fn regular_metadata(dir: &Path, name: &str) -> Result<fs::Metadata, RegistryError> {
+    let path = dir.join(name);
+    let meta = match fs::symlink_metadata(&path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RegistryError::MissingFile {
+                name: name.to_owned(),
+            })
+        }
+        Err(e) => return Err(RegistryError::io(path, e)),
+    };
+    if !meta.file_type().is_file() {
+        return Err(RegistryError::NotARegularFile {
+            name: name.to_owned(),
+        });
+    }
+    Ok(meta)
+}
+
+/// Reads `dir/name` (a regular file, not followed through a symlink) with at most `limit + 1`
+/// bytes ever read. With `exact`, a length other than `exact` is a [`RegistryError::SizeMismatch`];
+/// otherwise exceeding `limit` is [`RegistryError::TooLarge`].
+fn read_regular(
+    dir: &Path,
+    name: &str,
+    limit: u64,
+    exact: Option<u64>,
+) -> Result<Vec<u8>, RegistryError> {
+    let meta = regular_metadata(dir, name)?;
+    let too_large = || RegistryError::TooLarge {
+        what: format!("file {name:?}"),
+        limit,
+    };
+    if exact.is_none() && meta.len() > limit {
+        return Err(too_large());
+    }
+    let path = dir.join(name);
+    let file = open_no_follow(&path).map_err(|e| RegistryError::io(&path, e))?;
+    // The entry could have been swapped between the two calls; check what was actually opened.
+    let opened = file.metadata().map_err(|e| RegistryError::io(&path, e))?;
+    if !opened.file_type().is_file() {
+        return Err(RegistryError::NotARegularFile {
+            name: name.to_owned(),
+        });
+    }
+    let mut bytes = Vec::new();
+    let want = usize::try_from(opened.len().min(limit)).map_err(|_| too_large())?;
+    bytes.try_reserve_exact(want).map_err(|e| {
+        RegistryError::io(
+            &path,
+            std::io::Error::new(std::io::ErrorKind::OutOfMemory, e.to_string()),
+        )
+    })?;
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(|e| RegistryError::io(&path, e))?;
+    let read = bytes.len() as u64;
+    match exact {
+        Some(expected) if read != expected => Err(RegistryError::SizeMismatch {
+            file: name.to_owned(),
+            expected,
+            found: read,
+        }),
+        None if read > limit => Err(too_large()),
+        _ => Ok(bytes),
+    }
+}
+
+#[cfg(unix)]
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open_no_follow(path: &Path) -> std::io::Result<File> {
+    File::open(path)
+}
+
+/// Parses manifest bytes the way [`verify_bundle_dir`] does, for fuzzing: it must never panic.
+pub fn fuzz_parse_manifest(bytes: &[u8]) -> Result<(), RegistryError> {
+    parse_manifest(bytes).map(drop)
+}
+
+/// Writes a bundle to `dir`, which must not exist yet.
+///
+/// `manifest_without_files.files` is ignored and replaced by one entry per given file (sorted by
+/// name) with its size and SHA-256. `files` must include `weights.safetensors`, use plain names
+/// and not include `manifest.toml`. The bundle is written into a fresh temporary directory next
+/// to `dir`, every file is fsynced, and the directory is renamed into place, so `dir` either does
+/// not exist or holds a complete bundle.
+pub fn write_bundle(
+    dir: &Path,
+    manifest_without_files: Manifest,
+    files: &[(&str, &[u8])],
+) -> Result<(), RegistryError> {
+    let mut manifest = manifest_without_files;
+    let mut sorted: Vec<&(&str, &[u8])> = files.iter().collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    manifest.files.clear();
+    for (name, bytes) in &sorted {
+        check_plain_name(name)?;
+        if *name == MANIFEST_FILE {
+            return Err(RegistryError::BadFileName {
+                name: (*name).to_owned(),
+                reason: "the manifest is written by write_bundle itself",
+            });
+        }
+        if bytes.len() as u64 > MAX_FILE_LEN {
+            return Err(RegistryError::TooLarge {
+                what: format!("file {name:?}"),
+                limit: MAX_FILE_LEN,
+            });
+        }
+        manifest.files.push(FileEntry {
+            name: (*name).to_owned(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(bytes)),
+        });
+    }
+    if !manifest.files.iter().any(|f| f.name == WEIGHTS_FILE) {
+        return Err(RegistryError::MissingFile {
+            name: WEIGHTS_FILE.to_owned(),
+        });
+    }
+    // Validates (names, duplicates, values) and serializes; then make sure the reader accepts it.
+    let text = serialize_manifest(&manifest)?;
+    if text.len() as u64 > MAX_MANIFEST_LEN {
+        return Err(RegistryError::TooLarge {
+            what: MANIFEST_FILE.to_owned(),
+            limit: MAX_MANIFEST_LEN,
+        });
+    }
+    parse_manifest(text.as_bytes())?;
+
+    if fs::symlink_metadata(dir).is_ok() {
+        return Err(RegistryError::AlreadyExists {
+            path: dir.to_owned(),
+        });
+    }
+    let leaf =
+        dir.file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| RegistryError::BadFileName {
+                name: dir.display().to_string(),
+                reason: "the target directory needs a UTF-8 final component",
+            })?;
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    fs::create_dir_all(&parent).map_err(|e| RegistryError::io(&parent, e))?;
+
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let tmp = parent.join(format!(
+        ".{leaf}.tmp-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    fs::create_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))?;
+    let result = fill_and_rename(&tmp, dir, &parent, &sorted, text.as_bytes());
+    if result.is_err() {
+        // Only our own, freshly created temporary directory is removed.
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result
+}
+
+fn fill_and_rename(
+    tmp: &Path,
+    dir: &Path,
+    parent: &Path,
+    files: &[&(&str, &[u8])],
+    manifest: &[u8],
+) -> Result<(), RegistryError> {
+    for (name, bytes) in files {
+        write_synced(&tmp.join(name), bytes)?;
+    }
+    write_synced(&tmp.join(MANIFEST_FILE), manifest)?;
+    sync_dir(tmp)?;
+    if fs::symlink_metadata(dir).is_ok() {
+        return Err(RegistryError::AlreadyExists {
+            path: dir.to_owned(),
+        });
+    }
+    fs::rename(tmp, dir).map_err(|e| RegistryError::io(dir, e))?;
+    sync_dir(parent)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| RegistryError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| RegistryError::io(path, e))?;
+    f.sync_all().map_err(|e| RegistryError::io(path, e))
+}
+
+fn sync_dir(path: &Path) -> Result<(), RegistryError> {
+    #[cfg(unix)]
+    {
+        File::open(path)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| RegistryError::io(path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+    use super::*;
+    use crate::test_support::{sample_manifest, sample_weights};
+
+    #[test]
+    fn lowered_caps_are_enforced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("b");
+        write_bundle(
+            &dir,
+            sample_manifest(),
+            &[(WEIGHTS_FILE, &sample_weights())],
+        )
+        .unwrap();
+        assert!(verify_with(&dir, Limits::default()).is_ok());
+        let small_manifest = Limits {
+            manifest: 64,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            verify_with(&dir, small_manifest),
+            Err(RegistryError::TooLarge { limit: 64, .. })
+        ));
+        let small_file = Limits {
+            file: 16,
+            ..Limits::default()
+        };
+        assert!(matches!(
+            verify_with(&dir, small_file),
+            Err(RegistryError::TooLarge { limit: 16, .. })
+        ));
+    }
+
+    #[test]
+    fn bounded_read_stops_after_limit() {
+        let tmp = tempfile::tempdir().unwrap();
+        fs::write(tmp.path().join("f"), vec![7u8; 1000]).unwrap();
+        match read_regular(tmp.path(), "f", 10, Some(10)) {
+            Err(RegistryError::SizeMismatch { found, .. }) => assert_eq!(found, 11),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            read_regular(tmp.path(), "f", 10, None),
+            Err(RegistryError::TooLarge { .. })
+        ));
+        assert_eq!(
+            read_regular(tmp.path(), "f", 1000, Some(1000))
+                .unwrap()
+                .len(),
+            1000
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The registry's single error type: every rejection names its cause and carries the data needed
+//! to act on it.
+
+use std::path::PathBuf;
+
+/// Why a bundle (or one of its parts) was refused or could not be written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// An operating-system call on `path` failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file or directory the call was about.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Something is larger than the cap the registry enforces before reading or allocating.
+    #[error("{what} exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// What was too large (a file name, "safetensors header", ...).
+        what: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// `manifest.toml` is not valid TOML or does not match the manifest schema (unknown keys included).
+    #[error("manifest.toml is malformed: {reason}")]
+    ManifestSyntax {
+        /// The parser's description of the problem.
+        reason: String,
+    },
+    /// `manifest.toml` parses but a value is not acceptable.
+    #[error("manifest field `{field}` is invalid: {reason}")]
+    ManifestInvalid {
+        /// The offending field.
+        field: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The manifest declares a bundle format this version of Signet does not read.
+    #[error("unsupported bundle format {found:?} (expected {expected:?})")]
+    UnsupportedFormat {
+        /// The format string found in the manifest.
+        found: String,
+        /// The format string this crate reads.
+        expected: &'static str,
+    },
+    /// A file name in the manifest (or handed to the writer) is not a plain relative name.
+    #[error("bad file name {name:?}: {reason}")]
+    BadFileName {
+        /// The name as given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// The same file name is listed twice.
+    #[error("file {name:?} is listed more than once")]
+    DuplicateFile {
+        /// The repeated name.
+        name: String,
+    },
+    /// A file the manifest lists is not in the bundle directory.
+    #[error("file {name:?} is listed in the manifest but missing")]
+    MissingFile {
+        /// The missing file.
+        name: String,
+    },
+    /// The bundle directory holds an entry the manifest does not list.
+    #[error("entry {name:?} is in the bundle directory but not listed in the manifest")]
+    UnlistedFile {
+        /// The unlisted entry's name (lossily decoded if it is not UTF-8).
+        name: String,
+    },
+    /// A listed entry is a symlink, directory, device or other non-regular file.
+    #[error("{name:?} is not a regular file (symlinks and directories are refused)")]
+    NotARegularFile {
+        /// The entry's name.
+        name: String,
+    },
+    /// A file's length differs from the size the manifest declares.
+    #[error("file {file:?} has {found} bytes, the manifest declares {expected}")]
+    SizeMismatch {
+        /// The file.
+        file: String,
+        /// Declared size.
+        expected: u64,
+        /// Size actually read (at most declared + 1: reading stops there).
+        found: u64,
+    },
+    /// A file's SHA-256 differs from the digest the manifest declares.
+    #[error("file {file:?} has SHA-256 {found}, the manifest declares {expected}")]
+    DigestMismatch {
+        /// The file.
+        file: String,
+        /// Declared digest (lower-case hex).
+        expected: String,
+        /// Digest of the bytes read (lower-case hex).
+        found: String,
+    },
+    /// A safetensors file (or the tensors handed to the writer) is malformed.
+    #[error("invalid safetensors data: {reason}")]
+    SafeTensors {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The writer refuses to replace an existing path.
+    #[error("{path} already exists; remove it first to write a new bundle there")]
+    AlreadyExists {
+        /// The existing path.
+        path: PathBuf,
+    },
+    /// The manifest could not be serialized.
+    #[error("cannot serialize the manifest: {reason}")]
+    Serialize {
+        /// The serializer's description of the problem.
+        reason: String,
+    },
+}
+
+impl RegistryError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn safetensors(reason: impl Into<String>) -> Self {
+        Self::SafeTensors {
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! `manifest.toml`: the typed, strictly parsed description of a voice bundle.
+//!
+//! Every struct refuses unknown keys, so a manifest written for a newer schema (or a typo) is an
+//! error rather than silently ignored data. The manifest is the unit a signature will cover.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::RegistryError;
+
+/// The only bundle format this crate reads and writes.
+pub const BUNDLE_FORMAT: &str = "signet-bundle/1";
+
+/// The manifest's own file name inside a bundle directory.
+pub const MANIFEST_FILE: &str = "manifest.toml";
+
+/// The weights file every bundle lists.
+pub const WEIGHTS_FILE: &str = "weights.safetensors";
+
+/// Longest accepted bundle or file name, in bytes.
+pub const MAX_NAME_LEN: usize = 128;
+
+/// A bundle's manifest (`manifest.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Bundle format tag; must be [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// Voice name, e.g. `en_US-joe-medium`.
+    pub name: String,
+    /// Bundle version; later used against rollback.
+    pub version: u64,
+    /// SPDX licence expression of the voice, e.g. `CC0-1.0`.
+    pub license: String,
+    /// Language, quality, sample rate and speakers.
+    pub voice: VoiceInfo,
+    /// How text becomes phoneme ids.
+    pub phonemes: PhonemeSpec,
+    /// Default synthesis parameters.
+    pub inference: InferenceDefaults,
+    /// Model architecture and its hyper-parameters.
+    pub architecture: Architecture,
+    /// Where the bundle was imported from, if it was imported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// Every file of the bundle except the manifest itself, with size and digest.
+    pub files: Vec<FileEntry>,
+}
+
+/// Language, quality, sample rate and speakers of a voice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoiceInfo {
+    /// Language tag, e.g. `en_US`.
+    pub language: String,
+    /// Quality label (`x_low`, `low`, `medium`, `high`), if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    /// Output sample rate in Hz.
+    pub sample_rate: u32,
+    /// Number of speakers (1 for single-speaker voices).
+    pub num_speakers: u32,
+    /// Speaker name → speaker id, empty for single-speaker voices.
+    #[serde(default)]
+    pub speaker_id_map: BTreeMap<String, i64>,
+}
+
+/// How text becomes phoneme ids.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PhonemeSpec {
+    /// Phonemizer kind, e.g. `espeak`.
+    pub kind: String,
+    /// espeak-ng voice, e.g. `en-us`, when `kind` is `espeak`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub espeak_voice: Option<String>,
+    /// Phoneme symbol → ids (Piper's `phoneme_id_map`).
+    pub id_map: BTreeMap<String, Vec<i64>>,
+}
+
+/// Default synthesis parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InferenceDefaults {
+    /// Scale of the noise added to the prior.
+    pub noise_scale: f32,
+    /// Duration multiplier (larger is slower speech).
+    pub length_scale: f32,
+    /// Scale of the noise fed to the stochastic duration predictor.
+    pub noise_w: f32,
+}
+
+/// Model architecture and its hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Architecture {
+    /// Architecture kind, e.g. `vits`.
+    pub kind: String,
+    /// Hyper-parameters; opaque to the registry, validated by the model code.
+    pub config: toml::Table,
+}
+
+/// Provenance of an imported bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    /// Importer kind, e.g. `piper-onnx`.
+    pub kind: String,
+    /// File name of the original model.
+    pub file: String,
+    /// SHA-256 (hex) of the original model file.
+    pub onnx_sha256: String,
+    /// SHA-256 (hex) of the original JSON config.
+    pub config_sha256: String,
+}
+
+/// One file of a bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileEntry {
+    /// Plain file name inside the bundle directory.
+    pub name: String,
+    /// Exact size in bytes.
+    pub size: u64,
+    /// SHA-256 of the contents, 64 lower-case hex digits.
+    pub sha256: String,
+}
+
+/// Parses manifest bytes strictly (UTF-8, TOML, schema with no unknown keys) and validates values.
+pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest, RegistryError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| RegistryError::ManifestSyntax {
+        reason: format!("not UTF-8: {e}"),
+    })?;
+    let manifest: Manifest = toml::from_str(text).map_err(|e| RegistryError::ManifestSyntax {
+        reason: e.message().to_owned(),
+    })?;
+    validate(&manifest)?;
+    Ok(manifest)
+}
+
+/// Serializes a manifest to TOML after validating it.
+pub(crate) fn serialize_manifest(manifest: &Manifest) -> Result<String, RegistryError> {
+    validate(manifest)?;
+    toml::to_string(manifest).map_err(|e| RegistryError::Serialize {
+        reason: e.to_string(),
+    })
+}
+
+/// Checks that `name` is a plain file name: `[A-Za-z0-9._-]`, not starting with a dot, not empty
+/// and at most [`MAX_NAME_LEN`] bytes. This rules out `..`, separators, absolute paths, hidden
+/// files and anything a platform might reinterpret.
+pub(crate) fn check_plain_name(name: &str) -> Result<(), RegistryError> {
+    let bad = |reason| {
+        Err(RegistryError::BadFileName {
+            name: name.to_owned(),
+            reason,
+        })
+    };
+    if name.is_empty() {
+        return bad("empty name");
+    }
+    if name.len() > MAX_NAME_LEN {
+        return bad("longer than 128 bytes");
+    }
+    if name.contains(['/', '\\']) {
+        return bad("contains a path separator");
+    }
+    if name.starts_with('.') {
+        return bad("starts with a dot (`.`, `..` and hidden files are refused)");
+    }
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    {
+        return bad("only ASCII letters, digits, `.`, `_` and `-` are allowed");
+    }
+    Ok(())
+}
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> RegistryError {
+    RegistryError::ManifestInvalid {
+        field,
+        reason: reason.into(),
+    }
+}
+
+fn is_hex_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Value checks that the schema alone cannot express.
+pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
+    if m.format != BUNDLE_FORMAT {
+        return Err(RegistryError::UnsupportedFormat {
+            found: m.format.clone(),
+            expected: BUNDLE_FORMAT,
+        });
+    }
+    check_plain_name(&m.name).map_err(|e| invalid("name", e.to_string()))?;
+    if m.license.trim().is_empty() {
+        return Err(invalid("license", "empty"));
+    }
+    if !(1000..=384_000).contains(&m.voice.sample_rate) {
+        return Err(invalid(
+            "voice.sample_rate",
+            format!("{} Hz is outside 1000..=384000", m.voice.sample_rate),
+        ));
+    }
+    if m.voice.num_speakers == 0 {
+        return Err(invalid("voice.num_speakers", "must be at least 1"));
+    }
+    if let Some((name, id)) = m
+        .voice
+        .speaker_id_map
+        .iter()
+        .find(|(_, id)| **id < 0 || **id >= i64::from(m.voice.num_speakers))
+    {
+        return Err(invalid(
+            "voice.speaker_id_map",
+            format!(
+                "speaker {name:?} has id {id}, outside 0..{}",
+                m.voice.num_speakers
+            ),
+        ));
+    }
+    if m.phonemes.kind.is_empty() {
+        return Err(invalid("phonemes.kind", "empty"));
+    }
+    if let Some((symbol, _)) = m
+        .phonemes
+        .id_map
+        .iter()
+        .find(|(_, ids)| ids.is_empty() || ids.iter().any(|id| *id < 0))
+    {
+        return Err(invalid(
+            "phonemes.id_map",
+            format!("symbol {symbol:?} has no ids or a negative id"),
+        ));
+    }
+    let inf = &m.inference;
+    for (field, v) in [
+        ("inference.noise_scale", inf.noise_scale),
+        ("inference.length_scale", inf.length_scale),
+        ("inference.noise_w", inf.noise_w),
+    ] {
+        if !v.is_finite() || v < 0.0 {
+            return Err(invalid(
+                field,
+                format!("{v} is not a finite, non-negative number"),
+            ));
+        }
+    }
+    if m.architecture.kind.is_empty() {
+        return Err(invalid("architecture.kind", "empty"));
+    }
+    if let Some(src) = &m.source {
+        for (field, digest) in [
+            ("source.onnx_sha256", &src.onnx_sha256),
+            ("source.config_sha256", &src.config_sha256),
+        ] {
+            if !is_hex_digest(digest) {
+                return Err(invalid(field, "not 64 lower-case hex digits"));
+            }
+        }
+    }
+    let mut seen = BTreeSet::new();
+    for entry in &m.files {
+        check_plain_name(&entry.name)?;
+        if entry.name == MANIFEST_FILE {
+            return Err(RegistryError::BadFileName {
+                name: entry.name.clone(),
+                reason: "the manifest cannot list itself",
+            });
+        }
+        if !seen.insert(entry.name.as_str()) {
+            return Err(RegistryError::DuplicateFile {
+                name: entry.name.clone(),
+            });
+        }
+        if !is_hex_digest(&entry.sha256) {
+            return Err(invalid(
+                "files.sha256",
+                format!("digest of {:?} is not 64 lower-case hex digits", entry.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+    use super::*;
+
+    #[test]
+    fn plain_names() {
+        for ok in ["weights.safetensors", "a", "a-b_c.1"] {
+            assert!(check_plain_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "/etc/passwd",
+            "a/b",
+            "a\\b",
+            ".hidden",
+            "é",
+            "a b",
+            "a\0",
+        ] {
+            assert!(
+                matches!(
+                    check_plain_name(bad),
+                    Err(RegistryError::BadFileName { .. })
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(check_plain_name(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn non_utf8_manifest_is_refused() {
+        assert!(matches!(
+            parse_manifest(b"\xff\xfe"),
+            Err(RegistryError::ManifestSyntax { .. })
+        ));
+    }
+}

@@ -1,0 +1,12 @@
+//! Integration tests of signet-registry (one binary; modules by topic).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+mod attacks;
+mod common;
+mod round_trip;
