@@ -1,2 +1,42 @@
-//! Signet's text frontend: limits, Unicode policy, normalization, sentences, phonemes, ids.
+//! Signet's text frontend: limits, Unicode policy, sentences, phonemes, ids.
+//!
+//! Text goes through the [input guard](guard), is phonemized by espeak-ng running in a
+//! separate, resource-limited helper process ([`phonemize`], speaking the wire format in
+//! [`protocol`]), and is mapped to a voice's phoneme ids with Piper's conventions ([`ids`]).
+//!
+//! **Architecture invariant:** this crate never links espeak-ng (GPL-3.0, memory-unsafe C)
+//! or libtorch; it only talks to the `signet-espeak` helper through pipes, and treats what
+//! the helper says as untrusted input.
+//!
+//! ```no_run
+//! use std::collections::BTreeMap;
+//! use signet_text::{text_to_sentences, EspeakPhonemizer, PhonemeIdMap};
+//!
+//! # fn main() -> Result<(), signet_text::TextError> {
+//! let mut map = BTreeMap::new();
+//! for (i, s) in ["_", "^", "$", " ", "h", "ə", "l", "ˈ", "o", "ʊ", "."].iter().enumerate() {
+//!     map.insert((*s).to_owned(), vec![i as i64]);
+//! }
+//! let ids = PhonemeIdMap::new(map)?;
+//! let mut espeak = EspeakPhonemizer::from_env()?;
+//! let (sentences, diagnostics) = text_to_sentences(&mut espeak, "en-us", &ids, "Hello.")?;
+//! for s in &sentences {
+//!     println!("{:?} {} {:?}", s.text, s.phonemes, s.ids);
+//! }
+//! # let _ = diagnostics;
+//! # Ok(())
+//! # }
+//! ```
 #![forbid(unsafe_code)]
+
+mod error;
+pub mod guard;
+pub mod ids;
+pub mod phonemize;
+pub mod protocol;
+
+pub use error::{Diagnostic, TextError};
+pub use guard::{InputLimits, DEFAULT_MAX_INPUT_BYTES};
+pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
+pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, Phonemize};
+pub use protocol::{Clause, Terminator};

@@ -1,0 +1,167 @@
+//! The crate's error type and the diagnostics it reports alongside successful results.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::protocol::{ErrorCode, ProtocolError};
+
+/// Everything that can make a text-frontend call fail.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TextError {
+    /// The input text is longer than the configured limit.
+    #[error("input text of {bytes} bytes exceeds the limit of {limit} bytes (raise `InputLimits::max_input_bytes` or split the text)")]
+    InputTooLarge {
+        /// Size of the input.
+        bytes: usize,
+        /// Largest size accepted.
+        limit: usize,
+    },
+    /// The text holds nothing the voice can speak (empty, only punctuation or white space,
+    /// or only symbols missing from the voice's phoneme map).
+    #[error("nothing to speak: {reason}")]
+    NothingToSpeak {
+        /// Which case applied.
+        reason: &'static str,
+    },
+    /// A voice's phoneme id map lacks a symbol that every sentence needs.
+    #[error("phoneme id map has no entry for the required symbol {symbol:?}")]
+    MissingRequiredSymbol {
+        /// The missing symbol (`^`, `_` or `$`).
+        symbol: &'static str,
+    },
+    /// A phoneme id map entry maps to no ids.
+    #[error("phoneme id map entry {symbol:?} has no ids")]
+    EmptyIdList {
+        /// The symbol.
+        symbol: String,
+    },
+    /// A vowel cluster is unusable (fewer than two symbols, or its merged form is not in the map).
+    #[error("vowel cluster {cluster:?} is invalid: {reason}")]
+    InvalidVowelCluster {
+        /// The cluster's symbols, joined.
+        cluster: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The espeak voice name cannot be sent to the helper.
+    #[error("invalid espeak voice name {voice:?}: {source}")]
+    InvalidVoice {
+        /// The name given.
+        voice: String,
+        /// Why it was refused.
+        #[source]
+        source: ProtocolError,
+    },
+    /// No place to look for the espeak files: neither `$SIGNET_HOME`, `$XDG_DATA_HOME` nor `$HOME` is set.
+    #[error("cannot locate Signet's data folder: set SIGNET_HOME (or HOME), then run `cargo xtask setup`")]
+    NoSignetHome,
+    /// The helper executable is missing.
+    #[error("espeak helper not found at {path}: build it (`cargo build -p signet-espeak`), run `cargo xtask setup`, or set SIGNET_ESPEAK_HELPER")]
+    HelperNotFound {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// espeak-ng's library (piper-tts's `espeakbridge.so`) is missing.
+    #[error("espeak-ng library not found at {path}: run `cargo xtask setup`, which provisions it from the piper-tts wheel")]
+    LibraryNotFound {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// espeak-ng's data folder is missing.
+    #[error("espeak-ng data folder not found at {path}: run `cargo xtask setup`, which provisions it from the piper-tts wheel")]
+    DataNotFound {
+        /// Where it was looked for.
+        path: PathBuf,
+    },
+    /// The helper process could not be started.
+    #[error("cannot start the espeak helper {path}: {source}")]
+    HelperSpawn {
+        /// The executable.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The helper did not answer in time; it was killed and is restarted on the next call.
+    #[error(
+        "espeak helper did not answer within {timeout:?}; it was stopped and will be restarted"
+    )]
+    HelperTimeout {
+        /// The per-call timeout.
+        timeout: Duration,
+    },
+    /// The helper exited or closed its pipes during a request; it is restarted on the next call.
+    #[error("espeak helper stopped during the request ({status}); stderr: {stderr}")]
+    HelperDied {
+        /// Exit status, as text.
+        status: String,
+        /// The end of what it wrote on stderr (bounded, control characters escaped).
+        stderr: String,
+    },
+    /// The helper answered bytes that are not a valid response; it was killed and is restarted.
+    #[error("espeak helper answered an invalid response ({source}); it was stopped and will be restarted")]
+    HelperProtocol {
+        /// What was wrong.
+        #[source]
+        source: ProtocolError,
+    },
+    /// The helper's answer is well-formed but inconsistent with the request.
+    #[error("espeak helper answered an inconsistent response: {reason}; it was stopped and will be restarted")]
+    HelperInconsistent {
+        /// What was wrong.
+        reason: String,
+    },
+    /// The helper refused the request.
+    #[error("espeak helper refused the request ({code}): {message}")]
+    HelperRefused {
+        /// Reason.
+        code: ErrorCode,
+        /// Detail from the helper.
+        message: String,
+    },
+}
+
+/// Something the frontend did to the input or its phonemes that the caller may want to know.
+/// Diagnostics never hold the input text itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Diagnostic {
+    /// Control characters other than white space were removed from the input.
+    ControlCharactersStripped {
+        /// How many.
+        count: usize,
+    },
+    /// A phoneme symbol is missing from the voice's id map and was left out.
+    UnknownPhoneme {
+        /// The symbol.
+        symbol: String,
+        /// Byte range, in the caller's text, of the sentence where it was dropped.
+        text: std::ops::Range<usize>,
+        /// How many times in that sentence.
+        count: usize,
+    },
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ControlCharactersStripped { count } => {
+                write!(f, "removed {count} control character(s) from the input")
+            }
+            Self::UnknownPhoneme {
+                symbol,
+                text,
+                count,
+            } => {
+                let escaped: String = symbol.chars().flat_map(char::escape_unicode).collect();
+                write!(
+                    f,
+                    "phoneme {escaped} is not in the voice's id map; dropped {count} time(s) in the sentence at bytes {}..{}",
+                    text.start, text.end
+                )
+            }
+        }
+    }
+}

@@ -1,0 +1,155 @@
+//! Input guard: the first thing every text passes through.
+//!
+//! It enforces the input size limit and removes control characters (other than white
+//! space) that espeak would otherwise spell out or that could never be spoken, remembering
+//! where they were so that sentence spans still point into the caller's text.
+//! The full Unicode policy (normalization, confusables, bidi controls) comes later.
+
+use crate::error::{Diagnostic, TextError};
+
+/// Default cap on the size of one input text: 1 MiB.
+pub const DEFAULT_MAX_INPUT_BYTES: usize = 1024 * 1024;
+
+/// Limits applied to input text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InputLimits {
+    /// Largest input accepted, in bytes of UTF-8.
+    pub max_input_bytes: usize,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+        }
+    }
+}
+
+impl InputLimits {
+    /// Limits with the given input cap.
+    #[must_use]
+    pub fn with_max_input_bytes(max_input_bytes: usize) -> Self {
+        Self { max_input_bytes }
+    }
+}
+
+/// Text that passed the guard, with a map from its offsets back to the caller's text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuardedText {
+    text: String,
+    /// `(offset in the guarded text, bytes removed before it in total)`, ascending.
+    removals: Vec<(usize, usize)>,
+}
+
+impl GuardedText {
+    /// The cleaned text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Maps a byte offset in the cleaned text to the matching offset in the original text.
+    #[must_use]
+    pub fn original_offset(&self, offset: usize) -> usize {
+        let idx = self.removals.partition_point(|&(at, _)| at <= offset);
+        let removed = idx
+            .checked_sub(1)
+            .and_then(|i| self.removals.get(i))
+            .map_or(0, |&(_, removed)| removed);
+        offset.saturating_add(removed)
+    }
+}
+
+/// Whether the guard removes this character.
+fn is_stripped(c: char) -> bool {
+    c.is_control() && !c.is_whitespace()
+}
+
+/// Applies the input limits and strips control characters other than white space.
+///
+/// # Errors
+/// [`TextError::InputTooLarge`] when the text exceeds `limits.max_input_bytes`.
+pub fn guard_input(
+    text: &str,
+    limits: &InputLimits,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Result<GuardedText, TextError> {
+    if text.len() > limits.max_input_bytes {
+        return Err(TextError::InputTooLarge {
+            bytes: text.len(),
+            limit: limits.max_input_bytes,
+        });
+    }
+    if !text.chars().any(is_stripped) {
+        return Ok(GuardedText {
+            text: text.to_owned(),
+            removals: Vec::new(),
+        });
+    }
+    let mut clean = String::with_capacity(text.len());
+    let mut removals = Vec::new();
+    let mut removed_bytes = 0_usize;
+    let mut count = 0_usize;
+    for c in text.chars() {
+        if is_stripped(c) {
+            removed_bytes += c.len_utf8();
+            count += 1;
+            match removals.last_mut() {
+                Some((at, total)) if *at == clean.len() => *total = removed_bytes,
+                _ => removals.push((clean.len(), removed_bytes)),
+            }
+        } else {
+            clean.push(c);
+        }
+    }
+    diagnostics.push(Diagnostic::ControlCharactersStripped { count });
+    Ok(GuardedText {
+        text: clean,
+        removals,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_passes_unchanged() -> Result<(), TextError> {
+        let mut diags = Vec::new();
+        let g = guard_input("Hello\tworld.\n", &InputLimits::default(), &mut diags)?;
+        assert_eq!(g.as_str(), "Hello\tworld.\n");
+        assert!(diags.is_empty());
+        assert_eq!(g.original_offset(5), 5);
+        Ok(())
+    }
+
+    #[test]
+    fn control_characters_are_stripped_and_offsets_map_back() -> Result<(), TextError> {
+        let mut diags = Vec::new();
+        let input = "\u{7}ab\u{0}\u{1b}cd\u{9f}e";
+        let g = guard_input(input, &InputLimits::default(), &mut diags)?;
+        assert_eq!(g.as_str(), "abcde");
+        assert_eq!(
+            diags,
+            vec![Diagnostic::ControlCharactersStripped { count: 4 }]
+        );
+        // Every character of the clean text maps back to the same character in the input.
+        for (clean_at, c) in g.as_str().char_indices() {
+            let orig = g.original_offset(clean_at);
+            assert_eq!(input.get(orig..).and_then(|s| s.chars().next()), Some(c));
+        }
+        assert_eq!(g.original_offset(5), input.len());
+        Ok(())
+    }
+
+    #[test]
+    fn oversized_input_names_the_limit() {
+        let mut diags = Vec::new();
+        let err = guard_input("abcdef", &InputLimits::with_max_input_bytes(4), &mut diags);
+        assert!(matches!(
+            err,
+            Err(TextError::InputTooLarge { bytes: 6, limit: 4 })
+        ));
+    }
+}

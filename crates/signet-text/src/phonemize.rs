@@ -1,0 +1,640 @@
+//! Client of the out-of-process espeak-ng helper (`signet-espeak`).
+//!
+//! espeak-ng is GPL-3.0 C code with a history of memory-safety bugs, so it never runs in
+//! this process. [`EspeakPhonemizer`] starts the helper with an argument vector and an
+//! empty environment, talks the length-prefixed [protocol](crate::protocol) over its
+//! stdin and stdout, and treats every byte it reads as untrusted: lengths are capped,
+//! UTF-8, clause counts, offsets and terminators are checked. Each call has a deadline;
+//! when the helper dies, hangs or answers garbage it is killed, the call fails with a
+//! clear error within the deadline, and the next call starts a fresh helper.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::TextError;
+use crate::protocol::{
+    read_frame, write_frame, FrameError, ProtocolError, Request, Response, ResponseBody,
+    MAX_RESPONSE_BYTES, MAX_TEXT_BYTES,
+};
+pub use crate::protocol::{Clause, Terminator};
+
+/// Environment variable naming the helper executable.
+pub const HELPER_ENV: &str = "SIGNET_ESPEAK_HELPER";
+/// Environment variable naming Signet's data folder.
+pub const HOME_ENV: &str = "SIGNET_HOME";
+/// File name of the helper executable.
+pub const HELPER_NAME: &str = "signet-espeak";
+/// Default per-call timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much of the helper's stderr is kept (the end of it).
+const STDERR_TAIL_BYTES: usize = 2048;
+
+/// Anything that turns text into espeak clauses. [`EspeakPhonemizer`] is the real one;
+/// tests may supply their own.
+pub trait Phonemize {
+    /// Phonemizes `text` (at most [`MAX_TEXT_BYTES`] bytes) with the espeak voice `voice`.
+    ///
+    /// # Errors
+    /// Whatever keeps the phonemizer from answering.
+    fn phonemize(&mut self, voice: &str, text: &str) -> Result<Vec<Clause>, TextError>;
+}
+
+/// Resource limits the helper applies to itself before it loads espeak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HelperLimits {
+    /// CPU seconds one request may use (`RLIMIT_CPU` soft limit, moved forward per request).
+    pub cpu_seconds_per_request: u64,
+    /// CPU seconds over the helper's life (`RLIMIT_CPU` hard limit); it retires before reaching it.
+    pub cpu_seconds_total: u64,
+    /// Address space in bytes (`RLIMIT_AS`).
+    pub address_space_bytes: u64,
+    /// Open file descriptors (`RLIMIT_NOFILE`).
+    pub open_files: u64,
+}
+
+impl Default for HelperLimits {
+    fn default() -> Self {
+        Self {
+            cpu_seconds_per_request: 10,
+            cpu_seconds_total: 600,
+            address_space_bytes: 256 * 1024 * 1024,
+            open_files: 16,
+        }
+    }
+}
+
+/// Where the helper and espeak's files are, and how long a call may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EspeakConfig {
+    /// The `signet-espeak` executable.
+    pub helper: PathBuf,
+    /// espeak-ng's library (piper-tts's `espeakbridge.so`).
+    pub library: PathBuf,
+    /// espeak-ng's data folder (`espeak-ng-data`).
+    pub data_dir: PathBuf,
+    /// Deadline of one call.
+    pub timeout: Duration,
+    /// Limits the helper applies to itself.
+    pub limits: HelperLimits,
+}
+
+impl EspeakConfig {
+    /// A configuration from explicit paths, with the default timeout and limits.
+    #[must_use]
+    pub fn new(
+        helper: impl Into<PathBuf>,
+        library: impl Into<PathBuf>,
+        data_dir: impl Into<PathBuf>,
+    ) -> Self {
+        Self {
+            helper: helper.into(),
+            library: library.into(),
+            data_dir: data_dir.into(),
+            timeout: DEFAULT_TIMEOUT,
+            limits: HelperLimits::default(),
+        }
+    }
+
+    /// A configuration whose library and data come from one folder holding
+    /// `espeakbridge.so` and `espeak-ng-data/` (the layout setup provisions).
+    #[must_use]
+    pub fn from_espeak_dir(helper: impl Into<PathBuf>, espeak_dir: &Path) -> Self {
+        Self::new(
+            helper,
+            espeak_dir.join("espeakbridge.so"),
+            espeak_dir.join("espeak-ng-data"),
+        )
+    }
+
+    /// The default configuration: the helper from `$SIGNET_ESPEAK_HELPER`, else
+    /// `signet-espeak` next to the current executable (or one folder up, for test
+    /// binaries in `deps/`); the library and data from `<signet home>/espeak-ng/`.
+    ///
+    /// # Errors
+    /// [`TextError::NoSignetHome`] when no home folder can be determined.
+    pub fn from_env() -> Result<Self, TextError> {
+        let espeak_dir = signet_home()?.join("espeak-ng");
+        Ok(Self::from_espeak_dir(default_helper_path(), &espeak_dir))
+    }
+
+    /// Sets the per-call timeout.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the helper's resource limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: HelperLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Checks that the helper, library and data exist.
+    ///
+    /// # Errors
+    /// [`TextError::HelperNotFound`], [`TextError::LibraryNotFound`] or
+    /// [`TextError::DataNotFound`], naming the path.
+    pub fn check(&self) -> Result<(), TextError> {
+        if !self.helper.is_file() {
+            return Err(TextError::HelperNotFound {
+                path: self.helper.clone(),
+            });
+        }
+        if !self.library.is_file() {
+            return Err(TextError::LibraryNotFound {
+                path: self.library.clone(),
+            });
+        }
+        if !self.data_dir.is_dir() {
+            return Err(TextError::DataNotFound {
+                path: self.data_dir.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Signet's data folder: `$SIGNET_HOME`, else `$XDG_DATA_HOME/signet`, else
+/// `$HOME/.local/share/signet`.
+///
+/// # Errors
+/// [`TextError::NoSignetHome`] when none of these variables is set (to an absolute path).
+pub fn signet_home() -> Result<PathBuf, TextError> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(home) = var(HOME_ENV) {
+        return Ok(home);
+    }
+    if let Some(data) = var("XDG_DATA_HOME") {
+        return Ok(data.join("signet"));
+    }
+    var("HOME")
+        .map(|home| home.join(".local").join("share").join("signet"))
+        .ok_or(TextError::NoSignetHome)
+}
+
+fn default_helper_path() -> PathBuf {
+    if let Some(path) = std::env::var_os(HELPER_ENV) {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().ok();
+    let dir = exe.as_deref().and_then(Path::parent);
+    let beside = dir.map(|d| d.join(HELPER_NAME));
+    if let Some(found) = beside.as_ref().filter(|p| p.is_file()) {
+        return found.clone();
+    }
+    // Test and bench binaries live in `target/<profile>/deps/`.
+    if let Some(up) = dir
+        .filter(|d| d.file_name().is_some_and(|n| n == "deps"))
+        .and_then(Path::parent)
+        .map(|d| d.join(HELPER_NAME))
+        .filter(|p| p.is_file())
+    {
+        return up;
+    }
+    beside.unwrap_or_else(|| PathBuf::from(HELPER_NAME))
+}
+
+/// The end of the helper's stderr, bounded.
+#[derive(Default)]
+struct StderrTail {
+    bytes: Vec<u8>,
+    truncated: bool,
+}
+
+impl StderrTail {
+    fn push(&mut self, chunk: &[u8]) {
+        self.bytes.extend_from_slice(chunk);
+        if self.bytes.len() > STDERR_TAIL_BYTES {
+            let cut = self.bytes.len() - STDERR_TAIL_BYTES;
+            self.bytes.drain(..cut);
+            self.truncated = true;
+        }
+    }
+
+    fn render(&self) -> String {
+        let text = String::from_utf8_lossy(&self.bytes);
+        let mut out = String::new();
+        if self.truncated {
+            out.push('…');
+        }
+        for c in text.trim_end().chars() {
+            if c.is_control() && c != '\n' {
+                out.extend(c.escape_default());
+            } else if c == '\n' {
+                out.push_str(" | ");
+            } else {
+                out.push(c);
+            }
+        }
+        if out.is_empty() {
+            out.push_str("(empty)");
+        }
+        out
+    }
+}
+
+/// A running helper and the threads that move its frames.
+struct HelperProcess {
+    child: Child,
+    requests: SyncSender<Vec<u8>>,
+    responses: Receiver<Result<Option<Vec<u8>>, FrameError>>,
+    stderr: Arc<Mutex<StderrTail>>,
+    stderr_done: Receiver<()>,
+}
+
+impl HelperProcess {
+    fn spawn(config: &EspeakConfig) -> Result<Self, TextError> {
+        let limits = &config.limits;
+        let mut child = Command::new(&config.helper)
+            .arg("--library")
+            .arg(&config.library)
+            .arg("--data")
+            .arg(&config.data_dir)
+            .arg("--cpu-seconds-per-request")
+            .arg(limits.cpu_seconds_per_request.to_string())
+            .arg("--cpu-seconds-total")
+            .arg(limits.cpu_seconds_total.to_string())
+            .arg("--address-space-bytes")
+            .arg(limits.address_space_bytes.to_string())
+            .arg("--open-files")
+            .arg(limits.open_files.to_string())
+            .env_clear()
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|source| TextError::HelperSpawn {
+                path: config.helper.clone(),
+                source,
+            })?;
+        let spawn_err = |what: &str| TextError::HelperSpawn {
+            path: config.helper.clone(),
+            source: std::io::Error::other(format!("no {what} pipe")),
+        };
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(spawn_err("stdio"));
+        };
+
+        let (req_tx, req_rx) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (resp_tx, resp_rx) = mpsc::sync_channel(1);
+        let tail = Arc::new(Mutex::new(StderrTail::default()));
+        let (done_tx, done_rx) = mpsc::sync_channel(1);
+
+        let started = spawn_thread("signet-espeak-writer", move || writer_loop(stdin, &req_rx))
+            .and_then(|()| {
+                spawn_thread("signet-espeak-reader", move || {
+                    reader_loop(stdout, &resp_tx)
+                })
+            })
+            .and_then(|()| {
+                let tail = Arc::clone(&tail);
+                spawn_thread("signet-espeak-stderr", move || {
+                    stderr_loop(stderr, &tail);
+                    let _ = done_tx.send(());
+                })
+            });
+        if let Err(source) = started {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(TextError::HelperSpawn {
+                path: config.helper.clone(),
+                source,
+            });
+        }
+        Ok(Self {
+            child,
+            requests: req_tx,
+            responses: resp_rx,
+            stderr: tail,
+            stderr_done: done_rx,
+        })
+    }
+
+    /// Stops the helper for good and reaps it.
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The helper stopped talking: give it a moment to exit, then report how it ended.
+    fn died(mut self) -> TextError {
+        let deadline = Instant::now() + Duration::from_millis(200);
+        let status = loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => break status.to_string(),
+                Ok(None) if Instant::now() < deadline => thread::sleep(Duration::from_millis(5)),
+                _ => {
+                    let _ = self.child.kill();
+                    break self
+                        .child
+                        .wait()
+                        .map_or_else(|e| format!("unknown: {e}"), |s| format!("{s}, killed"));
+                }
+            }
+        };
+        let _ = self.stderr_done.recv_timeout(Duration::from_millis(200));
+        let stderr = self
+            .stderr
+            .lock()
+            .map_or_else(|_| "(unavailable)".to_owned(), |t| t.render());
+        TextError::HelperDied { status, stderr }
+    }
+}
+
+fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map(|_detached| ())
+}
+
+fn writer_loop(mut stdin: ChildStdin, requests: &Receiver<Vec<u8>>) {
+    while let Ok(payload) = requests.recv() {
+        if write_frame(&mut stdin, &payload).is_err() {
+            return;
+        }
+    }
+}
+
+fn reader_loop(
+    mut stdout: ChildStdout,
+    responses: &SyncSender<Result<Option<Vec<u8>>, FrameError>>,
+) {
+    loop {
+        let frame = read_frame(&mut stdout, MAX_RESPONSE_BYTES);
+        let stop = !matches!(frame, Ok(Some(_)));
+        if responses.send(frame).is_err() || stop {
+            return;
+        }
+    }
+}
+
+fn stderr_loop(mut stderr: impl Read, tail: &Mutex<StderrTail>) {
+    let mut buf = [0_u8; 1024];
+    loop {
+        match stderr.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if let (Ok(mut t), Some(chunk)) = (tail.lock(), buf.get(..n)) {
+                    t.push(chunk);
+                }
+            }
+        }
+    }
+}
+
+/// Phonemizer backed by the `signet-espeak` helper process.
+///
+/// The helper starts on the first call and is reused; after any failure it is killed and
+/// the next call starts a fresh one. Calls take `&mut self`: share one phonemizer between
+/// threads behind a `Mutex`, or give each thread its own.
+pub struct EspeakPhonemizer {
+    config: EspeakConfig,
+    process: Option<HelperProcess>,
+}
+
+impl std::fmt::Debug for EspeakPhonemizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EspeakPhonemizer")
+            .field("config", &self.config)
+            .field("running", &self.process.is_some())
+            .finish()
+    }
+}
+
+impl EspeakPhonemizer {
+    /// A phonemizer with the given configuration, after checking that its files exist.
+    /// The helper itself starts on the first call.
+    ///
+    /// # Errors
+    /// As [`EspeakConfig::check`].
+    pub fn new(config: EspeakConfig) -> Result<Self, TextError> {
+        config.check()?;
+        Ok(Self {
+            config,
+            process: None,
+        })
+    }
+
+    /// A phonemizer with [`EspeakConfig::from_env`].
+    ///
+    /// # Errors
+    /// As [`EspeakConfig::from_env`] and [`EspeakConfig::check`].
+    pub fn from_env() -> Result<Self, TextError> {
+        Self::new(EspeakConfig::from_env()?)
+    }
+
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &EspeakConfig {
+        &self.config
+    }
+
+    /// The process id of the running helper, if one is running.
+    #[must_use]
+    pub fn helper_pid(&self) -> Option<u32> {
+        self.process.as_ref().map(|p| p.child.id())
+    }
+
+    /// Phonemizes `text` with the espeak voice `voice` (e.g. `en-us`).
+    ///
+    /// # Errors
+    /// [`TextError::InvalidVoice`] for a voice name the protocol refuses,
+    /// [`TextError::InputTooLarge`] for a text over 64 KiB,
+    /// [`TextError::HelperRefused`] when the helper refuses the request (unknown voice),
+    /// [`TextError::HelperTimeout`], [`TextError::HelperDied`], [`TextError::HelperProtocol`]
+    /// or [`TextError::HelperInconsistent`] when the helper fails (it is then restarted on
+    /// the next call), [`TextError::HelperSpawn`] when it cannot start.
+    pub fn phonemize(&mut self, voice: &str, text: &str) -> Result<Vec<Clause>, TextError> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(TextError::InputTooLarge {
+                bytes: text.len(),
+                limit: MAX_TEXT_BYTES,
+            });
+        }
+        let payload = Request { voice, text }
+            .encode()
+            .map_err(|source| match source {
+                ProtocolError::NulInText => TextError::HelperRefused {
+                    code: crate::protocol::ErrorCode::MalformedRequest,
+                    message: "text holds a NUL character".to_owned(),
+                },
+                source => TextError::InvalidVoice {
+                    voice: voice.chars().take(80).collect(),
+                    source,
+                },
+            })?;
+        let deadline = Instant::now() + self.config.timeout;
+        let process = match self.process.take() {
+            Some(p) => p,
+            None => HelperProcess::spawn(&self.config)?,
+        };
+        if process.requests.send(payload).is_err() {
+            return Err(process.died());
+        }
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let frame = match process.responses.recv_timeout(wait) {
+            Ok(Ok(Some(frame))) => frame,
+            Ok(Ok(None) | Err(FrameError::Io(_))) | Err(RecvTimeoutError::Disconnected) => {
+                return Err(process.died())
+            }
+            Ok(Err(FrameError::Protocol(source))) => {
+                process.kill();
+                return Err(TextError::HelperProtocol { source });
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                process.kill();
+                return Err(TextError::HelperTimeout {
+                    timeout: self.config.timeout,
+                });
+            }
+        };
+        let response = match Response::decode(&frame) {
+            Ok(r) => r,
+            Err(source) => {
+                process.kill();
+                return Err(TextError::HelperProtocol { source });
+            }
+        };
+        let result = match response.body {
+            ResponseBody::Clauses(clauses) => match check_clauses(&clauses, text) {
+                Ok(()) => Ok(clauses),
+                Err(reason) => {
+                    process.kill();
+                    return Err(TextError::HelperInconsistent { reason });
+                }
+            },
+            ResponseBody::Error { code, message } => Err(TextError::HelperRefused {
+                code,
+                message: message.chars().filter(|c| !c.is_control()).collect(),
+            }),
+        };
+        if response.retiring {
+            // It exits after this frame; reap it now, start a fresh one next time.
+            drop(process.died());
+        } else {
+            self.process = Some(process);
+        }
+        result
+    }
+}
+
+impl Phonemize for EspeakPhonemizer {
+    fn phonemize(&mut self, voice: &str, text: &str) -> Result<Vec<Clause>, TextError> {
+        EspeakPhonemizer::phonemize(self, voice, text)
+    }
+}
+
+impl Drop for EspeakPhonemizer {
+    fn drop(&mut self) {
+        if let Some(process) = self.process.take() {
+            process.kill();
+        }
+    }
+}
+
+/// Checks a helper's clauses against the request: at least one clause, no more clauses
+/// than text bytes plus one, offsets within the text, on character boundaries, in order.
+fn check_clauses(clauses: &[Clause], text: &str) -> Result<(), String> {
+    if clauses.is_empty() {
+        return Err("no clauses".to_owned());
+    }
+    if clauses.len() > text.len() + 1 {
+        return Err(format!(
+            "{} clauses for a text of {} bytes",
+            clauses.len(),
+            text.len()
+        ));
+    }
+    let mut previous = 0;
+    for clause in clauses {
+        let end = clause.text_end;
+        if end > text.len() || end < previous {
+            return Err(format!(
+                "clause offset {end} out of order or beyond the text ({} bytes)",
+                text.len()
+            ));
+        }
+        if !text.is_char_boundary(end) {
+            return Err(format!("clause offset {end} is inside a character"));
+        }
+        previous = end;
+    }
+    match clauses.last() {
+        Some(last) if last.text_end == text.len() => Ok(()),
+        _ => Err("the last clause does not end at the end of the text".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clause_checks_reject_inconsistent_answers() {
+        let ok = [
+            Clause::new("a", None, false, 2),
+            Clause::new("b", None, true, 4),
+        ];
+        assert!(check_clauses(&ok, "abcd").is_ok());
+        assert!(check_clauses(&[], "abcd").is_err());
+        let backwards = [
+            Clause::new("a", None, false, 3),
+            Clause::new("b", None, true, 2),
+        ];
+        assert!(check_clauses(&backwards, "abc").is_err());
+        let beyond = [Clause::new("a", None, true, 9)];
+        assert!(check_clauses(&beyond, "abc").is_err());
+        let inside = [
+            Clause::new("a", None, false, 1),
+            Clause::new("b", None, true, 2),
+        ];
+        assert!(check_clauses(&inside, "é").is_err());
+        let short = [Clause::new("a", None, true, 1)];
+        assert!(check_clauses(&short, "abc").is_err());
+        let many = vec![Clause::new("a", None, false, 0); 5];
+        assert!(check_clauses(&many, "abc").is_err());
+    }
+
+    #[test]
+    fn missing_files_are_named_with_the_fix() {
+        let cfg = EspeakConfig::new(
+            "/nonexistent/signet-espeak",
+            "/nonexistent/espeakbridge.so",
+            "/nonexistent/data",
+        );
+        let err = EspeakPhonemizer::new(cfg).map(|_| ()).err();
+        let msg = err.map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("/nonexistent/signet-espeak"), "{msg}");
+        assert!(msg.contains("cargo xtask setup"), "{msg}");
+    }
+
+    #[test]
+    fn stderr_tail_is_bounded_and_escaped() {
+        let mut tail = StderrTail::default();
+        for _ in 0..1000 {
+            tail.push(b"0123456789\x1b[31m\n");
+        }
+        let text = tail.render();
+        assert!(text.len() <= 4 * STDERR_TAIL_BYTES);
+        assert!(!text.contains('\u{1b}'));
+        assert!(text.starts_with('…'));
+    }
+}
