@@ -49,10 +49,25 @@ impl GuardedText {
         &self.text
     }
 
-    /// Maps a byte offset in the cleaned text to the matching offset in the original text.
+    /// Maps a byte offset in the cleaned text to the matching offset in the original text,
+    /// after any characters removed at that point.
     #[must_use]
     pub fn original_offset(&self, offset: usize) -> usize {
-        let idx = self.removals.partition_point(|&(at, _)| at <= offset);
+        self.map_offset(offset, true)
+    }
+
+    /// Maps a byte range of the cleaned text to the original text: the start after any
+    /// characters removed there, the end before them.
+    #[must_use]
+    pub fn original_range(&self, range: std::ops::Range<usize>) -> std::ops::Range<usize> {
+        let start = self.map_offset(range.start, true);
+        start..self.map_offset(range.end, false).max(start)
+    }
+
+    fn map_offset(&self, offset: usize, after_removed: bool) -> usize {
+        let idx = self
+            .removals
+            .partition_point(|&(at, _)| at < offset || (after_removed && at == offset));
         let removed = idx
             .checked_sub(1)
             .and_then(|i| self.removals.get(i))
@@ -140,6 +155,9 @@ mod tests {
             assert_eq!(input.get(orig..).and_then(|s| s.chars().next()), Some(c));
         }
         assert_eq!(g.original_offset(5), input.len());
+        // "ab" then "cde": the end of "ab" stays before the removed characters.
+        assert_eq!(g.original_range(0..2), 1..3);
+        assert_eq!(g.original_range(2..5), 5..input.len());
         Ok(())
     }
 

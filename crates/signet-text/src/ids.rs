@@ -257,6 +257,27 @@ fn is_pause_symbol(symbol: &str) -> bool {
     matches!(symbol, " " | "." | "," | "?" | "!" | ":" | ";")
 }
 
+/// The byte span of a sentence that starts at or after `start` and whose last clause
+/// espeak reported as ending at `reported_end`. espeak reads one character past the end of
+/// a clause (the text's end excepted), so that character is given back; white space is
+/// trimmed from both ends.
+fn sentence_span(text: &str, start: usize, reported_end: usize) -> (usize, usize) {
+    let mut end = reported_end.clamp(start, text.len());
+    if end < text.len() {
+        if let Some(c) = text.get(start..end).and_then(|s| s.chars().next_back()) {
+            end -= c.len_utf8();
+        }
+    }
+    let slice = text.get(start..end).unwrap_or_default();
+    let trimmed_start = start + (slice.len() - slice.trim_start().len());
+    let trimmed_end = start + slice.trim_end().len();
+    if trimmed_start >= trimmed_end {
+        (end, end)
+    } else {
+        (trimmed_start, trimmed_end)
+    }
+}
+
 /// Splits `text` into pieces of at most `max` bytes for the helper, preferring to cut
 /// after a line break, then after sentence punctuation followed by white space, then at
 /// white space, then at any character boundary. Returns `(offset, piece)` pairs.
@@ -358,12 +379,9 @@ pub fn text_to_sentences_with_limits(
     for group in group_sentences(&clauses, id_map) {
         let mut unknown = BTreeMap::new();
         let ids = symbols_to_ids(&group.symbols, id_map, &mut unknown);
-        let end = group.text_end.clamp(start, clean.len());
-        let span_start = clean
-            .get(start..end)
-            .map_or(start, |s| end - s.trim_start().len());
-        start = end;
-        let span = guarded.original_offset(span_start)..guarded.original_offset(end);
+        let (span_start, span_end) = sentence_span(clean, start, group.text_end);
+        start = span_end.max(start);
+        let span = guarded.original_range(span_start..span_end);
         for (symbol, count) in unknown {
             diagnostics.push(Diagnostic::UnknownPhoneme {
                 symbol,
@@ -509,8 +527,9 @@ mod tests {
         let map = joe_like_map()?;
         let text = "Hal. \u{7}Bob.";
         let mut fake = Fake(vec![
-            Clause::new("hal", Some(Terminator::Period), true, 4),
-            Clause::new("", None, true, 5),
+            // Like espeak, each clause end includes one character of look-ahead.
+            Clause::new("hal", Some(Terminator::Period), true, 6),
+            Clause::new("", None, true, 6),
             Clause::new("bob", Some(Terminator::Period), true, 9),
         ]);
         let (sentences, diags) = text_to_sentences(&mut fake, "en-us", &map, text)?;

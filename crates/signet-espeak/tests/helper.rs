@@ -1,0 +1,318 @@
+//! The real helper: protocol behaviour, bad requests, resource limits, retirement.
+
+use std::io::{Read, Write};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use signet_text::protocol::{
+    read_frame, write_frame, ErrorCode, Request, Response, ResponseBody, MAX_RESPONSE_BYTES,
+    MAX_TEXT_BYTES, PROTOCOL_VERSION,
+};
+use signet_text::{text_to_sentences, EspeakConfig, EspeakPhonemizer, HelperLimits, TextError};
+
+use crate::common::{config, espeak_dir, phonemizer, voice_id_map, HELPER};
+
+/// Starts the helper directly, without the client.
+fn raw_helper() -> Result<std::process::Child> {
+    let dir = espeak_dir()?;
+    Ok(Command::new(HELPER)
+        .arg("--library")
+        .arg(dir.join("espeakbridge.so"))
+        .arg("--data")
+        .arg(dir.join("espeak-ng-data"))
+        .env_clear()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?)
+}
+
+fn exchange(stdin: &mut impl Write, stdout: &mut impl Read, payload: &[u8]) -> Result<Response> {
+    write_frame(stdin, payload)?;
+    let frame = read_frame(stdout, MAX_RESPONSE_BYTES)?.context("helper closed stdout")?;
+    Ok(Response::decode(&frame)?)
+}
+
+fn error_code(r: &Response) -> Option<ErrorCode> {
+    match &r.body {
+        ResponseBody::Error { code, .. } => Some(*code),
+        _ => None,
+    }
+}
+
+#[test]
+fn bad_requests_get_error_responses_and_the_helper_survives() -> Result<()> {
+    let mut child = raw_helper()?;
+    let mut stdin = child.stdin.take().context("stdin")?;
+    let mut stdout = child.stdout.take().context("stdout")?;
+    let good = Request {
+        voice: "en-us",
+        text: "Hello.",
+    }
+    .encode()?;
+
+    let mut bad_payloads: Vec<Vec<u8>> = vec![
+        vec![],                                      // empty payload
+        vec![PROTOCOL_VERSION + 1, 5],               // wrong version
+        vec![PROTOCOL_VERSION, 200, b'e'],           // voice length beyond the payload
+        vec![PROTOCOL_VERSION, 3, b'.', b'.', b'/'], // path characters in the voice
+        vec![
+            PROTOCOL_VERSION,
+            5,
+            b'e',
+            b'n',
+            b'-',
+            b'u',
+            b's',
+            b'a',
+            0,
+            b'b',
+        ], // NUL in text
+        vec![
+            PROTOCOL_VERSION,
+            5,
+            b'e',
+            b'n',
+            b'-',
+            b'u',
+            b's',
+            0xff,
+            0xfe,
+        ], // invalid UTF-8
+    ];
+    let mut long = vec![PROTOCOL_VERSION, 5];
+    long.extend_from_slice(b"en-us");
+    long.extend(std::iter::repeat_n(b'a', MAX_TEXT_BYTES + 1));
+    bad_payloads.push(long);
+    for payload in &bad_payloads {
+        let r = exchange(&mut stdin, &mut stdout, payload)?;
+        ensure!(
+            error_code(&r) == Some(ErrorCode::MalformedRequest),
+            "payload {:?}… got {r:?}",
+            payload.get(..payload.len().min(12))
+        );
+        // Still serving.
+        let ok = exchange(&mut stdin, &mut stdout, &good)?;
+        ensure!(matches!(ok.body, ResponseBody::Clauses(_)), "{ok:?}");
+    }
+
+    let unknown = Request {
+        voice: "xx-nonexistent",
+        text: "Hello.",
+    }
+    .encode()?;
+    let r = exchange(&mut stdin, &mut stdout, &unknown)?;
+    ensure!(error_code(&r) == Some(ErrorCode::VoiceNotFound), "{r:?}");
+    let ok = exchange(&mut stdin, &mut stdout, &good)?;
+    ensure!(matches!(ok.body, ResponseBody::Clauses(_)), "{ok:?}");
+
+    drop(stdin);
+    let status = child.wait()?;
+    ensure!(
+        status.success(),
+        "helper exited with {status} after stdin closed"
+    );
+    Ok(())
+}
+
+#[test]
+fn oversized_frame_is_refused_and_the_helper_exits() -> Result<()> {
+    let mut child = raw_helper()?;
+    let mut stdin = child.stdin.take().context("stdin")?;
+    let mut stdout = child.stdout.take().context("stdout")?;
+    stdin.write_all(&u32::MAX.to_le_bytes())?;
+    stdin.flush()?;
+    let frame = read_frame(&mut stdout, MAX_RESPONSE_BYTES)?.context("no response")?;
+    let r = Response::decode(&frame)?;
+    ensure!(
+        error_code(&r) == Some(ErrorCode::MalformedRequest) && r.retiring,
+        "{r:?}"
+    );
+    let status = child.wait()?;
+    ensure!(
+        !status.success(),
+        "helper should exit with an error, got {status}"
+    );
+    Ok(())
+}
+
+#[test]
+fn resource_limits_are_applied() -> Result<()> {
+    let mut espeak = phonemizer()?;
+    espeak.phonemize("en-us", "Start.")?;
+    let pid = espeak.helper_pid().context("helper not running")?;
+    let limits = std::fs::read_to_string(format!("/proc/{pid}/limits"))?;
+    let row = |name: &str| -> Vec<String> {
+        limits
+            .lines()
+            .find(|l| l.starts_with(name))
+            .map(|l| {
+                l[name.len()..]
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let defaults = HelperLimits::default();
+    ensure!(row("Max file size")[..2] == ["0", "0"], "{limits}");
+    ensure!(row("Max core file size")[..2] == ["0", "0"], "{limits}");
+    let files = defaults.open_files.to_string();
+    ensure!(
+        row("Max open files")[..2] == [files.clone(), files],
+        "{limits}"
+    );
+    let bytes = defaults.address_space_bytes.to_string();
+    ensure!(
+        row("Max address space")[..2] == [bytes.clone(), bytes],
+        "{limits}"
+    );
+    ensure!(row("Max processes")[..2] == ["0", "0"], "{limits}");
+    let cpu = row("Max cpu time");
+    ensure!(cpu[1] == defaults.cpu_seconds_total.to_string(), "{limits}");
+    let soft: u64 = cpu[0].parse()?;
+    ensure!(soft <= defaults.cpu_seconds_per_request + 2, "{limits}");
+    // Only stdin, stdout, stderr and the protocol descriptor are open.
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))?.count();
+    ensure!(fds <= 4, "helper has {fds} open descriptors");
+    Ok(())
+}
+
+#[test]
+fn spent_cpu_budget_retires_the_helper_and_the_client_restarts_it() -> Result<()> {
+    let mut limits = HelperLimits::default();
+    limits.cpu_seconds_per_request = 1;
+    limits.cpu_seconds_total = 1;
+    let mut espeak = EspeakPhonemizer::new(config()?.with_limits(limits))?;
+    let first = espeak.phonemize("en-us", "One.")?;
+    ensure!(
+        espeak.helper_pid().is_none(),
+        "a retiring helper must not be kept"
+    );
+    let second = espeak.phonemize("en-us", "One.")?;
+    ensure!(first == second);
+    Ok(())
+}
+
+#[test]
+fn long_text_is_phonemized_in_pieces() -> Result<()> {
+    let (map, _) = voice_id_map()?;
+    let mut espeak = phonemizer()?;
+    let sentence = "The quick brown fox jumps over the lazy dog. ";
+    let text = sentence.repeat(150_000 / sentence.len());
+    ensure!(text.len() > 2 * MAX_TEXT_BYTES);
+    let started = std::time::Instant::now();
+    let (sentences, diagnostics) = text_to_sentences(&mut espeak, "en-us", &map, &text)?;
+    eprintln!(
+        "{} bytes -> {} sentences in {:?}",
+        text.len(),
+        sentences.len(),
+        started.elapsed()
+    );
+    ensure!(
+        sentences.len() == text.len() / sentence.len(),
+        "{} sentences",
+        sentences.len()
+    );
+    ensure!(diagnostics.is_empty(), "{diagnostics:?}");
+    let first = &sentences[0];
+    ensure!(sentences.iter().all(|s| s.ids == first.ids));
+    // Spans cover each sentence of the input.
+    for s in &sentences {
+        let span = &text[s.text.clone()];
+        ensure!(
+            span.starts_with("The quick") && span.ends_with("dog."),
+            "span {span:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn sentence_spans_point_into_the_input() -> Result<()> {
+    let (map, _) = voice_id_map()?;
+    let mut espeak = phonemizer()?;
+    let text = "Hello, world! How are you?\u{7} I'm fine…  Thanks.";
+    let (sentences, diagnostics) = text_to_sentences(&mut espeak, "en-us", &map, text)?;
+    let spans: Vec<&str> = sentences.iter().map(|s| &text[s.text.clone()]).collect();
+    ensure!(
+        spans == ["Hello, world!", "How are you?", "I'm fine…  Thanks."],
+        "{spans:?}"
+    );
+    ensure!(
+        diagnostics == [signet_text::Diagnostic::ControlCharactersStripped { count: 1 }],
+        "{diagnostics:?}"
+    );
+    Ok(())
+}
+
+#[test]
+fn unspeakable_inputs_are_clear_errors() -> Result<()> {
+    let (map, _) = voice_id_map()?;
+    let mut espeak = phonemizer()?;
+    for text in ["", "   ", "...", "?!", "\u{1}\u{2}"] {
+        match text_to_sentences(&mut espeak, "en-us", &map, text) {
+            Err(TextError::NothingToSpeak { .. }) => {}
+            other => anyhow::bail!("{text:?}: expected NothingToSpeak, got {other:?}"),
+        }
+    }
+    let huge = "a ".repeat(600_000);
+    ensure!(matches!(
+        text_to_sentences(&mut espeak, "en-us", &map, &huge),
+        Err(TextError::InputTooLarge { .. })
+    ));
+    Ok(())
+}
+
+#[test]
+fn unknown_voice_is_refused_and_the_next_call_works() -> Result<()> {
+    let mut espeak = phonemizer()?;
+    let err = espeak.phonemize("xx-nonexistent", "Hello.").unwrap_err();
+    ensure!(
+        matches!(
+            err,
+            TextError::HelperRefused {
+                code: ErrorCode::VoiceNotFound,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    ensure!(matches!(
+        espeak.phonemize("../etc", "Hello."),
+        Err(TextError::InvalidVoice { .. })
+    ));
+    espeak.phonemize("en-us", "Hello.")?;
+    Ok(())
+}
+
+#[test]
+fn missing_library_is_named_with_the_fix() -> Result<()> {
+    let cfg = EspeakConfig::new(
+        HELPER,
+        "/nonexistent/espeakbridge.so",
+        espeak_dir()?.join("espeak-ng-data"),
+    );
+    let err = EspeakPhonemizer::new(cfg).unwrap_err().to_string();
+    ensure!(
+        err.contains("/nonexistent/espeakbridge.so") && err.contains("cargo xtask setup"),
+        "{err}"
+    );
+    Ok(())
+}
+
+#[test]
+fn a_library_that_is_not_espeak_fails_with_its_stderr() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let fake = dir.path().join("espeakbridge.so");
+    std::fs::write(&fake, b"not an ELF file")?;
+    let cfg = EspeakConfig::new(HELPER, &fake, espeak_dir()?.join("espeak-ng-data"))
+        .with_timeout(Duration::from_secs(5));
+    let mut espeak = EspeakPhonemizer::new(cfg)?;
+    let err = espeak.phonemize("en-us", "Hello.").unwrap_err();
+    let msg = err.to_string();
+    ensure!(matches!(err, TextError::HelperDied { .. }), "{msg}");
+    ensure!(msg.contains("cannot load espeak-ng"), "{msg}");
+    Ok(())
+}
