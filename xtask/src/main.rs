@@ -4,6 +4,7 @@
 //! vectors, never through a shell, and every precondition is checked with a
 //! message that says how to fix it.
 
+mod espeak;
 mod pins;
 mod setup;
 mod test;
@@ -44,6 +45,7 @@ fn run() -> Result<()> {
     match task.as_str() {
         "setup" => setup::run(&root).map(|_| ()),
         "test" => test::run(&root),
+        "espeak" => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
