@@ -5,6 +5,8 @@
 //! message that says how to fix it.
 
 mod espeak;
+mod audit;
+mod fuzz;
 mod pins;
 mod setup;
 mod test;
@@ -45,6 +47,8 @@ fn run() -> Result<()> {
     match task.as_str() {
         "setup" => setup::run(&root).map(|_| ()),
         "test" => test::run(&root),
+        "audit" => audit::run(&root),
+        "fuzz" => fuzz::cli(&root, rest),
         "espeak" => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
