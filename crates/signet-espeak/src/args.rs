@@ -14,8 +14,8 @@ pub const USAGE: &str = "usage: signet-espeak --library <espeakbridge.so> --data
 pub const DEFAULT_CPU_PER_REQUEST: u64 = 10;
 /// Default CPU seconds over the helper's life.
 pub const DEFAULT_CPU_TOTAL: u64 = 600;
-/// Default address-space limit: 256 MiB.
-pub const DEFAULT_ADDRESS_SPACE: u64 = 256 * 1024 * 1024;
+/// Default address-space limit: 128 MiB (the helper peaks near 7 MiB).
+pub const DEFAULT_ADDRESS_SPACE: u64 = 128 * 1024 * 1024;
 /// Default open-file limit.
 pub const DEFAULT_OPEN_FILES: u64 = 16;
 

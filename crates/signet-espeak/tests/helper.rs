@@ -316,3 +316,49 @@ fn a_library_that_is_not_espeak_fails_with_its_stderr() -> Result<()> {
     ensure!(msg.contains("cannot load espeak-ng"), "{msg}");
     Ok(())
 }
+
+#[test]
+fn address_space_limit_is_enforced() -> Result<()> {
+    let mut limits = HelperLimits::default();
+    limits.address_space_bytes = 1024 * 1024;
+    let mut espeak = EspeakPhonemizer::new(config()?.with_limits(limits))?;
+    let err = espeak.phonemize("en-us", "Hello.").unwrap_err();
+    ensure!(matches!(err, TextError::HelperDied { .. }), "{err}");
+    Ok(())
+}
+
+mod robustness {
+    use proptest::prelude::*;
+    use signet_text::{text_to_sentences, TextError};
+
+    use crate::common::{phonemizer, voice_id_map};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+        /// Arbitrary Unicode gives sentences whose spans point into the text, or a clear
+        /// "nothing to speak"; never a protocol error.
+        #[test]
+        fn arbitrary_text_never_breaks_the_helper(text in "\\PC{0,200}|[\\x00-\\x7f]{0,200}") {
+            let (map, _) = voice_id_map().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut espeak = phonemizer().map_err(|e| TestCaseError::fail(e.to_string()))?;
+            match text_to_sentences(&mut espeak, "en-us", &map, &text) {
+                Ok((sentences, _)) => {
+                    for s in sentences {
+                        prop_assert!(text.get(s.text.clone()).is_some());
+                        prop_assert!(s.ids.len() >= 3);
+                    }
+                }
+                Err(TextError::NothingToSpeak { .. }) => {}
+                // espeak itself may crash or spin on some input (that is why it runs in
+                // its own process): the call must fail cleanly and the next one work.
+                Err(e @ (TextError::HelperDied { .. } | TextError::HelperTimeout { .. })) => {
+                    eprintln!("espeak failed on {text:?}: {e}");
+                    let next = espeak.phonemize("en-us", "Recovered.");
+                    prop_assert!(next.is_ok(), "no recovery after {e}: {next:?}");
+                }
+                Err(e) => return Err(TestCaseError::fail(format!("{text:?}: {e}"))),
+            }
+        }
+    }
+}

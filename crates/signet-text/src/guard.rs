@@ -171,3 +171,27 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn guard_is_idempotent_and_maps_back(text in "\\PC{0,64}|[\\x00-\\x1f a-z\\u{80}-\\u{9f}]{0,64}") {
+            let mut diags = Vec::new();
+            let once = guard_input(&text, &InputLimits::default(), &mut diags)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let mut more = Vec::new();
+            let twice = guard_input(once.as_str(), &InputLimits::default(), &mut more)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(once.as_str(), twice.as_str());
+            prop_assert!(more.is_empty());
+            for (at, c) in once.as_str().char_indices() {
+                let orig = once.original_offset(at);
+                prop_assert_eq!(text.get(orig..).and_then(|s| s.chars().next()), Some(c));
+            }
+        }
+    }
+}

@@ -668,3 +668,55 @@ mod tests {
         assert_eq!(total, text.len());
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn helper_pieces_cover_the_text_within_the_cap(text in "\\PC{0,300}", max in 4_usize..64) {
+            let pieces = split_for_helper(&text, max);
+            let mut next = 0;
+            for (offset, piece) in &pieces {
+                prop_assert_eq!(*offset, next);
+                prop_assert!(!piece.is_empty() && piece.len() <= max);
+                next += piece.len();
+            }
+            prop_assert_eq!(next, text.len());
+            let joined: String = pieces.iter().map(|(_, p)| *p).collect();
+            prop_assert_eq!(joined, text);
+        }
+
+        #[test]
+        fn flag_stripping_never_grows_and_leaves_no_flag(s in "[()a-z]{0,40}") {
+            let out = strip_language_flags(&s);
+            prop_assert!(out.len() <= s.len());
+            prop_assert_eq!(strip_language_flags(&out), out.clone());
+        }
+
+        #[test]
+        fn arbitrary_clauses_give_well_formed_ids(
+            clauses in proptest::collection::vec(("\\PC{0,12}", any::<bool>(), 0_usize..40), 0..8)
+        ) {
+            let mut m = BTreeMap::new();
+            for (s, id) in [("_", 0), ("^", 1), ("$", 2), ("a", 3), (".", 4)] {
+                m.insert(s.to_owned(), vec![id]);
+            }
+            let map = PhonemeIdMap::new(m).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            let clauses: Vec<Clause> = clauses
+                .into_iter()
+                .map(|(p, eos, end)| Clause::new(p, Some(Terminator::Period), eos, end))
+                .collect();
+            for group in group_sentences(&clauses, &map) {
+                let mut unknown = BTreeMap::new();
+                let ids = symbols_to_ids(&group.symbols, &map, &mut unknown);
+                let dropped: usize = unknown.values().sum();
+                prop_assert_eq!(ids.len(), 2 * (group.symbols.len() - dropped) + 3);
+                prop_assert_eq!(ids.first(), Some(&1));
+                prop_assert_eq!(ids.last(), Some(&2));
+            }
+        }
+    }
+}

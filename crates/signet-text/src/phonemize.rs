@@ -63,7 +63,7 @@ impl Default for HelperLimits {
         Self {
             cpu_seconds_per_request: 10,
             cpu_seconds_total: 600,
-            address_space_bytes: 256 * 1024 * 1024,
+            address_space_bytes: 128 * 1024 * 1024,
             open_files: 16,
         }
     }
@@ -167,12 +167,12 @@ impl EspeakConfig {
 /// `$HOME/.local/share/signet`.
 ///
 /// # Errors
-/// [`TextError::NoSignetHome`] when none of these variables is set (to an absolute path).
+/// [`TextError::NoSignetHome`] when none of these variables is set (empty counts as unset).
 pub fn signet_home() -> Result<PathBuf, TextError> {
     let var = |name: &str| {
         std::env::var_os(name)
+            .filter(|v| !v.is_empty())
             .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
     };
     if let Some(home) = var(HOME_ENV) {
         return Ok(home);
