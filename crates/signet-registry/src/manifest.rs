@@ -84,11 +84,21 @@ pub struct PhonemeSpec {
 #[serde(deny_unknown_fields)]
 pub struct InferenceDefaults {
     /// Scale of the noise added to the prior.
+    #[serde(serialize_with = "f32_shortest")]
     pub noise_scale: f32,
     /// Duration multiplier (larger is slower speech).
+    #[serde(serialize_with = "f32_shortest")]
     pub length_scale: f32,
     /// Scale of the noise fed to the stochastic duration predictor.
+    #[serde(serialize_with = "f32_shortest")]
     pub noise_w: f32,
+}
+
+/// Writes an `f32` as the shortest decimal that reads back as the same `f32` (`0.667`, not the
+/// `0.6669999957084656` a widening to `f64` would print).
+fn f32_shortest<S: serde::Serializer>(v: &f32, s: S) -> Result<S::Ok, S::Error> {
+    let wide: f64 = v.to_string().parse().unwrap_or(f64::from(*v));
+    s.serialize_f64(wide)
 }
 
 /// Model architecture and its hyper-parameters.

@@ -18,6 +18,9 @@ fn written_bundle_verifies() {
     assert_eq!(*m, expected);
 
     let text = std::fs::read(fx.dir.join("manifest.toml")).unwrap();
+    let s = std::str::from_utf8(&text).unwrap();
+    assert!(s.contains("noise_scale = 0.667\n"), "{s}");
+    assert!(s.contains("noise_w = 0.8\n"), "{s}");
     assert_eq!(
         bundle.manifest_sha256(),
         hex::encode(sha2::Sha256::digest(&text))
