@@ -205,3 +205,24 @@ fn missing_helper_is_named_with_the_fix() -> Result<()> {
     let _ = config()?;
     Ok(())
 }
+
+#[test]
+fn helper_that_died_while_idle_is_replaced_without_an_error() -> Result<()> {
+    let mut espeak = phonemizer()?;
+    espeak.phonemize("en-us", "Warm up.")?;
+    let pid = espeak.helper_pid().context("no helper")?;
+    ensure!(Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?
+        .success());
+    // Give the kernel a moment to mark it exited.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let clauses = espeak.phonemize("en-us", "Still here.")?;
+    ensure!(clauses.len() == 1 && espeak.helper_pid() != Some(pid));
+    Ok(())
+}

@@ -482,6 +482,14 @@ impl EspeakPhonemizer {
                 },
             })?;
         let deadline = Instant::now() + self.config.timeout;
+        if let Some(p) = self.process.as_mut() {
+            // A helper that exited while idle lost no request: reap it and start afresh.
+            if matches!(p.child.try_wait(), Ok(Some(_))) {
+                if let Some(old) = self.process.take() {
+                    old.kill();
+                }
+            }
+        }
         let process = match self.process.take() {
             Some(p) => p,
             None => HelperProcess::spawn(&self.config)?,
@@ -624,6 +632,12 @@ mod tests {
         let msg = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("/nonexistent/signet-espeak"), "{msg}");
         assert!(msg.contains("cargo xtask setup"), "{msg}");
+    }
+
+    #[test]
+    fn phonemizer_can_move_between_threads() {
+        fn assert_send<T: Send>() {}
+        assert_send::<EspeakPhonemizer>();
     }
 
     #[test]
