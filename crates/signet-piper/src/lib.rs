@@ -37,8 +37,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use signet_registry::{
-    verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults,
-    Manifest, PhonemeSpec, Source, VoiceInfo, BUNDLE_FORMAT, WEIGHTS_FILE,
+    replace_bundle, verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype,
+    InferenceDefaults, Manifest, PhonemeSpec, Source, VoiceInfo, BUNDLE_FORMAT, WEIGHTS_FILE,
 };
 
 pub use error::PiperError;
@@ -49,6 +49,18 @@ pub const DEFAULT_MAX_ONNX_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Default cap on the JSON config size (8 MiB).
 pub const DEFAULT_MAX_CONFIG_BYTES: u64 = 8 * 1024 * 1024;
+
+/// What to do when the output directory already exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExistingBundle {
+    /// Refuse with [`signet_registry::RegistryError::AlreadyExists`] (the default).
+    #[default]
+    Refuse,
+    /// Replace it if it is a bundle (a directory holding `manifest.toml`); anything else is
+    /// still refused. The new bundle is complete on disk before the old one is moved away.
+    Replace,
+}
 
 /// Options of [`import_piper_with`]. Start from [`ImportOptions::default`] and set fields.
 #[derive(Debug, Clone)]
@@ -64,6 +76,8 @@ pub struct ImportOptions {
     pub max_onnx_bytes: u64,
     /// Largest JSON config read, in bytes.
     pub max_config_bytes: u64,
+    /// Whether an existing bundle at the output directory may be replaced.
+    pub existing: ExistingBundle,
 }
 
 impl Default for ImportOptions {
@@ -74,6 +88,7 @@ impl Default for ImportOptions {
             version: 1,
             max_onnx_bytes: DEFAULT_MAX_ONNX_BYTES,
             max_config_bytes: DEFAULT_MAX_CONFIG_BYTES,
+            existing: ExistingBundle::Refuse,
         }
     }
 }
@@ -117,7 +132,9 @@ impl fmt::Display for ImportReport {
 }
 
 /// Imports the Piper voice `onnx` (with its JSON `config`, by default `<onnx>.json`) into a new
-/// bundle directory `out_dir`, which must not exist. `name` defaults to the ONNX file stem.
+/// bundle directory `out_dir` (the bundle itself, not its parent), which must not exist yet.
+/// `name` defaults to the ONNX file stem. Use [`import_piper_with`] to replace an existing
+/// bundle, set the licence or change the size caps.
 pub fn import_piper(
     onnx: &Path,
     config: Option<&Path>,
@@ -231,7 +248,11 @@ pub fn import_piper_with(
     };
     let tensor_count = extracted.params.len();
     let bytes = weights.len() as u64;
-    write_bundle(out_dir, manifest, &[(WEIGHTS_FILE, &weights)])?;
+    let files = [(WEIGHTS_FILE, weights.as_slice())];
+    match options.existing {
+        ExistingBundle::Refuse => write_bundle(out_dir, manifest, &files)?,
+        ExistingBundle::Replace => replace_bundle(out_dir, manifest, &files)?,
+    }
     let verified = verify_bundle_dir(out_dir)?;
 
     Ok(ImportReport {

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use signet_piper::{import_piper, import_piper_with, ImportOptions, PiperError};
+use signet_piper::{import_piper, import_piper_with, ExistingBundle, ImportOptions, PiperError};
 use signet_registry::{verify_bundle_dir, Dtype, RegistryError};
 
 use crate::common::{json_path, onnx_bytes, onnx_path, VOICE};
@@ -142,4 +142,31 @@ fn refuses_to_overwrite() {
         ),
         "{err}"
     );
+    // Replacing is opt-in, and only ever replaces a bundle, not an arbitrary directory.
+    let mut options = ImportOptions::default();
+    options.existing = ExistingBundle::Replace;
+    let err = import_piper_with(&onnx_path(), None, &tmp.path().join("x"), &options).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PiperError::Registry(RegistryError::AlreadyExists { .. })
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn replaces_an_existing_bundle_when_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join(VOICE);
+    import_piper(&onnx_path(), None, &out, None).unwrap();
+    let mut options = ImportOptions::default();
+    options.existing = ExistingBundle::Replace;
+    options.license = Some("CC0-1.0".to_owned());
+    options.version = 2;
+    import_piper_with(&onnx_path(), None, &out, &options).unwrap();
+    let bundle = verify_bundle_dir(&out).unwrap();
+    assert_eq!(bundle.manifest().license, "CC0-1.0");
+    assert_eq!(bundle.manifest().version, 2);
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);
 }

@@ -269,6 +269,33 @@ pub fn write_bundle(
     manifest_without_files: Manifest,
     files: &[(&str, &[u8])],
 ) -> Result<(), RegistryError> {
+    write_impl(dir, manifest_without_files, files, Existing::Refuse)
+}
+
+/// Like [`write_bundle`], but an existing bundle at `dir` is replaced. Only a directory (not a
+/// symlink) holding a regular `manifest.toml` counts as a bundle; anything else at `dir` is
+/// refused with [`RegistryError::AlreadyExists`]. The new bundle is complete on disk before the
+/// old one is renamed away and the new one renamed into place; the old one is then removed.
+pub fn replace_bundle(
+    dir: &Path,
+    manifest_without_files: Manifest,
+    files: &[(&str, &[u8])],
+) -> Result<(), RegistryError> {
+    write_impl(dir, manifest_without_files, files, Existing::ReplaceBundle)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Existing {
+    Refuse,
+    ReplaceBundle,
+}
+
+fn write_impl(
+    dir: &Path,
+    manifest_without_files: Manifest,
+    files: &[(&str, &[u8])],
+    existing: Existing,
+) -> Result<(), RegistryError> {
     let mut manifest = manifest_without_files;
     let mut sorted: Vec<&(&str, &[u8])> = files.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
@@ -308,11 +335,7 @@ pub fn write_bundle(
     }
     parse_manifest(text.as_bytes())?;
 
-    if fs::symlink_metadata(dir).is_ok() {
-        return Err(RegistryError::AlreadyExists {
-            path: dir.to_owned(),
-        });
-    }
+    check_target(dir, existing)?;
     let leaf =
         dir.file_name()
             .and_then(|n| n.to_str())
@@ -326,14 +349,10 @@ pub fn write_bundle(
     };
     fs::create_dir_all(&parent).map_err(|e| RegistryError::io(&parent, e))?;
 
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let tmp = parent.join(format!(
-        ".{leaf}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    let tmp = sibling(&parent, leaf, "tmp");
     fs::create_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))?;
-    let result = fill_and_rename(&tmp, dir, &parent, &sorted, text.as_bytes());
+    let result = fill(&tmp, &sorted, text.as_bytes())
+        .and_then(|()| move_into_place(&tmp, dir, &parent, leaf, existing));
     if result.is_err() {
         // Only our own, freshly created temporary directory is removed.
         let _ = fs::remove_dir_all(&tmp);
@@ -341,25 +360,67 @@ pub fn write_bundle(
     result
 }
 
-fn fill_and_rename(
-    tmp: &Path,
-    dir: &Path,
-    parent: &Path,
-    files: &[&(&str, &[u8])],
-    manifest: &[u8],
-) -> Result<(), RegistryError> {
+/// A fresh hidden name next to the target: `.<leaf>.<kind>-<pid>-<n>`.
+fn sibling(parent: &Path, leaf: &str, kind: &str) -> PathBuf {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    parent.join(format!(
+        ".{leaf}.{kind}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// Refuses a target that exists, unless replacing is asked for and the target is a bundle.
+fn check_target(dir: &Path, existing: Existing) -> Result<(), RegistryError> {
+    let Ok(meta) = fs::symlink_metadata(dir) else {
+        return Ok(());
+    };
+    let is_bundle = meta.file_type().is_dir()
+        && fs::symlink_metadata(dir.join(MANIFEST_FILE)).is_ok_and(|m| m.file_type().is_file());
+    if existing == Existing::ReplaceBundle && is_bundle {
+        return Ok(());
+    }
+    Err(RegistryError::AlreadyExists {
+        path: dir.to_owned(),
+    })
+}
+
+fn fill(tmp: &Path, files: &[&(&str, &[u8])], manifest: &[u8]) -> Result<(), RegistryError> {
     for (name, bytes) in files {
         write_synced(&tmp.join(name), bytes)?;
     }
     write_synced(&tmp.join(MANIFEST_FILE), manifest)?;
-    sync_dir(tmp)?;
-    if fs::symlink_metadata(dir).is_ok() {
-        return Err(RegistryError::AlreadyExists {
-            path: dir.to_owned(),
-        });
+    sync_dir(tmp)
+}
+
+fn move_into_place(
+    tmp: &Path,
+    dir: &Path,
+    parent: &Path,
+    leaf: &str,
+    existing: Existing,
+) -> Result<(), RegistryError> {
+    // Checked again: the target may have appeared while the files were written.
+    check_target(dir, existing)?;
+    let old = if fs::symlink_metadata(dir).is_ok() {
+        let old = sibling(parent, leaf, "old");
+        fs::rename(dir, &old).map_err(|e| RegistryError::io(dir, e))?;
+        Some(old)
+    } else {
+        None
+    };
+    if let Err(e) = fs::rename(tmp, dir) {
+        if let Some(old) = &old {
+            let _ = fs::rename(old, dir);
+        }
+        return Err(RegistryError::io(dir, e));
     }
-    fs::rename(tmp, dir).map_err(|e| RegistryError::io(dir, e))?;
-    sync_dir(parent)
+    sync_dir(parent)?;
+    if let Some(old) = old {
+        // The new bundle is in place; failing to delete the old copy must not report failure.
+        let _ = fs::remove_dir_all(&old);
+    }
+    Ok(())
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {

@@ -23,8 +23,8 @@ mod manifest;
 mod safetensors;
 
 pub use bundle::{
-    fuzz_parse_manifest, verify_bundle_dir, write_bundle, VerifiedBundle, MAX_FILE_LEN,
-    MAX_MANIFEST_LEN,
+    fuzz_parse_manifest, replace_bundle, verify_bundle_dir, write_bundle, VerifiedBundle,
+    MAX_FILE_LEN, MAX_MANIFEST_LEN,
 };
 pub use error::RegistryError;
 pub use manifest::{

@@ -1,7 +1,9 @@
 //! A written bundle verifies and reads back exactly.
 
 use sha2::Digest;
-use signet_registry::{verify_bundle_dir, write_bundle, Dtype, RegistryError, WEIGHTS_FILE};
+use signet_registry::{
+    replace_bundle, verify_bundle_dir, write_bundle, Dtype, RegistryError, WEIGHTS_FILE,
+};
 
 use crate::common::{fixture, manifest, weights};
 
@@ -110,4 +112,50 @@ fn extra_listed_files_are_kept() {
         .map(|f| f.name.as_str())
         .collect();
     assert_eq!(names, ["LICENSE", WEIGHTS_FILE]);
+}
+
+#[test]
+fn replace_swaps_an_existing_bundle() {
+    let fx = fixture();
+    let mut newer = manifest();
+    newer.version = 4;
+    replace_bundle(&fx.dir, newer.clone(), &[(WEIGHTS_FILE, &weights())]).unwrap();
+    assert_eq!(verify_bundle_dir(&fx.dir).unwrap().manifest().version, 4);
+    // Also works when nothing is there yet.
+    let fresh = fx.outside.join("fresh");
+    replace_bundle(&fresh, newer, &[(WEIGHTS_FILE, &weights())]).unwrap();
+    assert!(verify_bundle_dir(&fresh).is_ok());
+    let mut names: Vec<_> = std::fs::read_dir(&fx.outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["bundle", "fresh"],
+        "leftover temporary or old directories"
+    );
+}
+
+#[test]
+fn replace_refuses_what_is_not_a_bundle() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("plain");
+    std::fs::create_dir(&plain).unwrap();
+    std::fs::write(plain.join("notes.txt"), b"keep me").unwrap();
+    let file = tmp.path().join("file");
+    std::fs::write(&file, b"keep me").unwrap();
+    for target in [&plain, &file] {
+        let err = replace_bundle(target, manifest(), &[(WEIGHTS_FILE, &weights())]).unwrap_err();
+        assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err}");
+    }
+    assert_eq!(std::fs::read(plain.join("notes.txt")).unwrap(), b"keep me");
+    #[cfg(unix)]
+    {
+        let fx = fixture();
+        let link = fx.outside.join("link");
+        std::os::unix::fs::symlink(&fx.dir, &link).unwrap();
+        let err = replace_bundle(&link, manifest(), &[(WEIGHTS_FILE, &weights())]).unwrap_err();
+        assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err}");
+    }
 }
