@@ -4,8 +4,9 @@
 //! vectors, never through a shell, and every precondition is checked with a
 //! message that says how to fix it.
 
-mod espeak;
 mod audit;
+mod demo;
+mod espeak;
 mod fuzz;
 mod pins;
 mod setup;
@@ -49,6 +50,7 @@ fn run() -> Result<()> {
         "test" => test::run(&root),
         "audit" => audit::run(&root),
         "fuzz" => fuzz::cli(&root, rest),
+        "demo" => demo::run(&root, rest),
         "espeak" => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

