@@ -32,7 +32,6 @@ const TRAINING_ONLY: &[&str] = &[
 const FLOAT_TYPES: &[i32] = &[1, 10, 11, 16];
 
 /// A parameter ready to be written: F32 little-endian bytes.
-#[derive(Debug)]
 pub(crate) struct Param<'a> {
     pub(crate) shape: Vec<usize>,
     pub(crate) data: Cow<'a, [u8]>,
@@ -41,7 +40,6 @@ pub(crate) struct Param<'a> {
 }
 
 /// The parameters of a model and what was inferred from them.
-#[derive(Debug)]
 pub(crate) struct Extracted<'a> {
     pub(crate) params: BTreeMap<String, Param<'a>>,
     pub(crate) config: VitsConfig,

@@ -10,7 +10,7 @@ use crate::error::PiperError;
 use crate::proto::{Reader, Value};
 
 /// Most nodes accepted in a graph.
-pub const MAX_NODES: usize = 1 << 20;
+pub const MAX_NODES: usize = 1 << 17;
 /// Most initializers accepted in a graph.
 pub const MAX_INITIALIZERS: usize = 1 << 16;
 /// Most entries accepted in one repeated field of a node or tensor (inputs, dims, ints, ...).
@@ -117,7 +117,7 @@ pub enum AttributeValue {
 }
 
 /// A decoded `TensorProto`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Tensor<'a> {
     /// `name`.
     pub name: &'a str,
@@ -131,6 +131,20 @@ pub struct Tensor<'a> {
     pub float_data: Vec<f32>,
     /// Whether the tensor declares external data (which is never read).
     pub external: bool,
+}
+
+impl std::fmt::Debug for Tensor<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Data is summarized: parameters are megabytes.
+        f.debug_struct("Tensor")
+            .field("name", &self.name)
+            .field("dims", &self.dims)
+            .field("data_type", &self.data_type)
+            .field("raw_data_bytes", &self.raw_data.map(<[u8]>::len))
+            .field("float_data_len", &self.float_data.len())
+            .field("external", &self.external)
+            .finish()
+    }
 }
 
 fn dup(what: &'static str, field: &str) -> PiperError {

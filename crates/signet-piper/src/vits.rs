@@ -159,7 +159,7 @@ impl VitsConfig {
             conv(&mut add, &format!("{ffn}.conv_2"), h, f, k);
             norm(&mut add, &format!("enc_p.encoder.norm_layers_2.{l}"), h);
         }
-        conv(&mut add, "enc_p.proj", 2 * i, h, 1);
+        conv(&mut add, "enc_p.proj", i.saturating_mul(2), h, 1);
 
         // Decoder (HiFi-GAN generator).
         let u0 = self.upsample_initial_channel;
@@ -195,6 +195,7 @@ impl VitsConfig {
         }
 
         // Prior flow: coupling layers at even indices, parameter-free flips in between.
+        let h2 = h.saturating_mul(2);
         for c in 0..FLOW_COUPLINGS {
             let p = format!("flow.flows.{}", 2 * c);
             conv(&mut add, &format!("{p}.pre"), h, i / 2, 1);
@@ -202,18 +203,18 @@ impl VitsConfig {
                 conv(
                     &mut add,
                     &format!("{p}.enc.in_layers.{l}"),
-                    2 * h,
+                    h2,
                     h,
                     WN_KERNEL,
                 );
-                let rs = if l + 1 < WN_LAYERS { 2 * h } else { h };
+                let rs = if l + 1 < WN_LAYERS { h2 } else { h };
                 conv(&mut add, &format!("{p}.enc.res_skip_layers.{l}"), rs, h, 1);
             }
             if g > 0 {
                 conv(
                     &mut add,
                     &format!("{p}.enc.cond_layer"),
-                    2 * h * WN_LAYERS,
+                    h2.saturating_mul(WN_LAYERS),
                     g,
                     1,
                 );

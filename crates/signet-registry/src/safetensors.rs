@@ -105,7 +105,7 @@ impl fmt::Display for Dtype {
 
 /// A borrowed view of one tensor. `data` is little-endian, row-major, exactly
 /// `product(shape) * dtype.size()` bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TensorView<'a> {
     /// Element type.
     pub dtype: Dtype,
@@ -113,6 +113,16 @@ pub struct TensorView<'a> {
     pub shape: Vec<usize>,
     /// Raw little-endian bytes.
     pub data: &'a [u8],
+}
+
+impl fmt::Debug for TensorView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TensorView")
+            .field("dtype", &self.dtype)
+            .field("shape", &self.shape)
+            .field("bytes", &self.data.len())
+            .finish()
+    }
 }
 
 impl TensorView<'_> {
@@ -148,11 +158,21 @@ struct Entry {
 
 /// A parsed safetensors file borrowing its bytes. Obtain one from
 /// [`VerifiedBundle::weights`](crate::VerifiedBundle::weights).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct SafeTensors<'a> {
     tensors: BTreeMap<String, Entry>,
     metadata: BTreeMap<String, String>,
     data: &'a [u8],
+}
+
+impl fmt::Debug for SafeTensors<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SafeTensors")
+            .field("tensors", &self.tensors.len())
+            .field("data_bytes", &self.data.len())
+            .field("metadata", &self.metadata)
+            .finish()
+    }
 }
 
 impl<'a> SafeTensors<'a> {
