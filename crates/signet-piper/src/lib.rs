@@ -68,7 +68,8 @@ pub enum ExistingBundle {
 pub struct ImportOptions {
     /// Voice name; defaults to the ONNX file stem (`en_US-joe-medium`).
     pub name: Option<String>,
-    /// SPDX licence of the voice; defaults to the config's `license` key, else `unknown`.
+    /// SPDX licence of the voice; defaults to the config's `license` key, else the licence of a
+    /// known voice recognised by its SHA-256 (see [`KNOWN_VOICES`]), else `unknown`.
     pub license: Option<String>,
     /// Bundle version written to the manifest (default 1).
     pub version: u64,
@@ -198,10 +199,12 @@ pub fn import_piper_with(
     let weights = write_safetensors(&tensors)?;
     drop(tensors);
 
+    let onnx_sha256 = hex::encode(Sha256::digest(&onnx_bytes));
     let license = options
         .license
         .clone()
         .or(piper.license.clone())
+        .or_else(|| known_license(&onnx_sha256).map(str::to_owned))
         .unwrap_or_else(|| "unknown".to_owned());
     let language = piper
         .language
@@ -241,7 +244,7 @@ pub fn import_piper_with(
         source: Some(Source {
             kind: "piper-onnx".to_owned(),
             file,
-            onnx_sha256: hex::encode(Sha256::digest(&onnx_bytes)),
+            onnx_sha256,
             config_sha256: hex::encode(Sha256::digest(&config_bytes)),
         }),
         files: Vec::new(),
@@ -279,6 +282,22 @@ pub fn fuzz_parse_onnx(bytes: &[u8]) {
 /// Decodes `bytes` as a Piper JSON config, for fuzzing.
 pub fn fuzz_parse_config(bytes: &[u8]) {
     let _ = config::parse_config(bytes);
+}
+
+/// Published Piper voices whose licence is known, by SHA-256 of the `.onnx` file: `(digest,
+/// voice, SPDX licence)`. Piper configs carry no licence, so this fills it in for voices the
+/// project pins.
+pub const KNOWN_VOICES: &[(&str, &str, &str)] = &[(
+    "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+    "en_US-joe-medium",
+    "CC0-1.0",
+)];
+
+fn known_license(onnx_sha256: &str) -> Option<&'static str> {
+    KNOWN_VOICES
+        .iter()
+        .find(|(digest, _, _)| *digest == onnx_sha256)
+        .map(|(_, _, license)| *license)
 }
 
 fn check_name(name: &str) -> Result<(), PiperError> {

@@ -48,8 +48,25 @@ fn rename(m: &mut Model<'static>, from: &str, to: &'static str) {
 
 #[test]
 fn re_encoded_copy_still_imports() {
-    // Sanity check of the test writer: an unmodified round trip is accepted.
-    import_edited(|_| {}).unwrap();
+    // Sanity check of the test writer: an unmodified round trip is accepted. Its digest differs
+    // from the pinned voice's, so the licence comes from the config, else is `unknown`.
+    let bytes = writer::model(&parse_model(onnx_bytes()).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("copy.onnx");
+    std::fs::write(&model, &bytes).unwrap();
+    std::fs::write(tmp.path().join("copy.onnx.json"), json_text()).unwrap();
+    let report = import_piper(&model, None, &tmp.path().join("a"), None).unwrap();
+    assert_eq!(report.tensors, 350);
+    let bundle = signet_registry::verify_bundle_dir(&tmp.path().join("a")).unwrap();
+    assert_eq!(bundle.manifest().license, "unknown");
+    assert_eq!(bundle.manifest().name, "copy");
+    assert_eq!(bundle.manifest().voice.language, "en_US");
+
+    let with_license = json_text().replacen('{', "{\"license\": \"CC-BY-4.0\",", 1);
+    std::fs::write(tmp.path().join("copy.onnx.json"), with_license).unwrap();
+    import_piper(&model, None, &tmp.path().join("b"), None).unwrap();
+    let bundle = signet_registry::verify_bundle_dir(&tmp.path().join("b")).unwrap();
+    assert_eq!(bundle.manifest().license, "CC-BY-4.0");
 }
 
 #[test]

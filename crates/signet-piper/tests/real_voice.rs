@@ -117,7 +117,8 @@ fn import_borrows_exact_bytes() {
     let out = tmp.path().join("joe");
     import_piper(&onnx_path(), Some(&json_path()), &out, Some("joe")).unwrap();
     let bundle = verify_bundle_dir(&out).unwrap();
-    assert_eq!(bundle.manifest().license, "unknown");
+    // The pinned default voice is recognised by its digest.
+    assert_eq!(bundle.manifest().license, "CC0-1.0");
     assert_eq!(bundle.manifest().name, "joe");
     let emb = bundle.weights().unwrap().get("enc_p.emb.weight").unwrap();
     let model = signet_piper::onnx::parse_model(onnx_bytes()).unwrap();

@@ -128,3 +128,24 @@ proptest! {
         fuzz_parse_config(s.as_bytes());
     }
 }
+
+#[test]
+fn tiny_model_maps_names_by_consumer() {
+    // `sid` (via /enc_p/emb/Gather) and the anonymous Conv weights map to known parameters, so the
+    // import gets as far as the first parameter the tiny model lacks.
+    let tmp = tempfile::tempdir().unwrap();
+    let onnx = tmp.path().join("tiny.onnx");
+    std::fs::write(&onnx, tiny()).unwrap();
+    std::fs::write(
+        tmp.path().join("tiny.onnx.json"),
+        r#"{"audio":{"sample_rate":16000},"espeak":{"voice":"en-us"},"phoneme_id_map":{"a":[1]}}"#,
+    )
+    .unwrap();
+    let err = signet_piper::import_piper(&onnx, None, &tmp.path().join("out"), None).unwrap_err();
+    assert!(
+        matches!(&err, PiperError::MissingTensor { tensor }
+            if tensor == "enc_p.encoder.attn_layers.0.conv_q.weight"),
+        "{err}"
+    );
+    assert!(!tmp.path().join("out").exists());
+}
