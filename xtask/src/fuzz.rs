@@ -70,6 +70,7 @@ struct Outcome {
     target: String,
     runs: Option<u64>,
     execs_per_sec: Option<u64>,
+    peak_rss_mb: Option<u64>,
     corpus_before: usize,
     corpus_after: usize,
     /// Wall-clock seconds the run took (less than asked for on a failure).
@@ -136,11 +137,12 @@ pub fn run(repo_root: &Path, seconds: u64, target: Option<&str>) -> Result<()> {
 fn summary(o: &Outcome) -> String {
     let show = |v: Option<u64>| v.map_or_else(|| "?".to_owned(), |n| n.to_string());
     format!(
-        "{}: {} runs in {:.0} s ({} exec/s), corpus {} -> {} inputs, {}",
+        "{}: {} runs in {:.0} s ({} exec/s, peak RSS {} MB), corpus {} -> {} inputs, {}",
         o.target,
         show(o.runs),
         o.elapsed_s,
         show(o.execs_per_sec),
+        show(o.peak_rss_mb),
         o.corpus_before,
         o.corpus_after,
         if o.failure.is_some() {
@@ -259,6 +261,7 @@ fn run_target(repo_root: &Path, target: &str, seconds: u64) -> Result<Outcome> {
         target: target.to_owned(),
         runs: stats.runs,
         execs_per_sec: stats.execs_per_sec,
+        peak_rss_mb: stats.peak_rss_mb,
         corpus_before,
         corpus_after,
         elapsed_s,
@@ -271,6 +274,7 @@ fn run_target(repo_root: &Path, target: &str, seconds: u64) -> Result<Outcome> {
 struct Stats {
     runs: Option<u64>,
     execs_per_sec: Option<u64>,
+    peak_rss_mb: Option<u64>,
     /// Where libFuzzer wrote the input that failed.
     artifact: Option<String>,
 }
@@ -284,6 +288,8 @@ impl Stats {
                 s.runs = Some(v);
             } else if let Some(v) = stat("stat::average_exec_per_sec:") {
                 s.execs_per_sec = Some(v);
+            } else if let Some(v) = stat("stat::peak_rss_mb:") {
+                s.peak_rss_mb = Some(v);
             } else if let Some((_, rest)) = line.split_once("Test unit written to ") {
                 s.artifact = Some(rest.trim().to_owned());
             }
@@ -329,12 +335,14 @@ mod tests {
                    artifact_prefix='/r/fuzz/artifacts/manifest/'; Test unit written to /r/fuzz/artifacts/manifest/crash-da39a3ee\n\
                    stat::number_of_executed_units: 1234\n\
                    stat::average_exec_per_sec:     617\n\
-                   stat::new_units_added:          5\n";
+                   stat::new_units_added:          5\n\
+                   stat::peak_rss_mb:              42\n";
         assert_eq!(
             Stats::parse(log),
             Stats {
                 runs: Some(1234),
                 execs_per_sec: Some(617),
+                peak_rss_mb: Some(42),
                 artifact: Some("/r/fuzz/artifacts/manifest/crash-da39a3ee".to_owned()),
             }
         );
