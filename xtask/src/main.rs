@@ -5,6 +5,7 @@
 //! message that says how to fix it.
 
 mod audit;
+mod bench;
 mod demo;
 mod espeak;
 mod fuzz;
@@ -51,6 +52,7 @@ fn run() -> Result<()> {
         "audit" => audit::run(&root),
         "fuzz" => fuzz::cli(&root, rest),
         "demo" => demo::run(&root, rest),
+        "bench" => bench::run(&root, rest),
         "espeak" => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");

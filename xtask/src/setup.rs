@@ -91,6 +91,8 @@ fn install_default_voice(signet: &Path, home: &Path, voice_dir: &Path) -> Result
                 "import",
                 "piper",
                 "--force",
+                "--license",
+                pins::VOICE_LICENSE,
                 "--name",
                 DEFAULT_VOICE,
             ])

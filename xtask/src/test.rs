@@ -2,14 +2,18 @@
 //!
 //! Unit, integration and doc tests of every crate run through `cargo test`
 //! (one integration-test binary per crate), after the binaries the tests
-//! drive (`signet`, `signet-espeak`) are built.
+//! drive (`signet`, `signet-espeak`) are built; then each cargo-fuzz target
+//! runs for a short while on its committed seeds.
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::Result;
 
-use crate::{setup, util};
+use crate::{fuzz, setup, util};
+
+/// Seconds each fuzz target runs in the test command.
+const FUZZ_SECONDS: u64 = 10;
 
 /// Runs the whole suite.
 pub fn run(root: &Path) -> Result<()> {
@@ -27,5 +31,5 @@ pub fn run(root: &Path) -> Result<()> {
             .args(["test", "--workspace", "--no-fail-fast"])
             .env("SIGNET_TEST_VOICE_DIR", &provisioned.voice_dir),
     )?;
-    Ok(())
+    fuzz::run(root, FUZZ_SECONDS, None)
 }
