@@ -8,6 +8,7 @@ mod audit;
 mod bench;
 mod demo;
 mod espeak;
+mod fixtures;
 mod fuzz;
 mod pins;
 mod setup;
@@ -53,6 +54,7 @@ fn run() -> Result<()> {
         "fuzz" => fuzz::cli(&root, rest),
         "demo" => demo::run(&root, rest),
         "bench" => bench::run(&root, rest),
+        "fixtures" => fixtures::run(&root),
         "espeak" => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
