@@ -1,19 +1,55 @@
-//! VITS acoustic model (text encoder, duration predictor, flow) on libtorch.
+//! VITS on libtorch: the acoustic model (text encoder, duration predictor, flow) composed with
+//! the HiFi-GAN decoder from `signet-vocoder` into one synthesizer, [`Vits`].
+//!
+//! Follows Kim et al. (2021), "Conditional Variational Autoencoder with Adversarial Learning for
+//! End-to-End Text-to-Speech"; reference implementation jaywalnut310/vits and Piper's training
+//! code, whose tensor names the bundles keep. One file per module family: [`config`],
+//! [`text_encoder`], [`duration`] (with the spline in `spline`), [`flow`], and `vits` (the
+//! composition).
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use signet_acoustic::{Scales, Vits};
+//! let bundle = signet_registry::verify_bundle_dir(std::path::Path::new("voices/en_US-joe-medium"))?;
+//! let vits = Vits::from_bundle(&bundle)?;
+//! let out = vits.infer(&[1, 0, 20, 0, 2], None, &Scales::DETERMINISTIC)?;
+//! assert_eq!(out.samples.len(), out.durations.iter().sum::<i64>() as usize * vits.hop_length());
+//! # Ok(()) }
+//! ```
+//!
+//! **Architecture invariant:** this crate depends on `signet-vocoder` (the decoder is part of
+//! the VITS model, so composing it here keeps one `from_bundle`), never the other way round.
+//! It knows no text, no CLI and no audio files: ids in, samples out.
+//!
+//! **API boundary:** models are built only from a
+//! [`VerifiedBundle`](signet_registry::VerifiedBundle); every tensor is checked by name, dtype
+//! and shape, and a tensor no module takes is an error.
 #![forbid(unsafe_code)]
 
-pub use tch;
+pub mod config;
+pub mod duration;
+mod error;
+pub mod flow;
+mod spline;
+pub mod text_encoder;
+mod vits;
 
-#[cfg(test)]
-mod tests {
-    use tch::{Kind, Tensor};
+pub use config::{CheckedConfig, VitsConfig};
+pub use error::AcousticError;
+pub use signet_nn::set_num_threads;
+pub use vits::{Inference, Scales, Vits};
 
-    #[test]
-    fn libtorch_runs_a_conv1d() {
-        // A 1x1x5 ramp through a [1, 1, 3] kernel of ones: moving sums.
-        let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0]).reshape([1, 1, 5]);
-        let w = Tensor::ones([1, 1, 3], (Kind::Float, tch::Device::Cpu));
-        let y = x.conv1d(&w, None::<Tensor>, 1, 0, 1, 1);
-        let got: Vec<f32> = y.flatten(0, -1).try_into().unwrap();
-        assert_eq!(got, vec![6.0, 9.0, 12.0]);
-    }
+/// Most phoneme ids one [`Vits::infer`] call accepts. Attention memory grows with the square of
+/// the length (about 1.6 GB of scores at this limit); callers split text into sentences.
+pub const MAX_IDS: usize = 10_000;
+
+/// Most latent frames one [`Vits::infer`] call produces (about 20 minutes of audio at 22050 Hz
+/// with a hop of 256). The decoder works in bounded chunks; this caps the flow's memory and the
+/// returned buffer.
+pub const MAX_FRAMES: usize = 100_000;
+
+/// Seeds libtorch's global random generator, the source of the noise scaled by `noise_scale`
+/// and `noise_w`. It is process-wide: concurrent noisy synthesis in one process shares it.
+pub fn manual_seed(seed: i64) {
+    tch::manual_seed(seed);
 }

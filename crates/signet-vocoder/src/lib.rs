@@ -1,2 +1,19 @@
-//! HiFi-GAN generator (the VITS decoder) on libtorch.
+//! HiFi-GAN generator (the VITS decoder `dec`) on libtorch.
+//!
+//! [`Generator`] turns a latent `[1, channels, frames]` into audio samples, `hop_length()`
+//! samples per frame. It is usable on its own: build it from a [`signet_nn::Path`] that points at
+//! the generator's tensors (`dec` in a VITS bundle) and a [`GeneratorConfig`].
+//!
+//! Long latents are decoded in overlapping chunks whose overlap covers the generator's
+//! receptive field, so memory stays flat in the output length while each output sample sees
+//! exactly the context it would in one pass.
+//!
+//! **Architecture invariant:** this crate knows no text, no acoustic model, no audio files; it
+//! depends only on `signet-nn` (and the registry types that crate takes).
 #![forbid(unsafe_code)]
+
+mod error;
+pub mod hifigan;
+
+pub use error::VocoderError;
+pub use hifigan::{Generator, GeneratorConfig, ResBlockKind};

@@ -1,0 +1,304 @@
+//! The VITS synthesizer: text encoder, duration predictor, alignment expansion, flow and the
+//! HiFi-GAN decoder, composed for inference.
+//!
+//! Follows Kim et al. (2021), "Conditional Variational Autoencoder with Adversarial Learning for
+//! End-to-End Text-to-Speech" (VITS), reference implementation jaywalnut310/vits
+//! (`models.SynthesizerTrn.infer`) and Piper's training code (the same `infer`, exported to ONNX
+//! with `scales = [noise_scale, length_scale, noise_w]`):
+//!
+//! 1. `x, m_p, logs_p = enc_p(ids)`; `g = emb_g(speaker)` for a multi-speaker voice;
+//! 2. `logw = dp(x, g, noise_w)`; frames per id `= ceil(exp(logw) * length_scale)`;
+//! 3. `m_p`, `logs_p` repeated by those durations (upstream's one-hot path matmul);
+//! 4. `z_p = m_p + randn * exp(logs_p) * noise_scale`; `z = flow⁻¹(z_p, g)`;
+//! 5. `audio = dec(z, g)`.
+
+use std::sync::Mutex;
+
+use signet_nn::{Embedding, Weights};
+use signet_registry::VerifiedBundle;
+use signet_vocoder::Generator;
+use tch::{Device, Kind, Tensor};
+
+use crate::config::{CheckedConfig, VitsConfig};
+use crate::duration::Durations;
+use crate::flow::Flow;
+use crate::text_encoder::TextEncoder;
+use crate::{AcousticError, MAX_FRAMES, MAX_IDS};
+
+/// Synthesis controls (Piper's `scales`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Scales {
+    /// Scale of the prior noise (0: the prior mean, deterministic).
+    pub noise_scale: f32,
+    /// Duration multiplier (greater is slower).
+    pub length_scale: f32,
+    /// Scale of the duration predictor's noise (0: deterministic durations).
+    pub noise_w: f32,
+}
+
+impl Scales {
+    /// All noise off, natural speed: the deterministic setting parity tests use.
+    pub const DETERMINISTIC: Scales = Scales {
+        noise_scale: 0.0,
+        length_scale: 1.0,
+        noise_w: 0.0,
+    };
+
+    fn check(&self) -> Result<(), AcousticError> {
+        let checks = [
+            ("noise_scale", self.noise_scale, false),
+            ("length_scale", self.length_scale, true),
+            ("noise_w", self.noise_w, false),
+        ];
+        for (name, value, positive) in checks {
+            if !value.is_finite() {
+                return Err(AcousticError::InvalidScale {
+                    name,
+                    value,
+                    reason: "must be finite",
+                });
+            }
+            if positive && value <= 0.0 {
+                return Err(AcousticError::InvalidScale {
+                    name,
+                    value,
+                    reason: "must be positive",
+                });
+            }
+            if !positive && value < 0.0 {
+                return Err(AcousticError::InvalidScale {
+                    name,
+                    value,
+                    reason: "must not be negative",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one synthesis call produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inference {
+    /// Mono samples in `[-1, 1]` at the voice's sample rate.
+    pub samples: Vec<f32>,
+    /// Latent frames given to each input id (each frame is `hop_length()` samples).
+    pub durations: Vec<i64>,
+}
+
+#[derive(Debug)]
+struct Model {
+    enc_p: TextEncoder,
+    dp: Durations,
+    flow: Flow,
+    dec: Generator,
+    emb_g: Option<Embedding>,
+}
+
+/// A loaded VITS voice: every tensor of the bundle checked and in use.
+///
+/// `Vits` is `Send + Sync`. libtorch tensors are not `Sync` in tch, so the model sits behind a
+/// mutex and concurrent [`infer`](Self::infer) calls run one after another (each one already
+/// uses libtorch's intra-op threads; see [`set_num_threads`](crate::set_num_threads)).
+#[derive(Debug)]
+pub struct Vits {
+    model: Mutex<Model>,
+    cfg: CheckedConfig,
+    sample_rate: u32,
+}
+
+impl Vits {
+    /// Builds the model from a verified bundle: parses and validates `architecture.config`,
+    /// takes every tensor with its exact shape, and refuses a weights file with tensors the
+    /// architecture does not use.
+    pub fn from_bundle(bundle: &VerifiedBundle) -> Result<Vits, AcousticError> {
+        let manifest = bundle.manifest();
+        if manifest.architecture.kind != "vits" {
+            return Err(AcousticError::WrongArchitecture {
+                kind: manifest.architecture.kind.clone(),
+            });
+        }
+        let cfg = VitsConfig::from_table(&manifest.architecture.config)?.validate()?;
+        let n_speakers = cfg.get().n_speakers as u64;
+        if u64::from(manifest.voice.num_speakers) != n_speakers {
+            return Err(AcousticError::ConfigMismatch {
+                key: "num_speakers",
+                manifest: u64::from(manifest.voice.num_speakers),
+                config: n_speakers,
+            });
+        }
+        let weights = Weights::from_bundle(bundle)?;
+        let model = tch::no_grad(|| Model::load(&cfg, &weights))?;
+        weights.finish()?;
+        Ok(Vits {
+            model: Mutex::new(model),
+            cfg,
+            sample_rate: manifest.voice.sample_rate,
+        })
+    }
+
+    /// The validated architecture config.
+    pub fn config(&self) -> &VitsConfig {
+        self.cfg.get()
+    }
+
+    /// Samples per second of the output.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Speakers of the voice (1 for a single-speaker voice).
+    pub fn num_speakers(&self) -> u32 {
+        u32::try_from(self.cfg.get().n_speakers).unwrap_or(u32::MAX)
+    }
+
+    /// Output samples per latent frame: the product of the decoder's upsampling rates.
+    pub fn hop_length(&self) -> usize {
+        self.cfg.generator().hop_length()
+    }
+
+    /// Synthesizes phoneme `ids` (as the voice's id map yields them, BOS/EOS included).
+    ///
+    /// `speaker` selects a speaker of a multi-speaker voice (`None`: speaker 0, as Piper does);
+    /// a single-speaker voice takes `None` only. Noise comes from libtorch's global generator:
+    /// seed it with [`manual_seed`](crate::manual_seed) for repeatable noisy output; with
+    /// `noise_scale` and `noise_w` at 0 the output is deterministic.
+    pub fn infer(
+        &self,
+        ids: &[i64],
+        speaker: Option<i64>,
+        scales: &Scales,
+    ) -> Result<Inference, AcousticError> {
+        let c = self.cfg.get();
+        if ids.is_empty() {
+            return Err(AcousticError::EmptyInput);
+        }
+        if ids.len() > MAX_IDS {
+            return Err(AcousticError::TooManyIds {
+                len: ids.len(),
+                limit: MAX_IDS,
+            });
+        }
+        for (index, &id) in ids.iter().enumerate() {
+            if usize::try_from(id).map_or(true, |v| v >= c.n_vocab) {
+                return Err(AcousticError::IdOutOfRange {
+                    index,
+                    id,
+                    n_vocab: c.n_vocab,
+                });
+            }
+        }
+        let speaker = match (c.n_speakers, speaker) {
+            (1, None) => None,
+            (1, Some(s)) => return Err(AcousticError::SingleSpeakerVoice { speaker: s }),
+            (n, s) => {
+                let s = s.unwrap_or(0);
+                if usize::try_from(s).map_or(true, |v| v >= n) {
+                    return Err(AcousticError::SpeakerOutOfRange {
+                        speaker: s,
+                        num_speakers: n,
+                    });
+                }
+                Some(s)
+            }
+        };
+        scales.check()?;
+        let model = match self.model.lock() {
+            Ok(m) => m,
+            // The model is never mutated, so a panic elsewhere cannot leave it inconsistent.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        tch::no_grad(|| model.infer(ids, speaker, scales, c.inter_channels))
+    }
+}
+
+impl Model {
+    fn load(cfg: &CheckedConfig, weights: &Weights<'_>) -> Result<Model, AcousticError> {
+        let root = weights.root();
+        let c = cfg.get();
+        let emb_g = if c.n_speakers > 1 {
+            Some(Embedding::load(
+                &(&root / "emb_g"),
+                c.n_speakers,
+                c.gin_channels,
+            )?)
+        } else {
+            None
+        };
+        Ok(Model {
+            enc_p: TextEncoder::new(cfg, &(&root / "enc_p"))?,
+            dp: Durations::new(cfg, &(&root / "dp"))?,
+            flow: Flow::new(cfg, &(&root / "flow"))?,
+            dec: Generator::new(cfg.generator().clone(), &(&root / "dec"))?,
+            emb_g,
+        })
+    }
+
+    fn infer(
+        &self,
+        ids: &[i64],
+        speaker: Option<i64>,
+        scales: &Scales,
+        inter: usize,
+    ) -> Result<Inference, AcousticError> {
+        let len = i64::try_from(ids.len()).unwrap_or(i64::MAX);
+        let ids_t = Tensor::f_from_slice(ids)?.f_view([1, len])?;
+        let enc = self.enc_p.forward(&ids_t)?;
+        let g = match (&self.emb_g, speaker) {
+            (Some(emb), Some(s)) => {
+                Some(emb.forward(&Tensor::f_from_slice(&[s])?)?.f_unsqueeze(-1)?)
+            }
+            _ => None,
+        };
+        let logw = self.dp.forward(&enc.x, g.as_ref(), scales.noise_w)?;
+        let w_ceil = logw
+            .f_exp()?
+            .f_mul_scalar(f64::from(scales.length_scale))?
+            .f_ceil()?;
+        let w: Vec<f32> = Vec::try_from(&w_ceil.f_reshape([-1])?)?;
+        let mut durations = Vec::with_capacity(w.len());
+        let mut total: u64 = 0;
+        for (index, &d) in w.iter().enumerate() {
+            if !d.is_finite() {
+                return Err(AcousticError::NonFiniteDuration { index });
+            }
+            // `ceil(exp(.) * positive)` is never negative; a huge value fails the cap below.
+            let frames = d.max(0.0).min(u64::MAX as f32) as u64;
+            total = total.saturating_add(frames);
+            if total > MAX_FRAMES as u64 {
+                return Err(AcousticError::OutputTooLong {
+                    frames: total,
+                    limit: MAX_FRAMES as u64,
+                });
+            }
+            durations.push(i64::try_from(frames).unwrap_or(i64::MAX));
+        }
+        let inter = i64::try_from(inter).unwrap_or(i64::MAX);
+        let (m_p, logs_p) = if total == 0 {
+            // Upstream clamps the output to one frame whose path is empty: a zero prior.
+            let zeros = Tensor::f_zeros([1, inter, 1], (Kind::Float, Device::Cpu))?;
+            (zeros.f_zeros_like()?, zeros)
+        } else {
+            let repeats = Tensor::f_from_slice(&durations)?;
+            let out_len = i64::try_from(total).unwrap_or(i64::MAX);
+            (
+                enc.m_p
+                    .f_repeat_interleave_self_tensor(&repeats, 2, out_len)?,
+                enc.logs_p
+                    .f_repeat_interleave_self_tensor(&repeats, 2, out_len)?,
+            )
+        };
+        let z_p = if scales.noise_scale == 0.0 {
+            m_p
+        } else {
+            let noise = m_p
+                .f_randn_like()?
+                .f_mul(&logs_p.f_exp()?)?
+                .f_mul_scalar(f64::from(scales.noise_scale))?;
+            m_p.f_add(&noise)?
+        };
+        let z = self.flow.reverse(&z_p, g.as_ref())?;
+        let samples = self.dec.decode(&z, g.as_ref())?;
+        Ok(Inference { samples, durations })
+    }
+}

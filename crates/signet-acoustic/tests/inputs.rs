@@ -1,0 +1,142 @@
+//! Input validation: every unusable input is a specific error, never a panic.
+
+use anyhow::Result;
+use signet_acoustic::{AcousticError, Scales, Vits, MAX_IDS};
+
+use crate::support;
+
+fn tiny() -> Result<Vits> {
+    let cfg = support::tiny_config(1, true, "2");
+    let bundle = support::tiny_bundle(&cfg, 3)?;
+    Ok(Vits::from_bundle(&bundle.verified()?)?)
+}
+
+#[test]
+fn bad_ids_are_refused() -> Result<()> {
+    let vits = tiny()?;
+    let s = Scales::DETERMINISTIC;
+    assert!(matches!(
+        vits.infer(&[], None, &s),
+        Err(AcousticError::EmptyInput)
+    ));
+    assert!(matches!(
+        vits.infer(&[1, 0, 12, 2], None, &s),
+        Err(AcousticError::IdOutOfRange {
+            index: 2,
+            id: 12,
+            n_vocab: 12
+        })
+    ));
+    assert!(matches!(
+        vits.infer(&[1, -1], None, &s),
+        Err(AcousticError::IdOutOfRange {
+            index: 1,
+            id: -1,
+            ..
+        })
+    ));
+    assert!(matches!(
+        vits.infer(&[i64::MIN], None, &s),
+        Err(AcousticError::IdOutOfRange { index: 0, .. })
+    ));
+    let long = vec![0i64; MAX_IDS + 1];
+    assert!(matches!(
+        vits.infer(&long, None, &s),
+        Err(AcousticError::TooManyIds { len, limit: MAX_IDS }) if len == MAX_IDS + 1
+    ));
+    // One id is enough.
+    assert!(!vits.infer(&[0], None, &s)?.samples.is_empty());
+    Ok(())
+}
+
+#[test]
+fn bad_scales_are_refused() -> Result<()> {
+    let vits = tiny()?;
+    let d = Scales::DETERMINISTIC;
+    let cases = [
+        (
+            "noise_scale",
+            Scales {
+                noise_scale: f32::NAN,
+                ..d
+            },
+        ),
+        (
+            "noise_scale",
+            Scales {
+                noise_scale: -0.1,
+                ..d
+            },
+        ),
+        (
+            "noise_scale",
+            Scales {
+                noise_scale: f32::INFINITY,
+                ..d
+            },
+        ),
+        (
+            "length_scale",
+            Scales {
+                length_scale: 0.0,
+                ..d
+            },
+        ),
+        (
+            "length_scale",
+            Scales {
+                length_scale: -1.0,
+                ..d
+            },
+        ),
+        (
+            "length_scale",
+            Scales {
+                length_scale: f32::NAN,
+                ..d
+            },
+        ),
+        (
+            "noise_w",
+            Scales {
+                noise_w: f32::NEG_INFINITY,
+                ..d
+            },
+        ),
+        ("noise_w", Scales { noise_w: -2.0, ..d }),
+    ];
+    for (field, scales) in cases {
+        match vits.infer(&[1, 0, 2], None, &scales) {
+            Err(AcousticError::InvalidScale { name, .. }) => assert_eq!(name, field),
+            other => panic!("{scales:?}: {other:?}"),
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_huge_length_scale_hits_the_frame_cap() -> Result<()> {
+    let vits = tiny()?;
+    let s = Scales {
+        length_scale: 1e30,
+        ..Scales::DETERMINISTIC
+    };
+    assert!(matches!(
+        vits.infer(&[1, 0, 2], None, &s),
+        Err(AcousticError::OutputTooLong { .. })
+    ));
+    // A tiny one still yields at least one frame per id (ceil of a positive number).
+    let s = Scales {
+        length_scale: 1e-30,
+        ..Scales::DETERMINISTIC
+    };
+    let out = vits.infer(&[1, 0, 2], None, &s)?;
+    assert!(out.durations.iter().all(|&d| d <= 1));
+    Ok(())
+}
+
+#[test]
+fn vits_is_send_and_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Vits>();
+}

@@ -1,0 +1,15 @@
+//! Integration tests of signet-acoustic (one binary): parity with the original Piper voice,
+//! synthetic multi-speaker voices, loader strictness and input validation.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+mod inputs;
+mod loading;
+mod parity;
+mod speakers;

@@ -1,0 +1,446 @@
+//! HiFi-GAN generator.
+//!
+//! Follows Kong, Kim and Bae (2020), "HiFi-GAN: Generative Adversarial Networks for Efficient and
+//! High Fidelity Speech Synthesis", as used for the decoder of VITS (Kim, Kong and Son, 2021,
+//! "Conditional Variational Autoencoder with Adversarial Learning for End-to-End Text-to-Speech"),
+//! reference implementation jaywalnut310/vits (`models.Generator`, `modules.ResBlock1/2`) and
+//! Piper's training code, which keeps the same module and tensor names.
+//!
+//! Data flow: `conv_pre` (kernel 7) → `+ cond(g)` for multi-speaker voices → for each upsampling
+//! stage: leaky ReLU (0.1), transposed convolution `ups.i`, then the average of the stage's
+//! multi-receptive-field residual blocks → leaky ReLU (0.01, PyTorch's default, as upstream) →
+//! `conv_post` (kernel 7, no bias) → tanh.
+//!
+//! Weight norm is folded at import: every layer has a plain `weight`.
+
+use signet_nn::{leaky_relu, Conv1d, ConvSpec, ConvTranspose1d, Path};
+use tch::Tensor;
+
+use crate::VocoderError;
+
+/// Negative slope of the leaky ReLUs inside the generator.
+const LRELU_SLOPE: f64 = 0.1;
+/// Negative slope of the last leaky ReLU (PyTorch's default, as upstream).
+const LRELU_SLOPE_POST: f64 = 0.01;
+/// Kernel width of `conv_pre` and `conv_post`.
+const OUTER_KERNEL: usize = 7;
+
+/// Upper bounds that keep a hostile manifest from describing absurd layers.
+const MAX_CHANNELS: usize = 4096;
+const MAX_LIST: usize = 8;
+const MAX_KERNEL: usize = 128;
+const MAX_DILATION: usize = 128;
+const MAX_RATE: usize = 64;
+const MAX_HOP: usize = 4096;
+
+/// Frames decoded per chunk by default; longer latents are decoded in overlapping chunks.
+pub const DEFAULT_CHUNK_FRAMES: usize = 1024;
+
+/// Residual block flavour (upstream `resblock` "1" or "2").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResBlockKind {
+    /// Pairs of convolutions per dilation (`convs1.j` dilated, `convs2.j` undilated).
+    One,
+    /// One dilated convolution per dilation (`convs.j`).
+    Two,
+}
+
+/// Generator hyper-parameters (upstream names).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratorConfig {
+    /// Channels of the latent (VITS `inter_channels`).
+    pub in_channels: usize,
+    /// Residual block flavour.
+    pub resblock: ResBlockKind,
+    /// Kernel width of each residual block of a stage.
+    pub resblock_kernel_sizes: Vec<usize>,
+    /// Dilations of each residual block of a stage.
+    pub resblock_dilation_sizes: Vec<Vec<usize>>,
+    /// Upsampling factor of each stage.
+    pub upsample_rates: Vec<usize>,
+    /// Channels after `conv_pre`; halved by every stage.
+    pub upsample_initial_channel: usize,
+    /// Kernel width of each stage's transposed convolution.
+    pub upsample_kernel_sizes: Vec<usize>,
+    /// Speaker-embedding channels (0: single speaker, no `cond` layer).
+    pub gin_channels: usize,
+}
+
+fn bad(key: &'static str, reason: impl Into<String>) -> VocoderError {
+    VocoderError::InvalidConfig {
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn check_range(key: &'static str, v: usize, lo: usize, hi: usize) -> Result<(), VocoderError> {
+    if v < lo || v > hi {
+        return Err(bad(key, format!("{v} is outside {lo}..={hi}")));
+    }
+    Ok(())
+}
+
+fn check_len<T>(key: &'static str, list: &[T]) -> Result<(), VocoderError> {
+    if list.is_empty() || list.len() > MAX_LIST {
+        return Err(bad(
+            key,
+            format!("has {} entries, expected 1..={MAX_LIST}", list.len()),
+        ));
+    }
+    Ok(())
+}
+
+impl GeneratorConfig {
+    /// Checks every value against its range and the lists against each other.
+    pub fn validate(&self) -> Result<(), VocoderError> {
+        check_range("inter_channels", self.in_channels, 1, MAX_CHANNELS)?;
+        check_range("gin_channels", self.gin_channels, 0, MAX_CHANNELS)?;
+        check_len("resblock_kernel_sizes", &self.resblock_kernel_sizes)?;
+        check_len("upsample_rates", &self.upsample_rates)?;
+        if self.resblock_dilation_sizes.len() != self.resblock_kernel_sizes.len() {
+            return Err(bad(
+                "resblock_dilation_sizes",
+                format!(
+                    "has {} entries but resblock_kernel_sizes has {}",
+                    self.resblock_dilation_sizes.len(),
+                    self.resblock_kernel_sizes.len()
+                ),
+            ));
+        }
+        if self.upsample_kernel_sizes.len() != self.upsample_rates.len() {
+            return Err(bad(
+                "upsample_kernel_sizes",
+                format!(
+                    "has {} entries but upsample_rates has {}",
+                    self.upsample_kernel_sizes.len(),
+                    self.upsample_rates.len()
+                ),
+            ));
+        }
+        for (&k, ds) in self
+            .resblock_kernel_sizes
+            .iter()
+            .zip(&self.resblock_dilation_sizes)
+        {
+            check_range("resblock_kernel_sizes", k, 1, MAX_KERNEL)?;
+            check_len("resblock_dilation_sizes", ds)?;
+            for &d in ds {
+                check_range("resblock_dilation_sizes", d, 1, MAX_DILATION)?;
+                if (k - 1) * d % 2 != 0 {
+                    return Err(bad(
+                        "resblock_kernel_sizes",
+                        format!("kernel {k} with dilation {d} has no symmetric 'same' padding"),
+                    ));
+                }
+            }
+            if self.resblock == ResBlockKind::One && (k - 1) % 2 != 0 {
+                return Err(bad(
+                    "resblock_kernel_sizes",
+                    format!("kernel {k} must be odd for resblock \"1\""),
+                ));
+            }
+        }
+        let mut hop = 1usize;
+        for (&u, &k) in self.upsample_rates.iter().zip(&self.upsample_kernel_sizes) {
+            check_range("upsample_rates", u, 1, MAX_RATE)?;
+            check_range("upsample_kernel_sizes", k, u, MAX_KERNEL)?;
+            if (k - u) % 2 != 0 {
+                return Err(bad(
+                    "upsample_kernel_sizes",
+                    format!("kernel {k} minus rate {u} must be even so each frame yields exactly {u} samples"),
+                ));
+            }
+            hop = hop.saturating_mul(u);
+        }
+        if hop > MAX_HOP {
+            return Err(bad(
+                "upsample_rates",
+                format!("product {hop} exceeds {MAX_HOP}"),
+            ));
+        }
+        check_range(
+            "upsample_initial_channel",
+            self.upsample_initial_channel,
+            1,
+            MAX_CHANNELS,
+        )?;
+        let stages = self.upsample_rates.len();
+        let divisor = 1usize << stages;
+        if self.upsample_initial_channel % divisor != 0 {
+            return Err(bad(
+                "upsample_initial_channel",
+                format!(
+                    "{} is not divisible by 2^{stages}",
+                    self.upsample_initial_channel
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Output samples per latent frame: the product of the upsampling rates.
+    pub fn hop_length(&self) -> usize {
+        self.upsample_rates.iter().product()
+    }
+
+    /// Latent frames on each side of a frame that can influence its samples (an upper bound).
+    pub fn context_frames(&self) -> usize {
+        // Accumulate each layer's one-sided reach in samples at its own rate, scaled to frames.
+        let mut reach = 0.0f64;
+        let mut rate = 1.0f64;
+        reach += ((OUTER_KERNEL - 1) / 2) as f64;
+        let max_block: usize = self
+            .resblock_kernel_sizes
+            .iter()
+            .zip(&self.resblock_dilation_sizes)
+            .map(|(&k, ds)| {
+                let dilated: usize = ds.iter().map(|&d| (k - 1) * d / 2).sum();
+                match self.resblock {
+                    ResBlockKind::One => dilated + ds.len() * (k - 1) / 2,
+                    ResBlockKind::Two => dilated,
+                }
+            })
+            .max()
+            .unwrap_or(0);
+        for (&u, &k) in self.upsample_rates.iter().zip(&self.upsample_kernel_sizes) {
+            // A transposed convolution's output sample reads at most ceil(k / u) inputs.
+            reach += k.div_ceil(u) as f64 / rate;
+            rate *= u as f64;
+            reach += max_block as f64 / rate;
+        }
+        reach += ((OUTER_KERNEL - 1) / 2) as f64 / rate;
+        reach.ceil() as usize + 2
+    }
+}
+
+#[derive(Debug)]
+enum ResBlock {
+    One {
+        convs1: Vec<Conv1d>,
+        convs2: Vec<Conv1d>,
+    },
+    Two {
+        convs: Vec<Conv1d>,
+    },
+}
+
+fn same(ch: usize, k: usize, d: usize) -> ConvSpec {
+    ConvSpec::new(ch, ch, k, (k - 1) * d / 2).dilation(d)
+}
+
+impl ResBlock {
+    fn load(
+        path: &Path<'_, '_>,
+        kind: ResBlockKind,
+        ch: usize,
+        k: usize,
+        ds: &[usize],
+    ) -> Result<Self, VocoderError> {
+        Ok(match kind {
+            ResBlockKind::One => {
+                let mut convs1 = Vec::with_capacity(ds.len());
+                let mut convs2 = Vec::with_capacity(ds.len());
+                for (j, &d) in ds.iter().enumerate() {
+                    convs1.push(Conv1d::load(&(path / "convs1" / j), same(ch, k, d))?);
+                    convs2.push(Conv1d::load(&(path / "convs2" / j), same(ch, k, 1))?);
+                }
+                ResBlock::One { convs1, convs2 }
+            }
+            ResBlockKind::Two => {
+                let mut convs = Vec::with_capacity(ds.len());
+                for (j, &d) in ds.iter().enumerate() {
+                    convs.push(Conv1d::load(&(path / "convs" / j), same(ch, k, d))?);
+                }
+                ResBlock::Two { convs }
+            }
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor, VocoderError> {
+        let mut x = x.shallow_clone();
+        match self {
+            ResBlock::One { convs1, convs2 } => {
+                for (c1, c2) in convs1.iter().zip(convs2) {
+                    let xt = c1.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+                    let mut xt = c2.forward(&leaky_relu(&xt, LRELU_SLOPE)?)?;
+                    x = xt.f_add_(&x)?;
+                }
+            }
+            ResBlock::Two { convs } => {
+                for c in convs {
+                    let mut xt = c.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+                    x = xt.f_add_(&x)?;
+                }
+            }
+        }
+        Ok(x)
+    }
+}
+
+/// The HiFi-GAN generator with its weights.
+#[derive(Debug)]
+pub struct Generator {
+    cfg: GeneratorConfig,
+    conv_pre: Conv1d,
+    cond: Option<Conv1d>,
+    ups: Vec<ConvTranspose1d>,
+    /// Residual blocks, one list per upsampling stage.
+    resblocks: Vec<Vec<ResBlock>>,
+    conv_post: Conv1d,
+    chunk_frames: usize,
+    context_frames: usize,
+}
+
+impl Generator {
+    /// Validates `cfg` and takes every generator tensor under `path` (e.g. `root / "dec"`).
+    pub fn new(cfg: GeneratorConfig, path: &Path<'_, '_>) -> Result<Self, VocoderError> {
+        cfg.validate()?;
+        let init = cfg.upsample_initial_channel;
+        let conv_pre = Conv1d::load(
+            &(path / "conv_pre"),
+            ConvSpec::new(cfg.in_channels, init, OUTER_KERNEL, 3),
+        )?;
+        let cond = if cfg.gin_channels > 0 {
+            Some(Conv1d::load(
+                &(path / "cond"),
+                ConvSpec::pointwise(cfg.gin_channels, init),
+            )?)
+        } else {
+            None
+        };
+        let mut ups = Vec::with_capacity(cfg.upsample_rates.len());
+        let mut resblocks = Vec::with_capacity(cfg.upsample_rates.len());
+        let mut ch = init;
+        let n_kernels = cfg.resblock_kernel_sizes.len();
+        for (i, (&u, &k)) in cfg
+            .upsample_rates
+            .iter()
+            .zip(&cfg.upsample_kernel_sizes)
+            .enumerate()
+        {
+            let out = ch / 2;
+            let spec = ConvSpec::new(ch, out, k, (k - u) / 2).stride(u);
+            ups.push(ConvTranspose1d::load(&(path / "ups" / i), spec)?);
+            ch = out;
+            let mut stage = Vec::with_capacity(n_kernels);
+            for (j, (&rk, ds)) in cfg
+                .resblock_kernel_sizes
+                .iter()
+                .zip(&cfg.resblock_dilation_sizes)
+                .enumerate()
+            {
+                let index = i * n_kernels + j;
+                stage.push(ResBlock::load(
+                    &(path / "resblocks" / index),
+                    cfg.resblock,
+                    ch,
+                    rk,
+                    ds,
+                )?);
+            }
+            resblocks.push(stage);
+        }
+        let conv_post = Conv1d::load(
+            &(path / "conv_post"),
+            ConvSpec::new(ch, 1, OUTER_KERNEL, 3).no_bias(),
+        )?;
+        let context_frames = cfg.context_frames();
+        Ok(Generator {
+            cfg,
+            conv_pre,
+            cond,
+            ups,
+            resblocks,
+            conv_post,
+            chunk_frames: DEFAULT_CHUNK_FRAMES,
+            context_frames,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.cfg
+    }
+
+    /// Output samples per latent frame.
+    pub fn hop_length(&self) -> usize {
+        self.cfg.hop_length()
+    }
+
+    /// Sets how many frames are decoded per chunk (at least 1); the default is
+    /// [`DEFAULT_CHUNK_FRAMES`]. Smaller chunks use less memory and recompute more overlap.
+    pub fn set_chunk_frames(&mut self, frames: usize) {
+        self.chunk_frames = frames.max(1);
+    }
+
+    /// Frames of overlap on each side of a chunk.
+    pub fn context_frames(&self) -> usize {
+        self.context_frames
+    }
+
+    /// Runs the generator on `z` `[1, in_channels, frames]` in one pass: `[1, 1, frames * hop]`.
+    /// `g` is the speaker embedding `[1, gin_channels, 1]` of a multi-speaker voice.
+    pub fn forward(&self, z: &Tensor, g: Option<&Tensor>) -> Result<Tensor, VocoderError> {
+        let mut x = self.conv_pre.forward(z)?;
+        if let (Some(cond), Some(g)) = (&self.cond, g) {
+            x = x.f_add_(&cond.forward(g)?)?;
+        }
+        let n_kernels = self.cfg.resblock_kernel_sizes.len() as f64;
+        for (up, stage) in self.ups.iter().zip(&self.resblocks) {
+            x = up.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+            let mut xs: Option<Tensor> = None;
+            for block in stage {
+                let y = block.forward(&x)?;
+                xs = Some(match xs {
+                    None => y,
+                    Some(mut acc) => acc.f_add_(&y)?,
+                });
+            }
+            x = match xs {
+                Some(mut acc) => acc.f_div_scalar_(n_kernels)?,
+                None => x,
+            };
+        }
+        let x = self.conv_post.forward(&leaky_relu(&x, LRELU_SLOPE_POST)?)?;
+        Ok(x.f_tanh()?)
+    }
+
+    /// Decodes `z` `[1, in_channels, frames]` to samples, in overlapping chunks when it is
+    /// longer than the chunk size. Returns exactly `frames * hop_length()` samples.
+    pub fn decode(&self, z: &Tensor, g: Option<&Tensor>) -> Result<Vec<f32>, VocoderError> {
+        let size = z.size();
+        let frames = match size.as_slice() {
+            [1, c, t] if usize::try_from(*c).ok() == Some(self.cfg.in_channels) && *t >= 1 => *t,
+            _ => {
+                return Err(VocoderError::BadLatent {
+                    channels: self.cfg.in_channels,
+                    found: size,
+                })
+            }
+        };
+        let hop = i64::try_from(self.hop_length()).unwrap_or(i64::MAX);
+        let chunk = i64::try_from(self.chunk_frames).unwrap_or(i64::MAX);
+        let ctx = i64::try_from(self.context_frames).unwrap_or(i64::MAX);
+        if frames <= chunk {
+            return to_vec(&self.forward(z, g)?);
+        }
+        let mut out = Vec::with_capacity(usize::try_from(frames.saturating_mul(hop)).unwrap_or(0));
+        let mut start = 0i64;
+        while start < frames {
+            let end = (start + chunk).min(frames);
+            let lo = (start - ctx).max(0);
+            let hi = (end + ctx).min(frames);
+            let piece = z.f_narrow(2, lo, hi - lo)?;
+            let audio = self.forward(&piece, g)?;
+            let keep = audio.f_narrow(2, (start - lo) * hop, (end - start) * hop)?;
+            out.extend(to_vec(&keep)?);
+            start = end;
+        }
+        Ok(out)
+    }
+}
+
+fn to_vec(t: &Tensor) -> Result<Vec<f32>, VocoderError> {
+    let flat = t.f_contiguous()?.f_reshape([-1])?;
+    Ok(Vec::<f32>::try_from(&flat)?)
+}
