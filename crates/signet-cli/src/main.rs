@@ -1,7 +1,96 @@
 //! The `signet` command-line tool.
+//!
+//! Every failure ends in one line on stderr, `signet: error: ...`, and a
+//! non-zero exit status; usage errors exit with 2. A panic, which would be a
+//! bug, is reported in one line too, without a backtrace.
 #![forbid(unsafe_code)]
 
-fn main() {
-    eprintln!("signet: not yet implemented");
-    std::process::exit(2);
+mod speak;
+mod voices;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Text-to-speech that only speaks with voices it can verify.
+#[derive(Debug, Parser)]
+#[command(name = "signet", version, about, max_term_width = 100)]
+struct Cli {
+    /// Signet home folder (voice store, espeak-ng data); default
+    /// $SIGNET_HOME, else $XDG_DATA_HOME/signet, else ~/.local/share/signet.
+    #[arg(long, global = true, value_name = "DIR")]
+    home: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Speak text (or phoneme ids) into a WAV file or raw PCM.
+    Speak(speak::SpeakArgs),
+    /// Install, import and list voices.
+    #[command(subcommand)]
+    Voices(voices::VoicesCommand),
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown cause".to_owned());
+        eprintln!("signet: internal error (a bug, please report it): {msg}");
+    }));
+
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let home = cli.home.map(Ok).unwrap_or_else(signet::store::default_home);
+    let result = home.map_err(anyhow::Error::from).and_then(|home| match cli.command {
+        Command::Speak(args) => speak::run(&home, args),
+        Command::Voices(cmd) => voices::run(&home, cmd),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("signet: error: {}", one_line(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes on one line, `outer: inner: root`, without
+/// repeating a cause the outer message already includes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let s = cause.to_string();
+        if out.contains(&s) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&s);
+    }
+    out.replace('\n', " ")
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }

@@ -1,2 +1,36 @@
 //! Signet: text-to-speech that only speaks with voices it can verify.
+//!
+//! A [`Synthesizer`] loads one voice from the local store — only after the
+//! registry has verified the bundle's manifest and the digest of every file —
+//! and turns text into audio: text → sentences → phonemes (espeak-ng, out of
+//! process) → phoneme ids → VITS on libtorch → samples.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), signet::Error> {
+//! let synth = signet::Synthesizer::builder()
+//!     .voice("en_US-joe-medium")
+//!     .build()?;
+//! let speech = synth.speak("Hello from Signet.")?;
+//! std::fs::write("hello.wav", speech.audio.to_wav(signet::SampleFormat::S16)?)
+//!     .map_err(|source| signet::Error::Io { path: "hello.wav".into(), source })?;
+//! for d in &speech.diagnostics {
+//!     eprintln!("note: {d}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! **API boundary:** this crate is what applications use; the crates it
+//! composes are implementation details whose errors it wraps in [`Error`].
 #![forbid(unsafe_code)]
+
+mod error;
+pub mod store;
+mod synthesizer;
+
+pub use error::Error;
+pub use signet_audio::{Audio, SampleFormat};
+pub use store::Store;
+pub use synthesizer::{
+    list_voices, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,
+};

@@ -1,0 +1,93 @@
+//! Synthesis benchmarks, driven by `cargo xtask bench`.
+//!
+//! Inputs come from the environment so that xtask can give the peer
+//! (onnxruntime / piper-tts, measured in the same run) exactly the same work:
+//! - `SIGNET_BENCH_IDS`: JSON array of phoneme-id sequences;
+//! - `SIGNET_BENCH_TEXTS`: JSON array of sentences, for the end-to-end case;
+//! - `SIGNET_BENCH_THREADS`: libtorch threads;
+//! - `SIGNET_BENCH_OUT`: where to write the audio seconds and load time.
+//!
+//! Noise scales are 0 (length scale 1), so both sides produce audio of the
+//! same length and the real-time factors are comparable.
+#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use signet::Synthesizer;
+
+fn env_json<T: serde::de::DeserializeOwned>(key: &str) -> T {
+    let path = std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: run `cargo xtask bench`"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn build() -> Synthesizer {
+    let threads: usize = std::env::var("SIGNET_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(1);
+    Synthesizer::builder()
+        .threads(threads)
+        .noise_scale(0.0)
+        .length_scale(1.0)
+        .noise_w(0.0)
+        .build()
+        .expect("default voice (run `cargo xtask setup`)")
+}
+
+fn benches(c: &mut Criterion) {
+    let ids: Vec<Vec<i64>> = env_json("SIGNET_BENCH_IDS");
+    let texts: Vec<String> = env_json("SIGNET_BENCH_TEXTS");
+
+    let t = Instant::now();
+    let synth = build();
+    let load_s = t.elapsed().as_secs_f64();
+
+    // Audio seconds per pass, and the text frontend's share of an end-to-end pass.
+    let rate = f64::from(synth.sample_rate());
+    let ids_audio_s: f64 = ids
+        .iter()
+        .map(|s| synth.speak_ids(s).expect("speak ids").audio.samples().len() as f64 / rate)
+        .sum();
+    let text_audio_s: f64 = texts
+        .iter()
+        .map(|s| synth.speak(s).expect("speak text").audio.samples().len() as f64 / rate)
+        .sum();
+    let t = Instant::now();
+    for s in &texts {
+        synth.phonemize(s).expect("phonemize");
+    }
+    let frontend_s = t.elapsed().as_secs_f64();
+
+    if let Ok(out) = std::env::var("SIGNET_BENCH_OUT") {
+        let report = serde_json::json!({
+            "load_s": load_s,
+            "ids_audio_s": ids_audio_s,
+            "text_audio_s": text_audio_s,
+            "frontend_s_per_pass": frontend_s,
+        });
+        std::fs::write(out, report.to_string()).expect("write bench report");
+    }
+
+    let mut g = c.benchmark_group("signet");
+    g.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(2));
+    g.bench_function("ids", |b| {
+        b.iter(|| {
+            for s in &ids {
+                std::hint::black_box(synth.speak_ids(s).expect("speak ids"));
+            }
+        })
+    });
+    g.bench_function("text", |b| {
+        b.iter(|| {
+            for s in &texts {
+                std::hint::black_box(synth.speak(s).expect("speak text"));
+            }
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(synthesis, benches);
+criterion_main!(synthesis);

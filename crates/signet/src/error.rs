@@ -1,0 +1,65 @@
+//! The facade's error type: one enum wrapping every crate's errors.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong between text and audio.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The text frontend refused the input or the phonemizer failed.
+    #[error(transparent)]
+    Text(#[from] signet_text::TextError),
+    /// The voice bundle failed verification or could not be read.
+    #[error(transparent)]
+    Registry(#[from] signet_registry::RegistryError),
+    /// The model could not be built or run.
+    #[error(transparent)]
+    Acoustic(#[from] signet_acoustic::AcousticError),
+    /// The audio could not be encoded.
+    #[error(transparent)]
+    Audio(#[from] signet_audio::AudioError),
+    /// A voice name that is not a plain name (paths are never accepted).
+    #[error("invalid voice name {name:?}: use letters, digits, `_`, `-` and `.` (at most 128)")]
+    BadVoiceName {
+        /// The name given (truncated).
+        name: String,
+    },
+    /// No bundle of that name in the store.
+    #[error("voice {name:?} is not installed in {store}; `signet voices list` shows what is")]
+    VoiceNotFound {
+        /// The voice asked for.
+        name: String,
+        /// The store's voices folder.
+        store: PathBuf,
+    },
+    /// A speaker name the voice does not have.
+    #[error("voice has no speaker named {name:?}")]
+    UnknownSpeaker {
+        /// The speaker asked for.
+        name: String,
+    },
+    /// A setting is out of range.
+    #[error("invalid setting {setting} = {value}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        reason: &'static str,
+    },
+    /// The text produced nothing to speak.
+    #[error("nothing to speak: the text has no words the voice can pronounce")]
+    NothingToSpeak,
+    /// No home folder could be determined for the store.
+    #[error("cannot find Signet's home folder: set SIGNET_HOME")]
+    NoHome,
+    /// File system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,365 @@
+//! [`Synthesizer`]: one verified voice, text in, audio out.
+
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use signet_acoustic::Vits;
+use signet_text::{EspeakConfig, EspeakPhonemizer, PhonemeIdMap};
+use signet_audio::Audio;
+use signet_registry::{verify_bundle_dir, Manifest};
+
+use crate::store::{self, Store};
+use crate::Error;
+
+pub use signet_acoustic::Scales;
+
+/// Audio plus what the frontend had to do to the text to speak it.
+#[derive(Debug, Clone)]
+pub struct Speech {
+    /// The samples and their rate.
+    pub audio: Audio,
+    /// Stripped characters, dropped symbols and the like, in input order.
+    pub diagnostics: Vec<signet_text::Diagnostic>,
+}
+
+/// What `signet voices list` shows about an installed voice.
+#[derive(Debug, Clone)]
+pub struct VoiceSummary {
+    /// Store name.
+    pub name: String,
+    /// Language code, e.g. `en_US`.
+    pub language: String,
+    /// Quality label, e.g. `medium`.
+    pub quality: Option<String>,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Number of speakers.
+    pub num_speakers: u32,
+    /// Bytes on disk (manifest plus files).
+    pub size: u64,
+    /// Whether the bundle passed verification, and why not.
+    pub verified: Result<(), String>,
+}
+
+/// Builds a [`Synthesizer`]; every setting has a safe default.
+#[derive(Debug, Clone, Default)]
+#[must_use]
+pub struct SynthesizerBuilder {
+    voice: Option<String>,
+    home: Option<PathBuf>,
+    threads: Option<usize>,
+    noise_scale: Option<f32>,
+    length_scale: Option<f32>,
+    noise_w: Option<f32>,
+    speaker: Option<SpeakerChoice>,
+    espeak: Option<EspeakConfig>,
+}
+
+#[derive(Debug, Clone)]
+enum SpeakerChoice {
+    Id(i64),
+    Name(String),
+}
+
+/// The default voice, installed by `cargo xtask setup`.
+pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
+
+impl SynthesizerBuilder {
+    /// Voice name in the store (default: `en_US-joe-medium`).
+    pub fn voice(mut self, name: impl Into<String>) -> Self {
+        self.voice = Some(name.into());
+        self
+    }
+
+    /// Signet home folder holding the store (default: see [`store::default_home`]).
+    pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
+        self.home = Some(home.into());
+        self
+    }
+
+    /// Threads libtorch may use for one synthesis (default: libtorch's choice).
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = Some(n);
+        self
+    }
+
+    /// Variance of the latent noise (voice default when unset; 0 = deterministic).
+    pub fn noise_scale(mut self, x: f32) -> Self {
+        self.noise_scale = Some(x);
+        self
+    }
+
+    /// Speaking time stretch: 2.0 is twice as slow (voice default when unset).
+    pub fn length_scale(mut self, x: f32) -> Self {
+        self.length_scale = Some(x);
+        self
+    }
+
+    /// Variance of the phoneme durations (voice default when unset).
+    pub fn noise_w(mut self, x: f32) -> Self {
+        self.noise_w = Some(x);
+        self
+    }
+
+    /// Speaker by id, for multi-speaker voices.
+    pub fn speaker_id(mut self, id: i64) -> Self {
+        self.speaker = Some(SpeakerChoice::Id(id));
+        self
+    }
+
+    /// Speaker by name, as the voice's speaker map lists it.
+    pub fn speaker_name(mut self, name: impl Into<String>) -> Self {
+        self.speaker = Some(SpeakerChoice::Name(name.into()));
+        self
+    }
+
+    /// Where the espeak-ng helper, library and data are (default: the helper
+    /// next to the executable, the rest under `<home>/espeak-ng/`).
+    pub fn espeak(mut self, config: EspeakConfig) -> Self {
+        self.espeak = Some(config);
+        self
+    }
+
+    /// Verifies the voice bundle and builds the model from its verified bytes.
+    pub fn build(self) -> Result<Synthesizer, Error> {
+        let store = match self.home {
+            Some(h) => Store::new(h),
+            None => Store::from_env()?,
+        };
+        let name = self.voice.unwrap_or_else(|| DEFAULT_VOICE.to_owned());
+        let dir = store.voice_dir(&name)?;
+        if !dir.is_dir() {
+            return Err(Error::VoiceNotFound { name, store: store.voices_dir() });
+        }
+        if let Some(n) = self.threads {
+            if n == 0 || n > 1024 {
+                return Err(Error::InvalidSetting {
+                    setting: "threads",
+                    value: n.to_string(),
+                    reason: "must be between 1 and 1024",
+                });
+            }
+            signet_acoustic::set_num_threads(n);
+        }
+        let bundle = verify_bundle_dir(&dir)?;
+        let manifest = bundle.manifest().clone();
+        let vits = Vits::from_bundle(&bundle)?;
+        let d = &manifest.inference;
+        let scales = Scales {
+            noise_scale: self.noise_scale.unwrap_or(d.noise_scale),
+            length_scale: self.length_scale.unwrap_or(d.length_scale),
+            noise_w: self.noise_w.unwrap_or(d.noise_w),
+        };
+        check_scales(&scales)?;
+        let speaker = match self.speaker {
+            None => None,
+            Some(SpeakerChoice::Id(id)) => Some(id),
+            Some(SpeakerChoice::Name(n)) => match manifest.voice.speaker_id_map.get(&n) {
+                Some(&id) => Some(id),
+                None => return Err(Error::UnknownSpeaker { name: n }),
+            },
+        };
+        let id_map = PhonemeIdMap::new(manifest.phonemes.id_map.clone())?;
+        let espeak = match self.espeak {
+            Some(c) => c,
+            None => {
+                let mut c = EspeakConfig::from_env()?;
+                let dir = store.home().join("espeak-ng");
+                c.library = dir.join("espeakbridge.so");
+                c.data_dir = dir.join("espeak-ng-data");
+                c
+            }
+        };
+        Ok(Synthesizer {
+            id_map,
+            espeak,
+            phonemizer: Mutex::new(None),
+            name,
+            manifest_sha256: bundle.manifest_sha256().to_owned(),
+            manifest,
+            vits,
+            scales,
+            speaker,
+        })
+    }
+}
+
+fn check_scales(s: &Scales) -> Result<(), Error> {
+    let checks: [(&'static str, f32, f32, f32); 3] = [
+        ("noise_scale", s.noise_scale, 0.0, 10.0),
+        ("length_scale", s.length_scale, 0.01, 100.0),
+        ("noise_w", s.noise_w, 0.0, 10.0),
+    ];
+    for (setting, v, lo, hi) in checks {
+        if !(v.is_finite() && v >= lo && v <= hi) {
+            return Err(Error::InvalidSetting {
+                setting,
+                value: v.to_string(),
+                reason: match setting {
+                    "length_scale" => "must be a finite number from 0.01 to 100",
+                    _ => "must be a finite number from 0 to 10",
+                },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// One loaded, verified voice.
+///
+/// Built with [`Synthesizer::builder`]. A synthesizer is `Send + Sync`; calls
+/// may come from several threads.
+pub struct Synthesizer {
+    name: String,
+    manifest_sha256: String,
+    manifest: Manifest,
+    vits: Vits,
+    scales: Scales,
+    speaker: Option<i64>,
+    id_map: PhonemeIdMap,
+    espeak: EspeakConfig,
+    /// Started on first use; restarted by the client when it fails.
+    phonemizer: Mutex<Option<EspeakPhonemizer>>,
+}
+
+impl std::fmt::Debug for Synthesizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Synthesizer")
+            .field("voice", &self.name)
+            .field("manifest_sha256", &self.manifest_sha256)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Synthesizer {
+    /// Starts a builder.
+    pub fn builder() -> SynthesizerBuilder {
+        SynthesizerBuilder::default()
+    }
+
+    /// The voice's store name.
+    pub fn voice(&self) -> &str {
+        &self.name
+    }
+
+    /// SHA-256 of the verified manifest this voice was loaded from.
+    pub fn manifest_sha256(&self) -> &str {
+        &self.manifest_sha256
+    }
+
+    /// The verified manifest.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Samples per second of the audio this voice produces.
+    pub fn sample_rate(&self) -> u32 {
+        self.manifest.voice.sample_rate
+    }
+
+    /// The scales in use.
+    pub fn scales(&self) -> &Scales {
+        &self.scales
+    }
+
+    /// Speaks text: each sentence is phonemized, mapped to ids and synthesized
+    /// on its own, and the sentences' audio is joined.
+    ///
+    /// Odd text is not an error: what the frontend stripped or dropped comes
+    /// back in [`Speech::diagnostics`]. Text with nothing to pronounce is
+    /// [`signet_text::TextError::NothingToSpeak`].
+    pub fn speak(&self, text: &str) -> Result<Speech, Error> {
+        let (sentences, diagnostics) = self.phonemize(text)?;
+        let mut samples = Vec::new();
+        for sentence in &sentences {
+            let out = self.vits.infer(&sentence.ids, self.speaker, &self.scales)?;
+            samples.extend_from_slice(&out.samples);
+        }
+        if samples.is_empty() {
+            return Err(Error::NothingToSpeak);
+        }
+        Ok(Speech { audio: Audio::new(samples, self.sample_rate())?, diagnostics })
+    }
+
+    /// Runs only the text frontend: the sentences, their phonemes and ids, as
+    /// [`speak`](Self::speak) would synthesize them, with the diagnostics.
+    pub fn phonemize(
+        &self,
+        text: &str,
+    ) -> Result<(Vec<signet_text::Sentence>, Vec<signet_text::Diagnostic>), Error> {
+        let voice = self.manifest.phonemes.espeak_voice.as_deref().unwrap_or("en-us");
+        let mut guard = match self.phonemizer.lock() {
+            Ok(g) => g,
+            // A panic while holding the lock cannot leave the client in a
+            // state worse than a dead helper, which it recovers from.
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let ph = match guard.as_mut() {
+            Some(p) => p,
+            None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
+        };
+        Ok(signet_text::text_to_sentences(ph, voice, &self.id_map, text)?)
+    }
+
+    /// Speaks phoneme ids directly (BOS/EOS included, as the voice's map yields
+    /// them), skipping the text frontend.
+    pub fn speak_ids(&self, ids: &[i64]) -> Result<Speech, Error> {
+        let out = self.vits.infer(ids, self.speaker, &self.scales)?;
+        Ok(Speech {
+            audio: Audio::new(out.samples, self.sample_rate())?,
+            diagnostics: Vec::new(),
+        })
+    }
+}
+
+/// Lists the voices in a store, verifying each.
+pub fn list_voices(store: &Store) -> Result<Vec<VoiceSummary>, Error> {
+    let mut out = Vec::new();
+    for name in store.voice_names()? {
+        let dir = store.voice_dir(&name)?;
+        let size = dir_size(&dir);
+        let summary = match verify_bundle_dir(&dir) {
+            Ok(b) => {
+                let m = b.manifest();
+                VoiceSummary {
+                    name,
+                    language: m.voice.language.clone(),
+                    quality: m.voice.quality.clone(),
+                    sample_rate: m.voice.sample_rate,
+                    num_speakers: m.voice.num_speakers,
+                    size,
+                    verified: Ok(()),
+                }
+            }
+            Err(e) => VoiceSummary {
+                name,
+                language: String::new(),
+                quality: None,
+                sample_rate: 0,
+                num_speakers: 0,
+                size,
+                verified: Err(e.to_string()),
+            },
+        };
+        out.push(summary);
+    }
+    Ok(out)
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    let _ = store::check_voice_name;
+}
