@@ -62,7 +62,7 @@ impl Attention {
             (Some(a), Some(b), Some(c)) => Some(Tensor::f_cat(&[a, b, c], 0)?),
             _ => None,
         };
-        let qkv = Conv1d::from_parts(weight, bias, ConvSpec::pointwise(hidden, 3 * hidden));
+        let qkv = Conv1d::from_parts(weight, bias, ConvSpec::pointwise(hidden, 3 * hidden))?;
         let rel = [1, 2 * WINDOW + 1, k_channels];
         let rel_k_t = path
             .get("emb_rel_k", &rel)?

@@ -65,11 +65,30 @@ impl From<tch::TchError> for NnError {
 /// The first line of a libtorch error, at most 300 characters: libtorch messages can carry
 /// multi-kilobyte C++ backtraces that belong in no user-facing error.
 pub fn torch_message(e: &tch::TchError) -> String {
-    let full = e.to_string();
+    let full = match e {
+        tch::TchError::Torch(message) => message.clone(),
+        other => other.to_string(),
+    };
     let first = full.lines().next().unwrap_or("").trim();
     let mut out: String = first.chars().take(300).collect();
     if out.len() < first.len() {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torch_messages_keep_their_first_line_only() {
+        let long = format!("shape mismatch{}\nframe #0: c10::Error", "x".repeat(400));
+        let msg = torch_message(&tch::TchError::Torch(long));
+        assert!(!msg.contains('\n'));
+        assert!(msg.chars().count() <= 301);
+        assert!(msg.ends_with('…'));
+        let short = torch_message(&tch::TchError::Torch("bad\nframe #0".into()));
+        assert_eq!(short, "bad");
+    }
 }

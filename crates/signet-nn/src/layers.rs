@@ -101,6 +101,11 @@ fn i(v: usize) -> i64 {
 #[derive(Debug)]
 pub struct Conv1d {
     weight: Tensor,
+    /// `weight` viewed as `[out, in / groups, 1, kernel]` for [`forward_nhwc`](Self::forward_nhwc).
+    weight4: Tensor,
+    /// For a pointwise layer: `weight` as a matrix `[out, in]` and `bias` as a column
+    /// `[out, 1]`, so a single sequence runs as one matrix product.
+    pointwise: Option<(Tensor, Option<Tensor>)>,
     bias: Option<Tensor>,
     spec: ConvSpec,
 }
@@ -122,12 +127,38 @@ impl Conv1d {
         } else {
             None
         };
-        Ok(Conv1d { weight, bias, spec })
+        Self::from_parts(weight, bias, spec)
     }
 
-    /// Builds a layer from tensors already in hand (e.g. fused at load time).
-    pub fn from_parts(weight: Tensor, bias: Option<Tensor>, spec: ConvSpec) -> Self {
-        Conv1d { weight, bias, spec }
+    /// Builds a layer from tensors already in hand (e.g. fused at load time); `weight` must be
+    /// `[out, in / groups, kernel]`.
+    pub fn from_parts(
+        weight: Tensor,
+        bias: Option<Tensor>,
+        spec: ConvSpec,
+    ) -> Result<Self, NnError> {
+        let weight4 = weight.f_unsqueeze(2)?;
+        let is_pointwise = spec.kernel == 1
+            && spec.stride == 1
+            && spec.padding == 0
+            && spec.dilation == 1
+            && spec.groups == 1;
+        let pointwise = if is_pointwise {
+            let column = match &bias {
+                Some(b) => Some(b.f_unsqueeze(1)?),
+                None => None,
+            };
+            Some((weight.f_squeeze_dim(2)?, column))
+        } else {
+            None
+        };
+        Ok(Conv1d {
+            weight,
+            weight4,
+            pointwise,
+            bias,
+            spec,
+        })
     }
 
     /// The hyper-parameters.
@@ -147,6 +178,14 @@ impl Conv1d {
 
     /// Applies the convolution to `x` `[batch, in, time]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor, NnError> {
+        if let (Some((matrix, column)), [1, _, _]) = (&self.pointwise, x.size().as_slice()) {
+            let x2 = x.f_select(0, 0)?;
+            let y = match column {
+                Some(c) => c.f_addmm(matrix, &x2)?,
+                None => matrix.f_matmul(&x2)?,
+            };
+            return Ok(y.f_unsqueeze(0)?);
+        }
         let s = &self.spec;
         Ok(x.f_conv1d(
             &self.weight,
@@ -157,12 +196,53 @@ impl Conv1d {
             i(s.groups),
         )?)
     }
+
+    /// Applies the convolution to `x` in the channels-last 2-D form `[1, in, 1, time]` that
+    /// [`to_nhwc`] makes; the result has the same form. oneDNN runs small-channel convolutions
+    /// much faster in this layout, and no reorder is needed between layers.
+    pub fn forward_nhwc(&self, x: &Tensor) -> Result<Tensor, NnError> {
+        let s = &self.spec;
+        Ok(x.f_conv2d(
+            &self.weight4,
+            self.bias.as_ref(),
+            [1, i(s.stride)],
+            [0, i(s.padding)],
+            [1, i(s.dilation)],
+            i(s.groups),
+        )?)
+    }
+}
+
+/// Converts `x` `[1, channels, time]` to the channels-last 2-D form `[1, channels, 1, time]`
+/// (memory laid out time-major, channels innermost).
+pub fn to_nhwc(x: &Tensor) -> Result<Tensor, NnError> {
+    let size = x.size();
+    let (c, t) = match size.as_slice() {
+        [1, c, t] => (*c, *t),
+        _ => {
+            return Err(NnError::Torch {
+                message: format!("to_nhwc expects [1, C, T], got {size:?}"),
+            })
+        }
+    };
+    Ok(x.f_transpose(1, 2)?
+        .f_contiguous()?
+        .f_view([1, 1, t, c])?
+        .f_permute([0, 3, 1, 2])?)
+}
+
+/// Converts the channels-last form `[1, channels, 1, time]` back to a contiguous
+/// `[1, channels, time]`.
+pub fn from_nhwc(x: &Tensor) -> Result<Tensor, NnError> {
+    Ok(x.f_squeeze_dim(2)?.f_contiguous()?)
 }
 
 /// A 1-D transposed convolution: `weight` `[in, out / groups, kernel]`, optional `bias` `[out]`.
 #[derive(Debug)]
 pub struct ConvTranspose1d {
     weight: Tensor,
+    /// `weight` viewed as `[in, out / groups, 1, kernel]`.
+    weight4: Tensor,
     bias: Option<Tensor>,
     spec: ConvSpec,
 }
@@ -184,7 +264,13 @@ impl ConvTranspose1d {
         } else {
             None
         };
-        Ok(ConvTranspose1d { weight, bias, spec })
+        let weight4 = weight.f_unsqueeze(2)?;
+        Ok(ConvTranspose1d {
+            weight,
+            weight4,
+            bias,
+            spec,
+        })
     }
 
     /// The hyper-parameters.
@@ -203,6 +289,21 @@ impl ConvTranspose1d {
             [0],
             i(s.groups),
             [i(s.dilation)],
+        )?)
+    }
+
+    /// Applies the transposed convolution to the channels-last form `[1, in, 1, time]`; see
+    /// [`Conv1d::forward_nhwc`].
+    pub fn forward_nhwc(&self, x: &Tensor) -> Result<Tensor, NnError> {
+        let s = &self.spec;
+        Ok(x.f_conv_transpose2d(
+            &self.weight4,
+            self.bias.as_ref(),
+            [1, i(s.stride)],
+            [0, i(s.padding)],
+            [0, 0],
+            i(s.groups),
+            [1, i(s.dilation)],
         )?)
     }
 }
@@ -279,3 +380,73 @@ pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor, NnError> {
 
 /// Kind used by every float tensor of the models.
 pub const FLOAT: Kind = Kind::Float;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use tch::Device;
+
+    fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+        (a - b).abs().max().double_value(&[])
+    }
+
+    #[test]
+    fn pointwise_matmul_equals_convolution() {
+        tch::manual_seed(1);
+        let w = Tensor::randn([5, 4, 1], (Kind::Float, Device::Cpu));
+        let b = Tensor::randn([5], (Kind::Float, Device::Cpu));
+        let x = Tensor::randn([1, 4, 9], (Kind::Float, Device::Cpu));
+        let conv = Conv1d::from_parts(w.copy(), Some(b.copy()), ConvSpec::pointwise(4, 5)).unwrap();
+        let want = x.conv1d(&w, Some(&b), [1], [0], [1], 1);
+        assert!(max_diff(&conv.forward(&x).unwrap(), &want) < 1e-5);
+        // A batch of two takes the convolution path.
+        let x2 = Tensor::randn([2, 4, 9], (Kind::Float, Device::Cpu));
+        let want = x2.conv1d(&w, Some(&b), [1], [0], [1], 1);
+        assert!(max_diff(&conv.forward(&x2).unwrap(), &want) < 1e-5);
+    }
+
+    #[test]
+    fn channels_last_forms_agree_with_plain_ones() {
+        tch::manual_seed(2);
+        let opts = (Kind::Float, Device::Cpu);
+        let x = Tensor::randn([1, 6, 50], opts);
+        let back = from_nhwc(&to_nhwc(&x).unwrap()).unwrap();
+        assert_eq!(max_diff(&back, &x), 0.0);
+        let spec = ConvSpec::new(6, 3, 5, 6).dilation(3);
+        let conv = Conv1d::from_parts(
+            Tensor::randn([3, 6, 5], opts),
+            Some(Tensor::randn([3], opts)),
+            spec,
+        )
+        .unwrap();
+        let plain = conv.forward(&x).unwrap();
+        let nhwc = from_nhwc(&conv.forward_nhwc(&to_nhwc(&x).unwrap()).unwrap()).unwrap();
+        assert!(max_diff(&plain, &nhwc) < 1e-5);
+        assert!(to_nhwc(&Tensor::zeros([2, 6, 5], opts)).is_err());
+    }
+
+    #[test]
+    fn leaky_relu_scales_negatives_only() {
+        let x = Tensor::from_slice(&[-2.0f32, -0.5, 0.0, 3.0]);
+        let y: Vec<f32> = Vec::try_from(&leaky_relu(&x, 0.1).unwrap()).unwrap();
+        assert_eq!(y, vec![-2.0 * 0.1, -0.5 * 0.1, 0.0, 3.0]);
+    }
+
+    #[test]
+    fn layer_norm_normalizes_each_time_step_over_channels() {
+        tch::manual_seed(3);
+        let opts = (Kind::Float, Device::Cpu);
+        let x = Tensor::randn([1, 8, 5], opts) * 3.0 + 1.0;
+        let norm = LayerNorm {
+            gamma: Tensor::ones([8], opts),
+            beta: Tensor::zeros([8], opts),
+            channels: 8,
+        };
+        let y = norm.forward(&x).unwrap();
+        let mean = y.mean_dim([1i64].as_slice(), false, Kind::Float);
+        let var = y.var_dim([1i64].as_slice(), false, false);
+        assert!(mean.abs().max().double_value(&[]) < 1e-5);
+        assert!((var - 1.0).abs().max().double_value(&[]) < 1e-3);
+    }
+}

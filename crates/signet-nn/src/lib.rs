@@ -19,7 +19,9 @@ mod layers;
 mod weights;
 
 pub use error::{torch_message, NnError};
-pub use layers::{leaky_relu, Conv1d, ConvSpec, ConvTranspose1d, Embedding, LayerNorm, FLOAT};
+pub use layers::{
+    from_nhwc, leaky_relu, to_nhwc, Conv1d, ConvSpec, ConvTranspose1d, Embedding, LayerNorm, FLOAT,
+};
 pub use tch;
 pub use weights::{Path, Weights};
 

@@ -13,7 +13,7 @@
 //!
 //! Weight norm is folded at import: every layer has a plain `weight`.
 
-use signet_nn::{leaky_relu, Conv1d, ConvSpec, ConvTranspose1d, Path};
+use signet_nn::{from_nhwc, leaky_relu, to_nhwc, Conv1d, ConvSpec, ConvTranspose1d, Path};
 use tch::Tensor;
 
 use crate::VocoderError;
@@ -34,7 +34,7 @@ const MAX_RATE: usize = 64;
 const MAX_HOP: usize = 4096;
 
 /// Frames decoded per chunk by default; longer latents are decoded in overlapping chunks.
-pub const DEFAULT_CHUNK_FRAMES: usize = 1024;
+pub const DEFAULT_CHUNK_FRAMES: usize = 512;
 
 /// Residual block flavour (upstream `resblock` "1" or "2").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,10 +185,15 @@ impl GeneratorConfig {
 
     /// Latent frames on each side of a frame that can influence its samples (an upper bound).
     pub fn context_frames(&self) -> usize {
-        // Accumulate each layer's one-sided reach in samples at its own rate, scaled to frames.
-        let mut reach = 0.0f64;
-        let mut rate = 1.0f64;
-        reach += ((OUTER_KERNEL - 1) / 2) as f64;
+        let reach = self.reaches();
+        frames_for(reach.first().copied().unwrap_or(0.0))
+    }
+
+    /// One-sided reach, in latent frames, of the layers from each point on: entry 0 is the
+    /// whole generator, entry `i + 1` what follows upsampling stage `i` (its transposed
+    /// convolution and residual blocks). Each layer's reach is counted in samples at its own
+    /// rate and scaled to frames.
+    fn reaches(&self) -> Vec<f64> {
         let max_block: usize = self
             .resblock_kernel_sizes
             .iter()
@@ -202,15 +207,36 @@ impl GeneratorConfig {
             })
             .max()
             .unwrap_or(0);
+        let outer = ((OUTER_KERNEL - 1) / 2) as f64;
+        // Per stage: the transposed convolution reads at most ceil(k / u) inputs per output,
+        // then the widest residual block.
+        let mut stage_reach = Vec::with_capacity(self.upsample_rates.len());
+        let mut rate = 1.0f64;
         for (&u, &k) in self.upsample_rates.iter().zip(&self.upsample_kernel_sizes) {
-            // A transposed convolution's output sample reads at most ceil(k / u) inputs.
-            reach += k.div_ceil(u) as f64 / rate;
+            let up = k.div_ceil(u) as f64 / rate;
             rate *= u as f64;
-            reach += max_block as f64 / rate;
+            stage_reach.push(up + max_block as f64 / rate);
         }
-        reach += ((OUTER_KERNEL - 1) / 2) as f64 / rate;
-        reach.ceil() as usize + 2
+        let post = outer / rate;
+        // Suffix sums, from the end.
+        let mut out = vec![0.0; stage_reach.len() + 1];
+        let mut acc = post;
+        for (i, r) in stage_reach.iter().enumerate().rev() {
+            if let Some(slot) = out.get_mut(i + 1) {
+                *slot = acc;
+            }
+            acc += r;
+        }
+        if let Some(first) = out.first_mut() {
+            *first = acc + outer;
+        }
+        out
     }
+}
+
+/// Whole frames covering `reach`, with one frame of margin.
+fn frames_for(reach: f64) -> usize {
+    reach.ceil() as usize + 1
 }
 
 #[derive(Debug)]
@@ -256,19 +282,29 @@ impl ResBlock {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor, VocoderError> {
+    /// Runs the block on `x`; `lx` is `leaky_relu(x, 0.1)`, computed once per stage because
+    /// every block of the stage starts from it.
+    fn forward(&self, x: &Tensor, lx: &Tensor) -> Result<Tensor, VocoderError> {
         let mut x = x.shallow_clone();
+        let mut first = true;
+        let mut activated = |x: &Tensor| -> Result<Tensor, VocoderError> {
+            if std::mem::take(&mut first) {
+                Ok(lx.shallow_clone())
+            } else {
+                Ok(leaky_relu(x, LRELU_SLOPE)?)
+            }
+        };
         match self {
             ResBlock::One { convs1, convs2 } => {
                 for (c1, c2) in convs1.iter().zip(convs2) {
-                    let xt = c1.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
-                    let mut xt = c2.forward(&leaky_relu(&xt, LRELU_SLOPE)?)?;
+                    let xt = c1.forward_nhwc(&activated(&x)?)?;
+                    let mut xt = c2.forward_nhwc(&leaky_relu(&xt, LRELU_SLOPE)?)?;
                     x = xt.f_add_(&x)?;
                 }
             }
             ResBlock::Two { convs } => {
                 for c in convs {
-                    let mut xt = c.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+                    let mut xt = c.forward_nhwc(&activated(&x)?)?;
                     x = xt.f_add_(&x)?;
                 }
             }
@@ -288,7 +324,8 @@ pub struct Generator {
     resblocks: Vec<Vec<ResBlock>>,
     conv_post: Conv1d,
     chunk_frames: usize,
-    context_frames: usize,
+    /// Frames of context needed on each side before the generator and after each stage.
+    margins: Vec<i64>,
 }
 
 impl Generator {
@@ -344,7 +381,11 @@ impl Generator {
             &(path / "conv_post"),
             ConvSpec::new(ch, 1, OUTER_KERNEL, 3).no_bias(),
         )?;
-        let context_frames = cfg.context_frames();
+        let margins = cfg
+            .reaches()
+            .into_iter()
+            .map(|r| i64::try_from(frames_for(r)).unwrap_or(i64::MAX))
+            .collect();
         Ok(Generator {
             cfg,
             conv_pre,
@@ -353,7 +394,7 @@ impl Generator {
             resblocks,
             conv_post,
             chunk_frames: DEFAULT_CHUNK_FRAMES,
-            context_frames,
+            margins,
         })
     }
 
@@ -375,22 +416,52 @@ impl Generator {
 
     /// Frames of overlap on each side of a chunk.
     pub fn context_frames(&self) -> usize {
-        self.context_frames
+        self.margins
+            .first()
+            .and_then(|&m| usize::try_from(m).ok())
+            .unwrap_or(0)
     }
 
     /// Runs the generator on `z` `[1, in_channels, frames]` in one pass: `[1, 1, frames * hop]`.
     /// `g` is the speaker embedding `[1, gin_channels, 1]` of a multi-speaker voice.
     pub fn forward(&self, z: &Tensor, g: Option<&Tensor>) -> Result<Tensor, VocoderError> {
+        let frames = z.size().get(2).copied().unwrap_or(0);
+        self.forward_window(z, g, 0, frames)
+    }
+
+    /// Runs the generator on `z`, a window of the latent, and returns the samples of frames
+    /// `start..end` of that window. Frames outside `start..end` only provide context: after
+    /// each stage the activations are cropped to what the remaining layers still need.
+    fn forward_window(
+        &self,
+        z: &Tensor,
+        g: Option<&Tensor>,
+        start: i64,
+        end: i64,
+    ) -> Result<Tensor, VocoderError> {
         let mut x = self.conv_pre.forward(z)?;
         if let (Some(cond), Some(g)) = (&self.cond, g) {
             x = x.f_add_(&cond.forward(g)?)?;
         }
         let n_kernels = self.cfg.resblock_kernel_sizes.len() as f64;
-        for (up, stage) in self.ups.iter().zip(&self.resblocks) {
-            x = up.forward(&leaky_relu(&x, LRELU_SLOPE)?)?;
+        // The upsampling stages run in the channels-last 2-D layout (see signet_nn::to_nhwc).
+        let mut x = to_nhwc(&x)?;
+        // The window of frames `x` covers, and its samples per frame.
+        let (mut lo, mut hi) = (0i64, z.size().get(2).copied().unwrap_or(0));
+        let mut rate = 1i64;
+        for (i, ((up, stage), &u)) in self
+            .ups
+            .iter()
+            .zip(&self.resblocks)
+            .zip(&self.cfg.upsample_rates)
+            .enumerate()
+        {
+            x = up.forward_nhwc(&leaky_relu(&x, LRELU_SLOPE)?)?;
+            rate *= i64::try_from(u).unwrap_or(1);
+            let lx = leaky_relu(&x, LRELU_SLOPE)?;
             let mut xs: Option<Tensor> = None;
             for block in stage {
-                let y = block.forward(&x)?;
+                let y = block.forward(&x, &lx)?;
                 xs = Some(match xs {
                     None => y,
                     Some(mut acc) => acc.f_add_(&y)?,
@@ -400,9 +471,18 @@ impl Generator {
                 Some(mut acc) => acc.f_div_scalar_(n_kernels)?,
                 None => x,
             };
+            let margin = self.margins.get(i + 1).copied().unwrap_or(i64::MAX / 4);
+            let (new_lo, new_hi) = ((start - margin).max(lo), (end + margin).min(hi));
+            if new_lo > lo || new_hi < hi {
+                x = x.f_narrow(3, (new_lo - lo) * rate, (new_hi - new_lo) * rate)?;
+                (lo, hi) = (new_lo, new_hi);
+            }
         }
-        let x = self.conv_post.forward(&leaky_relu(&x, LRELU_SLOPE_POST)?)?;
-        Ok(x.f_tanh()?)
+        let x = self
+            .conv_post
+            .forward_nhwc(&leaky_relu(&x, LRELU_SLOPE_POST)?)?;
+        let x = x.f_narrow(3, (start - lo) * rate, (end - start) * rate)?;
+        Ok(from_nhwc(&x.f_tanh()?)?)
     }
 
     /// Decodes `z` `[1, in_channels, frames]` to samples, in overlapping chunks when it is
@@ -418,12 +498,12 @@ impl Generator {
                 })
             }
         };
-        let hop = i64::try_from(self.hop_length()).unwrap_or(i64::MAX);
         let chunk = i64::try_from(self.chunk_frames).unwrap_or(i64::MAX);
-        let ctx = i64::try_from(self.context_frames).unwrap_or(i64::MAX);
+        let ctx = self.margins.first().copied().unwrap_or(0);
         if frames <= chunk {
             return to_vec(&self.forward(z, g)?);
         }
+        let hop = i64::try_from(self.hop_length()).unwrap_or(i64::MAX);
         let mut out = Vec::with_capacity(usize::try_from(frames.saturating_mul(hop)).unwrap_or(0));
         let mut start = 0i64;
         while start < frames {
@@ -431,9 +511,8 @@ impl Generator {
             let lo = (start - ctx).max(0);
             let hi = (end + ctx).min(frames);
             let piece = z.f_narrow(2, lo, hi - lo)?;
-            let audio = self.forward(&piece, g)?;
-            let keep = audio.f_narrow(2, (start - lo) * hop, (end - start) * hop)?;
-            out.extend(to_vec(&keep)?);
+            let audio = self.forward_window(&piece, g, start - lo, end - lo)?;
+            out.extend(to_vec(&audio)?);
             start = end;
         }
         Ok(out)

@@ -6,7 +6,10 @@
 //!
 //! Long latents are decoded in overlapping chunks whose overlap covers the generator's
 //! receptive field, so memory stays flat in the output length while each output sample sees
-//! exactly the context it would in one pass.
+//! exactly the context it would in one pass; after each upsampling stage the activations are
+//! cropped to the context the remaining layers still need, so little work is repeated. The
+//! upsampling stages run in a channels-last layout, where oneDNN's convolutions with few
+//! channels are several times faster than in the plain one.
 //!
 //! **Architecture invariant:** this crate knows no text, no acoustic model, no audio files; it
 //! depends only on `signet-nn` (and the registry types that crate takes).
