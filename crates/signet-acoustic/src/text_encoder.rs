@@ -20,6 +20,9 @@ use crate::AcousticError;
 /// Relative attention reaches this many positions to each side (upstream `window_size`).
 pub const WINDOW: usize = 4;
 
+/// Queries per block of the attention: bounds the score matrix to `heads * BLOCK * L` floats.
+const ATTENTION_BLOCK: i64 = 512;
+
 /// Output of the text encoder for one sequence of `L` ids.
 #[derive(Debug)]
 pub struct Encoded {
@@ -101,29 +104,51 @@ impl Attention {
         let q = heads(q)?.f_div_scalar((dk as f64).sqrt())?;
         let k = heads(k)?;
         let v = heads(v)?;
-        let mut scores = q.f_matmul(&k.f_transpose(2, 3)?)?;
-
-        // Relative keys: logits for the 2W+1 offsets, then placed on their diagonals.
+        let k_t = k.f_transpose(2, 3)?;
+        // Relative keys: logits for the 2W+1 offsets of every query.
         let rel_logits = q.f_matmul(&self.rel_k_t)?; // [1, h, L, 2W+1]
-        let padded = rel_logits.f_constant_pad_nd([0, len])?; // [1, h, L, L + 2W + 1]
-        let skewed = padded
-            .f_reshape([1, h, len * (len + band)])?
-            .f_narrow(2, 0, len * (len + band - 1))?
-            .f_view([1, h, len, len + band - 1])?;
-        let local = skewed.f_narrow(3, w, len)?;
-        scores = scores.f_add_(&local)?;
 
-        let p = scores.f_softmax(-1, tch::Kind::Float)?;
-        let mut out = p.f_matmul(&v)?;
+        // Queries in blocks of rows, so the score matrix of a long input stays small.
+        let mut blocks = Vec::new();
+        let mut r0 = 0i64;
+        while r0 < len {
+            let b = ATTENTION_BLOCK.min(len - r0);
+            let qb = q.f_narrow(2, r0, b)?;
+            let scores = qb.f_matmul(&k_t)?; // [1, h, b, L]
 
-        // Relative values: gather each row's 2W+1 band of weights, then mix the embeddings.
-        let padded = p.f_constant_pad_nd([w, w + 1])?; // [1, h, L, L + 2W + 1]
-        let banded = padded
-            .f_reshape([1, h, len * (len + band)])?
-            .f_constant_pad_nd([0, len])?
-            .f_view([1, h, len, len + band + 1])?
-            .f_narrow(3, 0, band)?;
-        out = out.f_add_(&banded.f_matmul(&self.rel_v)?)?;
+            // Place each row's 2W+1 logits on its diagonal: `skewed[i, c]` is the logit of key
+            // `r0 + c - W` for query `r0 + i` (zero off the band).
+            let skewed = rel_logits
+                .f_narrow(2, r0, b)?
+                .f_constant_pad_nd([0, b])? // [1, h, b, b + 2W + 1]
+                .f_reshape([1, h, b * (b + band)])?
+                .f_narrow(2, 0, b * (b + band - 1))?
+                .f_view([1, h, b, b + band - 1])?;
+            let c_lo = (w - r0).max(0);
+            let c_hi = (b + band - 1).min(len - r0 + w);
+            let cols = c_hi - c_lo;
+            let mut target = scores.f_narrow(3, r0 - w + c_lo, cols)?;
+            let _ = target.f_add_(&skewed.f_narrow(3, c_lo, cols)?)?;
+
+            let p = scores.f_softmax(-1, tch::Kind::Float)?;
+            let mut out = p.f_matmul(&v)?; // [1, h, b, d_k]
+
+            // Relative values: each row's 2W+1 attention weights around its diagonal, gathered
+            // from the columns `r0 - W .. r0 + b + W` (zero outside the sequence), then mixed
+            // with the embeddings.
+            let window = p
+                .f_narrow(3, r0 - w + c_lo, cols)?
+                .f_constant_pad_nd([c_lo, b + band - 1 - c_hi])?; // [1, h, b, b + 2W]
+            let banded = window
+                .f_reshape([1, h, b * (b + band - 1)])?
+                .f_constant_pad_nd([0, b])?
+                .f_view([1, h, b, b + band])?
+                .f_narrow(3, 0, band)?;
+            out = out.f_add_(&banded.f_matmul(&self.rel_v)?)?;
+            blocks.push(out);
+            r0 += b;
+        }
+        let out = Tensor::f_cat(&blocks, 2)?;
 
         let out = out
             .f_transpose(2, 3)?

@@ -140,3 +140,16 @@ fn vits_is_send_and_sync() {
     fn is<T: Send + Sync>() {}
     is::<Vits>();
 }
+
+#[test]
+fn the_longest_accepted_input_runs() -> Result<()> {
+    let vits = tiny()?;
+    let ids: Vec<i64> = (0..MAX_IDS as i64).map(|i| i % 12).collect();
+    let out = vits.infer(&ids, None, &Scales::DETERMINISTIC)?;
+    assert_eq!(out.durations.len(), MAX_IDS);
+    assert_eq!(
+        out.samples.len() as i64,
+        out.durations.iter().sum::<i64>() * vits.hop_length() as i64
+    );
+    Ok(())
+}
