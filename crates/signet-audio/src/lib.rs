@@ -1,44 +1,38 @@
-//! Sample buffers and audio output for Signet.
+//! Sample buffers, WAV input and output, resampling and level processing for Signet.
 //!
 //! [`Audio`] is a mono buffer of `f32` samples with its sample rate, as the
-//! vocoder produces it. It is written as a WAV file (16-bit PCM or 32-bit
-//! float, via hound) or as raw little-endian PCM (`s16le`, `f32le`).
+//! vocoder produces it. Every sample of an [`Audio`] is finite and its rate is
+//! within [`MIN_SAMPLE_RATE`]`..=`[`MAX_SAMPLE_RATE`]; every constructor checks
+//! both, so code holding an [`Audio`] never has to.
+//!
+//! - Output: a WAV file (16-bit PCM or 32-bit float, via hound) or raw
+//!   little-endian PCM (`s16le`, `f32le`); see [`Audio::to_wav`] and
+//!   [`Audio::write_raw`].
+//! - Input: [`Audio::from_wav`] reads untrusted WAV bytes under [`WavLimits`];
+//!   the RIFF structure is checked here before hound decodes anything (see the
+//!   `wav` module).
+//! - Resampling: [`Audio::resample`] converts to any rate from
+//!   [`MIN_RESAMPLE_RATE`] to [`MAX_RESAMPLE_RATE`] with rubato's windowed-sinc
+//!   resampler (see the `resample` module for the filter and why).
+//! - Levels: [`Audio::peak`], [`Audio::rms`], [`Audio::normalize_peak`],
+//!   [`Audio::with_volume`] (never clips), [`Audio::trim_silence`] and
+//!   [`Audio::silence`], computed with ndarray (see the `dsp` module).
 //!
 //! **Architecture invariant:** this crate knows nothing of models, text or
 //! libtorch; it takes samples in and gives bytes out.
 #![forbid(unsafe_code)]
 
+mod dsp;
+mod error;
+mod resample;
+mod wav;
+
 use std::io::{Cursor, Write};
 
-/// Errors from audio output.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum AudioError {
-    /// A sample is NaN or infinite; writing it would produce noise or garbage.
-    #[error("sample {index} is not a finite number ({value})")]
-    NonFiniteSample {
-        /// Position of the first offending sample.
-        index: usize,
-        /// Its value.
-        value: f32,
-    },
-    /// The sample rate is outside what Signet writes.
-    #[error("sample rate {rate} Hz is outside the supported range {min}..={max} Hz")]
-    SampleRate {
-        /// The rate asked for.
-        rate: u32,
-        /// Lowest supported rate.
-        min: u32,
-        /// Highest supported rate.
-        max: u32,
-    },
-    /// The WAV encoder failed.
-    #[error("cannot encode WAV: {0}")]
-    Wav(#[from] hound::Error),
-    /// Writing the output failed.
-    #[error("cannot write audio: {0}")]
-    Io(#[from] std::io::Error),
-}
+pub use dsp::{VolumeChange, MAX_SILENCE_MS};
+pub use error::{AudioError, FourCc};
+pub use resample::{MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
+pub use wav::{WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};
 
 /// Lowest sample rate Signet writes.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
@@ -76,7 +70,10 @@ impl Audio {
         if let Some((index, &value)) = samples.iter().enumerate().find(|(_, s)| !s.is_finite()) {
             return Err(AudioError::NonFiniteSample { index, value });
         }
-        Ok(Self { samples, sample_rate })
+        Ok(Self {
+            samples,
+            sample_rate,
+        })
     }
 
     /// The samples.
@@ -203,10 +200,16 @@ mod tests {
         let audio = Audio::new(vec![0.5, -1.5], 16_000)?;
         let mut out = Vec::new();
         audio.write_raw(SampleFormat::S16, &mut out)?;
-        assert_eq!(out, [16384i16.to_le_bytes(), (-32767i16).to_le_bytes()].concat());
+        assert_eq!(
+            out,
+            [16384i16.to_le_bytes(), (-32767i16).to_le_bytes()].concat()
+        );
         let mut out = Vec::new();
         audio.write_raw(SampleFormat::F32, &mut out)?;
-        assert_eq!(out, [0.5f32.to_le_bytes(), (-1.5f32).to_le_bytes()].concat());
+        assert_eq!(
+            out,
+            [0.5f32.to_le_bytes(), (-1.5f32).to_le_bytes()].concat()
+        );
         Ok(())
     }
 
@@ -216,6 +219,9 @@ mod tests {
             Audio::new(vec![0.0, f32::NAN], 22_050),
             Err(AudioError::NonFiniteSample { index: 1, .. })
         ));
-        assert!(matches!(Audio::new(vec![], 100), Err(AudioError::SampleRate { rate: 100, .. })));
+        assert!(matches!(
+            Audio::new(vec![], 100),
+            Err(AudioError::SampleRate { rate: 100, .. })
+        ));
     }
 }

@@ -1,0 +1,13 @@
+//! Integration tests of signet-audio (one binary; modules by topic).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
+mod common;
+mod levels;
+mod resampling;
+mod wav_reader;
