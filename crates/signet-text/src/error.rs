@@ -18,6 +18,18 @@ pub enum TextError {
         /// Largest size accepted.
         limit: usize,
     },
+    /// A configured limit of [`Limits`](crate::Limits) was exceeded.
+    #[error("{limit} is {value}, above the limit of {max}; {hint}")]
+    LimitExceeded {
+        /// Which limit (`max_input_bytes`, `max_chars`, ...).
+        limit: &'static str,
+        /// The measured value.
+        value: u64,
+        /// The largest value allowed.
+        max: u64,
+        /// How to change the limit (builder method and CLI flag).
+        hint: &'static str,
+    },
     /// The text holds nothing the voice can speak (empty, only punctuation or white space,
     /// or only symbols missing from the voice's phoneme map).
     #[error("nothing to speak: {reason}")]
@@ -133,6 +145,39 @@ pub enum Diagnostic {
         /// How many.
         count: usize,
     },
+    /// Bidirectional formatting controls (embeddings, overrides, isolates) were removed.
+    BidiControlsStripped {
+        /// How many.
+        count: usize,
+    },
+    /// Zero-width characters (spaces, joiners, word joiner, byte-order mark) were removed.
+    ZeroWidthStripped {
+        /// How many.
+        count: usize,
+    },
+    /// Code points unassigned in the Unicode version the crate knows (or noncharacters) were removed.
+    UnassignedStripped {
+        /// How many.
+        count: usize,
+    },
+    /// Private-use code points were removed.
+    PrivateUseStripped {
+        /// How many.
+        count: usize,
+    },
+    /// Compatibility characters (full-width forms, ligatures, super- and subscript digits)
+    /// were replaced by their plain equivalents.
+    CompatibilityFolded {
+        /// How many characters were replaced.
+        count: usize,
+    },
+    /// Combining marks beyond the per-character bound were dropped.
+    CombiningMarksDropped {
+        /// How many.
+        count: usize,
+        /// The bound: marks kept per base character.
+        max_per_base: usize,
+    },
     /// A phoneme symbol is missing from the voice's id map and was left out.
     UnknownPhoneme {
         /// The symbol.
@@ -150,6 +195,31 @@ impl fmt::Display for Diagnostic {
             Self::ControlCharactersStripped { count } => {
                 write!(f, "removed {count} control character(s) from the input")
             }
+            Self::BidiControlsStripped { count } => {
+                write!(f, "removed {count} bidirectional control character(s)")
+            }
+            Self::ZeroWidthStripped { count } => {
+                write!(f, "removed {count} zero-width character(s)")
+            }
+            Self::UnassignedStripped { count } => {
+                write!(f, "removed {count} unassigned code point(s)")
+            }
+            Self::PrivateUseStripped { count } => {
+                write!(f, "removed {count} private-use code point(s)")
+            }
+            Self::CompatibilityFolded { count } => {
+                write!(
+                    f,
+                    "replaced {count} compatibility character(s) by their plain form"
+                )
+            }
+            Self::CombiningMarksDropped {
+                count,
+                max_per_base,
+            } => write!(
+                f,
+                "dropped {count} combining mark(s) beyond {max_per_base} per character"
+            ),
             Self::UnknownPhoneme {
                 symbol,
                 text,

@@ -1,5 +1,10 @@
 //! Signet's text frontend: limits, Unicode policy, sentences, phonemes, ids.
 //!
+//! [`Limits`] bound a request; [`sanitize`] applies the [Unicode policy](unicode);
+//! [`normalize_en`] rewrites English numbers, dates, money, abbreviations and symbols as
+//! words ([`normalize`]); [`chunk`] splits text into sentences and bounded chunks.
+//! (These four are not yet wired into [`text_to_sentences`].)
+//!
 //! Text goes through the [input guard](guard), is phonemized by espeak-ng running in a
 //! separate, resource-limited helper process ([`phonemize`], speaking the wire format in
 //! [`protocol`]), and is mapped to a voice's phoneme ids with Piper's conventions ([`ids`]).
@@ -29,14 +34,22 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod chunk;
 mod error;
 pub mod guard;
 pub mod ids;
+pub mod limits;
+pub mod normalize;
 pub mod phonemize;
 pub mod protocol;
+pub mod unicode;
 
+pub use chunk::{chunk, split_sentences};
 pub use error::{Diagnostic, TextError};
 pub use guard::{InputLimits, DEFAULT_MAX_INPUT_BYTES};
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
+pub use limits::Limits;
+pub use normalize::normalize_en;
 pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, Phonemize};
 pub use protocol::{Clause, Terminator};
+pub use unicode::sanitize;

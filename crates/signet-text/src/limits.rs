@@ -1,0 +1,256 @@
+//! Resource limits for one synthesis request.
+//!
+//! A [`Limits`] value bounds every dimension of work that text can ask for: its size in
+//! bytes and characters, the phonemes of one sentence (the acoustic model's attention is
+//! quadratic in this length), the phonemes of the whole request, and the seconds of audio
+//! produced. The defaults are safe for an untrusted caller on a small machine; every
+//! limit can be raised with a builder method (and, in the CLI, a flag of the same name),
+//! and a breach fails with [`TextError::LimitExceeded`], whose message says which limit,
+//! the measured value and how to change it.
+//!
+//! ```
+//! use signet_text::Limits;
+//!
+//! let limits = Limits::default().with_max_chars(10);
+//! assert!(limits.check_text("short").is_ok());
+//! let err = limits.check_text("far too long for ten").unwrap_err();
+//! assert!(err.to_string().contains("--max-chars"));
+//! ```
+
+use crate::error::TextError;
+
+pub use crate::guard::DEFAULT_MAX_INPUT_BYTES;
+/// Default [`Limits::max_chars`].
+pub const DEFAULT_MAX_CHARS: usize = 500_000;
+/// Default [`Limits::max_phonemes_per_sentence`].
+pub const DEFAULT_MAX_PHONEMES_PER_SENTENCE: usize = 2_000;
+/// Default [`Limits::max_phonemes_per_request`].
+pub const DEFAULT_MAX_PHONEMES_PER_REQUEST: usize = 200_000;
+/// Default [`Limits::max_output_seconds`]: one hour.
+pub const DEFAULT_MAX_OUTPUT_SECONDS: u32 = 3_600;
+
+/// Upper bounds on the work one request may cause. Build with [`Limits::default`] and the
+/// `with_*` methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Limits {
+    /// Largest input, in bytes of UTF-8 (CLI `--max-input-bytes`).
+    pub max_input_bytes: usize,
+    /// Largest input, in Unicode scalar values (CLI `--max-chars`).
+    pub max_chars: usize,
+    /// Most phonemes in one sentence sent to the acoustic model
+    /// (CLI `--max-phonemes-per-sentence`).
+    pub max_phonemes_per_sentence: usize,
+    /// Most phonemes in a whole request (CLI `--max-phonemes-per-request`).
+    pub max_phonemes_per_request: usize,
+    /// Most seconds of audio one request may produce (CLI `--max-output-seconds`).
+    pub max_output_seconds: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            max_chars: DEFAULT_MAX_CHARS,
+            max_phonemes_per_sentence: DEFAULT_MAX_PHONEMES_PER_SENTENCE,
+            max_phonemes_per_request: DEFAULT_MAX_PHONEMES_PER_REQUEST,
+            max_output_seconds: DEFAULT_MAX_OUTPUT_SECONDS,
+        }
+    }
+}
+
+const HINT_INPUT_BYTES: &str =
+    "raise it with `Limits::with_max_input_bytes` or `--max-input-bytes`, or split the text";
+const HINT_CHARS: &str =
+    "raise it with `Limits::with_max_chars` or `--max-chars`, or split the text";
+const HINT_SENTENCE: &str = "raise it with `Limits::with_max_phonemes_per_sentence` or `--max-phonemes-per-sentence`, or add punctuation";
+const HINT_REQUEST: &str = "raise it with `Limits::with_max_phonemes_per_request` or `--max-phonemes-per-request`, or split the text";
+const HINT_SECONDS: &str =
+    "raise it with `Limits::with_max_output_seconds` or `--max-output-seconds`, or split the text";
+
+fn exceeded(limit: &'static str, value: usize, max: usize, hint: &'static str) -> TextError {
+    TextError::LimitExceeded {
+        limit,
+        value: u64::try_from(value).unwrap_or(u64::MAX),
+        max: u64::try_from(max).unwrap_or(u64::MAX),
+        hint,
+    }
+}
+
+impl Limits {
+    /// Sets [`Limits::max_input_bytes`].
+    #[must_use]
+    pub fn with_max_input_bytes(mut self, max: usize) -> Self {
+        self.max_input_bytes = max;
+        self
+    }
+
+    /// Sets [`Limits::max_chars`].
+    #[must_use]
+    pub fn with_max_chars(mut self, max: usize) -> Self {
+        self.max_chars = max;
+        self
+    }
+
+    /// Sets [`Limits::max_phonemes_per_sentence`].
+    #[must_use]
+    pub fn with_max_phonemes_per_sentence(mut self, max: usize) -> Self {
+        self.max_phonemes_per_sentence = max;
+        self
+    }
+
+    /// Sets [`Limits::max_phonemes_per_request`].
+    #[must_use]
+    pub fn with_max_phonemes_per_request(mut self, max: usize) -> Self {
+        self.max_phonemes_per_request = max;
+        self
+    }
+
+    /// Sets [`Limits::max_output_seconds`].
+    #[must_use]
+    pub fn with_max_output_seconds(mut self, max: u32) -> Self {
+        self.max_output_seconds = max;
+        self
+    }
+
+    /// Checks the input text's size in bytes, then in characters. The character count stops
+    /// as soon as the limit is passed, so a huge text costs no more than the limit.
+    ///
+    /// # Errors
+    /// [`TextError::LimitExceeded`] naming `max_input_bytes` or `max_chars`.
+    pub fn check_text(&self, text: &str) -> Result<(), TextError> {
+        if text.len() > self.max_input_bytes {
+            return Err(exceeded(
+                "max_input_bytes",
+                text.len(),
+                self.max_input_bytes,
+                HINT_INPUT_BYTES,
+            ));
+        }
+        // A char is at least one byte: no need to count when the bytes fit.
+        if text.len() > self.max_chars {
+            let chars = text.chars().count();
+            if chars > self.max_chars {
+                return Err(exceeded("max_chars", chars, self.max_chars, HINT_CHARS));
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the phoneme count of one sentence.
+    ///
+    /// # Errors
+    /// [`TextError::LimitExceeded`] naming `max_phonemes_per_sentence`.
+    pub fn check_sentence_phonemes(&self, phonemes: usize) -> Result<(), TextError> {
+        if phonemes > self.max_phonemes_per_sentence {
+            return Err(exceeded(
+                "max_phonemes_per_sentence",
+                phonemes,
+                self.max_phonemes_per_sentence,
+                HINT_SENTENCE,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the phoneme count of a whole request.
+    ///
+    /// # Errors
+    /// [`TextError::LimitExceeded`] naming `max_phonemes_per_request`.
+    pub fn check_request_phonemes(&self, phonemes: usize) -> Result<(), TextError> {
+        if phonemes > self.max_phonemes_per_request {
+            return Err(exceeded(
+                "max_phonemes_per_request",
+                phonemes,
+                self.max_phonemes_per_request,
+                HINT_REQUEST,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the length of the audio produced so far, in samples at `sample_rate` Hz.
+    /// Whole seconds are reported, rounded up.
+    ///
+    /// # Errors
+    /// [`TextError::LimitExceeded`] naming `max_output_seconds`.
+    pub fn check_output_samples(&self, samples: u64, sample_rate: u32) -> Result<(), TextError> {
+        let max_samples = u64::from(self.max_output_seconds).saturating_mul(u64::from(sample_rate));
+        if samples > max_samples {
+            let seconds = samples.div_ceil(u64::from(sample_rate.max(1)));
+            return Err(TextError::LimitExceeded {
+                limit: "max_output_seconds",
+                value: seconds,
+                max: u64::from(self.max_output_seconds),
+                hint: HINT_SECONDS,
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The limit named by a refusal and its message, or `("accepted", "")`.
+    fn refusal(result: Result<(), TextError>) -> (&'static str, String) {
+        match result {
+            Err(err @ TextError::LimitExceeded { limit, .. }) => (limit, err.to_string()),
+            Err(other) => ("other error", other.to_string()),
+            Ok(()) => ("accepted", String::new()),
+        }
+    }
+
+    #[test]
+    fn defaults_accept_ordinary_text() {
+        let limits = Limits::default();
+        assert_eq!(limits.max_input_bytes, DEFAULT_MAX_INPUT_BYTES);
+        assert!(limits.check_text("Hello, world.").is_ok());
+        assert!(limits.check_sentence_phonemes(100).is_ok());
+        assert!(limits.check_request_phonemes(10_000).is_ok());
+        assert!(limits.check_output_samples(22_050 * 60, 22_050).is_ok());
+    }
+
+    #[test]
+    fn byte_limit_is_checked_first_and_named() {
+        let limits = Limits::default().with_max_input_bytes(4).with_max_chars(2);
+        let (limit, msg) = refusal(limits.check_text("hello"));
+        assert_eq!(limit, "max_input_bytes");
+        assert!(
+            msg.contains("max_input_bytes is 5, above the limit of 4"),
+            "{msg}"
+        );
+        assert!(msg.contains("--max-input-bytes"), "{msg}");
+    }
+
+    #[test]
+    fn char_limit_counts_characters_not_bytes() {
+        let limits = Limits::default().with_max_chars(3);
+        assert!(limits.check_text("äöü").is_ok());
+        let (limit, msg) = refusal(limits.check_text("äöüß"));
+        assert_eq!(limit, "max_chars");
+        assert!(msg.contains("with_max_chars"), "{msg}");
+    }
+
+    #[test]
+    fn phoneme_and_output_limits() {
+        let limits = Limits::default()
+            .with_max_phonemes_per_sentence(10)
+            .with_max_phonemes_per_request(20)
+            .with_max_output_seconds(2);
+        assert!(limits.check_sentence_phonemes(10).is_ok());
+        let (limit, msg) = refusal(limits.check_sentence_phonemes(11));
+        assert_eq!(limit, "max_phonemes_per_sentence");
+        assert!(msg.contains("--max-phonemes-per-sentence"), "{msg}");
+        let (limit, _) = refusal(limits.check_request_phonemes(21));
+        assert_eq!(limit, "max_phonemes_per_request");
+        assert!(limits.check_output_samples(44_100, 22_050).is_ok());
+        let (limit, msg) = refusal(limits.check_output_samples(44_101, 22_050));
+        assert_eq!(limit, "max_output_seconds");
+        assert!(msg.contains("max_output_seconds is 3"), "{msg}");
+        assert!(msg.contains("--max-output-seconds"), "{msg}");
+        // A zero sample rate never divides by zero.
+        assert!(limits.check_output_samples(1, 0).is_err());
+    }
+}

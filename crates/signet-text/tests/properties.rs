@@ -1,0 +1,191 @@
+//! Properties on arbitrary input: nothing panics, normalization is idempotent, chunks
+//! cover their input and respect their bound, and huge inputs finish quickly.
+
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use signet_text::{chunk, normalize_en, sanitize, split_sentences};
+
+/// Tokens that exercise every normalization rule, joined by the strategy below.
+const VOCAB: &[&str] = &[
+    "1",
+    "5",
+    "12",
+    "1,234",
+    "-7",
+    "3.14",
+    ".5",
+    "007",
+    "1999",
+    "2005",
+    "1st",
+    "22nd",
+    "1990s",
+    "2024-03-05",
+    "3:45",
+    "3:00",
+    "pm",
+    "am",
+    "a.m.",
+    "$5.50",
+    "€20",
+    "£3",
+    "$2",
+    "million",
+    "50%",
+    "%",
+    "5km",
+    "km",
+    "°C",
+    "20°C",
+    "mph",
+    "Dr.",
+    "Mr.",
+    "St.",
+    "etc.",
+    "e.g.",
+    "vs.",
+    "No.",
+    "Henry",
+    "VIII",
+    "IV",
+    "I",
+    "Chapter",
+    "War",
+    "NASA",
+    "FBI",
+    "HTML",
+    "OK",
+    "THE",
+    "example.com",
+    "www.example.com",
+    "jo@example.org",
+    "&",
+    "@",
+    "+",
+    "=",
+    "#1",
+    "R&D",
+    "5-10",
+    "MP3",
+    "March",
+    "May",
+    "Jan.",
+    "the",
+    "and",
+    "Smith",
+    "main",
+    "(",
+    ")",
+    "\"",
+    ",",
+    ".",
+    "?",
+    "x",
+    "A",
+    "B",
+    "V",
+    "12345678901234567890",
+    "½",
+    "é",
+    "'s",
+    "-",
+];
+
+fn vocab_text() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            prop::sample::select(VOCAB),
+            prop::sample::select(&[" ", " ", "", ", ", ". ", "\n"][..]),
+        ),
+        0..12,
+    )
+    .prop_map(|parts| {
+        parts
+            .into_iter()
+            .map(|(w, sep)| format!("{w}{sep}"))
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn normalization_is_idempotent_on_rule_tokens(text in vocab_text()) {
+        let once = normalize_en(&text);
+        prop_assert_eq!(normalize_en(&once), once);
+    }
+
+    #[test]
+    fn normalization_is_idempotent_on_arbitrary_text(text in "\\PC{0,64}") {
+        let once = normalize_en(&text);
+        prop_assert_eq!(normalize_en(&once), once);
+    }
+
+    #[test]
+    fn arbitrary_unicode_never_panics(text in any::<String>(), max in 0usize..64) {
+        let (clean, _) = sanitize(&text);
+        let (again, diags) = sanitize(&clean);
+        prop_assert_eq!(&again, &clean);
+        prop_assert!(diags.is_empty());
+        let normalized = normalize_en(&clean);
+        let pieces = chunk(&normalized, max);
+        prop_assert_eq!(pieces.concat(), normalized);
+    }
+
+    #[test]
+    fn chunks_cover_input_and_respect_bound(text in "[a-z ,;.!?\n]{0,400}|\\PC{0,200}", max in 1usize..80) {
+        let pieces = chunk(&text, max);
+        prop_assert_eq!(pieces.concat(), text.clone());
+        for p in &pieces {
+            prop_assert!(!p.is_empty());
+            prop_assert!(p.chars().count() <= max, "{:?} longer than {}", p, max);
+        }
+        prop_assert_eq!(split_sentences(&text).concat(), text);
+    }
+}
+
+/// Runs `f` and fails if it takes longer than `limit` (generous: debug build, shared CPU).
+fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
+    let start = Instant::now();
+    let out = f();
+    let took = start.elapsed();
+    assert!(took < limit, "{what} took {took:?}");
+    out
+}
+
+#[test]
+fn huge_inputs_finish_quickly() {
+    let limit = Duration::from_secs(20);
+    let inputs = [
+        "word ".repeat(20_000),
+        "9".repeat(200_000),
+        "1,".repeat(100_000),
+        "a\u{301}\u{302}\u{303}\u{304}\u{305}".repeat(50_000),
+        "\u{202E}\u{200B}x".repeat(100_000),
+        "FBI Henry VIII $5.50 3:45 pm 1999 example.com ".repeat(5_000),
+        "é".repeat(300_000),
+        ".".repeat(200_000),
+        "-".repeat(200_000),
+        "#".repeat(200_000),
+    ];
+    for input in &inputs {
+        let (clean, _) = within(limit, "sanitize", || sanitize(input));
+        let normalized = within(limit, "normalize_en", || normalize_en(&clean));
+        let pieces = within(limit, "chunk", || chunk(&normalized, 300));
+        assert_eq!(pieces.concat(), normalized);
+        assert!(pieces.iter().all(|p| p.chars().count() <= 300));
+    }
+}
+
+#[test]
+fn hundred_thousand_characters_without_full_stop_are_chunked_completely() {
+    let text = "and the rain kept falling on the roofs of the town ".repeat(2_000);
+    assert!(text.chars().count() >= 100_000);
+    let pieces = chunk(&text, 250);
+    assert_eq!(pieces.concat(), text);
+    assert!(pieces.iter().all(|p| p.chars().count() <= 250));
+    // Cuts fall at word boundaries, not inside words.
+    assert!(pieces.iter().all(|p| p.ends_with(' ')));
+}
