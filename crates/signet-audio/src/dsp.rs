@@ -158,3 +158,18 @@ impl Audio {
         Audio::new(zeros.to_vec(), rate)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ms_to_samples;
+
+    #[test]
+    fn milliseconds_to_samples_round_down_without_overflow() {
+        assert_eq!(ms_to_samples(22_050, 1), 22);
+        assert_eq!(ms_to_samples(16_000, 250), 4_000);
+        assert_eq!(
+            ms_to_samples(u32::MAX, u32::MAX),
+            (u64::from(u32::MAX).pow(2) / 1000) as usize
+        );
+    }
+}

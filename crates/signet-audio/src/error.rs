@@ -230,3 +230,30 @@ pub enum AudioError {
         max_ms: u32,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fourcc_displays_printable_bytes_and_escapes_the_rest() {
+        assert_eq!(FourCc(*b"fmt ").to_string(), "fmt ");
+        assert_eq!(FourCc([b'd', 0, 0xFF, b'a']).to_string(), "d\\x00\\xffa");
+    }
+
+    #[test]
+    fn errors_name_their_limit() {
+        let e = AudioError::WavTooLarge { size: 10, max: 5 };
+        assert!(e.to_string().contains("WavLimits::max_bytes"));
+        let e = AudioError::ChunkOverrun {
+            id: FourCc(*b"data"),
+            offset: 36,
+            declared: 9,
+            available: 2,
+        };
+        assert_eq!(
+            e.to_string(),
+            "chunk data at offset 36 declares 9 bytes, only 2 left"
+        );
+    }
+}

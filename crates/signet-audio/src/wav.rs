@@ -403,3 +403,48 @@ fn downmix(interleaved: Vec<f32>, channels: usize) -> Vec<f32> {
         Err(_) => Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_header_is_what_hound_writes() -> Result<(), hound::Error> {
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate: 22_050,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut file = Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut file, spec)?;
+        w.write_sample(1i16)?;
+        w.write_sample(-1i16)?;
+        w.finalize()?;
+        let format = Format {
+            encoding: Encoding::Int,
+            channels: 2,
+            sample_rate: 22_050,
+            bits: 16,
+            block_align: 4,
+        };
+        let header = canonical_header(&format, 4);
+        assert_eq!(file.get_ref().get(..44), Some(header.as_slice()));
+        Ok(())
+    }
+
+    #[test]
+    fn limits_default_to_safe_values_and_channels_cannot_be_raised() {
+        let l = WavLimits::default();
+        assert_eq!((l.max_bytes, l.max_channels), (1 << 30, 8));
+        assert_eq!(l.clone().with_max_channels(9).max_channels, 8);
+        assert_eq!(l.with_max_bytes(7).max_bytes, 7);
+    }
+
+    #[test]
+    fn downmix_averages_frames() {
+        assert_eq!(downmix(vec![1.0, 0.0, 0.5, 0.5], 2), vec![0.5, 0.5]);
+        assert_eq!(downmix(vec![f32::MAX; 3], 3), vec![f32::MAX]);
+        assert!(downmix(Vec::new(), 4).is_empty());
+    }
+}

@@ -535,3 +535,60 @@ proptest! {
         }
     }
 }
+
+/// Interleaved integer samples of `bits` bits and their expected mono mix.
+fn int_frames(bits: u16, channels: u16, raw: &[i32]) -> (Vec<i32>, Vec<f32>) {
+    let max = 1i64 << (bits - 1);
+    let samples: Vec<i32> = raw.iter().map(|&r| (i64::from(r) % max) as i32).collect();
+    let ch = usize::from(channels);
+    let frames = samples.len() / ch;
+    let samples = samples[..frames * ch].to_vec();
+    let mono = samples
+        .chunks(ch)
+        .map(|f| f.iter().map(|&s| s as f32 / max as f32 / ch as f32).sum())
+        .collect();
+    (samples, mono)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Whatever hound writes within the limits reads back, downmixed.
+    #[test]
+    fn reads_what_hound_writes(
+        channels in 1u16..=8,
+        bits in prop::sample::select(vec![8u16, 16, 24, 32]),
+        float in any::<bool>(),
+        rate in signet_audio::MIN_SAMPLE_RATE..=signet_audio::MAX_SAMPLE_RATE,
+        raw in prop::collection::vec(any::<i32>(), 0..200),
+    ) {
+        let (bits, format) = if float { (32, hound::SampleFormat::Float) } else { (bits, hound::SampleFormat::Int) };
+        let spec = hound::WavSpec { channels, sample_rate: rate, bits_per_sample: bits, sample_format: format };
+        let mut file = std::io::Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut file, spec).unwrap();
+        let expected: Vec<f32> = if float {
+            let (samples, mono) = int_frames(16, channels, &raw);
+            for s in samples {
+                w.write_sample(s as f32 / 32_768.0).unwrap();
+            }
+            mono
+        } else {
+            let (samples, mono) = int_frames(bits, channels, &raw);
+            for s in samples {
+                match bits {
+                    8 => w.write_sample(s as i8).unwrap(),
+                    16 => w.write_sample(s as i16).unwrap(),
+                    _ => w.write_sample(s).unwrap(),
+                }
+            }
+            mono
+        };
+        w.finalize().unwrap();
+        let a = read(file.get_ref()).unwrap();
+        prop_assert_eq!(a.sample_rate(), rate);
+        prop_assert_eq!(a.samples().len(), expected.len());
+        for (got, want) in a.samples().iter().zip(&expected) {
+            prop_assert!((got - want).abs() <= 1e-6, "{} vs {}", got, want);
+        }
+    }
+}
