@@ -18,6 +18,28 @@
 //!   [`Audio::with_volume`] (never clips), [`Audio::trim_silence`] and
 //!   [`Audio::silence`], computed with ndarray (see the `dsp` module).
 //!
+//! ```
+//! use signet_audio::{Audio, SampleFormat, WavLimits};
+//!
+//! # fn main() -> Result<(), signet_audio::AudioError> {
+//! // Half a second of a 220 Hz tone at the voice's rate, then a pause.
+//! let tone: Vec<f32> = (0..11_025)
+//!     .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 220.0 * i as f32 / 22_050.0).sin())
+//!     .collect();
+//! let mut speech = Audio::new(tone, 22_050)?;
+//! speech.append(&Audio::silence(22_050, 200)?)?;
+//!
+//! // Telephone rate, full level, written and read back.
+//! let phone = speech.resample(8_000)?.normalize_peak(0.95)?;
+//! let wav = phone.to_wav(SampleFormat::S16)?;
+//! let back = Audio::from_wav(&wav, &WavLimits::default())?;
+//! assert_eq!(back.sample_rate(), 8_000);
+//! assert_eq!(back.samples().len(), 8_000 * 7 / 10);
+//! assert!((back.peak() - 0.95).abs() < 1e-3);
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! **Architecture invariant:** this crate knows nothing of models, text or
 //! libtorch; it takes samples in and gives bytes out.
 #![forbid(unsafe_code)]
