@@ -32,6 +32,11 @@
 //! the filter's delay is cut from the start, so that a feature at input time
 //! `t` appears at output time `t`, within half an output sample. The input is
 //! fed in chunks of [`CHUNK`] frames and the tail is flushed with silence.
+//!
+//! Each call treats its input as a whole clip, silent before and after:
+//! resampling sentences one by one and joining the results is exact only
+//! where the sentences start and end in silence (as synthesized sentences
+//! do); a cut through sound leaves a short filter transient at the join.
 
 use rubato::audioadapter_buffers::direct::InterleavedSlice;
 use rubato::{
