@@ -643,6 +643,17 @@ impl Ctx<'_> {
 
 /// One rewriting pass.
 fn pass(text: &str) -> String {
+    pass_within(
+        text,
+        Ctx {
+            prev: None,
+            next: None,
+        },
+    )
+}
+
+/// One rewriting pass over text that stands between the tokens of `outer`.
+fn pass_within(text: &str, outer: Ctx<'_>) -> String {
     let mut spans: Vec<(usize, usize)> = Vec::new();
     let mut start = None;
     for (i, c) in text.char_indices() {
@@ -669,8 +680,11 @@ fn pass(text: &str) -> String {
         out.push_str(text.get(last_end..s).unwrap_or(""));
         last_end = e;
         let ctx = Ctx {
-            prev: i.checked_sub(1).and_then(|p| tokens.get(p)).copied(),
-            next: tokens.get(i + 1).copied(),
+            prev: match i.checked_sub(1) {
+                Some(p) => tokens.get(p).copied(),
+                None => outer.prev,
+            },
+            next: tokens.get(i + 1).copied().or(outer.next),
         };
         rewrite_token(*token, ctx, &mut out);
     }
@@ -694,9 +708,37 @@ fn rewrite_token(token: Token<'_>, ctx: Ctx<'_>, out: &mut String) {
             return;
         }
     }
-    let words = rewrite_core(core, ctx);
-    out.push_str(words.as_deref().unwrap_or(core));
-    out.push_str(trail);
+    if (core.contains('@') && is_email(core)) || is_url(core) {
+        // Read with the trailing punctuation, as text: a last path segment may be a word
+        // such as "etc" that a following dot turns into an abbreviation.
+        let mut words = read_address(core);
+        words.push_str(trail);
+        out.push_str(&pass_within(&words, ctx));
+        return;
+    }
+    match rewrite_core(core, ctx) {
+        Some(words) => {
+            out.push_str(&words);
+            out.push_str(trail);
+        }
+        None if is_mixed(core) => {
+            // The trailing punctuation goes along: it may end an abbreviation.
+            let mut whole = String::with_capacity(core.len() + trail.len());
+            whole.push_str(core);
+            whole.push_str(trail);
+            out.push_str(&split_mixed(&whole, ctx));
+        }
+        None => {
+            out.push_str(core);
+            out.push_str(trail);
+        }
+    }
+}
+
+/// Whether a token that no rule read holds digits or symbols to read piece by piece.
+fn is_mixed(core: &str) -> bool {
+    core.chars()
+        .any(|c| c.is_ascii_digit() || symbol_word(c).is_some() || c == '#')
 }
 
 fn abbreviation(written: &str, ctx: Ctx<'_>) -> Option<String> {
@@ -722,12 +764,6 @@ fn abbreviation(written: &str, ctx: Ctx<'_>) -> Option<String> {
 
 /// Rewrites a token's core, or `None` to keep it as it is.
 fn rewrite_core(core: &str, ctx: Ctx<'_>) -> Option<String> {
-    if core.contains('@') && is_email(core) {
-        return Some(read_address(core));
-    }
-    if is_url(core) {
-        return Some(read_address(core));
-    }
     if let Some(w) = time(core, is_meridiem(ctx.next_core())) {
         return Some(w);
     }
@@ -769,12 +805,6 @@ fn rewrite_core(core: &str, ctx: Ctx<'_>) -> Option<String> {
         if let Some(w) = symbol_word(c) {
             return Some(w.to_owned());
         }
-    }
-    if core
-        .chars()
-        .any(|c| c.is_ascii_digit() || symbol_word(c).is_some() || c == '#')
-    {
-        return Some(split_mixed(core));
     }
     None
 }
@@ -1224,19 +1254,24 @@ fn read_address(core: &str) -> String {
     words.join(" ")
 }
 
-/// Fallback for tokens mixing digits, letters and symbols: each run read on its own.
-fn split_mixed(core: &str) -> String {
+/// Fallback for tokens mixing digits, letters and symbols: digit runs and symbols become
+/// words, hyphens separate, and the result is read as text.
+fn split_mixed(core: &str, ctx: Ctx<'_>) -> String {
     let mut pieces: Vec<String> = Vec::new();
     let mut chars = core.char_indices().peekable();
     let mut text_run = String::new();
     let flush = |run: &mut String, pieces: &mut Vec<String>| {
         if !run.is_empty() {
-            pieces.push(acronym(run).unwrap_or_else(|| run.clone()));
-            run.clear();
+            pieces.push(std::mem::take(run));
         }
     };
     while let Some((i, c)) = chars.next() {
-        if c.is_ascii_digit() {
+        if i == 0
+            && matches!(c, '-' | '\u{2212}')
+            && chars.peek().is_some_and(|&(_, n)| n.is_ascii_digit())
+        {
+            pieces.push("minus".to_owned());
+        } else if c.is_ascii_digit() {
             flush(&mut text_run, &mut pieces);
             let mut end = i + 1;
             while let Some(&(j, d)) = chars.peek() {
@@ -1266,7 +1301,9 @@ fn split_mixed(core: &str) -> String {
         }
     }
     flush(&mut text_run, &mut pieces);
-    pieces.join(" ")
+    // The pieces are read again together, so that words keep their neighbours. They hold
+    // no digits or symbols any more, so this reading never comes back here.
+    pass_within(&pieces.join(" "), ctx)
 }
 
 /// Digits with `.` or `,` between them: a number, or its parts read one by one.

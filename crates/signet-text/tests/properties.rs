@@ -96,7 +96,7 @@ fn vocab_text() -> impl Strategy<Value = String> {
     prop::collection::vec(
         (
             prop::sample::select(VOCAB),
-            prop::sample::select(&[" ", " ", "", ", ", ". ", "\n"][..]),
+            prop::sample::select(&[" ", " ", "", ", ", ". ", "\n", "-", "/"][..]),
         ),
         0..12,
     )
