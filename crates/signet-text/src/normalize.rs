@@ -8,8 +8,9 @@
 //! - **Numbers:** cardinals with or without thousands separators ("1,234" → "one thousand
 //!   two hundred thirty-four"), negatives ("-5" → "minus five"), decimals ("3.14" →
 //!   "three point one four"), ordinals ("22nd" → "twenty-second"), ranges ("5-10" →
-//!   "five to ten"). Integers longer than [`MAX_CARDINAL_DIGITS`] digits, and integers
-//!   with a leading zero, are read digit by digit.
+//!   "five to ten"), small fractions ("3/4" → "three quarters"). Integers longer than
+//!   [`MAX_CARDINAL_DIGITS`] digits, integers with a leading zero, and digit groups that
+//!   look like phone numbers ("555-0199") are read digit by digit.
 //! - **Years:** a four-digit integer from 1100 to 2099 reads as a year ("1999" →
 //!   "nineteen ninety-nine", "2005" → "two thousand five", "1905" → "nineteen oh five");
 //!   "1990s" → "nineteen nineties".
@@ -785,7 +786,13 @@ fn rewrite_core(core: &str, ctx: Ctx<'_>) -> Option<String> {
     if let Some(w) = number_with_unit(core) {
         return Some(w);
     }
+    if let Some(w) = digit_groups(core) {
+        return Some(w);
+    }
     if let Some(w) = range(core) {
+        return Some(w);
+    }
+    if let Some(w) = fraction(core) {
         return Some(w);
     }
     if let Some(w) = word_after_number(core, ctx) {
@@ -961,7 +968,7 @@ fn ordinal(core: &str) -> Option<String> {
 }
 
 fn decade(core: &str) -> Option<String> {
-    let digits = core.strip_suffix('s').or_else(|| core.strip_suffix("'s"))?;
+    let digits = core.strip_suffix("'s").or_else(|| core.strip_suffix('s'))?;
     if !all_digits(digits) || !digits.ends_with('0') {
         return None;
     }
@@ -970,11 +977,17 @@ fn decade(core: &str) -> Option<String> {
 }
 
 fn number_with_unit(core: &str) -> Option<String> {
+    let sign = core
+        .chars()
+        .next()
+        .filter(|&c| matches!(c, '-' | '\u{2212}'));
+    let digits_start = sign.map_or(0, char::len_utf8);
     let split = core
         .char_indices()
+        .skip(usize::from(sign.is_some()))
         .find(|&(_, c)| !(c.is_ascii_digit() || c == '.' || c == ','))
         .map(|(i, _)| i)?;
-    if split == 0 {
+    if split == digits_start {
         return None;
     }
     let (num, rest) = core.split_at(split);
@@ -997,6 +1010,59 @@ fn number_with_unit(core: &str) -> Option<String> {
         number_words(&n),
         if singular { one } else { many }
     ))
+}
+
+/// Digit groups joined by hyphens that are not a range: read digit by digit, a pause
+/// between groups ("555-0199", "1-800-555-0199").
+fn digit_groups(core: &str) -> Option<String> {
+    let groups: Vec<&str> = core.split('-').collect();
+    if !groups.iter().all(|g| all_digits(g)) {
+        return None;
+    }
+    let phone = match groups.as_slice() {
+        [a, b] => a.len() == 3 && b.len() == 4,
+        [_, _, ..] => true,
+        _ => false,
+    };
+    phone.then(|| {
+        groups
+            .iter()
+            .map(|g| digit_words(g))
+            .collect::<Vec<_>>()
+            .join(", ")
+    })
+}
+
+/// A fraction of small numbers: "3/4" → "three quarters".
+fn fraction(core: &str) -> Option<String> {
+    let (a, b) = core.split_once('/')?;
+    if !all_digits(a) || !all_digits(b) || a.len() > 2 || b.len() > 2 {
+        return None;
+    }
+    let (num, den): (u64, u64) = (a.parse().ok()?, b.parse().ok()?);
+    if num == 0 || num >= den {
+        return None;
+    }
+    let (one, many) = match den {
+        2 => ("half", "halves"),
+        3 => ("third", "thirds"),
+        4 => ("quarter", "quarters"),
+        5..=10 => return fraction_words(num, &ordinal_words(&cardinal(den))),
+        _ => return None,
+    };
+    Some(format!(
+        "{} {}",
+        cardinal(num),
+        if num == 1 { one } else { many }
+    ))
+}
+
+fn fraction_words(num: u64, ordinal: &str) -> Option<String> {
+    Some(if num == 1 {
+        format!("one {ordinal}")
+    } else {
+        format!("{} {ordinal}s", cardinal(num))
+    })
 }
 
 fn range(core: &str) -> Option<String> {
@@ -1287,14 +1353,30 @@ fn split_mixed(core: &str, ctx: Ctx<'_>) -> String {
                 end = j + d.len_utf8();
                 chars.next();
             }
-            pieces.push(digits_run_words(core.get(i..end).unwrap_or("")));
+            let run = core.get(i..end).unwrap_or("");
+            // An ordinal suffix ("2nd-floor") belongs to the number.
+            let suffix = core.get(end..end + 2).filter(|s| {
+                matches!(s.to_ascii_lowercase().as_str(), "st" | "nd" | "rd" | "th")
+                    && !core
+                        .get(end + 2..)
+                        .and_then(|r| r.chars().next())
+                        .is_some_and(char::is_alphanumeric)
+            });
+            match suffix {
+                Some(_) if all_digits(run) => {
+                    pieces.push(ordinal_words(&integer_words(run)));
+                    chars.next();
+                    chars.next();
+                }
+                _ => pieces.push(digits_run_words(run)),
+            }
         } else if c == '#' && chars.peek().is_some_and(|&(_, n)| n.is_ascii_digit()) {
             flush(&mut text_run, &mut pieces);
             pieces.push("number".to_owned());
         } else if let Some(w) = symbol_word(c) {
             flush(&mut text_run, &mut pieces);
             pieces.push(w.to_owned());
-        } else if matches!(c, '-' | '#') {
+        } else if matches!(c, '-' | '#' | '/') {
             flush(&mut text_run, &mut pieces);
         } else {
             text_run.push(c);

@@ -30,7 +30,8 @@
 //! 8. **Combining-mark floods.** At most [`MAX_COMBINING_MARKS`] combining marks are kept
 //!    after one base character; the rest are dropped
 //!    ([`Diagnostic::CombiningMarksDropped`]). This bounds "Zalgo" text, which otherwise
-//!    costs work downstream for no speech.
+//!    costs work downstream for no speech. (Long runs of marks are already cut to a few
+//!    before NFC, so that normalization never reorders a long run.)
 //!
 //! The result is stable: `sanitize` of its own output changes nothing.
 
@@ -43,6 +44,10 @@ use crate::error::Diagnostic;
 
 /// Most combining marks kept after one base character.
 pub const MAX_COMBINING_MARKS: usize = 3;
+
+/// Combining marks kept in a row before normalization. Floods are cut here already so
+/// that NFC, which reorders each run of marks, never sees a long one.
+const MAX_MARKS_BEFORE_NFC: usize = 4 * MAX_COMBINING_MARKS;
 
 /// Sorted, disjoint ranges of unassigned code points (general category `Cn`).
 static UNASSIGNED: LazyLock<Vec<(char, char)>> = LazyLock::new(|| class_ranges(r"\p{Cn}"));
@@ -127,7 +132,17 @@ pub fn sanitize(text: &str) -> (String, Vec<Diagnostic>) {
     let mut counts = Counts::default();
     let mut cleaned = String::with_capacity(text.len());
     let mut chars = text.chars().peekable();
+    let mut run = 0usize;
     while let Some(c) = chars.next() {
+        if is_combining_mark(c) {
+            run += 1;
+            if run > MAX_MARKS_BEFORE_NFC {
+                counts.marks_dropped += 1;
+                continue;
+            }
+        } else {
+            run = 0;
+        }
         if c == '\r' {
             if chars.peek() != Some(&'\n') {
                 cleaned.push('\n');
