@@ -146,6 +146,24 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+    #[test]
+    fn huge_arbitrary_unicode_finishes_quickly(
+        chars in prop::collection::vec(any::<char>(), 0..50_000),
+        max in 1usize..400,
+    ) {
+        let text: String = chars.into_iter().collect();
+        let start = Instant::now();
+        let (clean, _) = sanitize(&text);
+        let normalized = normalize_en(&clean);
+        let pieces = chunk(&normalized, max);
+        prop_assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+        prop_assert_eq!(pieces.concat(), normalized);
+    }
+}
+
 /// Runs `f` and fails if it takes longer than `limit` (generous: debug build, shared CPU).
 fn within<T>(limit: Duration, what: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
@@ -169,6 +187,15 @@ fn huge_inputs_finish_quickly() {
         ".".repeat(200_000),
         "-".repeat(200_000),
         "#".repeat(200_000),
+        "1-".repeat(100_000),
+        "1.".repeat(100_000),
+        "9/".repeat(100_000),
+        "$".repeat(200_000),
+        "a.m.".repeat(50_000),
+        "Henry VIII ".repeat(20_000),
+        "x@y.com".repeat(30_000),
+        "-1".repeat(100_000),
+        "1st".repeat(70_000),
     ];
     for input in &inputs {
         let (clean, _) = within(limit, "sanitize", || sanitize(input));
