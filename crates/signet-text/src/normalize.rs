@@ -1047,7 +1047,7 @@ fn fraction(core: &str) -> Option<String> {
         2 => ("half", "halves"),
         3 => ("third", "thirds"),
         4 => ("quarter", "quarters"),
-        5..=10 => return fraction_words(num, &ordinal_words(&cardinal(den))),
+        5..=10 => return Some(fraction_words(num, &ordinal_words(&cardinal(den)))),
         _ => return None,
     };
     Some(format!(
@@ -1057,12 +1057,12 @@ fn fraction(core: &str) -> Option<String> {
     ))
 }
 
-fn fraction_words(num: u64, ordinal: &str) -> Option<String> {
-    Some(if num == 1 {
+fn fraction_words(num: u64, ordinal: &str) -> String {
+    if num == 1 {
         format!("one {ordinal}")
     } else {
         format!("{} {ordinal}s", cardinal(num))
-    })
+    }
 }
 
 fn range(core: &str) -> Option<String> {

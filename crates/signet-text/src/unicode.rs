@@ -300,6 +300,18 @@ mod tests {
     }
 
     #[test]
+    fn diagnostics_describe_counts_without_text() {
+        let (_, diags) =
+            sanitize("\u{202E}\u{200B}\u{E000}\u{378}ﬁ\u{0}a\u{300}\u{301}\u{302}\u{303}\u{304}");
+        assert_eq!(diags.len(), 7);
+        for d in &diags {
+            let msg = d.to_string();
+            assert!(msg.contains('1') || msg.contains('2'), "{msg}");
+            assert!(!msg.contains('ﬁ'), "{msg}");
+        }
+    }
+
+    #[test]
     fn sanitize_is_stable() {
         let input = "\u{202E}Ｈｉ\u{200B} e\u{301}\u{302}\u{303}\u{304}\u{305} \u{E000}x";
         let (once, _) = sanitize(input);
