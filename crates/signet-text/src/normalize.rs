@@ -16,8 +16,8 @@
 //!   "1990s" → "nineteen nineties".
 //! - **Dates:** ISO dates ("2024-03-05" → "March fifth, twenty twenty-four"), a day after
 //!   a month ("March 5," → "March fifth,") or before one ("5 March" → "the fifth of March").
-//! - **Times:** "3:45" → "three forty-five", "3:05 pm" → "three oh five p m",
-//!   "3:00" → "three o'clock", "3pm" → "three p m".
+//! - **Times:** "3:45" → "three forty-five", "3:05 pm" → "three oh five P.M",
+//!   "3:00" → "three o'clock", "3pm" → "three P.M".
 //! - **Money:** "$5.50" → "five dollars and fifty cents", "€20" → "twenty euros",
 //!   "£3" → "three pounds", "$2 million" → "two million dollars".
 //! - **Percentages and units** after a number: "50%" → "fifty percent", "5 km" → "five
@@ -28,8 +28,9 @@
 //!   "Henry the Eighth"), after words like "Chapter" as cardinals ("Chapter IV" →
 //!   "Chapter four").
 //! - **Acronyms:** all-capital words that are read as words stay ("NASA"); short ones and
-//!   ones without vowels are spelled ("FBI" → "F B I"); common words written in capitals
-//!   stay ("THE", "AND").
+//!   ones without vowels are spelled with dots between the letters ("FBI" → "F.B.I", the
+//!   form espeak-ng reads letter by letter with an acronym's stress, where "F B I" would
+//!   read a lone capital "A" as the article); common words in capitals stay ("THE").
 //! - **URLs and e-mail addresses:** "www.example.com/docs" → "w w w dot example dot com
 //!   slash docs", "jo@example.org" → "jo at example dot org".
 //! - **Symbols:** "&" → "and", "@" → "at", "+" → "plus", "=" → "equals", "%" → "percent",
@@ -476,8 +477,8 @@ const ABBREVIATIONS: &[(&str, &str, bool)] = &[
     ("Blvd.", "Boulevard", false),
     ("Rd.", "Road", false),
     ("Dept.", "Department", false),
-    ("a.m.", "a m", false),
-    ("p.m.", "p m", false),
+    ("a.m.", "A.M", false),
+    ("p.m.", "P.M", false),
     ("Jan.", "January", true),
     ("Feb.", "February", true),
     ("Mar.", "March", true),
@@ -842,9 +843,9 @@ fn is_meridiem(word: &str) -> bool {
 fn time(core: &str, meridiem_follows: bool) -> Option<String> {
     let lower = core.to_ascii_lowercase();
     let (clock, suffix) = if let Some(c) = lower.strip_suffix("am") {
-        (c, Some("a m"))
+        (c, Some("A.M"))
     } else if let Some(c) = lower.strip_suffix("pm") {
-        (c, Some("p m"))
+        (c, Some("P.M"))
     } else {
         (lower.as_str(), None)
     };
@@ -1000,7 +1001,7 @@ fn number_with_unit(core: &str) -> Option<String> {
         return Some(format!(
             "{} {}",
             cardinal(hour),
-            if lower == "am" { "a m" } else { "p m" }
+            if lower == "am" { "A.M" } else { "P.M" }
         ));
     }
     let (one, many) = unit(rest)?;
@@ -1087,9 +1088,9 @@ fn word_after_number(core: &str, ctx: Ctx<'_>) -> Option<String> {
     {
         return Some(
             if core.starts_with(['a', 'A']) {
-                "a m"
+                "A.M"
             } else {
-                "p m"
+                "P.M"
             }
             .to_owned(),
         );
@@ -1099,7 +1100,7 @@ fn word_after_number(core: &str, ctx: Ctx<'_>) -> Option<String> {
     if is_meridiem(core) {
         n.value()
             .filter(|h| (1..=12).contains(h) && n.frac.is_none())?;
-        return Some(if lower.starts_with('a') { "a m" } else { "p m" }.to_owned());
+        return Some(if lower.starts_with('a') { "A.M" } else { "P.M" }.to_owned());
     }
     let (one, many) = unit(core)?;
     let singular = n.value() == Some(1) && n.frac.is_none() && !n.negative;
@@ -1212,11 +1213,18 @@ fn acronym(core: &str) -> Option<String> {
     None
 }
 
+/// Letters joined by dots ("F.B.I"), the spelling that phonemizers read letter by letter
+/// with the stress of an acronym. (Letters apart, a capital "A" reads as the article.)
+/// No final dot: that would end a sentence.
 fn spell(word: &str) -> String {
+    spell_with(word, '.')
+}
+
+fn spell_with(word: &str, separator: char) -> String {
     let mut out = String::with_capacity(word.len() * 2);
     for c in word.chars() {
         if !out.is_empty() {
-            out.push(' ');
+            out.push(separator);
         }
         out.push(c);
     }
@@ -1251,7 +1259,14 @@ fn is_url(core: &str) -> bool {
     let Some(tld) = host.rsplit('.').next() else {
         return false;
     };
+    // One label longer than a letter, so that dotted initials ("I.O") are no domain.
+    let name_label = host
+        .split('.')
+        .rev()
+        .skip(1)
+        .any(|l| l.chars().nth(1).is_some());
     host.contains('.')
+        && name_label
         && TLDS.contains(&tld)
         && labels.all(|l| {
             !l.is_empty()
@@ -1279,7 +1294,7 @@ fn read_address(core: &str) -> String {
         if all_digits(run) {
             words.push(integer_words(run));
         } else if run.eq_ignore_ascii_case("www") || !has_vowel(&run.to_ascii_uppercase()) {
-            words.push(spell(&run.to_ascii_lowercase()));
+            words.push(spell_with(&run.to_ascii_lowercase(), ' '));
         } else {
             words.push(run.to_ascii_lowercase());
         }
