@@ -2,8 +2,8 @@
 //!
 //! [`Limits`] bound a request; [`sanitize`] applies the [Unicode policy](unicode);
 //! [`normalize_en`] rewrites English numbers, dates, money, abbreviations and symbols as
-//! words ([`normalize`]); [`chunk`] splits text into sentences and bounded chunks.
-//! (These four are not yet wired into [`text_to_sentences`].)
+//! words ([`normalize`](mod@normalize)); [`chunk()`] splits text into sentences and
+//! bounded chunks. (These four are not yet wired into [`text_to_sentences`].)
 //!
 //! Text goes through the [input guard](guard), is phonemized by espeak-ng running in a
 //! separate, resource-limited helper process ([`phonemize`], speaking the wire format in
