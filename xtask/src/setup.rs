@@ -169,7 +169,7 @@ fn venv(root: &Path) -> Result<PathBuf> {
     );
     // torch's own dependency list pulls in the whole CUDA stack (about 4 GB);
     // the CPU path that tch uses needs only these.
-    util::run(
+    util::run_quiet(
         Command::new(&python)
             .args([
                 "-m",
@@ -182,7 +182,7 @@ fn venv(root: &Path) -> Result<PathBuf> {
             .args(pins::LIBTORCH_WHEELS),
     )?;
     eprintln!("setup: installing fixture and benchmark tools (onnxruntime, piper-tts) into .venv");
-    util::run(
+    util::run_quiet(
         Command::new(&python)
             .args([
                 "-m",
