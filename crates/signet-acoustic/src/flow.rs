@@ -7,7 +7,7 @@
 //! training code. Coupling layers sit at even indices `flows.0, 2, 4, 6`; the odd indices are
 //! parameter-free flips.
 
-use signet_nn::{Conv1d, ConvSpec, Path};
+use signet_nn::{zero_tail, Conv1d, ConvSpec, Path};
 use tch::Tensor;
 
 use crate::config::CheckedConfig;
@@ -67,7 +67,13 @@ impl WaveNet {
         })
     }
 
-    fn forward(&self, x: &Tensor, g: Option<&Tensor>) -> Result<Tensor, AcousticError> {
+    /// `valid`: frames past it are padding, zeroed before each dilated convolution.
+    fn forward(
+        &self,
+        x: &Tensor,
+        g: Option<&Tensor>,
+        valid: Option<i64>,
+    ) -> Result<Tensor, AcousticError> {
         let h = self.hidden;
         let g = match (&self.cond_layer, g) {
             (Some(layer), Some(g)) => Some(layer.forward(g)?),
@@ -79,7 +85,7 @@ impl WaveNet {
         for (l, (in_layer, res_skip)) in
             self.in_layers.iter().zip(&self.res_skip_layers).enumerate()
         {
-            let mut x_in = in_layer.forward(&x)?;
+            let mut x_in = in_layer.forward(&zero_tail(x.shallow_clone(), 2, valid)?)?;
             if let Some(g) = &g {
                 let offset = i64::try_from(l).unwrap_or(0) * 2 * h;
                 x_in = x_in.f_add_(&g.f_narrow(1, offset, 2 * h)?)?;
@@ -132,10 +138,15 @@ impl Coupling {
         })
     }
 
-    fn reverse(&self, x: &Tensor, g: Option<&Tensor>) -> Result<Tensor, AcousticError> {
+    fn reverse(
+        &self,
+        x: &Tensor,
+        g: Option<&Tensor>,
+        valid: Option<i64>,
+    ) -> Result<Tensor, AcousticError> {
         let x0 = x.f_narrow(1, 0, self.half)?;
         let x1 = x.f_narrow(1, self.half, self.half)?;
-        let h = self.enc.forward(&self.pre.forward(&x0)?, g)?;
+        let h = self.enc.forward(&self.pre.forward(&x0)?, g, valid)?;
         let m = self.post.forward(&h)?;
         Ok(Tensor::f_cat(&[x0, x1.f_sub(&m)?], 1)?)
     }
@@ -166,10 +177,18 @@ impl Flow {
     }
 
     /// Maps `z_p` `[1, inter, T]` to the latent `z` (flip, then invert each coupling).
-    pub fn reverse(&self, z_p: &Tensor, g: Option<&Tensor>) -> Result<Tensor, AcousticError> {
+    ///
+    /// With `valid`, frames from `valid` on are padding: the valid frames come out as they
+    /// would for `z_p` cut to `valid` frames.
+    pub fn reverse(
+        &self,
+        z_p: &Tensor,
+        g: Option<&Tensor>,
+        valid: Option<i64>,
+    ) -> Result<Tensor, AcousticError> {
         let mut x = z_p.shallow_clone();
         for coupling in &self.couplings {
-            x = coupling.reverse(&x.f_flip([1])?, g)?;
+            x = coupling.reverse(&x.f_flip([1])?, g, valid)?;
         }
         Ok(x)
     }

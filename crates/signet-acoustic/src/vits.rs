@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use signet_nn::{Embedding, Weights};
 use signet_registry::VerifiedBundle;
-use signet_vocoder::Generator;
+use signet_vocoder::{Generator, BUCKET_FRAMES};
 use tch::{Device, Kind, Tensor};
 
 use crate::config::{CheckedConfig, VitsConfig};
@@ -297,8 +297,14 @@ impl Model {
                 .f_mul_scalar(f64::from(scales.noise_scale))?;
             m_p.f_add(&noise)?
         };
-        let z = self.flow.reverse(&z_p, g.as_ref())?;
-        let samples = self.dec.decode(&z, g.as_ref())?;
+        // Pad the frames to a multiple of BUCKET_FRAMES: the flow and the decoder then see a
+        // few distinct lengths only, and oneDNN reuses its compiled kernels across sentences.
+        let frames = z_p.size().get(2).copied().unwrap_or(1);
+        let bucket = i64::try_from(BUCKET_FRAMES).unwrap_or(1);
+        let padded = (frames + bucket - 1) / bucket * bucket;
+        let z_p = z_p.f_constant_pad_nd([0, padded - frames])?;
+        let z = self.flow.reverse(&z_p, g.as_ref(), Some(frames))?;
+        let samples = self.dec.decode_prefix(&z, frames, g.as_ref())?;
         Ok(Inference { samples, durations })
     }
 }

@@ -213,6 +213,24 @@ impl Conv1d {
     }
 }
 
+/// Zeroes `t` along `dim` from index `from` on, in place, and returns it. Zeroing a
+/// convolution's input past a sequence's valid length makes the convolution compute, on the
+/// valid positions, exactly what its own zero padding computes at the sequence's end: this lets
+/// sequences be padded to a few fixed lengths, so that oneDNN reuses its compiled kernels.
+pub fn zero_tail(t: Tensor, dim: i64, from: Option<i64>) -> Result<Tensor, NnError> {
+    if let Some(from) = from {
+        let len = t
+            .size()
+            .get(usize::try_from(dim).unwrap_or(usize::MAX))
+            .copied()
+            .unwrap_or(0);
+        if from < len {
+            let _ = t.f_narrow(dim, from, len - from)?.f_zero_()?;
+        }
+    }
+    Ok(t)
+}
+
 /// Converts `x` `[1, channels, time]` to the channels-last 2-D form `[1, channels, 1, time]`
 /// (memory laid out time-major, channels innermost).
 pub fn to_nhwc(x: &Tensor) -> Result<Tensor, NnError> {

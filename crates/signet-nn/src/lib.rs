@@ -20,7 +20,8 @@ mod weights;
 
 pub use error::{torch_message, NnError};
 pub use layers::{
-    from_nhwc, leaky_relu, to_nhwc, Conv1d, ConvSpec, ConvTranspose1d, Embedding, LayerNorm, FLOAT,
+    from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Embedding,
+    LayerNorm, FLOAT,
 };
 pub use tch;
 pub use weights::{Path, Weights};

@@ -13,7 +13,9 @@
 //!
 //! Weight norm is folded at import: every layer has a plain `weight`.
 
-use signet_nn::{from_nhwc, leaky_relu, to_nhwc, Conv1d, ConvSpec, ConvTranspose1d, Path};
+use signet_nn::{
+    from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Path,
+};
 use tch::Tensor;
 
 use crate::VocoderError;
@@ -35,6 +37,10 @@ const MAX_HOP: usize = 4096;
 
 /// Frames decoded per chunk by default; longer latents are decoded in overlapping chunks.
 pub const DEFAULT_CHUNK_FRAMES: usize = 512;
+
+/// Short latents are zero-padded to a multiple of this many frames, so that only a few
+/// distinct shapes ever reach oneDNN.
+pub const BUCKET_FRAMES: usize = 32;
 
 /// Residual block flavour (upstream `resblock` "1" or "2").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,23 +288,24 @@ impl ResBlock {
         })
     }
 
-    /// Runs the block on `x`; `lx` is `leaky_relu(x, 0.1)`, computed once per stage because
-    /// every block of the stage starts from it.
-    fn forward(&self, x: &Tensor, lx: &Tensor) -> Result<Tensor, VocoderError> {
+    /// Runs the block on `x`; `lx` is `leaky_relu(x, 0.1)` with its tail zeroed, computed
+    /// once per stage because every block of the stage starts from it. `tail` is where the
+    /// padding of the window starts, in samples (see [`Tail`]).
+    fn forward(&self, x: &Tensor, lx: &Tensor, tail: Tail) -> Result<Tensor, VocoderError> {
         let mut x = x.shallow_clone();
         let mut first = true;
         let mut activated = |x: &Tensor| -> Result<Tensor, VocoderError> {
             if std::mem::take(&mut first) {
                 Ok(lx.shallow_clone())
             } else {
-                Ok(leaky_relu(x, LRELU_SLOPE)?)
+                tail.zero(leaky_relu(x, LRELU_SLOPE)?)
             }
         };
         match self {
             ResBlock::One { convs1, convs2 } => {
                 for (c1, c2) in convs1.iter().zip(convs2) {
                     let xt = c1.forward_nhwc(&activated(&x)?)?;
-                    let mut xt = c2.forward_nhwc(&leaky_relu(&xt, LRELU_SLOPE)?)?;
+                    let mut xt = c2.forward_nhwc(&tail.zero(leaky_relu(&xt, LRELU_SLOPE)?)?)?;
                     x = xt.f_add_(&x)?;
                 }
             }
@@ -310,6 +317,28 @@ impl ResBlock {
             }
         }
         Ok(x)
+    }
+}
+
+/// Where the zero padding of a window starts, in samples at the current rate (`None`: the
+/// window holds no padding). Zeroing a convolution's input from there on gives, on the valid
+/// samples, exactly what the convolution's own zero padding gives at the end of the sequence.
+#[derive(Debug, Clone, Copy)]
+struct Tail(Option<i64>);
+
+impl Tail {
+    fn zero(self, t: Tensor) -> Result<Tensor, VocoderError> {
+        if let Some(from) = self.0 {
+            let len = t.size().get(3).copied().unwrap_or(0);
+            if from < len {
+                let _ = t.f_narrow(3, from, len - from)?.f_zero_()?;
+            }
+        }
+        Ok(t)
+    }
+
+    fn scaled(self, rate: i64) -> Tail {
+        Tail(self.0.map(|v| v * rate))
     }
 }
 
@@ -426,19 +455,28 @@ impl Generator {
     /// `g` is the speaker embedding `[1, gin_channels, 1]` of a multi-speaker voice.
     pub fn forward(&self, z: &Tensor, g: Option<&Tensor>) -> Result<Tensor, VocoderError> {
         let frames = z.size().get(2).copied().unwrap_or(0);
-        self.forward_window(z, g, 0, frames)
+        self.forward_window(
+            z,
+            g,
+            Window {
+                valid: frames,
+                start: 0,
+                end: frames,
+                crop: None,
+            },
+        )
     }
 
     /// Runs the generator on `z`, a window of the latent, and returns the samples of frames
-    /// `start..end` of that window. Frames outside `start..end` only provide context: after
-    /// each stage the activations are cropped to what the remaining layers still need.
+    /// `w.start..w.end` of that window; see [`Window`].
     fn forward_window(
         &self,
         z: &Tensor,
         g: Option<&Tensor>,
-        start: i64,
-        end: i64,
+        w: Window,
     ) -> Result<Tensor, VocoderError> {
+        let frames = z.size().get(2).copied().unwrap_or(0);
+        let tail = Tail((w.valid < frames).then_some(w.valid));
         let mut x = self.conv_pre.forward(z)?;
         if let (Some(cond), Some(g)) = (&self.cond, g) {
             x = x.f_add_(&cond.forward(g)?)?;
@@ -446,22 +484,21 @@ impl Generator {
         let n_kernels = self.cfg.resblock_kernel_sizes.len() as f64;
         // The upsampling stages run in the channels-last 2-D layout (see signet_nn::to_nhwc).
         let mut x = to_nhwc(&x)?;
-        // The window of frames `x` covers, and its samples per frame.
-        let (mut lo, mut hi) = (0i64, z.size().get(2).copied().unwrap_or(0));
+        // The frames `x` covers, relative to the window, and its samples per frame.
+        let (mut lo, mut len) = (0i64, frames);
         let mut rate = 1i64;
-        for (i, ((up, stage), &u)) in self
+        let stages = self
             .ups
             .iter()
             .zip(&self.resblocks)
-            .zip(&self.cfg.upsample_rates)
-            .enumerate()
-        {
-            x = up.forward_nhwc(&leaky_relu(&x, LRELU_SLOPE)?)?;
+            .zip(&self.cfg.upsample_rates);
+        for (i, ((up, stage), &u)) in stages.enumerate() {
+            x = up.forward_nhwc(&tail.scaled(rate).zero(leaky_relu(&x, LRELU_SLOPE)?)?)?;
             rate *= i64::try_from(u).unwrap_or(1);
-            let lx = leaky_relu(&x, LRELU_SLOPE)?;
+            let lx = tail.scaled(rate).zero(leaky_relu(&x, LRELU_SLOPE)?)?;
             let mut xs: Option<Tensor> = None;
             for block in stage {
-                let y = block.forward(&x, &lx)?;
+                let y = block.forward(&x, &lx, tail.scaled(rate))?;
                 xs = Some(match xs {
                     None => y,
                     Some(mut acc) => acc.f_add_(&y)?,
@@ -471,26 +508,55 @@ impl Generator {
                 Some(mut acc) => acc.f_div_scalar_(n_kernels)?,
                 None => x,
             };
-            let margin = self.margins.get(i + 1).copied().unwrap_or(i64::MAX / 4);
-            let (new_lo, new_hi) = ((start - margin).max(lo), (end + margin).min(hi));
-            if new_lo > lo || new_hi < hi {
-                x = x.f_narrow(3, (new_lo - lo) * rate, (new_hi - new_lo) * rate)?;
-                (lo, hi) = (new_lo, new_hi);
+            if let Some(chunk) = w.crop {
+                // Keep a fixed-size span around the target: the context the rest still needs.
+                let margin = self.margins.get(i + 1).copied().unwrap_or(0);
+                let new_len = len.min(chunk + 2 * margin);
+                let shift = (w.start - margin - lo).clamp(0, len - new_len);
+                if new_len < len {
+                    x = x.f_narrow(3, shift * rate, new_len * rate)?;
+                    (lo, len) = (lo + shift, new_len);
+                }
             }
         }
-        let x = self
-            .conv_post
-            .forward_nhwc(&leaky_relu(&x, LRELU_SLOPE_POST)?)?;
-        let x = x.f_narrow(3, (start - lo) * rate, (end - start) * rate)?;
+        let x = tail.scaled(rate).zero(leaky_relu(&x, LRELU_SLOPE_POST)?)?;
+        let x = self.conv_post.forward_nhwc(&x)?;
+        let x = x.f_narrow(3, (w.start - lo) * rate, (w.end - w.start) * rate)?;
         Ok(from_nhwc(&x.f_tanh()?)?)
     }
 
-    /// Decodes `z` `[1, in_channels, frames]` to samples, in overlapping chunks when it is
-    /// longer than the chunk size. Returns exactly `frames * hop_length()` samples.
+    /// Decodes `z` `[1, in_channels, frames]` to samples. Returns exactly
+    /// `frames * hop_length()` samples.
+    ///
+    /// Every call runs on windows of a few fixed sizes, so oneDNN reuses its compiled
+    /// convolutions instead of building new ones for each input length (which costs more than
+    /// the synthesis of a sentence): a latent of up to one window is zero-padded to a multiple
+    /// of [`BUCKET_FRAMES`], with each convolution's input zeroed past the end; a longer one is
+    /// decoded in overlapping windows of one size, each cropped after every stage to a fixed
+    /// span around its target frames.
     pub fn decode(&self, z: &Tensor, g: Option<&Tensor>) -> Result<Vec<f32>, VocoderError> {
+        let frames = z.size().get(2).copied().unwrap_or(0);
+        self.decode_prefix(z, frames, g)
+    }
+
+    /// Decodes the first `valid` frames of `z` `[1, in_channels, frames >= valid]`; what the
+    /// frames after them hold does not matter. Callers that pad their own sequences to a
+    /// multiple of [`BUCKET_FRAMES`] save a copy here.
+    pub fn decode_prefix(
+        &self,
+        z: &Tensor,
+        valid: i64,
+        g: Option<&Tensor>,
+    ) -> Result<Vec<f32>, VocoderError> {
         let size = z.size();
         let frames = match size.as_slice() {
-            [1, c, t] if usize::try_from(*c).ok() == Some(self.cfg.in_channels) && *t >= 1 => *t,
+            [1, c, t]
+                if usize::try_from(*c).ok() == Some(self.cfg.in_channels)
+                    && valid >= 1
+                    && *t >= valid =>
+            {
+                valid
+            }
             _ => {
                 return Err(VocoderError::BadLatent {
                     channels: self.cfg.in_channels,
@@ -498,25 +564,60 @@ impl Generator {
                 })
             }
         };
-        let chunk = i64::try_from(self.chunk_frames).unwrap_or(i64::MAX);
+        let chunk = i64::try_from(self.chunk_frames).unwrap_or(i64::MAX / 4);
         let ctx = self.margins.first().copied().unwrap_or(0);
-        if frames <= chunk {
-            return to_vec(&self.forward(z, g)?);
+        let window = chunk + 2 * ctx;
+        if frames <= window {
+            let bucket = i64::try_from(BUCKET_FRAMES).unwrap_or(1);
+            let padded = ((frames + bucket - 1) / bucket * bucket)
+                .min(window)
+                .max(frames);
+            let available = size.get(2).copied().unwrap_or(0);
+            let z = if available >= padded {
+                // The padding frames must be zero for the first convolution.
+                zero_tail(z.f_narrow(2, 0, padded)?.f_contiguous()?, 2, Some(frames))?
+            } else {
+                z.f_narrow(2, 0, frames)?
+                    .f_constant_pad_nd([0, padded - frames])?
+            };
+            let w = Window {
+                valid: frames,
+                start: 0,
+                end: frames,
+                crop: None,
+            };
+            return to_vec(&self.forward_window(&z, g, w)?);
         }
         let hop = i64::try_from(self.hop_length()).unwrap_or(i64::MAX);
         let mut out = Vec::with_capacity(usize::try_from(frames.saturating_mul(hop)).unwrap_or(0));
         let mut start = 0i64;
         while start < frames {
             let end = (start + chunk).min(frames);
-            let lo = (start - ctx).max(0);
-            let hi = (end + ctx).min(frames);
-            let piece = z.f_narrow(2, lo, hi - lo)?;
-            let audio = self.forward_window(&piece, g, start - lo, end - lo)?;
-            out.extend(to_vec(&audio)?);
+            let lo = (start - ctx).clamp(0, frames - window);
+            let piece = z.f_narrow(2, lo, window)?;
+            let w = Window {
+                valid: window,
+                start: start - lo,
+                end: end - lo,
+                crop: Some(chunk),
+            };
+            out.extend(to_vec(&self.forward_window(&piece, g, w)?)?);
             start = end;
         }
         Ok(out)
     }
+}
+
+/// What [`Generator::forward_window`] computes: the window's first `valid` frames are latent,
+/// the rest zero padding; samples of frames `start..end` come back. With `crop: Some(chunk)`
+/// (`end - start <= chunk`), activations are cropped after each stage to `chunk` frames plus
+/// the remaining layers' context on each side.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    valid: i64,
+    start: i64,
+    end: i64,
+    crop: Option<i64>,
 }
 
 fn to_vec(t: &Tensor) -> Result<Vec<f32>, VocoderError> {

@@ -19,4 +19,4 @@ mod error;
 pub mod hifigan;
 
 pub use error::VocoderError;
-pub use hifigan::{Generator, GeneratorConfig, ResBlockKind};
+pub use hifigan::{Generator, GeneratorConfig, ResBlockKind, BUCKET_FRAMES, DEFAULT_CHUNK_FRAMES};
