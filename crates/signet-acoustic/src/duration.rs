@@ -11,7 +11,7 @@
 //! ElementwiseAffine 0]`: upstream drops the first ConvFlow (`flows.1`) when reversing, so a
 //! bundle holds no `dp.flows.1`. The posterior flows (`post_*`) are training-only.
 
-use signet_nn::{Conv1d, ConvSpec, LayerNorm, Path};
+use signet_nn::{zero_tail, Conv1d, ConvSpec, LayerNorm, Path};
 use tch::{Kind, Tensor};
 
 use crate::config::CheckedConfig;
@@ -56,12 +56,18 @@ impl DdsConv {
         Ok(DdsConv { layers })
     }
 
-    fn forward(&self, x: &Tensor, g: Option<&Tensor>) -> Result<Tensor, AcousticError> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        g: Option<&Tensor>,
+        valid: Option<i64>,
+    ) -> Result<Tensor, AcousticError> {
         let mut x = match g {
             Some(g) => x.f_add(g)?,
-            None => x.shallow_clone(),
+            None => x.f_contiguous()?,
         };
         for (sep, norm_1, pointwise, norm_2) in &self.layers {
+            x = zero_tail(x, 2, valid)?;
             let y = norm_1.forward(&sep.forward(&x)?)?.f_gelu("none")?;
             let y = norm_2.forward(&pointwise.forward(&y)?)?.f_gelu("none")?;
             x = x.f_add(&y)?;
@@ -93,10 +99,12 @@ impl ConvFlow {
     }
 
     /// Inverts the flow on `z` `[1, 2, L]` conditioned on `g` `[1, filter, L]`.
-    fn reverse(&self, z: &Tensor, g: &Tensor) -> Result<Tensor, AcousticError> {
+    fn reverse(&self, z: &Tensor, g: &Tensor, valid: Option<i64>) -> Result<Tensor, AcousticError> {
         let x0 = z.f_narrow(1, 0, 1)?;
         let x1 = z.f_narrow(1, 1, 1)?;
-        let h = self.convs.forward(&self.pre.forward(&x0)?, Some(g))?;
+        let h = self
+            .convs
+            .forward(&self.pre.forward(&x0)?, Some(g), valid)?;
         let h = self.proj.forward(&h)?; // [1, PARAMS, L]
         let len = h.size().get(2).copied().unwrap_or(0);
         let h = h
@@ -166,12 +174,13 @@ impl StochasticDurationPredictor {
         x: &Tensor,
         g: Option<&Tensor>,
         noise_w: f32,
+        valid: Option<i64>,
     ) -> Result<Tensor, AcousticError> {
         let mut h = self.pre.forward(x)?;
         if let (Some(cond), Some(g)) = (&self.cond, g) {
             h = h.f_add_(&cond.forward(g)?)?;
         }
-        let h = self.proj.forward(&self.convs.forward(&h, None)?)?;
+        let h = self.proj.forward(&self.convs.forward(&h, None, valid)?)?;
         let len = x.size().get(2).copied().unwrap_or(0);
         let mut z = if noise_w == 0.0 {
             Tensor::f_zeros([1, 2, len], (Kind::Float, tch::Device::Cpu))?
@@ -180,7 +189,7 @@ impl StochasticDurationPredictor {
                 .f_mul_scalar(f64::from(noise_w))?
         };
         for flow in &self.flows {
-            z = flow.reverse(&z.f_flip([1])?, &h)?;
+            z = flow.reverse(&z.f_flip([1])?, &h, valid)?;
         }
         z = z.f_flip([1])?;
         let z = z.f_sub(&self.ea_m)?.f_mul(&self.ea_inv_scale)?;
@@ -229,12 +238,19 @@ impl DurationPredictor {
     }
 
     /// Log-durations `[1, 1, L]` for encoder states `x` `[1, hidden, L]`.
-    pub fn forward(&self, x: &Tensor, g: Option<&Tensor>) -> Result<Tensor, AcousticError> {
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        g: Option<&Tensor>,
+        valid: Option<i64>,
+    ) -> Result<Tensor, AcousticError> {
         let x = match (&self.cond, g) {
             (Some(cond), Some(g)) => x.f_add(&cond.forward(g)?)?,
-            _ => x.shallow_clone(),
+            _ => x.f_contiguous()?,
         };
+        let x = zero_tail(x, 2, valid)?;
         let x = self.norm_1.forward(&self.conv_1.forward(&x)?.f_relu()?)?;
+        let x = zero_tail(x.f_contiguous()?, 2, valid)?;
         let x = self.norm_2.forward(&self.conv_2.forward(&x)?.f_relu()?)?;
         Ok(self.proj.forward(&x)?)
     }
@@ -260,15 +276,19 @@ impl Durations {
     }
 
     /// Log-durations `[1, 1, L]`; `noise_w` only affects the stochastic predictor.
+    ///
+    /// With `valid`, positions from `valid` on are padding; the log-durations of the real
+    /// positions are those of the unpadded sequence.
     pub fn forward(
         &self,
         x: &Tensor,
         g: Option<&Tensor>,
         noise_w: f32,
+        valid: Option<i64>,
     ) -> Result<Tensor, AcousticError> {
         match self {
-            Durations::Stochastic(p) => p.forward(x, g, noise_w),
-            Durations::Deterministic(p) => p.forward(x, g),
+            Durations::Stochastic(p) => p.forward(x, g, noise_w, valid),
+            Durations::Deterministic(p) => p.forward(x, g, valid),
         }
     }
 }

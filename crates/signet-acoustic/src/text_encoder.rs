@@ -11,7 +11,7 @@
 //! diagonals they can touch instead of upstream's padded `2L - 1` embeddings: the same sums,
 //! without multiplying by the zero padding.
 
-use signet_nn::{Conv1d, ConvSpec, Embedding, LayerNorm, Path};
+use signet_nn::{zero_tail, Conv1d, ConvSpec, Embedding, LayerNorm, Path};
 use tch::Tensor;
 
 use crate::config::CheckedConfig;
@@ -19,6 +19,9 @@ use crate::AcousticError;
 
 /// Relative attention reaches this many positions to each side (upstream `window_size`).
 pub const WINDOW: usize = 4;
+
+/// Score of a padded key (upstream's masked value); its softmax weight is exactly zero.
+const MASKED_SCORE: f64 = -1e4;
 
 /// Queries per block of the attention: bounds the score matrix to `heads * BLOCK * L` floats.
 const ATTENTION_BLOCK: i64 = 512;
@@ -85,7 +88,9 @@ impl Attention {
     }
 
     /// Self-attention over `x` `[1, hidden, L]`.
-    fn forward(&self, x: &Tensor) -> Result<Tensor, AcousticError> {
+    /// `key_bias` `[1, 1, 1, L]` (0 for real positions, -1e4 for padding) keeps padded keys out
+    /// of every softmax, as upstream's attention mask does.
+    fn forward(&self, x: &Tensor, key_bias: Option<&Tensor>) -> Result<Tensor, AcousticError> {
         let len = x.size().get(2).copied().unwrap_or(0);
         let (h, dk) = (self.heads, self.k_channels);
         let w = i(WINDOW);
@@ -130,6 +135,10 @@ impl Attention {
             let mut target = scores.f_narrow(3, r0 - w + c_lo, cols)?;
             let _ = target.f_add_(&skewed.f_narrow(3, c_lo, cols)?)?;
 
+            let scores = match key_bias {
+                Some(bias) => scores.f_add(bias)?,
+                None => scores,
+            };
             let p = scores.f_softmax(-1, tch::Kind::Float)?;
             let mut out = p.f_matmul(&v)?; // [1, h, b, d_k]
 
@@ -199,8 +208,10 @@ impl Ffn {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor, AcousticError> {
-        let y = self.conv_1.forward(&self.padded(x)?)?.f_relu()?;
+    fn forward(&self, x: &Tensor, valid: Option<i64>) -> Result<Tensor, AcousticError> {
+        let x = zero_tail(x.shallow_clone(), 2, valid)?;
+        let y = self.conv_1.forward(&self.padded(&x)?)?.f_relu()?;
+        let y = zero_tail(y, 2, valid)?;
         Ok(self.conv_2.forward(&self.padded(&y)?)?)
     }
 }
@@ -258,18 +269,33 @@ impl TextEncoder {
     }
 
     /// Encodes `ids` `[1, L]` (int64, each checked to be in the vocabulary by the caller).
-    pub fn forward(&self, ids: &Tensor) -> Result<Encoded, AcousticError> {
-        let mut x = self
+    ///
+    /// With `valid`, ids from `valid` on are padding: the outputs at the real positions are
+    /// those of the unpadded sequence (upstream's masks, applied to one padded sequence).
+    pub fn forward(&self, ids: &Tensor, valid: Option<i64>) -> Result<Encoded, AcousticError> {
+        let len = ids.size().get(1).copied().unwrap_or(0);
+        let x = self
             .emb
             .forward(ids)?
             .f_mul_scalar(self.scale)?
-            .f_transpose(1, 2)?;
+            .f_transpose(1, 2)?
+            .f_contiguous()?;
+        let mut x = zero_tail(x, 2, valid)?;
+        let key_bias = match valid {
+            Some(n) if n < len => {
+                let bias = Tensor::f_zeros([1, 1, 1, len], (tch::Kind::Float, tch::Device::Cpu))?;
+                let _ = bias.f_narrow(3, n, len - n)?.f_fill_(MASKED_SCORE)?;
+                Some(bias)
+            }
+            _ => None,
+        };
         for layer in &self.layers {
-            let y = layer.attn.forward(&x)?;
+            let y = layer.attn.forward(&x, key_bias.as_ref())?;
             x = layer.norm_1.forward(&x.f_add(&y)?)?;
-            let y = layer.ffn.forward(&x)?;
+            let y = layer.ffn.forward(&x, valid)?;
             x = layer.norm_2.forward(&x.f_add(&y)?)?;
         }
+        let x = zero_tail(x, 2, valid)?;
         let stats = self.proj.forward(&x)?;
         let m_p = stats.f_narrow(1, 0, self.inter)?;
         let logs_p = stats.f_narrow(1, self.inter, self.inter)?;

@@ -25,6 +25,9 @@ use crate::flow::Flow;
 use crate::text_encoder::TextEncoder;
 use crate::{AcousticError, MAX_FRAMES, MAX_IDS};
 
+/// Ids are padded to a multiple of this (see [`Model::infer`]).
+const ID_BUCKET: i64 = 16;
+
 /// Synthesis controls (Piper's `scales`).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Scales {
@@ -241,16 +244,25 @@ impl Model {
         scales: &Scales,
         inter: usize,
     ) -> Result<Inference, AcousticError> {
+        // Pad the ids (with id 0) to a multiple of ID_BUCKET: the text side then sees a few
+        // distinct lengths only, and the padding is masked out exactly as upstream masks it.
         let len = i64::try_from(ids.len()).unwrap_or(i64::MAX);
-        let ids_t = Tensor::f_from_slice(ids)?.f_view([1, len])?;
-        let enc = self.enc_p.forward(&ids_t)?;
+        let padded_len = (len + ID_BUCKET - 1) / ID_BUCKET * ID_BUCKET;
+        let ids_t = Tensor::f_from_slice(ids)?
+            .f_constant_pad_nd([0, padded_len - len])?
+            .f_view([1, padded_len])?;
+        let valid = Some(len);
+        let enc = self.enc_p.forward(&ids_t, valid)?;
         let g = match (&self.emb_g, speaker) {
             (Some(emb), Some(s)) => {
                 Some(emb.forward(&Tensor::f_from_slice(&[s])?)?.f_unsqueeze(-1)?)
             }
             _ => None,
         };
-        let logw = self.dp.forward(&enc.x, g.as_ref(), scales.noise_w)?;
+        let logw = self
+            .dp
+            .forward(&enc.x, g.as_ref(), scales.noise_w, valid)?
+            .f_narrow(2, 0, len)?;
         let w_ceil = logw
             .f_exp()?
             .f_mul_scalar(f64::from(scales.length_scale))?
@@ -283,8 +295,10 @@ impl Model {
             let out_len = i64::try_from(total).unwrap_or(i64::MAX);
             (
                 enc.m_p
+                    .f_narrow(2, 0, len)?
                     .f_repeat_interleave_self_tensor(&repeats, 2, out_len)?,
                 enc.logs_p
+                    .f_narrow(2, 0, len)?
                     .f_repeat_interleave_self_tensor(&repeats, 2, out_len)?,
             )
         };

@@ -11,5 +11,6 @@ mod support;
 
 mod inputs;
 mod loading;
+mod padding;
 mod parity;
 mod speakers;
