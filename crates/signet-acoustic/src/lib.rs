@@ -17,6 +17,18 @@
 //! # Ok(()) }
 //! ```
 //!
+//! ## Speed
+//!
+//! Inference is batch-1 and unpadded from the caller's side; inside, ids are padded to a
+//! multiple of 16 and latent frames to a multiple of 32, with upstream's masking making the
+//! padding exact, so that oneDNN reuses the convolution kernels it compiled for earlier
+//! sentences (building them again for every new length costs more than synthesizing a short
+//! sentence). The decoder runs channels-last and in fixed-size overlapping windows; see
+//! `signet-vocoder`. Most of the time goes to oneDNN's convolutions, close to the CPU's peak.
+//! libtorch parallelizes each operation with OpenMP threads ([`set_num_threads`]); on a
+//! machine whose cores are busy with other work, one thread per synthesizer is far more
+//! predictable than several.
+//!
 //! **Architecture invariant:** this crate depends on `signet-vocoder` (the decoder is part of
 //! the VITS model, so composing it here keeps one `from_bundle`), never the other way round.
 //! It knows no text, no CLI and no audio files: ids in, samples out.
