@@ -7,8 +7,8 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use signet::{SampleFormat, Synthesizer};
 
-/// Largest input read from stdin or an ids file, in bytes.
-const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+/// Largest phoneme-ids file read, in bytes.
+const MAX_IDS_FILE_BYTES: u64 = 1024 * 1024;
 
 #[derive(Debug, Args)]
 pub struct SpeakArgs {
@@ -41,6 +41,13 @@ pub struct SpeakArgs {
     /// Threads for libtorch.
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
+    /// Largest text accepted, in bytes of UTF-8.
+    #[arg(long, value_name = "BYTES", default_value_t = signet_text_default_max())]
+    max_input_bytes: usize,
+}
+
+fn signet_text_default_max() -> usize {
+    signet::InputLimits::default().max_input_bytes
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -68,6 +75,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if let Some(n) = args.threads {
         b = b.threads(n);
     }
+    b = b.limits(signet::InputLimits::with_max_input_bytes(args.max_input_bytes));
     if let Some(s) = &args.speaker {
         b = match s.parse::<i64>() {
             Ok(id) => b.speaker_id(id),
@@ -80,7 +88,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         Some(file) => synth.speak_ids(&read_ids(file)?)?,
         None => {
             let text = match args.text.as_deref() {
-                None | Some("-") => read_stdin()?,
+                None | Some("-") => read_stdin(args.max_input_bytes)?,
                 Some(t) => t.to_owned(),
             };
             synth.speak(&text)?
@@ -138,11 +146,11 @@ impl Output {
     }
 }
 
-fn read_stdin() -> Result<String> {
+fn read_stdin(max: usize) -> Result<String> {
     if std::io::stdin().is_terminal() {
         eprintln!("signet: reading text from the terminal; end with Ctrl-D");
     }
-    let bytes = read_capped(std::io::stdin().lock(), "standard input")?;
+    let bytes = read_capped(std::io::stdin().lock(), "standard input", max as u64)?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
             "standard input is not valid UTF-8 (invalid byte at offset {})",
@@ -151,13 +159,13 @@ fn read_stdin() -> Result<String> {
     })
 }
 
-fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>> {
+fn read_capped(r: impl Read, what: &str, max: u64) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    r.take(MAX_INPUT_BYTES + 1)
+    r.take(max.saturating_add(1))
         .read_to_end(&mut buf)
         .with_context(|| format!("cannot read {what}"))?;
-    if buf.len() as u64 > MAX_INPUT_BYTES {
-        bail!("{what} is larger than the limit of {MAX_INPUT_BYTES} bytes");
+    if buf.len() as u64 > max {
+        bail!("{what} is larger than the limit of {max} bytes (max_input_bytes; raise it with --max-input-bytes)");
     }
     Ok(buf)
 }
@@ -165,7 +173,7 @@ fn read_capped(r: impl Read, what: &str) -> Result<Vec<u8>> {
 /// Reads a JSON array of integer ids; anything else is a clear error.
 fn read_ids(path: &Path) -> Result<Vec<i64>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let bytes = read_capped(f, &path.display().to_string())?;
+    let bytes = read_capped(f, &path.display().to_string(), MAX_IDS_FILE_BYTES)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let Some(items) = value.as_array() else {

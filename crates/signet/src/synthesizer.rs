@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use signet_acoustic::Vits;
-use signet_text::{EspeakConfig, EspeakPhonemizer, PhonemeIdMap};
+use signet_text::{EspeakConfig, EspeakPhonemizer, InputLimits, PhonemeIdMap};
 use signet_audio::Audio;
 use signet_registry::{verify_bundle_dir, Manifest};
 
@@ -53,6 +53,7 @@ pub struct SynthesizerBuilder {
     noise_w: Option<f32>,
     speaker: Option<SpeakerChoice>,
     espeak: Option<EspeakConfig>,
+    limits: Option<InputLimits>,
 }
 
 #[derive(Debug, Clone)]
@@ -110,6 +111,12 @@ impl SynthesizerBuilder {
     /// Speaker by name, as the voice's speaker map lists it.
     pub fn speaker_name(mut self, name: impl Into<String>) -> Self {
         self.speaker = Some(SpeakerChoice::Name(name.into()));
+        self
+    }
+
+    /// Limits on input text (default: [`InputLimits::default`], 1 MiB).
+    pub fn limits(mut self, limits: InputLimits) -> Self {
+        self.limits = Some(limits);
         self
     }
 
@@ -171,6 +178,7 @@ impl SynthesizerBuilder {
             }
         };
         Ok(Synthesizer {
+            limits: self.limits.unwrap_or_default(),
             id_map,
             espeak,
             phonemizer: Mutex::new(None),
@@ -217,6 +225,7 @@ pub struct Synthesizer {
     scales: Scales,
     speaker: Option<i64>,
     id_map: PhonemeIdMap,
+    limits: InputLimits,
     espeak: EspeakConfig,
     /// Started on first use; restarted by the client when it fails.
     phonemizer: Mutex<Option<EspeakPhonemizer>>,
@@ -298,7 +307,13 @@ impl Synthesizer {
             Some(p) => p,
             None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
         };
-        Ok(signet_text::text_to_sentences(ph, voice, &self.id_map, text)?)
+        Ok(signet_text::text_to_sentences_with_limits(
+            ph,
+            voice,
+            &self.id_map,
+            text,
+            &self.limits,
+        )?)
     }
 
     /// Speaks phoneme ids directly (BOS/EOS included, as the voice's map yields

@@ -242,3 +242,12 @@ fn voices_list_shows_the_verified_voice() {
     let line = stdout.lines().find(|l| l.starts_with(VOICE)).unwrap_or_else(|| panic!("{stdout}"));
     assert!(line.contains("22050") && line.contains("en_US") && line.ends_with("yes"), "{line}");
 }
+
+#[test]
+fn text_over_the_input_limit_fails_naming_the_limit() {
+    let text = "word ".repeat(50);
+    let out = run(&["speak", &text, "--max-input-bytes", "100", "-o", "/dev/null"]);
+    assert_clean_failure(&out, "100");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("limit"), "{stderr}");
+}
