@@ -37,11 +37,15 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     let p = setup::run(root)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    util::run(
-        Command::new(&cargo)
-            .current_dir(root)
-            .args(["build", "--release", "--quiet", "-p", "signet-cli", "-p", "signet-espeak"]),
-    )?;
+    util::run(Command::new(&cargo).current_dir(root).args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        "signet-cli",
+        "-p",
+        "signet-espeak",
+    ]))?;
 
     let out_dir = root.join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
@@ -62,7 +66,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .arg(&ids_file)
             .arg("--texts")
             .arg(&texts_file)
-            .args(["--threads", &threads.to_string(), "--seconds", &seconds.to_string()])
+            .args([
+                "--threads",
+                &threads.to_string(),
+                "--seconds",
+                &seconds.to_string(),
+            ])
             .env("OMP_NUM_THREADS", threads.to_string()),
     )?)?;
 
@@ -71,7 +80,15 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     util::run(
         Command::new(&cargo)
             .current_dir(root)
-            .args(["bench", "--quiet", "-p", "signet", "--bench", "synthesis", "--"])
+            .args([
+                "bench",
+                "--quiet",
+                "-p",
+                "signet",
+                "--bench",
+                "synthesis",
+                "--",
+            ])
             .args(["--measurement-time", &seconds.to_string()])
             .env("SIGNET_BENCH_IDS", &ids_file)
             .env("SIGNET_BENCH_TEXTS", &texts_file)
@@ -81,8 +98,12 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     )?;
     let ours: Value = serde_json::from_slice(&std::fs::read(&side)?)?;
     let crit = |name: &str| -> Result<f64> {
-        let f = root.join("target/criterion/signet").join(name).join("new/estimates.json");
-        let v: Value = serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
+        let f = root
+            .join("target/criterion/signet")
+            .join(name)
+            .join("new/estimates.json");
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
         num(&v["median"]["point_estimate"]).map(|ns| ns / 1e9)
     };
     let ids_s = crit("ids")?;
@@ -111,14 +132,40 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let ours_text_rtf = rtf(text_s, num(&ours["text_audio_s"])?);
     let peer_text_rtf = rtf(num(&peer["text_s_per_pass"])?, num(&peer["text_audio_s"])?);
     println!();
-    println!("voice {}, {threads} thread(s), {} id sequences, {} sentences", setup::DEFAULT_VOICE, ids.len(), texts.len());
+    println!(
+        "voice {}, {threads} thread(s), {} id sequences, {} sentences",
+        setup::DEFAULT_VOICE,
+        ids.len(),
+        texts.len()
+    );
     println!("{:<38} {:>12} {:>12} {:>8}", "", "Signet", "peer", "ratio");
-    let row = |label: &str, a: f64, b: f64| println!("{label:<38} {a:>12.4} {b:>12.4} {:>8.3}", a / b);
-    row("RTF, phoneme ids (vs onnxruntime)", ours_ids_rtf, peer_ids_rtf);
-    row("RTF, text end to end (vs piper-tts)", ours_text_rtf, peer_text_rtf);
-    row("audio seconds per ids pass", num(&ours["ids_audio_s"])?, num(&peer["ids_audio_s"])?);
-    row("text frontend share of end to end", num(&ours["frontend_s_per_pass"])? / text_s, num(&peer["frontend_s_per_pass"])? / num(&peer["text_s_per_pass"])?);
-    row("model load seconds", num(&ours["load_s"])?, num(&peer["load_s"])?);
+    let row =
+        |label: &str, a: f64, b: f64| println!("{label:<38} {a:>12.4} {b:>12.4} {:>8.3}", a / b);
+    row(
+        "RTF, phoneme ids (vs onnxruntime)",
+        ours_ids_rtf,
+        peer_ids_rtf,
+    );
+    row(
+        "RTF, text end to end (vs piper-tts)",
+        ours_text_rtf,
+        peer_text_rtf,
+    );
+    row(
+        "audio seconds per ids pass",
+        num(&ours["ids_audio_s"])?,
+        num(&peer["ids_audio_s"])?,
+    );
+    row(
+        "text frontend share of end to end",
+        num(&ours["frontend_s_per_pass"])? / text_s,
+        num(&peer["frontend_s_per_pass"])? / num(&peer["text_s_per_pass"])?,
+    );
+    row(
+        "model load seconds",
+        num(&ours["load_s"])?,
+        num(&peer["load_s"])?,
+    );
     println!(
         "peak RSS: signet speak (longest ids, {} ids) {:.0} MiB; peer process (onnxruntime + piper-tts) {:.0} MiB",
         longest.len(),
@@ -130,19 +177,29 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
 }
 
 fn num(v: &Value) -> Result<f64> {
-    v.as_f64().with_context(|| format!("expected a number, found {v}"))
+    v.as_f64()
+        .with_context(|| format!("expected a number, found {v}"))
 }
 
 /// Phoneme-id sequences and texts from the committed phoneme fixture.
 fn inputs(root: &Path) -> Result<(Vec<Vec<i64>>, Vec<String>)> {
     let f = root.join("crates/signet-espeak/tests/data/phonemes.json");
-    let v: Value = serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
     let cases = v["cases"].as_array().context("fixture has no cases")?;
     let mut ids = Vec::new();
     let mut texts = Vec::new();
     for case in cases.iter().take(TEXTS) {
-        texts.push(case["text"].as_str().context("case without text")?.to_owned());
-        for s in case["sentences"].as_array().context("case without sentences")? {
+        texts.push(
+            case["text"]
+                .as_str()
+                .context("case without text")?
+                .to_owned(),
+        );
+        for s in case["sentences"]
+            .as_array()
+            .context("case without sentences")?
+        {
             let seq: Vec<i64> = s["ids"]
                 .as_array()
                 .context("sentence without ids")?

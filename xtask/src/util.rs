@@ -11,7 +11,9 @@ use sha2::{Digest, Sha256};
 /// Runs `cmd`, inheriting stdio, and fails with the command line if it fails.
 pub fn run(cmd: &mut Command) -> Result<()> {
     let shown = show(cmd);
-    let status = cmd.status().with_context(|| format!("cannot start `{shown}`"))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot start `{shown}`"))?;
     if !status.success() {
         bail!("`{shown}` failed ({status})");
     }
@@ -21,7 +23,9 @@ pub fn run(cmd: &mut Command) -> Result<()> {
 /// Runs `cmd` with its output captured; on failure the output is printed.
 pub fn run_quiet(cmd: &mut Command) -> Result<String> {
     let shown = show(cmd);
-    let out = cmd.output().with_context(|| format!("cannot start `{shown}`"))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot start `{shown}`"))?;
     if !out.status.success() {
         eprint!("{}", String::from_utf8_lossy(&out.stdout));
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
@@ -75,7 +79,9 @@ pub fn check_pinned(path: &Path, expected: &str) -> Result<()> {
 /// A stamp file records that a step finished with a given key (e.g. a digest),
 /// so that running setup again is quiet and fast.
 pub fn stamp_matches(stamp: &Path, key: &str) -> bool {
-    std::fs::read_to_string(stamp).map(|s| s.trim() == key).unwrap_or(false)
+    std::fs::read_to_string(stamp)
+        .map(|s| s.trim() == key)
+        .unwrap_or(false)
 }
 
 /// Writes a stamp; see [`stamp_matches`].
@@ -118,7 +124,10 @@ mod tests {
         assert!(msg.contains("digest mismatch"), "{msg}");
         assert!(msg.contains("voice.onnx"), "{msg}");
         assert!(msg.contains(&pin), "expected digest missing: {msg}");
-        assert!(msg.contains(&sha256_file(&file)?), "found digest missing: {msg}");
+        assert!(
+            msg.contains(&sha256_file(&file)?),
+            "found digest missing: {msg}"
+        );
         std::fs::remove_dir_all(&dir)?;
         Ok(())
     }

@@ -55,10 +55,12 @@ fn main() -> ExitCode {
         }
     };
     let home = cli.home.map(Ok).unwrap_or_else(signet::store::default_home);
-    let result = home.map_err(anyhow::Error::from).and_then(|home| match cli.command {
-        Command::Speak(args) => speak::run(&home, args),
-        Command::Voices(cmd) => voices::run(&home, cmd),
-    });
+    let result = home
+        .map_err(anyhow::Error::from)
+        .and_then(|home| match cli.command {
+            Command::Speak(args) => speak::run(&home, args),
+            Command::Voices(cmd) => voices::run(&home, cmd),
+        });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -75,7 +75,9 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if let Some(n) = args.threads {
         b = b.threads(n);
     }
-    b = b.limits(signet::InputLimits::with_max_input_bytes(args.max_input_bytes));
+    b = b.limits(signet::InputLimits::with_max_input_bytes(
+        args.max_input_bytes,
+    ));
     if let Some(s) = &args.speaker {
         b = match s.parse::<i64>() {
             Ok(id) => b.speaker_id(id),
@@ -100,7 +102,11 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     let bytes = match args.format {
         Format::Wav => speech.audio.to_wav(SampleFormat::S16)?,
         Format::S16 | Format::F32 => {
-            let fmt = if matches!(args.format, Format::S16) { SampleFormat::S16 } else { SampleFormat::F32 };
+            let fmt = if matches!(args.format, Format::S16) {
+                SampleFormat::S16
+            } else {
+                SampleFormat::F32
+            };
             let mut v = Vec::new();
             speech.audio.write_raw(fmt, &mut v)?;
             v
@@ -120,7 +126,9 @@ impl Output {
             Some(p) if p != Path::new("-") => Ok(Output::File(p.to_path_buf())),
             _ => {
                 if std::io::stdout().is_terminal() {
-                    bail!("refusing to write audio to a terminal: pass -o FILE.wav, or pipe stdout");
+                    bail!(
+                        "refusing to write audio to a terminal: pass -o FILE.wav, or pipe stdout"
+                    );
                 }
                 Ok(Output::Stdout)
             }
@@ -139,7 +147,8 @@ impl Output {
                 // Write next to the target, then rename: no half-written file
                 // is left under the requested name.
                 let tmp = p.with_extension("signet-part");
-                std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+                std::fs::write(&tmp, bytes)
+                    .with_context(|| format!("cannot write {}", tmp.display()))?;
                 std::fs::rename(&tmp, p).with_context(|| format!("cannot write {}", p.display()))
             }
         }
@@ -177,7 +186,10 @@ fn read_ids(path: &Path) -> Result<Vec<i64>> {
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let Some(items) = value.as_array() else {
-        bail!("{}: expected a JSON array of integer phoneme ids", path.display());
+        bail!(
+            "{}: expected a JSON array of integer phoneme ids",
+            path.display()
+        );
     };
     if items.is_empty() {
         bail!("{}: the phoneme id array is empty", path.display());
@@ -187,7 +199,10 @@ fn read_ids(path: &Path) -> Result<Vec<i64>> {
         .enumerate()
         .map(|(i, v)| {
             v.as_i64().with_context(|| {
-                format!("{}: element {i} ({v}) is not an integer phoneme id", path.display())
+                format!(
+                    "{}: element {i} ({v}) is not an integer phoneme id",
+                    path.display()
+                )
             })
         })
         .collect()

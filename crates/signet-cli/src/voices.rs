@@ -40,9 +40,13 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
     let store = Store::new(home);
     match cmd {
         VoicesCommand::List => list(&store),
-        VoicesCommand::Import(ImportCommand::Piper { model, config, name, license, force }) => {
-            import_piper(&store, &model, config.as_deref(), name, license, force)
-        }
+        VoicesCommand::Import(ImportCommand::Piper {
+            model,
+            config,
+            name,
+            license,
+            force,
+        }) => import_piper(&store, &model, config.as_deref(), name, license, force),
     }
 }
 
@@ -93,7 +97,12 @@ fn import_piper(
             .file_stem()
             .and_then(|s| s.to_str())
             .map(str::to_owned)
-            .with_context(|| format!("cannot derive a voice name from {}; pass --name", model.display()))?,
+            .with_context(|| {
+                format!(
+                    "cannot derive a voice name from {}; pass --name",
+                    model.display()
+                )
+            })?,
     };
     let dest = store.voice_dir(&name)?;
     if dest.exists() && !force {

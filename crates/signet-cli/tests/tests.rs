@@ -1,5 +1,10 @@
 //! End-to-end tests of the `signet` binary: text and phoneme ids in, WAV out,
 //! and one clear line for every bad input.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
 mod e2e;

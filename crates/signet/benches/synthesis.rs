@@ -9,7 +9,7 @@
 //!
 //! Noise scales are 0 (length scale 1), so both sides produce audio of the
 //! same length and the real-time factors are comparable.
-#![allow(clippy::expect_used, clippy::unwrap_used, missing_docs)]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, missing_docs)]
 
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,8 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use signet::Synthesizer;
 
 fn env_json<T: serde::de::DeserializeOwned>(key: &str) -> T {
-    let path = std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: run `cargo xtask bench`"));
+    let path =
+        std::env::var(key).unwrap_or_else(|_| panic!("{key} is not set: run `cargo xtask bench`"));
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -71,7 +72,9 @@ fn benches(c: &mut Criterion) {
     }
 
     let mut g = c.benchmark_group("signet");
-    g.sample_size(10).measurement_time(Duration::from_secs(20)).warm_up_time(Duration::from_secs(2));
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .warm_up_time(Duration::from_secs(2));
     g.bench_function("ids", |b| {
         b.iter(|| {
             for s in &ids {

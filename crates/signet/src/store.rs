@@ -55,7 +55,10 @@ impl Store {
         };
         let mut names = Vec::new();
         for entry in entries {
-            let entry = entry.map_err(|source| Error::Io { path: dir.clone(), source })?;
+            let entry = entry.map_err(|source| Error::Io {
+                path: dir.clone(),
+                source,
+            })?;
             if let Some(name) = entry.file_name().to_str() {
                 if check_voice_name(name).is_ok() && entry.path().is_dir() {
                     names.push(name.to_owned());
@@ -69,7 +72,11 @@ impl Store {
 
 /// `$SIGNET_HOME`, else `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet`.
 pub fn default_home() -> Result<PathBuf, Error> {
-    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(p) = var("SIGNET_HOME") {
         return Ok(p);
     }
@@ -108,8 +115,22 @@ mod tests {
         for good in ["en_US-joe-medium", "a", "voice.v2"] {
             assert!(check_voice_name(good).is_ok(), "{good}");
         }
-        for bad in ["", "..", "../etc", "/abs", "a/b", ".hidden", "a\\b", "a b", "é", &"x".repeat(129)] {
-            assert!(matches!(check_voice_name(bad), Err(Error::BadVoiceName { .. })), "{bad:?}");
+        for bad in [
+            "",
+            "..",
+            "../etc",
+            "/abs",
+            "a/b",
+            ".hidden",
+            "a\\b",
+            "a b",
+            "é",
+            &"x".repeat(129),
+        ] {
+            assert!(
+                matches!(check_voice_name(bad), Err(Error::BadVoiceName { .. })),
+                "{bad:?}"
+            );
         }
     }
 }

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use signet_acoustic::Vits;
-use signet_text::{EspeakConfig, EspeakPhonemizer, InputLimits, PhonemeIdMap};
 use signet_audio::Audio;
 use signet_registry::{verify_bundle_dir, Manifest};
+use signet_text::{EspeakConfig, EspeakPhonemizer, InputLimits, PhonemeIdMap};
 
 use crate::store::{self, Store};
 use crate::Error;
@@ -136,7 +136,10 @@ impl SynthesizerBuilder {
         let name = self.voice.unwrap_or_else(|| DEFAULT_VOICE.to_owned());
         let dir = store.voice_dir(&name)?;
         if !dir.is_dir() {
-            return Err(Error::VoiceNotFound { name, store: store.voices_dir() });
+            return Err(Error::VoiceNotFound {
+                name,
+                store: store.voices_dir(),
+            });
         }
         if let Some(n) = self.threads {
             if n == 0 || n > 1024 {
@@ -287,7 +290,10 @@ impl Synthesizer {
         if samples.is_empty() {
             return Err(Error::NothingToSpeak);
         }
-        Ok(Speech { audio: Audio::new(samples, self.sample_rate())?, diagnostics })
+        Ok(Speech {
+            audio: Audio::new(samples, self.sample_rate())?,
+            diagnostics,
+        })
     }
 
     /// Runs only the text frontend: the sentences, their phonemes and ids, as
@@ -296,7 +302,12 @@ impl Synthesizer {
         &self,
         text: &str,
     ) -> Result<(Vec<signet_text::Sentence>, Vec<signet_text::Diagnostic>), Error> {
-        let voice = self.manifest.phonemes.espeak_voice.as_deref().unwrap_or("en-us");
+        let voice = self
+            .manifest
+            .phonemes
+            .espeak_voice
+            .as_deref()
+            .unwrap_or("en-us");
         let mut guard = match self.phonemizer.lock() {
             Ok(g) => g,
             // A panic while holding the lock cannot leave the client in a

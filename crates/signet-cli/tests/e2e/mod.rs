@@ -23,7 +23,11 @@ fn home() -> &'static Path {
             .map(PathBuf::from)
             .unwrap_or_else(|| repo_root().join(".cache/voices").join(VOICE));
         let onnx = voice_dir.join(format!("{VOICE}.onnx"));
-        assert!(onnx.is_file(), "{} is missing: run `cargo xtask setup`", onnx.display());
+        assert!(
+            onnx.is_file(),
+            "{} is missing: run `cargo xtask setup`",
+            onnx.display()
+        );
         let espeak = std::env::var_os("SIGNET_ESPEAK_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| repo_root().join(".cache/espeak-ng"));
@@ -48,25 +52,47 @@ fn home() -> &'static Path {
             .arg(&onnx)
             .output()
             .expect("run signet");
-        assert!(out.status.success(), "import failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "import failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         home
     })
     .path()
 }
 
 fn run(args: &[&str]) -> Output {
-    signet().arg("--home").arg(home()).args(args).output().expect("run signet")
+    signet()
+        .arg("--home")
+        .arg(home())
+        .args(args)
+        .output()
+        .expect("run signet")
 }
 
 /// A failure: non-zero exit, exactly one line on stderr, no panic text.
 fn assert_clean_failure(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success; stderr: {stderr}");
+    assert!(
+        !out.status.success(),
+        "expected failure, got success; stderr: {stderr}"
+    );
     assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
-    assert_eq!(stderr.trim_end().lines().count(), 1, "expected one line, got: {stderr}");
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "expected one line, got: {stderr}"
+    );
     assert!(stderr.starts_with("signet: error: "), "{stderr}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr}");
-    assert!(stderr.to_lowercase().contains(&needle.to_lowercase()), "expected {needle:?} in: {stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.to_lowercase().contains(&needle.to_lowercase()),
+        "expected {needle:?} in: {stderr}"
+    );
 }
 
 struct Wav {
@@ -79,8 +105,14 @@ fn read_wav(path: &Path) -> Wav {
     let spec = r.spec();
     assert_eq!(spec.channels, 1);
     assert_eq!(spec.bits_per_sample, 16);
-    let samples = r.samples::<i16>().collect::<Result<Vec<_>, _>>().expect("samples");
-    Wav { rate: spec.sample_rate, samples }
+    let samples = r
+        .samples::<i16>()
+        .collect::<Result<Vec<_>, _>>()
+        .expect("samples");
+    Wav {
+        rate: spec.sample_rate,
+        samples,
+    }
 }
 
 fn rms(samples: &[i16]) -> f64 {
@@ -92,14 +124,27 @@ fn rms(samples: &[i16]) -> f64 {
 fn text_to_wav_is_valid_non_silent_and_plausibly_long() {
     let dir = tempfile::tempdir().expect("temp dir");
     let wav = dir.path().join("hello.wav");
-    let out = run(&["speak", "Hello world. This is a test of Signet.", "-o", wav.to_str().expect("utf8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "speak",
+        "Hello world. This is a test of Signet.",
+        "-o",
+        wav.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let w = read_wav(&wav);
     assert_eq!(w.rate, 22_050);
     let secs = w.samples.len() as f64 / f64::from(w.rate);
     // Eight words: about 1.5 to 6 seconds at a normal pace.
     assert!((1.5..6.0).contains(&secs), "duration {secs} s");
-    assert!(rms(&w.samples) > 300.0, "audio is (nearly) silent: rms {}", rms(&w.samples));
+    assert!(
+        rms(&w.samples) > 300.0,
+        "audio is (nearly) silent: rms {}",
+        rms(&w.samples)
+    );
 }
 
 #[test]
@@ -120,7 +165,11 @@ fn length_scale_two_doubles_the_duration() {
             "-o",
             wav.to_str().expect("utf8"),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         lens.push(read_wav(&wav).samples.len() as f64);
     }
     let ratio = lens[1] / lens[0];
@@ -141,9 +190,18 @@ fn stdin_text_and_stdout_audio() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(b"Reading from standard input.").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"Reading from standard input.")
+        .expect("write");
     let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(out.stdout.len() % 4, 0);
     let samples: Vec<f32> = out
         .stdout
@@ -159,10 +217,24 @@ fn phoneme_ids_file_speaks() {
     let dir = tempfile::tempdir().expect("temp dir");
     let ids = dir.path().join("ids.json");
     // ^ _ h _ ə _ l _ oʊ... as ids of the voice's map: "həlˈoʊ" with BOS/EOS.
-    std::fs::write(&ids, "[1, 0, 20, 0, 59, 0, 24, 0, 120, 0, 27, 0, 100, 0, 10, 0, 2]").expect("write");
+    std::fs::write(
+        &ids,
+        "[1, 0, 20, 0, 59, 0, 24, 0, 120, 0, 27, 0, 100, 0, 10, 0, 2]",
+    )
+    .expect("write");
     let wav = dir.path().join("ids.wav");
-    let out = run(&["speak", "--phoneme-ids", ids.to_str().expect("utf8"), "-o", wav.to_str().expect("utf8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "speak",
+        "--phoneme-ids",
+        ids.to_str().expect("utf8"),
+        "-o",
+        wav.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(read_wav(&wav).samples.len() > 1000);
 }
 
@@ -181,7 +253,13 @@ fn bad_phoneme_id_files_fail_cleanly() {
     for (name, body, needle) in cases {
         let f = dir.path().join(format!("{name}.json"));
         std::fs::write(&f, body).expect("write");
-        let out = run(&["speak", "--phoneme-ids", f.to_str().expect("utf8"), "-o", "/dev/null"]);
+        let out = run(&[
+            "speak",
+            "--phoneme-ids",
+            f.to_str().expect("utf8"),
+            "-o",
+            "/dev/null",
+        ]);
         assert_clean_failure(&out, needle);
     }
 }
@@ -201,7 +279,11 @@ fn emoji_are_spoken_by_name() {
     let dir = tempfile::tempdir().expect("temp dir");
     let wav = dir.path().join("emoji.wav");
     let out = run(&["speak", "🙂", "-o", wav.to_str().expect("utf8")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let w = read_wav(&wav);
     assert!(w.samples.len() as f64 / f64::from(w.rate) > 0.5);
 }
@@ -218,9 +300,23 @@ fn text_in_a_script_without_phonemes_fails_or_speaks_cleanly() {
 
 #[test]
 fn unknown_voice_and_path_like_voice_fail_cleanly() {
-    let out = run(&["speak", "Hello.", "--voice", "no-such-voice", "-o", "/dev/null"]);
+    let out = run(&[
+        "speak",
+        "Hello.",
+        "--voice",
+        "no-such-voice",
+        "-o",
+        "/dev/null",
+    ]);
     assert_clean_failure(&out, "not installed");
-    let out = run(&["speak", "Hello.", "--voice", "../../etc/passwd", "-o", "/dev/null"]);
+    let out = run(&[
+        "speak",
+        "Hello.",
+        "--voice",
+        "../../etc/passwd",
+        "-o",
+        "/dev/null",
+    ]);
     assert_clean_failure(&out, "invalid voice name");
 }
 
@@ -237,16 +333,33 @@ fn bad_scales_fail_cleanly() {
 #[test]
 fn voices_list_shows_the_verified_voice() {
     let out = run(&["voices", "list"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().find(|l| l.starts_with(VOICE)).unwrap_or_else(|| panic!("{stdout}"));
-    assert!(line.contains("22050") && line.contains("en_US") && line.ends_with("yes"), "{line}");
+    let line = stdout
+        .lines()
+        .find(|l| l.starts_with(VOICE))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        line.contains("22050") && line.contains("en_US") && line.ends_with("yes"),
+        "{line}"
+    );
 }
 
 #[test]
 fn text_over_the_input_limit_fails_naming_the_limit() {
     let text = "word ".repeat(50);
-    let out = run(&["speak", &text, "--max-input-bytes", "100", "-o", "/dev/null"]);
+    let out = run(&[
+        "speak",
+        &text,
+        "--max-input-bytes",
+        "100",
+        "-o",
+        "/dev/null",
+    ]);
     assert_clean_failure(&out, "100");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("limit"), "{stderr}");
