@@ -38,7 +38,7 @@ pub struct SpeakArgs {
     /// Output format: a WAV file, or raw little-endian 16-bit or 32-bit float PCM.
     #[arg(long, value_enum, default_value_t = Format::Wav)]
     format: Format,
-    /// Threads for libtorch.
+    /// Threads for libtorch (default 1; see the README on throughput).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Largest text accepted, in bytes of UTF-8.

@@ -78,7 +78,13 @@ impl SynthesizerBuilder {
         self
     }
 
-    /// Threads libtorch may use for one synthesis (default: libtorch's choice).
+    /// Threads libtorch may use (default: 1).
+    ///
+    /// libtorch has one thread pool per process, so this is process-wide. One
+    /// thread is the default because measured here libtorch's intra-op
+    /// threading degrades badly when the machine is busy (1.6 to 2 times
+    /// slower with 2 threads than with 1 on a loaded 2-core machine); for more
+    /// throughput, run several synthesizers in parallel instead.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n);
         self
@@ -141,7 +147,8 @@ impl SynthesizerBuilder {
                 store: store.voices_dir(),
             });
         }
-        if let Some(n) = self.threads {
+        {
+            let n = self.threads.unwrap_or(1);
             if n == 0 || n > 1024 {
                 return Err(Error::InvalidSetting {
                     setting: "threads",
