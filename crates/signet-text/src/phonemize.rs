@@ -247,6 +247,28 @@ impl StderrTail {
 }
 
 /// A running helper and the threads that move its frames.
+/// Starts `command`, retrying briefly while the executable is "text file
+/// busy" (ETXTBSY).
+///
+/// In a multi-threaded process, another thread's `fork` can briefly inherit a
+/// descriptor open for writing on the helper file (for instance one that was
+/// just installed or written); `exec` then fails with ETXTBSY until that child
+/// has exec'd in turn, which takes microseconds to milliseconds.
+fn spawn_retrying_busy(command: &mut Command) -> std::io::Result<Child> {
+    const ETXTBSY: i32 = 26;
+    const ATTEMPTS: u32 = 20;
+    let mut attempt = 0;
+    loop {
+        match command.spawn() {
+            Err(e) if e.raw_os_error() == Some(ETXTBSY) && attempt < ATTEMPTS => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(5 * u64::from(attempt)));
+            }
+            other => return other,
+        }
+    }
+}
+
 struct HelperProcess {
     child: Child,
     requests: SyncSender<Vec<u8>>,
@@ -258,7 +280,8 @@ struct HelperProcess {
 impl HelperProcess {
     fn spawn(config: &EspeakConfig) -> Result<Self, TextError> {
         let limits = &config.limits;
-        let mut child = Command::new(&config.helper)
+        let mut command = Command::new(&config.helper);
+        command
             .arg("--library")
             .arg(&config.library)
             .arg("--data")
@@ -274,9 +297,9 @@ impl HelperProcess {
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|source| TextError::HelperSpawn {
+            .stderr(Stdio::piped());
+        let mut child =
+            spawn_retrying_busy(&mut command).map_err(|source| TextError::HelperSpawn {
                 path: config.helper.clone(),
                 source,
             })?;
