@@ -186,6 +186,10 @@ fn fuzz_command(repo_root: &Path) -> Command {
     let mut cmd = Command::new(cargo());
     cmd.current_dir(repo_root)
         .env("RUSTC_BOOTSTRAP", "1")
+        // The fuzz workspace never links libtorch; the LIBTORCH that the
+        // main workspace's `.cargo/config.toml` hands to xtask breaks the
+        // sanitizer build's toolchain probe, so it is not passed on.
+        .env_remove("LIBTORCH")
         .arg("fuzz");
     cmd
 }
