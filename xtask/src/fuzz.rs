@@ -100,13 +100,7 @@ pub fn run(repo_root: &Path, seconds: u64, target: Option<&str>) -> Result<()> {
         build.arg(only);
     }
     build.stdin(std::process::Stdio::null());
-    if let Err(first) = util::run(&mut build) {
-        // Seen once on a loaded machine: cargo's own `rustc -` target probe
-        // failed ("couldn't read from stdin") with no change to the sources; a
-        // second build then succeeded. A real compile error fails twice.
-        eprintln!("xtask: fuzz build failed ({first:#}); retrying once");
-        util::run(&mut build).context("the fuzz targets do not build")?;
-    }
+    util::run(&mut build).context("the fuzz targets do not build")?;
 
     let mut outcomes = Vec::new();
     for t in &chosen {
