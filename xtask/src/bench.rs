@@ -123,7 +123,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .arg(&p.home)
             .args(["speak", "--threads", &threads.to_string(), "--phoneme-ids"])
             .arg(&one)
-            .args(["-o", "/dev/null"]),
+            .arg("-o")
+            .arg(out_dir.join("longest.wav")),
     )?)?;
 
     let rtf = |s: f64, audio: f64| s / audio;

@@ -100,7 +100,9 @@ pub fn run(repo_root: &Path, seconds: u64, target: Option<&str>) -> Result<()> {
         build.arg(only);
     }
     build.stdin(std::process::Stdio::null());
-    util::run(&mut build).context("the fuzz targets do not build")?;
+    util::run(&mut build)
+        .context(dev_null_hint())
+        .context("the fuzz targets do not build")?;
 
     let mut outcomes = Vec::new();
     for t in &chosen {
@@ -186,6 +188,22 @@ fn fuzz_command(repo_root: &Path) -> Command {
         .env_remove("LIBTORCH")
         .arg("fuzz");
     cmd
+}
+
+/// Cargo probes rustc with the source read from `/dev/null`. Where that is a
+/// plain file holding binary data (seen on sandboxed machines after a tool
+/// wrote audio "to /dev/null"), the probe fails with "couldn't read from
+/// stdin"; say so instead of leaving the reader to guess.
+fn dev_null_hint() -> String {
+    use std::os::unix::fs::FileTypeExt;
+    match std::fs::metadata("/dev/null") {
+        Ok(m) if !m.file_type().is_char_device() && m.len() > 0 => format!(
+            "/dev/null on this machine is a plain file of {} bytes, not a device; \
+             cargo's rustc probe reads it as source, so empty it (`: > /dev/null`)",
+            m.len()
+        ),
+        _ => "a compile error in fuzz/ or a missing toolchain component".to_string(),
+    }
 }
 
 fn run_target(repo_root: &Path, target: &str, seconds: u64) -> Result<Outcome> {

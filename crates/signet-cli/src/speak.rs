@@ -143,16 +143,39 @@ impl Output {
                 out.flush()?;
                 Ok(())
             }
-            Output::File(p) => {
-                // Write next to the target, then rename: no half-written file
-                // is left under the requested name.
-                let tmp = p.with_extension("signet-part");
-                std::fs::write(&tmp, bytes)
-                    .with_context(|| format!("cannot write {}", tmp.display()))?;
-                std::fs::rename(&tmp, p).with_context(|| format!("cannot write {}", p.display()))
-            }
+            Output::File(p) => write_file(p, bytes),
         }
     }
+}
+
+/// Writes `bytes` to `p`. A regular file (or a new one) is written next to
+/// the target and renamed over it, so no half-written file is ever left under
+/// the requested name. Anything else that already exists there (a device such
+/// as `/dev/null`, a FIFO) is written in place: renaming over it would replace
+/// the device node instead of writing to it.
+fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
+    let existing = std::fs::metadata(p).ok();
+    if let Some(m) = existing.filter(|m| !m.is_file()) {
+        if m.is_dir() {
+            bail!("cannot write {}: it is a directory", p.display());
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(p)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        return f
+            .write_all(bytes)
+            .and_then(|()| f.flush())
+            .with_context(|| format!("cannot write {}", p.display()));
+    }
+    let mut tmp_name = p.file_name().unwrap_or_default().to_os_string();
+    tmp_name.push(format!(".{}.signet-part", std::process::id()));
+    let tmp = p.with_file_name(tmp_name);
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, p).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("cannot write {}", p.display()))
+    })
 }
 
 fn read_stdin(max: usize) -> Result<String> {

@@ -62,7 +62,19 @@ fn home() -> &'static Path {
     .path()
 }
 
+/// Stands for "a scratch output file" in argument lists: `run` swaps it for
+/// a fresh path in a temporary folder. Tests never write to `/dev/null`,
+/// which on some machines is a plain file that other tools read back.
+const SINK: &str = "<scratch output>";
+
 fn run(args: &[&str]) -> Output {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let sink = scratch.path().join("out.wav");
+    let sink = sink.to_str().expect("utf8 temp path");
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if *a == SINK { sink } else { a })
+        .collect();
     signet()
         .arg("--home")
         .arg(home())
@@ -258,7 +270,7 @@ fn bad_phoneme_id_files_fail_cleanly() {
             "--phoneme-ids",
             f.to_str().expect("utf8"),
             "-o",
-            "/dev/null",
+            SINK,
         ]);
         assert_clean_failure(&out, needle);
     }
@@ -267,7 +279,7 @@ fn bad_phoneme_id_files_fail_cleanly() {
 #[test]
 fn unspeakable_text_fails_cleanly() {
     for text in ["", "   ", "?!...,;", "\u{200b}\u{200b}", "\u{1}\u{2}\u{7f}"] {
-        let out = run(&["speak", text, "-o", "/dev/null"]);
+        let out = run(&["speak", text, "-o", SINK]);
         assert_clean_failure(&out, "nothing to speak");
     }
 }
@@ -292,7 +304,7 @@ fn emoji_are_spoken_by_name() {
 fn text_in_a_script_without_phonemes_fails_or_speaks_cleanly() {
     // Thai letters through the English voice: espeak-ng names or skips them;
     // either way the result is audio or one clear error line, never a crash.
-    let out = run(&["speak", "สวัสดีครับ", "-o", "/dev/null"]);
+    let out = run(&["speak", "สวัสดีครับ", "-o", SINK]);
     if !out.status.success() {
         assert_clean_failure(&out, "");
     }
@@ -306,7 +318,7 @@ fn unknown_voice_and_path_like_voice_fail_cleanly() {
         "--voice",
         "no-such-voice",
         "-o",
-        "/dev/null",
+        SINK,
     ]);
     assert_clean_failure(&out, "not installed");
     let out = run(&[
@@ -315,18 +327,18 @@ fn unknown_voice_and_path_like_voice_fail_cleanly() {
         "--voice",
         "../../etc/passwd",
         "-o",
-        "/dev/null",
+        SINK,
     ]);
     assert_clean_failure(&out, "invalid voice name");
 }
 
 #[test]
 fn bad_scales_fail_cleanly() {
-    let out = run(&["speak", "Hello.", "--length-scale", "-1", "-o", "/dev/null"]);
+    let out = run(&["speak", "Hello.", "--length-scale", "-1", "-o", SINK]);
     assert_clean_failure(&out, "length_scale");
-    let out = run(&["speak", "Hello.", "--length-scale", "0", "-o", "/dev/null"]);
+    let out = run(&["speak", "Hello.", "--length-scale", "0", "-o", SINK]);
     assert_clean_failure(&out, "length_scale");
-    let out = run(&["speak", "Hello.", "--noise-scale", "NaN", "-o", "/dev/null"]);
+    let out = run(&["speak", "Hello.", "--noise-scale", "NaN", "-o", SINK]);
     assert_clean_failure(&out, "noise_scale");
 }
 
@@ -358,9 +370,42 @@ fn text_over_the_input_limit_fails_naming_the_limit() {
         "--max-input-bytes",
         "100",
         "-o",
-        "/dev/null",
+        SINK,
     ]);
     assert_clean_failure(&out, "100");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("limit"), "{stderr}");
+}
+
+#[test]
+fn output_to_a_fifo_is_written_in_place() {
+    // A FIFO (like a device) is not a regular file: the CLI must write into
+    // it, not rename a temporary file over it.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("audio.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    assert!(made.success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(&fifo).expect("read fifo"))
+    };
+    let out = run(&["speak", "Hello.", "-o", fifo.to_str().expect("utf8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = reader.join().expect("reader thread");
+    assert!(bytes.starts_with(b"RIFF") && bytes.len() > 10_000, "{}", bytes.len());
+    let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "the FIFO was replaced");
+    let leftovers = std::fs::read_dir(dir.path()).expect("list").count();
+    assert_eq!(leftovers, 1, "a temporary file was left behind");
+}
+
+#[test]
+fn output_to_a_directory_fails_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = run(&["speak", "Hello.", "-o", dir.path().to_str().expect("utf8")]);
+    assert_clean_failure(&out, "directory");
 }
