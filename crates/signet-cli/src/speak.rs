@@ -41,13 +41,47 @@ pub struct SpeakArgs {
     /// Threads for libtorch (default 1; see the README on throughput).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Largest text accepted, in bytes of UTF-8.
-    #[arg(long, value_name = "BYTES", default_value_t = signet_text_default_max())]
-    max_input_bytes: usize,
+    /// Largest text accepted, in bytes of UTF-8 [default: 1048576].
+    #[arg(long, value_name = "BYTES")]
+    max_input_bytes: Option<usize>,
+    /// Largest text accepted, in characters [default: 500000].
+    #[arg(long, value_name = "N")]
+    max_chars: Option<usize>,
+    /// Most phonemes in one sentence; longer ones are cut at word boundaries [default: 2000].
+    #[arg(long, value_name = "N")]
+    max_phonemes_per_sentence: Option<usize>,
+    /// Most phonemes in the whole request [default: 200000].
+    #[arg(long, value_name = "N")]
+    max_phonemes_per_request: Option<usize>,
+    /// Most seconds of audio produced [default: 3600].
+    #[arg(long, value_name = "SECONDS")]
+    max_output_seconds: Option<u32>,
+    /// Print what the text frontend changed (kinds, counts, byte positions; never the text).
+    #[arg(short, long)]
+    verbose: bool,
 }
 
-fn signet_text_default_max() -> usize {
-    signet::InputLimits::default().max_input_bytes
+impl SpeakArgs {
+    /// The limits: defaults, overridden by the flags given.
+    fn limits(&self) -> signet::Limits {
+        let mut l = signet::Limits::default();
+        if let Some(n) = self.max_input_bytes {
+            l = l.with_max_input_bytes(n);
+        }
+        if let Some(n) = self.max_chars {
+            l = l.with_max_chars(n);
+        }
+        if let Some(n) = self.max_phonemes_per_sentence {
+            l = l.with_max_phonemes_per_sentence(n);
+        }
+        if let Some(n) = self.max_phonemes_per_request {
+            l = l.with_max_phonemes_per_request(n);
+        }
+        if let Some(n) = self.max_output_seconds {
+            l = l.with_max_output_seconds(n);
+        }
+        l
+    }
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -75,9 +109,8 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if let Some(n) = args.threads {
         b = b.threads(n);
     }
-    b = b.limits(signet::InputLimits::with_max_input_bytes(
-        args.max_input_bytes,
-    ));
+    let limits = args.limits();
+    b = b.limits(limits);
     if let Some(s) = &args.speaker {
         b = match s.parse::<i64>() {
             Ok(id) => b.speaker_id(id),
@@ -90,14 +123,29 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         Some(file) => synth.speak_ids(&read_ids(file)?)?,
         None => {
             let text = match args.text.as_deref() {
-                None | Some("-") => read_stdin(args.max_input_bytes)?,
+                None | Some("-") => read_stdin(limits.max_input_bytes)?,
                 Some(t) => t.to_owned(),
             };
             synth.speak(&text)?
         }
     };
-    for d in &speech.diagnostics {
-        eprintln!("signet: note: {d}");
+    if args.verbose {
+        for d in &speech.diagnostics {
+            eprintln!("signet: note: {d}");
+        }
+    } else {
+        // Reading numbers and abbreviations as words is routine; anything else dropped or
+        // changed is worth a line.
+        let notable = speech
+            .diagnostics
+            .iter()
+            .filter(|d| !matches!(d, signet::Diagnostic::Normalized { .. }))
+            .count();
+        if notable > 0 {
+            eprintln!(
+                "signet: note: the text frontend removed or changed parts of the input ({notable} note(s); --verbose shows them)"
+            );
+        }
     }
     let bytes = match args.format {
         Format::Wav => speech.audio.to_wav(SampleFormat::S16)?,

@@ -8,3 +8,4 @@
     clippy::panic
 )]
 mod e2e;
+mod frontend;

@@ -265,7 +265,10 @@ fn unspeakable_inputs_are_clear_errors() -> Result<()> {
     let huge = "a ".repeat(600_000);
     ensure!(matches!(
         text_to_sentences(&mut espeak, "en-us", &map, &huge),
-        Err(TextError::InputTooLarge { .. })
+        Err(TextError::LimitExceeded {
+            limit: "max_input_bytes",
+            ..
+        })
     ));
     Ok(())
 }

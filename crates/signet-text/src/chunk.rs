@@ -13,6 +13,8 @@
 //! at the window's end. Because every cut lies in the second half of its window, each
 //! step consumes at least half a window and the whole split runs in linear time.
 
+use crate::normalize::is_non_final_abbreviation;
+
 /// Words before which a long sentence may be cut.
 const CONJUNCTIONS: &[&str] = &[
     "and", "but", "or", "nor", "so", "yet", "because", "while", "which", "that", "then",
@@ -31,7 +33,27 @@ fn is_clause_punct(c: char) -> bool {
     matches!(c, ',' | ';' | ':' | '—' | '–')
 }
 
-/// Splits text into sentences. The pieces cover the input exactly, in order.
+/// Whether `piece` (a sentence so far, ending in `.`) ends with an abbreviation that does
+/// not end a sentence ("Dr.", "e.g.", an initial). Looks at the last word only, and at
+/// most 12 bytes of it, so the split stays linear.
+fn ends_with_abbreviation(piece: &str) -> bool {
+    let mut word_start = None;
+    for (n, (i, c)) in piece.char_indices().rev().enumerate() {
+        if c.is_whitespace() || c == '(' || c == '"' {
+            word_start = Some(i + c.len_utf8());
+            break;
+        }
+        if n >= 12 {
+            // Longer than any abbreviation.
+            return false;
+        }
+    }
+    let word = piece.get(word_start.unwrap_or(0)..).unwrap_or_default();
+    is_non_final_abbreviation(word)
+}
+
+/// Splits text into sentences. The pieces cover the input exactly, in order. A full
+/// stop after a title or initial ("Dr. Smith", "J. Smith", "e.g. this") does not end one.
 #[must_use]
 pub fn split_sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
@@ -50,6 +72,7 @@ pub fn split_sentences(text: &str) -> Vec<&str> {
                 }
             }
             chars.peek().is_none_or(|&(_, n)| n.is_whitespace())
+                && !(c == '.' && ends_with_abbreviation(text.get(start..=i).unwrap_or_default()))
         } else {
             false
         };
@@ -159,6 +182,18 @@ mod tests {
             ]
         );
         assert_eq!(s.concat(), text);
+    }
+
+    #[test]
+    fn titles_and_initials_do_not_end_sentences() {
+        assert_eq!(
+            split_sentences("Dr. Smith met J. R. Jones, e.g. today. Then left."),
+            vec!["Dr. Smith met J. R. Jones, e.g. today. ", "Then left."]
+        );
+        assert_eq!(
+            split_sentences("Go now. Please."),
+            vec!["Go now. ", "Please."]
+        );
     }
 
     #[test]

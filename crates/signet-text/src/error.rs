@@ -10,13 +10,20 @@ use crate::protocol::{ErrorCode, ProtocolError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TextError {
-    /// The input text is longer than the configured limit.
-    #[error("input text of {bytes} bytes exceeds the limit of {limit} bytes (raise `InputLimits::max_input_bytes` or split the text)")]
+    /// One request to the phonemizer is larger than the helper protocol allows (the
+    /// frontend cuts text into much smaller chunks; direct callers of the phonemizer must).
+    #[error("phonemizer request of {bytes} bytes exceeds the helper's cap of {limit} bytes; split the text")]
     InputTooLarge {
-        /// Size of the input.
+        /// Size of the request's text.
         bytes: usize,
         /// Largest size accepted.
         limit: usize,
+    },
+    /// The input bytes are not valid UTF-8.
+    #[error("input is not valid UTF-8: invalid byte at offset {offset}")]
+    InvalidUtf8 {
+        /// Byte offset of the first invalid byte.
+        offset: usize,
     },
     /// A configured limit of [`Limits`](crate::Limits) was exceeded.
     #[error("{limit} is {value}, above the limit of {max}; {hint}")]
@@ -178,6 +185,20 @@ pub enum Diagnostic {
         /// The bound: marks kept per base character.
         max_per_base: usize,
     },
+    /// Numbers, abbreviations or symbols were rewritten as words (English normalization).
+    Normalized {
+        /// How many chunks of text were changed.
+        chunks: usize,
+    },
+    /// A sentence longer than the phoneme limit was cut at word boundaries.
+    SentenceSplit {
+        /// Byte range, in the caller's text, of the chunk it came from.
+        text: std::ops::Range<usize>,
+        /// Into how many pieces.
+        pieces: usize,
+        /// The limit (`max_phonemes_per_sentence`).
+        max_phonemes: usize,
+    },
     /// A phoneme symbol is missing from the voice's id map and was left out.
     UnknownPhoneme {
         /// The symbol.
@@ -219,6 +240,19 @@ impl fmt::Display for Diagnostic {
             } => write!(
                 f,
                 "dropped {count} combining mark(s) beyond {max_per_base} per character"
+            ),
+            Self::Normalized { chunks } => write!(
+                f,
+                "rewrote numbers, abbreviations or symbols as words in {chunks} chunk(s)"
+            ),
+            Self::SentenceSplit {
+                text,
+                pieces,
+                max_phonemes,
+            } => write!(
+                f,
+                "cut the sentence at bytes {}..{} into {pieces} pieces of at most {max_phonemes} phonemes (max_phonemes_per_sentence)",
+                text.start, text.end
             ),
             Self::UnknownPhoneme {
                 symbol,

@@ -3,36 +3,15 @@
 //! It enforces the input size limit and removes control characters (other than white
 //! space) that espeak would otherwise spell out or that could never be spoken, remembering
 //! where they were so that sentence spans still point into the caller's text.
-//! The full Unicode policy (normalization, confusables, bidi controls) comes later.
+//! It serves the Piper-compatible path ([`text_to_sentences`](crate::text_to_sentences));
+//! the speak path applies the full [Unicode policy](crate::unicode) instead.
 
 use crate::error::{Diagnostic, TextError};
 
+use crate::limits::Limits;
+
 /// Default cap on the size of one input text: 1 MiB.
 pub const DEFAULT_MAX_INPUT_BYTES: usize = 1024 * 1024;
-
-/// Limits applied to input text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct InputLimits {
-    /// Largest input accepted, in bytes of UTF-8.
-    pub max_input_bytes: usize,
-}
-
-impl Default for InputLimits {
-    fn default() -> Self {
-        Self {
-            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
-        }
-    }
-}
-
-impl InputLimits {
-    /// Limits with the given input cap.
-    #[must_use]
-    pub fn with_max_input_bytes(max_input_bytes: usize) -> Self {
-        Self { max_input_bytes }
-    }
-}
 
 /// Text that passed the guard, with a map from its offsets back to the caller's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,21 +60,18 @@ fn is_stripped(c: char) -> bool {
     c.is_control() && !c.is_whitespace()
 }
 
-/// Applies the input limits and strips control characters other than white space.
+/// Applies the input limits (bytes and characters) and strips control characters other
+/// than white space.
 ///
 /// # Errors
-/// [`TextError::InputTooLarge`] when the text exceeds `limits.max_input_bytes`.
+/// [`TextError::LimitExceeded`] when the text exceeds `limits.max_input_bytes` or
+/// `limits.max_chars`.
 pub fn guard_input(
     text: &str,
-    limits: &InputLimits,
+    limits: &Limits,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<GuardedText, TextError> {
-    if text.len() > limits.max_input_bytes {
-        return Err(TextError::InputTooLarge {
-            bytes: text.len(),
-            limit: limits.max_input_bytes,
-        });
-    }
+    limits.check_text(text)?;
     if !text.chars().any(is_stripped) {
         return Ok(GuardedText {
             text: text.to_owned(),
@@ -132,7 +108,7 @@ mod tests {
     #[test]
     fn plain_text_passes_unchanged() -> Result<(), TextError> {
         let mut diags = Vec::new();
-        let g = guard_input("Hello\tworld.\n", &InputLimits::default(), &mut diags)?;
+        let g = guard_input("Hello\tworld.\n", &Limits::default(), &mut diags)?;
         assert_eq!(g.as_str(), "Hello\tworld.\n");
         assert!(diags.is_empty());
         assert_eq!(g.original_offset(5), 5);
@@ -143,7 +119,7 @@ mod tests {
     fn control_characters_are_stripped_and_offsets_map_back() -> Result<(), TextError> {
         let mut diags = Vec::new();
         let input = "\u{7}ab\u{0}\u{1b}cd\u{9f}e";
-        let g = guard_input(input, &InputLimits::default(), &mut diags)?;
+        let g = guard_input(input, &Limits::default(), &mut diags)?;
         assert_eq!(g.as_str(), "abcde");
         assert_eq!(
             diags,
@@ -164,10 +140,16 @@ mod tests {
     #[test]
     fn oversized_input_names_the_limit() {
         let mut diags = Vec::new();
-        let err = guard_input("abcdef", &InputLimits::with_max_input_bytes(4), &mut diags);
+        let limits = Limits::default().with_max_input_bytes(4);
+        let err = guard_input("abcdef", &limits, &mut diags);
         assert!(matches!(
             err,
-            Err(TextError::InputTooLarge { bytes: 6, limit: 4 })
+            Err(TextError::LimitExceeded {
+                limit: "max_input_bytes",
+                value: 6,
+                max: 4,
+                ..
+            })
         ));
     }
 }
@@ -181,10 +163,10 @@ mod proptests {
         #[test]
         fn guard_is_idempotent_and_maps_back(text in "\\PC{0,64}|[\\x00-\\x1f a-z\\u{80}-\\u{9f}]{0,64}") {
             let mut diags = Vec::new();
-            let once = guard_input(&text, &InputLimits::default(), &mut diags)
+            let once = guard_input(&text, &Limits::default(), &mut diags)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             let mut more = Vec::new();
-            let twice = guard_input(once.as_str(), &InputLimits::default(), &mut more)
+            let twice = guard_input(once.as_str(), &Limits::default(), &mut more)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?;
             prop_assert_eq!(once.as_str(), twice.as_str());
             prop_assert!(more.is_empty());

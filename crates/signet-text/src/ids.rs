@@ -20,7 +20,8 @@ use std::ops::Range;
 use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{Diagnostic, TextError};
-use crate::guard::{guard_input, InputLimits};
+use crate::guard::guard_input;
+use crate::limits::Limits;
 use crate::phonemize::Phonemize;
 use crate::protocol::{Clause, Terminator, MAX_TEXT_BYTES};
 
@@ -122,6 +123,23 @@ pub struct Sentence {
     pub phonemes: String,
     /// Phoneme ids: `^ _ (id _)* $`.
     pub ids: Vec<i64>,
+}
+
+impl Sentence {
+    /// How many phoneme symbols the sentence has (what
+    /// [`Limits::max_phonemes_per_sentence`] bounds).
+    #[must_use]
+    pub fn phoneme_count(&self) -> usize {
+        self.phonemes.chars().count()
+    }
+
+    /// Whether the sentence holds a voiced phoneme, not only pauses and punctuation.
+    #[must_use]
+    pub fn is_voiced(&self) -> bool {
+        self.phonemes
+            .chars()
+            .any(|c| !matches!(c, ' ' | '.' | ',' | '?' | '!' | ':' | ';'))
+    }
 }
 
 /// The symbols of one sentence before id mapping, with the text offset where it ends.
@@ -325,7 +343,7 @@ pub fn split_for_helper(text: &str, max: usize) -> Vec<(usize, &str)> {
     pieces
 }
 
-/// Turns text into sentences of phoneme ids for a voice, with the default [`InputLimits`].
+/// Turns text into sentences of phoneme ids for a voice, with the default [`Limits`].
 ///
 /// See [`text_to_sentences_with_limits`].
 ///
@@ -337,10 +355,15 @@ pub fn text_to_sentences(
     id_map: &PhonemeIdMap,
     text: &str,
 ) -> Result<(Vec<Sentence>, Vec<Diagnostic>), TextError> {
-    text_to_sentences_with_limits(phonemizer, voice, id_map, text, &InputLimits::default())
+    text_to_sentences_with_limits(phonemizer, voice, id_map, text, &Limits::default())
 }
 
-/// Turns text into sentences of phoneme ids for a voice.
+/// Turns text into sentences of phoneme ids for a voice, exactly as Piper does.
+///
+/// This is the Piper-compatible path (the agreement tests hold it to piper-tts's output):
+/// no normalization, no Unicode policy beyond removing control characters, espeak-ng's
+/// own sentence splitting. `Synthesizer::speak` uses the two-stage
+/// [frontend](crate::frontend) instead. Only the input limits of `limits` apply.
 ///
 /// The text passes the input guard, is phonemized by `phonemizer` with the espeak voice
 /// `voice` (in pieces of at most 64 KiB, cut at line or sentence breaks), grouped into
@@ -348,7 +371,7 @@ pub fn text_to_sentences(
 /// documentation). Sentences whose symbols are all missing from the map are dropped.
 ///
 /// # Errors
-/// [`TextError::InputTooLarge`] over the limit; [`TextError::NothingToSpeak`] when the text
+/// [`TextError::LimitExceeded`] over an input limit; [`TextError::NothingToSpeak`] when the text
 /// is empty, only white space or punctuation, or nothing in it maps to a voiced phoneme;
 /// any error of the phonemizer.
 pub fn text_to_sentences_with_limits(
@@ -356,7 +379,7 @@ pub fn text_to_sentences_with_limits(
     voice: &str,
     id_map: &PhonemeIdMap,
     text: &str,
-    limits: &InputLimits,
+    limits: &Limits,
 ) -> Result<(Vec<Sentence>, Vec<Diagnostic>), TextError> {
     let mut diagnostics = Vec::new();
     let guarded = guard_input(text, limits, &mut diagnostics)?;

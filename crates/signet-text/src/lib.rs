@@ -3,11 +3,14 @@
 //! [`Limits`] bound a request; [`sanitize`] applies the [Unicode policy](unicode);
 //! [`normalize_en`] rewrites English numbers, dates, money, abbreviations and symbols as
 //! words ([`normalize`](mod@normalize)); [`chunk()`] splits text into sentences and
-//! bounded chunks. (These four are not yet wired into [`text_to_sentences`].)
+//! bounded chunks. The [two-stage frontend](frontend) composes them: [`prepare`] (pure
+//! Rust, the whole text) and [`phonemize_chunk`] (one chunk at a time, for streaming).
 //!
-//! Text goes through the [input guard](guard), is phonemized by espeak-ng running in a
-//! separate, resource-limited helper process ([`phonemize`], speaking the wire format in
-//! [`protocol`]), and is mapped to a voice's phoneme ids with Piper's conventions ([`ids`]).
+//! Text is phonemized by espeak-ng running in a separate, resource-limited helper
+//! process ([`phonemize`], speaking the wire format in [`protocol`]), and mapped to a
+//! voice's phoneme ids with Piper's conventions ([`ids`]). [`text_to_sentences`] is the
+//! Piper-compatible path (its own [input guard](guard), espeak's sentence splitting, no
+//! normalization), kept for agreement with piper-tts.
 //!
 //! **Architecture invariant:** this crate never links espeak-ng (GPL-3.0, memory-unsafe C)
 //! or libtorch; it only talks to the `signet-espeak` helper through pipes, and treats what
@@ -36,6 +39,7 @@
 
 pub mod chunk;
 mod error;
+pub mod frontend;
 pub mod guard;
 pub mod ids;
 pub mod limits;
@@ -46,7 +50,11 @@ pub mod unicode;
 
 pub use chunk::{chunk, split_sentences};
 pub use error::{Diagnostic, TextError};
-pub use guard::{InputLimits, DEFAULT_MAX_INPUT_BYTES};
+pub use frontend::{
+    phonemize_chunk, prepare, prepare_bytes, ChunkPart, ChunkSentences, Normalization,
+    PhonemeBudget, PreparedText, TextChunk,
+};
+pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
 pub use limits::Limits;
 pub use normalize::normalize_en;

@@ -31,6 +31,14 @@ pub const DEFAULT_MAX_OUTPUT_SECONDS: u32 = 3_600;
 
 /// Upper bounds on the work one request may cause. Build with [`Limits::default`] and the
 /// `with_*` methods.
+///
+/// | limit | default | CLI flag |
+/// |---|---|---|
+/// | `max_input_bytes` | 1 MiB | `--max-input-bytes` |
+/// | `max_chars` | 500,000 | `--max-chars` |
+/// | `max_phonemes_per_sentence` | 2,000 | `--max-phonemes-per-sentence` |
+/// | `max_phonemes_per_request` | 200,000 | `--max-phonemes-per-request` |
+/// | `max_output_seconds` | 3,600 | `--max-output-seconds` |
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Limits {
@@ -113,20 +121,29 @@ impl Limits {
         self
     }
 
+    /// Checks an input's size in bytes (before it is decoded).
+    ///
+    /// # Errors
+    /// [`TextError::LimitExceeded`] naming `max_input_bytes`.
+    pub fn check_input_bytes(&self, bytes: usize) -> Result<(), TextError> {
+        if bytes > self.max_input_bytes {
+            return Err(exceeded(
+                "max_input_bytes",
+                bytes,
+                self.max_input_bytes,
+                HINT_INPUT_BYTES,
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the input text's size in bytes, then in characters. The character count stops
     /// as soon as the limit is passed, so a huge text costs no more than the limit.
     ///
     /// # Errors
     /// [`TextError::LimitExceeded`] naming `max_input_bytes` or `max_chars`.
     pub fn check_text(&self, text: &str) -> Result<(), TextError> {
-        if text.len() > self.max_input_bytes {
-            return Err(exceeded(
-                "max_input_bytes",
-                text.len(),
-                self.max_input_bytes,
-                HINT_INPUT_BYTES,
-            ));
-        }
+        self.check_input_bytes(text.len())?;
         // A char is at least one byte: no need to count when the bytes fit.
         if text.len() > self.max_chars {
             let chars = text.chars().count();

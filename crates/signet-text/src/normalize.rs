@@ -493,6 +493,25 @@ const ABBREVIATIONS: &[(&str, &str, bool)] = &[
     ("Dec.", "December", true),
 ];
 
+/// Whether `word` (with its final dot) is an abbreviation that does not end a sentence:
+/// a title before a name ("Dr.", "Mr.", "St.", "Prof.", a month), "e.g.", "i.e.", "vs.",
+/// or an initial ("J."). The sentence splitter uses this.
+#[must_use]
+pub fn is_non_final_abbreviation(word: &str) -> bool {
+    if matches!(word, "Dr." | "St." | "e.g." | "i.e." | "vs.") {
+        return true;
+    }
+    let mut chars = word.chars();
+    if let (Some(c), Some('.'), None) = (chars.next(), chars.next(), chars.next()) {
+        if c.is_uppercase() {
+            return true;
+        }
+    }
+    ABBREVIATIONS
+        .iter()
+        .any(|&(w, _, title)| title && w == word)
+}
+
 /// Units after a number: (written form, singular, plural).
 const UNITS: &[(&str, &str, &str)] = &[
     ("km", "kilometer", "kilometers"),

@@ -30,7 +30,7 @@ mod synthesizer;
 
 pub use error::Error;
 pub use signet_audio::{Audio, SampleFormat};
-pub use signet_text::InputLimits;
+pub use signet_text::{Diagnostic, EspeakConfig, Limits};
 pub use store::Store;
 pub use synthesizer::{
     list_voices, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,

@@ -6,7 +6,10 @@ use std::sync::Mutex;
 use signet_acoustic::Vits;
 use signet_audio::Audio;
 use signet_registry::{verify_bundle_dir, Manifest};
-use signet_text::{EspeakConfig, EspeakPhonemizer, InputLimits, PhonemeIdMap};
+use signet_text::{
+    ChunkSentences, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget,
+    PhonemeIdMap, PreparedText, TextChunk,
+};
 
 use crate::store::{self, Store};
 use crate::Error;
@@ -53,7 +56,7 @@ pub struct SynthesizerBuilder {
     noise_w: Option<f32>,
     speaker: Option<SpeakerChoice>,
     espeak: Option<EspeakConfig>,
-    limits: Option<InputLimits>,
+    limits: Option<Limits>,
 }
 
 #[derive(Debug, Clone)]
@@ -120,8 +123,9 @@ impl SynthesizerBuilder {
         self
     }
 
-    /// Limits on input text (default: [`InputLimits::default`], 1 MiB).
-    pub fn limits(mut self, limits: InputLimits) -> Self {
+    /// Limits on the work one request may cause: input size, phonemes per sentence and
+    /// per request, seconds of audio (default: [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = Some(limits);
         self
     }
@@ -235,7 +239,7 @@ pub struct Synthesizer {
     scales: Scales,
     speaker: Option<i64>,
     id_map: PhonemeIdMap,
-    limits: InputLimits,
+    limits: Limits,
     espeak: EspeakConfig,
     /// Started on first use; restarted by the client when it fails.
     phonemizer: Mutex<Option<EspeakPhonemizer>>,
@@ -281,20 +285,37 @@ impl Synthesizer {
         &self.scales
     }
 
-    /// Speaks text: each sentence is phonemized, mapped to ids and synthesized
-    /// on its own, and the sentences' audio is joined.
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Speaks text: the text is split into sentence chunks, and each chunk is
+    /// phonemized, mapped to ids and synthesized on its own; the audio is joined.
     ///
-    /// Odd text is not an error: what the frontend stripped or dropped comes
-    /// back in [`Speech::diagnostics`]. Text with nothing to pronounce is
-    /// [`signet_text::TextError::NothingToSpeak`].
+    /// Odd text is not an error: what the frontend stripped, rewrote or dropped
+    /// comes back in [`Speech::diagnostics`]. Text with nothing to pronounce is
+    /// [`signet_text::TextError::NothingToSpeak`]; a breached limit is
+    /// [`signet_text::TextError::LimitExceeded`].
     pub fn speak(&self, text: &str) -> Result<Speech, Error> {
-        let (sentences, diagnostics) = self.phonemize(text)?;
-        let mut samples = Vec::new();
-        for sentence in &sentences {
-            let out = self.vits.infer(&sentence.ids, self.speaker, &self.scales)?;
-            samples.extend_from_slice(&out.samples);
+        let prepared = self.prepare_text(text)?;
+        let mut diagnostics = prepared.diagnostics;
+        let mut budget = PhonemeBudget::new();
+        let mut samples: Vec<f32> = Vec::new();
+        let mut voiced = false;
+        for chunk in &prepared.chunks {
+            let out = self.phonemize_chunk(chunk)?;
+            budget.spend(&out.sentences, &self.limits)?;
+            diagnostics.extend(out.diagnostics);
+            for sentence in &out.sentences {
+                voiced |= sentence.is_voiced();
+                let audio = self.vits.infer(&sentence.ids, self.speaker, &self.scales)?;
+                samples.extend_from_slice(&audio.samples);
+                self.limits
+                    .check_output_samples(samples.len() as u64, self.sample_rate())?;
+            }
         }
-        if samples.is_empty() {
+        if !voiced || samples.is_empty() {
             return Err(Error::NothingToSpeak);
         }
         Ok(Speech {
@@ -309,12 +330,37 @@ impl Synthesizer {
         &self,
         text: &str,
     ) -> Result<(Vec<signet_text::Sentence>, Vec<signet_text::Diagnostic>), Error> {
-        let voice = self
-            .manifest
-            .phonemes
-            .espeak_voice
-            .as_deref()
-            .unwrap_or("en-us");
+        let prepared = self.prepare_text(text)?;
+        let mut diagnostics = prepared.diagnostics;
+        let mut budget = PhonemeBudget::new();
+        let mut sentences = Vec::new();
+        for chunk in &prepared.chunks {
+            let out = self.phonemize_chunk(chunk)?;
+            budget.spend(&out.sentences, &self.limits)?;
+            diagnostics.extend(out.diagnostics);
+            sentences.extend(out.sentences);
+        }
+        if !sentences.iter().any(signet_text::Sentence::is_voiced) {
+            return Err(Error::NothingToSpeak);
+        }
+        Ok((sentences, diagnostics))
+    }
+
+    /// First stage of the text frontend (pure Rust, no phonemizer): input limits,
+    /// sentence and chunk splitting, Unicode policy and, for English voices,
+    /// normalization. See [`signet_text::prepare`].
+    pub fn prepare_text(&self, text: &str) -> Result<PreparedText, Error> {
+        Ok(signet_text::prepare(
+            text,
+            Normalization::for_language(self.espeak_voice()),
+            &self.limits,
+        )?)
+    }
+
+    /// Second stage of the text frontend: phonemizes one chunk of
+    /// [`prepare_text`](Self::prepare_text) into sentences of ids for this
+    /// voice. See [`signet_text::phonemize_chunk`].
+    pub fn phonemize_chunk(&self, chunk: &TextChunk) -> Result<ChunkSentences, Error> {
         let mut guard = match self.phonemizer.lock() {
             Ok(g) => g,
             // A panic while holding the lock cannot leave the client in a
@@ -325,13 +371,21 @@ impl Synthesizer {
             Some(p) => p,
             None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
         };
-        Ok(signet_text::text_to_sentences_with_limits(
+        Ok(signet_text::phonemize_chunk(
             ph,
-            voice,
+            self.espeak_voice(),
             &self.id_map,
-            text,
+            chunk,
             &self.limits,
         )?)
+    }
+
+    fn espeak_voice(&self) -> &str {
+        self.manifest
+            .phonemes
+            .espeak_voice
+            .as_deref()
+            .unwrap_or("en-us")
     }
 
     /// Speaks phoneme ids directly (BOS/EOS included, as the voice's map yields

@@ -16,7 +16,7 @@ fn signet() -> Command {
 
 /// A Signet home with the default voice imported and the espeak-ng runtime
 /// linked in, shared by every test of this binary.
-fn home() -> &'static Path {
+pub(crate) fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
     HOME.get_or_init(|| {
         let voice_dir = std::env::var_os("SIGNET_TEST_VOICE_DIR")
@@ -312,23 +312,9 @@ fn text_in_a_script_without_phonemes_fails_or_speaks_cleanly() {
 
 #[test]
 fn unknown_voice_and_path_like_voice_fail_cleanly() {
-    let out = run(&[
-        "speak",
-        "Hello.",
-        "--voice",
-        "no-such-voice",
-        "-o",
-        SINK,
-    ]);
+    let out = run(&["speak", "Hello.", "--voice", "no-such-voice", "-o", SINK]);
     assert_clean_failure(&out, "not installed");
-    let out = run(&[
-        "speak",
-        "Hello.",
-        "--voice",
-        "../../etc/passwd",
-        "-o",
-        SINK,
-    ]);
+    let out = run(&["speak", "Hello.", "--voice", "../../etc/passwd", "-o", SINK]);
     assert_clean_failure(&out, "invalid voice name");
 }
 
@@ -364,14 +350,7 @@ fn voices_list_shows_the_verified_voice() {
 #[test]
 fn text_over_the_input_limit_fails_naming_the_limit() {
     let text = "word ".repeat(50);
-    let out = run(&[
-        "speak",
-        &text,
-        "--max-input-bytes",
-        "100",
-        "-o",
-        SINK,
-    ]);
+    let out = run(&["speak", &text, "--max-input-bytes", "100", "-o", SINK]);
     assert_clean_failure(&out, "100");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("limit"), "{stderr}");
@@ -383,7 +362,10 @@ fn output_to_a_fifo_is_written_in_place() {
     // it, not rename a temporary file over it.
     let dir = tempfile::tempdir().expect("temp dir");
     let fifo = dir.path().join("audio.fifo");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("run mkfifo");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
     assert!(made.success());
     let reader = {
         let fifo = fifo.clone();
@@ -396,9 +378,16 @@ fn output_to_a_fifo_is_written_in_place() {
         String::from_utf8_lossy(&out.stderr)
     );
     let bytes = reader.join().expect("reader thread");
-    assert!(bytes.starts_with(b"RIFF") && bytes.len() > 10_000, "{}", bytes.len());
+    assert!(
+        bytes.starts_with(b"RIFF") && bytes.len() > 10_000,
+        "{}",
+        bytes.len()
+    );
     let kind = std::fs::symlink_metadata(&fifo).expect("stat").file_type();
-    assert!(std::os::unix::fs::FileTypeExt::is_fifo(&kind), "the FIFO was replaced");
+    assert!(
+        std::os::unix::fs::FileTypeExt::is_fifo(&kind),
+        "the FIFO was replaced"
+    );
     let leftovers = std::fs::read_dir(dir.path()).expect("list").count();
     assert_eq!(leftovers, 1, "a temporary file was left behind");
 }

@@ -1,0 +1,138 @@
+//! The text frontend through the library (`signet::Synthesizer`, the path
+//! `signet speak` takes) with the real default voice and espeak-ng helper: one
+//! synthesizer for the whole module.
+
+use std::sync::OnceLock;
+
+use signet::{Diagnostic, Limits, Synthesizer};
+
+use crate::e2e::home;
+
+/// The shared synthesizer, with default limits.
+fn synth() -> &'static Synthesizer {
+    static SYNTH: OnceLock<Synthesizer> = OnceLock::new();
+    SYNTH.get_or_init(|| build(Limits::default()))
+}
+
+fn build(limits: Limits) -> Synthesizer {
+    let helper = std::path::Path::new(env!("CARGO_BIN_EXE_signet")).with_file_name("signet-espeak");
+    let dir = home().join("espeak-ng");
+    let espeak = signet::EspeakConfig::new(
+        helper,
+        dir.join("espeakbridge.so"),
+        dir.join("espeak-ng-data"),
+    );
+    Synthesizer::builder()
+        .home(home())
+        .espeak(espeak)
+        .noise_scale(0.0)
+        .noise_w(0.0)
+        .limits(limits)
+        .build()
+        .expect("build the default voice's synthesizer")
+}
+
+fn phonemes(text: &str) -> String {
+    let (sentences, _) = synth().phonemize(text).expect("phonemize");
+    sentences.iter().map(|s| s.phonemes.as_str()).collect()
+}
+
+#[test]
+fn numbers_and_abbreviations_are_read_as_words() {
+    assert_eq!(phonemes("I have 3 cats."), phonemes("I have three cats."));
+    assert_eq!(
+        phonemes("Dr. Smith paid $5.50 on 2024-03-05."),
+        phonemes(
+            "Doctor Smith paid five dollars and fifty cents on March fifth, twenty twenty-four."
+        )
+    );
+}
+
+#[test]
+fn odd_characters_are_removed_and_reported() {
+    let speech = synth()
+        .speak("Hello\u{202E} wor\u{200B}ld\u{7}.")
+        .expect("speak");
+    assert!(speech.audio.samples().len() > 1000);
+    for want in [
+        Diagnostic::BidiControlsStripped { count: 1 },
+        Diagnostic::ZeroWidthStripped { count: 1 },
+        Diagnostic::ControlCharactersStripped { count: 1 },
+    ] {
+        assert!(
+            speech.diagnostics.contains(&want),
+            "{want:?} not in {:?}",
+            speech.diagnostics
+        );
+    }
+    assert_eq!(
+        phonemes("Hello\u{202E} wor\u{200B}ld."),
+        phonemes("Hello world.")
+    );
+}
+
+#[test]
+fn inline_phonemes_are_spoken_and_unknown_symbols_reported() {
+    let (sentences, diagnostics) = synth()
+        .phonemize("Say [[ həlˈoʊ ]] now.")
+        .expect("phonemize");
+    assert_eq!(sentences.len(), 1);
+    assert!(
+        sentences[0].phonemes.contains("həlˈoʊ"),
+        "{:?}",
+        sentences[0].phonemes
+    );
+    assert!(diagnostics.is_empty(), "{diagnostics:?}");
+    // A symbol the voice lacks (U+263A) is left out with a diagnostic naming it.
+    let (_, diagnostics) = synth().phonemize("Say [[ hə☺ ]] now.").expect("phonemize");
+    assert!(
+        diagnostics
+            .iter()
+            .any(|d| matches!(d, Diagnostic::UnknownPhoneme { symbol, .. } if symbol == "☺")),
+        "{diagnostics:?}"
+    );
+}
+
+#[test]
+fn every_limit_names_itself_and_its_fix() {
+    let cases: [(Limits, &str, &str); 4] = [
+        (
+            Limits::default().with_max_input_bytes(10),
+            "max_input_bytes",
+            "--max-input-bytes",
+        ),
+        (
+            Limits::default().with_max_chars(10),
+            "max_chars",
+            "--max-chars",
+        ),
+        (
+            Limits::default().with_max_phonemes_per_request(20),
+            "max_phonemes_per_request",
+            "--max-phonemes-per-request",
+        ),
+        (
+            Limits::default().with_max_output_seconds(1),
+            "max_output_seconds",
+            "--max-output-seconds",
+        ),
+    ];
+    for (limits, name, flag) in cases {
+        let err = build(limits)
+            .speak("This sentence is long enough to break every one of these limits.")
+            .expect_err(name)
+            .to_string();
+        assert!(err.contains(name) && err.contains(flag), "{name}: {err}");
+    }
+}
+
+#[test]
+fn long_sentences_are_cut_to_the_phoneme_limit() {
+    let synth = build(Limits::default().with_max_phonemes_per_sentence(40));
+    let text = "this is a rather long sentence without any punctuation that goes on and on";
+    let (sentences, _) = synth.phonemize(text).expect("phonemize");
+    assert!(sentences.len() >= 2, "{sentences:?}");
+    assert!(sentences.iter().all(|s| s.phoneme_count() <= 40));
+    let speech = synth.speak(text).expect("speak");
+    assert!(speech.audio.samples().len() > 22_050);
+}
