@@ -10,7 +10,9 @@ mod demo;
 mod espeak;
 mod fixtures;
 mod fuzz;
+mod metadata;
 mod pins;
+mod sbom;
 mod setup;
 mod test;
 mod util;
@@ -29,6 +31,7 @@ tasks:
   audit              cargo-deny and cargo-audit against the RustSec database
   fuzz [--seconds N] [TARGET]
                      run the cargo-fuzz targets
+  sbom [--out DIR]   CycloneDX 1.5 SBOM of each release binary (default target/sbom)
   fixtures           regenerate test fixtures from the reference implementations
   bench              real-time factor of Signet against Piper (onnxruntime)
 ";
@@ -52,6 +55,7 @@ fn run() -> Result<()> {
         "test" => test::run(&root),
         "audit" => audit::run(&root),
         "fuzz" => fuzz::cli(&root, rest),
+        "sbom" => sbom::cli(&root, rest),
         "demo" => demo::run(&root, rest),
         "bench" => bench::run(&root, rest),
         "fixtures" => fixtures::run(&root),
