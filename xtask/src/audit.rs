@@ -185,6 +185,8 @@ impl fmt::Display for Finding {
 /// Runs `cargo xtask audit`.
 pub fn run(repo_root: &Path) -> Result<()> {
     let started = std::time::Instant::now();
+    // Local and fast: counted first, so that its report shows whatever the tools find.
+    let unsafe_policy = crate::unsafe_count::run(repo_root);
     CARGO_DENY.ensure_installed()?;
     CARGO_AUDIT.ensure_installed()?;
     let db = match snapshot_source(repo_root)? {
@@ -207,6 +209,7 @@ pub fn run(repo_root: &Path) -> Result<()> {
         .filter(|w| w.join("Cargo.lock").is_file())
         .collect();
     audit(repo_root, &db, &workspaces, Checks::All)?;
+    unsafe_policy?;
     eprintln!(
         "xtask: audit passed ({} lockfile(s), {:.1} s)",
         workspaces.len(),
@@ -264,6 +267,7 @@ pub(crate) fn audit(
     checks: Checks,
 ) -> Result<()> {
     let policy = read_policy(repo_root)?;
+    check_ignores(&policy, today())?;
     let scratch = match db {
         Db::Local(local) => local.scratch.clone(),
         Db::Fetch => repo_root.join("target/advisory-db"),
@@ -335,6 +339,61 @@ fn read_policy(repo_root: &Path) -> Result<toml::Table> {
         fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
     text.parse::<toml::Table>()
         .with_context(|| format!("{} is not valid TOML", path.display()))
+}
+
+/// Checks that every advisory `deny.toml` ignores is written
+/// `{ id = "...", reason = "...; expires YYYY-MM-DD" }` with a reason and an
+/// expiry date after `today` (days since 1970-01-01): an ignore never outlives
+/// the look it was given.
+fn check_ignores(policy: &toml::Table, today: i64) -> Result<()> {
+    let list = policy
+        .get("advisories")
+        .and_then(|a| a.get("ignore"))
+        .and_then(|i| i.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut bad = Vec::new();
+    for entry in &list {
+        let Some(t) = entry.as_table() else {
+            bad.push(format!(
+                "{entry}: write it as {{ id = \"...\", reason = \"why; expires YYYY-MM-DD\" }}"
+            ));
+            continue;
+        };
+        let id = t.get("id").and_then(|i| i.as_str()).unwrap_or("(no id)");
+        let reason = t.get("reason").and_then(|r| r.as_str()).unwrap_or("");
+        let expiry = reason.split("expires").nth(1).and_then(|rest| {
+            let d = rest.trim_start().get(..10)?;
+            civil_days(d).map(|days| (d.to_owned(), days))
+        });
+        let why = reason.split("expires").next().unwrap_or("").trim();
+        match expiry {
+            _ if why.trim_end_matches([';', ',']).trim().is_empty() => {
+                bad.push(format!("{id}: no reason given"))
+            }
+            None => bad.push(format!("{id}: the reason has no `expires YYYY-MM-DD`")),
+            Some((d, days)) if days <= today => bad.push(format!(
+                "{id}: the ignore expired on {d}; look at the advisory again, then fix the \
+                 dependency or renew the ignore with a new reason and date"
+            )),
+            Some(_) => {}
+        }
+    }
+    if bad.is_empty() {
+        return Ok(());
+    }
+    bail!(
+        "deny.toml ignores advisories without a valid reason and expiry date:\n  {}",
+        bad.join("\n  ")
+    )
+}
+
+fn today() -> i64 {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    i64::try_from(secs / 86_400).unwrap_or(0)
 }
 
 /// The advisory ids `deny.toml` ignores, for cargo-audit.
@@ -924,6 +983,46 @@ mod tests {
         assert_eq!(civil_days("2026-08-21"), Some(20_686));
         assert_eq!(civil_days("2026-13-01"), None);
         assert_eq!(civil_days("not-a-date"), None);
+    }
+
+    #[test]
+    fn ignored_advisories_need_a_reason_and_a_future_expiry() -> Result<()> {
+        let today = civil_days("2026-06-01").unwrap_or(0);
+        let policy = |ignore: &str| -> Result<toml::Table> {
+            Ok(format!("[advisories]\nignore = [{ignore}]\n").parse()?)
+        };
+        check_ignores(&read_policy(&repo_root())?, today)?;
+        check_ignores(
+            &policy(
+                r#"{ id = "RUSTSEC-2026-0001", reason = "not reachable: we never call it; expires 2026-09-01" }"#,
+            )?,
+            today,
+        )?;
+        for (ignore, expected) in [
+            (r#""RUSTSEC-2026-0001""#, "write it as"),
+            (r#"{ id = "RUSTSEC-2026-0001" }"#, "no reason"),
+            (
+                r#"{ id = "RUSTSEC-2026-0001", reason = "expires 2026-09-01" }"#,
+                "no reason",
+            ),
+            (
+                r#"{ id = "RUSTSEC-2026-0001", reason = "not reachable" }"#,
+                "no `expires",
+            ),
+            (
+                r#"{ id = "RUSTSEC-2026-0001", reason = "not reachable; expires 2026-05-31" }"#,
+                "expired on 2026-05-31",
+            ),
+        ] {
+            let err = check_ignores(&policy(ignore)?, today)
+                .err()
+                .map(|e| e.to_string());
+            assert!(
+                err.as_deref().is_some_and(|e| e.contains(expected)),
+                "{ignore}: {err:?}"
+            );
+        }
+        Ok(())
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod pins;
 mod sbom;
 mod setup;
 mod test;
+mod unsafe_count;
 mod util;
 
 use std::path::PathBuf;
