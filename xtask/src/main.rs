@@ -13,6 +13,7 @@ mod fuzz;
 mod metadata;
 mod pins;
 mod sbom;
+mod security_docs;
 mod setup;
 mod test;
 mod unsafe_count;

@@ -25,6 +25,8 @@
 #![forbid(unsafe_code)]
 
 mod error;
+#[doc = include_str!("../../../docs/security-guide.md")]
+pub mod security_guide {}
 pub mod store;
 mod synthesizer;
 
