@@ -192,6 +192,24 @@ pub enum AudioError {
         block_align: u16,
     },
 
+    /// A `LIST`/`INFO` chunk whose fields do not fit or do not parse.
+    #[error("malformed LIST/INFO chunk at offset {offset}: {reason}")]
+    BadInfoChunk {
+        /// Offset of the `LIST` chunk header.
+        offset: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Provenance fields that cannot be written unambiguously, or a Signet
+    /// provenance comment that does not parse.
+    #[error("bad provenance {field}: {reason}")]
+    BadProvenance {
+        /// The field.
+        field: &'static str,
+        /// What is wrong.
+        reason: &'static str,
+    },
+
     /// The resampler could not be built or failed while running.
     #[error("resampling {from} Hz to {to} Hz failed: {reason}")]
     Resampler {

@@ -8,6 +8,10 @@
 //! - Output: a WAV file (16-bit PCM or 32-bit float, via hound) or raw
 //!   little-endian PCM (`s16le`, `f32le`); see [`Audio::to_wav`] and
 //!   [`Audio::write_raw`].
+//! - Provenance: [`Audio::to_wav_with_provenance`] and [`write_wav_stream`]
+//!   (sentence by sentence, in bounded memory) add a `LIST`/`INFO` chunk
+//!   saying the audio is synthetic and which voice made it; [`WavInfo::read`]
+//!   shows it (see the `provenance` module for what it does not protect).
 //! - Input: [`Audio::from_wav`] reads untrusted WAV bytes under [`WavLimits`];
 //!   the RIFF structure is checked here before hound decodes anything (see the
 //!   `wav` module).
@@ -46,6 +50,7 @@
 
 mod dsp;
 mod error;
+mod provenance;
 mod resample;
 mod wav;
 
@@ -53,8 +58,9 @@ use std::io::{Cursor, Write};
 
 pub use dsp::{VolumeChange, MAX_SILENCE_MS};
 pub use error::{AudioError, FourCc};
+pub use provenance::{write_wav_stream, InfoFields, Provenance, MAX_FIELD_BYTES};
 pub use resample::{MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
-pub use wav::{WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};
+pub use wav::{WavInfo, WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};
 
 /// Lowest sample rate Signet writes.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
@@ -131,35 +137,14 @@ impl Audio {
         Ok(())
     }
 
-    /// Encodes the buffer as a complete WAV file in memory.
+    /// Encodes the buffer as a complete WAV file in memory, without
+    /// metadata. Signet's own output carries provenance: see
+    /// [`Audio::to_wav_with_provenance`].
     pub fn to_wav(&self, format: SampleFormat) -> Result<Vec<u8>, AudioError> {
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: self.sample_rate,
-            bits_per_sample: match format {
-                SampleFormat::S16 => 16,
-                SampleFormat::F32 => 32,
-            },
-            sample_format: match format {
-                SampleFormat::S16 => hound::SampleFormat::Int,
-                SampleFormat::F32 => hound::SampleFormat::Float,
-            },
-        };
         let mut out = Cursor::new(Vec::with_capacity(44 + self.samples.len() * 4));
         {
-            let mut w = hound::WavWriter::new(&mut out, spec)?;
-            match format {
-                SampleFormat::S16 => {
-                    for &s in &self.samples {
-                        w.write_sample(to_s16(s))?;
-                    }
-                }
-                SampleFormat::F32 => {
-                    for &s in &self.samples {
-                        w.write_sample(s)?;
-                    }
-                }
-            }
+            let mut w = hound::WavWriter::new(&mut out, wav_spec(self.sample_rate, format))?;
+            provenance::write_samples(&mut w, &self.samples, format)?;
             w.finalize()?;
         }
         Ok(out.into_inner())
@@ -183,6 +168,22 @@ impl Audio {
         w.write_all(&buf)?;
         w.flush()?;
         Ok(())
+    }
+}
+
+/// hound's description of a mono file at `rate` in `format`.
+fn wav_spec(rate: u32, format: SampleFormat) -> hound::WavSpec {
+    hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: match format {
+            SampleFormat::S16 => 16,
+            SampleFormat::F32 => 32,
+        },
+        sample_format: match format {
+            SampleFormat::S16 => hound::SampleFormat::Int,
+            SampleFormat::F32 => hound::SampleFormat::Float,
+        },
     }
 }
 

@@ -21,7 +21,8 @@
 //! Only then is hound run, and not on the file's own header: it reads a
 //! canonical 44-byte header written here from the checked fields, chained
 //! with the checked data bytes (no copy). The redundant byte-rate field and
-//! unknown chunks (`LIST`, `fact`, ...) are ignored.
+//! other chunks (`fact`, `cue `, ...) are ignored; one `LIST` chunk of form
+//! `INFO` is allowed and [`WavInfo::read`] parses its text fields.
 //!
 //! Memory: the decoded samples take at most four bytes per input byte
 //! (8-bit input), plus one mono buffer when downmixing. Channels are
@@ -54,6 +55,7 @@ const RIFF: FourCc = FourCc(*b"RIFF");
 const WAVE: FourCc = FourCc(*b"WAVE");
 const FMT: FourCc = FourCc(*b"fmt ");
 const DATA: FourCc = FourCc(*b"data");
+const LIST: FourCc = FourCc(*b"LIST");
 
 /// Limits applied by [`Audio::from_wav`]. The defaults are safe for
 /// untrusted input; raise a limit only for input you trust.
@@ -128,10 +130,12 @@ fn to_u64(n: usize) -> u64 {
     u64::try_from(n).unwrap_or(u64::MAX)
 }
 
-/// The located `fmt ` and `data` chunk bodies.
+/// The located `fmt ` and `data` chunk bodies, and the `LIST`/`INFO` one.
 struct Chunks<'a> {
     fmt: &'a [u8],
     data: &'a [u8],
+    /// Offset of the chunk header and its body (form type included).
+    info: Option<(usize, &'a [u8])>,
 }
 
 /// Walks the RIFF form; see the module docs for the rules.
@@ -172,6 +176,7 @@ fn walk_chunks<'a>(bytes: &'a [u8], limits: &WavLimits) -> Result<Chunks<'a>, Au
     let mut pos = 12usize;
     let mut fmt: Option<(usize, &[u8])> = None;
     let mut data: Option<(usize, &[u8])> = None;
+    let mut info: Option<(usize, &[u8])> = None;
     // Each round advances `pos` by at least 8, so the loop ends.
     while pos < riff_end {
         let left = riff_end - pos;
@@ -214,13 +219,21 @@ fn walk_chunks<'a>(bytes: &'a [u8], limits: &WavLimits) -> Result<Chunks<'a>, Au
                 });
             }
             data = Some((pos, body));
+        } else if id == LIST && body.get(..4) == Some(b"INFO") {
+            if info.is_some() {
+                return Err(AudioError::DuplicateChunk {
+                    id,
+                    offset: to_u64(pos),
+                });
+            }
+            info = Some((pos, body));
         }
         // `size <= available`, so this neither overflows nor passes the end
         // by more than the one pad byte a last odd chunk may omit.
         pos = body_start + size + (size & 1);
     }
     match (fmt, data) {
-        (Some((_, fmt)), Some((_, data))) => Ok(Chunks { fmt, data }),
+        (Some((_, fmt)), Some((_, data))) => Ok(Chunks { fmt, data, info }),
         (None, _) => Err(AudioError::MissingChunk { id: FMT }),
         (Some(_), None) => Err(AudioError::MissingChunk { id: DATA }),
     }
@@ -386,6 +399,63 @@ impl Audio {
             downmix(interleaved, channels)
         };
         Audio::new(samples, format.sample_rate)
+    }
+}
+
+/// What `signet inspect` shows about a WAV file: its format, its length and
+/// its metadata, after the same checks as [`Audio::from_wav`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WavInfo {
+    /// Channels in the file (the audio is downmixed when decoded).
+    pub channels: u16,
+    /// Samples per second.
+    pub sample_rate: u32,
+    /// Bits per sample.
+    pub bits: u16,
+    /// Whether samples are IEEE floats (else integers).
+    pub float: bool,
+    /// Frames (samples per channel).
+    pub frames: u64,
+    /// Largest absolute sample after downmixing.
+    pub peak: f32,
+    /// The `LIST`/`INFO` text fields, when the file has that chunk.
+    pub info: Option<crate::InfoFields>,
+    /// Signet's provenance, when the comment carries it.
+    pub provenance: Option<crate::Provenance>,
+}
+
+impl WavInfo {
+    /// Checks and decodes untrusted WAV bytes as [`Audio::from_wav`] does,
+    /// and reads the metadata. A malformed `LIST`/`INFO` chunk or a Signet
+    /// comment that does not parse is an error, not missing metadata.
+    pub fn read(bytes: &[u8], limits: &WavLimits) -> Result<WavInfo, AudioError> {
+        let audio = Audio::from_wav(bytes, limits)?;
+        let chunks = walk_chunks(bytes, limits)?;
+        let format = parse_format(chunks.fmt, limits)?;
+        let info = match chunks.info {
+            Some((offset, body)) => Some(crate::provenance::parse_info(body, to_u64(offset))?),
+            None => None,
+        };
+        let provenance = match info.as_ref().and_then(|i| i.comment.as_deref()) {
+            Some(comment) => crate::Provenance::parse_comment(comment)?,
+            None => None,
+        };
+        Ok(WavInfo {
+            channels: format.channels,
+            sample_rate: format.sample_rate,
+            bits: format.bits,
+            float: format.encoding == Encoding::Float,
+            frames: to_u64(chunks.data.len() / usize::from(format.block_align)),
+            peak: audio.peak(),
+            info,
+            provenance,
+        })
+    }
+
+    /// Length in seconds.
+    pub fn duration_secs(&self) -> f64 {
+        self.frames as f64 / f64::from(self.sample_rate)
     }
 }
 

@@ -6,7 +6,11 @@ use signet_audio::{Audio, AudioError, MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
 
 use crate::common::sine;
 
-const RATES: [u32; 6] = [8_000, 16_000, 22_050, 24_000, 44_100, 48_000];
+/// Every standard rate from 8 to 48 kHz; the pairs cover up- and down-sampling
+/// by integer, simple and awkward (44.1 kHz family against 48 kHz family) ratios.
+const RATES: [u32; 9] = [
+    8_000, 11_025, 12_000, 16_000, 22_050, 24_000, 32_000, 44_100, 48_000,
+];
 
 /// Frequency from the interpolated times of rising zero crossings, over the
 /// middle 80 % of the signal (away from the edges' transients).

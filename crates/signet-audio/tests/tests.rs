@@ -9,5 +9,6 @@
 
 mod common;
 mod levels;
+mod provenance;
 mod resampling;
 mod wav_reader;
