@@ -6,7 +6,7 @@
 //!   gain so that the peak stays at or below 1.0, and reports the gain it
 //!   applied in a [`VolumeChange`];
 //! - [`Audio::trim_silence`] cuts leading and trailing silence, keeping a
-//!   margin;
+//!   margin ([`Audio::sound_range`] says where);
 //! - [`Audio::silence`] builds the pauses put between sentences.
 //!
 //! Products are formed in `f64` and the results are bounded, so every output
@@ -121,6 +121,18 @@ impl Audio {
     /// onsets and decays are not cut. Audio without sound becomes empty.
     /// The result is never longer than the input.
     pub fn trim_silence(&self, threshold: f32, keep_ms: u32) -> Result<Audio, AudioError> {
+        let range = self.sound_range(threshold, keep_ms)?;
+        let kept = self.samples().get(range).unwrap_or_default();
+        Audio::new(kept.to_vec(), self.sample_rate())
+    }
+
+    /// The range of samples [`trim_silence`](Self::trim_silence) keeps
+    /// (empty, at 0, for audio without sound).
+    pub fn sound_range(
+        &self,
+        threshold: f32,
+        keep_ms: u32,
+    ) -> Result<std::ops::Range<usize>, AudioError> {
         if !(threshold.is_finite() && threshold >= 0.0) {
             return Err(AudioError::SilenceThreshold { threshold });
         }
@@ -130,13 +142,12 @@ impl Audio {
             view.iter().position(is_sound),
             view.iter().rposition(is_sound),
         ) else {
-            return Audio::new(Vec::new(), self.sample_rate());
+            return Ok(0..0);
         };
         let keep = ms_to_samples(self.sample_rate(), keep_ms);
         let start = first.saturating_sub(keep);
         let end = last.saturating_add(1).saturating_add(keep).min(view.len());
-        let kept = self.samples().get(start..end).unwrap_or_default();
-        Audio::new(kept.to_vec(), self.sample_rate())
+        Ok(start..end)
     }
 
     /// `ms` milliseconds of silence at `rate`, at most [`MAX_SILENCE_MS`].

@@ -28,12 +28,18 @@ mod error;
 #[doc = include_str!("../../../docs/security-guide.md")]
 pub mod security_guide {}
 pub mod store;
+mod stream;
 mod synthesizer;
+mod timing;
 
 pub use error::Error;
-pub use signet_audio::{Audio, SampleFormat};
+pub use signet_audio::{Audio, Provenance, SampleFormat, VolumeChange, WavInfo, WavLimits};
 pub use signet_text::{Diagnostic, EspeakConfig, Limits};
 pub use store::Store;
+pub use stream::{
+    AudioOptions, SpeechChunk, SpeechStream, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,
+};
 pub use synthesizer::{
     list_voices, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,
 };
+pub use timing::{PhonemeTiming, Timings, WordTiming};

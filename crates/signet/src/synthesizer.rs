@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use signet_acoustic::Vits;
-use signet_audio::Audio;
+use signet_audio::{Audio, Provenance, SampleFormat};
 use signet_registry::{verify_bundle_dir, Manifest};
 use signet_text::{
     ChunkSentences, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget,
@@ -12,17 +12,33 @@ use signet_text::{
 };
 
 use crate::store::{self, Store};
+use crate::stream::{self as streaming, AudioOptions, Pending};
+use crate::timing::{Symbols, Timings};
 use crate::Error;
 
 pub use signet_acoustic::Scales;
 
 /// Audio plus what the frontend had to do to the text to speak it.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Speech {
     /// The samples and their rate.
     pub audio: Audio,
+    /// Word and phoneme times, in samples of `audio`.
+    pub timings: Timings,
     /// Stripped characters, dropped symbols and the like, in input order.
     pub diagnostics: Vec<signet_text::Diagnostic>,
+    /// Who made this audio: written into every WAV file by [`Speech::to_wav`].
+    pub provenance: Provenance,
+}
+
+impl Speech {
+    /// The audio as a complete WAV file carrying the provenance metadata.
+    pub fn to_wav(&self, format: SampleFormat) -> Result<Vec<u8>, Error> {
+        Ok(self
+            .audio
+            .to_wav_with_provenance(format, &self.provenance)?)
+    }
 }
 
 /// What `signet voices list` shows about an installed voice.
@@ -57,6 +73,7 @@ pub struct SynthesizerBuilder {
     speaker: Option<SpeakerChoice>,
     espeak: Option<EspeakConfig>,
     limits: Option<Limits>,
+    audio: AudioOptions,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +147,13 @@ impl SynthesizerBuilder {
         self
     }
 
+    /// What happens to the audio after synthesis (output rate, volume,
+    /// silence trimming, pause between sentences); see [`AudioOptions`].
+    pub fn audio_options(mut self, options: AudioOptions) -> Self {
+        self.audio = options;
+        self
+    }
+
     /// Where the espeak-ng helper, library and data are (default: the helper
     /// next to the executable, the rest under `<home>/espeak-ng/`).
     pub fn espeak(mut self, config: EspeakConfig) -> Self {
@@ -172,6 +196,7 @@ impl SynthesizerBuilder {
             noise_w: self.noise_w.unwrap_or(d.noise_w),
         };
         check_scales(&scales)?;
+        self.audio.check()?;
         let speaker = match self.speaker {
             None => None,
             Some(SpeakerChoice::Id(id)) => Some(id),
@@ -191,7 +216,16 @@ impl SynthesizerBuilder {
                 c
             }
         };
+        let provenance = Provenance::new(
+            "Signet",
+            env!("CARGO_PKG_VERSION"),
+            name.as_str(),
+            bundle.manifest_sha256(),
+        )?;
         Ok(Synthesizer {
+            symbols: Symbols::new(&manifest.phonemes.id_map),
+            audio_options: self.audio,
+            provenance,
             limits: self.limits.unwrap_or_default(),
             id_map,
             espeak,
@@ -235,9 +269,12 @@ pub struct Synthesizer {
     name: String,
     manifest_sha256: String,
     manifest: Manifest,
-    vits: Vits,
-    scales: Scales,
-    speaker: Option<i64>,
+    pub(crate) vits: Vits,
+    pub(crate) scales: Scales,
+    pub(crate) speaker: Option<i64>,
+    pub(crate) symbols: Symbols,
+    pub(crate) audio_options: AudioOptions,
+    provenance: Provenance,
     id_map: PhonemeIdMap,
     limits: Limits,
     espeak: EspeakConfig,
@@ -290,37 +327,55 @@ impl Synthesizer {
         &self.limits
     }
 
-    /// Speaks text: the text is split into sentence chunks, and each chunk is
-    /// phonemized, mapped to ids and synthesized on its own; the audio is joined.
+    /// Provenance written into the WAV files of this voice's speech.
+    pub fn provenance(&self) -> &Provenance {
+        &self.provenance
+    }
+
+    /// The audio options in use (set with [`SynthesizerBuilder::audio_options`]).
+    pub fn audio_options(&self) -> &AudioOptions {
+        &self.audio_options
+    }
+
+    /// Speaks text: each sentence is phonemized, mapped to ids and synthesized
+    /// on its own, and the sentences' audio is joined. This is
+    /// [`speak_stream`](Self::speak_stream) collected: the samples are the
+    /// same.
     ///
     /// Odd text is not an error: what the frontend stripped, rewrote or dropped
     /// comes back in [`Speech::diagnostics`]. Text with nothing to pronounce is
     /// [`signet_text::TextError::NothingToSpeak`]; a breached limit is
     /// [`signet_text::TextError::LimitExceeded`].
     pub fn speak(&self, text: &str) -> Result<Speech, Error> {
-        let prepared = self.prepare_text(text)?;
-        let mut diagnostics = prepared.diagnostics;
-        let mut budget = PhonemeBudget::new();
-        let mut samples: Vec<f32> = Vec::new();
-        let mut voiced = false;
-        for chunk in &prepared.chunks {
-            let out = self.phonemize_chunk(chunk)?;
-            budget.spend(&out.sentences, &self.limits)?;
-            diagnostics.extend(out.diagnostics);
-            for sentence in &out.sentences {
-                voiced |= sentence.is_voiced();
-                let audio = self.vits.infer(&sentence.ids, self.speaker, &self.scales)?;
-                samples.extend_from_slice(&audio.samples);
-                self.limits
-                    .check_output_samples(samples.len() as u64, self.sample_rate())?;
-            }
+        self.collect(self.speak_stream(text)?)
+    }
+
+    /// [`speak`](Self::speak) with other audio options.
+    pub fn speak_with(&self, text: &str, options: &AudioOptions) -> Result<Speech, Error> {
+        self.collect(self.speak_stream_with(text, options)?)
+    }
+
+    fn collect(&self, stream: streaming::SpeechStream<'_>) -> Result<Speech, Error> {
+        let rate = stream.sample_rate();
+        let mut samples = Vec::new();
+        let mut timings = Timings::default();
+        let mut diagnostics = Vec::new();
+        let mut stream = stream;
+        for chunk in stream.by_ref() {
+            let chunk = chunk?;
+            samples.extend_from_slice(chunk.audio.samples());
+            timings.extend(chunk.timings);
+            diagnostics.extend(chunk.diagnostics);
         }
-        if !voiced || samples.is_empty() {
+        diagnostics.extend(stream.take_diagnostics());
+        if samples.is_empty() {
             return Err(Error::NothingToSpeak);
         }
         Ok(Speech {
-            audio: Audio::new(samples, self.sample_rate())?,
+            audio: Audio::new(samples, rate)?,
+            timings,
             diagnostics,
+            provenance: self.provenance.clone(),
         })
     }
 
@@ -389,13 +444,20 @@ impl Synthesizer {
     }
 
     /// Speaks phoneme ids directly (BOS/EOS included, as the voice's map yields
-    /// them), skipping the text frontend.
+    /// them), skipping the text frontend. The audio options apply; timings
+    /// hold phonemes only (there are no words without text).
     pub fn speak_ids(&self, ids: &[i64]) -> Result<Speech, Error> {
-        let out = self.vits.infer(ids, self.speaker, &self.scales)?;
-        Ok(Speech {
-            audio: Audio::new(out.samples, self.sample_rate())?,
-            diagnostics: Vec::new(),
-        })
+        let pending = vec![Pending {
+            text: 0..0,
+            ids: ids.to_vec(),
+            words: Vec::new(),
+            voiced: true,
+        }];
+        self.collect(streaming::from_sentences(
+            self,
+            pending,
+            &self.audio_options,
+        )?)
     }
 }
 

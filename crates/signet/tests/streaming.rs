@@ -1,0 +1,182 @@
+//! Streaming: chunks per sentence, lazily; joined chunks equal `speak`.
+
+use signet::{AudioOptions, SampleFormat, SpeechChunk, WavInfo, WavLimits};
+
+use crate::common::synth;
+
+const TEXT: &str = "The first sentence is short. Here is the second one! And a third?";
+
+fn joined(chunks: &[SpeechChunk]) -> Vec<f32> {
+    chunks
+        .iter()
+        .flat_map(|c| c.audio.samples().iter().copied())
+        .collect()
+}
+
+#[test]
+fn streamed_chunks_joined_equal_speak_sample_for_sample() {
+    let s = synth();
+    for options in [
+        AudioOptions::default(),
+        AudioOptions::default()
+            .with_sample_rate(16_000)
+            .with_volume(0.5)
+            .with_trim_silence(true)
+            .with_sentence_silence_ms(250),
+        AudioOptions::default().with_sample_rate(44_100),
+    ] {
+        let chunks: Vec<SpeechChunk> = s
+            .speak_stream_with(TEXT, &options)
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(chunks.len(), 3, "{options:?}");
+        let whole = s.speak_with(TEXT, &options).unwrap();
+        assert_eq!(joined(&chunks), whole.audio.samples(), "{options:?}");
+        assert_eq!(
+            whole.audio.sample_rate(),
+            options.sample_rate.unwrap_or(s.sample_rate())
+        );
+
+        let mut start = 0u64;
+        for (i, c) in chunks.iter().enumerate() {
+            assert_eq!((c.index, c.start), (i, start));
+            assert!(TEXT.get(c.text.clone()).is_some_and(|t| !t.is_empty()));
+            start += c.audio.samples().len() as u64;
+        }
+        let words: Vec<_> = chunks
+            .iter()
+            .flat_map(|c| c.timings.words.clone())
+            .collect();
+        assert_eq!(words, whole.timings.words);
+    }
+}
+
+#[test]
+fn default_options_leave_the_model_output_untouched() {
+    let s = synth();
+    let whole = s.speak(TEXT).unwrap();
+    let mut raw = Vec::new();
+    for sentence in s.phonemize(TEXT).unwrap().0 {
+        raw.extend(s.speak_ids(&sentence.ids).unwrap().audio.into_samples());
+    }
+    assert_eq!(whole.audio.samples(), raw.as_slice());
+}
+
+#[test]
+fn sentences_are_synthesized_one_per_call() {
+    let s = synth();
+    let mut stream = s.speak_stream(TEXT).unwrap();
+    // Nothing is phonemized or synthesized before it is asked for.
+    assert_eq!(
+        (
+            stream.chunks_total(),
+            stream.chunks_left(),
+            stream.sentences_waiting()
+        ),
+        (3, 3, 0)
+    );
+    let first = stream.next().unwrap().unwrap();
+    assert!(!first.audio.samples().is_empty());
+    assert_eq!((stream.chunks_left(), stream.sentences_waiting()), (2, 0));
+    assert_eq!(stream.samples_done(), first.audio.samples().len() as u64);
+    assert_eq!(stream.by_ref().count(), 2);
+    assert!(stream.next().is_none());
+}
+
+#[test]
+fn pause_goes_between_sentences_only() {
+    let s = synth();
+    let plain = s.speak(TEXT).unwrap().audio.samples().len();
+    let options = AudioOptions::default().with_sentence_silence_ms(100);
+    let paused = s.speak_with(TEXT, &options).unwrap().audio.samples().len();
+    assert_eq!(paused - plain, 2 * 2_205);
+}
+
+#[test]
+fn volume_and_rate_apply_and_never_clip() {
+    let s = synth();
+    let loud = AudioOptions::default()
+        .with_volume(50.0)
+        .with_sample_rate(8_000);
+    for chunk in s.speak_stream_with(TEXT, &loud).unwrap() {
+        let chunk = chunk.unwrap();
+        assert_eq!(chunk.audio.sample_rate(), 8_000);
+        let v = chunk.volume.unwrap();
+        assert!(v.limited && v.applied < 50.0);
+        assert!(chunk.audio.peak() <= 1.0);
+    }
+    let bad = AudioOptions::default().with_sample_rate(96_000);
+    assert!(s.speak_stream_with(TEXT, &bad).is_err());
+}
+
+#[test]
+fn bad_text_fails_before_any_audio() {
+    let s = synth();
+    let nothing = |e: &signet::Error| {
+        matches!(
+            e,
+            signet::Error::NothingToSpeak
+                | signet::Error::Text(signet_text::TextError::NothingToSpeak { .. })
+        )
+    };
+    // White space fails in the first stage, before any stream exists.
+    assert!(s.speak_stream(" \n ").is_err_and(|e| nothing(&e)));
+    // So does text over a limit, however long.
+    let big = "word ".repeat(300_000);
+    assert!(matches!(
+        s.speak_stream(&big),
+        Err(signet::Error::Text(
+            signet_text::TextError::LimitExceeded { .. }
+        ))
+    ));
+}
+
+#[test]
+fn a_shared_stream_runs_in_another_thread() {
+    let s = synth();
+    let stream = s
+        .speak_stream_shared(
+            "Hello from a worker thread.".to_owned(),
+            &AudioOptions::default(),
+        )
+        .unwrap();
+    let handle = std::thread::spawn(move || {
+        stream
+            .map(|c| c.unwrap().audio.samples().len())
+            .sum::<usize>()
+    });
+    assert!(handle.join().unwrap() > 0);
+}
+
+#[test]
+fn callback_form_sees_every_chunk_and_can_stop() {
+    let s = synth();
+    let mut seen = Vec::new();
+    s.speak_each::<signet::Error, _>(TEXT, |c| {
+        seen.push(c.index);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(seen, [0, 1, 2]);
+
+    let mut calls = 0;
+    let r: anyhow::Result<()> = s.speak_each(TEXT, |_| {
+        calls += 1;
+        anyhow::bail!("stop")
+    });
+    assert_eq!((r.unwrap_err().to_string(), calls), ("stop".to_owned(), 1));
+}
+
+#[test]
+fn wav_output_carries_provenance() {
+    let s = synth();
+    let speech = s.speak("Provenance test.").unwrap();
+    let wav = speech.to_wav(SampleFormat::S16).unwrap();
+    let info = WavInfo::read(&wav, &WavLimits::default()).unwrap();
+    let p = info.provenance.unwrap();
+    assert_eq!(p.voice, s.voice());
+    assert_eq!(p.manifest_sha256, s.manifest_sha256());
+    assert_eq!(p.generator, "Signet");
+    assert_eq!(p.version, env!("CARGO_PKG_VERSION"));
+}
