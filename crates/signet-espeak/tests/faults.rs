@@ -194,6 +194,45 @@ fn helper_killed_mid_request_is_restarted() -> Result<()> {
 }
 
 #[test]
+fn helper_that_stalls_mid_frame_times_out() -> Result<()> {
+    // Half a length prefix, then silence: the read must not wait past the deadline.
+    let err = fail_then_recover(r"printf '\020\000'; exec sleep 60")?;
+    ensure!(matches!(err, TextError::HelperTimeout { .. }), "{err}");
+    Ok(())
+}
+
+#[test]
+fn helper_frozen_by_sigstop_times_out_and_is_replaced() -> Result<()> {
+    let mut espeak = EspeakPhonemizer::new(config()?.with_timeout(TIMEOUT))?;
+    espeak.phonemize("en-us", "Warm up.")?;
+    let pid = espeak.helper_pid().context("no helper")?;
+    ensure!(Command::new("kill")
+        .args(["-STOP", &pid.to_string()])
+        .status()?
+        .success());
+    let started = Instant::now();
+    let err = espeak.phonemize("en-us", "Nobody answers.").unwrap_err();
+    ensure!(matches!(err, TextError::HelperTimeout { .. }), "{err}");
+    ensure!(
+        started.elapsed() <= TIMEOUT + SLACK,
+        "{:?}",
+        started.elapsed()
+    );
+    let clauses = espeak.phonemize("en-us", "Back again.")?;
+    ensure!(
+        espeak.helper_pid() != Some(pid),
+        "the frozen helper was kept"
+    );
+    ensure!(clauses.len() == 1, "{clauses:?}");
+    // The frozen helper was killed, not left behind.
+    let alive = Command::new("kill")
+        .args(["-0", &pid.to_string()])
+        .status()?;
+    ensure!(!alive.success(), "helper {pid} still exists");
+    Ok(())
+}
+
+#[test]
 fn missing_helper_is_named_with_the_fix() -> Result<()> {
     let cfg = EspeakConfig::from_espeak_dir("/nonexistent/signet-espeak", &espeak_dir()?);
     let err = EspeakPhonemizer::new(cfg).unwrap_err().to_string();

@@ -14,5 +14,6 @@
 
 mod agreement;
 mod common;
+mod crash_vectors;
 mod faults;
 mod helper;

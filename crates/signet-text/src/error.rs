@@ -190,6 +190,13 @@ pub enum Diagnostic {
         /// How many chunks of text were changed.
         chunks: usize,
     },
+    /// Runs of characters without white space longer than the word bound were cut.
+    LongWordsCut {
+        /// How many cuts.
+        count: usize,
+        /// The bound, in characters.
+        max_chars: usize,
+    },
     /// A sentence longer than the phoneme limit was cut at word boundaries.
     SentenceSplit {
         /// Byte range, in the caller's text, of the chunk it came from.
@@ -244,6 +251,10 @@ impl fmt::Display for Diagnostic {
             Self::Normalized { chunks } => write!(
                 f,
                 "rewrote numbers, abbreviations or symbols as words in {chunks} chunk(s)"
+            ),
+            Self::LongWordsCut { count, max_chars } => write!(
+                f,
+                "cut {count} time(s) inside words longer than {max_chars} characters"
             ),
             Self::SentenceSplit {
                 text,

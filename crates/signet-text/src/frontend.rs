@@ -4,7 +4,8 @@
 //!    [`Limits`], splits the text into sentences and bounded chunks at natural boundaries
 //!    ([`chunk()`](crate::chunk::chunk)), cuts out inline phonemes written `[[ ... ]]`, and
 //!    applies the [Unicode policy](crate::unicode) and, for English voices, the
-//!    [normalization](crate::normalize) to each piece. It returns the list of
+//!    [normalization](crate::normalize) to each piece, and cuts "words" longer than
+//!    [`MAX_WORD_CHARS`]. It returns the list of
 //!    [`TextChunk`]s, each with the byte range of the caller's text it came from; the
 //!    ranges of consecutive chunks cover the input (pieces that hold nothing to say, such
 //!    as white space, produce no chunk, so gaps are only ever such pieces).
@@ -37,6 +38,34 @@ use crate::unicode::sanitize;
 /// Most characters in one chunk of text sent to the phonemizer. A sentence longer than
 /// this is cut at a clause boundary, a conjunction or a space.
 pub const MAX_CHUNK_CHARS: usize = 400;
+
+/// Longest run of characters without white space sent to the phonemizer; longer "words"
+/// are cut with a space. Real words are far shorter (normalization reads long digit
+/// strings, URLs and addresses piece by piece), and espeak-ng 1.52 overflows a buffer on
+/// some long words (`s'` repeated 80 times: see SECURITY.md).
+pub const MAX_WORD_CHARS: usize = 64;
+
+/// Cuts runs of more than [`MAX_WORD_CHARS`] non-white-space characters with a space;
+/// returns the text and how many cuts were made.
+fn cut_long_words(text: &str) -> (String, usize) {
+    let mut out = String::with_capacity(text.len());
+    let mut run = 0usize;
+    let mut cuts = 0usize;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            run = 0;
+        } else {
+            if run == MAX_WORD_CHARS {
+                out.push(' ');
+                cuts += 1;
+                run = 0;
+            }
+            run += 1;
+        }
+        out.push(c);
+    }
+    (out, cuts)
+}
 
 /// How text is rewritten into words before phonemization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +180,8 @@ pub fn prepare(
                 }
                 Normalization::None => clean,
             };
+            let (spoken, cuts) = cut_long_words(&spoken);
+            totals.words_cut += cuts;
             // Normalization may lengthen the piece ("1234567" becomes words): cut again.
             for sub in chunk(&spoken, max_chars) {
                 if !sub.trim().is_empty() {
@@ -258,6 +289,7 @@ struct Totals {
     counts: BTreeMap<&'static str, usize>,
     marks_max: usize,
     normalized: usize,
+    words_cut: usize,
 }
 
 impl Totals {
@@ -316,6 +348,12 @@ impl Totals {
         if self.normalized > 0 {
             out.push(Diagnostic::Normalized {
                 chunks: self.normalized,
+            });
+        }
+        if self.words_cut > 0 {
+            out.push(Diagnostic::LongWordsCut {
+                count: self.words_cut,
+                max_chars: MAX_WORD_CHARS,
             });
         }
         out
@@ -692,6 +730,23 @@ mod tests {
                 ..
             })
         ));
+        Ok(())
+    }
+
+    #[test]
+    fn long_words_are_cut() -> Result<(), TextError> {
+        let (out, cuts) = cut_long_words(&format!("ok {} ok", "x".repeat(130)));
+        assert_eq!(cuts, 2);
+        assert!(out.split(' ').all(|w| w.chars().count() <= MAX_WORD_CHARS));
+        let p = prepare(
+            &"s'".repeat(220),
+            Normalization::English,
+            &Limits::default(),
+        )?;
+        assert!(p.diagnostics.contains(&Diagnostic::LongWordsCut {
+            count: 6,
+            max_chars: MAX_WORD_CHARS
+        }));
         Ok(())
     }
 
