@@ -5,6 +5,8 @@
 //! bug, is reported in one line too, without a backtrace.
 #![forbid(unsafe_code)]
 
+mod inspect;
+mod output;
 mod speak;
 mod voices;
 
@@ -29,10 +31,12 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Speak text (or phoneme ids) into a WAV file or raw PCM.
-    Speak(speak::SpeakArgs),
+    Speak(Box<speak::SpeakArgs>),
     /// Install, import and list voices.
     #[command(subcommand)]
     Voices(voices::VoicesCommand),
+    /// Show a WAV file's format, length and provenance metadata.
+    Inspect(inspect::InspectArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,8 +62,9 @@ fn main() -> ExitCode {
     let result = home
         .map_err(anyhow::Error::from)
         .and_then(|home| match cli.command {
-            Command::Speak(args) => speak::run(&home, args),
+            Command::Speak(args) => speak::run(&home, *args),
             Command::Voices(cmd) => voices::run(&home, cmd),
+            Command::Inspect(args) => inspect::run(&args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

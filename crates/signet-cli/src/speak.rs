@@ -1,11 +1,16 @@
 //! `signet speak`: text or phoneme ids in, audio out.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
-use signet::{SampleFormat, Synthesizer};
+use signet::{Audio, AudioOptions, SampleFormat, Synthesizer};
+
+use crate::output::{
+    write_audio, Destination, Encoding, Progress, Sidecars, SubtitleWriter, TimingsWriter,
+    NORMALIZE_PEAK,
+};
 
 /// Largest phoneme-ids file read, in bytes.
 const MAX_IDS_FILE_BYTES: u64 = 1024 * 1024;
@@ -33,11 +38,40 @@ pub struct SpeakArgs {
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     noise_w: Option<f32>,
     /// Speak a JSON array of phoneme ids (BOS/EOS included) instead of text.
-    #[arg(long, value_name = "FILE.json", conflicts_with = "text")]
+    #[arg(long, value_name = "FILE.json", conflicts_with_all = ["text", "file"])]
     phoneme_ids: Option<PathBuf>,
-    /// Output format: a WAV file, or raw little-endian 16-bit or 32-bit float PCM.
-    #[arg(long, value_enum, default_value_t = Format::Wav)]
-    format: Format,
+    /// Read the text from a file (UTF-8, up to --max-input-bytes).
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    file: Option<PathBuf>,
+    /// Output format: a WAV file (16-bit, with provenance metadata), or raw
+    /// little-endian 16-bit or 32-bit float PCM [default: wav; s16 with --stream].
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write raw PCM to stdout as each sentence is ready, e.g.
+    /// `| aplay -r 22050 -f S16_LE` (s16 unless --format f32).
+    #[arg(long, conflicts_with = "normalize")]
+    stream: bool,
+    /// Output sample rate in Hz, 8000 to 48000 [default: the voice's].
+    #[arg(long, value_name = "HZ")]
+    sample_rate: Option<u32>,
+    /// Gain, 0 to 100 (1 = unchanged); lowered per sentence where it would clip.
+    #[arg(long, value_name = "GAIN", allow_negative_numbers = true)]
+    volume: Option<f32>,
+    /// Scale the whole output to a peak of -0.5 dBFS (holds all the audio in memory).
+    #[arg(long)]
+    normalize: bool,
+    /// Cut leading and trailing silence from each sentence.
+    #[arg(long)]
+    trim_silence: bool,
+    /// Seconds of silence between sentences (at most 60).
+    #[arg(long, value_name = "SECONDS", allow_negative_numbers = true)]
+    sentence_silence: Option<f32>,
+    /// Write word and phoneme timestamps as JSON.
+    #[arg(long, value_name = "FILE.json")]
+    timings: Option<PathBuf>,
+    /// Write subtitles, SubRip (.srt) or WebVTT (.vtt), timed by the words.
+    #[arg(long, value_name = "FILE.srt|FILE.vtt")]
+    subtitles: Option<PathBuf>,
     /// Threads for libtorch (default 1; see the README on throughput).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -95,7 +129,18 @@ enum Format {
 }
 
 pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
-    let out = Output::from_arg(args.output.as_deref())?;
+    let format = match (args.format, args.stream) {
+        (Some(Format::Wav), true) => {
+            bail!("--stream writes raw PCM: use --format s16 or f32, or leave --format out")
+        }
+        (Some(f), _) => f,
+        (None, true) => Format::S16,
+        (None, false) => Format::Wav,
+    };
+    if args.stream && args.output.as_deref().is_some_and(|p| p != Path::new("-")) {
+        bail!("--stream writes to stdout: leave -o out (or pass -o -)");
+    }
+    let dest = Destination::from_arg(args.output.as_deref())?;
     let mut b = Synthesizer::builder().home(home).voice(&args.voice);
     if let Some(x) = args.length_scale {
         b = b.length_scale(x);
@@ -117,27 +162,101 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
             Err(_) => b.speaker_name(s),
         };
     }
+    let mut audio = AudioOptions::default().with_trim_silence(args.trim_silence);
+    if let Some(rate) = args.sample_rate {
+        audio = audio.with_sample_rate(rate);
+    }
+    if let Some(gain) = args.volume {
+        audio = audio.with_volume(gain);
+    }
+    if let Some(secs) = args.sentence_silence {
+        if !(secs.is_finite() && (0.0..=60.0).contains(&secs)) {
+            bail!("--sentence-silence {secs}: give seconds from 0 to 60");
+        }
+        audio = audio.with_sentence_silence_ms((secs * 1000.0).round() as u32);
+    }
+    b = b.audio_options(audio);
     let synth = b.build()?;
 
-    let speech = match &args.phoneme_ids {
-        Some(file) => synth.speak_ids(&read_ids(file)?)?,
-        None => {
-            let text = match args.text.as_deref() {
-                None | Some("-") => read_stdin(limits.max_input_bytes)?,
-                Some(t) => t.to_owned(),
-            };
-            synth.speak(&text)?
-        }
+    let text = match (&args.phoneme_ids, &args.file) {
+        (Some(_), _) => String::new(),
+        (None, Some(file)) => read_text_file(file, limits.max_input_bytes)?,
+        (None, None) => match args.text.as_deref() {
+            None | Some("-") => read_stdin(limits.max_input_bytes)?,
+            Some(t) => t.to_owned(),
+        },
     };
+    let ids = match &args.phoneme_ids {
+        Some(file) => Some(read_ids(file)?),
+        None => None,
+    };
+    let stream = match &ids {
+        Some(ids) => synth.speak_ids_stream(ids)?,
+        None => synth.speak_stream(&text)?,
+    };
+    let rate = stream.sample_rate();
+    let encoding = match format {
+        Format::Wav => Encoding::Wav,
+        Format::S16 => Encoding::Raw(SampleFormat::S16),
+        Format::F32 => Encoding::Raw(SampleFormat::F32),
+    };
+    let mut sidecars = Sidecars {
+        timings: match &args.timings {
+            Some(p) => Some(TimingsWriter::create(p, rate)?),
+            None => None,
+        },
+        subtitles: match &args.subtitles {
+            Some(p) => Some(SubtitleWriter::create(p, rate)?),
+            None => None,
+        },
+    };
+    let progress = Progress::new(stream.chunks_total(), rate);
+    let mut diagnostics = Vec::new();
+    let mut stream = stream;
+    let chunks_total = stream.chunks_total();
+    {
+        let mut pieces = std::iter::from_fn(|| {
+            let chunk = match stream.next()? {
+                Ok(c) => c,
+                Err(e) => return Some(Err(anyhow::Error::from(e))),
+            };
+            let done = chunks_total - stream.chunks_left();
+            progress.update(done, stream.samples_done());
+            diagnostics.extend(chunk.diagnostics.iter().cloned());
+            Some(sidecars.add(&chunk, &text).map(|()| chunk.audio))
+        });
+        if args.normalize {
+            let all: Vec<Audio> = pieces.by_ref().collect::<Result<_>>()?;
+            let peak = all.iter().map(Audio::peak).fold(0.0f32, f32::max);
+            let gain = if peak > 0.0 && (NORMALIZE_PEAK / peak).is_finite() {
+                NORMALIZE_PEAK / peak
+            } else {
+                1.0
+            };
+            let scaled = all.into_iter().map(|a| Ok(a.with_volume(gain)?.0));
+            write_audio(&dest, encoding, rate, synth.provenance(), scaled, false)?;
+        } else {
+            write_audio(
+                &dest,
+                encoding,
+                rate,
+                synth.provenance(),
+                &mut pieces,
+                args.stream,
+            )?;
+        }
+    }
+    diagnostics.extend(stream.take_diagnostics());
+    progress.finish();
+    sidecars.finish()?;
     if args.verbose {
-        for d in &speech.diagnostics {
+        for d in &diagnostics {
             eprintln!("signet: note: {d}");
         }
     } else {
         // Reading numbers and abbreviations as words is routine; anything else dropped or
         // changed is worth a line.
-        let notable = speech
-            .diagnostics
+        let notable = diagnostics
             .iter()
             .filter(|d| !matches!(d, signet::Diagnostic::Normalized { .. }))
             .count();
@@ -147,82 +266,18 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
             );
         }
     }
-    let bytes = match args.format {
-        Format::Wav => speech.audio.to_wav(SampleFormat::S16)?,
-        Format::S16 | Format::F32 => {
-            let fmt = if matches!(args.format, Format::S16) {
-                SampleFormat::S16
-            } else {
-                SampleFormat::F32
-            };
-            let mut v = Vec::new();
-            speech.audio.write_raw(fmt, &mut v)?;
-            v
-        }
-    };
-    out.write(&bytes)
+    Ok(())
 }
 
-enum Output {
-    Stdout,
-    File(PathBuf),
-}
-
-impl Output {
-    fn from_arg(arg: Option<&Path>) -> Result<Self> {
-        match arg {
-            Some(p) if p != Path::new("-") => Ok(Output::File(p.to_path_buf())),
-            _ => {
-                if std::io::stdout().is_terminal() {
-                    bail!(
-                        "refusing to write audio to a terminal: pass -o FILE.wav, or pipe stdout"
-                    );
-                }
-                Ok(Output::Stdout)
-            }
-        }
-    }
-
-    fn write(&self, bytes: &[u8]) -> Result<()> {
-        match self {
-            Output::Stdout => {
-                let mut out = std::io::stdout().lock();
-                out.write_all(bytes)?;
-                out.flush()?;
-                Ok(())
-            }
-            Output::File(p) => write_file(p, bytes),
-        }
-    }
-}
-
-/// Writes `bytes` to `p`. A regular file (or a new one) is written next to
-/// the target and renamed over it, so no half-written file is ever left under
-/// the requested name. Anything else that already exists there (a device such
-/// as `/dev/null`, a FIFO) is written in place: renaming over it would replace
-/// the device node instead of writing to it.
-fn write_file(p: &Path, bytes: &[u8]) -> Result<()> {
-    let existing = std::fs::metadata(p).ok();
-    if let Some(m) = existing.filter(|m| !m.is_file()) {
-        if m.is_dir() {
-            bail!("cannot write {}: it is a directory", p.display());
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(p)
-            .with_context(|| format!("cannot write {}", p.display()))?;
-        return f
-            .write_all(bytes)
-            .and_then(|()| f.flush())
-            .with_context(|| format!("cannot write {}", p.display()));
-    }
-    let mut tmp_name = p.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(format!(".{}.signet-part", std::process::id()));
-    let tmp = p.with_file_name(tmp_name);
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, p).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!("cannot write {}", p.display()))
+fn read_text_file(path: &Path, max: usize) -> Result<String> {
+    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let bytes = read_capped(f, &path.display().to_string(), max as u64)?;
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{} is not valid UTF-8 (invalid byte at offset {})",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        )
     })
 }
 

@@ -7,5 +7,6 @@
     clippy::indexing_slicing,
     clippy::panic
 )]
+mod audio;
 mod e2e;
 mod frontend;

@@ -33,7 +33,9 @@ mod synthesizer;
 mod timing;
 
 pub use error::Error;
-pub use signet_audio::{Audio, Provenance, SampleFormat, VolumeChange, WavInfo, WavLimits};
+pub use signet_audio::{
+    write_wav_stream, Audio, Provenance, SampleFormat, VolumeChange, WavInfo, WavLimits,
+};
 pub use signet_text::{Diagnostic, EspeakConfig, Limits};
 pub use store::Store;
 pub use stream::{

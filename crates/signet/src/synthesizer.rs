@@ -447,17 +447,18 @@ impl Synthesizer {
     /// them), skipping the text frontend. The audio options apply; timings
     /// hold phonemes only (there are no words without text).
     pub fn speak_ids(&self, ids: &[i64]) -> Result<Speech, Error> {
+        self.collect(self.speak_ids_stream(ids)?)
+    }
+
+    /// [`speak_ids`](Self::speak_ids) as a stream of one chunk.
+    pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<streaming::SpeechStream<'_>, Error> {
         let pending = vec![Pending {
             text: 0..0,
             ids: ids.to_vec(),
             words: Vec::new(),
             voiced: true,
         }];
-        self.collect(streaming::from_sentences(
-            self,
-            pending,
-            &self.audio_options,
-        )?)
+        streaming::from_sentences(self, pending, &self.audio_options)
     }
 }
 

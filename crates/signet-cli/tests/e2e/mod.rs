@@ -10,7 +10,7 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-fn signet() -> Command {
+pub(crate) fn signet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_signet"))
 }
 
@@ -67,7 +67,7 @@ pub(crate) fn home() -> &'static Path {
 /// which on some machines is a plain file that other tools read back.
 const SINK: &str = "<scratch output>";
 
-fn run(args: &[&str]) -> Output {
+pub(crate) fn run(args: &[&str]) -> Output {
     let scratch = tempfile::tempdir().expect("temp dir");
     let sink = scratch.path().join("out.wav");
     let sink = sink.to_str().expect("utf8 temp path");
@@ -84,7 +84,7 @@ fn run(args: &[&str]) -> Output {
 }
 
 /// A failure: non-zero exit, exactly one line on stderr, no panic text.
-fn assert_clean_failure(out: &Output, needle: &str) {
+pub(crate) fn assert_clean_failure(out: &Output, needle: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         !out.status.success(),
@@ -107,12 +107,12 @@ fn assert_clean_failure(out: &Output, needle: &str) {
     );
 }
 
-struct Wav {
-    rate: u32,
-    samples: Vec<i16>,
+pub(crate) struct Wav {
+    pub(crate) rate: u32,
+    pub(crate) samples: Vec<i16>,
 }
 
-fn read_wav(path: &Path) -> Wav {
+pub(crate) fn read_wav(path: &Path) -> Wav {
     let mut r = hound::WavReader::open(path).expect("valid WAV");
     let spec = r.spec();
     assert_eq!(spec.channels, 1);

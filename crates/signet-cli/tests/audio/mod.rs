@@ -1,0 +1,249 @@
+//! The output side of `signet speak` (streaming, rates, levels, timings,
+//! subtitles, provenance) and `signet inspect`, through the real binary.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use crate::e2e::{assert_clean_failure, home, read_wav, run, signet};
+
+const TEXT: &str = "Streaming starts early. Each sentence comes out when it is ready.";
+const DETERMINISTIC: [&str; 4] = ["--noise-scale", "0", "--noise-w", "0"];
+
+fn speak_to(dir: &Path, name: &str, extra: &[&str]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    let mut args = vec!["speak", TEXT, "-o", path.to_str().unwrap()];
+    args.extend_from_slice(&DETERMINISTIC);
+    args.extend_from_slice(extra);
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{:?}: {}",
+        extra,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+#[test]
+fn stream_writes_the_same_samples_as_a_wav_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = read_wav(&speak_to(dir.path(), "whole.wav", &[]));
+    let mut args = vec!["speak", TEXT, "--stream"];
+    args.extend_from_slice(&DETERMINISTIC);
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // No progress bar or anything else when stderr is not a terminal.
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let streamed: Vec<i16> = out
+        .stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect();
+    assert_eq!(streamed, wav.samples);
+}
+
+#[test]
+fn stream_sends_the_first_sentence_before_the_rest_is_done() {
+    // Read the first bytes of stdout while the process still runs: they
+    // arrive before the process ends, i.e. before the last sentence.
+    use std::io::Read;
+    let text =
+        "First. ".to_owned() + &"This sentence keeps the synthesizer busy for a while. ".repeat(6);
+    let mut child = signet()
+        .arg("--home")
+        .arg(home())
+        .args(["speak", &text, "--stream"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 4096];
+    stdout.read_exact(&mut first).unwrap();
+    let still_running = child.try_wait().unwrap().is_none();
+    let mut rest = Vec::new();
+    stdout.read_to_end(&mut rest).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(
+        still_running,
+        "the first audio came only when everything was done"
+    );
+    assert!(rest.len() > 10 * first.len());
+}
+
+#[test]
+fn rate_volume_trim_and_pause_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = read_wav(&speak_to(dir.path(), "base.wav", &[]));
+    let low = read_wav(&speak_to(dir.path(), "low.wav", &["--sample-rate", "8000"]));
+    assert_eq!((base.rate, low.rate), (22_050, 8_000));
+    let ratio = low.samples.len() as f64 / base.samples.len() as f64;
+    assert!((ratio - 8_000.0 / 22_050.0).abs() < 0.001, "{ratio}");
+
+    let quiet = read_wav(&speak_to(dir.path(), "quiet.wav", &["--volume", "0.25"]));
+    assert_eq!(quiet.samples.len(), base.samples.len());
+    let peak = |s: &[i16]| s.iter().map(|x| i32::from(*x).abs()).max().unwrap();
+    let r = f64::from(peak(&quiet.samples)) / f64::from(peak(&base.samples));
+    assert!((r - 0.25).abs() < 0.01, "{r}");
+
+    let norm = read_wav(&speak_to(dir.path(), "norm.wav", &["--normalize"]));
+    assert!((f64::from(peak(&norm.samples)) / 32767.0 - 0.944).abs() < 0.002);
+
+    let trimmed = read_wav(&speak_to(dir.path(), "trim.wav", &["--trim-silence"]));
+    assert!(trimmed.samples.len() < base.samples.len());
+    let paused = read_wav(&speak_to(
+        dir.path(),
+        "pause.wav",
+        &["--sentence-silence", "0.5"],
+    ));
+    assert_eq!(paused.samples.len(), base.samples.len() + 11_025);
+
+    for (flag, value, needle) in [
+        ("--sample-rate", "96000", "sample_rate"),
+        ("--volume", "-2", "volume"),
+        ("--sentence-silence", "61", "sentence-silence"),
+    ] {
+        let out = run(&["speak", "Hi.", flag, value, "-o", "x.wav"]);
+        assert_clean_failure(&out, needle);
+    }
+    assert_clean_failure(
+        &run(&["speak", "Hi.", "--stream", "--format", "wav"]),
+        "raw PCM",
+    );
+    let out = run(&["speak", "Hi.", "--stream", "--normalize"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses the combination");
+}
+
+#[test]
+fn timings_json_and_subtitles_follow_the_audio() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("t.json");
+    let srt = dir.path().join("s.srt");
+    let vtt = dir.path().join("s.vtt");
+    let wav = read_wav(&speak_to(
+        dir.path(),
+        "t.wav",
+        &[
+            "--sample-rate",
+            "16000",
+            "--timings",
+            json.to_str().unwrap(),
+            "--subtitles",
+            srt.to_str().unwrap(),
+        ],
+    ));
+    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(t["sample_rate"], 16_000);
+    let sentences = t["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 2);
+    let mut words = Vec::new();
+    let mut last_end = 0;
+    for s in sentences {
+        for w in s["words"].as_array().unwrap() {
+            let (a, b) = (w["start"].as_u64().unwrap(), w["end"].as_u64().unwrap());
+            assert!(
+                last_end <= a && a < b && b <= wav.samples.len() as u64,
+                "{w}"
+            );
+            last_end = b;
+            words.push(w["word"].as_str().unwrap().to_owned());
+        }
+        assert!(!s["phonemes"].as_array().unwrap().is_empty());
+    }
+    assert_eq!(words.first().map(String::as_str), Some("Streaming"));
+    assert_eq!(words.last().map(String::as_str), Some("ready"));
+
+    let srt = std::fs::read_to_string(&srt).unwrap();
+    assert!(srt.starts_with("1\n00:00:00,"), "{srt}");
+    assert!(
+        srt.contains("\n2\n") && srt.contains("Each sentence comes out when it is ready."),
+        "{srt}"
+    );
+
+    speak_to(dir.path(), "v.wav", &["--subtitles", vtt.to_str().unwrap()]);
+    let vtt = std::fs::read_to_string(&vtt).unwrap();
+    assert!(vtt.starts_with("WEBVTT\n\n00:00:00."), "{vtt}");
+    assert_clean_failure(
+        &run(&["speak", "Hi.", "--subtitles", "x.txt", "-o", "x.wav"]),
+        ".srt",
+    );
+}
+
+#[test]
+fn text_file_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let book = dir.path().join("book.txt");
+    std::fs::write(&book, TEXT).unwrap();
+    let out_file = dir.path().join("book.wav");
+    let out = run(&[
+        "speak",
+        "--file",
+        book.to_str().unwrap(),
+        "-o",
+        out_file.to_str().unwrap(),
+        "--noise-scale",
+        "0",
+        "--noise-w",
+        "0",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_file = read_wav(&out_file);
+    let from_arg = read_wav(&speak_to(dir.path(), "arg.wav", &[]));
+    assert_eq!(from_file.samples, from_arg.samples);
+    std::fs::write(&book, b"\xff\xfe").unwrap();
+    assert_clean_failure(
+        &run(&["speak", "--file", book.to_str().unwrap(), "-o", "x.wav"]),
+        "not valid UTF-8",
+    );
+}
+
+#[test]
+fn inspect_shows_provenance_and_refuses_malformed_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = speak_to(dir.path(), "p.wav", &[]);
+    let out = run(&["inspect", wav.to_str().unwrap()]);
+    assert!(out.status.success());
+    let report = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "provenance:  synthetic speech",
+        "voice:       en_US-joe-medium",
+        "generator:   Signet ",
+        "manifest:    sha256:",
+        "22050 Hz",
+    ] {
+        assert!(report.contains(needle), "{needle} not in {report}");
+    }
+
+    // Metadata stripped: the file is fine, the provenance is gone.
+    let bytes = std::fs::read(&wav).unwrap();
+    let list = bytes.windows(4).position(|w| w == b"LIST").unwrap();
+    let mut stripped = bytes[..list].to_vec();
+    let size = (stripped.len() - 8) as u32;
+    stripped[4..8].copy_from_slice(&size.to_le_bytes());
+    let plain = dir.path().join("plain.wav");
+    std::fs::write(&plain, &stripped).unwrap();
+    let out = run(&["inspect", plain.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("provenance:  none"));
+
+    let bad = dir.path().join("bad.wav");
+    std::fs::write(&bad, &bytes[..bytes.len() - 3]).unwrap();
+    assert_clean_failure(&run(&["inspect", bad.to_str().unwrap()]), "truncated");
+    std::fs::write(&bad, b"not a wav file at all").unwrap();
+    assert_clean_failure(&run(&["inspect", bad.to_str().unwrap()]), "not a RIFF file");
+    assert_clean_failure(&run(&["inspect", "/nonexistent/x.wav"]), "cannot open");
+}
