@@ -1,30 +1,60 @@
-//! One deterministic synthesizer shared by every test of this binary.
+//! One deterministic synthesizer shared by every test of this binary, on a
+//! private Signet home: the default voice imported from `.cache/` (where
+//! `cargo xtask setup` puts it) and the espeak-ng runtime linked in.
 
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use signet::Synthesizer;
+use signet::{EspeakConfig, Synthesizer};
+
+const VOICE: &str = "en_US-joe-medium";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 /// The default voice with noise scales 0: synthesis is deterministic.
 pub fn synth() -> &'static Arc<Synthesizer> {
-    static SYNTH: OnceLock<Arc<Synthesizer>> = OnceLock::new();
-    SYNTH.get_or_init(|| {
-        let helper = std::env::current_exe()
-            .ok()
-            .and_then(|e| e.parent()?.parent().map(|d| d.join("signet-espeak")));
-        assert!(
-            helper.as_ref().is_some_and(|h| h.is_file()),
-            "the signet-espeak helper is missing next to the test binary: run \
-             `cargo build -p signet-espeak` (cargo xtask test does)"
-        );
-        let synth = Synthesizer::builder()
-            .noise_scale(0.0)
-            .noise_w(0.0)
-            .build()
-            .unwrap_or_else(|e| {
-                panic!("cannot load the default voice ({e}): run `cargo xtask setup`")
-            });
-        Arc::new(synth)
-    })
+    static SYNTH: OnceLock<(tempfile::TempDir, Arc<Synthesizer>)> = OnceLock::new();
+    &SYNTH
+        .get_or_init(|| {
+            let helper = std::env::current_exe()
+                .ok()
+                .and_then(|e| e.parent()?.parent().map(|d| d.join("signet-espeak")))
+                .filter(|h| h.is_file())
+                .expect(
+                    "the signet-espeak helper is missing next to the test binary: run \
+                     `cargo build -p signet-espeak` (cargo xtask test does)",
+                );
+            let espeak = repo_root().join(".cache/espeak-ng");
+            assert!(
+                espeak.join("espeakbridge.so").is_file(),
+                "{} has no espeak-ng runtime: run `cargo xtask setup`",
+                espeak.display()
+            );
+            let onnx = repo_root()
+                .join(".cache/voices")
+                .join(VOICE)
+                .join(format!("{VOICE}.onnx"));
+            assert!(
+                onnx.is_file(),
+                "{} is missing: run `cargo xtask setup`",
+                onnx.display()
+            );
+            let home = tempfile::tempdir().expect("temp dir");
+            let dest = home.path().join("voices").join(VOICE);
+            std::fs::create_dir_all(home.path().join("voices")).expect("voices dir");
+            signet_piper::import_piper(&onnx, None, &dest, Some(VOICE)).expect("import the voice");
+            let synth = Synthesizer::builder()
+                .home(home.path())
+                .espeak(EspeakConfig::from_espeak_dir(helper, &espeak))
+                .noise_scale(0.0)
+                .noise_w(0.0)
+                .build()
+                .expect("load the default voice");
+            (home, Arc::new(synth))
+        })
+        .1
 }
 
 /// Sum of squares of `samples`.
