@@ -7,7 +7,13 @@
 //!   original ONNX voice;
 //! - end-to-end real-time factor on sentences: `Synthesizer::speak` against
 //!   piper-tts, and the text frontend's share of each;
-//! - model load time, and the peak RSS of one `signet speak` process.
+//! - model load time, and the peak RSS of one `signet speak` process;
+//! - streaming (Signet only): time to the first chunk of a 20,000-word text
+//!   (criterion, in the library), and, for `signet speak --file --stream` on
+//!   2,000 and 20,000 words, the time to the first audio byte and the peak
+//!   RSS of the process, which must agree within 10 % (memory flat in the
+//!   length of the input). The 20,000-word run synthesizes over two hours of
+//!   audio, so it takes many minutes; `--stream-words N` runs a shorter one.
 //!
 //! Noise scales are 0 on both sides so the audio lengths are equal.
 
@@ -26,13 +32,17 @@ const TEXTS: usize = 30;
 pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let mut threads = 1usize;
     let mut seconds = 10u32;
+    let mut stream_words = 20_000usize;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let v = it.next().with_context(|| format!("{a} needs a value"))?;
         match a.as_str() {
             "--threads" => threads = v.parse().context("--threads takes a whole number")?,
             "--seconds" => seconds = v.parse().context("--seconds takes a whole number")?,
-            other => bail!("unknown bench option `{other}`; usage: cargo xtask bench [--threads N] [--seconds S]"),
+            "--stream-words" => {
+                stream_words = v.parse().context("--stream-words takes a whole number")?
+            }
+            other => bail!("unknown bench option `{other}`; usage: cargo xtask bench [--threads N] [--seconds S] [--stream-words N]"),
         }
     }
     let p = setup::run(root)?;
@@ -50,6 +60,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     let out_dir = root.join("target/bench");
     std::fs::create_dir_all(&out_dir)?;
     let (ids, texts) = inputs(root)?;
+    let long_file = out_dir.join(format!("words-{stream_words}.txt"));
+    std::fs::write(&long_file, words(&texts, stream_words))?;
     let ids_file = out_dir.join("ids.json");
     let texts_file = out_dir.join("texts.json");
     std::fs::write(&ids_file, serde_json::to_vec(&ids)?)?;
@@ -94,6 +106,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .env("SIGNET_BENCH_TEXTS", &texts_file)
             .env("SIGNET_BENCH_THREADS", threads.to_string())
             .env("SIGNET_BENCH_OUT", &side)
+            .env("SIGNET_BENCH_LONG_TEXT", &long_file)
             .env("SIGNET_HOME", &p.home),
     )?;
     let ours: Value = serde_json::from_slice(&std::fs::read(&side)?)?;
@@ -108,6 +121,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     };
     let ids_s = crit("ids")?;
     let text_s = crit("text")?;
+    let first_chunk_s = crit("first_chunk")?;
 
     // Peak RSS of one CLI process speaking the longest id sequence.
     let longest = ids.iter().max_by_key(|s| s.len()).context("no ids")?;
@@ -174,7 +188,135 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         num(&peer["maxrss_kib"])? / 1024.0
     );
     println!("goal: RTF ratio on phoneme ids at most 0.8 (lower is faster)");
+
+    println!();
+    println!(
+        "streaming: first chunk of a {stream_words}-word text, in the library: {first_chunk_s:.3} s"
+    );
+    let short_words = (stream_words / 10).max(1);
+    let short_file = out_dir.join(format!("words-{short_words}.txt"));
+    std::fs::write(&short_file, words(&texts, short_words))?;
+    let mut peaks = Vec::new();
+    for (n, file) in [(short_words, &short_file), (stream_words, &long_file)] {
+        eprintln!("bench: signet speak --stream, {n} words (this takes a while)");
+        let r = stream_run(&signet_release, &p.home, file, threads)?;
+        println!(
+            "signet speak --file ({n} words) --stream: first audio {:.2} s after start (model load included), {:.0} s of audio in {:.0} s, peak RSS {:.0} MiB",
+            r.first_audio_s,
+            r.audio_s,
+            r.wall_s,
+            r.peak_rss_kib as f64 / 1024.0
+        );
+        peaks.push(r.peak_rss_kib as f64);
+    }
+    if let [a, b] = peaks[..] {
+        let diff = (b - a).abs() / a.min(b).max(1.0);
+        println!(
+            "peak RSS, {stream_words} against {short_words} words: {:+.1} % (goal: within 10 %)",
+            100.0 * (b - a) / a.max(1.0)
+        );
+        if diff > 0.10 {
+            bail!(
+                "streaming memory is not flat: peak RSS differs by {:.1} %",
+                100.0 * diff
+            );
+        }
+    }
     Ok(())
+}
+
+/// `n` words of English: the fixture's sentences, repeated in order.
+fn words(texts: &[String], n: usize) -> String {
+    let all: Vec<&str> = texts.iter().flat_map(|t| t.split_whitespace()).collect();
+    let mut out: Vec<&str> = all.iter().copied().cycle().take(n).collect();
+    if all.is_empty() {
+        out.clear();
+    }
+    let mut s = out.join(" ").trim_end_matches('.').to_owned();
+    s.push('.');
+    s
+}
+
+/// What one streaming run of the CLI measured.
+struct StreamRun {
+    first_audio_s: f64,
+    wall_s: f64,
+    audio_s: f64,
+    peak_rss_kib: u64,
+}
+
+/// Runs `signet speak --file FILE --stream`, reading and discarding its
+/// audio as it comes, and samples the process's peak RSS (`VmHWM` in
+/// `/proc/PID/status`, a high-water mark) every 50 ms until it exits.
+fn stream_run(signet: &Path, home: &Path, file: &Path, threads: usize) -> Result<StreamRun> {
+    use std::io::Read;
+    use std::process::Stdio;
+    use std::time::{Duration, Instant};
+
+    let start = Instant::now();
+    let mut child = Command::new(signet)
+        .arg("--home")
+        .arg(home)
+        .args([
+            "speak",
+            "--stream",
+            "--threads",
+            &threads.to_string(),
+            "--file",
+        ])
+        .arg(file)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {}", signet.display()))?;
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let done = std::sync::Arc::clone(&done);
+        std::thread::spawn(move || {
+            let mut peak = 0u64;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+                    if let Some(kib) = status
+                        .lines()
+                        .find_map(|l| l.strip_prefix("VmHWM:"))
+                        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                    {
+                        peak = peak.max(kib);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            peak
+        })
+    };
+    let mut stdout = child.stdout.take().context("no stdout")?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut first = None;
+    let mut bytes = 0u64;
+    loop {
+        let n = stdout.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        first.get_or_insert_with(|| start.elapsed().as_secs_f64());
+        bytes += n as u64;
+    }
+    let out = child.wait_with_output()?;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak_rss_kib = poller.join().unwrap_or(0);
+    if !out.status.success() {
+        bail!(
+            "signet speak --stream failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(StreamRun {
+        first_audio_s: first.unwrap_or(f64::NAN),
+        wall_s: start.elapsed().as_secs_f64(),
+        audio_s: bytes as f64 / 2.0 / 22_050.0,
+        peak_rss_kib,
+    })
 }
 
 fn num(v: &Value) -> Result<f64> {
@@ -211,4 +353,17 @@ fn inputs(root: &Path) -> Result<(Vec<Vec<i64>>, Vec<String>)> {
         }
     }
     Ok((ids, texts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::words;
+
+    #[test]
+    fn long_texts_repeat_the_fixture_and_count_words() {
+        let texts = vec!["One two.".to_owned(), "Three.".to_owned()];
+        assert_eq!(words(&texts, 5), "One two. Three. One two.");
+        assert_eq!(words(&texts, 4).split_whitespace().count(), 4);
+        assert_eq!(words(&[], 3), ".");
+    }
 }

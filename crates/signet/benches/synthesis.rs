@@ -5,7 +5,9 @@
 //! - `SIGNET_BENCH_IDS`: JSON array of phoneme-id sequences;
 //! - `SIGNET_BENCH_TEXTS`: JSON array of sentences, for the end-to-end case;
 //! - `SIGNET_BENCH_THREADS`: libtorch threads;
-//! - `SIGNET_BENCH_OUT`: where to write the audio seconds and load time.
+//! - `SIGNET_BENCH_OUT`: where to write the audio seconds and load time;
+//! - `SIGNET_BENCH_LONG_TEXT`: a long text file (20,000 words from
+//!   `cargo xtask bench`) for the time to the first streamed chunk.
 //!
 //! Noise scales are 0 (length scale 1), so both sides produce audio of the
 //! same length and the real-time factors are comparable.
@@ -89,6 +91,17 @@ fn benches(c: &mut Criterion) {
             }
         })
     });
+    if let Ok(path) = std::env::var("SIGNET_BENCH_LONG_TEXT") {
+        let long = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        // The whole first stage over the long text, then one chunk
+        // phonemized and one sentence synthesized: what a listener waits.
+        g.bench_function("first_chunk", |b| {
+            b.iter(|| {
+                let mut stream = synth.speak_stream(&long).expect("stream");
+                std::hint::black_box(stream.next().expect("a chunk").expect("audio"));
+            })
+        });
+    }
     g.finish();
 }
 
