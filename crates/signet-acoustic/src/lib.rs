@@ -10,7 +10,9 @@
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use signet_acoustic::{Scales, Vits};
-//! let bundle = signet_registry::verify_bundle_dir(std::path::Path::new("voices/en_US-joe-medium"))?;
+//! use std::path::Path;
+//! let trust = signet_registry::TrustStore::load(Path::new("trust.toml"))?;
+//! let bundle = signet_registry::verify_bundle_dir(Path::new("voices/en_US-joe-medium"), &trust)?;
 //! let vits = Vits::from_bundle(&bundle)?;
 //! let out = vits.infer(&[1, 0, 20, 0, 2], None, &Scales::DETERMINISTIC)?;
 //! assert_eq!(out.samples.len(), out.durations.iter().sum::<i64>() as usize * vits.hop_length());

@@ -19,8 +19,18 @@ pub struct TempBundle {
 
 impl TempBundle {
     pub fn verified(&self) -> Result<VerifiedBundle> {
-        Ok(verify_bundle_dir(&self.path)?)
+        Ok(verify_bundle_dir(&self.path, &trust())?)
     }
+}
+
+/// The tests' bundle signer.
+pub fn key() -> signet_registry::SecretKey {
+    signet_registry::SecretKey::from_seed(&[11; 32])
+}
+
+/// A trust store trusting [`key`].
+pub fn trust() -> signet_registry::TrustStore {
+    signet_registry::TrustStore::with_key(key().public(), signet_registry::Role::BundleSigner)
 }
 
 /// Where the Piper joe voice lives: `$SIGNET_TEST_VOICE_DIR` or `<repo>/.cache/voices/...`.
@@ -45,7 +55,8 @@ pub fn joe_bundle() -> Result<TempBundle> {
     }
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("en_US-joe-medium");
-    signet_piper::import_piper(&onnx, None, &path, None).context("importing the joe voice")?;
+    signet_piper::import_piper(&onnx, None, &path, None, &key())
+        .context("importing the joe voice")?;
     Ok(TempBundle { _dir: tmp, path })
 }
 
@@ -298,7 +309,12 @@ pub fn write(manifest: Manifest, tensors: &Tensors) -> Result<TempBundle> {
     let bytes = write_safetensors(&list)?;
     let tmp = tempfile::tempdir()?;
     let path = tmp.path().join("bundle");
-    write_bundle(&path, manifest, &[(signet_registry::WEIGHTS_FILE, &bytes)])?;
+    write_bundle(
+        &path,
+        manifest,
+        &[(signet_registry::WEIGHTS_FILE, &bytes)],
+        &key(),
+    )?;
     Ok(TempBundle { _dir: tmp, path })
 }
 

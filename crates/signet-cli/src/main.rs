@@ -7,7 +7,9 @@
 
 mod inspect;
 mod output;
+mod keys;
 mod speak;
+mod trust;
 mod voices;
 
 use std::path::PathBuf;
@@ -37,6 +39,12 @@ enum Command {
     Voices(voices::VoicesCommand),
     /// Show a WAV file's format, length and provenance metadata.
     Inspect(inspect::InspectArgs),
+    /// Generate and show signing keys.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
+    /// Edit and show the trust store.
+    #[command(subcommand)]
+    Trust(trust::TrustCommand),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +73,8 @@ fn main() -> ExitCode {
             Command::Speak(args) => speak::run(&home, *args),
             Command::Voices(cmd) => voices::run(&home, cmd),
             Command::Inspect(args) => inspect::run(&args),
+            Command::Keys(cmd) => keys::run(&home, cmd),
+            Command::Trust(cmd) => trust::run(&home, cmd),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

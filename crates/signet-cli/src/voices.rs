@@ -1,4 +1,6 @@
-//! `signet voices ...`: import and list voices.
+//! `signet voices ...`: install, verify, remove, import and list voices. Every bundle is
+//! verified against the trust store (`<home>/trust.toml`) before anything is written or shown
+//! as verified.
 
 use std::path::{Path, PathBuf};
 
@@ -10,7 +12,23 @@ use signet::Store;
 pub enum VoicesCommand {
     /// List installed voices, verifying each bundle.
     List,
-    /// Import a voice from another format into the store.
+    /// Install a signed bundle folder (verified against the trust store first).
+    Install {
+        /// The bundle folder (manifest.toml, manifest.dsse.json and the files it lists).
+        source: String,
+    },
+    /// Verify an installed voice against the trust store and report who signed it.
+    Verify {
+        /// The voice name.
+        name: String,
+    },
+    /// Remove an installed voice.
+    Remove {
+        /// The voice name.
+        name: String,
+    },
+    /// Import a voice from another format into the store, signed by the local importer key
+    /// (created and trusted on first use).
     #[command(subcommand)]
     Import(ImportCommand),
 }
@@ -40,6 +58,14 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
     let store = Store::new(home);
     match cmd {
         VoicesCommand::List => list(&store),
+        VoicesCommand::Install { source } => install(&store, &source),
+        VoicesCommand::Verify { name } => verify(&store, &name),
+        VoicesCommand::Remove { name } => {
+            signet::store::check_voice_name(&name)?;
+            signet_registry::remove_bundle(&store.voices_dir(), &name)?;
+            eprintln!("removed {name}");
+            Ok(())
+        }
         VoicesCommand::Import(ImportCommand::Piper {
             model,
             config,
@@ -83,6 +109,60 @@ fn list(store: &Store) -> Result<()> {
     Ok(())
 }
 
+fn install(store: &Store, source: &str) -> Result<()> {
+    if source.contains("://") {
+        anyhow::bail!(
+            "{source:?} is a URL; remote bundles are installed from a signed index \
+             (`signet registry install NAME --index URL`)"
+        );
+    }
+    let trust = store.trust_store()?;
+    let done = signet_registry::install_bundle(Path::new(source), &store.voices_dir(), &trust)
+        .with_context(|| format!("cannot install {source}"))?;
+    if done.unchanged {
+        eprintln!(
+            "{} version {} is already installed",
+            done.name, done.version
+        );
+    } else if let Some(prev) = done.previous {
+        eprintln!(
+            "updated {} from version {prev} to {} in {}",
+            done.name,
+            done.version,
+            done.dir.display()
+        );
+    } else {
+        eprintln!(
+            "installed {} version {} in {}",
+            done.name,
+            done.version,
+            done.dir.display()
+        );
+    }
+    Ok(())
+}
+
+fn verify(store: &Store, name: &str) -> Result<()> {
+    signet::store::check_voice_name(name)?;
+    let trust = store.trust_store()?;
+    let bundle = signet_registry::verify_installed(&store.voices_dir(), name, &trust)
+        .with_context(|| format!("voice {name} failed verification"))?;
+    let m = bundle.manifest();
+    println!(
+        "{} version {}: verified; manifest sha256 {}; signed by {}",
+        m.name,
+        m.version,
+        bundle.manifest_sha256(),
+        bundle
+            .signers()
+            .iter()
+            .map(|k| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(())
+}
+
 fn import_piper(
     store: &Store,
     model: &Path,
@@ -119,7 +199,8 @@ fn import_piper(
     if force {
         options.existing = signet_piper::ExistingBundle::Replace;
     }
-    let report = signet_piper::import_piper_with(model, config, &dest, &options)?;
+    let (key, _) = crate::keys::importer_key(store)?;
+    let report = signet_piper::import_piper_with(model, config, &dest, &options, &key)?;
     eprintln!("imported {report}");
     Ok(())
 }

@@ -5,18 +5,20 @@
 //! initializer after the module parameter it is (by the graph's node names, not by file order),
 //! infers the architecture's hyper-parameters from tensor shapes and node attributes, checks the
 //! complete parameter set against that architecture, reads the JSON config with types, and writes
-//! a bundle (`weights.safetensors`, all F32, and `manifest.toml`) with
-//! [`signet_registry::write_bundle`], which it then verifies with
-//! [`signet_registry::verify_bundle_dir`].
+//! a bundle (`weights.safetensors`, all F32, `manifest.toml` and its signature by the importer's
+//! key) with [`signet_registry::write_bundle`], which it then verifies with
+//! [`signet_registry::verify_bundle_dir`] against a trust store holding that key alone.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), signet_piper::PiperError> {
 //! use std::path::Path;
+//! let importer_key = signet_registry::SecretKey::load(Path::new("keys/local-importer.key"))?;
 //! let report = signet_piper::import_piper(
 //!     Path::new("en_US-joe-medium.onnx"),
 //!     None, // en_US-joe-medium.onnx.json
 //!     Path::new("voices/en_US-joe-medium"),
 //!     None, // name: the file stem
+//!     &importer_key,
 //! )?;
 //! println!("{report}");
 //! # Ok(())
@@ -38,7 +40,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 use signet_registry::{
     replace_bundle, verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype,
-    InferenceDefaults, Manifest, PhonemeSpec, Source, VoiceInfo, BUNDLE_FORMAT, WEIGHTS_FILE,
+    InferenceDefaults, Manifest, PhonemeSpec, Role, SecretKey, Source, TrustStore, VoiceInfo,
+    BUNDLE_FORMAT, WEIGHTS_FILE,
 };
 
 pub use error::PiperError;
@@ -134,19 +137,21 @@ impl fmt::Display for ImportReport {
 
 /// Imports the Piper voice `onnx` (with its JSON `config`, by default `<onnx>.json`) into a new
 /// bundle directory `out_dir` (the bundle itself, not its parent), which must not exist yet.
-/// `name` defaults to the ONNX file stem. Use [`import_piper_with`] to replace an existing
-/// bundle, set the licence or change the size caps.
+/// `name` defaults to the ONNX file stem. The manifest is signed by `signer` (the local
+/// importer's key; a loader trusts the bundle only if its trust store trusts that key). Use
+/// [`import_piper_with`] to replace an existing bundle, set the licence or change the size caps.
 pub fn import_piper(
     onnx: &Path,
     config: Option<&Path>,
     out_dir: &Path,
     name: Option<&str>,
+    signer: &SecretKey,
 ) -> Result<ImportReport, PiperError> {
     let options = ImportOptions {
         name: name.map(str::to_owned),
         ..ImportOptions::default()
     };
-    import_piper_with(onnx, config, out_dir, &options)
+    import_piper_with(onnx, config, out_dir, &options, signer)
 }
 
 /// [`import_piper`] with explicit [`ImportOptions`].
@@ -155,6 +160,7 @@ pub fn import_piper_with(
     config: Option<&Path>,
     out_dir: &Path,
     options: &ImportOptions,
+    signer: &SecretKey,
 ) -> Result<ImportReport, PiperError> {
     let config_path = match config {
         Some(p) => p.to_owned(),
@@ -253,10 +259,12 @@ pub fn import_piper_with(
     let bytes = weights.len() as u64;
     let files = [(WEIGHTS_FILE, weights.as_slice())];
     match options.existing {
-        ExistingBundle::Refuse => write_bundle(out_dir, manifest, &files)?,
-        ExistingBundle::Replace => replace_bundle(out_dir, manifest, &files)?,
+        ExistingBundle::Refuse => write_bundle(out_dir, manifest, &files, signer)?,
+        ExistingBundle::Replace => replace_bundle(out_dir, manifest, &files, signer)?,
     }
-    let verified = verify_bundle_dir(out_dir)?;
+    // Read back what was written, exactly as a loader trusting this key would.
+    let own = TrustStore::with_key(signer.public(), Role::BundleSigner);
+    let verified = verify_bundle_dir(out_dir, &own)?;
 
     Ok(ImportReport {
         name,

@@ -16,7 +16,14 @@ fn import_files(onnx: &[u8], json: &str) -> Result<(), PiperError> {
     let model = tmp.path().join(format!("{VOICE}.onnx"));
     std::fs::write(&model, onnx).unwrap();
     std::fs::write(tmp.path().join(format!("{VOICE}.onnx.json")), json).unwrap();
-    import_piper(&model, None, &tmp.path().join("out"), None).map(drop)
+    import_piper(
+        &model,
+        None,
+        &tmp.path().join("out"),
+        None,
+        &crate::common::key(),
+    )
+    .map(drop)
 }
 
 /// Imports the real voice after `edit` has changed its decoded graph.
@@ -55,17 +62,33 @@ fn re_encoded_copy_still_imports() {
     let model = tmp.path().join("copy.onnx");
     std::fs::write(&model, &bytes).unwrap();
     std::fs::write(tmp.path().join("copy.onnx.json"), json_text()).unwrap();
-    let report = import_piper(&model, None, &tmp.path().join("a"), None).unwrap();
+    let report = import_piper(
+        &model,
+        None,
+        &tmp.path().join("a"),
+        None,
+        &crate::common::key(),
+    )
+    .unwrap();
     assert_eq!(report.tensors, 350);
-    let bundle = signet_registry::verify_bundle_dir(&tmp.path().join("a")).unwrap();
+    let bundle =
+        signet_registry::verify_bundle_dir(&tmp.path().join("a"), &crate::common::trust()).unwrap();
     assert_eq!(bundle.manifest().license, "unknown");
     assert_eq!(bundle.manifest().name, "copy");
     assert_eq!(bundle.manifest().voice.language, "en_US");
 
     let with_license = json_text().replacen('{', "{\"license\": \"CC-BY-4.0\",", 1);
     std::fs::write(tmp.path().join("copy.onnx.json"), with_license).unwrap();
-    import_piper(&model, None, &tmp.path().join("b"), None).unwrap();
-    let bundle = signet_registry::verify_bundle_dir(&tmp.path().join("b")).unwrap();
+    import_piper(
+        &model,
+        None,
+        &tmp.path().join("b"),
+        None,
+        &crate::common::key(),
+    )
+    .unwrap();
+    let bundle =
+        signet_registry::verify_bundle_dir(&tmp.path().join("b"), &crate::common::trust()).unwrap();
     assert_eq!(bundle.manifest().license, "CC-BY-4.0");
 }
 
@@ -248,7 +271,14 @@ fn oversize_onnx_and_config() {
     let mut options = ImportOptions::default();
     options.max_onnx_bytes = 1_000_000;
     let tmp = tempfile::tempdir().unwrap();
-    let err = import_piper_with(&onnx_path(), None, &tmp.path().join("o"), &options).unwrap_err();
+    let err = import_piper_with(
+        &onnx_path(),
+        None,
+        &tmp.path().join("o"),
+        &options,
+        &crate::common::key(),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -261,7 +291,14 @@ fn oversize_onnx_and_config() {
     );
     let mut options = ImportOptions::default();
     options.max_config_bytes = 1000;
-    let err = import_piper_with(&onnx_path(), None, &tmp.path().join("o"), &options).unwrap_err();
+    let err = import_piper_with(
+        &onnx_path(),
+        None,
+        &tmp.path().join("o"),
+        &options,
+        &crate::common::key(),
+    )
+    .unwrap_err();
     assert!(
         matches!(err, PiperError::TooLarge { limit: 1000, .. }),
         "{err}"
@@ -273,7 +310,14 @@ fn import_with_json(json: &str) -> PiperError {
     let tmp = tempfile::tempdir().unwrap();
     let cfg = tmp.path().join("config.json");
     std::fs::write(&cfg, json).unwrap();
-    import_piper(&onnx_path(), Some(&cfg), &tmp.path().join("o"), None).unwrap_err()
+    import_piper(
+        &onnx_path(),
+        Some(&cfg),
+        &tmp.path().join("o"),
+        None,
+        &crate::common::key(),
+    )
+    .unwrap_err()
 }
 
 #[test]
@@ -330,6 +374,7 @@ fn missing_inputs() {
         Some(&json_path()),
         &tmp.path().join("o"),
         None,
+        &crate::common::key(),
     )
     .unwrap_err();
     assert!(matches!(err, PiperError::Io { .. }), "{err}");
@@ -338,10 +383,18 @@ fn missing_inputs() {
         Some(&tmp.path().join("nope.json")),
         &tmp.path().join("o"),
         None,
+        &crate::common::key(),
     )
     .unwrap_err();
     assert!(matches!(err, PiperError::Io { .. }), "{err}");
-    let err = import_piper(&onnx_path(), None, &tmp.path().join("o"), Some("../evil")).unwrap_err();
+    let err = import_piper(
+        &onnx_path(),
+        None,
+        &tmp.path().join("o"),
+        Some("../evil"),
+        &crate::common::key(),
+    )
+    .unwrap_err();
     assert!(matches!(err, PiperError::BadName { .. }), "{err}");
 }
 
@@ -394,6 +447,7 @@ fn onnx_path_is_not_a_file() {
         Some(&json_path()),
         &tmp.path().join("o"),
         Some("x"),
+        &crate::common::key(),
     )
     .unwrap_err();
     assert!(matches!(err, PiperError::Io { .. }), "{err}");

@@ -46,3 +46,13 @@ pub fn onnx_bytes() -> &'static [u8] {
 pub fn json_text() -> String {
     std::fs::read_to_string(json_path()).unwrap()
 }
+
+/// The tests' importer key.
+pub fn key() -> signet_registry::SecretKey {
+    signet_registry::SecretKey::from_seed(&[5; 32])
+}
+
+/// A trust store trusting [`key`] for bundles.
+pub fn trust() -> signet_registry::TrustStore {
+    signet_registry::TrustStore::with_key(key().public(), signet_registry::Role::BundleSigner)
+}

@@ -18,13 +18,14 @@ fn imports_joe_with_the_expected_architecture() {
     let mut options = ImportOptions::default();
     options.license = Some("CC0-1.0".to_owned());
     let start = Instant::now();
-    let report = import_piper_with(&onnx_path(), None, &out, &options).unwrap();
+    let report =
+        import_piper_with(&onnx_path(), None, &out, &options, &crate::common::key()).unwrap();
     eprintln!("import took {:?}: {report}", start.elapsed());
     assert_eq!(report.name, VOICE);
     assert_eq!(report.tensors, JOE_TENSORS);
     assert_eq!(report.dropped_tensors, 0);
 
-    let bundle = verify_bundle_dir(&out).unwrap();
+    let bundle = verify_bundle_dir(&out, &crate::common::trust()).unwrap();
     assert_eq!(bundle.manifest_sha256(), report.manifest_sha256);
     let m = bundle.manifest();
     assert_eq!(m.name, VOICE);
@@ -115,8 +116,15 @@ fn import_borrows_exact_bytes() {
     // The embedding (`sid` in the file) is copied bit for bit.
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("joe");
-    import_piper(&onnx_path(), Some(&json_path()), &out, Some("joe")).unwrap();
-    let bundle = verify_bundle_dir(&out).unwrap();
+    import_piper(
+        &onnx_path(),
+        Some(&json_path()),
+        &out,
+        Some("joe"),
+        &crate::common::key(),
+    )
+    .unwrap();
+    let bundle = verify_bundle_dir(&out, &crate::common::trust()).unwrap();
     // The pinned default voice is recognised by its digest.
     assert_eq!(bundle.manifest().license, "CC0-1.0");
     assert_eq!(bundle.manifest().name, "joe");
@@ -135,7 +143,14 @@ fn import_borrows_exact_bytes() {
 fn refuses_to_overwrite() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::create_dir(tmp.path().join("x")).unwrap();
-    let err = import_piper(&onnx_path(), None, &tmp.path().join("x"), None).unwrap_err();
+    let err = import_piper(
+        &onnx_path(),
+        None,
+        &tmp.path().join("x"),
+        None,
+        &crate::common::key(),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -146,7 +161,14 @@ fn refuses_to_overwrite() {
     // Replacing is opt-in, and only ever replaces a bundle, not an arbitrary directory.
     let mut options = ImportOptions::default();
     options.existing = ExistingBundle::Replace;
-    let err = import_piper_with(&onnx_path(), None, &tmp.path().join("x"), &options).unwrap_err();
+    let err = import_piper_with(
+        &onnx_path(),
+        None,
+        &tmp.path().join("x"),
+        &options,
+        &crate::common::key(),
+    )
+    .unwrap_err();
     assert!(
         matches!(
             err,
@@ -160,13 +182,13 @@ fn refuses_to_overwrite() {
 fn replaces_an_existing_bundle_when_asked() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join(VOICE);
-    import_piper(&onnx_path(), None, &out, None).unwrap();
+    import_piper(&onnx_path(), None, &out, None, &crate::common::key()).unwrap();
     let mut options = ImportOptions::default();
     options.existing = ExistingBundle::Replace;
     options.license = Some("CC0-1.0".to_owned());
     options.version = 2;
-    import_piper_with(&onnx_path(), None, &out, &options).unwrap();
-    let bundle = verify_bundle_dir(&out).unwrap();
+    import_piper_with(&onnx_path(), None, &out, &options, &crate::common::key()).unwrap();
+    let bundle = verify_bundle_dir(&out, &crate::common::trust()).unwrap();
     assert_eq!(bundle.manifest().license, "CC0-1.0");
     assert_eq!(bundle.manifest().version, 2);
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 1);

@@ -141,7 +141,14 @@ fn tiny_model_maps_names_by_consumer() {
         r#"{"audio":{"sample_rate":16000},"espeak":{"voice":"en-us"},"phoneme_id_map":{"a":[1]}}"#,
     )
     .unwrap();
-    let err = signet_piper::import_piper(&onnx, None, &tmp.path().join("out"), None).unwrap_err();
+    let err = signet_piper::import_piper(
+        &onnx,
+        None,
+        &tmp.path().join("out"),
+        None,
+        &crate::common::key(),
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, PiperError::MissingTensor { tensor }
             if tensor == "enc_p.encoder.attn_layers.0.conv_q.weight"),

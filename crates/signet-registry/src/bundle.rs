@@ -1,11 +1,12 @@
 //! Bundle directories: the one verification function, the proof-carrying [`VerifiedBundle`], and
 //! the atomic writer.
 //!
-//! A bundle is a directory holding `manifest.toml` and exactly the files the manifest lists
-//! (currently always `weights.safetensors`). Verification reads every byte through size caps,
-//! checks sizes and SHA-256 digests of the in-memory bytes, and keeps those same bytes: later
-//! parsing never re-opens a file. Signature checking will join [`verify_bundle_dir`] as an extra
-//! argument (a trust store) and an extra step before the digests; there is no second path.
+//! A bundle is a directory holding `manifest.toml`, its signature envelope `manifest.dsse.json`
+//! and exactly the files the manifest lists (currently always `weights.safetensors`).
+//! Verification first checks the signature threshold over the exact manifest bytes against a
+//! [`TrustStore`], then parses that same manifest strictly, then reads every file through size
+//! caps and checks sizes and SHA-256 digests of the in-memory bytes, and keeps those same bytes:
+//! later parsing never re-opens a file. There is no second path and no way to skip a step.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, File, OpenOptions};
@@ -15,15 +16,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
+use crate::envelope::Envelope;
 use crate::error::RegistryError;
+use crate::keys::{KeyId, SecretKey};
 use crate::manifest::{
     check_plain_name, parse_manifest, serialize_manifest, FileEntry, Manifest, MANIFEST_FILE,
-    WEIGHTS_FILE,
+    MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
 use crate::safetensors::SafeTensors;
+use crate::trust::{Role, TrustStore};
 
 /// Largest accepted `manifest.toml`, in bytes.
 pub const MAX_MANIFEST_LEN: u64 = 1024 * 1024;
+
+/// Largest accepted `manifest.dsse.json`, in bytes: the manifest in base64 plus signatures.
+pub const MAX_SIGNATURE_FILE_LEN: u64 = MAX_MANIFEST_LEN * 4 / 3 + 64 * 1024;
 
 /// Largest accepted bundle file, in bytes.
 pub const MAX_FILE_LEN: u64 = 4 * 1024 * 1024 * 1024;
@@ -49,11 +56,15 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy)]
 struct ChecksPassed(());
 
-/// A bundle whose manifest parsed strictly and whose every file matched its declared size and
-/// SHA-256. Only [`verify_bundle_dir`] can build one; model constructors take nothing else.
+/// A bundle whose manifest carries enough trusted signatures, parsed strictly, and whose every
+/// file matched its declared size and SHA-256. Only [`verify_bundle_dir`] can build one; model
+/// constructors take nothing else.
 pub struct VerifiedBundle {
     manifest: Manifest,
     manifest_sha256: String,
+    signers: Vec<KeyId>,
+    manifest_bytes: Vec<u8>,
+    envelope_bytes: Vec<u8>,
     files: BTreeMap<String, Vec<u8>>,
     _proof: ChecksPassed,
 }
@@ -70,6 +81,7 @@ impl std::fmt::Debug for VerifiedBundle {
             .field("name", &self.manifest.name)
             .field("version", &self.manifest.version)
             .field("manifest_sha256", &self.manifest_sha256)
+            .field("signers", &self.signers)
             .field("file_sizes", &sizes)
             .finish_non_exhaustive()
     }
@@ -84,6 +96,26 @@ impl VerifiedBundle {
     /// SHA-256 (lower-case hex) of the exact `manifest.toml` bytes that were verified.
     pub fn manifest_sha256(&self) -> &str {
         &self.manifest_sha256
+    }
+
+    /// Distinct key ids whose signatures counted, sorted.
+    pub fn signers(&self) -> &[KeyId] {
+        &self.signers
+    }
+
+    /// The exact `manifest.toml` bytes that were verified.
+    pub fn manifest_bytes(&self) -> &[u8] {
+        &self.manifest_bytes
+    }
+
+    /// The exact `manifest.dsse.json` bytes that were verified.
+    pub fn envelope_bytes(&self) -> &[u8] {
+        &self.envelope_bytes
+    }
+
+    /// Names and verified bytes of the listed files, sorted by name.
+    pub fn files(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.files.iter().map(|(n, b)| (n.as_str(), b.as_slice()))
     }
 
     /// Strictly parses the verified `weights.safetensors` bytes.
@@ -102,16 +134,23 @@ impl VerifiedBundle {
     }
 }
 
-/// Verifies the bundle in `dir`: manifest size cap and strict parse, plain and unique file names,
-/// no entries beyond the manifest and the listed files, no symlinks or special files, each file
-/// read with a bound of its declared size and checked for size and SHA-256.
+/// Verifies the bundle in `dir` against `trust`, in this order: size caps on `manifest.toml` and
+/// `manifest.dsse.json`; the envelope's [`Role::BundleSigner`] threshold (distinct trusted,
+/// unrevoked, unexpired keys) over the signed manifest; `manifest.toml` byte for byte equal to
+/// the signed payload; strict parse of those bytes; plain and unique file names; no entries
+/// beyond the manifest, its envelope and the listed files; no symlinks or special files; each
+/// file read with a bound of its declared size and checked for size and SHA-256.
 ///
 /// This is the only way to obtain a [`VerifiedBundle`].
-pub fn verify_bundle_dir(dir: &Path) -> Result<VerifiedBundle, RegistryError> {
-    verify_with(dir, Limits::default())
+pub fn verify_bundle_dir(dir: &Path, trust: &TrustStore) -> Result<VerifiedBundle, RegistryError> {
+    verify_with(dir, trust, Limits::default())
 }
 
-pub(crate) fn verify_with(dir: &Path, limits: Limits) -> Result<VerifiedBundle, RegistryError> {
+pub(crate) fn verify_with(
+    dir: &Path,
+    trust: &TrustStore,
+    limits: Limits,
+) -> Result<VerifiedBundle, RegistryError> {
     let meta = fs::metadata(dir).map_err(|e| RegistryError::io(dir, e))?;
     if !meta.is_dir() {
         return Err(RegistryError::io(
@@ -121,7 +160,17 @@ pub(crate) fn verify_with(dir: &Path, limits: Limits) -> Result<VerifiedBundle, 
     }
 
     let manifest_bytes = read_regular(dir, MANIFEST_FILE, limits.manifest, None)?;
-    let manifest = parse_manifest(&manifest_bytes)?;
+    let envelope_cap = limits.manifest.saturating_mul(4) / 3 + 64 * 1024;
+    let envelope_bytes = read_regular(dir, SIGNATURE_FILE, envelope_cap, None)?;
+    let envelope = Envelope::from_json(&envelope_bytes)?;
+    let signed = envelope.verify(MANIFEST_PAYLOAD_TYPE, trust, Role::BundleSigner)?;
+    if signed.payload() != manifest_bytes.as_slice() {
+        return Err(RegistryError::ManifestNotSigned {
+            signature_file: SIGNATURE_FILE,
+        });
+    }
+    let signers = signed.signers().to_vec();
+    let manifest = parse_manifest(signed.payload())?;
     let manifest_sha256 = hex::encode(Sha256::digest(&manifest_bytes));
 
     let listed: BTreeSet<&str> = manifest.files.iter().map(|f| f.name.as_str()).collect();
@@ -137,7 +186,7 @@ pub(crate) fn verify_with(dir: &Path, limits: Limits) -> Result<VerifiedBundle, 
         let entry = entry.map_err(|e| RegistryError::io(dir, e))?;
         let name = entry.file_name();
         match name.to_str() {
-            Some(MANIFEST_FILE) => {}
+            Some(MANIFEST_FILE | SIGNATURE_FILE) => {}
             Some(n) if listed.contains(n) => {}
             _ => {
                 return Err(RegistryError::UnlistedFile {
@@ -180,6 +229,9 @@ pub(crate) fn verify_with(dir: &Path, limits: Limits) -> Result<VerifiedBundle, 
     Ok(VerifiedBundle {
         manifest,
         manifest_sha256,
+        signers,
+        manifest_bytes,
+        envelope_bytes,
         files,
         _proof: ChecksPassed(()),
     })
@@ -208,7 +260,7 @@ fn regular_metadata(dir: &Path, name: &str) -> Result<fs::Metadata, RegistryErro
 /// Reads `dir/name` (a regular file, not followed through a symlink) with at most `limit + 1`
 /// bytes ever read. With `exact`, a length other than `exact` is a [`RegistryError::SizeMismatch`];
 /// otherwise exceeding `limit` is [`RegistryError::TooLarge`].
-fn read_regular(
+pub(crate) fn read_regular(
     dir: &Path,
     name: &str,
     limit: u64,
@@ -273,7 +325,7 @@ pub fn fuzz_parse_manifest(bytes: &[u8]) -> Result<(), RegistryError> {
     parse_manifest(bytes).map(drop)
 }
 
-/// Writes a bundle to `dir`, which must not exist yet.
+/// Writes a bundle to `dir`, which must not exist yet, signed by `signer`.
 ///
 /// `manifest_without_files.files` is ignored and replaced by one entry per given file (sorted by
 /// name) with its size and SHA-256. `files` must include `weights.safetensors`, use plain names
@@ -284,8 +336,9 @@ pub fn write_bundle(
     dir: &Path,
     manifest_without_files: Manifest,
     files: &[(&str, &[u8])],
+    signer: &SecretKey,
 ) -> Result<(), RegistryError> {
-    write_impl(dir, manifest_without_files, files, Existing::Refuse)
+    write_impl(dir, manifest_without_files, files, signer, Existing::Refuse)
 }
 
 /// Like [`write_bundle`], but an existing bundle at `dir` is replaced. Only a directory (not a
@@ -296,8 +349,70 @@ pub fn replace_bundle(
     dir: &Path,
     manifest_without_files: Manifest,
     files: &[(&str, &[u8])],
+    signer: &SecretKey,
 ) -> Result<(), RegistryError> {
-    write_impl(dir, manifest_without_files, files, Existing::ReplaceBundle)
+    write_impl(
+        dir,
+        manifest_without_files,
+        files,
+        signer,
+        Existing::ReplaceBundle,
+    )
+}
+
+/// Adds `signer`'s signature to the bundle in `dir` (for bundles that need several signers).
+/// The manifest is not changed; the envelope file is replaced atomically. A key that already
+/// signed is refused. The bundle's files are not checked here; verification does that.
+pub fn add_bundle_signature(dir: &Path, signer: &SecretKey) -> Result<(), RegistryError> {
+    let manifest_bytes = read_regular(dir, MANIFEST_FILE, MAX_MANIFEST_LEN, None)?;
+    let envelope_bytes = read_regular(dir, SIGNATURE_FILE, MAX_SIGNATURE_FILE_LEN, None)?;
+    let mut envelope = Envelope::from_json(&envelope_bytes)?;
+    if envelope.payload_type() != MANIFEST_PAYLOAD_TYPE
+        || envelope.unverified_payload() != manifest_bytes.as_slice()
+    {
+        return Err(RegistryError::ManifestNotSigned {
+            signature_file: SIGNATURE_FILE,
+        });
+    }
+    envelope.add_signature(signer)?;
+    write_file_atomic(&dir.join(SIGNATURE_FILE), &envelope.to_json()?)
+}
+
+/// Reads a regular file of at most `cap` bytes (symlinks refused), for small configuration files.
+pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, RegistryError> {
+    let (dir, name) = split_path(path)?;
+    read_regular(&dir, &name, cap, None)
+}
+
+fn split_path(path: &Path) -> Result<(PathBuf, String), RegistryError> {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| RegistryError::BadFileName {
+            name: path.display().to_string(),
+            reason: "needs a UTF-8 final component",
+        })?
+        .to_owned();
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    Ok((dir, name))
+}
+
+/// Writes `bytes` to `path` through a fresh temporary file next to it (fsync, rename, fsync of
+/// the folder), so `path` holds either the old or the new content.
+pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+    let (dir, name) = split_path(path)?;
+    fs::create_dir_all(&dir).map_err(|e| RegistryError::io(&dir, e))?;
+    let tmp = sibling(&dir, &name, "tmp");
+    let result = write_synced(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path).map_err(|e| RegistryError::io(path, e)))
+        .and_then(|()| sync_dir(&dir));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +425,7 @@ fn write_impl(
     dir: &Path,
     manifest_without_files: Manifest,
     files: &[(&str, &[u8])],
+    signer: &SecretKey,
     existing: Existing,
 ) -> Result<(), RegistryError> {
     let mut manifest = manifest_without_files;
@@ -318,10 +434,10 @@ fn write_impl(
     manifest.files.clear();
     for (name, bytes) in &sorted {
         check_plain_name(name)?;
-        if *name == MANIFEST_FILE {
+        if *name == MANIFEST_FILE || *name == SIGNATURE_FILE {
             return Err(RegistryError::BadFileName {
                 name: (*name).to_owned(),
-                reason: "the manifest is written by write_bundle itself",
+                reason: "the manifest and its signature are written by write_bundle itself",
             });
         }
         if bytes.len() as u64 > MAX_FILE_LEN {
@@ -350,6 +466,8 @@ fn write_impl(
         });
     }
     parse_manifest(text.as_bytes())?;
+    let envelope = Envelope::sign(MANIFEST_PAYLOAD_TYPE, text.as_bytes().to_vec(), signer)?;
+    let envelope = envelope.to_json()?;
 
     check_target(dir, existing)?;
     let leaf =
@@ -367,7 +485,7 @@ fn write_impl(
 
     let tmp = sibling(&parent, leaf, "tmp");
     fs::create_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))?;
-    let result = fill(&tmp, &sorted, text.as_bytes())
+    let result = fill(&tmp, &sorted, text.as_bytes(), &envelope)
         .and_then(|()| move_into_place(&tmp, dir, &parent, leaf, existing));
     if result.is_err() {
         // Only our own, freshly created temporary directory is removed.
@@ -377,7 +495,7 @@ fn write_impl(
 }
 
 /// A fresh hidden name next to the target: `.<leaf>.<kind>-<pid>-<n>`.
-fn sibling(parent: &Path, leaf: &str, kind: &str) -> PathBuf {
+pub(crate) fn sibling(parent: &Path, leaf: &str, kind: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     parent.join(format!(
         ".{leaf}.{kind}-{}-{}",
@@ -401,11 +519,17 @@ fn check_target(dir: &Path, existing: Existing) -> Result<(), RegistryError> {
     })
 }
 
-fn fill(tmp: &Path, files: &[&(&str, &[u8])], manifest: &[u8]) -> Result<(), RegistryError> {
+fn fill(
+    tmp: &Path,
+    files: &[&(&str, &[u8])],
+    manifest: &[u8],
+    envelope: &[u8],
+) -> Result<(), RegistryError> {
     for (name, bytes) in files {
         write_synced(&tmp.join(name), bytes)?;
     }
     write_synced(&tmp.join(MANIFEST_FILE), manifest)?;
+    write_synced(&tmp.join(SIGNATURE_FILE), envelope)?;
     sync_dir(tmp)
 }
 
@@ -439,7 +563,7 @@ fn move_into_place(
     Ok(())
 }
 
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -449,7 +573,7 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
     f.sync_all().map_err(|e| RegistryError::io(path, e))
 }
 
-fn sync_dir(path: &Path) -> Result<(), RegistryError> {
+pub(crate) fn sync_dir(path: &Path) -> Result<(), RegistryError> {
     #[cfg(unix)]
     {
         File::open(path)
@@ -476,19 +600,22 @@ mod tests {
     fn lowered_caps_are_enforced() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("b");
+        let key = SecretKey::from_seed(&[9; 32]);
+        let trust = TrustStore::with_key(key.public(), Role::BundleSigner);
         write_bundle(
             &dir,
             sample_manifest(),
             &[(WEIGHTS_FILE, &sample_weights())],
+            &key,
         )
         .unwrap();
-        assert!(verify_with(&dir, Limits::default()).is_ok());
+        assert!(verify_with(&dir, &trust, Limits::default()).is_ok());
         let small_manifest = Limits {
             manifest: 64,
             ..Limits::default()
         };
         assert!(matches!(
-            verify_with(&dir, small_manifest),
+            verify_with(&dir, &trust, small_manifest),
             Err(RegistryError::TooLarge { limit: 64, .. })
         ));
         let small_file = Limits {
@@ -496,7 +623,7 @@ mod tests {
             ..Limits::default()
         };
         assert!(matches!(
-            verify_with(&dir, small_file),
+            verify_with(&dir, &trust, small_file),
             Err(RegistryError::TooLarge { limit: 16, .. })
         ));
     }

@@ -3,6 +3,9 @@
 
 use std::path::PathBuf;
 
+use crate::envelope::RejectedSignature;
+use crate::trust::Role;
+
 /// Why a bundle (or one of its parts) was refused or could not be written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -110,12 +113,89 @@ pub enum RegistryError {
         /// The existing path.
         path: PathBuf,
     },
+    /// A key (public key text, key id, private key file) is malformed or unusable.
+    #[error("bad key: {reason}")]
+    BadKey {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The trust store file is malformed or an edit would make it so.
+    #[error("trust store: {reason}")]
+    TrustStoreInvalid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// A signature envelope is malformed (JSON, base64, lengths, counts).
+    #[error("signature envelope is malformed: {reason}")]
+    EnvelopeInvalid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// An envelope carries another payload type than the one expected here.
+    #[error("signature envelope has payload type {found:?}, expected {expected:?}")]
+    PayloadTypeMismatch {
+        /// The type this check wants.
+        expected: String,
+        /// The type the envelope carries.
+        found: String,
+    },
+    /// Fewer distinct trusted, unrevoked, unexpired keys of the role signed than the threshold.
+    #[error("{role} signatures: {valid} valid of {threshold} required{}", rejected_text(.rejected))]
+    SignatureThreshold {
+        /// The role whose keys were counted.
+        role: Role,
+        /// Signatures required.
+        threshold: u32,
+        /// Distinct key ids whose signatures counted.
+        valid: usize,
+        /// Every signature that did not count, with its key id and the reason.
+        rejected: Vec<RejectedSignature>,
+    },
+    /// `manifest.toml` is not byte for byte the payload its signature envelope signs.
+    #[error("manifest.toml differs from the manifest signed in {signature_file}")]
+    ManifestNotSigned {
+        /// The envelope file.
+        signature_file: &'static str,
+    },
+    /// A bundle older than (or as old as, but different from) the installed one was offered.
+    #[error("rollback refused: voice {name:?} version {installed} is installed, the bundle offered is version {offered}")]
+    Rollback {
+        /// The voice.
+        name: String,
+        /// The installed version.
+        installed: u64,
+        /// The version offered.
+        offered: u64,
+    },
+    /// A signed bundle names another voice than the one it was installed or listed as
+    /// (mix-and-match).
+    #[error("bundle is signed as voice {found:?}, but was found under the name {expected:?}")]
+    NameMismatch {
+        /// The name it was asked for or listed under.
+        expected: String,
+        /// The name its signed manifest carries.
+        found: String,
+    },
+    /// No voice of that name is installed.
+    #[error("voice {name:?} is not installed")]
+    NotInstalled {
+        /// The voice.
+        name: String,
+    },
     /// The manifest could not be serialized.
     #[error("cannot serialize the manifest: {reason}")]
     Serialize {
         /// The serializer's description of the problem.
         reason: String,
     },
+}
+
+fn rejected_text(rejected: &[RejectedSignature]) -> String {
+    let mut out = String::new();
+    for r in rejected {
+        out.push_str(&format!("; key {}: {}", r.key_id, r.reason));
+    }
+    out
 }
 
 impl RegistryError {

@@ -1,15 +1,24 @@
 //! Signet's voice bundles: manifests, digests, signatures, trust store, verified loading.
 //!
-//! A voice bundle is a directory holding `manifest.toml` and the files it lists (today
-//! `weights.safetensors`). [`verify_bundle_dir`] is the single verification function: it enforces
-//! size caps before reading, parses the manifest strictly, refuses unlisted, renamed, symlinked or
-//! oddly named files, and checks each file's size and SHA-256 on the very bytes it keeps. Only it
-//! can produce a [`VerifiedBundle`], whose [`weights`](VerifiedBundle::weights) are then parsed by
-//! a strict safetensors reader. [`write_bundle`] and [`write_safetensors`] produce bundles.
+//! A voice bundle is a directory holding `manifest.toml`, its signature envelope
+//! `manifest.dsse.json` and the files the manifest lists (today `weights.safetensors`).
+//! [`verify_bundle_dir`] is the single verification function: it checks the signature threshold
+//! of the [`TrustStore`] over the exact manifest bytes first, enforces size caps before reading,
+//! parses the manifest strictly, refuses unlisted, renamed, symlinked or oddly named files, and
+//! checks each file's size and SHA-256 on the very bytes it keeps. Only it can produce a
+//! [`VerifiedBundle`], whose [`weights`](VerifiedBundle::weights) are then parsed by a strict
+//! safetensors reader. [`write_bundle`] and [`write_safetensors`] produce signed bundles.
+//!
+//! The signing primitives are public for other signed artefacts (releases, indexes): [`keys`]
+//! (ed25519 [`SecretKey`], [`PublicKey`], [`KeyId`]), [`envelope`] ([`Envelope::sign`],
+//! [`Envelope::verify`]: DSSE pre-authentication encoding, threshold over distinct trusted keys)
+//! and [`trust`] ([`TrustStore`] with roles, expiry, revocation and thresholds).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), signet_registry::RegistryError> {
-//! let bundle = signet_registry::verify_bundle_dir(std::path::Path::new("voices/en_US-joe-medium"))?;
+//! use std::path::Path;
+//! let trust = signet_registry::TrustStore::load(Path::new("trust.toml"))?;
+//! let bundle = signet_registry::verify_bundle_dir(Path::new("voices/en_US-joe-medium"), &trust)?;
 //! let weights = bundle.weights()?;
 //! println!("{} v{}: {} tensors", bundle.manifest().name, bundle.manifest().version, weights.len());
 //! # Ok(())
@@ -17,23 +26,35 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod b64;
 mod bundle;
+pub mod envelope;
 mod error;
+mod install;
+pub mod keys;
 mod manifest;
 mod safetensors;
+mod time;
+pub mod trust;
 
 pub use bundle::{
-    fuzz_parse_manifest, replace_bundle, verify_bundle_dir, write_bundle, VerifiedBundle,
-    MAX_FILE_LEN, MAX_MANIFEST_LEN,
+    add_bundle_signature, fuzz_parse_manifest, replace_bundle, verify_bundle_dir, write_bundle,
+    VerifiedBundle, MAX_FILE_LEN, MAX_MANIFEST_LEN, MAX_SIGNATURE_FILE_LEN,
+};
+pub use envelope::{
+    fuzz_parse_envelope, pae, Envelope, RejectedSignature, Rejection, VerifiedPayload,
 };
 pub use error::RegistryError;
+pub use install::{install_bundle, install_verified, remove_bundle, verify_installed, Installed};
+pub use keys::{KeyId, PublicKey, SecretKey};
 pub use manifest::{
     Architecture, FileEntry, InferenceDefaults, Manifest, PhonemeSpec, Source, VoiceInfo,
-    BUNDLE_FORMAT, MANIFEST_FILE, WEIGHTS_FILE,
+    BUNDLE_FORMAT, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
 pub use safetensors::{
     fuzz_parse_safetensors, write_safetensors, Dtype, SafeTensors, TensorView, MAX_HEADER_LEN,
 };
+pub use trust::{Role, TrustStore, TrustedKey};
 
 #[cfg(test)]
 mod test_support {

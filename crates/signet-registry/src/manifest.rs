@@ -1,7 +1,7 @@
 //! `manifest.toml`: the typed, strictly parsed description of a voice bundle.
 //!
 //! Every struct refuses unknown keys, so a manifest written for a newer schema (or a typo) is an
-//! error rather than silently ignored data. The manifest is the unit a signature will cover.
+//! error rather than silently ignored data. The manifest's exact bytes are what a bundle signature covers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,6 +14,12 @@ pub const BUNDLE_FORMAT: &str = "signet-bundle/1";
 
 /// The manifest's own file name inside a bundle directory.
 pub const MANIFEST_FILE: &str = "manifest.toml";
+
+/// The signature envelope over the exact `manifest.toml` bytes (see [`crate::envelope`]).
+pub const SIGNATURE_FILE: &str = "manifest.dsse.json";
+
+/// Payload type of a bundle's signature envelope.
+pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.signet.manifest+toml";
 
 /// The weights file every bundle lists.
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
@@ -281,6 +287,12 @@ pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
             return Err(RegistryError::BadFileName {
                 name: entry.name.clone(),
                 reason: "the manifest cannot list itself",
+            });
+        }
+        if entry.name == SIGNATURE_FILE {
+            return Err(RegistryError::BadFileName {
+                name: entry.name.clone(),
+                reason: "the manifest cannot list its own signature file",
             });
         }
         if !seen.insert(entry.name.as_str()) {

@@ -3,12 +3,12 @@
 use std::fs;
 
 use proptest::prelude::*;
-use signet_registry::{fuzz_parse_manifest, verify_bundle_dir, RegistryError, WEIGHTS_FILE};
+use signet_registry::{fuzz_parse_manifest, RegistryError, WEIGHTS_FILE};
 
-use crate::common::{edit_manifest, fixture};
+use crate::common::{edit_manifest, fixture, key, sign_manifest, verify};
 
 fn err(dir: &std::path::Path) -> RegistryError {
-    verify_bundle_dir(dir).expect_err("damaged bundle was accepted")
+    verify(dir).expect_err("damaged bundle was accepted")
 }
 
 #[test]
@@ -130,6 +130,7 @@ fn manifest_listing_itself_or_a_file_twice() {
     let start = text.find("[[files]]").unwrap();
     let entry = text[start..].to_owned();
     fs::write(fx.dir.join("manifest.toml"), format!("{text}\n{entry}")).unwrap();
+    sign_manifest(&fx.dir, &key());
     assert!(matches!(err(&fx.dir), RegistryError::DuplicateFile { .. }));
 }
 
@@ -266,11 +267,11 @@ fn weights_not_listed() {
 fn not_a_directory() {
     let fx = fixture();
     assert!(matches!(
-        verify_bundle_dir(&fx.dir.join(WEIGHTS_FILE)),
+        verify(&fx.dir.join(WEIGHTS_FILE)),
         Err(RegistryError::Io { .. })
     ));
     assert!(matches!(
-        verify_bundle_dir(&fx.dir.join("nope")),
+        verify(&fx.dir.join("nope")),
         Err(RegistryError::Io { .. })
     ));
 }
@@ -283,9 +284,10 @@ fn malformed_weights_with_matching_digest_fail_at_parse() {
         &dir,
         crate::common::manifest(),
         &[(WEIGHTS_FILE, b"\x02\0\0\0\0\0\0\0{}trailing")],
+        &key(),
     )
     .unwrap();
-    let bundle = verify_bundle_dir(&dir).unwrap();
+    let bundle = verify(&dir).unwrap();
     assert!(matches!(
         bundle.weights(),
         Err(RegistryError::SafeTensors { .. })
@@ -299,15 +301,18 @@ fn every_manifest_truncation_is_refused() {
     let text = fs::read(&path).unwrap();
     assert_eq!(text.last(), Some(&b'\n'));
     // Only dropping the final newline leaves the same document.
+    // Each truncation is signed by the trusted key, so the parser itself must refuse it.
     for len in 0..text.len() - 1 {
         fs::write(&path, &text[..len]).unwrap();
+        sign_manifest(&fx.dir, &key());
         assert!(
-            verify_bundle_dir(&fx.dir).is_err(),
+            verify(&fx.dir).is_err(),
             "truncation to {len} bytes accepted"
         );
     }
     fs::write(&path, &text).unwrap();
-    assert!(verify_bundle_dir(&fx.dir).is_ok());
+    sign_manifest(&fx.dir, &key());
+    assert!(verify(&fx.dir).is_ok());
     assert!(fuzz_parse_manifest(&text).is_ok());
 }
 

@@ -4,9 +4,32 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use signet_registry::{
-    write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults, Manifest, PhonemeSpec,
-    Source, VoiceInfo, BUNDLE_FORMAT, WEIGHTS_FILE,
+    write_bundle, write_safetensors, Architecture, Dtype, Envelope, InferenceDefaults, Manifest,
+    PhonemeSpec, RegistryError, Role, SecretKey, Source, TrustStore, VerifiedBundle, VoiceInfo,
+    BUNDLE_FORMAT, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
+
+/// The fixtures' bundle signer.
+pub fn key() -> SecretKey {
+    SecretKey::from_seed(&[42; 32])
+}
+
+/// A trust store trusting [`key`] as bundle signer.
+pub fn trust() -> TrustStore {
+    TrustStore::with_key(key().public(), Role::BundleSigner)
+}
+
+/// Verifies `dir` against [`trust`].
+pub fn verify(dir: &Path) -> Result<VerifiedBundle, RegistryError> {
+    signet_registry::verify_bundle_dir(dir, &trust())
+}
+
+/// Replaces the bundle's envelope by one over the current `manifest.toml`, signed by `signer`.
+pub fn sign_manifest(dir: &Path, signer: &SecretKey) {
+    let bytes = std::fs::read(dir.join("manifest.toml")).unwrap();
+    let env = Envelope::sign(MANIFEST_PAYLOAD_TYPE, bytes, signer).unwrap();
+    std::fs::write(dir.join(SIGNATURE_FILE), env.to_json().unwrap()).unwrap();
+}
 
 pub fn weights() -> Vec<u8> {
     let w: Vec<u8> = (0..24)
@@ -79,7 +102,7 @@ pub struct Fixture {
 pub fn fixture() -> Fixture {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("bundle");
-    write_bundle(&dir, manifest(), &[(WEIGHTS_FILE, &weights())]).unwrap();
+    write_bundle(&dir, manifest(), &[(WEIGHTS_FILE, &weights())], &key()).unwrap();
     let outside = tmp.path().to_owned();
     Fixture {
         _tmp: tmp,
@@ -88,10 +111,18 @@ pub fn fixture() -> Fixture {
     }
 }
 
-/// Rewrites `manifest.toml` in place by a text substitution that must apply.
-pub fn edit_manifest(dir: &Path, from: &str, to: &str) {
+/// Rewrites `manifest.toml` in place by a text substitution that must apply, WITHOUT signing
+/// the result (an attacker without the key).
+pub fn tamper_manifest(dir: &Path, from: &str, to: &str) {
     let path = dir.join("manifest.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(from), "{from:?} not in manifest:\n{text}");
     std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Like [`tamper_manifest`], then re-signs with the trusted [`key`]: the checks after the
+/// signature must catch what a trusted but careless signer signed.
+pub fn edit_manifest(dir: &Path, from: &str, to: &str) {
+    tamper_manifest(dir, from, to);
+    sign_manifest(dir, &key());
 }

@@ -1,16 +1,14 @@
 //! A written bundle verifies and reads back exactly.
 
 use sha2::Digest;
-use signet_registry::{
-    replace_bundle, verify_bundle_dir, write_bundle, Dtype, RegistryError, WEIGHTS_FILE,
-};
+use signet_registry::{replace_bundle, write_bundle, Dtype, RegistryError, WEIGHTS_FILE};
 
-use crate::common::{fixture, manifest, weights};
+use crate::common::{fixture, key, manifest, verify, weights};
 
 #[test]
 fn written_bundle_verifies() {
     let fx = fixture();
-    let bundle = verify_bundle_dir(&fx.dir).unwrap();
+    let bundle = verify(&fx.dir).unwrap();
     let mut expected = manifest();
     let m = bundle.manifest();
     assert_eq!(m.files.len(), 1);
@@ -45,7 +43,7 @@ fn written_bundle_verifies() {
 #[test]
 fn writer_refuses_existing_target_and_leaves_nothing_behind() {
     let fx = fixture();
-    let err = write_bundle(&fx.dir, manifest(), &[(WEIGHTS_FILE, &weights())]).unwrap_err();
+    let err = write_bundle(&fx.dir, manifest(), &[(WEIGHTS_FILE, &weights())], &key()).unwrap_err();
     assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err}");
     let entries: Vec<_> = std::fs::read_dir(&fx.outside).unwrap().collect();
     assert_eq!(entries.len(), 1, "temporary directories left behind");
@@ -73,13 +71,13 @@ fn writer_refuses_bad_files() {
             matches!(e, RegistryError::MissingFile { .. })
         }),
     ] {
-        let err = write_bundle(&dir, manifest(), &files).unwrap_err();
+        let err = write_bundle(&dir, manifest(), &files, &key()).unwrap_err();
         assert!(check(&err), "{err}");
         assert!(!dir.exists());
     }
     let mut bad = manifest();
     bad.inference.noise_w = f32::NAN;
-    let err = write_bundle(&dir, bad, &[(WEIGHTS_FILE, &w)]).unwrap_err();
+    let err = write_bundle(&dir, bad, &[(WEIGHTS_FILE, &w)], &key()).unwrap_err();
     assert!(
         matches!(
             err,
@@ -101,9 +99,10 @@ fn extra_listed_files_are_kept() {
         &dir,
         manifest(),
         &[(WEIGHTS_FILE, &weights()), ("LICENSE", b"CC0")],
+        &key(),
     )
     .unwrap();
-    let bundle = verify_bundle_dir(&dir).unwrap();
+    let bundle = verify(&dir).unwrap();
     assert_eq!(bundle.file("LICENSE").unwrap(), b"CC0");
     let names: Vec<_> = bundle
         .manifest()
@@ -119,12 +118,18 @@ fn replace_swaps_an_existing_bundle() {
     let fx = fixture();
     let mut newer = manifest();
     newer.version = 4;
-    replace_bundle(&fx.dir, newer.clone(), &[(WEIGHTS_FILE, &weights())]).unwrap();
-    assert_eq!(verify_bundle_dir(&fx.dir).unwrap().manifest().version, 4);
+    replace_bundle(
+        &fx.dir,
+        newer.clone(),
+        &[(WEIGHTS_FILE, &weights())],
+        &key(),
+    )
+    .unwrap();
+    assert_eq!(verify(&fx.dir).unwrap().manifest().version, 4);
     // Also works when nothing is there yet.
     let fresh = fx.outside.join("fresh");
-    replace_bundle(&fresh, newer, &[(WEIGHTS_FILE, &weights())]).unwrap();
-    assert!(verify_bundle_dir(&fresh).is_ok());
+    replace_bundle(&fresh, newer, &[(WEIGHTS_FILE, &weights())], &key()).unwrap();
+    assert!(verify(&fresh).is_ok());
     let mut names: Vec<_> = std::fs::read_dir(&fx.outside)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -146,7 +151,8 @@ fn replace_refuses_what_is_not_a_bundle() {
     let file = tmp.path().join("file");
     std::fs::write(&file, b"keep me").unwrap();
     for target in [&plain, &file] {
-        let err = replace_bundle(target, manifest(), &[(WEIGHTS_FILE, &weights())]).unwrap_err();
+        let err =
+            replace_bundle(target, manifest(), &[(WEIGHTS_FILE, &weights())], &key()).unwrap_err();
         assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err}");
     }
     assert_eq!(std::fs::read(plain.join("notes.txt")).unwrap(), b"keep me");
@@ -155,7 +161,8 @@ fn replace_refuses_what_is_not_a_bundle() {
         let fx = fixture();
         let link = fx.outside.join("link");
         std::os::unix::fs::symlink(&fx.dir, &link).unwrap();
-        let err = replace_bundle(&link, manifest(), &[(WEIGHTS_FILE, &weights())]).unwrap_err();
+        let err =
+            replace_bundle(&link, manifest(), &[(WEIGHTS_FILE, &weights())], &key()).unwrap_err();
         assert!(matches!(err, RegistryError::AlreadyExists { .. }), "{err}");
     }
 }

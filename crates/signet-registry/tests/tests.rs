@@ -10,3 +10,5 @@
 mod attacks;
 mod common;
 mod round_trip;
+mod signatures;
+mod store;

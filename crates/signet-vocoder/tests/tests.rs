@@ -155,9 +155,12 @@ fn bundle(tensors: &Tensors) -> Result<Bundle> {
     };
     let dir = tempfile::tempdir()?;
     let path = dir.path().join("bundle");
-    write_bundle(&path, manifest, &[(WEIGHTS_FILE, &bytes)])?;
+    let key = signet_registry::SecretKey::from_seed(&[11; 32]);
+    write_bundle(&path, manifest, &[(WEIGHTS_FILE, &bytes)], &key)?;
+    let trust =
+        signet_registry::TrustStore::with_key(key.public(), signet_registry::Role::BundleSigner);
     Ok(Bundle {
-        verified: verify_bundle_dir(&path)?,
+        verified: verify_bundle_dir(&path, &trust)?,
         _dir: dir,
     })
 }

@@ -1,7 +1,8 @@
 //! Signet: text-to-speech that only speaks with voices it can verify.
 //!
 //! A [`Synthesizer`] loads one voice from the local store — only after the
-//! registry has verified the bundle's manifest and the digest of every file —
+//! registry has verified the manifest's signatures against the store's trust
+//! store, then the manifest and the digest of every file —
 //! and turns text into audio: text → sentences → phonemes (espeak-ng, out of
 //! process) → phoneme ids → VITS on libtorch → samples.
 //!

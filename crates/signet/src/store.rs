@@ -1,13 +1,28 @@
-//! Where voices live on disk.
+//! Where voices, keys and trust live on disk.
 //!
-//! The store is a folder of bundles, `<home>/voices/<name>/`, where home is
-//! `$SIGNET_HOME`, else `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet`.
+//! Everything lives under one home folder: `$SIGNET_HOME`, else
+//! `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet` (or `--home`):
+//!
+//! - `voices/<name>/`: one signed bundle per voice;
+//! - `trust.toml`: the trust store every load verifies against (a missing file
+//!   trusts nothing);
+//! - `keys/`: private keys made by `signet keys generate` and setup's
+//!   `local-importer.key` (mode 0600, folder 0700).
+//!
 //! Voices are addressed by name only: a name is a short run of ASCII letters,
 //! digits, `_`, `-` and `.`, never a path.
 
 use std::path::{Path, PathBuf};
 
+use signet_registry::TrustStore;
+
 use crate::Error;
+
+/// The trust store's file name in the home folder.
+pub const TRUST_FILE: &str = "trust.toml";
+
+/// Name of the key that signs locally imported voices.
+pub const IMPORTER_KEY_NAME: &str = "local-importer";
 
 /// Longest voice name accepted.
 pub const MAX_VOICE_NAME_LEN: usize = 128;
@@ -32,6 +47,36 @@ impl Store {
     /// The home folder.
     pub fn home(&self) -> &Path {
         &self.home
+    }
+
+    /// The trust store file, `<home>/trust.toml`.
+    pub fn trust_path(&self) -> PathBuf {
+        self.home.join(TRUST_FILE)
+    }
+
+    /// Loads the trust store (a missing file is an empty store, which trusts nothing).
+    pub fn trust_store(&self) -> Result<TrustStore, Error> {
+        Ok(TrustStore::load_or_empty(&self.trust_path())?)
+    }
+
+    /// The folder of private keys, `<home>/keys`.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.home.join("keys")
+    }
+
+    /// The private key file of the key named `name` (`<home>/keys/<name>.key`).
+    pub fn key_path(&self, name: &str) -> Result<PathBuf, Error> {
+        check_voice_name(name).map_err(|_| Error::InvalidSetting {
+            setting: "key name",
+            value: name.chars().take(MAX_VOICE_NAME_LEN).collect(),
+            reason: "use letters, digits, `_`, `-` and `.` (at most 128)",
+        })?;
+        Ok(self.keys_dir().join(format!("{name}.key")))
+    }
+
+    /// The local importer's private key file (`<home>/keys/local-importer.key`).
+    pub fn importer_key_path(&self) -> PathBuf {
+        self.keys_dir().join(format!("{IMPORTER_KEY_NAME}.key"))
     }
 
     /// The folder holding one bundle per voice.

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use signet_acoustic::Vits;
 use signet_audio::{Audio, Provenance, SampleFormat};
-use signet_registry::{verify_bundle_dir, Manifest};
+use signet_registry::{verify_installed, Manifest};
 use signet_text::{
     ChunkSentences, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget,
     PhonemeIdMap, PreparedText, TextChunk,
@@ -186,7 +186,7 @@ impl SynthesizerBuilder {
             }
             signet_acoustic::set_num_threads(n);
         }
-        let bundle = verify_bundle_dir(&dir)?;
+        let bundle = verify_installed(&store.voices_dir(), &name, &store.trust_store()?)?;
         let manifest = bundle.manifest().clone();
         let vits = Vits::from_bundle(&bundle)?;
         let d = &manifest.inference;
@@ -465,10 +465,11 @@ impl Synthesizer {
 /// Lists the voices in a store, verifying each.
 pub fn list_voices(store: &Store) -> Result<Vec<VoiceSummary>, Error> {
     let mut out = Vec::new();
+    let trust = store.trust_store()?;
     for name in store.voice_names()? {
         let dir = store.voice_dir(&name)?;
         let size = dir_size(&dir);
-        let summary = match verify_bundle_dir(&dir) {
+        let summary = match verify_installed(&store.voices_dir(), &name, &trust) {
             Ok(b) => {
                 let m = b.manifest();
                 VoiceSummary {

@@ -1,6 +1,7 @@
 //! One deterministic synthesizer shared by every test of this binary, on a
 //! private Signet home: the default voice imported from `.cache/` (where
-//! `cargo xtask setup` puts it) and the espeak-ng runtime linked in.
+//! `cargo xtask setup` puts it), signed by a key the home trusts, and the
+//! espeak-ng runtime linked in.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -44,7 +45,16 @@ pub fn synth() -> &'static Arc<Synthesizer> {
             let home = tempfile::tempdir().expect("temp dir");
             let dest = home.path().join("voices").join(VOICE);
             std::fs::create_dir_all(home.path().join("voices")).expect("voices dir");
-            signet_piper::import_piper(&onnx, None, &dest, Some(VOICE)).expect("import the voice");
+            // Signed by a key of this home, which the home's trust store trusts.
+            let key = signet_registry::SecretKey::generate().expect("importer key");
+            signet_registry::TrustStore::with_key(
+                key.public(),
+                signet_registry::Role::BundleSigner,
+            )
+            .save(&home.path().join(signet::store::TRUST_FILE))
+            .expect("trust store");
+            signet_piper::import_piper(&onnx, None, &dest, Some(VOICE), &key)
+                .expect("import the voice");
             let synth = Synthesizer::builder()
                 .home(home.path())
                 .espeak(EspeakConfig::from_espeak_dir(helper, &espeak))

@@ -14,8 +14,9 @@ pub(crate) fn signet() -> Command {
     Command::new(env!("CARGO_BIN_EXE_signet"))
 }
 
-/// A Signet home with the default voice imported and the espeak-ng runtime
-/// linked in, shared by every test of this binary.
+/// A Signet home with the default voice imported (signed by the home's own
+/// importer key, which the import creates and trusts) and the espeak-ng
+/// runtime linked in, shared by every test of this binary.
 pub(crate) fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
     HOME.get_or_init(|| {
@@ -56,6 +57,17 @@ pub(crate) fn home() -> &'static Path {
             out.status.success(),
             "import failed: {}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        let verified = signet()
+            .arg("--home")
+            .arg(home.path())
+            .args(["voices", "verify", VOICE])
+            .output()
+            .expect("run signet");
+        assert!(
+            verified.status.success(),
+            "the imported voice does not verify against the home's trust store: {}",
+            String::from_utf8_lossy(&verified.stderr)
         );
         home
     })

@@ -1,0 +1,336 @@
+//! The local store's writes: install a verified bundle atomically, refuse rollbacks, remove.
+//!
+//! Layout: `<voices>/<name>/` holds one bundle; next to it live hidden helpers
+//! `.<name>.lock` (an advisory lock held for the whole install or removal, so concurrent
+//! installs of the same voice run one after the other) and, only while an install runs,
+//! `.<name>.tmp-*` (the new copy being written). An install writes the exact verified bytes
+//! into the temporary folder, fsyncs every file and the folder, verifies the copy again against
+//! the trust store, and then swaps it in: on Linux with one atomic exchange of the two folders
+//! (`renameat2(RENAME_EXCHANGE)`), elsewhere with two renames. A crash before the swap leaves
+//! the old bundle untouched (the stray temporary folder is removed by the next install); on
+//! systems without the exchange, a crash between the two renames leaves the old bundle at
+//! `.<name>.old-*`, which the next install or removal of that voice moves back first.
+//!
+//! A bundle whose version is lower than the installed one is refused
+//! ([`RegistryError::Rollback`]), and so is a different bundle with the same version;
+//! reinstalling the identical bundle changes nothing.
+
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{read_regular, sibling, sync_dir, write_synced, MAX_MANIFEST_LEN};
+use crate::error::RegistryError;
+use crate::manifest::{parse_manifest, MANIFEST_FILE, SIGNATURE_FILE};
+use crate::trust::TrustStore;
+use crate::{verify_bundle_dir, VerifiedBundle};
+
+/// What [`install_bundle`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Installed {
+    /// The voice name (the bundle's manifest name).
+    pub name: String,
+    /// The installed version.
+    pub version: u64,
+    /// The version that was installed before, if any.
+    pub previous: Option<u64>,
+    /// The bundle folder.
+    pub dir: PathBuf,
+    /// True when the identical bundle was already installed and nothing was written.
+    pub unchanged: bool,
+}
+
+/// Installs the bundle in `src` into `<voices_dir>/<name>/`, where `name` is the manifest's. The
+/// bundle is verified against `trust` first; nothing is written unless it passes.
+pub fn install_bundle(
+    src: &Path,
+    voices_dir: &Path,
+    trust: &TrustStore,
+) -> Result<Installed, RegistryError> {
+    let bundle = verify_bundle_dir(src, trust)?;
+    install_verified(&bundle, voices_dir, trust)
+}
+
+/// Installs an already verified bundle (see [`install_bundle`]).
+pub fn install_verified(
+    bundle: &VerifiedBundle,
+    voices_dir: &Path,
+    trust: &TrustStore,
+) -> Result<Installed, RegistryError> {
+    let name = bundle.manifest().name.clone();
+    check_store_name(&name)?;
+    let version = bundle.manifest().version;
+    fs::create_dir_all(voices_dir).map_err(|e| RegistryError::io(voices_dir, e))?;
+    let _lock = lock(voices_dir, &name)?;
+    recover(voices_dir, &name)?;
+    let dest = voices_dir.join(&name);
+
+    let previous = installed_manifest(&dest)?;
+    if let Some((installed, bytes)) = &previous {
+        if *installed == version && bytes.as_slice() == bundle.manifest_bytes() {
+            return Ok(Installed {
+                name,
+                version,
+                previous: Some(*installed),
+                dir: dest,
+                unchanged: true,
+            });
+        }
+        if *installed >= version {
+            return Err(RegistryError::Rollback {
+                name,
+                installed: *installed,
+                offered: version,
+            });
+        }
+    }
+
+    let tmp = sibling(voices_dir, &name, "tmp");
+    fs::create_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))?;
+    let result = write_copy(&tmp, bundle)
+        .and_then(|()| {
+            // Read back what is on disk now, with the same checks a load makes.
+            verify_bundle_dir(&tmp, trust).map(drop)
+        })
+        .and_then(|()| swap_in(&tmp, &dest, voices_dir, &name));
+    if result.is_err() {
+        let _ = fs::remove_dir_all(&tmp);
+    }
+    result?;
+    Ok(Installed {
+        name,
+        version,
+        previous: previous.map(|(v, _)| v),
+        dir: dest,
+        unchanged: false,
+    })
+}
+
+/// Verifies the installed voice `name` in `voices_dir` against `trust`, including that its signed
+/// manifest carries that name (a bundle moved under another voice's name is refused).
+pub fn verify_installed(
+    voices_dir: &Path,
+    name: &str,
+    trust: &TrustStore,
+) -> Result<VerifiedBundle, RegistryError> {
+    check_store_name(name)?;
+    let dir = voices_dir.join(name);
+    if fs::symlink_metadata(&dir).is_err() {
+        return Err(RegistryError::NotInstalled {
+            name: name.to_owned(),
+        });
+    }
+    let bundle = verify_bundle_dir(&dir, trust)?;
+    if bundle.manifest().name != name {
+        return Err(RegistryError::NameMismatch {
+            expected: name.to_owned(),
+            found: bundle.manifest().name.clone(),
+        });
+    }
+    Ok(bundle)
+}
+
+/// Removes the installed voice `name`; [`RegistryError::NotInstalled`] if there is none.
+pub fn remove_bundle(voices_dir: &Path, name: &str) -> Result<(), RegistryError> {
+    check_store_name(name)?;
+    let dest = voices_dir.join(name);
+    if fs::symlink_metadata(voices_dir).is_err() {
+        return Err(RegistryError::NotInstalled {
+            name: name.to_owned(),
+        });
+    }
+    let _lock = lock(voices_dir, name)?;
+    recover(voices_dir, name)?;
+    match fs::symlink_metadata(&dest) {
+        Ok(m) if m.file_type().is_dir() => {}
+        _ => {
+            return Err(RegistryError::NotInstalled {
+                name: name.to_owned(),
+            })
+        }
+    }
+    // Renamed away first, so the voice disappears at once even if deleting takes a while.
+    let old = sibling(voices_dir, name, "removed");
+    fs::rename(&dest, &old).map_err(|e| RegistryError::io(&dest, e))?;
+    sync_dir(voices_dir)?;
+    fs::remove_dir_all(&old).map_err(|e| RegistryError::io(&old, e))
+}
+
+/// Store names are plain ASCII names: `[A-Za-z0-9_.-]`, not starting with `.`.
+fn check_store_name(name: &str) -> Result<(), RegistryError> {
+    let ok = !name.is_empty()
+        && name.len() <= crate::manifest::MAX_NAME_LEN
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(RegistryError::BadFileName {
+            name: name.to_owned(),
+            reason: "a voice name in the store is ASCII letters, digits, `_`, `-`, `.`, not starting with `.`",
+        })
+    }
+}
+
+/// An exclusive advisory lock on `.<name>.lock`, released when the file is dropped.
+fn lock(voices_dir: &Path, name: &str) -> Result<File, RegistryError> {
+    let path = voices_dir.join(format!(".{name}.lock"));
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| RegistryError::io(&path, e))?;
+    lock_exclusive(&file).map_err(|e| RegistryError::io(&path, e))?;
+    Ok(file)
+}
+
+#[cfg(unix)]
+fn lock_exclusive(file: &File) -> std::io::Result<()> {
+    rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive).map_err(Into::into)
+}
+
+#[cfg(not(unix))]
+fn lock_exclusive(_file: &File) -> std::io::Result<()> {
+    // No advisory lock here; installs still write to a fresh temporary folder and swap it in.
+    Ok(())
+}
+
+/// Undoes what a crashed install left: stray temporary copies are removed; if the bundle is
+/// missing but an old copy was set aside, it is moved back.
+fn recover(voices_dir: &Path, name: &str) -> Result<(), RegistryError> {
+    let dest = voices_dir.join(name);
+    let tmp_prefix = format!(".{name}.tmp-");
+    let old_prefix = format!(".{name}.old-");
+    let removed_prefix = format!(".{name}.removed-");
+    let mut old = Vec::new();
+    for entry in fs::read_dir(voices_dir).map_err(|e| RegistryError::io(voices_dir, e))? {
+        let entry = entry.map_err(|e| RegistryError::io(voices_dir, e))?;
+        let file_name = entry.file_name();
+        let Some(n) = file_name.to_str() else {
+            continue;
+        };
+        if n.starts_with(&tmp_prefix) || n.starts_with(&removed_prefix) {
+            let _ = fs::remove_dir_all(entry.path());
+        } else if n.starts_with(&old_prefix) {
+            old.push(entry.path());
+        }
+    }
+    old.sort();
+    let mut old = old.into_iter();
+    if fs::symlink_metadata(&dest).is_err() {
+        if let Some(back) = old.next() {
+            fs::rename(&back, &dest).map_err(|e| RegistryError::io(&back, e))?;
+        }
+    }
+    for stale in old {
+        let _ = fs::remove_dir_all(stale);
+    }
+    Ok(())
+}
+
+/// Version and exact manifest bytes of the installed bundle, if one is there and its manifest
+/// parses. (It is not trusted for anything but the rollback check.)
+fn installed_manifest(dest: &Path) -> Result<Option<(u64, Vec<u8>)>, RegistryError> {
+    match fs::symlink_metadata(dest) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(RegistryError::io(dest, e)),
+        Ok(m) if !m.file_type().is_dir() => {
+            return Err(RegistryError::AlreadyExists {
+                path: dest.to_owned(),
+            })
+        }
+        Ok(_) => {}
+    }
+    let Ok(bytes) = read_regular(dest, MANIFEST_FILE, MAX_MANIFEST_LEN, None) else {
+        return Ok(None);
+    };
+    Ok(parse_manifest(&bytes).ok().map(|m| (m.version, bytes)))
+}
+
+fn write_copy(tmp: &Path, bundle: &VerifiedBundle) -> Result<(), RegistryError> {
+    for (name, bytes) in bundle.files() {
+        write_synced(&tmp.join(name), bytes)?;
+    }
+    write_synced(&tmp.join(MANIFEST_FILE), bundle.manifest_bytes())?;
+    write_synced(&tmp.join(SIGNATURE_FILE), bundle.envelope_bytes())?;
+    sync_dir(tmp)
+}
+
+/// Puts `tmp` at `dest`: an atomic exchange where the system has one, else two renames.
+fn swap_in(tmp: &Path, dest: &Path, voices_dir: &Path, name: &str) -> Result<(), RegistryError> {
+    if fs::symlink_metadata(dest).is_err() {
+        fs::rename(tmp, dest).map_err(|e| RegistryError::io(dest, e))?;
+        return sync_dir(voices_dir);
+    }
+    if exchange(tmp, dest) {
+        sync_dir(voices_dir)?;
+        // `tmp` now holds the old bundle.
+        let _ = fs::remove_dir_all(tmp);
+        return Ok(());
+    }
+    let old = sibling(voices_dir, name, "old");
+    fs::rename(dest, &old).map_err(|e| RegistryError::io(dest, e))?;
+    if let Err(e) = fs::rename(tmp, dest) {
+        let _ = fs::rename(&old, dest);
+        return Err(RegistryError::io(dest, e));
+    }
+    sync_dir(voices_dir)?;
+    let _ = fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Atomically exchanges two directory entries; false where the system cannot.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> bool {
+    use rustix::fs::{renameat_with, RenameFlags, CWD};
+    renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).is_ok()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::keys::SecretKey;
+    use crate::test_support::{sample_manifest, sample_weights};
+    use crate::trust::Role;
+    use crate::{write_bundle, WEIGHTS_FILE};
+
+    #[test]
+    fn crashed_install_leftovers_are_recovered() {
+        let tmp = tempfile::tempdir().unwrap();
+        let key = SecretKey::from_seed(&[4; 32]);
+        let trust = TrustStore::with_key(key.public(), Role::BundleSigner);
+        let voices = tmp.path().join("voices");
+        let src = tmp.path().join("src");
+        write_bundle(
+            &src,
+            sample_manifest(),
+            &[(WEIGHTS_FILE, &sample_weights())],
+            &key,
+        )
+        .unwrap();
+        install_bundle(&src, &voices, &trust).unwrap();
+        // Simulate a crash between the two renames of the fallback path, plus a stray copy.
+        let dest = voices.join("test-voice");
+        fs::rename(&dest, voices.join(".test-voice.old-1-0")).unwrap();
+        fs::create_dir(voices.join(".test-voice.tmp-1-1")).unwrap();
+        let _lock = lock(&voices, "test-voice").unwrap();
+        recover(&voices, "test-voice").unwrap();
+        assert!(verify_bundle_dir(&dest, &trust).is_ok());
+        let mut names: Vec<_> = fs::read_dir(&voices)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".test-voice.lock", "test-voice"]);
+    }
+}

@@ -1,0 +1,426 @@
+//! The trust store: which public keys may sign what, until when, and how many must agree.
+//!
+//! It is a TOML file (`trust.toml` in the Signet home):
+//!
+//! ```toml
+//! revoked = ["<key id>"]          # refused whatever else is said about them
+//!
+//! [policy]                        # signatures needed per role (default 1 each)
+//! bundle-signer = 1
+//! index-root = 1
+//!
+//! [[key]]
+//! id = "<hex SHA-256 of the raw public key>"
+//! public_key = "ed25519:<base64>"
+//! role = "bundle-signer"          # or "index-root", "release-signer"
+//! name = "local-importer"         # optional label
+//! expires = 2027-01-31T00:00:00Z  # optional
+//! ```
+//!
+//! Parsing is strict (unknown keys refused, ids must match their public keys, one entry per key
+//! and role, thresholds at least 1). A key may hold several roles through several entries.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::RegistryError;
+use crate::keys::{KeyId, PublicKey};
+
+/// Largest accepted trust store file, in bytes.
+pub const MAX_TRUST_STORE_LEN: u64 = 1024 * 1024;
+
+/// What a trusted key may sign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Role {
+    /// Signs voice bundle manifests.
+    BundleSigner,
+    /// Signs the remote index of bundles.
+    IndexRoot,
+    /// Signs release artefacts.
+    ReleaseSigner,
+}
+
+impl Role {
+    /// Every role, in a fixed order.
+    pub const ALL: [Role; 3] = [Role::BundleSigner, Role::IndexRoot, Role::ReleaseSigner];
+
+    /// The role as written in the trust store (`bundle-signer`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::BundleSigner => "bundle-signer",
+            Role::IndexRoot => "index-root",
+            Role::ReleaseSigner => "release-signer",
+        }
+    }
+
+    /// Parses the form [`as_str`](Self::as_str) writes.
+    pub fn parse(text: &str) -> Result<Self, RegistryError> {
+        Role::ALL
+            .into_iter()
+            .find(|r| r.as_str() == text)
+            .ok_or_else(|| RegistryError::TrustStoreInvalid {
+                reason: format!(
+                    "unknown role {text:?} (expected bundle-signer, index-root or release-signer)"
+                ),
+            })
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One trusted key in one role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedKey {
+    /// The key.
+    pub public_key: PublicKey,
+    /// What it may sign.
+    pub role: Role,
+    /// A label for people (`local-importer`).
+    pub name: Option<String>,
+    /// Unix seconds after which its signatures no longer count.
+    pub expires: Option<i64>,
+}
+
+impl TrustedKey {
+    /// A key trusted for `role`, without label or expiry.
+    pub fn new(public_key: PublicKey, role: Role) -> Self {
+        Self {
+            public_key,
+            role,
+            name: None,
+            expires: None,
+        }
+    }
+
+    /// The key's id.
+    pub fn key_id(&self) -> KeyId {
+        self.public_key.key_id()
+    }
+
+    /// The expiry as RFC 3339 text, if any.
+    pub fn expires_text(&self) -> Option<String> {
+        self.expires.map(crate::time::format_rfc3339)
+    }
+}
+
+/// Parses an RFC 3339 timestamp with an offset (`2027-01-31T00:00:00Z`) into Unix seconds, the
+/// form of [`TrustedKey::expires`].
+pub fn parse_timestamp(text: &str) -> Result<i64, RegistryError> {
+    crate::time::parse_rfc3339(text).map_err(|reason| RegistryError::TrustStoreInvalid { reason })
+}
+
+/// Signatures required per role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Policy {
+    #[serde(default = "one")]
+    bundle_signer: u32,
+    #[serde(default = "one")]
+    index_root: u32,
+    #[serde(default = "one")]
+    release_signer: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            bundle_signer: 1,
+            index_root: 1,
+            release_signer: 1,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrustFile {
+    #[serde(default)]
+    revoked: Vec<String>,
+    #[serde(default)]
+    policy: Policy,
+    #[serde(default, rename = "key")]
+    keys: Vec<KeyEntry>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyEntry {
+    id: String,
+    public_key: String,
+    role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    expires: Option<toml::value::Datetime>,
+}
+
+/// Trusted keys, revoked key ids and per-role thresholds. See the module docs for the file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustStore {
+    keys: Vec<TrustedKey>,
+    revoked: BTreeSet<KeyId>,
+    policy: Policy,
+}
+
+/// Largest threshold accepted (a bundle carries at most [`crate::envelope::MAX_SIGNATURES`]).
+const MAX_THRESHOLD: u32 = crate::envelope::MAX_SIGNATURES as u32;
+
+impl TrustStore {
+    /// An empty store (trusts nothing; every threshold 1).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A store trusting exactly `key` for `role`.
+    pub fn with_key(key: PublicKey, role: Role) -> Self {
+        let mut store = Self::new();
+        store.keys.push(TrustedKey::new(key, role));
+        store
+    }
+
+    /// Reads and strictly parses the file at `path`.
+    pub fn load(path: &Path) -> Result<Self, RegistryError> {
+        let bytes = crate::bundle::read_capped(path, MAX_TRUST_STORE_LEN)?;
+        Self::parse(&bytes)
+    }
+
+    /// Like [`load`](Self::load), but a missing file is an empty store.
+    pub fn load_or_empty(path: &Path) -> Result<Self, RegistryError> {
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::new()),
+            _ => Self::load(path),
+        }
+    }
+
+    /// Parses trust store TOML.
+    pub fn parse(bytes: &[u8]) -> Result<Self, RegistryError> {
+        let invalid = |reason: String| RegistryError::TrustStoreInvalid { reason };
+        if bytes.len() as u64 > MAX_TRUST_STORE_LEN {
+            return Err(RegistryError::TooLarge {
+                what: "trust store".to_owned(),
+                limit: MAX_TRUST_STORE_LEN,
+            });
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
+        let file: TrustFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let mut store = Self {
+            keys: Vec::new(),
+            revoked: BTreeSet::new(),
+            policy: file.policy,
+        };
+        for role in Role::ALL {
+            store.set_threshold(role, store.threshold(role))?;
+        }
+        for id in &file.revoked {
+            store.revoked.insert(KeyId::parse(id)?);
+        }
+        for entry in file.keys {
+            let public_key = PublicKey::from_text(&entry.public_key)?;
+            let id = public_key.key_id();
+            if id.as_str() != entry.id {
+                return Err(invalid(format!(
+                    "key {:?}: the id does not match the public key (its id is {id})",
+                    entry.id
+                )));
+            }
+            let expires = entry
+                .expires
+                .as_ref()
+                .map(crate::time::datetime_to_unix)
+                .transpose()
+                .map_err(|e| invalid(format!("key {id}: expires: {e}")))?;
+            store.add(TrustedKey {
+                public_key,
+                role: entry.role,
+                name: entry.name,
+                expires,
+            })?;
+        }
+        Ok(store)
+    }
+
+    /// The store as TOML, the form [`parse`](Self::parse) reads.
+    pub fn to_toml(&self) -> Result<String, RegistryError> {
+        let mut keys = Vec::new();
+        for k in &self.keys {
+            keys.push(KeyEntry {
+                id: k.key_id().to_string(),
+                public_key: k.public_key.to_text(),
+                role: k.role,
+                name: k.name.clone(),
+                expires: k.expires.map(crate::time::unix_to_datetime).transpose()?,
+            });
+        }
+        let file = TrustFile {
+            revoked: self.revoked.iter().map(ToString::to_string).collect(),
+            policy: self.policy,
+            keys,
+        };
+        let body = toml::to_string(&file).map_err(|e| RegistryError::Serialize {
+            reason: e.to_string(),
+        })?;
+        Ok(format!(
+            "# Signet trust store: keys trusted to sign bundles and indexes.\n\
+             # Edit with `signet trust add|remove|revoke|list`.\n{body}"
+        ))
+    }
+
+    /// Writes the store to `path` atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<(), RegistryError> {
+        crate::bundle::write_file_atomic(path, self.to_toml()?.as_bytes())
+    }
+
+    /// Adds a key for a role; the same key twice in the same role is refused.
+    pub fn add(&mut self, key: TrustedKey) -> Result<(), RegistryError> {
+        if self
+            .keys
+            .iter()
+            .any(|k| k.public_key == key.public_key && k.role == key.role)
+        {
+            return Err(RegistryError::TrustStoreInvalid {
+                reason: format!("key {} is already trusted as {}", key.key_id(), key.role),
+            });
+        }
+        if let Some(name) = &key.name {
+            if name.len() > 128 || name.chars().any(char::is_control) {
+                return Err(RegistryError::TrustStoreInvalid {
+                    reason: "a key name is at most 128 printable characters".to_owned(),
+                });
+            }
+        }
+        self.keys.push(key);
+        Ok(())
+    }
+
+    /// Removes every entry of the key `id`; returns how many were removed.
+    pub fn remove(&mut self, id: &KeyId) -> usize {
+        let before = self.keys.len();
+        self.keys.retain(|k| &k.key_id() != id);
+        before - self.keys.len()
+    }
+
+    /// Revokes `id`: its signatures never count again, whatever the key entries say.
+    pub fn revoke(&mut self, id: KeyId) {
+        self.revoked.insert(id);
+    }
+
+    /// Whether `id` is revoked.
+    pub fn is_revoked(&self, id: &KeyId) -> bool {
+        self.revoked.contains(id)
+    }
+
+    /// Revoked key ids.
+    pub fn revoked(&self) -> impl Iterator<Item = &KeyId> {
+        self.revoked.iter()
+    }
+
+    /// The trusted keys, in file order.
+    pub fn keys(&self) -> &[TrustedKey] {
+        &self.keys
+    }
+
+    /// Entries for key `id` (one per role).
+    pub fn entries(&self, id: &KeyId) -> impl Iterator<Item = &TrustedKey> {
+        let id = id.clone();
+        self.keys.iter().filter(move |k| k.key_id() == id)
+    }
+
+    /// Distinct valid signatures required for `role`.
+    pub fn threshold(&self, role: Role) -> u32 {
+        match role {
+            Role::BundleSigner => self.policy.bundle_signer,
+            Role::IndexRoot => self.policy.index_root,
+            Role::ReleaseSigner => self.policy.release_signer,
+        }
+    }
+
+    /// Sets the threshold for `role`; 0 and values above the signature cap are refused.
+    pub fn set_threshold(&mut self, role: Role, threshold: u32) -> Result<(), RegistryError> {
+        if threshold == 0 || threshold > MAX_THRESHOLD {
+            return Err(RegistryError::TrustStoreInvalid {
+                reason: format!(
+                    "the {role} threshold must be between 1 and {MAX_THRESHOLD}, not {threshold}"
+                ),
+            });
+        }
+        match role {
+            Role::BundleSigner => self.policy.bundle_signer = threshold,
+            Role::IndexRoot => self.policy.index_root = threshold,
+            Role::ReleaseSigner => self.policy.release_signer = threshold,
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+    use crate::keys::SecretKey;
+
+    #[test]
+    fn round_trip_and_strictness() {
+        let a = SecretKey::from_seed(&[1; 32]).public();
+        let b = SecretKey::from_seed(&[2; 32]).public();
+        let mut store = TrustStore::with_key(a, Role::BundleSigner);
+        let mut tk = TrustedKey::new(b, Role::IndexRoot);
+        tk.name = Some("root one".to_owned());
+        tk.expires = Some(1_900_000_000);
+        store.add(tk).unwrap();
+        store.revoke(KeyId::of(&b));
+        store.set_threshold(Role::IndexRoot, 2).unwrap();
+        let text = store.to_toml().unwrap();
+        let back = TrustStore::parse(text.as_bytes()).unwrap();
+        assert_eq!(back, store);
+        assert_eq!(back.threshold(Role::IndexRoot), 2);
+        assert_eq!(back.threshold(Role::BundleSigner), 1);
+
+        // Unknown keys, mismatched ids, duplicate entries, zero thresholds are refused.
+        let bad = [
+            text.replace("[policy]", "surprise = 1\n[policy]"),
+            text.replacen(&KeyId::of(&a).to_string()[..8], "00000000", 1),
+            format!(
+                "{text}\n{}",
+                text.split("[[key]]")
+                    .nth(1)
+                    .map(|k| format!("[[key]]{k}"))
+                    .unwrap()
+            ),
+            text.replace("index-root = 2", "index-root = 0"),
+            text.replace("role = \"bundle-signer\"", "role = \"god\""),
+        ];
+        for (i, t) in bad.iter().enumerate() {
+            assert!(
+                matches!(
+                    TrustStore::parse(t.as_bytes()),
+                    Err(RegistryError::TrustStoreInvalid { .. } | RegistryError::BadKey { .. })
+                ),
+                "case {i} accepted:\n{t}"
+            );
+        }
+    }
+
+    #[test]
+    fn missing_file_is_empty_store() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("trust.toml");
+        assert_eq!(TrustStore::load_or_empty(&path).unwrap(), TrustStore::new());
+        assert!(TrustStore::load(&path).is_err());
+        let store = TrustStore::with_key(SecretKey::from_seed(&[3; 32]).public(), Role::IndexRoot);
+        store.save(&path).unwrap();
+        assert_eq!(TrustStore::load(&path).unwrap(), store);
+    }
+}

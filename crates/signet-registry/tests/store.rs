@@ -1,0 +1,169 @@
+//! The local store: atomic installs, rollback refusal, concurrency, removal. Every refused
+//! install must leave the store exactly as it was.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use signet_registry::{
+    install_bundle, remove_bundle, verify_installed, write_bundle, RegistryError, SecretKey,
+    WEIGHTS_FILE,
+};
+
+use crate::common::{fixture, key, manifest, trust, weights};
+
+/// Every entry under `dir`, recursively, with file contents: a snapshot to compare.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.push((p.clone(), Vec::new()));
+            out.extend(snapshot(&p));
+        } else {
+            out.push((p.clone(), fs::read(&p).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn bundle_with_version(root: &Path, dir: &str, version: u64, weights_fill: f32) -> PathBuf {
+    let mut m = manifest();
+    m.version = version;
+    let data: Vec<u8> = (0..4).flat_map(|_| weights_fill.to_le_bytes()).collect();
+    let w = signet_registry::write_safetensors(&[("x", signet_registry::Dtype::F32, &[4], &data)])
+        .unwrap();
+    let path = root.join(dir);
+    write_bundle(&path, m, &[(WEIGHTS_FILE, &w)], &key()).unwrap();
+    path
+}
+
+#[test]
+fn install_verify_remove() {
+    let fx = fixture();
+    let voices = fx.outside.join("voices");
+    let done = install_bundle(&fx.dir, &voices, &trust()).unwrap();
+    assert_eq!((done.name.as_str(), done.version), ("en_US-test-medium", 3));
+    assert!(!done.unchanged);
+    let b = verify_installed(&voices, "en_US-test-medium", &trust()).unwrap();
+    assert_eq!(b.file(WEIGHTS_FILE).unwrap(), weights().as_slice());
+    // Installing the identical bundle again changes nothing.
+    let again = install_bundle(&fx.dir, &voices, &trust()).unwrap();
+    assert!(again.unchanged);
+    remove_bundle(&voices, "en_US-test-medium").unwrap();
+    assert!(matches!(
+        verify_installed(&voices, "en_US-test-medium", &trust()),
+        Err(RegistryError::NotInstalled { .. })
+    ));
+    assert!(matches!(
+        remove_bundle(&voices, "en_US-test-medium"),
+        Err(RegistryError::NotInstalled { .. })
+    ));
+    assert!(matches!(
+        remove_bundle(&voices, "../etc"),
+        Err(RegistryError::BadFileName { .. })
+    ));
+}
+
+#[test]
+fn rollback_of_bundle_version() {
+    let tmp = tempfile::tempdir().unwrap();
+    let voices = tmp.path().join("voices");
+    let v3 = bundle_with_version(tmp.path(), "v3", 3, 1.0);
+    let v2 = bundle_with_version(tmp.path(), "v2", 2, 2.0);
+    let v3b = bundle_with_version(tmp.path(), "v3b", 3, 3.0);
+    let v4 = bundle_with_version(tmp.path(), "v4", 4, 4.0);
+    install_bundle(&v3, &voices, &trust()).unwrap();
+    let before = snapshot(&voices);
+    assert!(matches!(
+        install_bundle(&v2, &voices, &trust()),
+        Err(RegistryError::Rollback {
+            installed: 3,
+            offered: 2,
+            ..
+        })
+    ));
+    // Same version, different content: also refused.
+    assert!(matches!(
+        install_bundle(&v3b, &voices, &trust()),
+        Err(RegistryError::Rollback {
+            installed: 3,
+            offered: 3,
+            ..
+        })
+    ));
+    assert_eq!(
+        snapshot(&voices),
+        before,
+        "a refused install changed the store"
+    );
+    let done = install_bundle(&v4, &voices, &trust()).unwrap();
+    assert_eq!((done.previous, done.version), (Some(3), 4));
+    assert_eq!(
+        verify_installed(&voices, "en_US-test-medium", &trust())
+            .unwrap()
+            .manifest()
+            .version,
+        4
+    );
+}
+
+#[test]
+fn untrusted_bundle_is_not_installed() {
+    let fx = fixture();
+    let voices = fx.outside.join("voices");
+    let stranger = SecretKey::from_seed(&[99; 32]);
+    let other = signet_registry::TrustStore::with_key(
+        stranger.public(),
+        signet_registry::Role::BundleSigner,
+    );
+    assert!(matches!(
+        install_bundle(&fx.dir, &voices, &other),
+        Err(RegistryError::SignatureThreshold { .. })
+    ));
+    assert!(snapshot(&voices).is_empty(), "{:?}", snapshot(&voices));
+}
+
+#[test]
+fn bundle_moved_under_another_name() {
+    let fx = fixture();
+    let voices = fx.outside.join("voices");
+    install_bundle(&fx.dir, &voices, &trust()).unwrap();
+    fs::rename(voices.join("en_US-test-medium"), voices.join("en_US-other")).unwrap();
+    assert!(matches!(
+        verify_installed(&voices, "en_US-other", &trust()),
+        Err(RegistryError::NameMismatch { expected, found })
+            if expected == "en_US-other" && found == "en_US-test-medium"
+    ));
+}
+
+#[test]
+fn concurrent_installs_of_the_same_voice() {
+    let tmp = tempfile::tempdir().unwrap();
+    let voices = tmp.path().join("voices");
+    let sources: Vec<PathBuf> = (1..=6)
+        .map(|v| bundle_with_version(tmp.path(), &format!("v{v}"), v, v as f32))
+        .collect();
+    std::thread::scope(|s| {
+        for src in &sources {
+            let voices = voices.clone();
+            s.spawn(move || {
+                // Older versions may lose the race and be refused as rollbacks; nothing else.
+                match install_bundle(src, &voices, &trust()) {
+                    Ok(_) | Err(RegistryError::Rollback { .. }) => {}
+                    Err(e) => panic!("{e}"),
+                }
+            });
+        }
+    });
+    let b = verify_installed(&voices, "en_US-test-medium", &trust()).unwrap();
+    assert_eq!(b.manifest().version, 6);
+    let names: Vec<String> = fs::read_dir(&voices)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "leftovers: {names:?}");
+}
