@@ -319,3 +319,28 @@ proptest! {
         prop_assert_eq!(rej[0].reason.clone(), Rejection::BadSignature);
     }
 }
+
+/// Writes the fuzz seeds for the envelope target when `SIGNET_WRITE_FUZZ_SEEDS` names a folder
+/// (a developer step; the committed seeds are in `fuzz/corpus/envelope/`). Always checks that
+/// the seeds parse.
+#[test]
+fn envelope_fuzz_seeds_parse() {
+    let fx = fixture();
+    let mut two = Envelope::from_json(&fs::read(fx.dir.join(SIGNATURE_FILE)).unwrap()).unwrap();
+    two.add_signature(&SecretKey::from_seed(&[3; 32])).unwrap();
+    let seeds = [
+        (
+            "bundle_one_signature",
+            fs::read(fx.dir.join(SIGNATURE_FILE)).unwrap(),
+        ),
+        ("two_signatures", two.to_json().unwrap()),
+    ];
+    for (_, bytes) in &seeds {
+        assert!(Envelope::from_json(bytes).is_ok());
+    }
+    if let Some(dir) = std::env::var_os("SIGNET_WRITE_FUZZ_SEEDS") {
+        for (name, bytes) in &seeds {
+            fs::write(std::path::Path::new(&dir).join(name), bytes).unwrap();
+        }
+    }
+}
