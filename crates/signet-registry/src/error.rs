@@ -188,6 +188,44 @@ pub enum RegistryError {
         /// The serializer's description of the problem.
         reason: String,
     },
+    /// A release's `SHA256SUMS` is malformed (line 0: the file as a whole).
+    #[error("release checksum list, line {line}: {reason}")]
+    ReleaseSumsInvalid {
+        /// The 1-based line, or 0 for the whole file.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A release's `SHA256SUMS` is not the list its envelope signs.
+    #[error("{sums_file} differs from the checksum list signed in {envelope_file}")]
+    ReleaseNotSigned {
+        /// The checksum list's file name.
+        sums_file: &'static str,
+        /// The envelope's file name.
+        envelope_file: &'static str,
+    },
+    /// An artefact listed in `SHA256SUMS` is missing from the release folder.
+    #[error("release artefact {name:?} is listed in SHA256SUMS but missing")]
+    ReleaseMissingFile {
+        /// The missing artefact.
+        name: String,
+    },
+    /// The release folder holds an entry `SHA256SUMS` does not list.
+    #[error("{name:?} is in the release folder but not listed in SHA256SUMS")]
+    ReleaseUnlistedFile {
+        /// The unlisted entry (lossily decoded if it is not UTF-8).
+        name: String,
+    },
+    /// A release artefact's digest differs from the signed list.
+    #[error("release artefact {file:?} has SHA-256 {found}, SHA256SUMS lists {expected}")]
+    ReleaseDigestMismatch {
+        /// The artefact.
+        file: String,
+        /// The digest `SHA256SUMS` lists.
+        expected: String,
+        /// The digest of the file.
+        found: String,
+    },
 }
 
 fn rejected_text(rejected: &[RejectedSignature]) -> String {

@@ -12,7 +12,8 @@
 //! The signing primitives are public for other signed artefacts (releases, indexes): [`keys`]
 //! (ed25519 [`SecretKey`], [`PublicKey`], [`KeyId`]), [`envelope`] ([`Envelope::sign`],
 //! [`Envelope::verify`]: DSSE pre-authentication encoding, threshold over distinct trusted keys)
-//! and [`trust`] ([`TrustStore`] with roles, expiry, revocation and thresholds).
+//! and [`trust`] ([`TrustStore`] with roles, expiry, revocation and thresholds). [`release`]
+//! signs and verifies release folders (`SHA256SUMS` under an envelope) with them.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), signet_registry::RegistryError> {
@@ -33,6 +34,7 @@ mod error;
 mod install;
 pub mod keys;
 mod manifest;
+pub mod release;
 mod safetensors;
 mod time;
 pub mod trust;
