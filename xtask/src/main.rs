@@ -12,6 +12,7 @@ mod fixtures;
 mod fuzz;
 mod metadata;
 mod pins;
+mod release;
 mod sbom;
 mod security_docs;
 mod setup;
@@ -34,6 +35,10 @@ tasks:
   fuzz [--seconds N] [TARGET]
                      run the cargo-fuzz targets
   sbom [--out DIR]   CycloneDX 1.5 SBOM of each release binary (default target/sbom)
+  release [--key FILE] [--out DIR] [--profile NAME] [--dry-run]
+                     build the release binaries, write SHA256SUMS and SBOMs, sign, verify
+  verify-release DIR --pubkey KEY
+                     check a release folder's signature and digests
   fixtures           regenerate test fixtures from the reference implementations
   bench              real-time factor of Signet against Piper (onnxruntime)
 ";
@@ -58,6 +63,8 @@ fn run() -> Result<()> {
         "audit" => audit::run(&root),
         "fuzz" => fuzz::cli(&root, rest),
         "sbom" => sbom::cli(&root, rest),
+        "release" => release::cli(&root, rest),
+        "verify-release" => release::verify_cli(rest),
         "demo" => demo::run(&root, rest),
         "bench" => bench::run(&root, rest),
         "fixtures" => fixtures::run(&root),

@@ -10,6 +10,7 @@ mod output;
 mod keys;
 mod speak;
 mod trust;
+mod verify_release;
 mod voices;
 
 use std::path::PathBuf;
@@ -45,6 +46,8 @@ enum Command {
     /// Edit and show the trust store.
     #[command(subcommand)]
     Trust(trust::TrustCommand),
+    /// Check a release folder's signature and the digest of every file.
+    VerifyRelease(verify_release::VerifyReleaseArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +78,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(&args),
             Command::Keys(cmd) => keys::run(&home, cmd),
             Command::Trust(cmd) => trust::run(&home, cmd),
+            Command::VerifyRelease(args) => verify_release::run(args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 
 use crate::envelope::Envelope;
 use crate::error::RegistryError;
-use crate::keys::{KeyId, SecretKey};
+use crate::keys::{KeyId, PublicKey, SecretKey, PUBLIC_KEY_PREFIX};
 use crate::trust::{Role, TrustStore};
 
 /// The envelope's payload type for a release's `SHA256SUMS`.
@@ -136,6 +136,29 @@ pub fn verify_release(dir: &Path, trust: &TrustStore) -> Result<VerifiedRelease,
         files: listed,
         signers: verified.signers().to_vec(),
     })
+}
+
+/// A public key given on a command line: the key itself (`ed25519:<base64>`)
+/// or the path of a file holding it (one line, at most 4 KiB).
+pub fn public_key_from_arg(arg: &str) -> Result<PublicKey, RegistryError> {
+    if arg.trim().starts_with(PUBLIC_KEY_PREFIX) {
+        return PublicKey::from_text(arg);
+    }
+    let path = Path::new(arg);
+    let mut bytes = Vec::new();
+    File::open(path)
+        .and_then(|f| f.take(4097).read_to_end(&mut bytes))
+        .map_err(|source| io_error(path, source))?;
+    if bytes.len() > 4096 {
+        return Err(RegistryError::TooLarge {
+            what: arg.to_owned(),
+            limit: 4096,
+        });
+    }
+    let text = String::from_utf8(bytes).map_err(|_| RegistryError::BadKey {
+        reason: format!("{arg} is not a text file holding `{PUBLIC_KEY_PREFIX}<base64>`"),
+    })?;
+    PublicKey::from_text(&text)
 }
 
 /// Parses `SHA256SUMS`: `<64 lower-case hex>  <plain name>` per line, every
@@ -404,6 +427,22 @@ mod tests {
                 Err(RegistryError::NotARegularFile { name }) if name == "signet"
             ));
         }
+        Ok(())
+    }
+
+    #[test]
+    fn public_keys_come_as_text_or_from_a_file() -> Result<(), RegistryError> {
+        let public = key(7).public();
+        assert!(public_key_from_arg(&public.to_text())? == public);
+        let dir = tempfile::tempdir().map_err(|s| io_error(Path::new("tmp"), s))?;
+        let file = dir.path().join("release.pub");
+        write_file(&file, format!("{}\n", public.to_text()).as_bytes())?;
+        assert!(public_key_from_arg(&file.to_string_lossy())? == public);
+        assert!(public_key_from_arg("ed25519:!!!").is_err());
+        assert!(matches!(
+            public_key_from_arg(&dir.path().join("absent.pub").to_string_lossy()),
+            Err(RegistryError::Io { .. })
+        ));
         Ok(())
     }
 
