@@ -28,9 +28,8 @@ pub struct VerifyReleaseArgs {
 pub fn run(args: VerifyReleaseArgs) -> Result<()> {
     let public = public_key_from_arg(&args.pubkey).context("cannot read the release key")?;
     let trust = TrustStore::with_key(public, Role::ReleaseSigner);
-    let verified = verify_release(&args.dir, &trust).with_context(|| {
-        format!("the release in {} does NOT verify", args.dir.display())
-    })?;
+    let verified = verify_release(&args.dir, &trust)
+        .with_context(|| format!("the release in {} does NOT verify", args.dir.display()))?;
     for (name, digest) in verified.files() {
         println!("{digest}  {name}");
     }
@@ -40,4 +39,36 @@ pub fn run(args: VerifyReleaseArgs) -> Result<()> {
         public.key_id()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use signet_registry::release::sign_release;
+    use signet_registry::SecretKey;
+
+    #[test]
+    fn verify_release_accepts_a_signed_folder_and_refuses_a_changed_one() -> Result<()> {
+        let dir = tempfile::tempdir()?;
+        std::fs::write(dir.path().join("signet"), b"pretend binary")?;
+        let key = SecretKey::from_seed(&[9; 32]);
+        sign_release(dir.path(), &["signet"], &key)?;
+        let args = |pubkey: String| VerifyReleaseArgs {
+            dir: dir.path().to_path_buf(),
+            pubkey,
+        };
+        run(args(key.public().to_text()))?;
+        let stranger = SecretKey::from_seed(&[10; 32]).public().to_text();
+        assert!(run(args(stranger)).is_err());
+        std::fs::write(dir.path().join("signet"), b"pretend binarY")?;
+        let err = run(args(key.public().to_text()))
+            .err()
+            .map(|e| format!("{e:#}"))
+            .unwrap_or_default();
+        assert!(
+            err.contains("does NOT verify") && err.contains("\"signet\""),
+            "{err}"
+        );
+        Ok(())
+    }
 }
