@@ -6,8 +6,8 @@
 #![forbid(unsafe_code)]
 
 mod inspect;
-mod output;
 mod keys;
+mod output;
 mod speak;
 mod trust;
 mod verify_release;
