@@ -79,6 +79,22 @@ struct Outcome {
     failure: Option<String>,
 }
 
+/// Builds every target (or only `target`) with the sanitizer flags, compiler
+/// errors on the terminal. `cargo xtask test` calls this before the test
+/// suite as well, so the build does not depend on what the tests leave behind.
+pub fn build(repo_root: &Path, target: Option<&str>) -> Result<()> {
+    CARGO_FUZZ.ensure_installed()?;
+    let mut build = fuzz_command(repo_root);
+    build.args(["build"]);
+    if let Some(only) = target {
+        build.arg(only);
+    }
+    build.stdin(std::process::Stdio::null());
+    util::run(&mut build)
+        .context(dev_null_hint())
+        .context("the fuzz targets do not build")
+}
+
 /// Runs every target (or only `target`) for `seconds` seconds each.
 pub fn run(repo_root: &Path, seconds: u64, target: Option<&str>) -> Result<()> {
     if seconds == 0 {
@@ -91,18 +107,7 @@ pub fn run(repo_root: &Path, seconds: u64, target: Option<&str>) -> Result<()> {
         Some(t) => bail!("no fuzz target `{t}`; targets: {}", all.join(", ")),
         None => all,
     };
-    CARGO_FUZZ.ensure_installed()?;
-
-    // One build for all chosen targets, with compiler errors on the terminal.
-    let mut build = fuzz_command(repo_root);
-    build.args(["build"]);
-    if let [only] = chosen.as_slice() {
-        build.arg(only);
-    }
-    build.stdin(std::process::Stdio::null());
-    util::run(&mut build)
-        .context(dev_null_hint())
-        .context("the fuzz targets do not build")?;
+    build(repo_root, target)?;
 
     let mut outcomes = Vec::new();
     for t in &chosen {

@@ -25,6 +25,10 @@ pub fn run(root: &Path) -> Result<()> {
             .current_dir(root)
             .args(["build", "--workspace", "--bins"]),
     )?;
+    // The fuzz targets are built first: cargo's toolchain probe reads
+    // `/dev/null`, which some sandboxes make a plain file that any process
+    // may fill with binary data while the suite runs.
+    fuzz::build(root, None)?;
     util::run(
         Command::new(&cargo)
             .current_dir(root)
