@@ -75,7 +75,8 @@ pub struct SpeakArgs {
     /// Threads for libtorch (default 1; see the README on throughput).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
-    /// Largest text accepted, in bytes of UTF-8 [default: 1048576].
+    /// Largest text accepted, in bytes of UTF-8 [default: 1048576]. Every limit can also
+    /// be set in the `[limits]` table of `<home>/config.toml`; a flag wins over the file.
     #[arg(long, value_name = "BYTES")]
     max_input_bytes: Option<usize>,
     /// Largest text accepted, in characters [default: 500000].
@@ -95,10 +96,41 @@ pub struct SpeakArgs {
     verbose: bool,
 }
 
+/// Largest config file read, in bytes.
+const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
+/// The limits of the `[limits]` table in `<home>/config.toml`, or the defaults when the
+/// file or the table is absent. Other tables of the file are left to other commands.
+fn configured_limits(home: &Path) -> Result<signet::Limits> {
+    let path = home.join("config.toml");
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(signet::Limits::default()),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let bytes = read_capped(
+        file,
+        &path.display().to_string(),
+        MAX_CONFIG_BYTES,
+        "a config file is at most 64 KiB",
+    )?;
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow::anyhow!("{} is not valid UTF-8", path.display()))?;
+    let table: toml::Table =
+        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
+    match table.get("limits") {
+        None => Ok(signet::Limits::default()),
+        Some(value) => value
+            .clone()
+            .try_into()
+            .with_context(|| format!("{}: invalid [limits] table", path.display())),
+    }
+}
+
 impl SpeakArgs {
-    /// The limits: defaults, overridden by the flags given.
-    fn limits(&self) -> signet::Limits {
-        let mut l = signet::Limits::default();
+    /// The limits: `base` (defaults or the config file's), overridden by the flags given.
+    fn limits(&self, base: signet::Limits) -> signet::Limits {
+        let mut l = base;
         if let Some(n) = self.max_input_bytes {
             l = l.with_max_input_bytes(n);
         }
@@ -154,7 +186,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if let Some(n) = args.threads {
         b = b.threads(n);
     }
-    let limits = args.limits();
+    let limits = args.limits(configured_limits(home)?);
     b = b.limits(limits);
     if let Some(s) = &args.speaker {
         b = match s.parse::<i64>() {
@@ -271,7 +303,12 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
 
 fn read_text_file(path: &Path, max: usize) -> Result<String> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let bytes = read_capped(f, &path.display().to_string(), max as u64)?;
+    let bytes = read_capped(
+        f,
+        &path.display().to_string(),
+        max as u64,
+        "max_input_bytes; raise it with --max-input-bytes or `max_input_bytes` in the [limits] table of config.toml",
+    )?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
             "{} is not valid UTF-8 (invalid byte at offset {})",
@@ -285,7 +322,12 @@ fn read_stdin(max: usize) -> Result<String> {
     if std::io::stdin().is_terminal() {
         eprintln!("signet: reading text from the terminal; end with Ctrl-D");
     }
-    let bytes = read_capped(std::io::stdin().lock(), "standard input", max as u64)?;
+    let bytes = read_capped(
+        std::io::stdin().lock(),
+        "standard input",
+        max as u64,
+        "max_input_bytes; raise it with --max-input-bytes or `max_input_bytes` in the [limits] table of config.toml",
+    )?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
             "standard input is not valid UTF-8 (invalid byte at offset {})",
@@ -294,13 +336,13 @@ fn read_stdin(max: usize) -> Result<String> {
     })
 }
 
-fn read_capped(r: impl Read, what: &str, max: u64) -> Result<Vec<u8>> {
+fn read_capped(r: impl Read, what: &str, max: u64, hint: &str) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     r.take(max.saturating_add(1))
         .read_to_end(&mut buf)
         .with_context(|| format!("cannot read {what}"))?;
     if buf.len() as u64 > max {
-        bail!("{what} is larger than the limit of {max} bytes (max_input_bytes; raise it with --max-input-bytes)");
+        bail!("{what} is larger than the limit of {max} bytes ({hint})");
     }
     Ok(buf)
 }
@@ -308,7 +350,12 @@ fn read_capped(r: impl Read, what: &str, max: u64) -> Result<Vec<u8>> {
 /// Reads a JSON array of integer ids; anything else is a clear error.
 fn read_ids(path: &Path) -> Result<Vec<i64>> {
     let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let bytes = read_capped(f, &path.display().to_string(), MAX_IDS_FILE_BYTES)?;
+    let bytes = read_capped(
+        f,
+        &path.display().to_string(),
+        MAX_IDS_FILE_BYTES,
+        "a phoneme id file is at most 1 MiB",
+    )?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let Some(items) = value.as_array() else {

@@ -39,7 +39,18 @@ pub const DEFAULT_MAX_OUTPUT_SECONDS: u32 = 3_600;
 /// | `max_phonemes_per_sentence` | 2,000 | `--max-phonemes-per-sentence` |
 /// | `max_phonemes_per_request` | 200,000 | `--max-phonemes-per-request` |
 /// | `max_output_seconds` | 3,600 | `--max-output-seconds` |
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// A `Limits` deserializes from a TOML table (or any serde format) whose keys are the
+/// field names; missing keys keep their defaults and unknown keys are an error, so a
+/// `[limits]` table can sit in a larger configuration file:
+///
+/// ```
+/// let limits: signet_text::Limits = toml::from_str("max_chars = 1000").unwrap();
+/// assert_eq!(limits.max_chars, 1000);
+/// assert!(toml::from_str::<signet_text::Limits>("max_char = 1").is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Limits {
     /// Largest input, in bytes of UTF-8 (CLI `--max-input-bytes`).
@@ -67,14 +78,11 @@ impl Default for Limits {
     }
 }
 
-const HINT_INPUT_BYTES: &str =
-    "raise it with `Limits::with_max_input_bytes` or `--max-input-bytes`, or split the text";
-const HINT_CHARS: &str =
-    "raise it with `Limits::with_max_chars` or `--max-chars`, or split the text";
-const HINT_SENTENCE: &str = "raise it with `Limits::with_max_phonemes_per_sentence` or `--max-phonemes-per-sentence`, or add punctuation";
-const HINT_REQUEST: &str = "raise it with `Limits::with_max_phonemes_per_request` or `--max-phonemes-per-request`, or split the text";
-const HINT_SECONDS: &str =
-    "raise it with `Limits::with_max_output_seconds` or `--max-output-seconds`, or split the text";
+const HINT_INPUT_BYTES: &str = "raise it with `Limits::with_max_input_bytes`, `--max-input-bytes` or `max_input_bytes` in the `[limits]` table of config.toml, or split the text";
+const HINT_CHARS: &str = "raise it with `Limits::with_max_chars`, `--max-chars` or `max_chars` in the `[limits]` table of config.toml, or split the text";
+const HINT_SENTENCE: &str = "raise it with `Limits::with_max_phonemes_per_sentence`, `--max-phonemes-per-sentence` or `max_phonemes_per_sentence` in the `[limits]` table of config.toml, or add punctuation";
+const HINT_REQUEST: &str = "raise it with `Limits::with_max_phonemes_per_request`, `--max-phonemes-per-request` or `max_phonemes_per_request` in the `[limits]` table of config.toml, or split the text";
+const HINT_SECONDS: &str = "raise it with `Limits::with_max_output_seconds`, `--max-output-seconds` or `max_output_seconds` in the `[limits]` table of config.toml, or split the text";
 
 fn exceeded(limit: &'static str, value: usize, max: usize, hint: &'static str) -> TextError {
     TextError::LimitExceeded {

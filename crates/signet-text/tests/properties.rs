@@ -216,3 +216,152 @@ fn hundred_thousand_characters_without_full_stop_are_chunked_completely() {
     // Cuts fall at word boundaries, not inside words.
     assert!(pieces.iter().all(|p| p.ends_with(' ')));
 }
+
+mod two_stage {
+    //! Properties of the two-stage frontend (`prepare`, `phonemize_chunk`) on
+    //! arbitrary input, with a stand-in phonemizer that answers arbitrary phonemes.
+
+    use std::collections::BTreeMap;
+    use std::time::{Duration, Instant};
+
+    use proptest::prelude::*;
+    use signet_text::frontend::{MAX_CHUNK_CHARS, MAX_WORD_CHARS};
+    use signet_text::{
+        normalize_en, phonemize_chunk, prepare, sanitize, ChunkPart, Clause, Limits, Normalization,
+        PhonemeIdMap, Phonemize, PreparedText, TextError,
+    };
+
+    /// Answers each call with the next scripted phoneme string, as one clause.
+    struct Scripted(Vec<String>, usize);
+
+    impl Phonemize for Scripted {
+        fn phonemize(&mut self, _voice: &str, text: &str) -> Result<Vec<Clause>, TextError> {
+            let p = self
+                .0
+                .get(self.1 % self.0.len().max(1))
+                .cloned()
+                .unwrap_or_default();
+            self.1 += 1;
+            Ok(vec![Clause::new(p, None, true, text.len())])
+        }
+    }
+
+    fn map() -> PhonemeIdMap {
+        let mut m = BTreeMap::new();
+        for (i, s) in ["_", "^", "$", " ", ".", "a", "b", "ə", "ˈ"]
+            .into_iter()
+            .enumerate()
+        {
+            m.insert(s.to_owned(), vec![i as i64]);
+        }
+        PhonemeIdMap::new(m).unwrap()
+    }
+
+    /// Whether the frontend has nothing to say for `text`: blank after the Unicode
+    /// policy and normalization (which reads separators such as a lone `#` or `-` as
+    /// nothing), or inline phoneme markup.
+    fn says_nothing(text: &str) -> bool {
+        let clean = sanitize(text).0;
+        clean.trim().is_empty() || normalize_en(&clean).trim().is_empty() || text.contains("[[")
+    }
+
+    /// Checks what `prepare` promises about its chunks.
+    fn check_chunks(text: &str, p: &PreparedText) -> Result<(), TestCaseError> {
+        let mut at = 0;
+        let mut prev_start = 0;
+        for c in &p.chunks {
+            for part in &c.parts {
+                if let ChunkPart::Text(t) = part {
+                    prop_assert!(t.chars().count() <= MAX_CHUNK_CHARS);
+                    prop_assert!(t
+                        .split_whitespace()
+                        .all(|w| w.chars().count() <= MAX_WORD_CHARS));
+                }
+            }
+            // Chunks come in input order; chunks cut from one lengthened piece, and
+            // inline phonemes joined to their sentence, may share bytes.
+            prop_assert!(c.source.start >= prev_start);
+            prop_assert!(c.source.start < c.source.end && c.source.end <= text.len());
+            prev_start = c.source.start;
+            if c.source.start > at {
+                let gap = &text[at..c.source.start];
+                prop_assert!(says_nothing(gap), "gap {:?} dropped", gap);
+            }
+            at = at.max(c.source.end);
+        }
+        let tail = &text[at..];
+        prop_assert!(says_nothing(tail), "tail {:?} dropped", tail);
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn prepare_covers_the_input_and_respects_the_limits(
+            text in any::<String>(),
+            max_chars in 1usize..200,
+            english in any::<bool>(),
+        ) {
+            let limits = Limits::default().with_max_chars(max_chars);
+            let norm = if english { Normalization::English } else { Normalization::None };
+            match prepare(&text, norm, &limits) {
+                Ok(p) => {
+                    prop_assert!(text.chars().count() <= max_chars);
+                    check_chunks(&text, &p)?;
+                }
+                Err(TextError::LimitExceeded { limit, .. }) => {
+                    prop_assert_eq!(limit, "max_chars");
+                    prop_assert!(text.chars().count() > max_chars);
+                }
+                Err(TextError::NothingToSpeak { .. }) => {
+                    prop_assert!(says_nothing(&text));
+                }
+                Err(e) => return Err(TestCaseError::fail(e.to_string())),
+            }
+        }
+
+        #[test]
+        fn chunks_give_sentences_within_the_phoneme_limit(
+            text in "[a-z .,\\[\\]ə]{1,300}",
+            answers in prop::collection::vec("[abəˈ .☺(]{0,120}", 1..6),
+            max_phonemes in 1usize..60,
+        ) {
+            let limits = Limits::default().with_max_phonemes_per_sentence(max_phonemes);
+            let Ok(prepared) = prepare(&text, Normalization::English, &limits) else {
+                return Ok(());
+            };
+            let mut ph = Scripted(answers, 0);
+            let map = map();
+            for chunk in &prepared.chunks {
+                let out = phonemize_chunk(&mut ph, "en-us", &map, chunk, &limits)
+                    .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                for s in &out.sentences {
+                    prop_assert!(s.phoneme_count() <= max_phonemes);
+                    prop_assert!(s.ids.len() >= 3);
+                    prop_assert_eq!(s.ids.first(), Some(&1));
+                    prop_assert_eq!(s.ids.last(), Some(&2));
+                    prop_assert_eq!(&s.text, &chunk.source);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+
+        #[test]
+        fn huge_arbitrary_text_is_prepared_quickly(
+            chars in prop::collection::vec(any::<char>(), 100_000..200_000),
+        ) {
+            let text: String = chars.into_iter().collect();
+            let limits = Limits::default().with_max_input_bytes(usize::MAX);
+            let start = Instant::now();
+            let result = prepare(&text, Normalization::English, &limits);
+            prop_assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
+            if let Ok(p) = result {
+                check_chunks(&text, &p)?;
+            }
+        }
+    }
+}

@@ -37,7 +37,7 @@ pub use error::Error;
 pub use signet_audio::{
     write_wav_stream, Audio, Provenance, SampleFormat, VolumeChange, WavInfo, WavLimits,
 };
-pub use signet_text::{Diagnostic, EspeakConfig, Limits};
+pub use signet_text::{Diagnostic, EspeakConfig, Limits, TextError};
 pub use store::Store;
 pub use stream::{
     AudioOptions, SpeechChunk, SpeechStream, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,

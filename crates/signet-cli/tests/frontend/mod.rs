@@ -15,6 +15,13 @@ fn synth() -> &'static Synthesizer {
 }
 
 fn build(limits: Limits) -> Synthesizer {
+    builder(limits)
+        .build()
+        .expect("build the default voice's synthesizer")
+}
+
+/// A builder for the default voice in the test home, deterministic, with `limits`.
+fn builder(limits: Limits) -> signet::SynthesizerBuilder {
     let helper = std::path::Path::new(env!("CARGO_BIN_EXE_signet")).with_file_name("signet-espeak");
     let dir = home().join("espeak-ng");
     let espeak = signet::EspeakConfig::new(
@@ -28,8 +35,6 @@ fn build(limits: Limits) -> Synthesizer {
         .noise_scale(0.0)
         .noise_w(0.0)
         .limits(limits)
-        .build()
-        .expect("build the default voice's synthesizer")
 }
 
 fn phonemes(text: &str) -> String {
@@ -135,4 +140,97 @@ fn long_sentences_are_cut_to_the_phoneme_limit() {
     assert!(sentences.iter().all(|s| s.phoneme_count() <= 40));
     let speech = synth.speak(text).expect("speak");
     assert!(speech.audio.samples().len() > 22_050);
+}
+
+mod corpus;
+
+/// A Signet home of its own (sharing the voice store, trust store and
+/// espeak-ng of [`home`]) with `config` as its `config.toml`.
+fn home_with_config(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Everything of the shared home (voices, trust store, keys, espeak-ng) but its config.
+    for entry in std::fs::read_dir(home()).expect("shared home") {
+        let entry = entry.expect("shared home entry");
+        if entry.file_name() == "config.toml" {
+            continue;
+        }
+        let target = std::fs::canonicalize(entry.path()).expect("shared home entry");
+        let copy = dir.path().join(entry.file_name());
+        if target.is_file() {
+            // Signet refuses a trust store that is a symbolic link.
+            std::fs::copy(&target, &copy).expect("copy");
+        } else {
+            std::os::unix::fs::symlink(target, copy).expect("link");
+        }
+    }
+    std::fs::write(dir.path().join("config.toml"), config).expect("write config");
+    dir
+}
+
+fn speak_in(home: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    std::process::Command::new(env!("CARGO_BIN_EXE_signet"))
+        .arg("--home")
+        .arg(home)
+        .args(["speak", "Hello there, how are you?", "-o"])
+        .arg(scratch.path().join("out.wav"))
+        .args(extra)
+        .output()
+        .expect("run signet")
+}
+
+#[test]
+fn limits_come_from_the_config_file_and_flags_win() {
+    let home = home_with_config("[limits]\nmax_chars = 5\n\n[server]\nport = 1\n");
+    let out = speak_in(home.path(), &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("max_chars is 25, above the limit of 5") && stderr.contains("config.toml"),
+        "{stderr}"
+    );
+    let out = speak_in(home.path(), &["--max-chars", "100"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bad_limits_table_is_a_clear_error() {
+    for config in [
+        "[limits]\nmax_charz = 5\n",
+        "[limits]\nmax_chars = -1\n",
+        "[limits\n",
+    ] {
+        let home = home_with_config(config);
+        let out = speak_in(home.path(), &[]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{config:?}: {stderr}");
+        assert!(stderr.contains("config.toml"), "{config:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+}
+
+#[test]
+fn verbose_lists_what_the_frontend_changed() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_signet"))
+        .arg("--home")
+        .arg(home())
+        .args(["speak", "Pay \u{202E}$5\u{200B} now.", "--verbose", "-o"])
+        .arg(scratch.path().join("out.wav"))
+        .output()
+        .expect("run signet");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("bidirectional control"), "{stderr}");
+    assert!(stderr.contains("zero-width"), "{stderr}");
+    assert!(stderr.contains("rewrote numbers"), "{stderr}");
+    // Notes describe, they never repeat the text.
+    assert!(
+        !stderr.contains("Pay") && !stderr.contains("now"),
+        "{stderr}"
+    );
 }
