@@ -257,13 +257,11 @@ fn stream_run(signet: &Path, home: &Path, file: &Path, threads: usize) -> Result
     let mut child = Command::new(signet)
         .arg("--home")
         .arg(home)
-        .args([
-            "speak",
-            "--stream",
-            "--threads",
-            &threads.to_string(),
-            "--file",
-        ])
+        // 20,000 words are over two hours of audio: past the default
+        // one-hour output limit and near the default phoneme budget.
+        .args(["speak", "--stream", "--threads", &threads.to_string()])
+        .args(["--max-output-seconds", "86400"])
+        .args(["--max-phonemes-per-request", "2000000", "--file"])
         .arg(file)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
