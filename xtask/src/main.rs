@@ -10,6 +10,7 @@ mod demo;
 mod espeak;
 mod fixtures;
 mod fuzz;
+mod loadtest;
 mod metadata;
 mod pins;
 mod release;
@@ -41,6 +42,9 @@ tasks:
                      check a release folder's signature and digests
   fixtures           regenerate test fixtures from the reference implementations
   bench              real-time factor of Signet against Piper (onnxruntime)
+  loadtest [--seconds S] [--concurrency C] [--requests N]
+                     the release server on loopback under load: throughput,
+                     latency, time to first byte, memory over N requests
 ";
 
 fn main() {
@@ -67,6 +71,7 @@ fn run() -> Result<()> {
         "verify-release" => release::verify_cli(rest),
         "demo" => demo::run(&root, rest),
         "bench" => bench::run(&root, rest),
+        "loadtest" => loadtest::run(&root, rest),
         "fixtures" => fixtures::run(&root),
         "espeak" => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
         "-h" | "--help" | "help" => {

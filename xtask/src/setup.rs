@@ -133,7 +133,8 @@ fn install_default_voice(signet: &Path, home: &Path, voice_dir: &Path) -> Result
 }
 
 /// Debian packages needed to build and test (a C++ compiler for tch's shim;
-/// nginx serves the signed index over HTTPS in the registry's tests.
+/// nginx serves the signed index over HTTPS in the registry's tests and fronts two server
+/// replicas in signet-server's load-balancer test).
 const DEBIAN_PACKAGES: &[&str] = &["g++", "pkg-config", "git", "python3-venv", "nginx"];
 
 fn debian_packages() -> Result<()> {

@@ -8,6 +8,7 @@
 mod inspect;
 mod keys;
 mod output;
+mod serve;
 mod speak;
 mod trust;
 mod verify_release;
@@ -48,6 +49,9 @@ enum Command {
     Trust(trust::TrustCommand),
     /// Check a release folder's signature and the digest of every file.
     VerifyRelease(verify_release::VerifyReleaseArgs),
+    /// Serve speech over HTTP (API keys, rate limits, streaming audio).
+    #[command(long_about = serve::LONG_ABOUT)]
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
             Command::Keys(cmd) => keys::run(&home, cmd),
             Command::Trust(cmd) => trust::run(&home, cmd),
             Command::VerifyRelease(args) => verify_release::run(args),
+            Command::Serve(args) => serve::run(&home, args),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -460,6 +460,17 @@ impl Synthesizer {
         }];
         streaming::from_sentences(self, pending, &self.audio_options)
     }
+
+    /// Like [`speak_ids`](Self::speak_ids), with other scales for this call
+    /// only (checked like the builder's), e.g. a per-request speaking rate.
+    pub fn speak_ids_with(&self, ids: &[i64], scales: &Scales) -> Result<Speech, Error> {
+        check_scales(scales)?;
+        let out = self.vits.infer(ids, self.speaker, scales)?;
+        Ok(Speech {
+            audio: Audio::new(out.samples, self.sample_rate())?,
+            diagnostics: Vec::new(),
+        })
+    }
 }
 
 /// Lists the voices in a store, verifying each.

@@ -1,0 +1,108 @@
+//! `signet serve`: the speech service (see `signet-server`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use clap::Args;
+use signet_server::{AuthMode, Config, TlsConfig};
+
+/// `signet serve --help`: what an operator needs before the first start.
+pub const LONG_ABOUT: &str = "Serve speech over HTTP: POST /v1/audio/speech (OpenAI-compatible), \
+GET|POST /api/tts (Coqui-compatible), GET /v1/voices, /healthz, /readyz, /metrics (Prometheus).
+
+Listens on 127.0.0.1:8080 unless told otherwise. Every speech request needs \
+`Authorization: Bearer <key>`. Keys are configured as SHA-256 hashes, never in the clear: \
+`printf %s \"$KEY\" | sha256sum` gives the hash; put `id:hash` lines in a file (--keys-file) or \
+`id:hash,id:hash` in $SIGNET_API_KEYS. Requests without a key only with --anonymous.
+
+Settings come from --config (TOML; deploy/signet-server.toml documents every key), then these \
+flags; everything is checked before the server starts (--check only checks). Logs go to stderr \
+(filter with SIGNET_LOG, e.g. info or debug) and never contain text or audio. SIGINT or SIGTERM \
+stops accepting connections and lets in-flight requests finish.";
+
+/// Flags override the config file, which overrides the defaults.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML config file.
+    #[arg(long, short, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [config: bind; default 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR:PORT")]
+    bind: Option<SocketAddr>,
+    /// Voice to serve; repeat for several [config: voices; default: every verified voice].
+    #[arg(long = "voice", value_name = "NAME")]
+    voices: Vec<String>,
+    /// Synthesis threads = requests synthesized at once [config: workers; default: cores].
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
+    /// Requests that may wait for a worker; beyond it, 503 [config: queue_capacity; default 4 per worker].
+    #[arg(long, value_name = "N")]
+    queue: Option<usize>,
+    /// File of API keys, `id:sha256hex` per line [config: auth.keys_file].
+    #[arg(long, value_name = "FILE")]
+    keys_file: Option<PathBuf>,
+    /// Allow requests without a key (all share one rate limit) [config: auth.mode = "anonymous"].
+    #[arg(long)]
+    anonymous: bool,
+    /// Requests per minute per key [config: auth.requests_per_minute; default 60].
+    #[arg(long, value_name = "N")]
+    requests_per_minute: Option<u32>,
+    /// Largest input text in bytes [config: limits.max_input_bytes; default 4096].
+    #[arg(long, value_name = "BYTES")]
+    max_input_bytes: Option<usize>,
+    /// TLS certificate chain (PEM); needs --tls-key [config: tls.cert].
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); needs --tls-cert [config: tls.key].
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Check the configuration, print it, and exit without serving.
+    #[arg(long)]
+    check: bool,
+}
+
+pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
+    let mut config = match &args.config {
+        Some(p) => Config::from_file(p)?,
+        None => Config::default(),
+    };
+    if config.home.is_none() {
+        config.home = Some(home.to_owned());
+    }
+    if let Some(b) = args.bind {
+        config.bind = b;
+    }
+    if !args.voices.is_empty() {
+        config.voices = args.voices;
+    }
+    if args.workers.is_some() {
+        config.workers = args.workers;
+    }
+    if args.queue.is_some() {
+        config.queue_capacity = args.queue;
+    }
+    if args.keys_file.is_some() {
+        config.auth.keys_file = args.keys_file;
+    }
+    if args.anonymous {
+        config.auth.mode = AuthMode::Anonymous;
+    }
+    if let Some(n) = args.requests_per_minute {
+        config.auth.requests_per_minute = n;
+    }
+    if let Some(n) = args.max_input_bytes {
+        config.limits.max_input_bytes = n;
+    }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = Some(TlsConfig::new(cert, key));
+    }
+    config.validate()?;
+    if args.check {
+        println!("{config:#?}");
+        return Ok(());
+    }
+    signet_server::init_logging();
+    signet_server::run(config)?;
+    Ok(())
+}

@@ -1,0 +1,425 @@
+//! Server configuration: a TOML file (every key optional, unknown keys
+//! refused), overridden by command-line flags, validated before anything
+//! starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::ServerError;
+
+/// Largest config file read, in bytes.
+const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Everything the server needs to know; see `deploy/signet-server.toml` for
+/// an annotated example.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct Config {
+    /// Address to listen on (default `127.0.0.1:8080`: loopback only).
+    pub bind: SocketAddr,
+    /// Signet home holding the voice store (default: as `signet` finds it).
+    pub home: Option<PathBuf>,
+    /// Voices to serve, by store name (default: every voice in the store
+    /// that passes verification).
+    pub voices: Vec<String>,
+    /// Synthesis worker threads = global synthesis concurrency (default: the
+    /// number of cores). Each holds its own copy of every voice.
+    pub workers: Option<usize>,
+    /// Requests that may wait for a worker (default: 4 per worker); beyond
+    /// that, 503.
+    pub queue_capacity: Option<usize>,
+    /// Longest wait for a worker before a queued request gets 503, in ms.
+    pub queue_timeout_ms: u64,
+    /// Longest synthesis of one request, in seconds; checked between sentences.
+    pub request_timeout_secs: u64,
+    /// Largest request body, in bytes; beyond it, 413.
+    pub max_body_bytes: usize,
+    /// Open connections at most; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Time a client has to send the request headers, in seconds.
+    pub header_read_timeout_secs: u64,
+    /// Time a client has to send the request body, in seconds.
+    pub body_read_timeout_secs: u64,
+    /// Longest a worker waits for a client to take the next audio chunk, in
+    /// seconds; a client that stops reading loses its request.
+    pub send_timeout_secs: u64,
+    /// Kernel send buffer of each client socket, in bytes: bounds the audio
+    /// a client that does not read can hold in the kernel (and so how soon
+    /// `send_timeout_secs` applies).
+    pub socket_send_buffer_bytes: usize,
+    /// Longest life of one connection, in seconds (a backstop against
+    /// clients that never read).
+    pub max_connection_secs: u64,
+    /// On shutdown, how long in-flight requests may take to finish, in seconds.
+    pub shutdown_grace_secs: u64,
+    /// Limits on the text of one request.
+    pub limits: TextLimits,
+    /// API keys and per-key limits.
+    pub auth: AuthConfig,
+    /// TLS; plain HTTP when absent.
+    pub tls: Option<TlsConfig>,
+}
+
+/// Limits on input text (the `[limits]` table).
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct TextLimits {
+    /// Largest `input` text, in bytes of UTF-8 (default 4096).
+    pub max_input_bytes: usize,
+}
+
+impl Default for TextLimits {
+    fn default() -> Self {
+        Self {
+            max_input_bytes: 4096,
+        }
+    }
+}
+
+/// Who may call the speech endpoints.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// Every request needs `Authorization: Bearer <key>` with a configured key.
+    #[default]
+    Keys,
+    /// No key needed; all callers share the `anonymous` limits. Only when
+    /// chosen explicitly.
+    Anonymous,
+}
+
+/// The `[auth]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct AuthConfig {
+    /// `keys` (default) or `anonymous`.
+    pub mode: AuthMode,
+    /// File of keys: lines `id:sha256hex` (`#` comments), or a `.toml` file
+    /// with `[[key]]` tables holding `id` and `sha256`.
+    pub keys_file: Option<PathBuf>,
+    /// Environment variable holding `id:sha256hex` entries separated by
+    /// commas (default `SIGNET_API_KEYS`; read when set).
+    pub keys_env: String,
+    /// Requests per minute per key (token bucket; bursts up to this many).
+    pub requests_per_minute: u32,
+    /// Seconds of audio per minute per key.
+    pub audio_seconds_per_minute: u32,
+    /// Requests of one key in flight at once.
+    pub max_concurrent: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            mode: AuthMode::Keys,
+            keys_file: None,
+            keys_env: "SIGNET_API_KEYS".to_owned(),
+            requests_per_minute: 60,
+            audio_seconds_per_minute: 600,
+            max_concurrent: 4,
+        }
+    }
+}
+
+/// The `[tls]` table: PEM files.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct TlsConfig {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+impl TlsConfig {
+    /// A TLS table from two PEM paths.
+    pub fn new(cert: PathBuf, key: PathBuf) -> Self {
+        Self { cert, key }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            home: None,
+            voices: Vec::new(),
+            workers: None,
+            queue_capacity: None,
+            queue_timeout_ms: 5_000,
+            request_timeout_secs: 120,
+            max_body_bytes: 64 * 1024,
+            max_connections: 512,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 10,
+            send_timeout_secs: 15,
+            socket_send_buffer_bytes: 256 * 1024,
+            max_connection_secs: 600,
+            shutdown_grace_secs: 30,
+            limits: TextLimits::default(),
+            auth: AuthConfig::default(),
+            tls: None,
+        }
+    }
+}
+
+impl Config {
+    /// Reads a config file (at most 1 MiB).
+    pub fn from_file(path: &Path) -> Result<Self, ServerError> {
+        use std::io::Read;
+        let read_err = |source| ServerError::ConfigRead {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let mut text = String::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(read_err)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ServerError::InvalidSetting {
+                setting: "config file",
+                reason: format!("{} is larger than 1 MiB", path.display()),
+            });
+        }
+        Self::from_toml(&text).map_err(|source| ServerError::ConfigParse {
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Parses config TOML.
+    pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Worker count after defaults.
+    pub fn worker_count(&self) -> usize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(std::num::NonZeroUsize::get)
+                .unwrap_or(1)
+        })
+    }
+
+    /// Queue capacity after defaults.
+    pub fn queue_len(&self) -> usize {
+        self.queue_capacity
+            .unwrap_or_else(|| self.worker_count().saturating_mul(4))
+    }
+
+    /// Checks every setting; the first problem is reported with its key.
+    pub fn validate(&self) -> Result<(), ServerError> {
+        fn range(
+            setting: &'static str,
+            v: u64,
+            lo: u64,
+            hi: u64,
+            unit: &str,
+        ) -> Result<(), ServerError> {
+            if v < lo || v > hi {
+                return Err(ServerError::InvalidSetting {
+                    setting,
+                    reason: format!("{v} is outside {lo}..={hi} {unit}"),
+                });
+            }
+            Ok(())
+        }
+        let n = |x: usize| x as u64;
+        range("workers", n(self.worker_count()), 1, 256, "threads")?;
+        range(
+            "queue_capacity",
+            n(self.queue_len()),
+            0,
+            100_000,
+            "requests",
+        )?;
+        range("queue_timeout_ms", self.queue_timeout_ms, 1, 600_000, "ms")?;
+        range(
+            "request_timeout_secs",
+            self.request_timeout_secs,
+            1,
+            3_600,
+            "s",
+        )?;
+        range(
+            "max_body_bytes",
+            n(self.max_body_bytes),
+            64,
+            64 << 20,
+            "bytes",
+        )?;
+        range("max_connections", n(self.max_connections), 1, 1_000_000, "")?;
+        range(
+            "header_read_timeout_secs",
+            self.header_read_timeout_secs,
+            1,
+            600,
+            "s",
+        )?;
+        range(
+            "body_read_timeout_secs",
+            self.body_read_timeout_secs,
+            1,
+            600,
+            "s",
+        )?;
+        range("send_timeout_secs", self.send_timeout_secs, 1, 600, "s")?;
+        range(
+            "socket_send_buffer_bytes",
+            n(self.socket_send_buffer_bytes),
+            4096,
+            64 << 20,
+            "bytes",
+        )?;
+        range(
+            "max_connection_secs",
+            self.max_connection_secs,
+            1,
+            86_400,
+            "s",
+        )?;
+        range(
+            "shutdown_grace_secs",
+            self.shutdown_grace_secs,
+            0,
+            3_600,
+            "s",
+        )?;
+        range(
+            "limits.max_input_bytes",
+            n(self.limits.max_input_bytes),
+            1,
+            n(signet::InputLimits::default().max_input_bytes),
+            "bytes",
+        )?;
+        if self.limits.max_input_bytes > self.max_body_bytes {
+            return Err(ServerError::InvalidSetting {
+                setting: "limits.max_input_bytes",
+                reason: format!(
+                    "{} is larger than max_body_bytes ({}), so the text limit could never be \
+                     reached",
+                    self.limits.max_input_bytes, self.max_body_bytes
+                ),
+            });
+        }
+        range(
+            "auth.requests_per_minute",
+            u64::from(self.auth.requests_per_minute),
+            1,
+            1_000_000,
+            "",
+        )?;
+        range(
+            "auth.audio_seconds_per_minute",
+            u64::from(self.auth.audio_seconds_per_minute),
+            1,
+            100_000_000,
+            "",
+        )?;
+        range(
+            "auth.max_concurrent",
+            n(self.auth.max_concurrent),
+            1,
+            100_000,
+            "",
+        )?;
+        for v in &self.voices {
+            signet::store::check_voice_name(v).map_err(|_| ServerError::InvalidSetting {
+                setting: "voices",
+                reason: format!(
+                    "{v:?} is not a voice name (letters, digits, `_`, `-`, `.`; never a path)"
+                ),
+            })?;
+        }
+        if let Some(tls) = &self.tls {
+            for (setting, p) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
+                if !p.is_file() {
+                    return Err(ServerError::InvalidSetting {
+                        setting,
+                        reason: format!("{} is not a readable file", p.display()),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn secs(v: u64) -> Duration {
+        Duration::from_secs(v)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_safe_and_valid() {
+        let c = Config::default();
+        assert!(c.bind.ip().is_loopback());
+        assert_eq!(c.auth.mode, AuthMode::Keys);
+        assert!(c.tls.is_none());
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let e = Config::from_toml("bindd = \"0.0.0.0:1\"").unwrap_err();
+        assert!(e.to_string().contains("bindd"), "{e}");
+        let e = Config::from_toml("[auth]\nmode = \"none\"").unwrap_err();
+        assert!(e.to_string().contains("none"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let c = Config::from_toml("workers = 0").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("`workers`"), "{e}");
+        let c = Config::from_toml("voices = [\"../etc\"]").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("`voices`"), "{e}");
+        let c = Config::from_toml("max_body_bytes = 100\n[limits]\nmax_input_bytes = 200").unwrap();
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("limits.max_input_bytes"), "{e}");
+    }
+
+    #[test]
+    fn shipped_example_is_valid() {
+        let c = Config::from_toml(include_str!("../../../deploy/signet-server.toml")).unwrap();
+        assert!(c.bind.ip().is_loopback());
+        assert_eq!(c.auth.mode, AuthMode::Keys);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let c = Config::from_toml(
+            r#"
+            bind = "0.0.0.0:9000"
+            voices = ["en_US-joe-medium"]
+            workers = 2
+            queue_capacity = 8
+            [limits]
+            max_input_bytes = 2000
+            [auth]
+            mode = "anonymous"
+            requests_per_minute = 10
+            "#,
+        )
+        .unwrap();
+        assert_eq!(c.worker_count(), 2);
+        assert_eq!(c.queue_len(), 8);
+        assert_eq!(c.auth.mode, AuthMode::Anonymous);
+        assert_eq!(c.limits.max_input_bytes, 2000);
+        assert!(c.validate().is_ok());
+    }
+}

@@ -1,0 +1,573 @@
+//! HTTP endpoints: the OpenAI- and Coqui-compatible speech APIs, voices,
+//! health, readiness and metrics.
+//!
+//! Every speech request goes through the same steps, each with its own
+//! refusal: credentials (401), the key's limits (429 with `Retry-After`),
+//! the body cap and read timeout (413, 408), the request's fields (400, or
+//! 404 for a voice not served), the queue (503), and only then synthesis,
+//! whose audio streams sentence by sentence. Logs carry the request id, key
+//! id, sizes and timings, never the text or the audio.
+
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use axum::Router;
+use bytes::Bytes;
+use futures_util::Stream;
+use http_body_util::BodyExt;
+use serde::Deserialize;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::Caller;
+use crate::pool::{Format, Job, JobError, JobState, SubmitError};
+use crate::AppState;
+
+/// Audio chunks (sentences) buffered between a worker and the client.
+const CHUNK_BUFFER: usize = 2;
+/// Fastest and slowest `speed` accepted.
+const SPEED_RANGE: (f32, f32) = (0.25, 4.0);
+
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/v1/audio/speech", post(openai_speech))
+        .route("/api/tts", any(coqui_tts))
+        .route("/v1/voices", get(voices))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// A refusal: status, machine-readable reason, human message.
+struct Refused {
+    status: StatusCode,
+    reason: &'static str,
+    message: String,
+    retry_after: Option<u64>,
+}
+
+impl Refused {
+    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            reason,
+            message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    fn retry(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    fn into_response(self, request_id: &str) -> Response {
+        let body = serde_json::json!({
+            "error": { "message": self.message, "type": self.reason, "code": self.status.as_u16() }
+        });
+        let mut r = (self.status, axum::Json(body)).into_response();
+        let h = r.headers_mut();
+        if let Some(s) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if self.status == StatusCode::UNAUTHORIZED {
+            h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-request-id", v);
+        }
+        r
+    }
+}
+
+/// A speech request after parsing, whichever API it came from.
+struct SpeechRequest {
+    text: String,
+    voice: String,
+    format: Format,
+    speed: f32,
+}
+
+/// `POST /v1/audio/speech` body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OpenAiBody {
+    #[allow(dead_code)]
+    model: Option<String>,
+    input: String,
+    voice: Option<String>,
+    response_format: Option<String>,
+    speed: Option<f32>,
+}
+
+/// `/api/tts` parameters (query string, or form body on POST).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CoquiParams {
+    text: Option<String>,
+    voice: Option<String>,
+    speaker_id: Option<String>,
+    style_wav: Option<String>,
+    language_id: Option<String>,
+}
+
+async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    speech(st, req, "speech", |_, body| {
+        let b: OpenAiBody = serde_json::from_slice(&body).map_err(|e| {
+            Refused::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                format!(
+                    "invalid JSON body ({e}); expected {{\"input\", \"voice\", \"model\", \
+                     \"response_format\": \"wav\"|\"pcm\", \"speed\"}}"
+                ),
+            )
+        })?;
+        let format = match b.response_format.as_deref() {
+            None | Some("wav") => Format::Wav,
+            Some("pcm") => Format::Pcm,
+            Some(_) => {
+                return Err(Refused::new(
+                    StatusCode::BAD_REQUEST,
+                    "unsupported_format",
+                    "response_format must be \"wav\" or \"pcm\" (16-bit little-endian at the \
+                     voice's rate, given in X-Sample-Rate)",
+                ))
+            }
+        };
+        Ok(SpeechRequest {
+            text: b.input,
+            voice: b.voice.unwrap_or_default(),
+            format,
+            speed: b.speed.unwrap_or(1.0),
+        })
+    })
+    .await
+}
+
+async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let method = req.method().clone();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    if method != Method::GET && method != Method::POST {
+        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+    }
+    speech(st, req, "tts", move |headers, body| {
+        let bad = |m: String| Refused::new(StatusCode::BAD_REQUEST, "invalid_parameters", m);
+        let mut p: CoquiParams = serde_urlencoded::from_str(&query)
+            .map_err(|e| bad(format!("invalid query string: {e}")))?;
+        if method == Method::POST && !body.is_empty() {
+            let form = headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+                v.as_bytes()
+                    .starts_with(b"application/x-www-form-urlencoded")
+            });
+            if !form {
+                return Err(bad(
+                    "POST /api/tts takes a form body (application/x-www-form-urlencoded)".into(),
+                ));
+            }
+            let f: CoquiParams = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| bad(format!("invalid form body: {e}")))?;
+            p = CoquiParams {
+                text: f.text.or(p.text),
+                voice: f.voice.or(p.voice),
+                speaker_id: f.speaker_id.or(p.speaker_id),
+                style_wav: f.style_wav.or(p.style_wav),
+                language_id: f.language_id.or(p.language_id),
+            };
+        }
+        if p.style_wav.as_deref().is_some_and(|s| !s.is_empty()) {
+            return Err(bad(
+                "style_wav is not supported: the server never reads files named by a request"
+                    .into(),
+            ));
+        }
+        if p.speaker_id.as_deref().is_some_and(|s| !s.is_empty())
+            || p.language_id.as_deref().is_some_and(|s| !s.is_empty())
+        {
+            return Err(bad(
+                "speaker_id and language_id are not supported; choose a voice with `voice`".into(),
+            ));
+        }
+        Ok(SpeechRequest {
+            text: p
+                .text
+                .ok_or_else(|| bad("the `text` parameter is required".into()))?,
+            voice: p.voice.unwrap_or_default(),
+            format: Format::Wav,
+            speed: 1.0,
+        })
+    })
+    .await
+}
+
+fn authorize(st: &AppState, headers: &HeaderMap) -> Result<Caller, Refused> {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
+    st.keys.check(auth).ok_or_else(|| {
+        Refused::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            if auth.is_some() {
+                "invalid API key"
+            } else {
+                "missing API key: send `Authorization: Bearer <key>`"
+            },
+        )
+    })
+}
+
+async fn speech<F>(st: Arc<AppState>, req: Request, endpoint: &'static str, parse: F) -> Response
+where
+    F: FnOnce(&HeaderMap, Bytes) -> Result<SpeechRequest, Refused>,
+{
+    let t0 = Instant::now();
+    let rid = st.request_id();
+    let (parts, body) = req.into_parts();
+    let mut key_id = String::from("-");
+    let mut bytes_in = 0usize;
+    let result = async {
+        let caller = authorize(&st, &parts.headers)?;
+        key_id = caller.id().to_owned();
+        let slot = st
+            .limiter
+            .admit(caller.id(), caller.limits())
+            .map_err(|r| {
+                Refused::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    r.reason(),
+                    format!(
+                        "rate limit for key {:?} reached ({}); retry after {} s",
+                        caller.id(),
+                        r.reason().replace('_', " "),
+                        r.retry_after_secs()
+                    ),
+                )
+                .retry(r.retry_after_secs())
+            })?;
+        let body = read_body(&st, &parts.headers, body).await?;
+        bytes_in = body.len();
+        let sr = parse(&parts.headers, body)?;
+        let voice = check_request(&st, &sr)?;
+        let state = Arc::new(JobState::default());
+        let (started_tx, started_rx) = oneshot::channel();
+        let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_BUFFER);
+        let deadline = t0 + Duration::from_secs(st.config.request_timeout_secs);
+        let job = Job {
+            request_id: rid.clone(),
+            key_id: key_id.clone(),
+            voice,
+            text: sr.text,
+            format: sr.format,
+            speed: sr.speed,
+            deadline,
+            state: Arc::clone(&state),
+            started: started_tx,
+            chunks: chunk_tx,
+            slot,
+        };
+        st.pool.submit(job).map_err(|e| match e {
+            SubmitError::Full => Refused::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "queue_full",
+                "the synthesis queue is full; retry shortly",
+            )
+            .retry(1),
+            SubmitError::Closed => Refused::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "shutting_down",
+                "the server is shutting down",
+            ),
+        })?;
+        let abandon = AbandonOnDrop(Some(Arc::clone(&state)));
+        let queue_timeout = Duration::from_millis(st.config.queue_timeout_ms);
+        let mut started_rx = started_rx;
+        let started = match tokio::time::timeout(queue_timeout, &mut started_rx).await {
+            Ok(r) => r,
+            Err(_) => {
+                if state.abandon() {
+                    return Err(Refused::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "queue_timeout",
+                        "no synthesis worker became free in time; retry shortly",
+                    )
+                    .retry(1));
+                }
+                let left = deadline.saturating_duration_since(Instant::now());
+                match tokio::time::timeout(left, &mut started_rx).await {
+                    Ok(r) => r,
+                    Err(_) => {
+                        return Err(Refused::new(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "deadline",
+                            "the request did not start within its deadline",
+                        ))
+                    }
+                }
+            }
+        };
+        let started = match started {
+            Ok(Ok(s)) => s,
+            Ok(Err(JobError::BadText(m))) => {
+                return Err(Refused::new(StatusCode::BAD_REQUEST, "invalid_input", m))
+            }
+            Ok(Err(JobError::Internal)) | Err(_) => {
+                return Err(Refused::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "synthesis failed; the server log has the details under this request id",
+                ))
+            }
+        };
+        abandon.disarm();
+        let content_type = match sr.format {
+            Format::Wav => "audio/wav",
+            Format::Pcm => "audio/pcm",
+        };
+        let stream = AudioStream {
+            rx: chunk_rx,
+            state,
+            ended: false,
+        };
+        let mut r = Response::new(Body::from_stream(stream));
+        let h = r.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h.insert("x-sample-rate", HeaderValue::from(started.sample_rate));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        Ok::<Response, Refused>(r)
+    }
+    .await;
+    let response = match result {
+        Ok(mut r) => {
+            if let Ok(v) = HeaderValue::from_str(&rid) {
+                r.headers_mut().insert("x-request-id", v);
+            }
+            r
+        }
+        Err(refused) => {
+            st.metrics.reject(refused.reason);
+            refused.into_response(&rid)
+        }
+    };
+    let status = response.status().as_u16();
+    st.metrics.response(endpoint, status);
+    tracing::info!(
+        request_id = %rid,
+        key_id = %key_id,
+        endpoint,
+        status,
+        bytes_in,
+        ms = t0.elapsed().as_secs_f64() * 1000.0,
+        "response started"
+    );
+    response
+}
+
+/// Abandons a queued job when the request is dropped before it started
+/// (client gone while waiting).
+struct AbandonOnDrop(Option<Arc<JobState>>);
+
+impl AbandonOnDrop {
+    fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for AbandonOnDrop {
+    fn drop(&mut self) {
+        if let Some(s) = &self.0 {
+            s.abandon();
+            s.cancelled.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Refused> {
+    let cap = st.config.max_body_bytes;
+    let too_big = || {
+        Refused::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!(
+                "request body is larger than the server's limit of {cap} bytes (max_body_bytes)"
+            ),
+        )
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > cap as u64) {
+        return Err(too_big());
+    }
+    let limited = http_body_util::Limited::new(body, cap);
+    let timeout = Duration::from_secs(st.config.body_read_timeout_secs);
+    match tokio::time::timeout(timeout, limited.collect()).await {
+        Err(_) => Err(Refused::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body_timeout",
+            format!(
+                "the request body did not arrive within {} s",
+                timeout.as_secs()
+            ),
+        )),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => Err(too_big()),
+        Ok(Err(_)) => Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "body_error",
+            "the request body could not be read",
+        )),
+        Ok(Ok(c)) => Ok(c.to_bytes()),
+    }
+}
+
+/// Checks the fields; returns the voice to use.
+fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
+    let limit = st.config.limits.max_input_bytes;
+    if sr.text.len() > limit {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "input_too_long",
+            format!(
+                "input is {} bytes, over the server's limit of {limit} bytes \
+                 (limits.max_input_bytes); split the text into several requests",
+                sr.text.len()
+            ),
+        ));
+    }
+    if sr.text.trim().is_empty() {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            "input is empty",
+        ));
+    }
+    let (lo, hi) = SPEED_RANGE;
+    if !(sr.speed.is_finite() && sr.speed >= lo && sr.speed <= hi) {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_speed",
+            format!("speed must be a number from {lo} to {hi}"),
+        ));
+    }
+    let voice = if sr.voice.is_empty() {
+        st.default_voice.clone()
+    } else {
+        sr.voice.clone()
+    };
+    if signet::store::check_voice_name(&voice).is_err() {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_voice",
+            "voice must be a registry name (letters, digits, `_`, `-`, `.`), never a path",
+        ));
+    }
+    if !st.pool.voices.contains_key(&voice) {
+        return Err(Refused::new(
+            StatusCode::NOT_FOUND,
+            "unknown_voice",
+            "no such voice on this server; GET /v1/voices lists the voices it serves",
+        ));
+    }
+    Ok(voice)
+}
+
+/// The response body: audio chunks from the worker. Dropping it (the client
+/// went away) tells the worker to stop.
+struct AudioStream {
+    rx: mpsc::Receiver<Bytes>,
+    state: Arc<JobState>,
+    ended: bool,
+}
+
+impl Stream for AudioStream {
+    type Item = Result<Bytes, std::io::Error>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.rx.poll_recv(cx) {
+            Poll::Ready(Some(b)) => Poll::Ready(Some(Ok(b))),
+            Poll::Ready(None) => {
+                self.ended = true;
+                if self.state.completed.load(Ordering::Acquire) {
+                    Poll::Ready(None)
+                } else {
+                    // Cut the response short so the client sees an error
+                    // rather than audio that silently stops.
+                    Poll::Ready(Some(Err(std::io::Error::other("synthesis stopped"))))
+                }
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl Drop for AudioStream {
+    fn drop(&mut self) {
+        self.state.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+async fn voices(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let rid = st.request_id();
+    let r = match authorize(&st, &headers) {
+        Err(refused) => {
+            st.metrics.reject(refused.reason);
+            refused.into_response(&rid)
+        }
+        Ok(_) => {
+            let list: Vec<_> = st
+                .pool
+                .voices
+                .iter()
+                .map(|(name, (rate, lang))| {
+                    serde_json::json!({ "name": name, "language": lang, "sample_rate": rate })
+                })
+                .collect();
+            axum::Json(serde_json::json!({ "voices": list, "default": st.default_voice }))
+                .into_response()
+        }
+    };
+    st.metrics.response("voices", r.status().as_u16());
+    r
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(st): State<Arc<AppState>>) -> Response {
+    if st.shutting_down.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n").into_response()
+    } else {
+        (StatusCode::OK, "ready\n").into_response()
+    }
+}
+
+async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+    let body = st
+        .metrics
+        .render(st.config.worker_count(), st.config.queue_len());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "error": { "message": "no such endpoint", "type": "not_found", "code": 404 }
+        })),
+    )
+        .into_response()
+}

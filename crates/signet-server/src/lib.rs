@@ -1,0 +1,356 @@
+//! signet-server: Signet's speech service.
+//!
+//! An HTTP service (axum on tokio) with an OpenAI-compatible
+//! `POST /v1/audio/speech`, a Coqui-compatible `/api/tts`, `GET /v1/voices`,
+//! `/healthz`, `/readyz` and Prometheus `/metrics`. It is built to face the
+//! internet: API keys stored as hashes, per-key token buckets and
+//! concurrency caps, a body cap, text limits, a bounded synthesis queue with
+//! a wait timeout, a per-request deadline, cancellation when the client goes
+//! away, slow-client timeouts, a connection cap, TLS via rustls, and logs
+//! that never hold text or audio.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), signet_server::ServerError> {
+//! let mut config = signet_server::Config::default();
+//! config.auth.mode = signet_server::AuthMode::Anonymous;
+//! signet_server::run(config)
+//! # }
+//! ```
+//!
+//! **Architecture invariant:** synthesis runs only on the pool's OS threads
+//! (one `Synthesizer` per worker and voice); tokio's threads only move bytes.
+//! **Architecture invariant:** a voice is addressed by its registry name;
+//! no request can name a file.
+#![forbid(unsafe_code)]
+
+mod auth;
+mod config;
+mod error;
+mod http;
+mod limits;
+mod metrics;
+mod pool;
+mod tls;
+mod wav;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+pub use auth::hash_key;
+pub use config::{AuthConfig, AuthMode, Config, TextLimits, TlsConfig};
+pub use error::ServerError;
+
+/// State shared by every request.
+pub(crate) struct AppState {
+    pub(crate) config: Config,
+    pub(crate) keys: auth::Keys,
+    pub(crate) limiter: Arc<limits::Limiter>,
+    pub(crate) pool: pool::Pool,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) default_voice: String,
+    pub(crate) shutting_down: AtomicBool,
+    next_id: AtomicU64,
+    id_prefix: u32,
+}
+
+impl AppState {
+    /// A short id that tells requests apart in logs and responses.
+    pub(crate) fn request_id(&self) -> String {
+        let n = self.next_id.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{n}", self.id_prefix)
+    }
+}
+
+/// A bound, ready server: voices loaded, socket open.
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("addr", &self.listener.local_addr().ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Validates the config, loads keys, TLS and voices (each worker
+    /// verifies and loads its own copy), and opens the socket. Must run
+    /// inside a tokio runtime.
+    pub async fn bind(config: Config) -> Result<Self, ServerError> {
+        config.validate()?;
+        let keys = auth::Keys::load(&config.auth)?;
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
+        let home = match &config.home {
+            Some(h) => h.clone(),
+            None => signet::store::default_home().map_err(|source| ServerError::Voice {
+                name: String::new(),
+                source,
+            })?,
+        };
+        let voices = if config.voices.is_empty() {
+            discover_voices(&home)?
+        } else {
+            config.voices.clone()
+        };
+        let default_voice = if voices.iter().any(|v| v == signet::DEFAULT_VOICE) {
+            signet::DEFAULT_VOICE.to_owned()
+        } else {
+            voices.first().cloned().unwrap_or_default()
+        };
+        let listener =
+            TcpListener::bind(config.bind)
+                .await
+                .map_err(|source| ServerError::Bind {
+                    addr: config.bind,
+                    source,
+                })?;
+        let metrics = Arc::new(metrics::Metrics::default());
+        let settings = pool::PoolSettings {
+            workers: config.worker_count(),
+            queue_capacity: config.queue_len(),
+            send_timeout: Config::secs(config.send_timeout_secs),
+            limits: signet::InputLimits::with_max_input_bytes(config.limits.max_input_bytes),
+        };
+        let m = Arc::clone(&metrics);
+        let pool =
+            tokio::task::spawn_blocking(move || pool::Pool::start(&home, &voices, settings, m))
+                .await
+                .map_err(|e| ServerError::Worker(std::io::Error::other(e.to_string())))??;
+        let limiter = Arc::new(limits::Limiter::new(
+            config.auth.requests_per_minute,
+            config.auth.audio_seconds_per_minute,
+            config.auth.max_concurrent,
+        ));
+        let id_prefix = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
+            .unwrap_or(0)
+            ^ std::process::id();
+        tracing::info!(
+            addr = %listener.local_addr().map_or(config.bind, |a| a),
+            tls = tls.is_some(),
+            workers = config.worker_count(),
+            queue = config.queue_len(),
+            voices = pool.voices.len(),
+            keys = keys.len(),
+            auth = ?config.auth.mode,
+            "signet-server ready"
+        );
+        Ok(Self {
+            listener,
+            tls,
+            state: Arc::new(AppState {
+                config,
+                keys,
+                limiter,
+                pool,
+                metrics,
+                default_voice,
+                shutting_down: AtomicBool::new(false),
+                next_id: AtomicU64::new(1),
+                id_prefix,
+            }),
+        })
+    }
+
+    /// The address the socket is bound to (useful with port 0).
+    pub fn local_addr(&self) -> Result<SocketAddr, std::io::Error> {
+        self.listener.local_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets
+    /// in-flight requests finish (up to `shutdown_grace_secs`) and stops the
+    /// workers.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), ServerError> {
+        let Server {
+            listener,
+            state,
+            tls,
+        } = self;
+        let cfg = &state.config;
+        let conn_limit = Arc::new(Semaphore::new(cfg.max_connections));
+        let graceful = GracefulShutdown::new();
+        let router = http::router(Arc::clone(&state));
+        let header_timeout = Config::secs(cfg.header_read_timeout_secs);
+        let max_life = Config::secs(cfg.max_connection_secs);
+        let send_buffer = cfg.socket_send_buffer_bytes;
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                p = Arc::clone(&conn_limit).acquire_owned() => match p {
+                    Ok(p) => p,
+                    Err(_) => break,
+                },
+                () = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+                () = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let _ = socket2::SockRef::from(&stream).set_send_buffer_size(send_buffer);
+            let service = TowerToHyperService::new(router.clone());
+            let metrics = Arc::clone(&state.metrics);
+            let tls = tls.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                metrics.connections.fetch_add(1, Ordering::Relaxed);
+                let served = async {
+                    match tls {
+                        None => {
+                            serve_conn(stream, service, header_timeout, watcher).await;
+                        }
+                        Some(acceptor) => {
+                            match tokio::time::timeout(header_timeout, acceptor.accept(stream))
+                                .await
+                            {
+                                Ok(Ok(s)) => serve_conn(s, service, header_timeout, watcher).await,
+                                Ok(Err(e)) => {
+                                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                }
+                                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                            }
+                        }
+                    }
+                };
+                if tokio::time::timeout(max_life, served).await.is_err() {
+                    tracing::info!(%peer, "connection closed: max_connection_secs reached");
+                }
+                metrics.connections.fetch_sub(1, Ordering::Relaxed);
+                drop(permit);
+            });
+        }
+        drop(listener);
+        state.shutting_down.store(true, Ordering::Relaxed);
+        tracing::info!("shutting down: finishing in-flight requests");
+        let grace = Config::secs(cfg.shutdown_grace_secs);
+        if tokio::time::timeout(grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown grace period over; closing the remaining connections");
+        }
+        let st = Arc::clone(&state);
+        let _ = tokio::task::spawn_blocking(move || st.pool.shutdown()).await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+type Service = TowerToHyperService<axum::Router>;
+
+async fn serve_conn<I>(
+    io: I,
+    service: Service,
+    header_timeout: Duration,
+    watcher: hyper_util::server::graceful::Watcher,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(64 * 1024);
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(conn).await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+fn discover_voices(home: &std::path::Path) -> Result<Vec<String>, ServerError> {
+    let store = signet::Store::new(home);
+    let list = signet::list_voices(&store).map_err(|source| ServerError::Voice {
+        name: String::new(),
+        source,
+    })?;
+    let mut names = Vec::new();
+    for v in list {
+        match v.verified {
+            Ok(()) => names.push(v.name),
+            Err(reason) => {
+                tracing::warn!(
+                    voice = v.name,
+                    reason,
+                    "voice fails verification; not served"
+                )
+            }
+        }
+    }
+    if names.is_empty() {
+        return Err(ServerError::NoVoices {
+            store: store.voices_dir(),
+        });
+    }
+    Ok(names)
+}
+
+/// Sets up logging to stderr: `SIGNET_LOG` (or `RUST_LOG`) filters, default
+/// `info`.
+pub fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("SIGNET_LOG")
+        .ok()
+        .or_else(|| std::env::var("RUST_LOG").ok())
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the server until SIGINT or SIGTERM, on its own tokio runtime.
+pub fn run(config: Config) -> Result<(), ServerError> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("signet-io")
+        .build()
+        .map_err(ServerError::Runtime)?;
+    rt.block_on(async {
+        let server = Server::bind(config).await?;
+        server.serve(shutdown_signal()).await
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

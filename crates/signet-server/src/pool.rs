@@ -1,0 +1,447 @@
+//! Synthesis workers: OS threads, each with its own copy of every served
+//! voice, fed by a bounded queue. Synthesis never runs on the async
+//! runtime's threads.
+//!
+//! A job is claimed by a worker or abandoned by its request (queue wait
+//! timeout), never both. A claimed job speaks sentence by sentence and sends
+//! each sentence's audio down a bounded channel; between sentences it stops
+//! when the client has gone, the request's deadline has passed, or the
+//! client has not taken a chunk for `send_timeout`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use signet::{SampleFormat, Scales, Synthesizer};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::limits::Slot;
+use crate::metrics::Metrics;
+use crate::wav;
+use crate::ServerError;
+
+const QUEUED: u8 = 0;
+const CLAIMED: u8 = 1;
+const ABANDONED: u8 = 2;
+
+/// How often a worker retries handing a chunk to a client that is behind.
+const SEND_POLL: Duration = Duration::from_millis(5);
+
+/// Output encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// WAV, 16-bit PCM, sizes set to "unknown" since it streams.
+    Wav,
+    /// Raw little-endian 16-bit PCM at the voice's rate.
+    Pcm,
+}
+
+/// What a request and its worker share.
+#[derive(Debug, Default)]
+pub(crate) struct JobState {
+    claim: AtomicU8,
+    /// Set when the client has gone (response body dropped).
+    pub(crate) cancelled: AtomicBool,
+    /// Set when every sentence was sent.
+    pub(crate) completed: AtomicBool,
+}
+
+impl JobState {
+    /// Abandons a job still in the queue; false if a worker has it.
+    pub(crate) fn abandon(&self) -> bool {
+        self.claim
+            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn claim(&self) -> bool {
+        self.claim
+            .compare_exchange(QUEUED, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// Headers' worth of information, sent once the text is phonemized.
+#[derive(Debug)]
+pub(crate) struct Started {
+    pub(crate) sample_rate: u32,
+}
+
+/// Why a job failed before any audio.
+#[derive(Debug)]
+pub(crate) enum JobError {
+    /// The text was refused; the message names the limit and has no text.
+    BadText(String),
+    /// Something on the server failed; details are logged, not sent.
+    Internal,
+}
+
+/// One request's synthesis.
+pub(crate) struct Job {
+    pub(crate) request_id: String,
+    pub(crate) key_id: String,
+    pub(crate) voice: String,
+    pub(crate) text: String,
+    pub(crate) format: Format,
+    pub(crate) speed: f32,
+    pub(crate) deadline: Instant,
+    pub(crate) state: Arc<JobState>,
+    pub(crate) started: oneshot::Sender<Result<Started, JobError>>,
+    pub(crate) chunks: mpsc::Sender<Bytes>,
+    pub(crate) slot: Slot,
+}
+
+/// The pool's handle: submit jobs, see which voices it serves.
+pub(crate) struct Pool {
+    queue: Mutex<Option<SyncSender<Job>>>,
+    workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Voice name → sample rate, language.
+    pub(crate) voices: BTreeMap<String, (u32, String)>,
+    metrics: Arc<Metrics>,
+}
+
+pub(crate) enum SubmitError {
+    Full,
+    Closed,
+}
+
+pub(crate) struct PoolSettings {
+    pub(crate) workers: usize,
+    pub(crate) queue_capacity: usize,
+    pub(crate) send_timeout: Duration,
+    pub(crate) limits: signet::InputLimits,
+}
+
+impl Pool {
+    /// Starts the workers and waits until each has loaded every voice.
+    pub(crate) fn start(
+        home: &std::path::Path,
+        voice_names: &[String],
+        settings: PoolSettings,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ServerError> {
+        let (tx, rx) = sync_channel::<Job>(settings.queue_capacity);
+        let rx = Arc::new(Mutex::new(rx));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let mut handles = Vec::new();
+        for n in 0..settings.workers {
+            let rx = Arc::clone(&rx);
+            let ready = ready_tx.clone();
+            let home = home.to_owned();
+            let names = voice_names.to_vec();
+            let metrics = Arc::clone(&metrics);
+            let send_timeout = settings.send_timeout;
+            let limits = settings.limits;
+            let h = std::thread::Builder::new()
+                .name(format!("signet-synth-{n}"))
+                .spawn(move || {
+                    let mut synths = BTreeMap::new();
+                    for name in &names {
+                        match Synthesizer::builder()
+                            .home(&home)
+                            .voice(name)
+                            .limits(limits)
+                            .build()
+                        {
+                            Ok(s) => {
+                                synths.insert(name.clone(), s);
+                            }
+                            Err(source) => {
+                                let _ = ready.send(Err(ServerError::Voice {
+                                    name: name.clone(),
+                                    source,
+                                }));
+                                return;
+                            }
+                        }
+                    }
+                    let info: BTreeMap<String, (u32, String)> = synths
+                        .iter()
+                        .map(|(k, s)| {
+                            (
+                                k.clone(),
+                                (s.sample_rate(), s.manifest().voice.language.clone()),
+                            )
+                        })
+                        .collect();
+                    let _ = ready.send(Ok(info));
+                    drop(ready);
+                    worker_loop(&rx, &synths, &metrics, send_timeout);
+                })
+                .map_err(ServerError::Worker)?;
+            handles.push(h);
+        }
+        drop(ready_tx);
+        let mut voices = BTreeMap::new();
+        let mut first_err = None;
+        for _ in 0..settings.workers {
+            match ready_rx.recv() {
+                Ok(Ok(info)) => voices = info,
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => break,
+            }
+        }
+        let pool = Self {
+            queue: Mutex::new(Some(tx)),
+            workers: Mutex::new(handles),
+            voices,
+            metrics,
+        };
+        if let Some(e) = first_err {
+            pool.shutdown();
+            return Err(e);
+        }
+        Ok(pool)
+    }
+
+    /// Queues a job, or says the queue is full.
+    pub(crate) fn submit(&self, job: Job) -> Result<(), SubmitError> {
+        let guard = match self.queue.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        let Some(tx) = guard.as_ref() else {
+            return Err(SubmitError::Closed);
+        };
+        self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
+        match tx.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+                Err(match e {
+                    TrySendError::Full(_) => SubmitError::Full,
+                    TrySendError::Disconnected(_) => SubmitError::Closed,
+                })
+            }
+        }
+    }
+
+    /// Closes the queue and waits for the workers to finish what they have.
+    pub(crate) fn shutdown(&self) {
+        if let Ok(mut q) = self.queue.lock() {
+            q.take();
+        }
+        let handles = match self.workers.lock() {
+            Ok(mut h) => std::mem::take(&mut *h),
+            Err(_) => Vec::new(),
+        };
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+fn worker_loop(
+    rx: &Mutex<Receiver<Job>>,
+    synths: &BTreeMap<String, Synthesizer>,
+    metrics: &Metrics,
+    send_timeout: Duration,
+) {
+    loop {
+        let job = {
+            let guard = match rx.lock() {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            match guard.recv() {
+                Ok(j) => j,
+                Err(_) => return,
+            }
+        };
+        metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        if !job.state.claim() {
+            continue;
+        }
+        metrics.busy_workers.fetch_add(1, Ordering::Relaxed);
+        run_job(job, synths, metrics, send_timeout);
+        metrics.busy_workers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy)]
+enum Outcome {
+    Completed,
+    Disconnected,
+    Deadline,
+    SlowClient,
+    Failed,
+}
+
+fn run_job(
+    job: Job,
+    synths: &BTreeMap<String, Synthesizer>,
+    metrics: &Metrics,
+    send_timeout: Duration,
+) {
+    let t0 = Instant::now();
+    let Job {
+        request_id,
+        key_id,
+        voice,
+        text,
+        format,
+        speed,
+        deadline,
+        state,
+        started,
+        chunks,
+        slot,
+    } = job;
+    let text_bytes = text.len();
+    let Some(synth) = synths.get(&voice) else {
+        tracing::error!(request_id = %request_id, "voice vanished from the worker");
+        let _ = started.send(Err(JobError::Internal));
+        return;
+    };
+    let sentences = match synth.phonemize(&text) {
+        Ok((s, _)) => s,
+        Err(e) => {
+            let err = classify(&e);
+            if matches!(err, JobError::Internal) {
+                // The frontend's messages may quote the helper's answer,
+                // which may quote the text: log only what kind of failure.
+                tracing::error!(request_id = %request_id, error = ?error_kind(&e), "text frontend failed");
+            }
+            let _ = started.send(Err(err));
+            return;
+        }
+    };
+    drop(text);
+    let base = *synth.scales();
+    let scales = Scales {
+        length_scale: base.length_scale / speed,
+        ..base
+    };
+    let rate = synth.sample_rate();
+    if started.send(Ok(Started { sample_rate: rate })).is_err() {
+        state.cancelled.store(true, Ordering::Relaxed);
+        metrics.reject("client_gone");
+        return;
+    }
+    // Polls rather than awaiting so that this thread never needs the async
+    // runtime (which may already be gone when the server is killed).
+    let send = |bytes: Bytes| -> Result<(), Outcome> {
+        let until = Instant::now() + send_timeout;
+        let mut bytes = bytes;
+        loop {
+            match chunks.try_send(bytes) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::error::TrySendError::Closed(_)) => return Err(Outcome::Disconnected),
+                Err(mpsc::error::TrySendError::Full(b)) => {
+                    if state.cancelled.load(Ordering::Relaxed) {
+                        return Err(Outcome::Disconnected);
+                    }
+                    if Instant::now() >= until {
+                        return Err(Outcome::SlowClient);
+                    }
+                    bytes = b;
+                    std::thread::sleep(SEND_POLL);
+                }
+            }
+        }
+    };
+    let mut outcome = Outcome::Completed;
+    let mut audio_secs = 0.0f64;
+    let mut out_bytes = 0usize;
+    let mut done = 0usize;
+    if format == Format::Wav {
+        let header = Bytes::from(wav::streaming_header(rate).to_vec());
+        out_bytes += header.len();
+        if let Err(o) = send(header) {
+            outcome = o;
+        }
+    }
+    let synth_start = Instant::now();
+    if matches!(outcome, Outcome::Completed) {
+        for sentence in &sentences {
+            if state.cancelled.load(Ordering::Relaxed) {
+                outcome = Outcome::Disconnected;
+                break;
+            }
+            if Instant::now() >= deadline {
+                outcome = Outcome::Deadline;
+                break;
+            }
+            let speech = match synth.speak_ids_with(&sentence.ids, &scales) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(request_id = %request_id, error = %e, "synthesis failed");
+                    outcome = Outcome::Failed;
+                    break;
+                }
+            };
+            metrics.sentences.fetch_add(1, Ordering::Relaxed);
+            done += 1;
+            audio_secs += speech.audio.duration_secs();
+            let mut pcm = Vec::with_capacity(speech.audio.samples().len().saturating_mul(2));
+            if let Err(e) = speech.audio.write_raw(SampleFormat::S16, &mut pcm) {
+                tracing::error!(request_id = %request_id, error = %e, "encoding failed");
+                outcome = Outcome::Failed;
+                break;
+            }
+            out_bytes += pcm.len();
+            if let Err(o) = send(Bytes::from(pcm)) {
+                outcome = o;
+                break;
+            }
+        }
+    }
+    let synth_secs = synth_start.elapsed().as_secs_f64();
+    metrics.add_synthesis(synth_secs, audio_secs);
+    slot.charge_audio(audio_secs);
+    match outcome {
+        Outcome::Completed => state.completed.store(true, Ordering::Release),
+        Outcome::Disconnected => {
+            state.cancelled.store(true, Ordering::Relaxed);
+            metrics.reject("client_gone");
+        }
+        Outcome::Deadline => metrics.reject("deadline"),
+        Outcome::SlowClient => metrics.reject("slow_client"),
+        Outcome::Failed => metrics.reject("synthesis_failed"),
+    }
+    tracing::info!(
+        request_id = %request_id,
+        key_id = %key_id,
+        voice = %voice,
+        text_bytes,
+        sentences = sentences.len(),
+        sentences_done = done,
+        out_bytes,
+        audio_secs,
+        synth_secs,
+        total_secs = t0.elapsed().as_secs_f64(),
+        outcome = ?outcome,
+        "synthesis finished"
+    );
+}
+
+/// A failure's kind, for logs that must not carry text.
+fn error_kind(e: &signet::Error) -> &'static str {
+    use signet_text::TextError as T;
+    match e {
+        signet::Error::Text(T::HelperNotFound { .. }) => "espeak helper not found",
+        signet::Error::Text(T::LibraryNotFound { .. }) => "espeak library not found",
+        signet::Error::Text(T::DataNotFound { .. }) => "espeak data not found",
+        signet::Error::Text(_) => "text frontend or espeak helper failure",
+        signet::Error::Acoustic(_) => "model failure",
+        signet::Error::Audio(_) => "audio failure",
+        _ => "other failure",
+    }
+}
+
+fn classify(e: &signet::Error) -> JobError {
+    use signet_text::TextError as T;
+    match e {
+        signet::Error::Text(
+            t @ (T::InputTooLarge { .. } | T::LimitExceeded { .. } | T::NothingToSpeak { .. }),
+        ) => JobError::BadText(t.to_string()),
+        signet::Error::NothingToSpeak => JobError::BadText(e.to_string()),
+        _ => JobError::Internal,
+    }
+}

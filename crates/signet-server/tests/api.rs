@@ -1,0 +1,283 @@
+//! The API's answers: auth, limits, refusals with reasons, streaming audio,
+//! voices, health, metrics, and logs without text.
+
+use serde_json::json;
+
+use crate::common::*;
+
+#[test]
+fn auth_missing_wrong_and_right() {
+    let srv = start(config());
+    let body = json!({"model": "tts-1", "input": "Hello there.", "voice": VOICE});
+    let missing = send(
+        srv.addr,
+        "POST",
+        "/v1/audio/speech",
+        &[],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(missing.status, 401, "{}", missing.text());
+    assert_eq!(missing.header("www-authenticate"), Some("Bearer"));
+    assert!(
+        missing.text().contains("missing API key"),
+        "{}",
+        missing.text()
+    );
+    let wrong = send(
+        srv.addr,
+        "POST",
+        "/v1/audio/speech",
+        &[("Authorization", "Bearer not-the-key")],
+        body.to_string().as_bytes(),
+    );
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.text().contains("invalid API key"), "{}", wrong.text());
+    assert_eq!(get(srv.addr, "/v1/voices", &[]).status, 401);
+
+    let ok = speak(srv.addr, &body);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    assert!(ok.complete);
+    assert_eq!(ok.header("content-type"), Some("audio/wav"));
+    assert_eq!(ok.header("transfer-encoding"), Some("chunked"));
+    assert_eq!(ok.header("x-sample-rate"), Some("22050"));
+    assert!(ok.header("x-request-id").is_some());
+    assert_eq!(&ok.body[..4], b"RIFF");
+    assert_eq!(&ok.body[36..40], b"data");
+    let samples = (ok.body.len() - 44) / 2;
+    assert!(samples > 22050 / 4, "only {samples} samples");
+
+    let pcm = speak(
+        srv.addr,
+        &json!({"input": "Hello there.", "voice": VOICE, "response_format": "pcm", "speed": 2.0}),
+    );
+    assert_eq!(pcm.status, 200, "{}", pcm.text());
+    assert_eq!(pcm.header("content-type"), Some("audio/pcm"));
+    // Twice as fast: clearly shorter than the WAV at normal speed.
+    assert!(
+        pcm.body.len() / 2 < samples * 3 / 4,
+        "{} vs {samples}",
+        pcm.body.len() / 2
+    );
+
+    let auth = bearer();
+    let voices = get(srv.addr, "/v1/voices", &[("Authorization", &auth)]);
+    assert_eq!(voices.status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&voices.body).unwrap();
+    assert_eq!(v["voices"][0]["name"], VOICE);
+    assert_eq!(v["default"], VOICE);
+
+    assert_eq!(get(srv.addr, "/healthz", &[]).status, 200);
+    assert_eq!(get(srv.addr, "/readyz", &[]).status, 200);
+    assert_eq!(get(srv.addr, "/nope", &[]).status, 404);
+    let m = srv.metrics();
+    assert_eq!(
+        metric_value(
+            &m,
+            "signet_requests_total{endpoint=\"speech\",status=\"200\"}"
+        ),
+        2.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(
+            &m,
+            "signet_requests_total{endpoint=\"speech\",status=\"401\"}"
+        ),
+        2.0,
+        "{m}"
+    );
+    assert_eq!(
+        metric_value(&m, "signet_rejections_total{reason=\"unauthorized\"}"),
+        3.0,
+        "{m}"
+    );
+    assert!(metric_value(&m, "signet_audio_seconds_total") > 0.5, "{m}");
+    assert!(
+        metric_value(&m, "signet_synthesis_seconds_total") > 0.0,
+        "{m}"
+    );
+    assert!(m.contains("signet_queue_depth 0"), "{m}");
+}
+
+#[test]
+fn anonymous_only_when_configured() {
+    let mut c = config();
+    c.auth.mode = signet_server::AuthMode::Anonymous;
+    let srv = start(c);
+    let r = send(srv.addr, "GET", "/api/tts?text=Hi%20there.", &[], b"");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(&r.body[..4], b"RIFF");
+    // A key that is presented must still be valid.
+    let r = send(
+        srv.addr,
+        "GET",
+        "/api/tts?text=Hi.",
+        &[("Authorization", "Bearer wrong")],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+    // Coqui's style_wav named a file on the server: refused.
+    let r = send(
+        srv.addr,
+        "GET",
+        "/api/tts?text=Hi.&style_wav=/etc/passwd",
+        &[],
+        b"",
+    );
+    assert_eq!(r.status, 400);
+    assert!(!r.text().contains("/etc/passwd"), "{}", r.text());
+    // Form body on POST.
+    let r = send(
+        srv.addr,
+        "POST",
+        "/api/tts",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+        b"text=Good+morning.",
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+}
+
+#[test]
+fn rate_limit_gives_429_with_retry_after() {
+    let mut c = config();
+    c.auth.requests_per_minute = 2;
+    let srv = start(c);
+    let body = json!({"input": "Hi.", "voice": VOICE});
+    assert_eq!(speak(srv.addr, &body).status, 200);
+    assert_eq!(speak(srv.addr, &body).status, 200);
+    let r = speak(srv.addr, &body);
+    assert_eq!(r.status, 429, "{}", r.text());
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry), "{retry}");
+    assert!(r.text().contains("rate limit"), "{}", r.text());
+}
+
+#[test]
+fn body_cap_text_limit_voice_names_and_fields() {
+    let mut c = config();
+    c.max_body_bytes = 1024;
+    c.limits.max_input_bytes = 100;
+    let srv = start(c);
+    let auth = bearer();
+
+    let big = vec![b'x'; 2000];
+    let r = send(
+        srv.addr,
+        "POST",
+        "/v1/audio/speech",
+        &[("Authorization", &auth)],
+        &big,
+    );
+    assert_eq!(r.status, 413, "{}", r.text());
+    assert!(r.text().contains("max_body_bytes"), "{}", r.text());
+
+    let r = speak(
+        srv.addr,
+        &json!({"input": "word ".repeat(40), "voice": VOICE}),
+    );
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("limits.max_input_bytes"), "{}", r.text());
+    assert!(r.text().contains("100 bytes"), "{}", r.text());
+
+    let r = speak(srv.addr, &json!({"input": "Hi.", "voice": "no-such-voice"}));
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert!(!r.text().contains("no-such-voice"), "{}", r.text());
+    assert!(!r.text().contains(home().to_str().unwrap()), "{}", r.text());
+    assert!(!r.text().contains("voices/"), "{}", r.text());
+
+    for bad in [
+        "../../etc/passwd",
+        "/etc/passwd",
+        "a/b",
+        "..",
+        ".hidden",
+        "x\\y",
+        "~root",
+    ] {
+        let r = speak(srv.addr, &json!({"input": "Hi.", "voice": bad}));
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert!(r.text().contains("never a path"), "{}", r.text());
+        assert!(!r.text().contains("passwd"), "{}", r.text());
+    }
+
+    let r = speak(srv.addr, &json!({"input": "Hi.", "response_format": "mp3"}));
+    assert_eq!(r.status, 400);
+    let r = speak(srv.addr, &json!({"input": "Hi.", "speed": 100}));
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("speed"), "{}", r.text());
+    let r = speak(srv.addr, &json!({"input": "Hi.", "file": "/etc/passwd"}));
+    assert_eq!(r.status, 400);
+    for unspeakable in ["?!...,;", "\u{1}\u{2}\u{7f}"] {
+        let r = speak(srv.addr, &json!({"input": unspeakable, "voice": VOICE}));
+        assert_eq!(r.status, 400, "{}", r.text());
+        assert!(r.text().contains("nothing to speak"), "{}", r.text());
+    }
+}
+
+#[test]
+fn logs_never_hold_the_text() {
+    let srv = start(config());
+    let secret = "Quixotic zebras whisper marmalade";
+    let r = speak(
+        srv.addr,
+        &json!({"input": format!("{secret}."), "voice": VOICE}),
+    );
+    assert_eq!(r.status, 200);
+    let rid = r.header("x-request-id").unwrap().to_owned();
+    // A refused request with the same text in it.
+    let r = speak(
+        srv.addr,
+        &json!({"input": format!("{secret}."), "voice": "bad/voice"}),
+    );
+    assert_eq!(r.status, 400);
+    let auth = bearer();
+    let r = send(
+        srv.addr,
+        "GET",
+        "/api/tts?text=Quixotic%20zebras%20whisper%20marmalade",
+        &[("Authorization", &auth)],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    drop(srv);
+    let logs = logs();
+    assert!(logs.contains(&rid), "request id {rid} not logged");
+    assert!(logs.contains("synthesis finished"), "no synthesis line");
+    assert!(
+        logs.contains("key_id=\"alice\"") || logs.contains("key_id=alice"),
+        "no key id"
+    );
+    for word in ["Quixotic", "zebras", "marmalade", "Quixotic%20"] {
+        assert!(
+            !logs.contains(word),
+            "the text leaked into the logs: {word}"
+        );
+    }
+}
+
+#[test]
+fn config_errors_are_clear() {
+    let mut c = config();
+    c.auth.keys_file = None;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let e = rt
+        .block_on(signet_server::Server::bind(c))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("no API keys configured") && e.contains("anonymous"),
+        "{e}"
+    );
+    let mut c = config();
+    c.voices = vec!["missing-voice".into()];
+    c.auth.mode = signet_server::AuthMode::Anonymous;
+    let e = rt
+        .block_on(signet_server::Server::bind(c))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("missing-voice"), "{e}");
+}
