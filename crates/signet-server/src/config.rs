@@ -64,20 +64,33 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
 }
 
-/// Limits on input text (the `[limits]` table).
+/// Limits on the work of one request (the `[limits]` table); the text
+/// frontend's other limits keep their library defaults.
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 #[non_exhaustive]
 pub struct TextLimits {
     /// Largest `input` text, in bytes of UTF-8 (default 4096).
     pub max_input_bytes: usize,
+    /// Most seconds of audio one request may produce (default 600).
+    pub max_output_seconds: u32,
 }
 
 impl Default for TextLimits {
     fn default() -> Self {
         Self {
             max_input_bytes: 4096,
+            max_output_seconds: 600,
         }
+    }
+}
+
+impl TextLimits {
+    /// The text frontend's limits with these values.
+    pub fn to_limits(self) -> signet::Limits {
+        signet::Limits::default()
+            .with_max_input_bytes(self.max_input_bytes)
+            .with_max_output_seconds(self.max_output_seconds)
     }
 }
 
@@ -297,8 +310,15 @@ impl Config {
             "limits.max_input_bytes",
             n(self.limits.max_input_bytes),
             1,
-            n(signet::InputLimits::default().max_input_bytes),
+            n(signet::Limits::default().max_input_bytes),
             "bytes",
+        )?;
+        range(
+            "limits.max_output_seconds",
+            u64::from(self.limits.max_output_seconds),
+            1,
+            u64::from(signet::Limits::default().max_output_seconds),
+            "s",
         )?;
         if self.limits.max_input_bytes > self.max_body_bytes {
             return Err(ServerError::InvalidSetting {

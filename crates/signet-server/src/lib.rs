@@ -123,7 +123,7 @@ impl Server {
             workers: config.worker_count(),
             queue_capacity: config.queue_len(),
             send_timeout: Config::secs(config.send_timeout_secs),
-            limits: signet::InputLimits::with_max_input_bytes(config.limits.max_input_bytes),
+            limits: config.limits.to_limits(),
         };
         let m = Arc::clone(&metrics);
         let pool =

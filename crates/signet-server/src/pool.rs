@@ -112,7 +112,7 @@ pub(crate) struct PoolSettings {
     pub(crate) workers: usize,
     pub(crate) queue_capacity: usize,
     pub(crate) send_timeout: Duration,
-    pub(crate) limits: signet::InputLimits,
+    pub(crate) limits: signet::Limits,
 }
 
 impl Pool {
@@ -271,6 +271,7 @@ enum Outcome {
     Deadline,
     SlowClient,
     Failed,
+    OutputLimit,
 }
 
 fn run_job(
@@ -299,20 +300,48 @@ fn run_job(
         let _ = started.send(Err(JobError::Internal));
         return;
     };
-    let sentences = match synth.phonemize(&text) {
-        Ok((s, _)) => s,
+    // Stage one (limits, sentences, chunks) for the whole text, and the
+    // first chunk's phonemes, before the response starts: text errors are
+    // a 400, not a cut stream. Later chunks are phonemized as the audio of
+    // the earlier ones leaves, so the first audio does not wait for the rest.
+    let text_err = |e: &signet::Error| {
+        let err = classify(e);
+        if matches!(err, JobError::Internal) {
+            // The frontend's messages may quote the helper's answer, which
+            // may quote the text: log only the kind of failure.
+            tracing::error!(request_id = %request_id, error = error_kind(e), "text frontend failed");
+        }
+        err
+    };
+    let prepared = match synth.prepare_text(&text) {
+        Ok(p) => p,
         Err(e) => {
-            let err = classify(&e);
-            if matches!(err, JobError::Internal) {
-                // The frontend's messages may quote the helper's answer,
-                // which may quote the text: log only what kind of failure.
-                tracing::error!(request_id = %request_id, error = ?error_kind(&e), "text frontend failed");
-            }
-            let _ = started.send(Err(err));
+            let _ = started.send(Err(text_err(&e)));
             return;
         }
     };
     drop(text);
+    let limits = *synth.limits();
+    let mut budget = signet_text::PhonemeBudget::new();
+    let mut chunks_left = prepared.chunks.iter();
+    let first = match chunks_left.next().map(|c| synth.phonemize_chunk(c)) {
+        Some(Ok(out)) => out.sentences,
+        Some(Err(e)) => {
+            let _ = started.send(Err(text_err(&e)));
+            return;
+        }
+        None => Vec::new(),
+    };
+    if let Err(e) = budget.spend(&first, &limits) {
+        let _ = started.send(Err(text_err(&signet::Error::from(e))));
+        return;
+    }
+    if chunks_left.len() == 0 && !first.iter().any(signet_text::Sentence::is_voiced) {
+        let _ = started.send(Err(JobError::BadText(
+            signet::Error::NothingToSpeak.to_string(),
+        )));
+        return;
+    }
     let base = *synth.scales();
     let scales = Scales {
         length_scale: base.length_scale / speed,
@@ -358,37 +387,68 @@ fn run_job(
         }
     }
     let synth_start = Instant::now();
-    if matches!(outcome, Outcome::Completed) {
+    let mut total_samples = 0u64;
+    let mut sentences_seen = 0usize;
+    let mut pending = Some(first);
+    'chunks: while matches!(outcome, Outcome::Completed) {
+        let sentences = match pending.take() {
+            Some(s) => s,
+            None => match chunks_left.next() {
+                None => break,
+                Some(chunk) => {
+                    let out = synth.phonemize_chunk(chunk).and_then(|o| {
+                        budget
+                            .spend(&o.sentences, &limits)
+                            .map(|()| o)
+                            .map_err(Into::into)
+                    });
+                    match out {
+                        Ok(o) => o.sentences,
+                        Err(e) => {
+                            tracing::warn!(request_id = %request_id, error = error_kind(&e), "text frontend stopped the stream");
+                            outcome = Outcome::Failed;
+                            break;
+                        }
+                    }
+                }
+            },
+        };
+        sentences_seen += sentences.len();
         for sentence in &sentences {
             if state.cancelled.load(Ordering::Relaxed) {
                 outcome = Outcome::Disconnected;
-                break;
+                break 'chunks;
             }
             if Instant::now() >= deadline {
                 outcome = Outcome::Deadline;
-                break;
+                break 'chunks;
             }
             let speech = match synth.speak_ids_with(&sentence.ids, &scales) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(request_id = %request_id, error = %e, "synthesis failed");
                     outcome = Outcome::Failed;
-                    break;
+                    break 'chunks;
                 }
             };
             metrics.sentences.fetch_add(1, Ordering::Relaxed);
             done += 1;
             audio_secs += speech.audio.duration_secs();
+            total_samples += speech.audio.samples().len() as u64;
+            if limits.check_output_samples(total_samples, rate).is_err() {
+                outcome = Outcome::OutputLimit;
+                break 'chunks;
+            }
             let mut pcm = Vec::with_capacity(speech.audio.samples().len().saturating_mul(2));
             if let Err(e) = speech.audio.write_raw(SampleFormat::S16, &mut pcm) {
                 tracing::error!(request_id = %request_id, error = %e, "encoding failed");
                 outcome = Outcome::Failed;
-                break;
+                break 'chunks;
             }
             out_bytes += pcm.len();
             if let Err(o) = send(Bytes::from(pcm)) {
                 outcome = o;
-                break;
+                break 'chunks;
             }
         }
     }
@@ -404,13 +464,14 @@ fn run_job(
         Outcome::Deadline => metrics.reject("deadline"),
         Outcome::SlowClient => metrics.reject("slow_client"),
         Outcome::Failed => metrics.reject("synthesis_failed"),
+        Outcome::OutputLimit => metrics.reject("output_limit"),
     }
     tracing::info!(
         request_id = %request_id,
         key_id = %key_id,
         voice = %voice,
         text_bytes,
-        sentences = sentences.len(),
+        sentences = sentences_seen,
         sentences_done = done,
         out_bytes,
         audio_secs,
