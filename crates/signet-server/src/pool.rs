@@ -423,7 +423,7 @@ fn run_job(
                 outcome = Outcome::Deadline;
                 break 'chunks;
             }
-            let speech = match synth.speak_ids_with(&sentence.ids, &scales) {
+            let audio = match synth.synthesize_ids(&sentence.ids, &scales) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(request_id = %request_id, error = %e, "synthesis failed");
@@ -433,14 +433,14 @@ fn run_job(
             };
             metrics.sentences.fetch_add(1, Ordering::Relaxed);
             done += 1;
-            audio_secs += speech.audio.duration_secs();
-            total_samples += speech.audio.samples().len() as u64;
+            audio_secs += audio.duration_secs();
+            total_samples += audio.samples().len() as u64;
             if limits.check_output_samples(total_samples, rate).is_err() {
                 outcome = Outcome::OutputLimit;
                 break 'chunks;
             }
-            let mut pcm = Vec::with_capacity(speech.audio.samples().len().saturating_mul(2));
-            if let Err(e) = speech.audio.write_raw(SampleFormat::S16, &mut pcm) {
+            let mut pcm = Vec::with_capacity(audio.samples().len().saturating_mul(2));
+            if let Err(e) = audio.write_raw(SampleFormat::S16, &mut pcm) {
                 tracing::error!(request_id = %request_id, error = %e, "encoding failed");
                 outcome = Outcome::Failed;
                 break 'chunks;

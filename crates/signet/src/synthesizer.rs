@@ -461,15 +461,13 @@ impl Synthesizer {
         streaming::from_sentences(self, pending, &self.audio_options)
     }
 
-    /// Like [`speak_ids`](Self::speak_ids), with other scales for this call
-    /// only (checked like the builder's), e.g. a per-request speaking rate.
-    pub fn speak_ids_with(&self, ids: &[i64], scales: &Scales) -> Result<Speech, Error> {
+    /// The model's audio for phoneme ids with other scales for this call only
+    /// (checked like the builder's), e.g. a per-request speaking rate: the
+    /// voice's rate, no audio options, no timings.
+    pub fn synthesize_ids(&self, ids: &[i64], scales: &Scales) -> Result<Audio, Error> {
         check_scales(scales)?;
         let out = self.vits.infer(ids, self.speaker, scales)?;
-        Ok(Speech {
-            audio: Audio::new(out.samples, self.sample_rate())?,
-            diagnostics: Vec::new(),
-        })
+        Ok(Audio::new(out.samples, self.sample_rate())?)
     }
 }
 
