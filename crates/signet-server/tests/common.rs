@@ -18,7 +18,8 @@ fn repo_root() -> PathBuf {
 }
 
 /// A Signet home with the default voice imported (through the same importer
-/// `signet voices import piper` uses) and the espeak-ng runtime linked in.
+/// `signet voices import piper` uses), signed by a key the home trusts, and
+/// the espeak-ng runtime linked in.
 pub fn home() -> &'static Path {
     static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
     HOME.get_or_init(|| {
@@ -43,10 +44,19 @@ pub fn home() -> &'static Path {
         std::os::unix::fs::symlink(&espeak, home.path().join("espeak-ng")).expect("link");
         let store = signet::Store::new(home.path());
         std::fs::create_dir_all(store.voices_dir()).expect("voices dir");
-        let mut options = signet_piper::ImportOptions::default();
-        options.name = Some(VOICE.to_owned());
-        signet_piper::import_piper_with(&onnx, None, &store.voice_dir(VOICE).unwrap(), &options)
-            .expect("import the default voice");
+        // Signed by a key of this home, which the home's trust store trusts.
+        let key = signet_registry::SecretKey::generate().expect("importer key");
+        signet_registry::TrustStore::with_key(key.public(), signet_registry::Role::BundleSigner)
+            .save(&home.path().join(signet::store::TRUST_FILE))
+            .expect("trust store");
+        signet_piper::import_piper(
+            &onnx,
+            None,
+            &store.voice_dir(VOICE).unwrap(),
+            Some(VOICE),
+            &key,
+        )
+        .expect("import the default voice");
         home
     })
     .path()
