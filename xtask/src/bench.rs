@@ -189,6 +189,8 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     );
     println!("goal: RTF ratio on phoneme ids at most 0.8 (lower is faster)");
 
+    frontend(root, &cargo, seconds, &p.home)?;
+
     println!();
     println!(
         "streaming: first chunk of a {stream_words}-word text, in the library: {first_chunk_s:.3} s"
@@ -222,6 +224,50 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// The text frontend's criterion benchmarks (`crates/signet-text/benches/frontend.rs`):
+/// characters per second of `prepare`, and time to the first sentence of a
+/// 100,000-character text without a full stop.
+fn frontend(root: &Path, cargo: &std::ffi::OsStr, seconds: u32, home: &Path) -> Result<()> {
+    eprintln!("bench: text frontend (criterion)");
+    util::run(
+        Command::new(cargo)
+            .current_dir(root)
+            .args([
+                "bench",
+                "--quiet",
+                "-p",
+                "signet-text",
+                "--bench",
+                "frontend",
+                "--",
+            ])
+            .args(["--measurement-time", &seconds.to_string()])
+            .env(
+                "SIGNET_ESPEAK_HELPER",
+                root.join("target/release/signet-espeak"),
+            )
+            .env("SIGNET_HOME", home),
+    )?;
+    let median_s = |name: &str| -> Result<f64> {
+        let f = root
+            .join("target/criterion/frontend")
+            .join(name)
+            .join("new/estimates.json");
+        let v: Value =
+            serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
+        num(&v["median"]["point_estimate"]).map(|ns| ns / 1e9)
+    };
+    let prepare_s = median_s("prepare_100k")?;
+    let first_s = median_s("first_sentence_100k")?;
+    println!();
+    println!(
+        "text frontend: prepare (limits, Unicode policy, normalization, chunks) {:.0} characters/s; first sentence of ids for 100,000 characters without a full stop {:.1} ms",
+        100_000.0 / prepare_s,
+        first_s * 1e3
+    );
     Ok(())
 }
 

@@ -51,8 +51,8 @@ pub mod unicode;
 pub use chunk::{chunk, split_sentences};
 pub use error::{Diagnostic, TextError};
 pub use frontend::{
-    phonemize_chunk, prepare, prepare_bytes, ChunkPart, ChunkSentences, Normalization,
-    PhonemeBudget, PreparedText, TextChunk,
+    fuzz_frontend, phonemize_chunk, prepare, prepare_bytes, ChunkPart, ChunkSentences,
+    Normalization, PhonemeBudget, PreparedText, TextChunk,
 };
 pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};

@@ -144,6 +144,56 @@ fn long_sentences_are_cut_to_the_phoneme_limit() {
 
 mod corpus;
 
+#[test]
+fn a_hundred_thousand_characters_without_a_full_stop_are_spoken_completely() {
+    // The only long test of the frontend: the whole text through the real helper.
+    let text = "and the rain kept falling on the roofs of the town ".repeat(2_000);
+    assert!(text.chars().count() >= 100_000 && !text.contains('.'));
+    let synth = synth();
+    let started = std::time::Instant::now();
+    let prepared = synth.prepare_text(&text).expect("prepare");
+    let first_chunk = started.elapsed();
+    // The chunks cover the text: consecutive, from the first byte to the last.
+    let mut at = 0;
+    for chunk in &prepared.chunks {
+        assert_eq!(chunk.source.start, at);
+        at = chunk.source.end;
+    }
+    assert_eq!(at, text.len());
+    let mut sentences = 0;
+    let mut phonemes = 0;
+    let mut first = None;
+    let mut last = None;
+    for chunk in &prepared.chunks {
+        let out = synth.phonemize_chunk(chunk).expect("phonemize a chunk");
+        for s in out.sentences {
+            assert!(s.phoneme_count() <= synth.limits().max_phonemes_per_sentence);
+            sentences += 1;
+            phonemes += s.phoneme_count();
+            if first.is_none() {
+                first = Some(s.ids.clone());
+            }
+            last = Some(s.ids);
+        }
+    }
+    eprintln!(
+        "{} characters: {} chunks, {sentences} sentences, {phonemes} phonemes; prepared in {first_chunk:?}, all phonemized in {:?}",
+        text.chars().count(),
+        prepared.chunks.len(),
+        started.elapsed()
+    );
+    // Roughly one phoneme per character: nothing was dropped.
+    assert!(phonemes > 80_000, "{phonemes} phonemes");
+    // The model takes the first and the last sentence like any other (synthesizing
+    // all two hours of audio is the streaming benchmark's job, not a test's).
+    for ids in [first, last] {
+        let speech = synth
+            .speak_ids(&ids.expect("a sentence"))
+            .expect("synthesize");
+        assert!(speech.audio.samples().len() > 22_050);
+    }
+}
+
 /// A Signet home of its own (sharing the voice store, trust store and
 /// espeak-ng of [`home`]) with `config` as its `config.toml`.
 fn home_with_config(config: &str) -> tempfile::TempDir {
