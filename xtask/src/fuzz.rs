@@ -90,9 +90,25 @@ pub fn build(repo_root: &Path, target: Option<&str>) -> Result<()> {
         build.arg(only);
     }
     build.stdin(std::process::Stdio::null());
+    empty_plain_dev_null();
     util::run(&mut build)
         .context(dev_null_hint())
         .context("the fuzz targets do not build")
+}
+
+/// Cargo's rustc probe for the sanitizer build reads its source from
+/// `/dev/null`. Some sandboxes make `/dev/null` a plain file that any
+/// `cmd > /dev/null` fills with text, which the probe then tries to compile.
+/// Where it is a plain file (never a device), empty it first.
+fn empty_plain_dev_null() {
+    let path = Path::new("/dev/null");
+    let plain = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
+    if plain && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
+        eprintln!("xtask: /dev/null is a plain file here, not a device; emptying it for cargo's probe");
+        if let Err(e) = std::fs::OpenOptions::new().write(true).truncate(true).open(path) {
+            eprintln!("xtask: cannot empty /dev/null: {e}");
+        }
+    }
 }
 
 /// Runs every target (or only `target`) for `seconds` seconds each.
