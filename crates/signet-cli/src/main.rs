@@ -9,6 +9,7 @@ mod inspect;
 mod keys;
 mod output;
 mod serve;
+mod registry;
 mod speak;
 mod trust;
 mod verify_release;
@@ -52,6 +53,9 @@ enum Command {
     /// Serve speech over HTTP (API keys, rate limits, streaming audio).
     #[command(long_about = serve::LONG_ABOUT)]
     Serve(serve::ServeArgs),
+    /// Publish a signed index of bundles.
+    #[command(subcommand)]
+    Registry(registry::RegistryCommand),
 }
 
 fn main() -> ExitCode {
@@ -84,6 +88,7 @@ fn main() -> ExitCode {
             Command::Trust(cmd) => trust::run(&home, cmd),
             Command::VerifyRelease(args) => verify_release::run(args),
             Command::Serve(args) => serve::run(&home, args),
+            Command::Registry(cmd) => registry::run(&home, cmd),
         });
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,10 +12,21 @@ use signet::Store;
 pub enum VoicesCommand {
     /// List installed voices, verifying each bundle.
     List,
-    /// Install a signed bundle folder (verified against the trust store first).
+    /// Install a signed bundle: a local bundle folder, or the URL of a signed index with
+    /// --name (verified against the trust store before anything is installed).
     Install {
-        /// The bundle folder (manifest.toml, manifest.dsse.json and the files it lists).
+        /// The bundle folder (manifest.toml, manifest.dsse.json and the files it lists), or an
+        /// https:// URL of a signed index (index.json).
         source: String,
+        /// With an index URL: the voice to install.
+        #[arg(long)]
+        name: Option<String>,
+        /// With an index URL: trust only this CA (PEM) for the server's certificate.
+        #[arg(long, value_name = "PEM")]
+        ca: Option<PathBuf>,
+        /// Tests only: allow plain http:// to a loopback host.
+        #[arg(long, hide = true)]
+        allow_loopback_http_for_tests: bool,
     },
     /// Verify an installed voice against the trust store and report who signed it.
     Verify {
@@ -58,7 +69,25 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
     let store = Store::new(home);
     match cmd {
         VoicesCommand::List => list(&store),
-        VoicesCommand::Install { source } => install(&store, &source),
+        VoicesCommand::Install {
+            source,
+            name,
+            ca,
+            allow_loopback_http_for_tests,
+        } => {
+            if source.contains("://") {
+                let name = name.context("installing from an index URL needs --name VOICE")?;
+                crate::registry::install_remote(
+                    &store,
+                    &source,
+                    &name,
+                    ca.as_deref(),
+                    allow_loopback_http_for_tests,
+                )
+            } else {
+                install(&store, &source)
+            }
+        }
         VoicesCommand::Verify { name } => verify(&store, &name),
         VoicesCommand::Remove { name } => {
             signet::store::check_voice_name(&name)?;
@@ -110,12 +139,6 @@ fn list(store: &Store) -> Result<()> {
 }
 
 fn install(store: &Store, source: &str) -> Result<()> {
-    if source.contains("://") {
-        anyhow::bail!(
-            "{source:?} is a URL; remote bundles are installed from a signed index \
-             (`signet registry install NAME --index URL`)"
-        );
-    }
     let trust = store.trust_store()?;
     let done = signet_registry::install_bundle(Path::new(source), &store.voices_dir(), &trust)
         .with_context(|| format!("cannot install {source}"))?;

@@ -176,6 +176,44 @@ pub enum RegistryError {
         /// The name its signed manifest carries.
         found: String,
     },
+    /// A signed index payload is malformed.
+    #[error("index is malformed: {reason}")]
+    IndexInvalid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The index expired (a frozen or replayed index).
+    #[error(
+        "index version {version} expired at {expired}; refusing a stale index (freeze attack?)"
+    )]
+    IndexExpired {
+        /// The index's version.
+        version: u64,
+        /// Its expiry (RFC 3339).
+        expired: String,
+    },
+    /// The index is older than (or as old as, but different from) the last one accepted.
+    #[error("index rollback refused: version {seen} was already seen, the server offers version {offered}")]
+    IndexRollback {
+        /// The last accepted version.
+        seen: u64,
+        /// The version offered.
+        offered: u64,
+    },
+    /// The index lists no bundle of that name.
+    #[error("the index lists no bundle named {name:?}")]
+    NotInIndex {
+        /// The name asked for.
+        name: String,
+    },
+    /// A fetched bundle is not the one its index entry describes.
+    #[error("bundle {name:?} does not match its index entry: {reason}")]
+    IndexMismatch {
+        /// The index entry's name.
+        name: String,
+        /// What differs.
+        reason: String,
+    },
     /// No voice of that name is installed.
     #[error("voice {name:?} is not installed")]
     NotInstalled {

@@ -14,6 +14,8 @@
 //! [`Envelope::verify`]: DSSE pre-authentication encoding, threshold over distinct trusted keys)
 //! and [`trust`] ([`TrustStore`] with roles, expiry, revocation and thresholds). [`release`]
 //! signs and verifies release folders (`SHA256SUMS` under an envelope) with them.
+//! [`index`] is the signed remote index (TUF-style version, expiry and threshold); fetching it
+//! over the network is `signet-fetch`'s job.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), signet_registry::RegistryError> {
@@ -31,6 +33,7 @@ mod b64;
 mod bundle;
 pub mod envelope;
 mod error;
+pub mod index;
 mod install;
 pub mod keys;
 mod manifest;

@@ -9,6 +9,7 @@
 
 mod attacks;
 mod common;
+mod index;
 mod round_trip;
 mod signatures;
 mod store;

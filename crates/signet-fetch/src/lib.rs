@@ -1,0 +1,341 @@
+//! Signet's network client: fetching bundles listed in a signed index over HTTPS (rustls only,
+//! no redirects, every body capped at the size the signed index declares).
+//!
+//! **Architecture invariant:** this is the only crate that opens network connections; the
+//! registry verifies bytes and knows no network, and everything fetched here goes through the
+//! registry's verification before it is installed.
+//!
+//! [`Fetcher`] refuses any URL that is not `https://`, except `http://` to a loopback host when
+//! built with [`HttpPolicy::AllowLoopbackHttpForTests`]. A server certificate is checked against
+//! the built-in web roots, or only against the CA given with [`FetchOptions::ca_pem`].
+//! [`install_from_index`] is the whole client: fetch and verify the index (threshold, expiry,
+//! rollback), find the bundle by name, fetch each of its files (capped, digest-checked) into a
+//! temporary folder, verify that folder as a bundle, check it is the bundle the index names,
+//! install it, and only then remember the index version.
+
+#![forbid(unsafe_code)]
+
+use std::io::Read;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use sha2::{Digest, Sha256};
+
+use signet_registry::index::{
+    accept_index, check_bundle_matches, open_index, IndexState, MAX_INDEX_LEN,
+};
+use signet_registry::{install_verified, Installed, RegistryError, TrustStore};
+
+/// Why a fetch failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The index, a bundle or the install was refused by the registry's checks.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A URL that may not be fetched (not https, or http to a non-loopback host).
+    #[error("refusing to fetch {url}: {reason}")]
+    InsecureUrl {
+        /// The URL.
+        url: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// The server sent more bytes than the signed index declares (endless data).
+    #[error("{url} sent more than the {limit} bytes the signed index declares; download stopped")]
+    DownloadTooLong {
+        /// The URL.
+        url: String,
+        /// The declared size.
+        limit: u64,
+    },
+    /// A body shorter than declared.
+    #[error("{url} sent {found} bytes, the signed index declares {expected}")]
+    DownloadTooShort {
+        /// The URL.
+        url: String,
+        /// Declared size.
+        expected: u64,
+        /// Bytes received.
+        found: u64,
+    },
+    /// A downloaded file's SHA-256 differs from the index's.
+    #[error("{url} has SHA-256 {found}, the signed index declares {expected}")]
+    DigestMismatch {
+        /// The URL.
+        url: String,
+        /// Declared digest.
+        expected: String,
+        /// Digest of the bytes received.
+        found: String,
+    },
+    /// Connection, TLS or HTTP status failure.
+    #[error("fetching {url} failed: {reason}")]
+    Http {
+        /// The URL.
+        url: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A local file system error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: std::path::PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Whether plain HTTP is ever allowed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HttpPolicy {
+    /// Only `https://` URLs (the default).
+    #[default]
+    HttpsOnly,
+    /// Also `http://` to 127.0.0.1, ::1 or localhost. For tests only.
+    AllowLoopbackHttpForTests,
+}
+
+/// How a [`Fetcher`] connects.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct FetchOptions {
+    /// PEM of the only CA to trust for server certificates (instead of the built-in web roots).
+    pub ca_pem: Option<Vec<u8>>,
+    /// Plain HTTP policy.
+    pub http: HttpPolicy,
+}
+
+/// An HTTPS client with the registry's rules. See the module docs.
+pub struct Fetcher {
+    agent: ureq::Agent,
+    http: HttpPolicy,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher")
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+fn http_err(url: &str, reason: impl Into<String>) -> FetchError {
+    FetchError::Http {
+        url: url.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+impl Fetcher {
+    /// A client with `options`.
+    pub fn new(options: &FetchOptions) -> Result<Self, FetchError> {
+        let mut builder = ureq::AgentBuilder::new()
+            .redirects(0)
+            .timeout_connect(Duration::from_secs(15))
+            .timeout_read(Duration::from_secs(60))
+            .https_only(options.http == HttpPolicy::HttpsOnly);
+        if let Some(pem) = &options.ca_pem {
+            let mut roots = rustls::RootCertStore::empty();
+            let mut reader = std::io::BufReader::new(pem.as_slice());
+            let mut added = 0;
+            for cert in rustls_pemfile::certs(&mut reader) {
+                let cert = cert.map_err(|e| http_err("(CA file)", format!("bad PEM: {e}")))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| http_err("(CA file)", format!("unusable CA certificate: {e}")))?;
+                added += 1;
+            }
+            if added == 0 {
+                return Err(http_err("(CA file)", "no certificate in the CA file"));
+            }
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| http_err("(TLS)", e.to_string()))?
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            builder = builder.tls_config(Arc::new(config));
+        }
+        Ok(Self {
+            agent: builder.build(),
+            http: options.http,
+        })
+    }
+
+    /// Checks `url` against the scheme policy.
+    pub fn check_url(&self, url: &url::Url) -> Result<(), FetchError> {
+        let refuse = |reason: &str| FetchError::InsecureUrl {
+            url: url.to_string(),
+            reason: reason.to_owned(),
+        };
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if self.http == HttpPolicy::AllowLoopbackHttpForTests => {
+                let loopback = match url.host() {
+                    Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                    Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                    Some(url::Host::Domain(d)) => d == "localhost",
+                    None => false,
+                };
+                if loopback {
+                    Ok(())
+                } else {
+                    Err(refuse(
+                        "plain HTTP is allowed only to a loopback host, and only in tests",
+                    ))
+                }
+            }
+            "http" => Err(refuse("plain HTTP is refused; use https://")),
+            _ => Err(refuse("only https:// URLs are fetched")),
+        }
+    }
+
+    /// GETs `url`, reading at most `limit` bytes: a body longer than that is
+    /// [`FetchError::DownloadTooLong`] (endless data), and reading stops at `limit + 1`.
+    /// `progress` is called with the bytes read so far.
+    pub fn get_capped(
+        &self,
+        url: &url::Url,
+        limit: u64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<u8>, FetchError> {
+        self.check_url(url)?;
+        let s = url.as_str();
+        let response = match self.agent.get(s).call() {
+            Ok(r) => r,
+            Err(ureq::Error::Status(code, _)) => {
+                return Err(http_err(s, format!("the server answered HTTP {code}")))
+            }
+            Err(e) => return Err(http_err(s, e.to_string())),
+        };
+        if response.status() != 200 {
+            return Err(http_err(
+                s,
+                format!("the server answered HTTP {}", response.status()),
+            ));
+        }
+        let mut reader = response.into_reader().take(limit.saturating_add(1));
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = reader
+                .read(&mut buf)
+                .map_err(|e| http_err(s, e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(buf.get(..n).unwrap_or_default());
+            if out.len() as u64 > limit {
+                return Err(FetchError::DownloadTooLong {
+                    url: s.to_owned(),
+                    limit,
+                });
+            }
+            progress(out.len() as u64);
+        }
+        Ok(out)
+    }
+}
+
+/// Installs the bundle listed as `name` in the signed index at `index_url`. See the module
+/// docs for the steps. `state_path` holds the last accepted index version; `scratch` is a folder
+/// for the temporary download (created if missing, on the same file system as `voices_dir`
+/// preferably). `progress(done, total)` reports bundle bytes.
+#[allow(clippy::too_many_arguments)]
+pub fn install_from_index(
+    fetcher: &Fetcher,
+    index_url: &str,
+    name: &str,
+    voices_dir: &Path,
+    scratch: &Path,
+    trust: &TrustStore,
+    state_path: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<Installed, FetchError> {
+    let base = url::Url::parse(index_url).map_err(|e| FetchError::InsecureUrl {
+        url: index_url.to_owned(),
+        reason: format!("not a URL: {e}"),
+    })?;
+    fetcher.check_url(&base)?;
+    let state = IndexState::load(state_path)?;
+    let bytes = fetcher.get_capped(&base, MAX_INDEX_LEN, &mut |_| {})?;
+    let verified = open_index(&bytes, trust, &state, SystemTime::now())?;
+    let entry = verified.index().entry(name)?.clone();
+
+    std::fs::create_dir_all(scratch).map_err(|source| FetchError::Io {
+        path: scratch.to_owned(),
+        source,
+    })?;
+    let tmp = tempdir_in(scratch)?;
+    let result = (|| {
+        let folder = base
+            .join(&entry.url)
+            .map_err(|e| http_err(&entry.url, e.to_string()))?;
+        let mut done = 0u64;
+        for f in &entry.files {
+            let url = folder
+                .join(&f.name)
+                .map_err(|e| http_err(&f.name, e.to_string()))?;
+            let body = fetcher.get_capped(&url, f.size, &mut |n| progress(done + n, entry.size))?;
+            if body.len() as u64 != f.size {
+                return Err(FetchError::DownloadTooShort {
+                    url: url.to_string(),
+                    expected: f.size,
+                    found: body.len() as u64,
+                });
+            }
+            let digest = hex::encode(Sha256::digest(&body));
+            if digest != f.sha256 {
+                return Err(FetchError::DigestMismatch {
+                    url: url.to_string(),
+                    expected: f.sha256.clone(),
+                    found: digest,
+                });
+            }
+            write_new(&tmp.join(&f.name), &body)?;
+            done += f.size;
+        }
+        let bundle = signet_registry::verify_bundle_dir(&tmp, trust)?;
+        check_bundle_matches(&entry, &bundle)?;
+        Ok(install_verified(&bundle, voices_dir, trust)?)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    let installed = result?;
+    accept_index(&verified).save(state_path)?;
+    Ok(installed)
+}
+
+/// A fresh folder `download-<pid>-<n>` in `parent`.
+fn tempdir_in(parent: &Path) -> Result<std::path::PathBuf, FetchError> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = parent.join(format!(
+        "download-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir(&dir).map_err(|source| FetchError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    Ok(dir)
+}
+
+fn write_new(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
+    use std::io::Write;
+    let io = |source| FetchError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io)?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)
+}

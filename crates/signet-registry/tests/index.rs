@@ -1,0 +1,181 @@
+//! The signed index without a network: publishing, strict parsing, threshold, expiry (freeze)
+//! and version (rollback) checks. The HTTPS client's attacks are in signet-fetch's tests.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use signet_registry::index::{
+    accept_index, fuzz_parse_index, open_index, publish_index, Index, IndexState,
+    INDEX_PAYLOAD_TYPE,
+};
+use signet_registry::{Envelope, RegistryError, Role, SecretKey, TrustedKey};
+
+use crate::common::{fixture, trust};
+
+fn root() -> SecretKey {
+    SecretKey::from_seed(&[77; 32])
+}
+
+fn trust_with_root() -> signet_registry::TrustStore {
+    let mut t = trust();
+    t.add(TrustedKey::new(root().public(), Role::IndexRoot))
+        .unwrap();
+    t
+}
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+const NOW: u64 = 1_800_000_000;
+
+/// A published index over the fixture's bundle folder.
+fn published(version: u64) -> (Vec<u8>, crate::common::Fixture) {
+    let fx = fixture();
+    let bytes = publish_index(
+        &fx.outside,
+        &trust_with_root(),
+        version,
+        NOW as i64 + 3600,
+        &[&root()],
+    )
+    .unwrap();
+    (bytes, fx)
+}
+
+#[test]
+fn published_index_opens_and_lists_every_file() {
+    let (bytes, _fx) = published(3);
+    let v = open_index(&bytes, &trust_with_root(), &IndexState::default(), at(NOW)).unwrap();
+    let entry = v.index().entry("en_US-test-medium").unwrap();
+    let names: Vec<&str> = entry.files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["manifest.toml", "manifest.dsse.json", "weights.safetensors"]
+    );
+    assert_eq!(entry.url, "bundle/");
+    assert_eq!(accept_index(&v).version, 3);
+}
+
+#[test]
+fn rollback_of_the_index_version() {
+    let (v3, _a) = published(3);
+    let (v2, _b) = published(2);
+    let state = accept_index(
+        &open_index(&v3, &trust_with_root(), &IndexState::default(), at(NOW)).unwrap(),
+    );
+    assert!(matches!(
+        open_index(&v2, &trust_with_root(), &state, at(NOW)),
+        Err(RegistryError::IndexRollback {
+            seen: 3,
+            offered: 2
+        })
+    ));
+    // Same version, other content: equivocation, refused the same way.
+    let mut other = state.clone();
+    other.digest = "0".repeat(64);
+    assert!(matches!(
+        open_index(&v3, &trust_with_root(), &other, at(NOW)),
+        Err(RegistryError::IndexRollback {
+            seen: 3,
+            offered: 3
+        })
+    ));
+}
+
+#[test]
+fn expired_index_freeze() {
+    let (bytes, _fx) = published(1);
+    assert!(matches!(
+        open_index(
+            &bytes,
+            &trust_with_root(),
+            &IndexState::default(),
+            at(NOW + 3600)
+        ),
+        Err(RegistryError::IndexExpired { version: 1, .. })
+    ));
+}
+
+#[test]
+fn index_threshold_counts_index_root_keys_only() {
+    let (bytes, _fx) = published(1);
+    let mut t = trust_with_root();
+    t.set_threshold(Role::IndexRoot, 2).unwrap();
+    assert!(matches!(
+        open_index(&bytes, &t, &IndexState::default(), at(NOW)),
+        Err(RegistryError::SignatureThreshold {
+            role: Role::IndexRoot,
+            valid: 1,
+            threshold: 2,
+            ..
+        })
+    ));
+}
+
+/// Re-signs a modified payload with the trusted root, so only the payload checks can refuse it.
+fn resigned(bytes: &[u8], edit: impl Fn(String) -> String) -> Vec<u8> {
+    let env = Envelope::from_json(bytes).unwrap();
+    let payload = edit(String::from_utf8(env.unverified_payload().to_vec()).unwrap());
+    Envelope::sign(INDEX_PAYLOAD_TYPE, payload.into_bytes(), &root())
+        .unwrap()
+        .to_json()
+        .unwrap()
+}
+
+#[test]
+fn strict_index_payload() {
+    let (bytes, _fx) = published(1);
+    type Edit = Box<dyn Fn(String) -> String>;
+    let cases: Vec<(&str, Edit)> = vec![
+        (
+            "unknown field",
+            Box::new(|s: String| s.replacen("\"version\"", "\"hook\": 1, \"version\"", 1)),
+        ),
+        (
+            "absolute url",
+            Box::new(|s: String| s.replace("\"bundle/\"", "\"https://evil.example/\"")),
+        ),
+        (
+            "traversal url",
+            Box::new(|s: String| s.replace("\"bundle/\"", "\"../bundle/\"")),
+        ),
+        (
+            "traversal file",
+            Box::new(|s: String| s.replace("\"weights.safetensors\"", "\"../w\"")),
+        ),
+        (
+            "format",
+            Box::new(|s: String| s.replace("signet-index/1", "signet-index/2")),
+        ),
+        (
+            "size sum",
+            Box::new(|s: String| s.replacen("\"size\": ", "\"size\": 1", 1)),
+        ),
+        ("trailing data", Box::new(|s: String| format!("{s} {{}}"))),
+    ];
+    for (what, edit) in cases {
+        let forged = resigned(&bytes, edit);
+        match open_index(&forged, &trust_with_root(), &IndexState::default(), at(NOW)) {
+            Err(RegistryError::IndexInvalid { .. } | RegistryError::BadFileName { .. }) => {}
+            other => panic!("{what}: {other:?}"),
+        }
+    }
+    // Every truncation of the payload, signed, is refused without a panic.
+    let env = Envelope::from_json(&bytes).unwrap();
+    let payload = env.unverified_payload();
+    for n in 0..payload.len() {
+        assert!(Index::parse(&payload[..n]).is_err(), "{n}");
+    }
+}
+
+/// Writes the index fuzz target's seeds when `SIGNET_WRITE_FUZZ_SEEDS` names a folder (the
+/// committed ones are in `fuzz/corpus/index/`); always checks that the seed parses.
+#[test]
+fn index_fuzz_seed_parses() {
+    let (bytes, _fx) = published(1);
+    fuzz_parse_index(&bytes);
+    assert!(Envelope::from_json(&bytes).is_ok());
+    if let Some(dir) = std::env::var_os("SIGNET_WRITE_FUZZ_SEEDS") {
+        std::fs::write(std::path::Path::new(&dir).join("one_bundle"), &bytes).unwrap();
+    }
+}
