@@ -104,8 +104,14 @@ fn empty_plain_dev_null() {
     let path = Path::new("/dev/null");
     let plain = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
     if plain && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-        eprintln!("xtask: /dev/null is a plain file here, not a device; emptying it for cargo's probe");
-        if let Err(e) = std::fs::OpenOptions::new().write(true).truncate(true).open(path) {
+        eprintln!(
+            "xtask: /dev/null is a plain file here, not a device; emptying it for cargo's probe"
+        );
+        if let Err(e) = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(path)
+        {
             eprintln!("xtask: cannot empty /dev/null: {e}");
         }
     }

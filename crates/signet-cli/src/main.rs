@@ -8,8 +8,8 @@
 mod inspect;
 mod keys;
 mod output;
-mod serve;
 mod registry;
+mod serve;
 mod speak;
 mod trust;
 mod verify_release;
