@@ -19,7 +19,7 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 
 use crate::audit::{cargo, Tool};
-use crate::util;
+use crate::{devnull, util};
 
 /// cargo-fuzz; builds with any recent stable toolchain.
 const CARGO_FUZZ: Tool = Tool {
@@ -90,31 +90,10 @@ pub fn build(repo_root: &Path, target: Option<&str>) -> Result<()> {
         build.arg(only);
     }
     build.stdin(std::process::Stdio::null());
-    empty_plain_dev_null();
+    devnull::repair();
     util::run(&mut build)
-        .context(dev_null_hint())
+        .with_context(devnull::hint)
         .context("the fuzz targets do not build")
-}
-
-/// Cargo's rustc probe for the sanitizer build reads its source from
-/// `/dev/null`. Some sandboxes make `/dev/null` a plain file that any
-/// `cmd > /dev/null` fills with text, which the probe then tries to compile.
-/// Where it is a plain file (never a device), empty it first.
-fn empty_plain_dev_null() {
-    let path = Path::new("/dev/null");
-    let plain = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file());
-    if plain && std::fs::metadata(path).is_ok_and(|m| m.len() > 0) {
-        eprintln!(
-            "xtask: /dev/null is a plain file here, not a device; emptying it for cargo's probe"
-        );
-        if let Err(e) = std::fs::OpenOptions::new()
-            .write(true)
-            .truncate(true)
-            .open(path)
-        {
-            eprintln!("xtask: cannot empty /dev/null: {e}");
-        }
-    }
 }
 
 /// Runs every target (or only `target`) for `seconds` seconds each.
@@ -215,22 +194,6 @@ fn fuzz_command(repo_root: &Path) -> Command {
         .env_remove("LIBTORCH")
         .arg("fuzz");
     cmd
-}
-
-/// Cargo probes rustc with the source read from `/dev/null`. Where that is a
-/// plain file holding binary data (seen on sandboxed machines after a tool
-/// wrote audio "to /dev/null"), the probe fails with "couldn't read from
-/// stdin"; say so instead of leaving the reader to guess.
-fn dev_null_hint() -> String {
-    use std::os::unix::fs::FileTypeExt;
-    match std::fs::metadata("/dev/null") {
-        Ok(m) if !m.file_type().is_char_device() && m.len() > 0 => format!(
-            "/dev/null on this machine is a plain file of {} bytes, not a device; \
-             cargo's rustc probe reads it as source, so empty it (`: > /dev/null`)",
-            m.len()
-        ),
-        _ => "a compile error in fuzz/ or a missing toolchain component".to_string(),
-    }
 }
 
 fn run_target(repo_root: &Path, target: &str, seconds: u64) -> Result<Outcome> {

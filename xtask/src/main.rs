@@ -7,6 +7,7 @@
 mod audit;
 mod bench;
 mod demo;
+mod devnull;
 mod espeak;
 mod fixtures;
 mod fuzz;

@@ -40,6 +40,9 @@ pub const DEFAULT_VOICE: &str = pins::VOICE_NAME;
 
 /// Runs every setup step.
 pub fn run(root: &Path) -> Result<Provisioned> {
+    // Before any cargo call of ours: a `/dev/null` that is a plain file
+    // breaks cargo's toolchain probe once anything has written to it.
+    crate::devnull::repair();
     debian_packages()?;
     let python = venv(root)?;
     let voice_dir = default_voice(root, &python)?;

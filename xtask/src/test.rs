@@ -8,9 +8,9 @@
 use std::path::Path;
 use std::process::Command;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 
-use crate::{fuzz, setup, util};
+use crate::{devnull, fuzz, setup, util};
 
 /// Seconds each fuzz target runs in the test command.
 const FUZZ_SECONDS: u64 = 10;
@@ -25,15 +25,23 @@ pub fn run(root: &Path) -> Result<()> {
             .current_dir(root)
             .args(["build", "--workspace", "--bins"]),
     )?;
-    // The fuzz targets are built first: cargo's toolchain probe reads
-    // `/dev/null`, which some sandboxes make a plain file that any process
-    // may fill with binary data while the suite runs.
     fuzz::build(root, None)?;
+    // Build every test first, then repair `/dev/null` before they run:
+    // several tests call cargo themselves, and on a sandbox where
+    // `/dev/null` is a plain file a build script's `cc` probe leaves text
+    // there that cargo's rustc probe would then try to compile.
+    util::run(
+        Command::new(&cargo)
+            .current_dir(root)
+            .args(["test", "--workspace", "--no-run"]),
+    )?;
+    devnull::repair();
     util::run(
         Command::new(&cargo)
             .current_dir(root)
             .args(["test", "--workspace", "--no-fail-fast"])
             .env("SIGNET_TEST_VOICE_DIR", &provisioned.voice_dir),
-    )?;
+    )
+    .with_context(devnull::hint)?;
     fuzz::run(root, FUZZ_SECONDS, None)
 }
