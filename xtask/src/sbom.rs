@@ -184,6 +184,10 @@ fn native_components(bin: &ReleaseBinary) -> Vec<Value> {
             "scope": "required",
             "licenses": [{ "expression": "BSD-3-Clause" }],
             "purl": format!("pkg:pypi/torch@{}", pins::TORCH_VERSION),
+            "hashes": pins::torch_wheel_sha256()
+                .into_iter()
+                .map(|h| json!({ "alg": "SHA-256", "content": h }))
+                .collect::<Vec<_>>(),
             "properties": not_shipped,
         })],
         "signet-espeak" => {

@@ -201,35 +201,14 @@ fn venv(root: &Path) -> Result<PathBuf> {
         util::run(Command::new(host_python).args(["-m", "venv"]).arg(&venv))?;
     }
     eprintln!(
-        "setup: installing libtorch (PyPI torch=={}) into .venv",
+        "setup: installing libtorch (PyPI torch=={}, SHA-256 pinned) into .venv",
         pins::TORCH_VERSION
     );
     // torch's own dependency list pulls in the whole CUDA stack (about 4 GB);
-    // the CPU path that tch uses needs only these.
-    util::run_quiet(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "--no-deps",
-            ])
-            .args(pins::LIBTORCH_WHEELS),
-    )?;
+    // the CPU path that tch uses needs only the wheels in the file.
+    pip_install_pinned(&python, &root.join(pins::LIBTORCH_REQUIREMENTS_PATH))?;
     eprintln!("setup: installing fixture and benchmark tools (onnxruntime, piper-tts) into .venv");
-    util::run_quiet(
-        Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(pins::FIXTURE_TOOLS),
-    )?;
+    pip_install_pinned(&python, &root.join(pins::FIXTURE_REQUIREMENTS_PATH))?;
     let torch_dir = find_torch(&venv)?;
     let link = venv.join("libtorch");
     let _ = std::fs::remove_file(&link);
@@ -241,6 +220,35 @@ fn venv(root: &Path) -> Result<PathBuf> {
         .with_context(|| format!("cannot link {} to {}", link.display(), target.display()))?;
     write_stamp(&stamp, &key)?;
     Ok(python)
+}
+
+/// Installs exactly the wheels a requirements file lists, each checked by
+/// pip against its pinned SHA-256 (`--require-hashes`) before it is
+/// unpacked; `--no-deps` keeps pip from adding anything unpinned.
+fn pip_install_pinned(python: &Path, requirements: &Path) -> Result<()> {
+    util::run_quiet(
+        Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--require-hashes",
+                "--no-deps",
+                "--only-binary=:all:",
+                "-r",
+            ])
+            .arg(requirements),
+    )
+    .with_context(|| {
+        format!(
+            "pip refused or failed to install {}; a digest mismatch means the \
+             download differs from the pinned wheel",
+            requirements.display()
+        )
+    })?;
+    Ok(())
 }
 
 fn which_python() -> Result<&'static str> {
