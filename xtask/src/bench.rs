@@ -17,6 +17,10 @@
 //!
 //! Noise scales are 0 on both sides so the audio lengths are equal.
 
+// Every index here is into a `serde_json::Value`, whose `Index` gives
+// `Value::Null` for a missing key instead of panicking; `num` then reports it.
+#![allow(clippy::indexing_slicing)]
+
 use std::path::Path;
 use std::process::Command;
 
@@ -110,15 +114,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .env("SIGNET_HOME", &p.home),
     )?;
     let ours: Value = serde_json::from_slice(&std::fs::read(&side)?)?;
-    let crit = |name: &str| -> Result<f64> {
-        let f = root
-            .join("target/criterion/signet")
-            .join(name)
-            .join("new/estimates.json");
-        let v: Value =
-            serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
-        num(&v["median"]["point_estimate"]).map(|ns| ns / 1e9)
-    };
+    let crit = |name: &str| criterion_median_s(root, "signet", name);
     let ids_s = crit("ids")?;
     let text_s = crit("text")?;
     let first_chunk_s = crit("first_chunk")?;
@@ -251,15 +247,7 @@ fn frontend(root: &Path, cargo: &std::ffi::OsStr, seconds: u32, home: &Path) -> 
             )
             .env("SIGNET_HOME", home),
     )?;
-    let median_s = |name: &str| -> Result<f64> {
-        let f = root
-            .join("target/criterion/frontend")
-            .join(name)
-            .join("new/estimates.json");
-        let v: Value =
-            serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
-        num(&v["median"]["point_estimate"]).map(|ns| ns / 1e9)
-    };
+    let median_s = |name: &str| criterion_median_s(root, "frontend", name);
     let prepare_s = median_s("prepare_100k")?;
     let first_s = median_s("first_sentence_100k")?;
     println!();
@@ -269,6 +257,18 @@ fn frontend(root: &Path, cargo: &std::ffi::OsStr, seconds: u32, home: &Path) -> 
         first_s * 1e3
     );
     Ok(())
+}
+
+/// The median of criterion's latest run of `group/name`, in seconds.
+fn criterion_median_s(root: &Path, group: &str, name: &str) -> Result<f64> {
+    let f = root
+        .join("target/criterion")
+        .join(group)
+        .join(name)
+        .join("new/estimates.json");
+    let v: Value =
+        serde_json::from_slice(&std::fs::read(&f).with_context(|| f.display().to_string())?)?;
+    num(&v["median"]["point_estimate"]).map(|ns| ns / 1e9)
 }
 
 /// `n` words of English: the fixture's sentences, repeated in order.
