@@ -13,7 +13,8 @@
 //!   2,000 and 20,000 words, the time to the first audio byte and the peak
 //!   RSS of the process, which must agree within 10 % (memory flat in the
 //!   length of the input). The 20,000-word run synthesizes over two hours of
-//!   audio, so it takes many minutes; `--stream-words N` runs a shorter one.
+//!   audio, so it takes many minutes; `--stream-words N` runs a shorter one
+//!   (N of 2,000 or less compares with N/10 words and does not enforce the goal).
 //!
 //! Noise scales are 0 on both sides so the audio lengths are equal.
 
@@ -28,6 +29,9 @@ use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
 use crate::{setup, util};
+
+/// The shorter text of the streaming memory goal, in words.
+const GOAL_SHORT_WORDS: usize = 2_000;
 
 /// Sentences used for the end-to-end case, from the phoneme fixture.
 const TEXTS: usize = 30;
@@ -191,7 +195,15 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     println!(
         "streaming: first chunk of a {stream_words}-word text, in the library: {first_chunk_s:.3} s"
     );
-    let short_words = (stream_words / 10).max(1);
+    // The goal compares 2,000 words with 20,000: by 2,000 words the process
+    // has met sentences of most lengths, so its caches have grown to their
+    // size. A shorter `--stream-words` run compares against a tenth of its
+    // length and only reports the difference.
+    let short_words = if stream_words > GOAL_SHORT_WORDS {
+        GOAL_SHORT_WORDS
+    } else {
+        (stream_words / 10).max(1)
+    };
     let short_file = out_dir.join(format!("words-{short_words}.txt"));
     std::fs::write(&short_file, words(&texts, short_words))?;
     let mut peaks = Vec::new();
@@ -209,11 +221,17 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     }
     if let [a, b] = peaks[..] {
         let diff = (b - a).abs() / a.min(b).max(1.0);
+        let enforced = short_words == GOAL_SHORT_WORDS;
         println!(
-            "peak RSS, {stream_words} against {short_words} words: {:+.1} % (goal: within 10 %)",
-            100.0 * (b - a) / a.max(1.0)
+            "peak RSS, {stream_words} against {short_words} words: {:+.1} % ({})",
+            100.0 * (b - a) / a.max(1.0),
+            if enforced {
+                "goal: within 10 %"
+            } else {
+                "informational: the goal compares 2,000 words with 20,000"
+            }
         );
-        if diff > 0.10 {
+        if enforced && diff > 0.10 {
             bail!(
                 "streaming memory is not flat: peak RSS differs by {:.1} %",
                 100.0 * diff
