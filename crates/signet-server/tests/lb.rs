@@ -1,7 +1,9 @@
-//! Scale-out: two replicas behind a real nginx on loopback. Requests spread
-//! over both; one replica is killed mid-run and the rest are still served.
+//! Scale-out: two replicas behind a real nginx on loopback. Each replica is
+//! a `signet serve` process, as an operator runs it. Requests spread over
+//! both; one replica is killed (SIGKILL) mid-run and the rest are still
+//! served.
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,6 +34,98 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// The `signet` binary next to this test's own folder
+/// (`target/<profile>/deps/…` → `target/<profile>/signet`).
+fn signet_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("signet"));
+    match bin {
+        Some(bin) if bin.is_file() => bin,
+        _ => panic!(
+            "the `signet` binary is not built next to {}: run `cargo build -p signet-cli` \
+             first (`cargo xtask test` does)",
+            exe.display()
+        ),
+    }
+}
+
+/// One replica: a `signet serve` process on a free loopback port, with the
+/// test home and key; killed with SIGKILL when dropped.
+struct Replica {
+    addr: SocketAddr,
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Replica {
+    fn start() -> Replica {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = dir.path().join("keys");
+        std::fs::write(&keys, format!("alice:{}\n", signet_server::hash_key(KEY))).unwrap();
+        let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        // Logs go to a file, read on failure: a pipe nobody drains could
+        // block the server.
+        let log = std::fs::File::create(dir.path().join("stderr.log")).unwrap();
+        let child = Command::new(signet_binary())
+            .arg("serve")
+            .arg("--home")
+            .arg(home())
+            .args(["--bind", &addr.to_string(), "--voice", VOICE])
+            .args(["--workers", "1", "--keys-file"])
+            .arg(&keys)
+            .env("SIGNET_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start signet serve");
+        let mut replica = Replica { addr, child, dir };
+        let ready = wait_until(60, || {
+            TcpStream::connect(addr).is_ok() && get(addr, "/readyz", &[]).status == 200
+        });
+        if !ready {
+            let _ = replica.child.kill();
+            panic!(
+                "signet serve on {addr} did not get ready: {}",
+                replica.stderr()
+            );
+        }
+        replica
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+
+    /// Value of one metric line of this replica, 0 when absent.
+    fn metric(&self, name: &str) -> f64 {
+        let r = get(self.addr, "/metrics", &[]);
+        assert_eq!(r.status, 200, "{}", self.stderr());
+        metric_value(&r.text(), name)
+    }
+
+    /// SIGKILL: the process dies at once, mid-request if need be.
+    fn kill(mut self) {
+        self.child.kill().expect("kill the replica");
+        let status = self.child.wait().unwrap();
+        assert!(!status.success(), "the replica was not killed: {status}");
+        assert!(
+            TcpStream::connect(self.addr).is_err(),
+            "a killed replica still accepts connections"
+        );
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 struct Nginx(Child);
 
 impl Drop for Nginx {
@@ -44,8 +138,8 @@ impl Drop for Nginx {
 #[test]
 fn two_replicas_behind_nginx_survive_losing_one() {
     let nginx = nginx_binary();
-    let a = start(config());
-    let b = start(config());
+    let a = Replica::start();
+    let b = Replica::start();
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let template = std::fs::read_to_string(
@@ -108,7 +202,7 @@ fn two_replicas_behind_nginx_survive_losing_one() {
         assert_eq!(r.status, 200, "{}", r.text());
         assert_eq!(&r.body[..4], b"RIFF");
     }
-    let served = |s: &TestServer| {
+    let served = |s: &Replica| {
         s.metric("signet_requests_total{endpoint=\"voices\",status=\"200\"}")
             + s.metric("signet_requests_total{endpoint=\"speech\",status=\"200\"}")
     };
