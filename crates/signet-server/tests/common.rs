@@ -153,14 +153,6 @@ pub fn start(config: Config) -> TestServer {
 }
 
 impl TestServer {
-    /// Stops the server abruptly, as a killed process would: listener and
-    /// connections close at once, nothing finishes.
-    pub fn kill(mut self) {
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_background();
-        }
-    }
-
     /// Graceful stop; returns once in-flight requests are done.
     pub fn stop(mut self) {
         self.stop_inner();
