@@ -22,6 +22,12 @@ pub struct SpeakArgs {
     /// Output file; `-` writes to stdout (not to a terminal).
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+    /// Speak each non-empty line of the text into its own file in DIR
+    /// (created if missing), named by line: 0001.wav, 0002.wav, … (.s16 or
+    /// .f32 for raw formats); each path is printed as it is written. The model
+    /// loads once for all lines.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["output", "stream", "phoneme_ids", "timings", "subtitles"])]
+    output_dir: Option<PathBuf>,
     /// Voice name in the store.
     #[arg(long, default_value = signet::DEFAULT_VOICE)]
     voice: String,
@@ -172,7 +178,11 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if args.stream && args.output.as_deref().is_some_and(|p| p != Path::new("-")) {
         bail!("--stream writes to stdout: leave -o out (or pass -o -)");
     }
-    let dest = Destination::from_arg(args.output.as_deref())?;
+    // Checked before the model loads: audio never goes to a terminal.
+    let dest = match args.output_dir {
+        Some(_) => None,
+        None => Some(Destination::from_arg(args.output.as_deref())?),
+    };
     let mut b = Synthesizer::builder().home(home).voice(&args.voice);
     if let Some(x) = args.length_scale {
         b = b.length_scale(x);
@@ -222,65 +232,33 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         Some(file) => Some(read_ids(file)?),
         None => None,
     };
-    let stream = match &ids {
-        Some(ids) => synth.speak_ids_stream(ids)?,
-        None => synth.speak_stream(&text)?,
-    };
-    let rate = stream.sample_rate();
     let encoding = match format {
         Format::Wav => Encoding::Wav,
         Format::S16 => Encoding::Raw(SampleFormat::S16),
         Format::F32 => Encoding::Raw(SampleFormat::F32),
     };
-    let mut sidecars = Sidecars {
-        timings: match &args.timings {
-            Some(p) => Some(TimingsWriter::create(p, rate)?),
-            None => None,
-        },
-        subtitles: match &args.subtitles {
-            Some(p) => Some(SubtitleWriter::create(p, rate)?),
-            None => None,
-        },
-    };
-    let progress = Progress::new(stream.chunks_total(), rate);
     let mut diagnostics = Vec::new();
-    let mut stream = stream;
-    let chunks_total = stream.chunks_total();
-    {
-        let mut pieces = std::iter::from_fn(|| {
-            let chunk = match stream.next()? {
-                Ok(c) => c,
-                Err(e) => return Some(Err(anyhow::Error::from(e))),
-            };
-            let done = chunks_total - stream.chunks_left();
-            progress.update(done, stream.samples_done());
-            diagnostics.extend(chunk.diagnostics.iter().cloned());
-            Some(sidecars.add(&chunk, &text).map(|()| chunk.audio))
-        });
-        if args.normalize {
-            let all: Vec<Audio> = pieces.by_ref().collect::<Result<_>>()?;
-            let peak = all.iter().map(Audio::peak).fold(0.0f32, f32::max);
-            let gain = if peak > 0.0 && (NORMALIZE_PEAK / peak).is_finite() {
-                NORMALIZE_PEAK / peak
-            } else {
-                1.0
-            };
-            let scaled = all.into_iter().map(|a| Ok(a.with_volume(gain)?.0));
-            write_audio(&dest, encoding, rate, synth.provenance(), scaled, false)?;
-        } else {
-            write_audio(
-                &dest,
-                encoding,
-                rate,
-                synth.provenance(),
-                &mut pieces,
-                args.stream,
-            )?;
-        }
+    match (&args.output_dir, dest) {
+        (Some(dir), _) => speak_lines(
+            &synth,
+            &text,
+            dir,
+            format,
+            encoding,
+            &args,
+            &mut diagnostics,
+        )?,
+        (None, Some(dest)) => speak_one(
+            &synth,
+            &text,
+            ids.as_deref(),
+            &dest,
+            encoding,
+            &args,
+            &mut diagnostics,
+        )?,
+        (None, None) => bail!("no output given"),
     }
-    diagnostics.extend(stream.take_diagnostics());
-    progress.finish();
-    sidecars.finish()?;
     if args.verbose {
         for d in &diagnostics {
             eprintln!("signet: note: {d}");
@@ -299,6 +277,131 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Speaks `text` (or `ids`) into `dest`, with the sidecar files and
+/// progress the arguments ask for; collects the frontend's diagnostics.
+fn speak_one(
+    synth: &Synthesizer,
+    text: &str,
+    ids: Option<&[i64]>,
+    dest: &Destination,
+    encoding: Encoding,
+    args: &SpeakArgs,
+    diagnostics: &mut Vec<signet::Diagnostic>,
+) -> Result<()> {
+    let stream = match ids {
+        Some(ids) => synth.speak_ids_stream(ids)?,
+        None => synth.speak_stream(text)?,
+    };
+    let rate = stream.sample_rate();
+    let mut sidecars = Sidecars {
+        timings: match &args.timings {
+            Some(p) => Some(TimingsWriter::create(p, rate)?),
+            None => None,
+        },
+        subtitles: match &args.subtitles {
+            Some(p) => Some(SubtitleWriter::create(p, rate)?),
+            None => None,
+        },
+    };
+    let progress = Progress::new(stream.chunks_total(), rate);
+    let mut stream = stream;
+    let chunks_total = stream.chunks_total();
+    {
+        let mut pieces = std::iter::from_fn(|| {
+            let chunk = match stream.next()? {
+                Ok(c) => c,
+                Err(e) => return Some(Err(anyhow::Error::from(e))),
+            };
+            let done = chunks_total - stream.chunks_left();
+            progress.update(done, stream.samples_done());
+            diagnostics.extend(chunk.diagnostics.iter().cloned());
+            Some(sidecars.add(&chunk, text).map(|()| chunk.audio))
+        });
+        if args.normalize {
+            let all: Vec<Audio> = pieces.by_ref().collect::<Result<_>>()?;
+            let peak = all.iter().map(Audio::peak).fold(0.0f32, f32::max);
+            let gain = if peak > 0.0 && (NORMALIZE_PEAK / peak).is_finite() {
+                NORMALIZE_PEAK / peak
+            } else {
+                1.0
+            };
+            let scaled = all.into_iter().map(|a| Ok(a.with_volume(gain)?.0));
+            write_audio(dest, encoding, rate, synth.provenance(), scaled, false)?;
+        } else {
+            write_audio(
+                dest,
+                encoding,
+                rate,
+                synth.provenance(),
+                &mut pieces,
+                args.stream,
+            )?;
+        }
+    }
+    diagnostics.extend(stream.take_diagnostics());
+    progress.finish();
+    sidecars.finish()
+}
+
+/// `--output-dir`: each non-empty line of `text` into its own numbered file
+/// in `dir`. A line with nothing to speak (only punctuation, say) gets a note
+/// and no file; any other error stops the run, naming the line.
+fn speak_lines(
+    synth: &Synthesizer,
+    text: &str,
+    dir: &Path,
+    format: Format,
+    encoding: Encoding,
+    args: &SpeakArgs,
+    diagnostics: &mut Vec<signet::Diagnostic>,
+) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("--output-dir {}: not a directory", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let lines: Vec<(usize, &str)> = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, l))
+        .collect();
+    let Some(&(last, _)) = lines.last() else {
+        bail!("nothing to speak: the input has no non-empty line");
+    };
+    let width = last.to_string().len().max(4);
+    let extension = match format {
+        Format::Wav => "wav",
+        Format::S16 => "s16",
+        Format::F32 => "f32",
+    };
+    let mut skipped = 0usize;
+    for (number, line) in lines {
+        let path = dir.join(format!("{number:0width$}.{extension}"));
+        let dest = Destination::File(path.clone());
+        match speak_one(synth, line, None, &dest, encoding, args, diagnostics) {
+            Ok(()) => println!("{}", path.display()),
+            Err(e) if is_nothing_to_speak(&e) => {
+                skipped += 1;
+                eprintln!("signet: note: line {number} has nothing to speak; no file written");
+            }
+            Err(e) => return Err(e.context(format!("line {number}"))),
+        }
+    }
+    if skipped > 0 {
+        eprintln!("signet: note: {skipped} line(s) had nothing to speak");
+    }
+    Ok(())
+}
+
+fn is_nothing_to_speak(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<signet::Error>(),
+            Some(signet::Error::NothingToSpeak)
+        )
+    })
 }
 
 fn read_text_file(path: &Path, max: usize) -> Result<String> {

@@ -410,3 +410,78 @@ fn output_to_a_directory_fails_cleanly() {
     let out = run(&["speak", "Hello.", "-o", dir.path().to_str().expect("utf8")]);
     assert_clean_failure(&out, "directory");
 }
+
+#[test]
+fn output_dir_speaks_each_line_into_its_own_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("lines.txt");
+    // Line 2 is empty and line 4 has nothing to speak: neither gets a file.
+    std::fs::write(
+        &input,
+        "Good morning.\n\nThis second sentence is quite a bit longer than the first one.\n...\nBye.\n",
+    )
+    .expect("write input");
+    let out_dir = dir.path().join("out");
+    let out = run(&[
+        "speak",
+        "--file",
+        input.to_str().expect("utf8"),
+        "--output-dir",
+        out_dir.to_str().expect("utf8"),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("line 4 has nothing to speak"), "{stderr}");
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("output dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["0001.wav", "0003.wav", "0005.wav"]);
+    // Each path is printed as it is written, in order.
+    let printed: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let expected: Vec<String> = names
+        .iter()
+        .map(|n| out_dir.join(n).display().to_string())
+        .collect();
+    assert_eq!(printed, expected);
+    let secs = |name: &str| {
+        let w = read_wav(&out_dir.join(name));
+        assert!(rms(&w.samples) > 300.0, "{name} is (nearly) silent");
+        w.samples.len() as f64 / f64::from(w.rate)
+    };
+    let (first, second, last) = (secs("0001.wav"), secs("0003.wav"), secs("0005.wav"));
+    assert!(second > 2.0 * first, "{first} s against {second} s");
+    assert!(last < second, "{last} s against {second} s");
+}
+
+#[test]
+fn output_dir_misuse_fails_cleanly() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("plain");
+    std::fs::write(&file, b"x").expect("write");
+    let path = file.to_str().expect("utf8");
+    let out = run(&["speak", "Hello.", "--output-dir", path]);
+    assert_clean_failure(&out, "not a directory");
+    assert_eq!(std::fs::read(&file).expect("read"), b"x");
+    let out = run(&[
+        "speak",
+        "Hello.",
+        "--output-dir",
+        dir.path().to_str().expect("utf8"),
+        "-o",
+        SINK,
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--output-dir"));
+    let empty = run(&[
+        "speak",
+        " \n\n",
+        "--output-dir",
+        dir.path().to_str().expect("utf8"),
+    ]);
+    assert_clean_failure(&empty, "no non-empty line");
+}
