@@ -20,6 +20,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 
 use signet_registry::index::{
@@ -141,9 +143,8 @@ impl Fetcher {
             .https_only(options.http == HttpPolicy::HttpsOnly);
         if let Some(pem) = &options.ca_pem {
             let mut roots = rustls::RootCertStore::empty();
-            let mut reader = std::io::BufReader::new(pem.as_slice());
             let mut added = 0;
-            for cert in rustls_pemfile::certs(&mut reader) {
+            for cert in CertificateDer::pem_slice_iter(pem) {
                 let cert = cert.map_err(|e| http_err("(CA file)", format!("bad PEM: {e}")))?;
                 roots
                     .add(cert)

@@ -342,3 +342,37 @@ fn plain_http_and_unknown_certificates_are_refused() {
     assert!(matches!(err, FetchError::Http { .. }), "{err}");
     w.assert_nothing_installed();
 }
+
+/// The `--ca` file: one clean error for each way it can be wrong, and a
+/// good CA accepted. No server is needed: the file is read when the client
+/// is made.
+#[test]
+fn ca_files_that_hold_no_usable_certificate_are_refused() {
+    let with_ca = |pem: &[u8]| {
+        let mut options = FetchOptions::default();
+        options.ca_pem = Some(pem.to_vec());
+        Fetcher::new(&options)
+    };
+    let (ca_pem, _, key_pem) = server::certificates();
+    assert!(with_ca(ca_pem.as_bytes()).is_ok());
+    let refused = |pem: &[u8], needle: &str| {
+        let err = with_ca(pem).expect_err("a bad CA file must be refused");
+        assert!(err.to_string().contains(needle), "{needle:?} not in: {err}");
+    };
+    refused(b"", "no certificate");
+    refused(b"not PEM at all\n", "no certificate");
+    // A private key is PEM, but no certificate.
+    refused(key_pem.as_bytes(), "no certificate");
+    // A certificate block whose base64 is broken.
+    refused(
+        b"-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n",
+        "bad PEM",
+    );
+    // A block that never ends.
+    refused(b"-----BEGIN CERTIFICATE-----\nMIIB\n", "bad PEM");
+    // Well-formed base64 that is no certificate.
+    refused(
+        b"-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
+        "CA certificate",
+    );
+}

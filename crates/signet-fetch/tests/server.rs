@@ -50,7 +50,7 @@ fn nginx_binary() -> PathBuf {
 }
 
 /// A test CA and a server certificate for 127.0.0.1 and localhost signed by it.
-fn certificates() -> (String, String, String) {
+pub fn certificates() -> (String, String, String) {
     let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     ca.distinguished_name.push(
