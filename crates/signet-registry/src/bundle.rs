@@ -9,22 +9,20 @@
 //! later parsing never re-opens a file. There is no second path and no way to skip a step.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
+use signet_io::{sibling, sync_dir, write_atomic, write_new_synced, Cap, FileError};
+use signet_sign::{Envelope, KeyId, Role, SecretKey, TrustStore};
 
-use crate::envelope::Envelope;
 use crate::error::RegistryError;
-use crate::keys::{KeyId, SecretKey};
 use crate::manifest::{
-    check_plain_name, parse_manifest, serialize_manifest, FileEntry, Manifest, MANIFEST_FILE,
+    parse_manifest, serialize_manifest, FileEntry, Manifest, MANIFEST_FILE,
     MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
+use crate::name::check_plain_name;
 use crate::safetensors::SafeTensors;
-use crate::trust::{Role, TrustStore};
 
 /// Largest accepted `manifest.toml`, in bytes.
 pub const MAX_MANIFEST_LEN: u64 = 1024 * 1024;
@@ -257,72 +255,47 @@ fn regular_metadata(dir: &Path, name: &str) -> Result<fs::Metadata, RegistryErro
     Ok(meta)
 }
 
-/// Reads `dir/name` (a regular file, not followed through a symlink) with at most `limit + 1`
-/// bytes ever read. With `exact`, a length other than `exact` is a [`RegistryError::SizeMismatch`];
-/// otherwise exceeding `limit` is [`RegistryError::TooLarge`].
+/// Reads `dir/name` through the one capped, no-follow reader ([`signet_io::read_capped`]),
+/// with at most `limit + 1` bytes ever read. With `exact`, a length other than `exact` is a
+/// [`RegistryError::SizeMismatch`]; otherwise exceeding `limit` is [`RegistryError::TooLarge`].
+/// A missing file is [`RegistryError::MissingFile`], a link or special file
+/// [`RegistryError::NotARegularFile`].
 pub(crate) fn read_regular(
     dir: &Path,
     name: &str,
     limit: u64,
     exact: Option<u64>,
 ) -> Result<Vec<u8>, RegistryError> {
-    let meta = regular_metadata(dir, name)?;
-    let too_large = || RegistryError::TooLarge {
-        what: format!("file {name:?}"),
-        limit,
-    };
-    if exact.is_none() && meta.len() > limit {
-        return Err(too_large());
-    }
     let path = dir.join(name);
-    let file = open_no_follow(&path).map_err(|e| RegistryError::io(&path, e))?;
-    // The entry could have been swapped between the two calls; check what was actually opened.
-    let opened = file.metadata().map_err(|e| RegistryError::io(&path, e))?;
-    if !opened.file_type().is_file() {
-        return Err(RegistryError::NotARegularFile {
+    match signet_io::read_capped(&path, Cap::new(limit, "a fixed limit of the bundle format")) {
+        Ok(bytes) => match exact {
+            Some(expected) if bytes.len() as u64 != expected => Err(RegistryError::SizeMismatch {
+                file: name.to_owned(),
+                expected,
+                found: bytes.len() as u64,
+            }),
+            _ => Ok(bytes),
+        },
+        Err(FileError::NotFound { .. }) => Err(RegistryError::MissingFile {
             name: name.to_owned(),
-        });
-    }
-    let mut bytes = Vec::new();
-    let want = usize::try_from(opened.len().min(limit)).map_err(|_| too_large())?;
-    bytes.try_reserve_exact(want).map_err(|e| {
-        RegistryError::io(
-            &path,
-            std::io::Error::new(std::io::ErrorKind::OutOfMemory, e.to_string()),
-        )
-    })?;
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| RegistryError::io(&path, e))?;
-    let read = bytes.len() as u64;
-    match exact {
-        Some(expected) if read != expected => Err(RegistryError::SizeMismatch {
-            file: name.to_owned(),
-            expected,
-            found: read,
         }),
-        None if read > limit => Err(too_large()),
-        _ => Ok(bytes),
+        Err(FileError::NotARegularFile { .. }) => Err(RegistryError::NotARegularFile {
+            name: name.to_owned(),
+        }),
+        Err(FileError::TooLarge { .. }) => match exact {
+            // The file grew past its declared size after the metadata check.
+            Some(expected) => Err(RegistryError::SizeMismatch {
+                file: name.to_owned(),
+                expected,
+                found: expected.saturating_add(1),
+            }),
+            None => Err(RegistryError::TooLarge {
+                what: format!("file {name:?}"),
+                limit,
+            }),
+        },
+        Err(e) => Err(e.into()),
     }
-}
-
-#[cfg(unix)]
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-}
-
-#[cfg(not(unix))]
-fn open_no_follow(path: &Path) -> std::io::Result<File> {
-    File::open(path)
-}
-
-/// Parses manifest bytes the way [`verify_bundle_dir`] does, for fuzzing: it must never panic.
-pub fn fuzz_parse_manifest(bytes: &[u8]) -> Result<(), RegistryError> {
-    parse_manifest(bytes).map(drop)
 }
 
 /// Writes a bundle to `dir`, which must not exist yet, signed by `signer`.
@@ -375,44 +348,10 @@ pub fn add_bundle_signature(dir: &Path, signer: &SecretKey) -> Result<(), Regist
         });
     }
     envelope.add_signature(signer)?;
-    write_file_atomic(&dir.join(SIGNATURE_FILE), &envelope.to_json()?)
-}
-
-/// Reads a regular file of at most `cap` bytes (symlinks refused), for small configuration files.
-pub(crate) fn read_capped(path: &Path, cap: u64) -> Result<Vec<u8>, RegistryError> {
-    let (dir, name) = split_path(path)?;
-    read_regular(&dir, &name, cap, None)
-}
-
-fn split_path(path: &Path) -> Result<(PathBuf, String), RegistryError> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| RegistryError::BadFileName {
-            name: path.display().to_string(),
-            reason: "needs a UTF-8 final component",
-        })?
-        .to_owned();
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    Ok((dir, name))
-}
-
-/// Writes `bytes` to `path` through a fresh temporary file next to it (fsync, rename, fsync of
-/// the folder), so `path` holds either the old or the new content.
-pub(crate) fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
-    let (dir, name) = split_path(path)?;
-    fs::create_dir_all(&dir).map_err(|e| RegistryError::io(&dir, e))?;
-    let tmp = sibling(&dir, &name, "tmp");
-    let result = write_synced(&tmp, bytes)
-        .and_then(|()| fs::rename(&tmp, path).map_err(|e| RegistryError::io(path, e)))
-        .and_then(|()| sync_dir(&dir));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    Ok(write_atomic(
+        &dir.join(SIGNATURE_FILE),
+        &envelope.to_json()?,
+    )?)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -494,16 +433,6 @@ fn write_impl(
     result
 }
 
-/// A fresh hidden name next to the target: `.<leaf>.<kind>-<pid>-<n>`.
-pub(crate) fn sibling(parent: &Path, leaf: &str, kind: &str) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    parent.join(format!(
-        ".{leaf}.{kind}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
-}
-
 /// Refuses a target that exists, unless replacing is asked for and the target is a bundle.
 fn check_target(dir: &Path, existing: Existing) -> Result<(), RegistryError> {
     let Ok(meta) = fs::symlink_metadata(dir) else {
@@ -526,11 +455,11 @@ fn fill(
     envelope: &[u8],
 ) -> Result<(), RegistryError> {
     for (name, bytes) in files {
-        write_synced(&tmp.join(name), bytes)?;
+        write_new_synced(&tmp.join(name), bytes)?;
     }
-    write_synced(&tmp.join(MANIFEST_FILE), manifest)?;
-    write_synced(&tmp.join(SIGNATURE_FILE), envelope)?;
-    sync_dir(tmp)
+    write_new_synced(&tmp.join(MANIFEST_FILE), manifest)?;
+    write_new_synced(&tmp.join(SIGNATURE_FILE), envelope)?;
+    Ok(sync_dir(tmp)?)
 }
 
 fn move_into_place(
@@ -560,28 +489,6 @@ fn move_into_place(
         // The new bundle is in place; failing to delete the old copy must not report failure.
         let _ = fs::remove_dir_all(&old);
     }
-    Ok(())
-}
-
-pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| RegistryError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| RegistryError::io(path, e))?;
-    f.sync_all().map_err(|e| RegistryError::io(path, e))
-}
-
-pub(crate) fn sync_dir(path: &Path) -> Result<(), RegistryError> {
-    #[cfg(unix)]
-    {
-        File::open(path)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| RegistryError::io(path, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = path;
     Ok(())
 }
 

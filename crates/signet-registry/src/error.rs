@@ -1,15 +1,31 @@
 //! The registry's single error type: every rejection names its cause and carries the data needed
-//! to act on it.
+//! to act on it. Signature and file-reading failures come from the layers below
+//! ([`signet_sign::SignError`], [`signet_io::FileError`]) and are carried as they are.
 
 use std::path::PathBuf;
-
-use crate::envelope::RejectedSignature;
-use crate::trust::Role;
 
 /// Why a bundle (or one of its parts) was refused or could not be written.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
+    /// A signature, key or trust store check failed (the threshold, with every rejected
+    /// signature and why, included).
+    #[error(transparent)]
+    Sign(#[from] signet_sign::SignError),
+    /// A file could not be read (missing, a link or special file, over its cap).
+    #[error(transparent)]
+    File(#[from] signet_io::FileError),
+    /// A voice name that is not a plain name (paths are never accepted).
+    #[error("invalid voice name {name:?}: {reason}; use 1 to 128 ASCII letters, digits, `_`, `-` and `.`, not starting with `.`")]
+    BadVoiceName {
+        /// The name given (truncated to 128 characters).
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// No home folder could be determined for the store.
+    #[error("cannot find Signet's home folder: set SIGNET_HOME (or XDG_DATA_HOME or HOME)")]
+    NoHome,
     /// An operating-system call on `path` failed.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -112,44 +128,6 @@ pub enum RegistryError {
     AlreadyExists {
         /// The existing path.
         path: PathBuf,
-    },
-    /// A key (public key text, key id, private key file) is malformed or unusable.
-    #[error("bad key: {reason}")]
-    BadKey {
-        /// What is wrong.
-        reason: String,
-    },
-    /// The trust store file is malformed or an edit would make it so.
-    #[error("trust store: {reason}")]
-    TrustStoreInvalid {
-        /// What is wrong.
-        reason: String,
-    },
-    /// A signature envelope is malformed (JSON, base64, lengths, counts).
-    #[error("signature envelope is malformed: {reason}")]
-    EnvelopeInvalid {
-        /// What is wrong.
-        reason: String,
-    },
-    /// An envelope carries another payload type than the one expected here.
-    #[error("signature envelope has payload type {found:?}, expected {expected:?}")]
-    PayloadTypeMismatch {
-        /// The type this check wants.
-        expected: String,
-        /// The type the envelope carries.
-        found: String,
-    },
-    /// Fewer distinct trusted, unrevoked, unexpired keys of the role signed than the threshold.
-    #[error("{role} signatures: {valid} valid of {threshold} required{}", rejected_text(.rejected))]
-    SignatureThreshold {
-        /// The role whose keys were counted.
-        role: Role,
-        /// Signatures required.
-        threshold: u32,
-        /// Distinct key ids whose signatures counted.
-        valid: usize,
-        /// Every signature that did not count, with its key id and the reason.
-        rejected: Vec<RejectedSignature>,
     },
     /// `manifest.toml` is not byte for byte the payload its signature envelope signs.
     #[error("manifest.toml differs from the manifest signed in {signature_file}")]
@@ -264,14 +242,6 @@ pub enum RegistryError {
         /// The digest of the file.
         found: String,
     },
-}
-
-fn rejected_text(rejected: &[RejectedSignature]) -> String {
-    let mut out = String::new();
-    for r in rejected {
-        out.push_str(&format!("; key {}: {}", r.key_id, r.reason));
-    }
-    out
 }
 
 impl RegistryError {

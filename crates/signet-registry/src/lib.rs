@@ -1,4 +1,5 @@
-//! Signet's voice bundles: manifests, digests, signatures, trust store, verified loading.
+//! Signet's voice bundles: the bundle format, verified loading, the local store, the signed
+//! remote index and signed releases.
 //!
 //! A voice bundle is a directory holding `manifest.toml`, its signature envelope
 //! `manifest.dsse.json` and the files the manifest lists (today `weights.safetensors`).
@@ -9,13 +10,21 @@
 //! [`VerifiedBundle`], whose [`weights`](VerifiedBundle::weights) are then parsed by a strict
 //! safetensors reader. [`write_bundle`] and [`write_safetensors`] produce signed bundles.
 //!
-//! The signing primitives are public for other signed artefacts (releases, indexes): [`keys`]
-//! (ed25519 [`SecretKey`], [`PublicKey`], [`KeyId`]), [`envelope`] ([`Envelope::sign`],
-//! [`Envelope::verify`]: DSSE pre-authentication encoding, threshold over distinct trusted keys)
-//! and [`trust`] ([`TrustStore`] with roles, expiry, revocation and thresholds). [`release`]
-//! signs and verifies release folders (`SHA256SUMS` under an envelope) with them.
-//! [`index`] is the signed remote index (TUF-style version, expiry and threshold); fetching it
-//! over the network is `signet-fetch`'s job.
+//! The crate stands on two lower layers: `signet-sign` (keys, DSSE envelopes, the trust store
+//! and the one threshold check) and `signet-io` (the one capped, no-follow file reader). Its own
+//! modules are layered too, each importing only from the ones before it:
+//!
+//! 1. [`VoiceName`] and the plain-name rule, and [`RegistryError`];
+//! 2. the format: the manifest ([`Manifest`]) and the safetensors codec ([`SafeTensors`]);
+//! 3. bundles: [`verify_bundle_dir`], [`write_bundle`];
+//! 4. the local [`store`]: the home folder's layout ([`store::Store`], [`store::default_home`]),
+//!    install, verify and remove;
+//! 5. the signed remote [`index`] (fetching it over the network is `signet-fetch`'s job) and
+//!    signed [`release`] folders.
+//!
+//! The signing types that appear in this crate's own signatures ([`TrustStore`], [`SecretKey`],
+//! [`Role`], [`KeyId`], [`TrustedKey`], [`SignError`]) are re-exported; everything else about
+//! signing is used from `signet-sign` directly.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), signet_registry::RegistryError> {
@@ -29,37 +38,64 @@
 //! ```
 #![forbid(unsafe_code)]
 
-mod b64;
 mod bundle;
-pub mod envelope;
 mod error;
 pub mod index;
-mod install;
-pub mod keys;
 mod manifest;
+mod name;
 pub mod release;
 mod safetensors;
-mod time;
-pub mod trust;
+pub mod store;
 
 pub use bundle::{
-    add_bundle_signature, fuzz_parse_manifest, replace_bundle, verify_bundle_dir, write_bundle,
-    VerifiedBundle, MAX_FILE_LEN, MAX_MANIFEST_LEN, MAX_SIGNATURE_FILE_LEN,
-};
-pub use envelope::{
-    fuzz_parse_envelope, pae, Envelope, RejectedSignature, Rejection, VerifiedPayload,
+    add_bundle_signature, replace_bundle, verify_bundle_dir, write_bundle, VerifiedBundle,
+    MAX_FILE_LEN, MAX_MANIFEST_LEN, MAX_SIGNATURE_FILE_LEN,
 };
 pub use error::RegistryError;
-pub use install::{install_bundle, install_verified, remove_bundle, verify_installed, Installed};
-pub use keys::{KeyId, PublicKey, SecretKey};
 pub use manifest::{
     Architecture, FileEntry, InferenceDefaults, Manifest, PhonemeSpec, Source, VoiceInfo,
     BUNDLE_FORMAT, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
-pub use safetensors::{
-    fuzz_parse_safetensors, write_safetensors, Dtype, SafeTensors, TensorView, MAX_HEADER_LEN,
-};
-pub use trust::{Role, TrustStore, TrustedKey};
+pub use name::{VoiceName, MAX_NAME_LEN};
+pub use safetensors::{write_safetensors, Dtype, SafeTensors, TensorView, MAX_HEADER_LEN};
+pub use signet_sign::{KeyId, Role, SecretKey, SignError, TrustStore, TrustedKey};
+pub use store::{install_bundle, install_verified, remove_bundle, verify_installed, Installed};
+
+/// Harness entry points for `cargo fuzz` (built with `--cfg fuzzing` only).
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    use std::time::SystemTime;
+
+    use crate::index::{open_index, Index, IndexState};
+    use crate::{RegistryError, SafeTensors, TrustStore};
+
+    /// Parses manifest bytes the way [`crate::verify_bundle_dir`] does: it must never panic.
+    pub fn fuzz_parse_manifest(bytes: &[u8]) -> Result<(), RegistryError> {
+        crate::manifest::parse_manifest(bytes).map(drop)
+    }
+
+    /// Parses a safetensors file the way the registry does: it must never panic, hang or
+    /// allocate beyond the input's size. Returns the number of tensors on success.
+    pub fn fuzz_parse_safetensors(bytes: &[u8]) -> Result<usize, RegistryError> {
+        let st = SafeTensors::parse(bytes)?;
+        for name in st.names() {
+            let _ = st.get(name);
+        }
+        Ok(st.len())
+    }
+
+    /// Parses an index envelope and payload the way a client does: it must never panic.
+    pub fn fuzz_parse_index(bytes: &[u8]) {
+        let _ = Index::parse(bytes);
+        let _ = open_index(
+            bytes,
+            &TrustStore::new(),
+            &IndexState::default(),
+            SystemTime::now(),
+        );
+    }
+}
 
 #[cfg(test)]
 mod test_support {
@@ -76,7 +112,7 @@ mod test_support {
     pub(crate) fn sample_manifest() -> Manifest {
         Manifest {
             format: BUNDLE_FORMAT.to_owned(),
-            name: "test-voice".to_owned(),
+            name: VoiceName::new("test-voice").unwrap(),
             version: 1,
             license: "CC0-1.0".to_owned(),
             voice: VoiceInfo {

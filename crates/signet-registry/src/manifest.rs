@@ -1,13 +1,15 @@
 //! `manifest.toml`: the typed, strictly parsed description of a voice bundle.
 //!
 //! Every struct refuses unknown keys, so a manifest written for a newer schema (or a typo) is an
-//! error rather than silently ignored data. The manifest's exact bytes are what a bundle signature covers.
+//! error rather than silently ignored data, and the voice name is a [`VoiceName`], checked as it
+//! is parsed. The manifest's exact bytes are what a bundle signature covers.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::RegistryError;
+use crate::name::{check_plain_name, VoiceName};
 
 /// The only bundle format this crate reads and writes.
 pub const BUNDLE_FORMAT: &str = "signet-bundle/1";
@@ -24,17 +26,14 @@ pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.signet.manifest+toml";
 /// The weights file every bundle lists.
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
 
-/// Longest accepted bundle or file name, in bytes.
-pub const MAX_NAME_LEN: usize = 128;
-
 /// A bundle's manifest (`manifest.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Bundle format tag; must be [`BUNDLE_FORMAT`].
     pub format: String,
-    /// Voice name, e.g. `en_US-joe-medium`.
-    pub name: String,
+    /// Voice name, e.g. `en_US-joe-medium` (checked when parsed).
+    pub name: VoiceName,
     /// Bundle version; later used against rollback.
     pub version: u64,
     /// SPDX licence expression of the voice, e.g. `CC0-1.0`.
@@ -143,6 +142,14 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+impl Manifest {
+    /// Parses manifest bytes strictly, as verification does, without checking any signature
+    /// (for tools and tests; loading a voice goes through [`crate::verify_bundle_dir`]).
+    pub fn parse(bytes: &[u8]) -> Result<Self, RegistryError> {
+        parse_manifest(bytes)
+    }
+}
+
 /// Parses manifest bytes strictly (UTF-8, TOML, schema with no unknown keys) and validates values.
 pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest, RegistryError> {
     let text = std::str::from_utf8(bytes).map_err(|e| RegistryError::ManifestSyntax {
@@ -161,37 +168,6 @@ pub(crate) fn serialize_manifest(manifest: &Manifest) -> Result<String, Registry
     toml::to_string(manifest).map_err(|e| RegistryError::Serialize {
         reason: e.to_string(),
     })
-}
-
-/// Checks that `name` is a plain file name: `[A-Za-z0-9._-]`, not starting with a dot, not empty
-/// and at most [`MAX_NAME_LEN`] bytes. This rules out `..`, separators, absolute paths, hidden
-/// files and anything a platform might reinterpret.
-pub(crate) fn check_plain_name(name: &str) -> Result<(), RegistryError> {
-    let bad = |reason| {
-        Err(RegistryError::BadFileName {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    if name.is_empty() {
-        return bad("empty name");
-    }
-    if name.len() > MAX_NAME_LEN {
-        return bad("longer than 128 bytes");
-    }
-    if name.contains(['/', '\\']) {
-        return bad("contains a path separator");
-    }
-    if name.starts_with('.') {
-        return bad("starts with a dot (`.`, `..` and hidden files are refused)");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return bad("only ASCII letters, digits, `.`, `_` and `-` are allowed");
-    }
-    Ok(())
 }
 
 fn invalid(field: &'static str, reason: impl Into<String>) -> RegistryError {
@@ -213,7 +189,6 @@ pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
             expected: BUNDLE_FORMAT,
         });
     }
-    check_plain_name(&m.name).map_err(|e| invalid("name", e.to_string()))?;
     if m.license.trim().is_empty() {
         return Err(invalid("license", "empty"));
     }
@@ -347,6 +322,24 @@ mod tests {
             );
         }
         assert!(check_plain_name(&"a".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn bad_voice_names_do_not_parse() {
+        let good = serialize_manifest(&crate::test_support::sample_manifest()).unwrap();
+        assert!(parse_manifest(good.as_bytes()).is_ok());
+        let long = "x".repeat(129);
+        for bad in ["../x", "", long.as_str(), "a\\u0007b", ".hidden", "a/b"] {
+            let text = good.replace("name = \"test-voice\"", &format!("name = \"{bad}\""));
+            assert_ne!(text, good);
+            assert!(
+                matches!(
+                    parse_manifest(text.as_bytes()),
+                    Err(RegistryError::ManifestSyntax { .. })
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

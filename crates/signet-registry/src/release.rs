@@ -18,7 +18,7 @@
 //! ```
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use signet_registry::release::{sign_release, verify_release};
-//! use signet_registry::{Role, SecretKey, TrustStore};
+//! use signet_sign::{Role, SecretKey, TrustStore};
 //! let dir = tempfile::tempdir()?;
 //! std::fs::write(dir.path().join("tool"), b"binary bytes")?;
 //! let key = SecretKey::generate()?;
@@ -36,11 +36,11 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use signet_io::{Cap, FileError};
+use signet_sign::envelope::MAX_ENVELOPE_LEN;
+use signet_sign::{Envelope, KeyId, Role, SecretKey, TrustStore};
 
-use crate::envelope::Envelope;
 use crate::error::RegistryError;
-use crate::keys::{KeyId, PublicKey, SecretKey, PUBLIC_KEY_PREFIX};
-use crate::trust::{Role, TrustStore};
 
 /// The envelope's payload type for a release's `SHA256SUMS`.
 pub const RELEASE_PAYLOAD_TYPE: &str = "application/vnd.signet.release.sha256sums";
@@ -97,7 +97,7 @@ pub fn sign_release(dir: &Path, names: &[&str], key: &SecretKey) -> Result<(), R
 
 /// Verifies the release in `dir` against `trust` (see the module docs).
 pub fn verify_release(dir: &Path, trust: &TrustStore) -> Result<VerifiedRelease, RegistryError> {
-    let envelope_bytes = read_capped(dir, ENVELOPE_FILE, crate::envelope::MAX_ENVELOPE_LEN)?;
+    let envelope_bytes = read_capped(dir, ENVELOPE_FILE, MAX_ENVELOPE_LEN)?;
     let envelope = Envelope::from_json(&envelope_bytes)?;
     let verified = envelope.verify(RELEASE_PAYLOAD_TYPE, trust, Role::ReleaseSigner)?;
     let signed = verified.payload();
@@ -136,29 +136,6 @@ pub fn verify_release(dir: &Path, trust: &TrustStore) -> Result<VerifiedRelease,
         files: listed,
         signers: verified.signers().to_vec(),
     })
-}
-
-/// A public key given on a command line: the key itself (`ed25519:<base64>`)
-/// or the path of a file holding it (one line, at most 4 KiB).
-pub fn public_key_from_arg(arg: &str) -> Result<PublicKey, RegistryError> {
-    if arg.trim().starts_with(PUBLIC_KEY_PREFIX) {
-        return PublicKey::from_text(arg);
-    }
-    let path = Path::new(arg);
-    let mut bytes = Vec::new();
-    File::open(path)
-        .and_then(|f| f.take(4097).read_to_end(&mut bytes))
-        .map_err(|source| io_error(path, source))?;
-    if bytes.len() > 4096 {
-        return Err(RegistryError::TooLarge {
-            what: arg.to_owned(),
-            limit: 4096,
-        });
-    }
-    let text = String::from_utf8(bytes).map_err(|_| RegistryError::BadKey {
-        reason: format!("{arg} is not a text file holding `{PUBLIC_KEY_PREFIX}<base64>`"),
-    })?;
-    PublicKey::from_text(&text)
 }
 
 /// Parses `SHA256SUMS`: `<64 lower-case hex>  <plain name>` per line, every
@@ -235,45 +212,33 @@ fn io_error(path: &Path, source: io::Error) -> RegistryError {
     }
 }
 
-/// Opens `dir/name`, which must be a regular file (not a link).
+/// Opens `dir/name` through the one no-follow opener: a regular file, not a link, FIFO or
+/// device (checked on the open handle).
 fn open_regular(dir: &Path, name: &str) -> Result<(File, PathBuf), RegistryError> {
     let path = dir.join(name);
-    let meta = match fs::symlink_metadata(&path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(RegistryError::ReleaseMissingFile {
-                name: name.to_owned(),
-            })
-        }
-        other => other.map_err(|source| io_error(&path, source))?,
-    };
-    if !meta.file_type().is_file() {
-        return Err(RegistryError::NotARegularFile {
+    match signet_io::open_regular(&path) {
+        Ok((file, _)) => Ok((file, path)),
+        Err(FileError::NotFound { .. }) => Err(RegistryError::ReleaseMissingFile {
             name: name.to_owned(),
-        });
-    }
-    let file = File::open(&path).map_err(|source| io_error(&path, source))?;
-    let opened = file.metadata().map_err(|source| io_error(&path, source))?;
-    if !opened.file_type().is_file() {
-        return Err(RegistryError::NotARegularFile {
+        }),
+        Err(FileError::NotARegularFile { .. }) => Err(RegistryError::NotARegularFile {
             name: name.to_owned(),
-        });
+        }),
+        Err(e) => Err(e.into()),
     }
-    Ok((file, path))
 }
 
 fn read_capped(dir: &Path, name: &str, cap: u64) -> Result<Vec<u8>, RegistryError> {
     let (file, path) = open_regular(dir, name)?;
-    let mut bytes = Vec::new();
-    file.take(cap.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|source| io_error(&path, source))?;
-    if bytes.len() as u64 > cap {
-        return Err(RegistryError::TooLarge {
+    const HOW: &str = "a fixed limit of the release format";
+    match signet_io::read_stream_capped(file, &path, 0, Cap::new(cap, HOW)) {
+        Ok(bytes) => Ok(bytes),
+        Err(FileError::TooLarge { .. }) => Err(RegistryError::TooLarge {
             what: name.to_owned(),
             limit: cap,
-        });
+        }),
+        Err(e) => Err(e.into()),
     }
-    Ok(bytes)
 }
 
 /// Streams the SHA-256 of a regular file, as lower-case hex.
@@ -302,6 +267,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
 
 #[cfg(test)]
 mod tests {
+    use signet_sign::SignError;
     use super::*;
 
     const ARTEFACTS: &[(&str, &[u8])] = &[
@@ -380,8 +346,9 @@ mod tests {
             assert!(
                 matches!(
                     &r,
-                    Err(RegistryError::SignatureThreshold { .. }
-                        | RegistryError::EnvelopeInvalid { .. })
+                    Err(RegistryError::Sign(
+                        SignError::SignatureThreshold { .. } | SignError::EnvelopeInvalid { .. }
+                    ))
                 ),
                 "envelope byte {at}: expected a signature error, got {r:?}"
             );
@@ -395,7 +362,7 @@ mod tests {
         let stranger = TrustStore::with_key(key(8).public(), Role::ReleaseSigner);
         assert!(matches!(
             verify_release(dir.path(), &stranger),
-            Err(RegistryError::SignatureThreshold { .. })
+            Err(RegistryError::Sign(SignError::SignatureThreshold { .. }))
         ));
         let wrong_role = TrustStore::with_key(key(7).public(), Role::BundleSigner);
         assert!(verify_release(dir.path(), &wrong_role).is_err());
@@ -426,23 +393,24 @@ mod tests {
                 verify_release(dir.path(), &trust),
                 Err(RegistryError::NotARegularFile { name }) if name == "signet"
             ));
-        }
-        Ok(())
-    }
 
-    #[test]
-    fn public_keys_come_as_text_or_from_a_file() -> Result<(), RegistryError> {
-        let public = key(7).public();
-        assert!(public_key_from_arg(&public.to_text())? == public);
-        let dir = tempfile::tempdir().map_err(|s| io_error(Path::new("tmp"), s))?;
-        let file = dir.path().join("release.pub");
-        write_file(&file, format!("{}\n", public.to_text()).as_bytes())?;
-        assert!(public_key_from_arg(&file.to_string_lossy())? == public);
-        assert!(public_key_from_arg("ed25519:!!!").is_err());
-        assert!(matches!(
-            public_key_from_arg(&dir.path().join("absent.pub").to_string_lossy()),
-            Err(RegistryError::Io { .. })
-        ));
+            // The signed list and its envelope are opened without following links too.
+            for signed in [SUMS_FILE, ENVELOPE_FILE] {
+                let (dir, trust) = release()?;
+                let real = dir.path().join(signed);
+                let outside = tempfile::tempdir().map_err(|s| io_error(Path::new("tmp"), s))?;
+                let moved = outside.path().join(signed);
+                fs::rename(&real, &moved).map_err(|s| io_error(&real, s))?;
+                std::os::unix::fs::symlink(&moved, &real).map_err(|s| io_error(&real, s))?;
+                assert!(
+                    matches!(
+                        verify_release(dir.path(), &trust),
+                        Err(RegistryError::NotARegularFile { ref name }) if name == signed
+                    ),
+                    "{signed}"
+                );
+            }
+        }
         Ok(())
     }
 

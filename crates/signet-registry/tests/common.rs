@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use signet_registry::{
-    write_bundle, write_safetensors, Architecture, Dtype, Envelope, InferenceDefaults, Manifest,
+    write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults, Manifest,
     PhonemeSpec, RegistryError, Role, SecretKey, Source, TrustStore, VerifiedBundle, VoiceInfo,
-    BUNDLE_FORMAT, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
+    VoiceName, BUNDLE_FORMAT, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
+use signet_sign::Envelope;
 
 /// The fixtures' bundle signer.
 pub fn key() -> SecretKey {
@@ -53,7 +54,7 @@ pub fn manifest() -> Manifest {
     );
     Manifest {
         format: BUNDLE_FORMAT.to_owned(),
-        name: "en_US-test-medium".to_owned(),
+        name: VoiceName::new("en_US-test-medium").unwrap(),
         version: 3,
         license: "CC0-1.0".to_owned(),
         voice: VoiceInfo {

@@ -5,21 +5,21 @@ use std::fs;
 
 use proptest::prelude::*;
 use signet_registry::{
-    add_bundle_signature, verify_bundle_dir, write_bundle, Envelope, RegistryError,
-    RejectedSignature, Rejection, Role, SecretKey, TrustStore, TrustedKey, SIGNATURE_FILE,
-    WEIGHTS_FILE,
+    add_bundle_signature, verify_bundle_dir, write_bundle, RegistryError, Role, SecretKey,
+    TrustStore, TrustedKey, VoiceName, SIGNATURE_FILE, WEIGHTS_FILE,
 };
+use signet_sign::{Envelope, RejectedSignature, Rejection, SignError};
 
 use crate::common::{fixture, key, manifest, tamper_manifest, trust, verify, weights};
 
 fn rejected(e: RegistryError) -> (usize, Vec<RejectedSignature>) {
     match e {
-        RegistryError::SignatureThreshold {
+        RegistryError::Sign(SignError::SignatureThreshold {
             role: Role::BundleSigner,
             valid,
             rejected,
             ..
-        } => (valid, rejected),
+        }) => (valid, rejected),
         e => panic!("expected SignatureThreshold, got: {e}"),
     }
 }
@@ -124,7 +124,7 @@ fn duplicate_signatures_below_threshold() {
     // The writer refuses to add the same key again.
     assert!(matches!(
         add_bundle_signature(&fx.dir, &key()),
-        Err(RegistryError::EnvelopeInvalid { .. })
+        Err(RegistryError::Sign(SignError::EnvelopeInvalid { .. }))
     ));
 }
 
@@ -139,11 +139,11 @@ fn threshold_of_two_distinct_keys_is_met() {
     trust.set_threshold(Role::BundleSigner, 2).unwrap();
     assert!(matches!(
         verify_bundle_dir(&fx.dir, &trust),
-        Err(RegistryError::SignatureThreshold {
+        Err(RegistryError::Sign(SignError::SignatureThreshold {
             valid: 1,
             threshold: 2,
             ..
-        })
+        }))
     ));
     add_bundle_signature(&fx.dir, &second).unwrap();
     let bundle = verify_bundle_dir(&fx.dir, &trust).unwrap();
@@ -168,7 +168,7 @@ fn truncated_signature() {
     fs::write(&path, json.replace(sig, &short)).unwrap();
     assert!(matches!(
         verify(&fx.dir),
-        Err(RegistryError::EnvelopeInvalid { reason }) if reason.contains("64")
+        Err(RegistryError::Sign(SignError::EnvelopeInvalid { reason })) if reason.contains("64")
     ));
     // Every truncation of the envelope file is refused.
     let bytes = json.as_bytes();
@@ -209,7 +209,7 @@ fn envelope_of_another_payload_type() {
     fs::write(fx.dir.join(SIGNATURE_FILE), env.to_json().unwrap()).unwrap();
     assert!(matches!(
         verify(&fx.dir),
-        Err(RegistryError::PayloadTypeMismatch { .. })
+        Err(RegistryError::Sign(SignError::PayloadTypeMismatch { .. }))
     ));
 }
 
@@ -272,7 +272,7 @@ proptest! {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("b");
         let mut m = manifest();
-        m.name = name;
+        m.name = VoiceName::new(&name).unwrap();
         m.version = version;
         m.license = license;
         m.voice.sample_rate = rate;

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use signet_registry::{
     install_bundle, remove_bundle, verify_installed, write_bundle, RegistryError, SecretKey,
-    WEIGHTS_FILE,
+    VoiceName, WEIGHTS_FILE,
 };
+use signet_sign::SignError;
 
 use crate::common::{fixture, key, manifest, trust, weights};
 
@@ -48,23 +49,24 @@ fn install_verify_remove() {
     let done = install_bundle(&fx.dir, &voices, &trust()).unwrap();
     assert_eq!((done.name.as_str(), done.version), ("en_US-test-medium", 3));
     assert!(!done.unchanged);
-    let b = verify_installed(&voices, "en_US-test-medium", &trust()).unwrap();
+    let b = verify_installed(&voices, &vn("en_US-test-medium"), &trust()).unwrap();
     assert_eq!(b.file(WEIGHTS_FILE).unwrap(), weights().as_slice());
     // Installing the identical bundle again changes nothing.
     let again = install_bundle(&fx.dir, &voices, &trust()).unwrap();
     assert!(again.unchanged);
-    remove_bundle(&voices, "en_US-test-medium").unwrap();
+    remove_bundle(&voices, &vn("en_US-test-medium")).unwrap();
     assert!(matches!(
-        verify_installed(&voices, "en_US-test-medium", &trust()),
+        verify_installed(&voices, &vn("en_US-test-medium"), &trust()),
         Err(RegistryError::NotInstalled { .. })
     ));
     assert!(matches!(
-        remove_bundle(&voices, "en_US-test-medium"),
+        remove_bundle(&voices, &vn("en_US-test-medium")),
         Err(RegistryError::NotInstalled { .. })
     ));
+    // A path cannot even be named: the store takes voice names only.
     assert!(matches!(
-        remove_bundle(&voices, "../etc"),
-        Err(RegistryError::BadFileName { .. })
+        "../etc".parse::<VoiceName>(),
+        Err(RegistryError::BadVoiceName { .. })
     ));
 }
 
@@ -103,7 +105,7 @@ fn rollback_of_bundle_version() {
     let done = install_bundle(&v4, &voices, &trust()).unwrap();
     assert_eq!((done.previous, done.version), (Some(3), 4));
     assert_eq!(
-        verify_installed(&voices, "en_US-test-medium", &trust())
+        verify_installed(&voices, &vn("en_US-test-medium"), &trust())
             .unwrap()
             .manifest()
             .version,
@@ -122,7 +124,7 @@ fn untrusted_bundle_is_not_installed() {
     );
     assert!(matches!(
         install_bundle(&fx.dir, &voices, &other),
-        Err(RegistryError::SignatureThreshold { .. })
+        Err(RegistryError::Sign(SignError::SignatureThreshold { .. }))
     ));
     assert!(snapshot(&voices).is_empty(), "{:?}", snapshot(&voices));
 }
@@ -134,7 +136,7 @@ fn bundle_moved_under_another_name() {
     install_bundle(&fx.dir, &voices, &trust()).unwrap();
     fs::rename(voices.join("en_US-test-medium"), voices.join("en_US-other")).unwrap();
     assert!(matches!(
-        verify_installed(&voices, "en_US-other", &trust()),
+        verify_installed(&voices, &vn("en_US-other"), &trust()),
         Err(RegistryError::NameMismatch { expected, found })
             if expected == "en_US-other" && found == "en_US-test-medium"
     ));
@@ -159,11 +161,15 @@ fn concurrent_installs_of_the_same_voice() {
             });
         }
     });
-    let b = verify_installed(&voices, "en_US-test-medium", &trust()).unwrap();
+    let b = verify_installed(&voices, &vn("en_US-test-medium"), &trust()).unwrap();
     assert_eq!(b.manifest().version, 6);
     let names: Vec<String> = fs::read_dir(&voices)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     assert_eq!(names.len(), 2, "leftovers: {names:?}");
+}
+
+fn vn(name: &str) -> VoiceName {
+    VoiceName::new(name).unwrap()
 }

@@ -21,61 +21,19 @@
 //! and role, thresholds at least 1). A key may hold several roles through several entries.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::RegistryError;
-use crate::keys::{KeyId, PublicKey};
+use crate::error::SignError;
+use crate::keys::PublicKey;
+use crate::types::{KeyId, Role};
 
 /// Largest accepted trust store file, in bytes.
 pub const MAX_TRUST_STORE_LEN: u64 = 1024 * 1024;
 
-/// What a trusted key may sign.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum Role {
-    /// Signs voice bundle manifests.
-    BundleSigner,
-    /// Signs the remote index of bundles.
-    IndexRoot,
-    /// Signs release artefacts.
-    ReleaseSigner,
-}
-
-impl Role {
-    /// Every role, in a fixed order.
-    pub const ALL: [Role; 3] = [Role::BundleSigner, Role::IndexRoot, Role::ReleaseSigner];
-
-    /// The role as written in the trust store (`bundle-signer`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::BundleSigner => "bundle-signer",
-            Role::IndexRoot => "index-root",
-            Role::ReleaseSigner => "release-signer",
-        }
-    }
-
-    /// Parses the form [`as_str`](Self::as_str) writes.
-    pub fn parse(text: &str) -> Result<Self, RegistryError> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == text)
-            .ok_or_else(|| RegistryError::TrustStoreInvalid {
-                reason: format!(
-                    "unknown role {text:?} (expected bundle-signer, index-root or release-signer)"
-                ),
-            })
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+const TRUST_STORE_CAP: signet_io::Cap =
+    signet_io::Cap::new(MAX_TRUST_STORE_LEN, "a fixed limit of the trust store format");
 
 /// One trusted key in one role.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,8 +72,8 @@ impl TrustedKey {
 
 /// Parses an RFC 3339 timestamp with an offset (`2027-01-31T00:00:00Z`) into Unix seconds, the
 /// form of [`TrustedKey::expires`].
-pub fn parse_timestamp(text: &str) -> Result<i64, RegistryError> {
-    crate::time::parse_rfc3339(text).map_err(|reason| RegistryError::TrustStoreInvalid { reason })
+pub fn parse_timestamp(text: &str) -> Result<i64, SignError> {
+    crate::time::parse_rfc3339(text).map_err(|reason| SignError::TrustStoreInvalid { reason })
 }
 
 /// Signatures required per role.
@@ -175,7 +133,7 @@ pub struct TrustStore {
     policy: Policy,
 }
 
-/// Largest threshold accepted (a bundle carries at most [`crate::envelope::MAX_SIGNATURES`]).
+/// Largest threshold accepted (an envelope carries at most [`crate::envelope::MAX_SIGNATURES`]).
 const MAX_THRESHOLD: u32 = crate::envelope::MAX_SIGNATURES as u32;
 
 impl TrustStore {
@@ -192,13 +150,13 @@ impl TrustStore {
     }
 
     /// Reads and strictly parses the file at `path`.
-    pub fn load(path: &Path) -> Result<Self, RegistryError> {
-        let bytes = crate::bundle::read_capped(path, MAX_TRUST_STORE_LEN)?;
+    pub fn load(path: &Path) -> Result<Self, SignError> {
+        let bytes = signet_io::read_capped(path, TRUST_STORE_CAP)?;
         Self::parse(&bytes)
     }
 
     /// Like [`load`](Self::load), but a missing file is an empty store.
-    pub fn load_or_empty(path: &Path) -> Result<Self, RegistryError> {
+    pub fn load_or_empty(path: &Path) -> Result<Self, SignError> {
         match std::fs::symlink_metadata(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::new()),
             _ => Self::load(path),
@@ -206,10 +164,10 @@ impl TrustStore {
     }
 
     /// Parses trust store TOML.
-    pub fn parse(bytes: &[u8]) -> Result<Self, RegistryError> {
-        let invalid = |reason: String| RegistryError::TrustStoreInvalid { reason };
+    pub fn parse(bytes: &[u8]) -> Result<Self, SignError> {
+        let invalid = |reason: String| SignError::TrustStoreInvalid { reason };
         if bytes.len() as u64 > MAX_TRUST_STORE_LEN {
-            return Err(RegistryError::TooLarge {
+            return Err(SignError::TooLarge {
                 what: "trust store".to_owned(),
                 limit: MAX_TRUST_STORE_LEN,
             });
@@ -253,7 +211,7 @@ impl TrustStore {
     }
 
     /// The store as TOML, the form [`parse`](Self::parse) reads.
-    pub fn to_toml(&self) -> Result<String, RegistryError> {
+    pub fn to_toml(&self) -> Result<String, SignError> {
         let mut keys = Vec::new();
         for k in &self.keys {
             keys.push(KeyEntry {
@@ -261,7 +219,11 @@ impl TrustStore {
                 public_key: k.public_key.to_text(),
                 role: k.role,
                 name: k.name.clone(),
-                expires: k.expires.map(crate::time::unix_to_datetime).transpose()?,
+                expires: k
+                    .expires
+                    .map(crate::time::unix_to_datetime)
+                    .transpose()
+                    .map_err(|reason| SignError::Serialize { reason })?,
             });
         }
         let file = TrustFile {
@@ -269,7 +231,7 @@ impl TrustStore {
             policy: self.policy,
             keys,
         };
-        let body = toml::to_string(&file).map_err(|e| RegistryError::Serialize {
+        let body = toml::to_string(&file).map_err(|e| SignError::Serialize {
             reason: e.to_string(),
         })?;
         Ok(format!(
@@ -279,24 +241,24 @@ impl TrustStore {
     }
 
     /// Writes the store to `path` atomically (temporary file, fsync, rename).
-    pub fn save(&self, path: &Path) -> Result<(), RegistryError> {
-        crate::bundle::write_file_atomic(path, self.to_toml()?.as_bytes())
+    pub fn save(&self, path: &Path) -> Result<(), SignError> {
+        Ok(signet_io::write_atomic(path, self.to_toml()?.as_bytes())?)
     }
 
     /// Adds a key for a role; the same key twice in the same role is refused.
-    pub fn add(&mut self, key: TrustedKey) -> Result<(), RegistryError> {
+    pub fn add(&mut self, key: TrustedKey) -> Result<(), SignError> {
         if self
             .keys
             .iter()
             .any(|k| k.public_key == key.public_key && k.role == key.role)
         {
-            return Err(RegistryError::TrustStoreInvalid {
+            return Err(SignError::TrustStoreInvalid {
                 reason: format!("key {} is already trusted as {}", key.key_id(), key.role),
             });
         }
         if let Some(name) = &key.name {
             if name.len() > 128 || name.chars().any(char::is_control) {
-                return Err(RegistryError::TrustStoreInvalid {
+                return Err(SignError::TrustStoreInvalid {
                     reason: "a key name is at most 128 printable characters".to_owned(),
                 });
             }
@@ -348,9 +310,9 @@ impl TrustStore {
     }
 
     /// Sets the threshold for `role`; 0 and values above the signature cap are refused.
-    pub fn set_threshold(&mut self, role: Role, threshold: u32) -> Result<(), RegistryError> {
+    pub fn set_threshold(&mut self, role: Role, threshold: u32) -> Result<(), SignError> {
         if threshold == 0 || threshold > MAX_THRESHOLD {
-            return Err(RegistryError::TrustStoreInvalid {
+            return Err(SignError::TrustStoreInvalid {
                 reason: format!(
                     "the {role} threshold must be between 1 and {MAX_THRESHOLD}, not {threshold}"
                 ),
@@ -406,7 +368,7 @@ mod tests {
             assert!(
                 matches!(
                     TrustStore::parse(t.as_bytes()),
-                    Err(RegistryError::TrustStoreInvalid { .. } | RegistryError::BadKey { .. })
+                    Err(SignError::TrustStoreInvalid { .. } | SignError::BadKey { .. })
                 ),
                 "case {i} accepted:\n{t}"
             );

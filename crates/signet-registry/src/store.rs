@@ -1,6 +1,18 @@
-//! The local store's writes: install a verified bundle atomically, refuse rollbacks, remove.
+//! The local store: the home folder's layout, and installing, verifying and removing voices.
 //!
-//! Layout: `<voices>/<name>/` holds one bundle; next to it live hidden helpers
+//! Everything lives under one home folder ([`default_home`]): `$SIGNET_HOME`, else
+//! `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet` (or one given explicitly):
+//!
+//! - `voices/<name>/`: one signed bundle per voice, named by a [`VoiceName`];
+//! - `trust.toml`: the trust store every load verifies against (a missing file trusts nothing);
+//! - `keys/`: private keys made by `signet keys generate` and setup's `local-importer.key`
+//!   (mode 0600, folder 0700);
+//! - `espeak-ng/`: the espeak-ng library and data the phonemizer helper loads;
+//! - `config.toml`, `index-state/`, `tmp/`: the CLI's settings and the remote index's state.
+//!
+//! [`Store`] names these paths; this module is the only code that knows the layout.
+//!
+//! Installing: `<voices>/<name>/` holds one bundle; next to it live hidden helpers
 //! `.<name>.lock` (an advisory lock held for the whole install or removal, so concurrent
 //! installs of the same voice run one after the other) and, only while an install runs,
 //! `.<name>.tmp-*` (the new copy being written). An install writes the exact verified bytes
@@ -18,18 +30,140 @@
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 
-use crate::bundle::{read_regular, sibling, sync_dir, write_synced, MAX_MANIFEST_LEN};
+use signet_io::{sibling, sync_dir, write_new_synced};
+use signet_sign::TrustStore;
+
+use crate::bundle::{read_regular, verify_bundle_dir, VerifiedBundle, MAX_MANIFEST_LEN};
 use crate::error::RegistryError;
 use crate::manifest::{parse_manifest, MANIFEST_FILE, SIGNATURE_FILE};
-use crate::trust::TrustStore;
-use crate::{verify_bundle_dir, VerifiedBundle};
+use crate::name::VoiceName;
+
+/// The trust store's file name in the home folder.
+pub const TRUST_FILE: &str = "trust.toml";
+
+/// Name of the key that signs locally imported voices.
+pub const IMPORTER_KEY_NAME: &str = "local-importer";
+
+/// `$SIGNET_HOME`, else `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet` (a variable
+/// set to the empty string counts as unset). The one place that computes the home folder.
+pub fn default_home() -> Result<PathBuf, RegistryError> {
+    let var = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(p) = var("SIGNET_HOME") {
+        return Ok(p);
+    }
+    if let Some(p) = var("XDG_DATA_HOME") {
+        return Ok(p.join("signet"));
+    }
+    if let Some(p) = var("HOME") {
+        return Ok(p.join(".local").join("share").join("signet"));
+    }
+    Err(RegistryError::NoHome)
+}
+
+/// The local voice store under one home folder (see the module docs for the layout).
+#[derive(Debug, Clone)]
+pub struct Store {
+    home: PathBuf,
+}
+
+impl Store {
+    /// The store under an explicit home folder.
+    pub fn new(home: impl Into<PathBuf>) -> Self {
+        Self { home: home.into() }
+    }
+
+    /// The store under [`default_home`].
+    pub fn from_env() -> Result<Self, RegistryError> {
+        default_home().map(Self::new)
+    }
+
+    /// The home folder.
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+
+    /// The trust store file, `<home>/trust.toml`.
+    pub fn trust_path(&self) -> PathBuf {
+        self.home.join(TRUST_FILE)
+    }
+
+    /// Loads the trust store (a missing file is an empty store, which trusts nothing).
+    pub fn trust_store(&self) -> Result<TrustStore, RegistryError> {
+        Ok(TrustStore::load_or_empty(&self.trust_path())?)
+    }
+
+    /// The folder of private keys, `<home>/keys`.
+    pub fn keys_dir(&self) -> PathBuf {
+        self.home.join("keys")
+    }
+
+    /// The private key file of the key named `name` (`<home>/keys/<name>.key`); key names
+    /// follow the voice-name rule.
+    pub fn key_path(&self, name: &str) -> Result<PathBuf, RegistryError> {
+        let name = VoiceName::new(name)?;
+        Ok(self.keys_dir().join(format!("{name}.key")))
+    }
+
+    /// The local importer's private key file (`<home>/keys/local-importer.key`).
+    pub fn importer_key_path(&self) -> PathBuf {
+        self.keys_dir().join(format!("{IMPORTER_KEY_NAME}.key"))
+    }
+
+    /// The folder holding one bundle per voice, `<home>/voices`.
+    pub fn voices_dir(&self) -> PathBuf {
+        self.home.join("voices")
+    }
+
+    /// The bundle folder of `name`.
+    pub fn voice_dir(&self, name: &VoiceName) -> PathBuf {
+        self.voices_dir().join(name)
+    }
+
+    /// The espeak-ng folder (`espeakbridge.so` and `espeak-ng-data/`), `<home>/espeak-ng`.
+    pub fn espeak_dir(&self) -> PathBuf {
+        self.home.join("espeak-ng")
+    }
+
+    /// The settings file, `<home>/config.toml`.
+    pub fn config_path(&self) -> PathBuf {
+        self.home.join("config.toml")
+    }
+
+    /// Names of the bundle folders present (not verified), sorted; entries whose names are not
+    /// voice names are skipped.
+    pub fn voice_names(&self) -> Result<Vec<VoiceName>, RegistryError> {
+        let dir = self.voices_dir();
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(RegistryError::io(dir, e)),
+        };
+        let mut names = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| RegistryError::io(&dir, e))?;
+            let Some(name) = entry.file_name().to_str().and_then(|n| VoiceName::new(n).ok())
+            else {
+                continue;
+            };
+            if entry.path().is_dir() {
+                names.push(name);
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+}
 
 /// What [`install_bundle`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Installed {
     /// The voice name (the bundle's manifest name).
-    pub name: String,
+    pub name: VoiceName,
     /// The installed version.
     pub version: u64,
     /// The version that was installed before, if any.
@@ -58,12 +192,12 @@ pub fn install_verified(
     trust: &TrustStore,
 ) -> Result<Installed, RegistryError> {
     let name = bundle.manifest().name.clone();
-    check_store_name(&name)?;
     let version = bundle.manifest().version;
     fs::create_dir_all(voices_dir).map_err(|e| RegistryError::io(voices_dir, e))?;
-    let _lock = lock(voices_dir, &name)?;
-    recover(voices_dir, &name)?;
-    let dest = voices_dir.join(&name);
+    let leaf = name.as_str();
+    let _lock = lock(voices_dir, leaf)?;
+    recover(voices_dir, leaf)?;
+    let dest = voices_dir.join(leaf);
 
     let previous = installed_manifest(&dest)?;
     if let Some((installed, bytes)) = &previous {
@@ -78,21 +212,21 @@ pub fn install_verified(
         }
         if *installed >= version {
             return Err(RegistryError::Rollback {
-                name,
+                name: name.to_string(),
                 installed: *installed,
                 offered: version,
             });
         }
     }
 
-    let tmp = sibling(voices_dir, &name, "tmp");
+    let tmp = sibling(voices_dir, leaf, "tmp");
     fs::create_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))?;
     let result = write_copy(&tmp, bundle)
         .and_then(|()| {
             // Read back what is on disk now, with the same checks a load makes.
             verify_bundle_dir(&tmp, trust).map(drop)
         })
-        .and_then(|()| swap_in(&tmp, &dest, voices_dir, &name));
+        .and_then(|()| swap_in(&tmp, &dest, voices_dir, leaf));
     if result.is_err() {
         let _ = fs::remove_dir_all(&tmp);
     }
@@ -110,29 +244,28 @@ pub fn install_verified(
 /// manifest carries that name (a bundle moved under another voice's name is refused).
 pub fn verify_installed(
     voices_dir: &Path,
-    name: &str,
+    name: &VoiceName,
     trust: &TrustStore,
 ) -> Result<VerifiedBundle, RegistryError> {
-    check_store_name(name)?;
     let dir = voices_dir.join(name);
     if fs::symlink_metadata(&dir).is_err() {
         return Err(RegistryError::NotInstalled {
-            name: name.to_owned(),
+            name: name.to_string(),
         });
     }
     let bundle = verify_bundle_dir(&dir, trust)?;
-    if bundle.manifest().name != name {
+    if bundle.manifest().name != *name {
         return Err(RegistryError::NameMismatch {
-            expected: name.to_owned(),
-            found: bundle.manifest().name.clone(),
+            expected: name.to_string(),
+            found: bundle.manifest().name.to_string(),
         });
     }
     Ok(bundle)
 }
 
 /// Removes the installed voice `name`; [`RegistryError::NotInstalled`] if there is none.
-pub fn remove_bundle(voices_dir: &Path, name: &str) -> Result<(), RegistryError> {
-    check_store_name(name)?;
+pub fn remove_bundle(voices_dir: &Path, name: &VoiceName) -> Result<(), RegistryError> {
+    let name = name.as_str();
     let dest = voices_dir.join(name);
     if fs::symlink_metadata(voices_dir).is_err() {
         return Err(RegistryError::NotInstalled {
@@ -154,24 +287,6 @@ pub fn remove_bundle(voices_dir: &Path, name: &str) -> Result<(), RegistryError>
     fs::rename(&dest, &old).map_err(|e| RegistryError::io(&dest, e))?;
     sync_dir(voices_dir)?;
     fs::remove_dir_all(&old).map_err(|e| RegistryError::io(&old, e))
-}
-
-/// Store names are plain ASCII names: `[A-Za-z0-9_.-]`, not starting with `.`.
-fn check_store_name(name: &str) -> Result<(), RegistryError> {
-    let ok = !name.is_empty()
-        && name.len() <= crate::manifest::MAX_NAME_LEN
-        && !name.starts_with('.')
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(RegistryError::BadFileName {
-            name: name.to_owned(),
-            reason: "a voice name in the store is ASCII letters, digits, `_`, `-`, `.`, not starting with `.`",
-        })
-    }
 }
 
 /// An exclusive advisory lock on `.<name>.lock`, released when the file is dropped.
@@ -253,18 +368,18 @@ fn installed_manifest(dest: &Path) -> Result<Option<(u64, Vec<u8>)>, RegistryErr
 
 fn write_copy(tmp: &Path, bundle: &VerifiedBundle) -> Result<(), RegistryError> {
     for (name, bytes) in bundle.files() {
-        write_synced(&tmp.join(name), bytes)?;
+        write_new_synced(&tmp.join(name), bytes)?;
     }
-    write_synced(&tmp.join(MANIFEST_FILE), bundle.manifest_bytes())?;
-    write_synced(&tmp.join(SIGNATURE_FILE), bundle.envelope_bytes())?;
-    sync_dir(tmp)
+    write_new_synced(&tmp.join(MANIFEST_FILE), bundle.manifest_bytes())?;
+    write_new_synced(&tmp.join(SIGNATURE_FILE), bundle.envelope_bytes())?;
+    Ok(sync_dir(tmp)?)
 }
 
 /// Puts `tmp` at `dest`: an atomic exchange where the system has one, else two renames.
 fn swap_in(tmp: &Path, dest: &Path, voices_dir: &Path, name: &str) -> Result<(), RegistryError> {
     if fs::symlink_metadata(dest).is_err() {
         fs::rename(tmp, dest).map_err(|e| RegistryError::io(dest, e))?;
-        return sync_dir(voices_dir);
+        return Ok(sync_dir(voices_dir)?);
     }
     if exchange(tmp, dest) {
         sync_dir(voices_dir)?;
@@ -299,10 +414,9 @@ fn exchange(_a: &Path, _b: &Path) -> bool {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
     use super::*;
-    use crate::keys::SecretKey;
     use crate::test_support::{sample_manifest, sample_weights};
-    use crate::trust::Role;
     use crate::{write_bundle, WEIGHTS_FILE};
+    use signet_sign::{Role, SecretKey};
 
     #[test]
     fn crashed_install_leftovers_are_recovered() {

@@ -12,12 +12,12 @@
 //! releases alike. It counts **distinct** key ids that the trust store lists for the wanted
 //! role, that are neither revoked nor expired, and whose signature verifies (strict ed25519);
 //! a second signature by the same key id counts nothing. Fewer than the role's threshold is
-//! [`RegistryError::SignatureThreshold`], which lists every signature that did not count and
+//! [`SignError::SignatureThreshold`], which lists every signature that did not count and
 //! why.
 //!
 //! ```
-//! # fn main() -> Result<(), signet_registry::RegistryError> {
-//! use signet_registry::{Envelope, Role, SecretKey, TrustStore};
+//! # fn main() -> Result<(), signet_sign::SignError> {
+//! use signet_sign::{Envelope, Role, SecretKey, TrustStore};
 //! let key = SecretKey::generate()?;
 //! let trust = TrustStore::with_key(key.public(), Role::ReleaseSigner);
 //! let envelope = Envelope::sign("application/vnd.example+json", b"{}".to_vec(), &key)?;
@@ -36,9 +36,10 @@ use std::time::SystemTime;
 use ed25519_dalek::Signature as DalekSignature;
 use serde::{Deserialize, Serialize};
 
-use crate::error::RegistryError;
-use crate::keys::{KeyId, SecretKey};
-use crate::trust::{Role, TrustStore};
+use crate::error::SignError;
+use crate::keys::SecretKey;
+use crate::trust::TrustStore;
+use crate::types::{KeyId, RejectedSignature, Rejection, Role};
 
 /// Largest accepted envelope JSON, in bytes.
 pub const MAX_ENVELOPE_LEN: u64 = 16 * 1024 * 1024;
@@ -105,53 +106,6 @@ struct SignatureJson {
     sig: String,
 }
 
-/// Why one signature did not count towards a threshold.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// The trust store does not list the key at all.
-    UntrustedKey,
-    /// The trust store lists the key, but not for the wanted role.
-    WrongRole,
-    /// The key id is on the revocation list.
-    Revoked,
-    /// The key's trust expired at this time (Unix seconds).
-    Expired {
-        /// Unix seconds of the expiry.
-        at: i64,
-    },
-    /// The signature bytes do not verify for this key and payload.
-    BadSignature,
-    /// The key id already signed this envelope; it counts once.
-    Duplicate,
-}
-
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rejection::UntrustedKey => f.write_str("key is not in the trust store"),
-            Rejection::WrongRole => f.write_str("key is trusted, but not for this role"),
-            Rejection::Revoked => f.write_str("key is revoked"),
-            Rejection::Expired { at } => write!(
-                f,
-                "key's trust expired at {}",
-                crate::time::format_rfc3339(*at)
-            ),
-            Rejection::BadSignature => f.write_str("signature does not verify"),
-            Rejection::Duplicate => f.write_str("duplicate signature by the same key"),
-        }
-    }
-}
-
-/// A signature that did not count, with the reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RejectedSignature {
-    /// The key id the signature claims.
-    pub key_id: KeyId,
-    /// Why it did not count.
-    pub reason: Rejection,
-}
-
 /// Proof that an envelope met its role's threshold: the payload and the keys that counted.
 #[derive(Debug)]
 pub struct VerifiedPayload<'a> {
@@ -177,7 +131,7 @@ impl Envelope {
         payload_type: &str,
         payload: Vec<u8>,
         key: &SecretKey,
-    ) -> Result<Self, RegistryError> {
+    ) -> Result<Self, SignError> {
         check_payload_type(payload_type)?;
         let mut env = Self {
             payload_type: payload_type.to_owned(),
@@ -189,15 +143,15 @@ impl Envelope {
     }
 
     /// Adds a signature by `key` (a key that already signed is refused; it would count once).
-    pub fn add_signature(&mut self, key: &SecretKey) -> Result<(), RegistryError> {
+    pub fn add_signature(&mut self, key: &SecretKey) -> Result<(), SignError> {
         let key_id = key.key_id();
         if self.signatures.iter().any(|s| s.key_id == key_id) {
-            return Err(RegistryError::EnvelopeInvalid {
+            return Err(SignError::EnvelopeInvalid {
                 reason: format!("key {key_id} already signed this envelope"),
             });
         }
         if self.signatures.len() >= MAX_SIGNATURES {
-            return Err(RegistryError::EnvelopeInvalid {
+            return Err(SignError::EnvelopeInvalid {
                 reason: format!("more than {MAX_SIGNATURES} signatures"),
             });
         }
@@ -223,9 +177,9 @@ impl Envelope {
 
     /// Appends a signature as is, without checking it (for building test fixtures; verification
     /// decides what counts).
-    pub fn push_signature(&mut self, signature: Signature) -> Result<(), RegistryError> {
+    pub fn push_signature(&mut self, signature: Signature) -> Result<(), SignError> {
         if self.signatures.len() >= MAX_SIGNATURES {
-            return Err(RegistryError::EnvelopeInvalid {
+            return Err(SignError::EnvelopeInvalid {
                 reason: format!("more than {MAX_SIGNATURES} signatures"),
             });
         }
@@ -234,10 +188,10 @@ impl Envelope {
     }
 
     /// Strictly parses DSSE JSON (see the module docs).
-    pub fn from_json(bytes: &[u8]) -> Result<Self, RegistryError> {
-        let invalid = |reason: String| RegistryError::EnvelopeInvalid { reason };
+    pub fn from_json(bytes: &[u8]) -> Result<Self, SignError> {
+        let invalid = |reason: String| SignError::EnvelopeInvalid { reason };
         if bytes.len() as u64 > MAX_ENVELOPE_LEN {
-            return Err(RegistryError::TooLarge {
+            return Err(SignError::TooLarge {
                 what: "signature envelope".to_owned(),
                 limit: MAX_ENVELOPE_LEN,
             });
@@ -278,7 +232,7 @@ impl Envelope {
     }
 
     /// The DSSE JSON form (pretty-printed, newline-terminated).
-    pub fn to_json(&self) -> Result<Vec<u8>, RegistryError> {
+    pub fn to_json(&self) -> Result<Vec<u8>, SignError> {
         let json = EnvelopeJson {
             payload_type: self.payload_type.clone(),
             payload: crate::b64::encode(&self.payload),
@@ -291,7 +245,7 @@ impl Envelope {
                 })
                 .collect(),
         };
-        let mut out = serde_json::to_vec_pretty(&json).map_err(|e| RegistryError::Serialize {
+        let mut out = serde_json::to_vec_pretty(&json).map_err(|e| SignError::Serialize {
             reason: e.to_string(),
         })?;
         out.push(b'\n');
@@ -305,7 +259,7 @@ impl Envelope {
         payload_type: &str,
         trust: &TrustStore,
         role: Role,
-    ) -> Result<VerifiedPayload<'_>, RegistryError> {
+    ) -> Result<VerifiedPayload<'_>, SignError> {
         self.verify_at(payload_type, trust, role, SystemTime::now())
     }
 
@@ -316,9 +270,9 @@ impl Envelope {
         trust: &TrustStore,
         role: Role,
         now: SystemTime,
-    ) -> Result<VerifiedPayload<'_>, RegistryError> {
+    ) -> Result<VerifiedPayload<'_>, SignError> {
         if self.payload_type != payload_type {
-            return Err(RegistryError::PayloadTypeMismatch {
+            return Err(SignError::PayloadTypeMismatch {
                 expected: payload_type.to_owned(),
                 found: self.payload_type.clone(),
             });
@@ -363,7 +317,7 @@ impl Envelope {
             valid.insert(s.key_id.clone());
         }
         if valid.len() < threshold as usize {
-            return Err(RegistryError::SignatureThreshold {
+            return Err(SignError::SignatureThreshold {
                 role,
                 threshold,
                 valid: valid.len(),
@@ -377,24 +331,15 @@ impl Envelope {
     }
 }
 
-fn check_payload_type(t: &str) -> Result<(), RegistryError> {
+fn check_payload_type(t: &str) -> Result<(), SignError> {
     if t.is_empty() || t.len() > MAX_PAYLOAD_TYPE_LEN || !t.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(RegistryError::EnvelopeInvalid {
+        return Err(SignError::EnvelopeInvalid {
             reason: format!(
                 "payload type must be 1 to {MAX_PAYLOAD_TYPE_LEN} printable ASCII characters"
             ),
         });
     }
     Ok(())
-}
-
-/// Parses an envelope the way verification does, for fuzzing: it must never panic.
-pub fn fuzz_parse_envelope(bytes: &[u8]) {
-    if let Ok(env) = Envelope::from_json(bytes) {
-        let _ = env.to_json();
-        let trust = TrustStore::new();
-        let _ = env.verify(env.payload_type(), &trust, Role::BundleSigner);
-    }
 }
 
 #[cfg(test)]
@@ -417,10 +362,10 @@ mod tests {
     }
 
     fn threshold_err(
-        r: Result<VerifiedPayload<'_>, RegistryError>,
+        r: Result<VerifiedPayload<'_>, SignError>,
     ) -> (usize, Vec<RejectedSignature>) {
         match r {
-            Err(RegistryError::SignatureThreshold {
+            Err(SignError::SignatureThreshold {
                 valid, rejected, ..
             }) => (valid, rejected),
             other => panic!("{other:?}"),
@@ -461,7 +406,7 @@ mod tests {
         // The type is bound: same bytes under another type do not verify.
         assert!(matches!(
             env.verify("other", &trust, Role::BundleSigner),
-            Err(RegistryError::PayloadTypeMismatch { .. })
+            Err(SignError::PayloadTypeMismatch { .. })
         ));
     }
 
@@ -510,7 +455,7 @@ mod tests {
             assert!(
                 matches!(
                     Envelope::from_json(b.as_bytes()),
-                    Err(RegistryError::EnvelopeInvalid { .. })
+                    Err(SignError::EnvelopeInvalid { .. })
                 ),
                 "{b}"
             );

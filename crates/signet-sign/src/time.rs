@@ -1,13 +1,12 @@
 //! Timestamps as RFC 3339 text (`2027-01-31T00:00:00Z`) and Unix seconds, without a date library.
 //!
 //! Expiries in trust stores and indexes are compared as Unix seconds; they are written in UTC.
+//! Public for the layers above (the index's expiry uses the same clock and format).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::error::RegistryError;
-
 /// Seconds since the Unix epoch of `now` (negative before 1970).
-pub(crate) fn unix_seconds(now: SystemTime) -> i64 {
+pub fn unix_seconds(now: SystemTime) -> i64 {
     match now.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => i64::try_from(e.duration().as_secs()).map_or(i64::MIN, |s| -s),
@@ -41,7 +40,7 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 
 /// Unix seconds of a TOML offset date-time; a date or time alone, or a local time without an
 /// offset, is refused.
-pub(crate) fn datetime_to_unix(dt: &toml::value::Datetime) -> Result<i64, String> {
+pub fn datetime_to_unix(dt: &toml::value::Datetime) -> Result<i64, String> {
     let (Some(date), Some(time), Some(offset)) = (dt.date, dt.time, dt.offset) else {
         return Err(format!(
             "{dt} is not a full date-time with an offset (write e.g. 2027-01-31T00:00:00Z)"
@@ -64,7 +63,7 @@ pub(crate) fn datetime_to_unix(dt: &toml::value::Datetime) -> Result<i64, String
 }
 
 /// Parses RFC 3339 text into Unix seconds.
-pub(crate) fn parse_rfc3339(text: &str) -> Result<i64, String> {
+pub fn parse_rfc3339(text: &str) -> Result<i64, String> {
     if text.len() > 64 {
         return Err("timestamp too long".to_owned());
     }
@@ -75,7 +74,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Result<i64, String> {
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` of Unix seconds.
-pub(crate) fn format_rfc3339(secs: i64) -> String {
+pub fn format_rfc3339(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -88,14 +87,10 @@ pub(crate) fn format_rfc3339(secs: i64) -> String {
 }
 
 /// A TOML date-time of Unix seconds (UTC).
-pub(crate) fn unix_to_datetime(secs: i64) -> Result<toml::value::Datetime, RegistryError> {
+pub(crate) fn unix_to_datetime(secs: i64) -> Result<toml::value::Datetime, String> {
     format_rfc3339(secs)
         .parse()
-        .map_err(
-            |e: toml::value::DatetimeParseError| RegistryError::Serialize {
-                reason: e.to_string(),
-            },
-        )
+        .map_err(|e: toml::value::DatetimeParseError| e.to_string())
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 
 use std::fmt;
 use std::fs::OpenOptions;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 
 use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, DecodePrivateKey, EncodePrivateKey};
@@ -15,7 +15,8 @@ use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::error::RegistryError;
+use crate::error::SignError;
+use crate::types::KeyId;
 
 /// Prefix of a public key written as text: `ed25519:<base64 of the 32 raw bytes>`.
 pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
@@ -23,9 +24,18 @@ pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
 /// Largest private key file read, in bytes (a PKCS#8 PEM ed25519 key is about 120).
 pub const MAX_SECRET_KEY_FILE_LEN: u64 = 4096;
 
-/// A key id: lower-case hex SHA-256 of the raw 32-byte ed25519 public key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct KeyId(String);
+const SECRET_KEY_FILE_CAP: signet_io::Cap = signet_io::Cap::new(
+    MAX_SECRET_KEY_FILE_LEN,
+    "a fixed limit: an ed25519 PKCS#8 PEM key is about 120 bytes",
+);
+
+/// Largest public key file read, in bytes (the key itself is one line of about 52).
+pub const MAX_PUBLIC_KEY_FILE_LEN: u64 = 4096;
+
+const PUBLIC_KEY_FILE_CAP: signet_io::Cap = signet_io::Cap::new(
+    MAX_PUBLIC_KEY_FILE_LEN,
+    "a fixed limit: a public key file holds one line `ed25519:<base64>`",
+);
 
 impl KeyId {
     /// The id of a raw public key.
@@ -34,7 +44,7 @@ impl KeyId {
     }
 
     /// Parses a key id written as 64 lower-case hex digits.
-    pub fn parse(text: &str) -> Result<Self, RegistryError> {
+    pub fn parse(text: &str) -> Result<Self, SignError> {
         let ok = text.len() == 64
             && text
                 .bytes()
@@ -42,7 +52,7 @@ impl KeyId {
         if ok {
             Ok(Self(text.to_owned()))
         } else {
-            Err(RegistryError::BadKey {
+            Err(SignError::BadKey {
                 reason: format!(
                     "key id {:?} is not 64 lower-case hex digits",
                     text.chars().take(80).collect::<String>()
@@ -51,21 +61,6 @@ impl KeyId {
         }
     }
 
-    /// The id as hex text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// The first 16 hex digits, for messages and listings.
-    pub fn short(&self) -> &str {
-        self.0.get(..16).unwrap_or(&self.0)
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
 }
 
 /// An ed25519 public key.
@@ -74,15 +69,15 @@ pub struct PublicKey(pub(crate) VerifyingKey);
 
 impl PublicKey {
     /// A public key from its 32 raw bytes; weak (small-order) points are refused.
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, RegistryError> {
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| RegistryError::BadKey {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, SignError> {
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| SignError::BadKey {
             reason: format!("a public key is 32 bytes, got {}", bytes.len()),
         })?;
-        let key = VerifyingKey::from_bytes(&arr).map_err(|_| RegistryError::BadKey {
+        let key = VerifyingKey::from_bytes(&arr).map_err(|_| SignError::BadKey {
             reason: "not a valid ed25519 public key".to_owned(),
         })?;
         if key.is_weak() {
-            return Err(RegistryError::BadKey {
+            return Err(SignError::BadKey {
                 reason: "weak (small-order) ed25519 public key".to_owned(),
             });
         }
@@ -90,19 +85,19 @@ impl PublicKey {
     }
 
     /// Parses `ed25519:<base64>` (surrounding whitespace ignored).
-    pub fn from_text(text: &str) -> Result<Self, RegistryError> {
+    pub fn from_text(text: &str) -> Result<Self, SignError> {
         let text = text.trim();
         let b64 = text
             .strip_prefix(PUBLIC_KEY_PREFIX)
-            .ok_or_else(|| RegistryError::BadKey {
+            .ok_or_else(|| SignError::BadKey {
                 reason: format!("a public key is written `{PUBLIC_KEY_PREFIX}<base64>`"),
             })?;
         if b64.len() > 64 {
-            return Err(RegistryError::BadKey {
+            return Err(SignError::BadKey {
                 reason: "public key text too long".to_owned(),
             });
         }
-        let bytes = crate::b64::decode(b64).map_err(|reason| RegistryError::BadKey { reason })?;
+        let bytes = crate::b64::decode(b64).map_err(|reason| SignError::BadKey { reason })?;
         Self::from_bytes(&bytes)
     }
 
@@ -125,6 +120,17 @@ impl PublicKey {
     }
 }
 
+/// A public key given on a command line: the key itself (`ed25519:<base64>`) or the path of a
+/// file holding it (one line, at most [`MAX_PUBLIC_KEY_FILE_LEN`] bytes, read without following
+/// a symbolic link).
+pub fn public_key_from_arg(arg: &str) -> Result<PublicKey, SignError> {
+    if arg.trim().starts_with(PUBLIC_KEY_PREFIX) {
+        return PublicKey::from_text(arg);
+    }
+    let text = signet_io::read_capped_string(Path::new(arg), PUBLIC_KEY_FILE_CAP)?;
+    PublicKey::from_text(&text)
+}
+
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "PublicKey({})", self.to_text())
@@ -138,9 +144,9 @@ pub struct SecretKey {
 
 impl SecretKey {
     /// A fresh key from the operating system's random source.
-    pub fn generate() -> Result<Self, RegistryError> {
+    pub fn generate() -> Result<Self, SignError> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::getrandom(seed.as_mut()).map_err(|e| RegistryError::BadKey {
+        getrandom::getrandom(seed.as_mut()).map_err(|e| SignError::BadKey {
             reason: format!("the operating system's random source failed: {e}"),
         })?;
         Ok(Self {
@@ -173,11 +179,11 @@ impl SecretKey {
 
     /// Writes the key as PKCS#8 PEM to `path`, which must not exist. On Unix the file is created
     /// with mode 0600 (never wider, not even for an instant); parent folders are created 0700.
-    pub fn write_new(&self, path: &Path) -> Result<(), RegistryError> {
+    pub fn write_new(&self, path: &Path) -> Result<(), SignError> {
         let pem = self
             .key
             .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| RegistryError::BadKey {
+            .map_err(|e| SignError::BadKey {
                 reason: format!("cannot encode the private key: {e}"),
             })?;
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -190,23 +196,23 @@ impl SecretKey {
             use std::os::unix::fs::OpenOptionsExt;
             options.mode(0o600);
         }
-        let mut f = options.open(path).map_err(|e| RegistryError::io(path, e))?;
+        let mut f = options.open(path).map_err(|e| SignError::io(path, e))?;
         f.write_all(pem.as_bytes())
             .and_then(|()| f.sync_all())
-            .map_err(|e| RegistryError::io(path, e))
+            .map_err(|e| SignError::io(path, e))
     }
 
     /// Reads a key written by [`write_new`](Self::write_new). On Unix a file readable by group
     /// or others is refused.
-    pub fn load(path: &Path) -> Result<Self, RegistryError> {
-        let mut f = std::fs::File::open(path).map_err(|e| RegistryError::io(path, e))?;
-        let meta = f.metadata().map_err(|e| RegistryError::io(path, e))?;
+    pub fn load(path: &Path) -> Result<Self, SignError> {
+        let (f, len) = signet_io::open_regular(path)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
+            let meta = f.metadata().map_err(|e| SignError::io(path, e))?;
             let mode = meta.permissions().mode();
             if mode & 0o077 != 0 {
-                return Err(RegistryError::BadKey {
+                return Err(SignError::BadKey {
                     reason: format!(
                         "private key file {} has mode {:o}; it must be readable by its owner \
                          only (chmod 600)",
@@ -216,22 +222,17 @@ impl SecretKey {
                 });
             }
         }
-        if !meta.is_file() || meta.len() > MAX_SECRET_KEY_FILE_LEN {
-            return Err(RegistryError::BadKey {
-                reason: format!(
-                    "{} is not a private key file (a regular file under {MAX_SECRET_KEY_FILE_LEN} bytes)",
-                    path.display()
-                ),
-            });
-        }
-        let mut text = Zeroizing::new(String::new());
-        (&mut f)
-            .take(MAX_SECRET_KEY_FILE_LEN)
-            .read_to_string(&mut text)
-            .map_err(|e| RegistryError::io(path, e))?;
-        let key = SigningKey::from_pkcs8_pem(&text).map_err(|_| RegistryError::BadKey {
+        let bytes = Zeroizing::new(signet_io::read_stream_capped(
+            f,
+            path,
+            len,
+            SECRET_KEY_FILE_CAP,
+        )?);
+        let not_a_key = || SignError::BadKey {
             reason: format!("{} is not a PKCS#8 PEM ed25519 private key", path.display()),
-        })?;
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| not_a_key())?;
+        let key = SigningKey::from_pkcs8_pem(text).map_err(|_| not_a_key())?;
         Ok(Self { key })
     }
 }
@@ -245,7 +246,7 @@ impl fmt::Debug for SecretKey {
 }
 
 /// Creates `dir` (and parents); on Unix a folder this call creates gets mode 0700.
-pub(crate) fn create_private_dir(dir: &Path) -> Result<(), RegistryError> {
+pub(crate) fn create_private_dir(dir: &Path) -> Result<(), SignError> {
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
@@ -253,7 +254,7 @@ pub(crate) fn create_private_dir(dir: &Path) -> Result<(), RegistryError> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).map_err(|e| RegistryError::io(dir, e))
+    builder.create(dir).map_err(|e| SignError::io(dir, e))
 }
 
 #[cfg(test)]
@@ -306,13 +307,44 @@ mod tests {
         }
         assert_eq!(SecretKey::load(&path).unwrap().public(), k.public());
         // Never overwritten.
-        assert!(matches!(k.write_new(&path), Err(RegistryError::Io { .. })));
+        assert!(matches!(k.write_new(&path), Err(SignError::Io { .. })));
         // Debug output carries no key material.
         let dbg = format!("{k:?}");
         assert!(dbg.contains(k.key_id().as_str()));
         let pem = std::fs::read_to_string(&path).unwrap();
         let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
         assert!(!dbg.contains(&body));
+    }
+
+    #[test]
+    fn public_keys_come_as_text_or_from_a_file() {
+        let public = SecretKey::from_seed(&[7; 32]).public();
+        assert_eq!(public_key_from_arg(&public.to_text()).unwrap(), public);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("release.pub");
+        std::fs::write(&file, format!("{}\n", public.to_text())).unwrap();
+        assert_eq!(public_key_from_arg(&file.to_string_lossy()).unwrap(), public);
+        assert!(public_key_from_arg("ed25519:!!!").is_err());
+        assert!(matches!(
+            public_key_from_arg(&dir.path().join("absent.pub").to_string_lossy()),
+            Err(SignError::File(signet_io::FileError::NotFound { .. }))
+        ));
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("link.pub");
+            std::os::unix::fs::symlink(&file, &link).unwrap();
+            assert!(matches!(
+                public_key_from_arg(&link.to_string_lossy()),
+                Err(SignError::File(
+                    signet_io::FileError::NotARegularFile { .. }
+                ))
+            ));
+        }
+        std::fs::write(&file, vec![b'a'; 5000]).unwrap();
+        assert!(matches!(
+            public_key_from_arg(&file.to_string_lossy()),
+            Err(SignError::File(signet_io::FileError::TooLarge { .. }))
+        ));
     }
 
     #[cfg(unix)]
@@ -325,7 +357,7 @@ mod tests {
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         assert!(matches!(
             SecretKey::load(&path),
-            Err(RegistryError::BadKey { .. })
+            Err(SignError::BadKey { .. })
         ));
     }
 }
