@@ -7,5 +7,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    signet_registry::fuzz_parse_envelope(data);
+    signet_sign::fuzzing::fuzz_parse_envelope(data);
 });

@@ -7,5 +7,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    signet_registry::index::fuzz_parse_index(data);
+    signet_registry::fuzzing::fuzz_parse_index(data);
 });

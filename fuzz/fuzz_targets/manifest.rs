@@ -7,5 +7,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = signet_registry::fuzz_parse_manifest(data);
+    let _ = signet_registry::fuzzing::fuzz_parse_manifest(data);
 });

@@ -23,10 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use signet_registry::release::{
-    public_key_from_arg, sign_release, verify_release, VerifiedRelease,
-};
-use signet_registry::{Role, SecretKey, TrustStore};
+use signet_registry::release::{sign_release, verify_release, VerifiedRelease};
+use signet_sign::keys::public_key_from_arg;
+use signet_sign::{Role, SecretKey, TrustStore};
 
 use crate::audit::cargo;
 use crate::metadata::{self, RELEASE_BINARIES};

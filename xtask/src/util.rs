@@ -90,19 +90,9 @@ pub fn write_stamp(stamp: &Path, key: &str) -> Result<()> {
         .with_context(|| format!("cannot write {}", stamp.display()))
 }
 
-/// Signet's home folder, as the library computes it: `$SIGNET_HOME`, else
-/// `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet`.
+/// Signet's home folder: the registry's one lookup (`signet_registry::store::default_home`).
 pub fn signet_home() -> Result<PathBuf> {
-    if let Some(p) = std::env::var_os("SIGNET_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p));
-    }
-    if let Some(p) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        return Ok(PathBuf::from(p).join("signet"));
-    }
-    match std::env::var_os("HOME").filter(|v| !v.is_empty()) {
-        Some(h) => Ok(PathBuf::from(h).join(".local/share/signet")),
-        None => bail!("neither SIGNET_HOME, XDG_DATA_HOME nor HOME is set"),
-    }
+    Ok(signet_registry::store::default_home()?)
 }
 
 #[cfg(test)]

@@ -267,7 +267,7 @@ pub fn manifest(cfg: &VitsConfig) -> Result<Manifest> {
         .collect();
     Ok(Manifest {
         format: BUNDLE_FORMAT.to_owned(),
-        name: "tiny".to_owned(),
+        name: signet_registry::VoiceName::new("tiny")?,
         version: 1,
         license: "CC0-1.0".to_owned(),
         voice: VoiceInfo {

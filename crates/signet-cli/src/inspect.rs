@@ -6,7 +6,6 @@
 //! reason. Metadata is a label, not proof: anyone can strip or forge it, so
 //! the output says so.
 
-use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -22,11 +21,9 @@ pub struct InspectArgs {
 pub fn run(args: &InspectArgs) -> Result<()> {
     let limits = WavLimits::default();
     let path = args.file.display();
-    let f = std::fs::File::open(&args.file).with_context(|| format!("cannot open {path}"))?;
-    let mut bytes = Vec::new();
-    f.take(limits.max_bytes.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read {path}"))?;
+    let cap = signet_io::Cap::new(limits.max_bytes, "a fixed limit of WAV input");
+    let bytes =
+        signet_io::read_capped(&args.file, cap).with_context(|| format!("cannot open {path}"))?;
     let info = WavInfo::read(&bytes, &limits).with_context(|| format!("{path} is refused"))?;
     print!("{}", report(&info));
     Ok(())

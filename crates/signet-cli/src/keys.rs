@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use clap::Subcommand;
 use signet::store::IMPORTER_KEY_NAME;
 use signet::Store;
-use signet_registry::{Role, SecretKey, TrustedKey};
+use signet_sign::{Role, SecretKey, TrustedKey};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use signet::Store;
 use signet_fetch::{FetchOptions, Fetcher, HttpPolicy};
 use signet_registry::index::{publish_index, Index, INDEX_PAYLOAD_TYPE};
-use signet_registry::{Envelope, SecretKey};
+use signet_sign::{Envelope, SecretKey};
 
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
@@ -86,10 +86,14 @@ pub fn run(home: &Path, cmd: RegistryCommand) -> Result<()> {
 /// The version of an existing index file (its signature is not checked: this is the
 /// publisher's own file, and the new version must only be higher).
 fn previous_version(path: &Path) -> Result<Option<u64>> {
-    let bytes = match std::fs::read(path) {
+    const CAP: signet_io::Cap = signet_io::Cap::new(
+        signet_registry::index::MAX_INDEX_LEN,
+        "a fixed limit of the index format",
+    );
+    let bytes = match signet_io::read_capped(path, CAP) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        Err(signet_io::FileError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
     };
     let env = Envelope::from_json(&bytes)?;
     if env.payload_type() != INDEX_PAYLOAD_TYPE {
@@ -108,15 +112,17 @@ fn unix_now() -> i64 {
 pub fn install_remote(
     store: &Store,
     url: &str,
-    name: &str,
+    name: &signet::store::VoiceName,
     ca: Option<&Path>,
     allow_loopback_http: bool,
 ) -> Result<()> {
-    signet::store::check_voice_name(name)?;
     let mut options = FetchOptions::default();
     if let Some(ca) = ca {
-        options.ca_pem =
-            Some(std::fs::read(ca).with_context(|| format!("cannot read {}", ca.display()))?);
+        const CAP: signet_io::Cap = signet_io::Cap::new(
+            1024 * 1024,
+            "a fixed limit: a CA file is a few PEM certificates",
+        );
+        options.ca_pem = Some(signet_io::read_capped(ca, CAP)?);
     }
     if allow_loopback_http {
         options.http = HttpPolicy::AllowLoopbackHttpForTests;

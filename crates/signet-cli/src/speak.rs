@@ -1,6 +1,6 @@
 //! `signet speak`: text or phoneme ids in, audio out.
 
-use std::io::{IsTerminal, Read};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -109,19 +109,13 @@ const MAX_CONFIG_BYTES: u64 = 64 * 1024;
 /// file or the table is absent. Other tables of the file are left to other commands.
 fn configured_limits(home: &Path) -> Result<signet::Limits> {
     let path = home.join("config.toml");
-    let file = match std::fs::File::open(&path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(signet::Limits::default()),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    const CAP: signet_io::Cap =
+        signet_io::Cap::new(MAX_CONFIG_BYTES, "a config file is at most 64 KiB");
+    let text = match signet_io::read_capped_string(&path, CAP) {
+        Ok(text) => text,
+        Err(signet_io::FileError::NotFound { .. }) => return Ok(signet::Limits::default()),
+        Err(e) => return Err(e.into()),
     };
-    let bytes = read_capped(
-        file,
-        &path.display().to_string(),
-        MAX_CONFIG_BYTES,
-        "a config file is at most 64 KiB",
-    )?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("{} is not valid UTF-8", path.display()))?;
     let table: toml::Table =
         toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
     match table.get("limits") {
@@ -404,32 +398,24 @@ fn is_nothing_to_speak(e: &anyhow::Error) -> bool {
     })
 }
 
+/// How to raise the input cap, for the messages of both text sources.
+const INPUT_CAP_HINT: &str = "max_input_bytes; raise it with --max-input-bytes or `max_input_bytes` in the [limits] table of config.toml";
+
 fn read_text_file(path: &Path, max: usize) -> Result<String> {
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let bytes = read_capped(
-        f,
-        &path.display().to_string(),
-        max as u64,
-        "max_input_bytes; raise it with --max-input-bytes or `max_input_bytes` in the [limits] table of config.toml",
-    )?;
-    String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "{} is not valid UTF-8 (invalid byte at offset {})",
-            path.display(),
-            e.utf8_error().valid_up_to()
-        )
-    })
+    let cap = signet_io::Cap::new(max as u64, INPUT_CAP_HINT);
+    Ok(signet_io::read_capped_string(path, cap)?)
 }
 
 fn read_stdin(max: usize) -> Result<String> {
     if std::io::stdin().is_terminal() {
         eprintln!("signet: reading text from the terminal; end with Ctrl-D");
     }
-    let bytes = read_capped(
+    let cap = signet_io::Cap::new(max as u64, INPUT_CAP_HINT);
+    let bytes = signet_io::read_stream_capped(
         std::io::stdin().lock(),
-        "standard input",
-        max as u64,
-        "max_input_bytes; raise it with --max-input-bytes or `max_input_bytes` in the [limits] table of config.toml",
+        Path::new("standard input"),
+        0,
+        cap,
     )?;
     String::from_utf8(bytes).map_err(|e| {
         anyhow::anyhow!(
@@ -439,26 +425,11 @@ fn read_stdin(max: usize) -> Result<String> {
     })
 }
 
-fn read_capped(r: impl Read, what: &str, max: u64, hint: &str) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    r.take(max.saturating_add(1))
-        .read_to_end(&mut buf)
-        .with_context(|| format!("cannot read {what}"))?;
-    if buf.len() as u64 > max {
-        bail!("{what} is larger than the limit of {max} bytes ({hint})");
-    }
-    Ok(buf)
-}
-
 /// Reads a JSON array of integer ids; anything else is a clear error.
 fn read_ids(path: &Path) -> Result<Vec<i64>> {
-    let f = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let bytes = read_capped(
-        f,
-        &path.display().to_string(),
-        MAX_IDS_FILE_BYTES,
-        "a phoneme id file is at most 1 MiB",
-    )?;
+    const CAP: signet_io::Cap =
+        signet_io::Cap::new(MAX_IDS_FILE_BYTES, "a phoneme id file is at most 1 MiB");
+    let bytes = signet_io::read_capped(path, CAP)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not valid JSON", path.display()))?;
     let Some(items) = value.as_array() else {

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use signet::Store;
-use signet_registry::trust::parse_timestamp;
-use signet_registry::{KeyId, PublicKey, Role, TrustedKey};
+use signet_sign::keys::public_key_from_arg;
+use signet_sign::trust::parse_timestamp;
+use signet_sign::{KeyId, Role, TrustedKey};
 
 #[derive(Debug, Subcommand)]
 pub enum TrustCommand {
@@ -47,7 +48,9 @@ pub enum TrustCommand {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    Role::parse(s).map_err(|e| e.to_string())
+    Role::parse(s).ok_or_else(|| {
+        format!("unknown role {s:?} (expected bundle-signer, index-root or release-signer)")
+    })
 }
 
 pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
@@ -61,7 +64,7 @@ pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
             name,
             expires,
         } => {
-            let public = read_public_key(&key)?;
+            let public = public_key_from_arg(&key)?;
             let mut entry = TrustedKey::new(public, role);
             entry.name = name;
             entry.expires = expires.as_deref().map(parse_timestamp).transpose()?;
@@ -122,20 +125,4 @@ pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
         }
     }
     Ok(())
-}
-
-/// `ed25519:<base64>` as is, else the contents of that file (at most 4 KiB).
-fn read_public_key(arg: &str) -> Result<PublicKey> {
-    if arg.starts_with(signet_registry::keys::PUBLIC_KEY_PREFIX) {
-        return Ok(PublicKey::from_text(arg)?);
-    }
-    let path = PathBuf::from(arg);
-    let meta = std::fs::metadata(&path)
-        .with_context(|| format!("{arg:?} is neither `ed25519:<base64>` nor a readable file"))?;
-    if meta.len() > 4096 {
-        anyhow::bail!("{} is too large to be a public key file", path.display());
-    }
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(PublicKey::from_text(&text)?)
 }

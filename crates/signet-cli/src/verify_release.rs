@@ -10,8 +10,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use signet_registry::release::{public_key_from_arg, verify_release};
-use signet_registry::{Role, TrustStore};
+use signet_registry::release::verify_release;
+use signet_sign::keys::public_key_from_arg;
+use signet_sign::{Role, TrustStore};
 
 /// Arguments of `signet verify-release`.
 #[derive(Debug, Args)]

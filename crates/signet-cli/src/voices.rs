@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
+use signet::store::VoiceName;
 use signet::Store;
 
 #[derive(Debug, Subcommand)]
@@ -20,7 +21,7 @@ pub enum VoicesCommand {
         source: String,
         /// With an index URL: the voice to install.
         #[arg(long)]
-        name: Option<String>,
+        name: Option<VoiceName>,
         /// With an index URL: trust only this CA (PEM) for the server's certificate.
         #[arg(long, value_name = "PEM")]
         ca: Option<PathBuf>,
@@ -31,12 +32,12 @@ pub enum VoicesCommand {
     /// Verify an installed voice against the trust store and report who signed it.
     Verify {
         /// The voice name.
-        name: String,
+        name: VoiceName,
     },
     /// Remove an installed voice.
     Remove {
         /// The voice name.
-        name: String,
+        name: VoiceName,
     },
     /// Import a voice from another format into the store, signed by the local importer key
     /// (created and trusted on first use).
@@ -90,7 +91,6 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
         }
         VoicesCommand::Verify { name } => verify(&store, &name),
         VoicesCommand::Remove { name } => {
-            signet::store::check_voice_name(&name)?;
             signet_registry::remove_bundle(&store.voices_dir(), &name)?;
             eprintln!("removed {name}");
             Ok(())
@@ -165,8 +165,7 @@ fn install(store: &Store, source: &str) -> Result<()> {
     Ok(())
 }
 
-fn verify(store: &Store, name: &str) -> Result<()> {
-    signet::store::check_voice_name(name)?;
+fn verify(store: &Store, name: &VoiceName) -> Result<()> {
     let trust = store.trust_store()?;
     let bundle = signet_registry::verify_installed(&store.voices_dir(), name, &trust)
         .with_context(|| format!("voice {name} failed verification"))?;

@@ -27,7 +27,7 @@ use sha2::{Digest, Sha256};
 use signet_registry::index::{
     accept_index, check_bundle_matches, open_index, IndexState, MAX_INDEX_LEN,
 };
-use signet_registry::{install_verified, Installed, RegistryError, TrustStore};
+use signet_registry::{install_verified, Installed, RegistryError, TrustStore, VoiceName};
 
 /// Why a fetch failed.
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +36,9 @@ pub enum FetchError {
     /// The index, a bundle or the install was refused by the registry's checks.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// A downloaded file could not be written to the scratch folder.
+    #[error(transparent)]
+    File(#[from] signet_io::FileError),
     /// A URL that may not be fetched (not https, or http to a non-loopback host).
     #[error("refusing to fetch {url}: {reason}")]
     InsecureUrl {
@@ -251,7 +254,7 @@ impl Fetcher {
 pub fn install_from_index(
     fetcher: &Fetcher,
     index_url: &str,
-    name: &str,
+    name: &VoiceName,
     voices_dir: &Path,
     scratch: &Path,
     trust: &TrustStore,
@@ -298,7 +301,7 @@ pub fn install_from_index(
                     found: digest,
                 });
             }
-            write_new(&tmp.join(&f.name), &body)?;
+            signet_io::write_new_synced(&tmp.join(&f.name), &body)?;
             done += f.size;
         }
         let bundle = signet_registry::verify_bundle_dir(&tmp, trust)?;
@@ -325,18 +328,4 @@ fn tempdir_in(parent: &Path) -> Result<std::path::PathBuf, FetchError> {
         source,
     })?;
     Ok(dir)
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), FetchError> {
-    use std::io::Write;
-    let io = |source| FetchError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(io)?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(io)
 }

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use signet_fetch::{install_from_index, FetchError, FetchOptions, Fetcher, HttpPolicy};
 use signet_registry::index::{publish_index, IndexState};
 use signet_registry::{
-    write_bundle, write_safetensors, Architecture, Dtype, Envelope, InferenceDefaults, Manifest,
-    PhonemeSpec, RegistryError, Rejection, Role, SecretKey, TrustStore, TrustedKey, VoiceInfo,
-    BUNDLE_FORMAT, WEIGHTS_FILE,
+    write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults, Manifest, PhonemeSpec,
+    RegistryError, Role, SecretKey, TrustStore, TrustedKey, VoiceInfo, VoiceName, BUNDLE_FORMAT,
+    WEIGHTS_FILE,
 };
+use signet_sign::{Envelope, Rejection, SignError};
 
 use crate::server::{self, Server};
 
@@ -42,7 +43,7 @@ fn trust() -> TrustStore {
 fn manifest(name: &str, version: u64) -> Manifest {
     Manifest {
         format: BUNDLE_FORMAT.to_owned(),
-        name: name.to_owned(),
+        name: VoiceName::new(name).unwrap(),
         version,
         license: "CC0-1.0".to_owned(),
         voice: VoiceInfo {
@@ -133,7 +134,7 @@ impl World {
         install_from_index(
             &self.fetcher,
             url,
-            name,
+            &VoiceName::new(name).unwrap(),
             &self.voices,
             &self.scratch,
             &trust(),
@@ -169,7 +170,8 @@ fn installs_from_a_signed_index_over_https() {
     );
     let done = w.install(&url, NAME).unwrap();
     assert_eq!((done.name.as_str(), done.version), (NAME, 3));
-    let b = signet_registry::verify_installed(&w.voices, NAME, &trust()).unwrap();
+    let b = signet_registry::verify_installed(&w.voices, &VoiceName::new(NAME).unwrap(), &trust())
+        .unwrap();
     assert_eq!(b.manifest().version, 3);
     assert_eq!(IndexState::load(&w.state).unwrap().version, 1);
 }
@@ -179,7 +181,7 @@ fn rollback_of_the_index_version() {
     let w = world();
     let url = w.publish("site", 5, now() + DAY, &[("a", NAME, 3)]);
     w.install(&url, NAME).unwrap();
-    signet_registry::remove_bundle(&w.voices, NAME).unwrap();
+    signet_registry::remove_bundle(&w.voices, &VoiceName::new(NAME).unwrap()).unwrap();
     // The attacker replays an older, validly signed index.
     let old = w.publish("site", 4, now() + DAY, &[("a", NAME, 3)]);
     match w.install(&old, NAME) {
@@ -278,11 +280,11 @@ fn index_signed_by_an_untrusted_key() {
     let index = publish_index(&dir, &trust(), 1, now() + DAY, &[&stranger]).unwrap();
     std::fs::write(dir.join("index.json"), index).unwrap();
     match w.install(&w.server.url("site/index.json"), NAME) {
-        Err(FetchError::Registry(RegistryError::SignatureThreshold {
+        Err(FetchError::Registry(RegistryError::Sign(SignError::SignatureThreshold {
             role: Role::IndexRoot,
             rejected,
             ..
-        })) => assert_eq!(rejected[0].reason, Rejection::UntrustedKey),
+        }))) => assert_eq!(rejected[0].reason, Rejection::UntrustedKey),
         other => panic!("{other:?}"),
     }
     w.assert_nothing_installed();
@@ -298,7 +300,10 @@ fn index_signed_by_a_bundle_signer_only() {
     let index = publish_index(&dir, &trust(), 1, now() + DAY, &[&bundle_key()]).unwrap();
     std::fs::write(dir.join("index.json"), index).unwrap();
     match w.install(&w.server.url("site/index.json"), NAME) {
-        Err(FetchError::Registry(RegistryError::SignatureThreshold { rejected, .. })) => {
+        Err(FetchError::Registry(RegistryError::Sign(SignError::SignatureThreshold {
+            rejected,
+            ..
+        }))) => {
             assert_eq!(rejected[0].reason, Rejection::WrongRole)
         }
         other => panic!("{other:?}"),
@@ -331,7 +336,7 @@ fn plain_http_and_unknown_certificates_are_refused() {
     let err = install_from_index(
         &strict,
         &url,
-        NAME,
+        &VoiceName::new(NAME).unwrap(),
         &w.voices,
         &w.scratch,
         &trust(),

@@ -304,18 +304,15 @@ pub fn sync_dir(path: &Path) -> Result<(), FileError> {
 /// the folder), so `path` holds either the old or the new content. Missing parent folders are
 /// created.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| {
-            FileError::io(
-                path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidInput,
-                    "the path needs a UTF-8 final component",
-                ),
-            )
-        })?;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        FileError::io(
+            path,
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the path needs a UTF-8 final component",
+            ),
+        )
+    })?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -363,7 +360,10 @@ mod tests {
         write_atomic(&path, &[7u8; 17]).unwrap();
         let err = read_capped(&path, CAP).unwrap_err();
         let text = err.to_string();
-        assert!(matches!(err, FileError::TooLarge { cap: 16, .. }), "{err:?}");
+        assert!(
+            matches!(err, FileError::TooLarge { cap: 16, .. }),
+            "{err:?}"
+        );
         assert!(text.contains("big") && text.contains("16") && text.contains("a test limit"));
         // A stream is cut at cap + 1 bytes, whatever it would still give.
         let endless = std::io::repeat(1);

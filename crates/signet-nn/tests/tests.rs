@@ -28,7 +28,7 @@ fn bundle(tensors: &[(&str, Dtype, &[usize], &[u8])]) -> Result<Bundle> {
     let bytes = write_safetensors(tensors)?;
     let manifest = Manifest {
         format: BUNDLE_FORMAT.to_owned(),
-        name: "nn".to_owned(),
+        name: signet_registry::VoiceName::new("nn").unwrap(),
         version: 1,
         license: "CC0-1.0".to_owned(),
         voice: VoiceInfo {

@@ -34,14 +34,13 @@ mod proto;
 mod vits;
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use signet_registry::{
     replace_bundle, verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype,
-    InferenceDefaults, Manifest, PhonemeSpec, Role, SecretKey, Source, TrustStore, VoiceInfo,
-    BUNDLE_FORMAT, WEIGHTS_FILE,
+    InferenceDefaults, Manifest, PhonemeSpec, RegistryError, Role, SecretKey, Source, TrustStore,
+    VoiceInfo, VoiceName, BUNDLE_FORMAT, WEIGHTS_FILE,
 };
 
 pub use error::PiperError;
@@ -181,7 +180,7 @@ pub fn import_piper_with(
                 reason: "cannot derive a name from the file name; pass one",
             })?,
     };
-    check_name(&name)?;
+    let name = check_name(&name)?;
 
     let config_bytes = read_capped(&config_path, options.max_config_bytes)?;
     let piper = config::parse_config(&config_bytes)?;
@@ -215,7 +214,7 @@ pub fn import_piper_with(
     let language = piper
         .language
         .clone()
-        .or_else(|| language_from_name(&name))
+        .or_else(|| language_from_name(name.as_str()))
         .unwrap_or_else(|| "und".to_owned());
     let file = onnx
         .file_name()
@@ -267,7 +266,7 @@ pub fn import_piper_with(
     let verified = verify_bundle_dir(out_dir, &own)?;
 
     Ok(ImportReport {
-        name,
+        name: name.to_string(),
         bundle_dir: out_dir.to_owned(),
         tensors: tensor_count,
         parameters,
@@ -308,26 +307,15 @@ fn known_license(onnx_sha256: &str) -> Option<&'static str> {
         .map(|(_, _, license)| *license)
 }
 
-fn check_name(name: &str) -> Result<(), PiperError> {
-    let bad = |reason| {
-        Err(PiperError::BadName {
-            name: name.to_owned(),
-            reason,
-        })
-    };
-    if name.is_empty() || name.len() > 128 {
-        return bad("must be 1 to 128 bytes");
-    }
-    if name.starts_with('.') {
-        return bad("must not start with a dot");
-    }
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    {
-        return bad("only ASCII letters, digits, `.`, `_` and `-` are allowed");
-    }
-    Ok(())
+/// The voice name the bundle gets: a [`VoiceName`], the registry's one name rule.
+fn check_name(name: &str) -> Result<VoiceName, PiperError> {
+    VoiceName::new(name).map_err(|e| PiperError::BadName {
+        name: name.to_owned(),
+        reason: match e {
+            RegistryError::BadVoiceName { reason, .. } => reason,
+            _ => "not a voice name",
+        },
+    })
 }
 
 /// `en_US-joe-medium` → `en_US`.
@@ -373,41 +361,17 @@ fn cross_check(piper: &config::PiperConfig, vits: &VitsConfig) -> Result<(), Pip
 
 /// Reads at most `limit` bytes of `path`; a longer file is [`PiperError::TooLarge`].
 fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, PiperError> {
-    let io = |source| PiperError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let too_large = || PiperError::TooLarge {
-        what: path.display().to_string(),
-        limit,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
-        return Err(io(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "not a regular file",
-        )));
-    }
-    if meta.len() > limit {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    bytes
-        .try_reserve_exact(usize::try_from(meta.len()).map_err(|_| too_large())?)
-        .map_err(|e| {
-            io(std::io::Error::new(
-                std::io::ErrorKind::OutOfMemory,
-                e.to_string(),
-            ))
-        })?;
-    file.take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > limit {
-        return Err(too_large());
-    }
-    Ok(bytes)
+    let cap = signet_io::Cap::new(limit, "a fixed limit of the Piper importer");
+    signet_io::read_capped(path, cap).map_err(|e| match e {
+        signet_io::FileError::TooLarge { .. } => PiperError::TooLarge {
+            what: path.display().to_string(),
+            limit,
+        },
+        other => PiperError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(other),
+        },
+    })
 }
 
 #[cfg(test)]

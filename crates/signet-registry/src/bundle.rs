@@ -18,8 +18,8 @@ use signet_sign::{Envelope, KeyId, Role, SecretKey, TrustStore};
 
 use crate::error::RegistryError;
 use crate::manifest::{
-    parse_manifest, serialize_manifest, FileEntry, Manifest, MANIFEST_FILE,
-    MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
+    parse_manifest, serialize_manifest, FileEntry, Manifest, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE,
+    SIGNATURE_FILE, WEIGHTS_FILE,
 };
 use crate::name::check_plain_name;
 use crate::safetensors::SafeTensors;

@@ -267,8 +267,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
 
 #[cfg(test)]
 mod tests {
-    use signet_sign::SignError;
     use super::*;
+    use signet_sign::SignError;
 
     const ARTEFACTS: &[(&str, &[u8])] = &[
         ("signet", b"\x7fELF pretend signet binary"),

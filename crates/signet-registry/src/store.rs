@@ -145,7 +145,10 @@ impl Store {
         let mut names = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| RegistryError::io(&dir, e))?;
-            let Some(name) = entry.file_name().to_str().and_then(|n| VoiceName::new(n).ok())
+            let Some(name) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| VoiceName::new(n).ok())
             else {
                 continue;
             };

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use signet_registry::{
-    write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults, Manifest,
-    PhonemeSpec, RegistryError, Role, SecretKey, Source, TrustStore, VerifiedBundle, VoiceInfo,
-    VoiceName, BUNDLE_FORMAT, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
+    write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults, Manifest, PhonemeSpec,
+    RegistryError, Role, SecretKey, Source, TrustStore, VerifiedBundle, VoiceInfo, VoiceName,
+    BUNDLE_FORMAT, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
 use signet_sign::Envelope;
 

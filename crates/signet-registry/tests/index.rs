@@ -172,8 +172,18 @@ fn strict_index_payload() {
         ),
     ];
     for (what, edit) in cases {
-        let before = String::from_utf8(Envelope::from_json(&bytes).unwrap().unverified_payload().to_vec()).unwrap();
-        assert_ne!(edit(before.clone()), before, "{what}: the edit changed nothing");
+        let before = String::from_utf8(
+            Envelope::from_json(&bytes)
+                .unwrap()
+                .unverified_payload()
+                .to_vec(),
+        )
+        .unwrap();
+        assert_ne!(
+            edit(before.clone()),
+            before,
+            "{what}: the edit changed nothing"
+        );
         let forged = resigned(&bytes, edit);
         match open_index(&forged, &trust_with_root(), &IndexState::default(), at(NOW)) {
             Err(RegistryError::IndexInvalid { .. } | RegistryError::BadFileName { .. }) => {}

@@ -352,7 +352,7 @@ impl Config {
             "",
         )?;
         for v in &self.voices {
-            signet::store::check_voice_name(v).map_err(|_| ServerError::InvalidSetting {
+            signet::store::VoiceName::new(v).map_err(|_| ServerError::InvalidSetting {
                 setting: "voices",
                 reason: format!(
                     "{v:?} is not a voice name (letters, digits, `_`, `-`, `.`; never a path)"

@@ -464,7 +464,7 @@ fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
     } else {
         sr.voice.clone()
     };
-    if signet::store::check_voice_name(&voice).is_err() {
+    if signet::store::VoiceName::new(&voice).is_err() {
         return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             "invalid_voice",

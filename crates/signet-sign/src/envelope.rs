@@ -127,11 +127,7 @@ impl<'a> VerifiedPayload<'a> {
 
 impl Envelope {
     /// An envelope over `payload`, signed by `key`.
-    pub fn sign(
-        payload_type: &str,
-        payload: Vec<u8>,
-        key: &SecretKey,
-    ) -> Result<Self, SignError> {
+    pub fn sign(payload_type: &str, payload: Vec<u8>, key: &SecretKey) -> Result<Self, SignError> {
         check_payload_type(payload_type)?;
         let mut env = Self {
             payload_type: payload_type.to_owned(),
@@ -361,9 +357,7 @@ mod tests {
         assert_eq!(pae("", b""), b"DSSEv1 0  0 ");
     }
 
-    fn threshold_err(
-        r: Result<VerifiedPayload<'_>, SignError>,
-    ) -> (usize, Vec<RejectedSignature>) {
+    fn threshold_err(r: Result<VerifiedPayload<'_>, SignError>) -> (usize, Vec<RejectedSignature>) {
         match r {
             Err(SignError::SignatureThreshold {
                 valid, rejected, ..

@@ -60,7 +60,6 @@ impl KeyId {
             })
         }
     }
-
 }
 
 /// An ed25519 public key.
@@ -323,7 +322,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("release.pub");
         std::fs::write(&file, format!("{}\n", public.to_text())).unwrap();
-        assert_eq!(public_key_from_arg(&file.to_string_lossy()).unwrap(), public);
+        assert_eq!(
+            public_key_from_arg(&file.to_string_lossy()).unwrap(),
+            public
+        );
         assert!(public_key_from_arg("ed25519:!!!").is_err());
         assert!(matches!(
             public_key_from_arg(&dir.path().join("absent.pub").to_string_lossy()),

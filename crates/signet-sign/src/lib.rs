@@ -36,16 +36,16 @@ mod b64;
 pub mod envelope;
 mod error;
 pub mod keys;
-mod types;
 pub mod time;
 pub mod trust;
+mod types;
 
 pub use envelope::{pae, Envelope, VerifiedPayload};
 pub use error::SignError;
 pub use keys::{PublicKey, SecretKey};
+pub use trust::{TrustStore, TrustedKey};
 pub use types::KeyId;
 pub use types::{RejectedSignature, Rejection, Role};
-pub use trust::{TrustStore, TrustedKey};
 
 /// Harness entry points for `cargo fuzz` (built with `--cfg fuzzing` only).
 #[cfg(fuzzing)]

@@ -32,8 +32,10 @@ use crate::types::{KeyId, Role};
 /// Largest accepted trust store file, in bytes.
 pub const MAX_TRUST_STORE_LEN: u64 = 1024 * 1024;
 
-const TRUST_STORE_CAP: signet_io::Cap =
-    signet_io::Cap::new(MAX_TRUST_STORE_LEN, "a fixed limit of the trust store format");
+const TRUST_STORE_CAP: signet_io::Cap = signet_io::Cap::new(
+    MAX_TRUST_STORE_LEN,
+    "a fixed limit of the trust store format",
+);
 
 /// One trusted key in one role.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,7 +26,7 @@
 //!     map.insert((*s).to_owned(), vec![i as i64]);
 //! }
 //! let ids = PhonemeIdMap::new(map)?;
-//! let mut espeak = EspeakPhonemizer::from_env()?;
+//! let mut espeak = EspeakPhonemizer::from_env(std::path::Path::new("signet-home/espeak-ng"))?;
 //! let (sentences, diagnostics) = text_to_sentences(&mut espeak, "en-us", &ids, "Hello.")?;
 //! for s in &sentences {
 //!     println!("{:?} {} {:?}", s.text, s.phonemes, s.ids);

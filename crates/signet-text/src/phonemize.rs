@@ -25,8 +25,6 @@ pub use crate::protocol::{Clause, Terminator};
 
 /// Environment variable naming the helper executable.
 pub const HELPER_ENV: &str = "SIGNET_ESPEAK_HELPER";
-/// Environment variable naming Signet's data folder.
-pub const HOME_ENV: &str = "SIGNET_HOME";
 /// File name of the helper executable.
 pub const HELPER_NAME: &str = "signet-espeak";
 /// Default per-call timeout.
@@ -113,15 +111,14 @@ impl EspeakConfig {
         )
     }
 
-    /// The default configuration: the helper from `$SIGNET_ESPEAK_HELPER`, else
-    /// `signet-espeak` next to the current executable (or one folder up, for test
-    /// binaries in `deps/`); the library and data from `<signet home>/espeak-ng/`.
-    ///
-    /// # Errors
-    /// [`TextError::NoSignetHome`] when no home folder can be determined.
-    pub fn from_env() -> Result<Self, TextError> {
-        let espeak_dir = signet_home()?.join("espeak-ng");
-        Ok(Self::from_espeak_dir(default_helper_path(), &espeak_dir))
+    /// The default configuration for an espeak-ng folder the caller names (the facade
+    /// passes its store's `espeak-ng/`; this crate does not know where Signet keeps its
+    /// files): the helper from `$SIGNET_ESPEAK_HELPER`, else `signet-espeak` next to the
+    /// current executable (or one folder up, for test binaries in `deps/`); the library
+    /// and data from `espeak_dir` (see [`from_espeak_dir`](Self::from_espeak_dir)).
+    #[must_use]
+    pub fn from_env(espeak_dir: &Path) -> Self {
+        Self::from_espeak_dir(default_helper_path(), espeak_dir)
     }
 
     /// Sets the per-call timeout.
@@ -161,28 +158,6 @@ impl EspeakConfig {
         }
         Ok(())
     }
-}
-
-/// Signet's data folder: `$SIGNET_HOME`, else `$XDG_DATA_HOME/signet`, else
-/// `$HOME/.local/share/signet`.
-///
-/// # Errors
-/// [`TextError::NoSignetHome`] when none of these variables is set (empty counts as unset).
-pub fn signet_home() -> Result<PathBuf, TextError> {
-    let var = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    if let Some(home) = var(HOME_ENV) {
-        return Ok(home);
-    }
-    if let Some(data) = var("XDG_DATA_HOME") {
-        return Ok(data.join("signet"));
-    }
-    var("HOME")
-        .map(|home| home.join(".local").join("share").join("signet"))
-        .ok_or(TextError::NoSignetHome)
 }
 
 fn default_helper_path() -> PathBuf {
@@ -456,12 +431,12 @@ impl EspeakPhonemizer {
         })
     }
 
-    /// A phonemizer with [`EspeakConfig::from_env`].
+    /// A phonemizer with [`EspeakConfig::from_env`] for the espeak-ng folder `espeak_dir`.
     ///
     /// # Errors
     /// As [`EspeakConfig::from_env`] and [`EspeakConfig::check`].
-    pub fn from_env() -> Result<Self, TextError> {
-        Self::new(EspeakConfig::from_env()?)
+    pub fn from_env(espeak_dir: &Path) -> Result<Self, TextError> {
+        Self::new(EspeakConfig::from_env(espeak_dir))
     }
 
     /// The configuration.

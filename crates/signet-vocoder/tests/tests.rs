@@ -126,7 +126,7 @@ fn bundle(tensors: &Tensors) -> Result<Bundle> {
     let bytes = write_safetensors(&list)?;
     let manifest = Manifest {
         format: BUNDLE_FORMAT.to_owned(),
-        name: "vocoder".to_owned(),
+        name: signet_registry::VoiceName::new("vocoder").unwrap(),
         version: 1,
         license: "CC0-1.0".to_owned(),
         voice: VoiceInfo {

@@ -18,12 +18,6 @@ pub enum Error {
     /// The audio could not be encoded.
     #[error(transparent)]
     Audio(#[from] signet_audio::AudioError),
-    /// A voice name that is not a plain name (paths are never accepted).
-    #[error("invalid voice name {name:?}: use letters, digits, `_`, `-` and `.` (at most 128)")]
-    BadVoiceName {
-        /// The name given (truncated).
-        name: String,
-    },
     /// No bundle of that name in the store.
     #[error("voice {name:?} is not installed in {store}; `signet voices list` shows what is")]
     VoiceNotFound {
@@ -51,9 +45,6 @@ pub enum Error {
     /// The text produced nothing to speak.
     #[error("nothing to speak: the text has no words the voice can pronounce")]
     NothingToSpeak,
-    /// No home folder could be determined for the store.
-    #[error("cannot find Signet's home folder: set SIGNET_HOME")]
-    NoHome,
     /// File system error.
     #[error("{path}: {source}")]
     Io {

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use signet_acoustic::Vits;
 use signet_audio::{Audio, Provenance, SampleFormat};
-use signet_registry::{verify_installed, Manifest};
+use signet_registry::{verify_installed, Manifest, VoiceName};
 use signet_text::{
     ChunkSentences, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget,
     PhonemeIdMap, PreparedText, TextChunk,
@@ -167,11 +167,11 @@ impl SynthesizerBuilder {
             Some(h) => Store::new(h),
             None => Store::from_env()?,
         };
-        let name = self.voice.unwrap_or_else(|| DEFAULT_VOICE.to_owned());
-        let dir = store.voice_dir(&name)?;
+        let name = VoiceName::new(self.voice.as_deref().unwrap_or(DEFAULT_VOICE))?;
+        let dir = store.voice_dir(&name);
         if !dir.is_dir() {
             return Err(Error::VoiceNotFound {
-                name,
+                name: name.to_string(),
                 store: store.voices_dir(),
             });
         }
@@ -208,13 +208,7 @@ impl SynthesizerBuilder {
         let id_map = PhonemeIdMap::new(manifest.phonemes.id_map.clone())?;
         let espeak = match self.espeak {
             Some(c) => c,
-            None => {
-                let mut c = EspeakConfig::from_env()?;
-                let dir = store.home().join("espeak-ng");
-                c.library = dir.join("espeakbridge.so");
-                c.data_dir = dir.join("espeak-ng-data");
-                c
-            }
+            None => EspeakConfig::from_env(&store.espeak_dir()),
         };
         let provenance = Provenance::new(
             "Signet",
@@ -230,7 +224,7 @@ impl SynthesizerBuilder {
             id_map,
             espeak,
             phonemizer: Mutex::new(None),
-            name,
+            name: name.to_string(),
             manifest_sha256: bundle.manifest_sha256().to_owned(),
             manifest,
             vits,
@@ -476,13 +470,13 @@ pub fn list_voices(store: &Store) -> Result<Vec<VoiceSummary>, Error> {
     let mut out = Vec::new();
     let trust = store.trust_store()?;
     for name in store.voice_names()? {
-        let dir = store.voice_dir(&name)?;
+        let dir = store.voice_dir(&name);
         let size = dir_size(&dir);
         let summary = match verify_installed(&store.voices_dir(), &name, &trust) {
             Ok(b) => {
                 let m = b.manifest();
                 VoiceSummary {
-                    name,
+                    name: name.to_string(),
                     language: m.voice.language.clone(),
                     quality: m.voice.quality.clone(),
                     sample_rate: m.voice.sample_rate,
@@ -492,7 +486,7 @@ pub fn list_voices(store: &Store) -> Result<Vec<VoiceSummary>, Error> {
                 }
             }
             Err(e) => VoiceSummary {
-                name,
+                name: name.to_string(),
                 language: String::new(),
                 quality: None,
                 sample_rate: 0,
@@ -521,5 +515,4 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 #[allow(dead_code)]
 fn _assert_send_sync() {
     fn is<T: Send + Sync>() {}
-    let _ = store::check_voice_name;
 }
