@@ -1,8 +1,8 @@
 //! `signet trust ...`: edit and show the trust store (`<home>/trust.toml`).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use signet::Store;
 use signet_sign::keys::public_key_from_arg;

@@ -206,7 +206,7 @@ fn import_piper(
                 )
             })?,
     };
-    let dest = store.voice_dir(&name)?;
+    let dest = store.voice_dir(&VoiceName::new(&name)?);
     if dest.exists() && !force {
         anyhow::bail!(
             "voice {name:?} is already installed in {}; pass --force to replace it",

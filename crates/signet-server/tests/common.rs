@@ -52,7 +52,7 @@ pub fn home() -> &'static Path {
         signet_piper::import_piper(
             &onnx,
             None,
-            &store.voice_dir(VOICE).unwrap(),
+            &store.voice_dir(&signet::store::VoiceName::new(VOICE).unwrap()),
             Some(VOICE),
             &key,
         )

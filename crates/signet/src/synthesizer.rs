@@ -11,7 +11,7 @@ use signet_text::{
     PhonemeIdMap, PreparedText, TextChunk,
 };
 
-use crate::store::{self, Store};
+use crate::store::Store;
 use crate::stream::{self as streaming, AudioOptions, Pending};
 use crate::timing::{Symbols, Timings};
 use crate::Error;
@@ -92,7 +92,7 @@ impl SynthesizerBuilder {
         self
     }
 
-    /// Signet home folder holding the store (default: see [`store::default_home`]).
+    /// Signet home folder holding the store (default: see [`crate::store::default_home`]).
     pub fn home(mut self, home: impl Into<PathBuf>) -> Self {
         self.home = Some(home.into());
         self
