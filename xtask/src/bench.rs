@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--threads N] [--seconds S]`: Signet against Piper's
+//! `cargo xtask bench [--threads N] [--seconds S] [--stream-words N]`: Signet against Piper's
 //! runtime on the same voice, inputs, thread count and machine, in one run.
 //!
 //! Measured side by side:
@@ -28,6 +28,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
+use crate::flags::Bench;
 use crate::{setup, util};
 
 /// The shorter text of the streaming memory goal, in words.
@@ -36,23 +37,13 @@ const GOAL_SHORT_WORDS: usize = 2_000;
 /// Sentences used for the end-to-end case, from the phoneme fixture.
 const TEXTS: usize = 30;
 
-/// Runs the benchmark; `args` may hold `--threads N` and `--seconds S`.
-pub fn run(root: &Path, args: &[String]) -> Result<()> {
-    let mut threads = 1usize;
-    let mut seconds = 10u32;
-    let mut stream_words = 20_000usize;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let v = it.next().with_context(|| format!("{a} needs a value"))?;
-        match a.as_str() {
-            "--threads" => threads = v.parse().context("--threads takes a whole number")?,
-            "--seconds" => seconds = v.parse().context("--seconds takes a whole number")?,
-            "--stream-words" => {
-                stream_words = v.parse().context("--stream-words takes a whole number")?
-            }
-            other => bail!("unknown bench option `{other}`; usage: cargo xtask bench [--threads N] [--seconds S] [--stream-words N]"),
-        }
-    }
+/// Runs the benchmark with `args`' thread count, seconds and streaming length.
+pub fn run(root: &Path, args: Bench) -> Result<()> {
+    let Bench {
+        threads,
+        seconds,
+        stream_words,
+    } = args;
     let p = setup::run(root)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     util::run(Command::new(&cargo).current_dir(root).args([

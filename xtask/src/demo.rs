@@ -1,33 +1,21 @@
 //! `cargo xtask demo`: the main job. Provision, build, and speak a sentence
 //! with the default voice into a WAV file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
+use crate::flags::Demo;
 use crate::{setup, util};
 
 const SENTENCE: &str = "Hello! This is Signet, a text to speech engine that only speaks \
 with voices it can verify. The weather today is sunny, with a high of 23 degrees.";
 
-/// Runs the demo; `args` may hold `-o FILE` and/or a sentence.
-pub fn run(root: &Path, args: &[String]) -> Result<()> {
-    let mut output = root.join("demo.wav");
-    let mut text = SENTENCE.to_owned();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "-o" | "--output" => match it.next() {
-                Some(p) => output = PathBuf::from(p),
-                None => bail!("-o needs a file name"),
-            },
-            t if !t.starts_with('-') => t.clone_into(&mut text),
-            other => {
-                bail!("unknown demo option `{other}`; usage: cargo xtask demo [-o FILE] [TEXT]")
-            }
-        }
-    }
+/// Runs the demo: `-o FILE` (default `demo.wav`) and the text to speak.
+pub fn run(root: &Path, args: Demo) -> Result<()> {
+    let output = args.output.unwrap_or_else(|| root.join("demo.wav"));
+    let text = args.text.unwrap_or_else(|| SENTENCE.to_owned());
     let provisioned = setup::run(root)?;
     let started = std::time::Instant::now();
     util::run(

@@ -2,7 +2,7 @@
 //!
 //! The targets live in `fuzz/`, a cargo-fuzz workspace of its own, one file
 //! per target in `fuzz/fuzz_targets/`, seeds in `fuzz/corpus/<target>/`.
-//! Each target runs for N seconds (default 60) under libFuzzer with
+//! Each target runs for N seconds (default 60, see [`crate::flags::Fuzz`]) under libFuzzer with
 //! AddressSanitizer; the stable toolchain is allowed the nightly flags this
 //! needs through `RUSTC_BOOTSTRAP=1`. A run works on a copy of the seeds in
 //! `target/fuzz/corpus/<target>/`, which keeps what earlier runs found, so the
@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 
-use crate::audit::{cargo, Tool};
+use crate::tool::{cargo, Tool};
 use crate::{devnull, util};
 
 /// cargo-fuzz; builds with any recent stable toolchain.
@@ -28,42 +28,11 @@ const CARGO_FUZZ: Tool = Tool {
     subcommand: "fuzz",
 };
 
-/// Seconds per target when `--seconds` is not given.
-const DEFAULT_SECONDS: u64 = 60;
-
 /// libFuzzer's limit for one input, in seconds: longer counts as a hang.
 const INPUT_TIMEOUT_S: u64 = 10;
 
 /// libFuzzer's memory limit in MiB (also the limit for one allocation).
 const RSS_LIMIT_MB: u64 = 2048;
-
-/// Parses `[--seconds N] [TARGET]` and runs [`run`].
-pub fn cli(repo_root: &Path, args: &[String]) -> Result<()> {
-    let mut seconds = DEFAULT_SECONDS;
-    let mut target = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--seconds" => {
-                let Some(v) = it.next() else {
-                    bail!("--seconds needs a number");
-                };
-                seconds = v
-                    .parse()
-                    .with_context(|| format!("--seconds {v}: not a whole number of seconds"))?;
-            }
-            s if s.starts_with('-') => {
-                bail!("unknown option `{s}` (usage: fuzz [--seconds N] [TARGET])")
-            }
-            s if target.is_none() => target = Some(s),
-            s => bail!(
-                "one target at most (got `{}` and `{s}`)",
-                target.unwrap_or_default()
-            ),
-        }
-    }
-    run(repo_root, seconds, target)
-}
 
 /// One target's result.
 struct Outcome {

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use sha2::{Digest, Sha256};
 
+use crate::flags::Loadtest;
 use crate::setup;
 
 const SENTENCE: &str = "The quick brown fox jumps over the lazy dog.";
@@ -47,25 +48,13 @@ impl Drop for ServerProcess {
     }
 }
 
-pub fn run(root: &Path, args: &[String]) -> Result<()> {
-    let mut seconds = 30u64;
-    let mut concurrency = 8usize;
-    let mut requests = 10_000usize;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let v = it.next().with_context(|| format!("{a} needs a value"))?;
-        match a.as_str() {
-            "--seconds" => seconds = v.parse().context("--seconds takes a whole number")?,
-            "--concurrency" => {
-                concurrency = v.parse().context("--concurrency takes a whole number")?
-            }
-            "--requests" => requests = v.parse().context("--requests takes a whole number")?,
-            other => bail!(
-                "unknown loadtest option `{other}`; usage: cargo xtask loadtest \
-                 [--seconds S] [--concurrency C] [--requests N]"
-            ),
-        }
-    }
+/// Runs both phases with `args`' duration, concurrency and request count.
+pub fn run(root: &Path, args: Loadtest) -> Result<()> {
+    let Loadtest {
+        seconds,
+        concurrency,
+        requests,
+    } = args;
     if concurrency == 0 || seconds == 0 {
         bail!("--seconds and --concurrency must be at least 1");
     }

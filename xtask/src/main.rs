@@ -1,6 +1,8 @@
 //! Signet's project tasks, run as `cargo xtask <task>`.
 //!
-//! Each task lives in its own module. Processes are spawned with argument
+//! Every task and flag is declared once, in [`flags`], which gives each task
+//! its `--help`; each task lives in its own module and takes its typed
+//! arguments from there. Processes are spawned with argument
 //! vectors, never through a shell, and every precondition is checked with a
 //! message that says how to fix it.
 
@@ -10,6 +12,7 @@ mod demo;
 mod devnull;
 mod espeak;
 mod fixtures;
+mod flags;
 mod fuzz;
 mod loadtest;
 mod metadata;
@@ -19,70 +22,41 @@ mod sbom;
 mod security_docs;
 mod setup;
 mod test;
+mod tool;
 mod unsafe_count;
 mod util;
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Result};
+use clap::Parser;
 
-const USAGE: &str = "\
-usage: cargo xtask <task> [options]
-
-tasks:
-  setup              provision what the build and tests need (idempotent)
-  test               setup, then run every test in the workspace
-  demo [-o FILE]     setup, build, and speak a sentence with the default voice
-  audit              cargo-deny and cargo-audit against the RustSec database
-  fuzz [--seconds N] [TARGET]
-                     run the cargo-fuzz targets
-  sbom [--out DIR]   CycloneDX 1.5 SBOM of each release binary (default target/sbom)
-  release [--key FILE] [--out DIR] [--profile NAME] [--dry-run]
-                     build the release binaries, write SHA256SUMS and SBOMs, sign, verify
-  verify-release DIR --pubkey KEY
-                     check a release folder's signature and digests
-  fixtures           regenerate test fixtures from the reference implementations
-  bench              real-time factor of Signet against Piper (onnxruntime)
-  loadtest [--seconds S] [--concurrency C] [--requests N]
-                     the release server on loopback under load: throughput,
-                     latency, time to first byte, memory over N requests
-";
+use crate::flags::{Task, Xtask};
 
 fn main() {
-    if let Err(err) = run() {
+    // clap prints usage, `--help` and argument errors itself, and exits.
+    let flags = Xtask::parse();
+    if let Err(err) = run(flags.task) {
         eprintln!("xtask: error: {err:#}");
         std::process::exit(1);
     }
 }
 
-fn run() -> Result<()> {
+fn run(task: Task) -> Result<()> {
     let root = repo_root()?;
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((task, rest)) = args.split_first() else {
-        eprint!("{USAGE}");
-        bail!("no task given");
-    };
-    match task.as_str() {
-        "setup" => setup::run(&root).map(|_| ()),
-        "test" => test::run(&root),
-        "audit" => audit::run(&root),
-        "fuzz" => fuzz::cli(&root, rest),
-        "sbom" => sbom::cli(&root, rest),
-        "release" => release::cli(&root, rest),
-        "verify-release" => release::verify_cli(rest),
-        "demo" => demo::run(&root, rest),
-        "bench" => bench::run(&root, rest),
-        "loadtest" => loadtest::run(&root, rest),
-        "fixtures" => fixtures::run(&root),
-        "espeak" => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
-        "-h" | "--help" | "help" => {
-            print!("{USAGE}");
-            Ok(())
-        }
-        other => {
-            eprint!("{USAGE}");
-            bail!("unknown task `{other}` (arguments: {rest:?})")
-        }
+    match task {
+        Task::Setup => setup::run(&root).map(|_| ()),
+        Task::Test => test::run(&root),
+        Task::Demo(args) => demo::run(&root, args),
+        Task::Audit => audit::run(&root),
+        Task::Fuzz(args) => fuzz::run(&root, args.seconds, args.target.as_deref()),
+        Task::Sbom(args) => sbom::run(&root, args),
+        Task::Release(args) => release::release(&root, args),
+        Task::VerifyRelease(args) => release::verify(&args),
+        Task::Fixtures => fixtures::run(&root),
+        Task::Bench(args) => bench::run(&root, args),
+        Task::Loadtest(args) => loadtest::run(&root, args),
+        Task::Espeak => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
     }
 }
 

@@ -14,7 +14,7 @@ use std::process::Command;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::audit::cargo;
+use crate::tool::cargo;
 use crate::util;
 
 /// The binaries a release ships, with the workspace package that builds each.

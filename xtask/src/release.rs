@@ -27,8 +27,9 @@ use signet_registry::release::{sign_release, verify_release, VerifiedRelease};
 use signet_sign::keys::public_key_from_arg;
 use signet_sign::{Role, SecretKey, TrustStore};
 
-use crate::audit::cargo;
+use crate::flags::{Release, VerifyRelease};
 use crate::metadata::{self, RELEASE_BINARIES};
+use crate::tool::cargo;
 use crate::{sbom, util};
 
 /// Environment variable naming the key file.
@@ -36,43 +37,10 @@ pub const KEY_FILE_ENV: &str = "SIGNET_RELEASE_KEY_FILE";
 /// Environment variable holding the key's PEM text.
 pub const KEY_PEM_ENV: &str = "SIGNET_RELEASE_KEY";
 
-/// Parsed `release` arguments.
-#[derive(Debug, Default)]
-struct ReleaseArgs {
-    key: Option<PathBuf>,
-    out: Option<PathBuf>,
-    profile: Option<String>,
-    dry_run: bool,
-}
-
-fn parse_release_args(args: &[String]) -> Result<ReleaseArgs> {
-    let mut out = ReleaseArgs::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = |flag: &str| {
-            it.next()
-                .cloned()
-                .with_context(|| format!("{flag} needs a value"))
-        };
-        match a.as_str() {
-            "--key" => out.key = Some(PathBuf::from(value("--key")?)),
-            "--out" => out.out = Some(PathBuf::from(value("--out")?)),
-            "--profile" => out.profile = Some(value("--profile")?),
-            "--dry-run" => out.dry_run = true,
-            other => bail!(
-                "unknown argument `{other}` (usage: cargo xtask release [--key FILE] [--out DIR] \
-                 [--profile NAME] [--dry-run])"
-            ),
-        }
-    }
-    Ok(out)
-}
-
 /// `cargo xtask release ...`.
-pub fn cli(root: &Path, args: &[String]) -> Result<()> {
-    let args = parse_release_args(args)?;
+pub fn release(root: &Path, args: Release) -> Result<()> {
     let key = load_key(root, args.key.as_deref(), args.dry_run)?;
-    let profile = args.profile.as_deref().unwrap_or("release");
+    let profile = args.profile.as_str();
     let target = metadata::host_triple()?;
     let version = env!("CARGO_PKG_VERSION");
     let out = match args.out {
@@ -235,17 +203,13 @@ fn key_from_pem(pem: &[u8]) -> Result<SecretKey> {
 }
 
 /// `cargo xtask verify-release DIR --pubkey K`.
-pub fn verify_cli(args: &[String]) -> Result<()> {
-    let usage = "usage: cargo xtask verify-release DIR --pubkey KEY";
-    let (dir, key) = match args {
-        [dir, flag, key] if flag == "--pubkey" => (dir, key),
-        [flag, key, dir] if flag == "--pubkey" => (dir, key),
-        _ => bail!("{usage}"),
-    };
+pub fn verify(args: &VerifyRelease) -> Result<()> {
+    let dir = &args.dir;
+    let key = &args.pubkey;
     let public = public_key_from_arg(key).context("cannot read the public key")?;
     let trust = TrustStore::with_key(public, Role::ReleaseSigner);
-    let verified = verify_release(Path::new(dir), &trust)
-        .with_context(|| format!("the release in {dir} does NOT verify"))?;
+    let verified = verify_release(dir, &trust)
+        .with_context(|| format!("the release in {} does NOT verify", dir.display()))?;
     for (name, digest) in verified.files() {
         eprintln!("  {digest}  {name}");
     }
@@ -298,12 +262,17 @@ mod tests {
         let sums = fs::read_to_string(out.join("SHA256SUMS"))?;
         assert_eq!(sums.lines().count(), 4, "{sums}");
 
-        let dir = out.to_string_lossy().into_owned();
-        verify_cli(&[dir.clone(), "--pubkey".into(), key.public().to_text()])?;
+        let verify_with = |pubkey: String| {
+            verify(&VerifyRelease {
+                dir: out.clone(),
+                pubkey,
+            })
+        };
+        verify_with(key.public().to_text())?;
         let other = SecretKey::from_seed(&[4; 32]).public().to_text();
-        assert!(verify_cli(&[dir.clone(), "--pubkey".into(), other]).is_err());
+        assert!(verify_with(other).is_err());
         fs::write(out.join("signet-espeak"), "pretend signet-espeak binarY")?;
-        let err = verify_cli(&[dir, "--pubkey".into(), key.public().to_text()])
+        let err = verify_with(key.public().to_text())
             .err()
             .map(|e| format!("{e:#}"))
             .unwrap_or_default();

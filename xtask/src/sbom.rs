@@ -29,6 +29,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use crate::flags::Sbom;
 use crate::metadata::{Graph, Package, ReleaseBinary, RELEASE_BINARIES};
 use crate::{espeak, pins};
 
@@ -36,18 +37,8 @@ use crate::{espeak, pins};
 pub const SPEC_VERSION: &str = "1.5";
 
 /// `cargo xtask sbom [--out DIR]`.
-pub fn cli(root: &Path, args: &[String]) -> Result<()> {
-    let mut out = root.join("target/sbom");
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--out" => match it.next() {
-                Some(d) => out = PathBuf::from(d),
-                None => bail!("--out needs a folder"),
-            },
-            other => bail!("unknown argument `{other}` (usage: cargo xtask sbom [--out DIR])"),
-        }
-    }
+pub fn run(root: &Path, args: Sbom) -> Result<()> {
+    let out = args.out.unwrap_or_else(|| root.join("target/sbom"));
     for path in write(root, &out)? {
         eprintln!("xtask: wrote {}", path.display());
     }
