@@ -131,7 +131,7 @@ impl<'a> Request<'a> {
     /// # Errors
     /// A voice name or text that [`Request::decode`] would reject.
     pub fn encode(&self) -> Result<Vec<u8>, ProtocolError> {
-        check_voice_name(self.voice.as_bytes())?;
+        check_espeak_voice(self.voice.as_bytes())?;
         check_text(self.text.as_bytes())?;
         let voice_len =
             u8::try_from(self.voice.len()).map_err(|_| ProtocolError::InvalidVoiceName)?;
@@ -155,7 +155,7 @@ impl<'a> Request<'a> {
         }
         let voice_len = usize::from(r.u8("voice length")?);
         let voice = r.bytes(voice_len, "voice name")?;
-        check_voice_name(voice)?;
+        check_espeak_voice(voice)?;
         let text = r.rest();
         check_text(text)?;
         let voice = std::str::from_utf8(voice).map_err(|_| ProtocolError::InvalidVoiceName)?;
@@ -165,7 +165,10 @@ impl<'a> Request<'a> {
     }
 }
 
-fn check_voice_name(voice: &[u8]) -> Result<(), ProtocolError> {
+/// Checks an espeak-ng voice name as the helper receives it (`en-us`, `en+f3`): not
+/// empty, at most [`MAX_VOICE_BYTES`], ASCII letters, digits, `-`, `_` and `+` only.
+/// These are espeak-ng's language voices, not the names of Signet's voice store.
+fn check_espeak_voice(voice: &[u8]) -> Result<(), ProtocolError> {
     if voice.is_empty() {
         return Err(ProtocolError::InvalidVoiceName);
     }
