@@ -10,3 +10,4 @@
 mod audio;
 mod e2e;
 mod frontend;
+mod readme;
