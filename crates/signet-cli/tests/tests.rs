@@ -9,4 +9,5 @@
 )]
 mod audio;
 mod e2e;
+mod edges;
 mod frontend;

@@ -1,0 +1,296 @@
+//! The edges a newcomer and an attacker found (issue 19): closed pipes,
+//! endless inputs, hostile metadata, two outputs on one path, and the words
+//! the CLI speaks. Each test is named after the behaviour it holds.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::e2e::{assert_clean_failure, home, run, signet};
+
+/// `signet` with a fresh, empty home (no voice needed).
+fn in_empty_home(home: &Path, args: &[&str]) -> Output {
+    signet()
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .output()
+        .expect("run signet")
+}
+
+/// Runs `signet ARGS` with a stdout whose reader has already gone, as in
+/// `signet voices list | head -0`: every write fails with a broken pipe.
+fn with_closed_stdout(home: &Path, args: &[&str]) -> Output {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("stdout.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    // Opening a FIFO's write end waits for a reader: open one, then close it.
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || drop(std::fs::File::open(fifo).expect("open read end")))
+    };
+    let writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open write end");
+    reader.join().expect("reader thread");
+    signet()
+        .arg("--home")
+        .arg(home)
+        .args(args)
+        .stdout(Stdio::from(writer))
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run signet")
+}
+
+#[test]
+fn a_closed_stdout_ends_list_commands_quietly() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let made = in_empty_home(empty.path(), &["keys", "generate", "--name", "k"]);
+    assert!(made.status.success());
+    for (home, args) in [
+        (home(), &["voices", "list"][..]),
+        (empty.path(), &["trust", "list"][..]),
+        (empty.path(), &["keys", "list"][..]),
+    ] {
+        let out = with_closed_stdout(home, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "{args:?}: {:?}, stderr: {stderr}",
+            out.status
+        );
+        assert!(stderr.is_empty(), "{args:?} printed: {stderr}");
+    }
+}
+
+#[test]
+fn endless_inputs_are_refused_before_reading() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let out = in_empty_home(
+        empty.path(),
+        &["trust", "add", "/dev/zero", "--role", "bundle-signer"],
+    );
+    assert_clean_failure(&out, "/dev/zero");
+    assert_clean_failure(&out, "not a regular file");
+    let out = in_empty_home(empty.path(), &["inspect", "/dev/zero"]);
+    assert_clean_failure(&out, "not a regular file");
+    let out = run(&["speak", "--phoneme-ids", "/dev/zero", "-o", "unused.wav"]);
+    assert_clean_failure(&out, "not a regular file");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "refusing took {:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn a_too_large_wav_is_refused_in_the_cli_s_words() {
+    // A sparse file over the 1 GiB cap: the refusal names the cap, not a
+    // library setting the user cannot change.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let big = dir.path().join("big.wav");
+    let f = std::fs::File::create(&big).expect("create");
+    f.set_len((1 << 30) + 1).expect("sparse file");
+    let empty = tempfile::tempdir().expect("temp dir");
+    let out = in_empty_home(empty.path(), &["inspect", big.to_str().expect("utf8")]);
+    assert_clean_failure(&out, "1073741824");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("WavLimits") && !stderr.contains("with_"), "{stderr}");
+}
+
+/// A 16-bit mono WAV of `samples` with a `LIST`/`INFO` chunk holding `isft`;
+/// with `streamed`, the RIFF and data sizes are 0xFFFFFFFF, as a writer that
+/// streams leaves them.
+fn wav_bytes(samples: &[i16], isft: Option<&[u8]>, streamed: bool) -> Vec<u8> {
+    let data: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+    let mut list = Vec::new();
+    if let Some(text) = isft {
+        list.extend_from_slice(b"LIST");
+        let mut body = b"INFO".to_vec();
+        body.extend_from_slice(b"ISFT");
+        body.extend_from_slice(&u32::try_from(text.len()).unwrap().to_le_bytes());
+        body.extend_from_slice(text);
+        if text.len() % 2 == 1 {
+            body.push(0);
+        }
+        list.extend_from_slice(&u32::try_from(body.len()).unwrap().to_le_bytes());
+        list.extend_from_slice(&body);
+    }
+    let mut out = b"RIFF".to_vec();
+    let riff_size = if streamed {
+        u32::MAX
+    } else {
+        u32::try_from(4 + 24 + list.len() + 8 + data.len()).unwrap()
+    };
+    out.extend_from_slice(&riff_size.to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&22_050u32.to_le_bytes());
+    out.extend_from_slice(&44_100u32.to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(&list);
+    out.extend_from_slice(b"data");
+    let data_size = if streamed {
+        u32::MAX
+    } else {
+        u32::try_from(data.len()).unwrap()
+    };
+    out.extend_from_slice(&data_size.to_le_bytes());
+    out.extend_from_slice(&data);
+    out
+}
+
+#[test]
+fn inspect_escapes_control_characters_from_the_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wav = dir.path().join("hostile.wav");
+    let title = b"\x1b]0;owned\x07\x1b[2J\rSignet \xe2\x80\xae1.0";
+    std::fs::write(&wav, wav_bytes(&[0, 1, -1, 0], Some(title), false)).expect("write");
+    let empty = tempfile::tempdir().expect("temp dir");
+    let out = in_empty_home(empty.path(), &["inspect", wav.to_str().expect("utf8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !stdout.chars().any(|c| c.is_control() && c != '\n') && !stdout.contains('\u{202e}'),
+        "raw control characters reached stdout: {stdout:?}"
+    );
+    assert!(
+        stdout.contains(r"software:    \u{1b}]0;owned\u{7}\u{1b}[2J\u{d}Signet \u{202e}1.0"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn inspect_reads_a_streamed_wav_with_unknown_sizes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wav = dir.path().join("streamed.wav");
+    let samples: Vec<i16> = (0..22_050).map(|i| ((i % 100) * 100) as i16).collect();
+    std::fs::write(&wav, wav_bytes(&samples, None, true)).expect("write");
+    let empty = tempfile::tempdir().expect("temp dir");
+    let out = in_empty_home(empty.path(), &["inspect", wav.to_str().expect("utf8")]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1.000 s (22050 frames)"), "{stdout}");
+}
+
+#[test]
+fn inspect_names_a_foreign_file_s_four_characters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = dir.path().join("notes.wav");
+    std::fs::write(&text, b"It was a dark and stormy night.").expect("write");
+    let empty = tempfile::tempdir().expect("temp dir");
+    let out = in_empty_home(empty.path(), &["inspect", text.to_str().expect("utf8")]);
+    assert_clean_failure(&out, "not a RIFF file: starts with \"It w\"");
+}
+
+#[test]
+fn trust_unrevoke_lifts_a_revocation() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let key = in_empty_home(home.path(), &["keys", "generate", "--name", "root"]);
+    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    let stdout = String::from_utf8_lossy(&key.stdout);
+    let id = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("key id:"))
+        .expect("key id line")
+        .trim()
+        .to_owned();
+    let public = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("public key:"))
+        .expect("public key line")
+        .trim()
+        .to_owned();
+    let ok = |args: &[&str]| {
+        let out = in_empty_home(home.path(), args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    ok(&["trust", "add", &public, "--role", "index-root"]);
+    ok(&["trust", "revoke", &id]);
+    let refused = in_empty_home(home.path(), &["trust", "add", &public, "--role", "index-root"]);
+    assert_clean_failure(&refused, "signet trust unrevoke");
+    assert!(ok(&["trust", "list"]).contains(&format!("{id} index-root")));
+    assert!(ok(&["trust", "list"]).contains("revoked"));
+    ok(&["trust", "unrevoke", &id]);
+    let list = ok(&["trust", "list"]);
+    assert!(!list.contains("revoked"), "{list}");
+    let again = in_empty_home(home.path(), &["trust", "unrevoke", &id]);
+    assert_clean_failure(&again, "is not revoked");
+}
+
+#[test]
+fn expired_trust_and_indexes_that_expire_at_once_are_refused() {
+    let home = tempfile::tempdir().expect("temp dir");
+    let key = in_empty_home(home.path(), &["keys", "generate", "--name", "root"]);
+    assert!(key.status.success());
+    let stdout = String::from_utf8_lossy(&key.stdout);
+    let public = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("public key:"))
+        .expect("public key line")
+        .trim()
+        .to_owned();
+    let past = in_empty_home(
+        home.path(),
+        &[
+            "trust",
+            "add",
+            &public,
+            "--role",
+            "index-root",
+            "--expires",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
+    assert_clean_failure(&past, "in the past");
+    assert!(!home.path().join("trust.toml").exists());
+    let future = in_empty_home(
+        home.path(),
+        &[
+            "trust",
+            "add",
+            &public,
+            "--role",
+            "index-root",
+            "--expires",
+            "2999-01-01T00:00:00Z",
+        ],
+    );
+    assert!(future.status.success());
+    let dir = tempfile::tempdir().expect("temp dir");
+    let zero = in_empty_home(
+        home.path(),
+        &[
+            "registry",
+            "publish",
+            dir.path().to_str().expect("utf8"),
+            "--key",
+            "root",
+            "--expires-in-days",
+            "0",
+        ],
+    );
+    assert_eq!(zero.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--expires-in-days"));
+    assert!(!dir.path().join("index.json").exists());
+}
