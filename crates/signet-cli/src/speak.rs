@@ -417,11 +417,20 @@ fn speak_lines(
     Ok(())
 }
 
+/// Whether `e` says the text had nothing to speak: nothing voiced after
+/// phonemizing, or nothing left at all after the frontend removed control and
+/// invisible characters.
 fn is_nothing_to_speak(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         matches!(
             c.downcast_ref::<signet::Error>(),
-            Some(signet::Error::NothingToSpeak)
+            Some(
+                signet::Error::NothingToSpeak
+                    | signet::Error::Text(signet::TextError::NothingToSpeak { .. })
+            )
+        ) || matches!(
+            c.downcast_ref::<signet::TextError>(),
+            Some(signet::TextError::NothingToSpeak { .. })
         )
     })
 }

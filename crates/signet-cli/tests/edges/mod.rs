@@ -294,3 +294,215 @@ fn expired_trust_and_indexes_that_expire_at_once_are_refused() {
     assert!(String::from_utf8_lossy(&zero.stderr).contains("--expires-in-days"));
     assert!(!dir.path().join("index.json").exists());
 }
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("utf8 temp path")
+}
+
+#[test]
+fn two_outputs_on_one_path_are_refused_before_writing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let same = dir.path().join("same.wav");
+    let other_spelling = dir.path().join(".").join("same.wav");
+    for (flag, second) in [("--timings", &same), ("--subtitles", &other_spelling)] {
+        let out = run(&[
+            "speak",
+            "Hi.",
+            flag,
+            path_str(second),
+            "-o",
+            path_str(&same),
+        ]);
+        assert_clean_failure(&out, "give each output its own file");
+        assert!(!same.exists(), "{flag}: something was written");
+    }
+    let srt = dir.path().join("same.srt");
+    let out = run(&[
+        "speak",
+        "Hi.",
+        "--timings",
+        path_str(&srt),
+        "--subtitles",
+        path_str(&srt),
+        "-o",
+        path_str(&same),
+    ]);
+    assert_clean_failure(&out, "--timings and --subtitles both name");
+    assert!(!same.exists() && !srt.exists());
+}
+
+#[test]
+fn output_dir_refuses_to_overwrite_unless_asked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out_dir = dir.path().join("out");
+    std::fs::create_dir(&out_dir).expect("mkdir");
+    std::fs::write(out_dir.join("0002.wav"), b"keep me").expect("write");
+    let input = dir.path().join("lines.txt");
+    std::fs::write(&input, "Hello.\nBye.\n").expect("write");
+    let args = [
+        "speak",
+        "--file",
+        path_str(&input),
+        "--output-dir",
+        path_str(&out_dir),
+    ];
+    let out = run(&args);
+    assert_clean_failure(&out, "--overwrite");
+    assert_eq!(std::fs::read(out_dir.join("0002.wav")).unwrap(), b"keep me");
+    assert!(!out_dir.join("0001.wav").exists(), "written before refusing");
+    let mut with_flag = args.to_vec();
+    with_flag.push("--overwrite");
+    let out = run(&with_flag);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::read(out_dir.join("0002.wav")).unwrap().starts_with(b"RIFF"));
+}
+
+#[test]
+fn output_dir_notes_lines_of_only_invisible_or_control_characters() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("lines.txt");
+    std::fs::write(&input, "Hello.\n\u{200b}\u{200b}\n\u{7}\nBye.\n").expect("write");
+    let out_dir = dir.path().join("out");
+    let out = run(&[
+        "speak",
+        "--file",
+        path_str(&input),
+        "--output-dir",
+        path_str(&out_dir),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("line 2 has nothing to speak"), "{stderr}");
+    assert!(stderr.contains("line 3 has nothing to speak"), "{stderr}");
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .expect("out dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["0001.wav", "0004.wav"]);
+}
+
+#[test]
+fn a_raw_format_into_a_wav_name_is_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for format in ["f32", "s16"] {
+        let wav = dir.path().join("f.WAV");
+        let out = run(&["speak", "Hi.", "--format", format, "-o", path_str(&wav)]);
+        assert_clean_failure(&out, &format!("--format {format} writes raw samples"));
+        assert!(!wav.exists());
+    }
+    let raw = dir.path().join("f.f32");
+    let out = run(&["speak", "Hi.", "--format", "f32", "-o", path_str(&raw)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!std::fs::read(&raw).unwrap().starts_with(b"RIFF"));
+}
+
+#[test]
+fn seed_makes_noisy_output_reproducible() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let speak = |name: &str, seed: &str| {
+        let path = dir.path().join(name);
+        let out = run(&[
+            "speak",
+            "Seeds make noise repeatable.",
+            "--noise-scale",
+            "0.8",
+            "--seed",
+            seed,
+            "--format",
+            "f32",
+            "-o",
+            path_str(&path),
+        ]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::read(path).expect("read")
+    };
+    let a = speak("a.f32", "7");
+    let b = speak("b.f32", "7");
+    let c = speak("c.f32", "8");
+    assert!(!a.is_empty());
+    assert_eq!(a, b, "the same seed gave different samples");
+    assert_ne!(a, c, "different seeds gave the same samples");
+}
+
+#[test]
+fn phonemize_prints_phonemes_and_ids_that_speak_accepts() {
+    let out = run(&["phonemize", "Hello world. Bye."]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().count(), 2, "{stdout}");
+    assert!(stdout.contains("həlˈoʊ"), "{stdout}");
+    let out = run(&["phonemize", "--ids", "Hello world."]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ids: Vec<i64> = serde_json::from_slice(&out.stdout).expect("a JSON array of ids");
+    assert!(ids.len() > 5);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("ids.json");
+    std::fs::write(&file, &out.stdout).expect("write");
+    let wav = dir.path().join("ids.wav");
+    let out = run(&["speak", "--phoneme-ids", path_str(&file), "-o", path_str(&wav)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(crate::e2e::read_wav(&wav).samples.len() > 10_000);
+}
+
+#[test]
+fn voices_list_shows_the_licence() {
+    let out = run(&["voices", "list"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    let header = stdout.lines().next().expect("header");
+    assert!(header.contains("LICENCE"), "{header}");
+    let voice = stdout
+        .lines()
+        .find(|l| l.starts_with("en_US-joe-medium"))
+        .expect("voice line");
+    assert!(voice.contains("CC0"), "{voice}");
+}
+
+#[test]
+fn serve_speaks_the_cli_s_language() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let check = signet()
+        .arg("--home")
+        .arg(empty.path())
+        .args(["serve", "--check", "--anonymous", "--bind", "127.0.0.1:0"])
+        .env_remove("SIGNET_API_KEYS")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    assert!(stdout.contains("bind                       = 127.0.0.1:0"), "{stdout}");
+    assert!(stdout.contains("mode                       = anonymous"), "{stdout}");
+    assert!(!stdout.contains("Config {") && !stdout.contains("Some("), "{stdout}");
+    let no_keys = signet()
+        .arg("--home")
+        .arg(home())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env_remove("SIGNET_API_KEYS")
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&no_keys.stderr);
+    assert!(!no_keys.status.success());
+    for needle in ["--keys-file", "SIGNET_API_KEYS", "--anonymous"] {
+        assert!(stderr.contains(needle), "{needle} missing: {stderr}");
+    }
+    assert!(!stderr.contains('\u{1b}'), "colour codes in a log that is not a terminal: {stderr:?}");
+}
+
+#[test]
+fn verify_release_without_a_signature_names_the_missing_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("signet"), b"binary").expect("write");
+    std::fs::write(
+        dir.path().join("SHA256SUMS"),
+        format!("{}  signet\n", "0".repeat(64)),
+    )
+    .expect("write");
+    let out = run(&[
+        "verify-release",
+        path_str(dir.path()),
+        "--pubkey",
+        "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
+    ]);
+    assert_clean_failure(&out, "has no SHA256SUMS.dsse.json");
+}
