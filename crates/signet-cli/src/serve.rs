@@ -131,7 +131,11 @@ fn settings(c: &Config) -> String {
     };
     let mut s = String::new();
     let _ = writeln!(s, "bind                       = {}", c.bind);
-    let _ = writeln!(s, "home                       = {}", path(c.home.as_deref()));
+    let _ = writeln!(
+        s,
+        "home                       = {}",
+        path(c.home.as_deref())
+    );
     let _ = writeln!(s, "voices                     = {voices}");
     let _ = writeln!(
         s,
@@ -147,15 +151,35 @@ fn settings(c: &Config) -> String {
     let _ = writeln!(s, "request_timeout_secs       = {}", c.request_timeout_secs);
     let _ = writeln!(s, "max_body_bytes             = {}", c.max_body_bytes);
     let _ = writeln!(s, "max_connections            = {}", c.max_connections);
-    let _ = writeln!(s, "header_read_timeout_secs   = {}", c.header_read_timeout_secs);
-    let _ = writeln!(s, "body_read_timeout_secs     = {}", c.body_read_timeout_secs);
+    let _ = writeln!(
+        s,
+        "header_read_timeout_secs   = {}",
+        c.header_read_timeout_secs
+    );
+    let _ = writeln!(
+        s,
+        "body_read_timeout_secs     = {}",
+        c.body_read_timeout_secs
+    );
     let _ = writeln!(s, "send_timeout_secs          = {}", c.send_timeout_secs);
-    let _ = writeln!(s, "socket_send_buffer_bytes   = {}", c.socket_send_buffer_bytes);
+    let _ = writeln!(
+        s,
+        "socket_send_buffer_bytes   = {}",
+        c.socket_send_buffer_bytes
+    );
     let _ = writeln!(s, "max_connection_secs        = {}", c.max_connection_secs);
     let _ = writeln!(s, "shutdown_grace_secs        = {}", c.shutdown_grace_secs);
     let _ = writeln!(s, "[limits]");
-    let _ = writeln!(s, "max_input_bytes            = {}", c.limits.max_input_bytes);
-    let _ = writeln!(s, "max_output_seconds         = {}", c.limits.max_output_seconds);
+    let _ = writeln!(
+        s,
+        "max_input_bytes            = {}",
+        c.limits.max_input_bytes
+    );
+    let _ = writeln!(
+        s,
+        "max_output_seconds         = {}",
+        c.limits.max_output_seconds
+    );
     let _ = writeln!(s, "[auth]");
     let mode = match c.auth.mode {
         AuthMode::Anonymous => "anonymous",
@@ -168,7 +192,11 @@ fn settings(c: &Config) -> String {
         path(c.auth.keys_file.as_deref())
     );
     let _ = writeln!(s, "keys_env                   = {}", c.auth.keys_env);
-    let _ = writeln!(s, "requests_per_minute        = {}", c.auth.requests_per_minute);
+    let _ = writeln!(
+        s,
+        "requests_per_minute        = {}",
+        c.auth.requests_per_minute
+    );
     let _ = writeln!(
         s,
         "audio_seconds_per_minute   = {}",

@@ -445,7 +445,11 @@ fn check_output_names(args: &SpeakArgs, format: Format) -> Result<()> {
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
         if is_wav {
-            let flag = if matches!(format, Format::S16) { "s16" } else { "f32" };
+            let flag = if matches!(format, Format::S16) {
+                "s16"
+            } else {
+                "f32"
+            };
             bail!(
                 "--format {flag} writes raw samples, not a WAV file, but {} is named .wav: \
                  leave --format out for a WAV file, or name the raw file .{flag} or .raw",

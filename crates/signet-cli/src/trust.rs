@@ -127,7 +127,10 @@ pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
             }
             outln!(
                 "{:<64} {:<15} {:<21} {:<8} NAME",
-                "KEY ID", "ROLE", "EXPIRES", "STATUS"
+                "KEY ID",
+                "ROLE",
+                "EXPIRES",
+                "STATUS"
             )?;
             for k in trust.keys() {
                 let id = k.key_id();

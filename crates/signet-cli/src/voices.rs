@@ -117,7 +117,13 @@ fn list(store: &Store) -> Result<()> {
     }
     outln!(
         "{:<28} {:<8} {:<8} {:>6} {:>8} {:>9}  {:<12} VERIFIED",
-        "NAME", "LANGUAGE", "QUALITY", "RATE", "SPEAKERS", "SIZE", "LICENCE"
+        "NAME",
+        "LANGUAGE",
+        "QUALITY",
+        "RATE",
+        "SPEAKERS",
+        "SIZE",
+        "LICENCE"
     )?;
     for v in voices {
         let verified = match &v.verified {

@@ -270,7 +270,7 @@ mod tests {
         assert!(limits.check_text("äöü").is_ok());
         let (limit, msg) = refusal(limits.check_text("äöüß"));
         assert_eq!(limit, "max_chars");
-        assert!(msg.contains("with_max_chars"), "{msg}");
+        assert!(msg.contains("--max-chars"), "{msg}");
     }
 
     #[test]
@@ -288,7 +288,10 @@ mod tests {
         assert!(limits.check_output_samples(44_100, 22_050).is_ok());
         let (limit, msg) = refusal(limits.check_output_samples(44_101, 22_050));
         assert_eq!(limit, "max_output_seconds");
-        assert!(msg.contains("max_output_seconds is 3"), "{msg}");
+        assert!(
+            msg.contains("needs 3 seconds of audio, more than max_output_seconds = 2"),
+            "{msg}"
+        );
         assert!(msg.contains("--max-output-seconds"), "{msg}");
         // A zero sample rate never divides by zero.
         assert!(limits.check_output_samples(1, 0).is_err());

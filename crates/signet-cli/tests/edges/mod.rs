@@ -99,7 +99,10 @@ fn a_too_large_wav_is_refused_in_the_cli_s_words() {
     let out = in_empty_home(empty.path(), &["inspect", big.to_str().expect("utf8")]);
     assert_clean_failure(&out, "1073741824");
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("WavLimits") && !stderr.contains("with_"), "{stderr}");
+    assert!(
+        !stderr.contains("WavLimits") && !stderr.contains("with_"),
+        "{stderr}"
+    );
 }
 
 /// A 16-bit mono WAV of `samples` with a `LIST`/`INFO` chunk holding `isft`;
@@ -202,7 +205,11 @@ fn inspect_names_a_foreign_file_s_four_characters() {
 fn trust_unrevoke_lifts_a_revocation() {
     let home = tempfile::tempdir().expect("temp dir");
     let key = in_empty_home(home.path(), &["keys", "generate", "--name", "root"]);
-    assert!(key.status.success(), "{}", String::from_utf8_lossy(&key.stderr));
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
     let stdout = String::from_utf8_lossy(&key.stdout);
     let id = stdout
         .lines()
@@ -227,7 +234,10 @@ fn trust_unrevoke_lifts_a_revocation() {
     };
     ok(&["trust", "add", &public, "--role", "index-root"]);
     ok(&["trust", "revoke", &id]);
-    let refused = in_empty_home(home.path(), &["trust", "add", &public, "--role", "index-root"]);
+    let refused = in_empty_home(
+        home.path(),
+        &["trust", "add", &public, "--role", "index-root"],
+    );
     assert_clean_failure(&refused, "signet trust unrevoke");
     assert!(ok(&["trust", "list"]).contains(&format!("{id} index-root")));
     assert!(ok(&["trust", "list"]).contains("revoked"));
@@ -349,12 +359,21 @@ fn output_dir_refuses_to_overwrite_unless_asked() {
     let out = run(&args);
     assert_clean_failure(&out, "--overwrite");
     assert_eq!(std::fs::read(out_dir.join("0002.wav")).unwrap(), b"keep me");
-    assert!(!out_dir.join("0001.wav").exists(), "written before refusing");
+    assert!(
+        !out_dir.join("0001.wav").exists(),
+        "written before refusing"
+    );
     let mut with_flag = args.to_vec();
     with_flag.push("--overwrite");
     let out = run(&with_flag);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::read(out_dir.join("0002.wav")).unwrap().starts_with(b"RIFF"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(std::fs::read(out_dir.join("0002.wav"))
+        .unwrap()
+        .starts_with(b"RIFF"));
 }
 
 #[test]
@@ -393,7 +412,11 @@ fn a_raw_format_into_a_wav_name_is_refused() {
     }
     let raw = dir.path().join("f.f32");
     let out = run(&["speak", "Hi.", "--format", "f32", "-o", path_str(&raw)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!std::fs::read(&raw).unwrap().starts_with(b"RIFF"));
 }
 
@@ -414,7 +437,11 @@ fn seed_makes_noisy_output_reproducible() {
             "-o",
             path_str(&path),
         ]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         std::fs::read(path).expect("read")
     };
     let a = speak("a.f32", "7");
@@ -429,19 +456,37 @@ fn seed_makes_noisy_output_reproducible() {
 fn phonemize_prints_phonemes_and_ids_that_speak_accepts() {
     let out = run(&["phonemize", "Hello world. Bye."]);
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.lines().count(), 2, "{stdout}");
     assert!(stdout.contains("həlˈoʊ"), "{stdout}");
     let out = run(&["phonemize", "--ids", "Hello world."]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let ids: Vec<i64> = serde_json::from_slice(&out.stdout).expect("a JSON array of ids");
     assert!(ids.len() > 5);
     let dir = tempfile::tempdir().expect("temp dir");
     let file = dir.path().join("ids.json");
     std::fs::write(&file, &out.stdout).expect("write");
     let wav = dir.path().join("ids.wav");
-    let out = run(&["speak", "--phoneme-ids", path_str(&file), "-o", path_str(&wav)]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = run(&[
+        "speak",
+        "--phoneme-ids",
+        path_str(&file),
+        "-o",
+        path_str(&wav),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(crate::e2e::read_wav(&wav).samples.len() > 10_000);
 }
 
@@ -470,10 +515,23 @@ fn serve_speaks_the_cli_s_language() {
         .output()
         .expect("run");
     let stdout = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
-    assert!(stdout.contains("bind                       = 127.0.0.1:0"), "{stdout}");
-    assert!(stdout.contains("mode                       = anonymous"), "{stdout}");
-    assert!(!stdout.contains("Config {") && !stdout.contains("Some("), "{stdout}");
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        stdout.contains("bind                       = 127.0.0.1:0"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("mode                       = anonymous"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("Config {") && !stdout.contains("Some("),
+        "{stdout}"
+    );
     let no_keys = signet()
         .arg("--home")
         .arg(home())
@@ -486,7 +544,10 @@ fn serve_speaks_the_cli_s_language() {
     for needle in ["--keys-file", "SIGNET_API_KEYS", "--anonymous"] {
         assert!(stderr.contains(needle), "{needle} missing: {stderr}");
     }
-    assert!(!stderr.contains('\u{1b}'), "colour codes in a log that is not a terminal: {stderr:?}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "colour codes in a log that is not a terminal: {stderr:?}"
+    );
 }
 
 #[test]
@@ -505,4 +566,138 @@ fn verify_release_without_a_signature_names_the_missing_file() {
         "ed25519:11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo=",
     ]);
     assert_clean_failure(&out, "has no SHA256SUMS.dsse.json");
+}
+
+/// The text of a README shell line before its ` # comment`, quotes respected.
+fn strip_comment(line: &str) -> &str {
+    let (mut single, mut double) = (false, false);
+    let mut prev = ' ';
+    for (i, c) in line.char_indices() {
+        match c {
+            '\'' if !double => single = !single,
+            '"' if !single => double = !double,
+            '#' if !single && !double && prev.is_whitespace() => return line[..i].trim_end(),
+            _ => {}
+        }
+        prev = c;
+    }
+    line.trim_end()
+}
+
+/// Why a README example cannot run here, or `None` when it can.
+fn skip_reason(cmd: &str) -> Option<&'static str> {
+    if cmd.contains("https://") {
+        Some("needs a URL (remote installs are tested against nginx in signet-fetch)")
+    } else if cmd.contains("aplay") {
+        Some("needs a player")
+    } else if cmd.contains("signet serve") {
+        Some("runs a server until stopped (signet-server's tests cover it)")
+    } else if cmd.contains("ed25519:...") || cmd.contains("KEY_ID") || cmd.contains(" DIR ") {
+        Some("a placeholder the reader fills in")
+    } else if cmd.contains("./some-bundle") || cmd.contains("./site") {
+        Some("needs a bundle folder from elsewhere")
+    } else {
+        None
+    }
+}
+
+/// Walks README.md top to bottom and runs every `signet ...` example of its
+/// shell blocks, in order, in a scratch folder with a fresh home, so the
+/// README cannot drift from the CLI. Local stand-ins: the default voice's
+/// files stand in for `en_US-lessac-medium.onnx`, short texts for
+/// `book.txt` and `prompts.txt`. Skipped, with the reason printed: examples
+/// that need a URL, a player, a running server, a placeholder or a bundle
+/// folder from elsewhere (`skip_reason`).
+#[test]
+fn readme_examples_run_as_written() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md"))
+            .expect("README.md");
+    let work = tempfile::tempdir().expect("temp dir");
+    let home = tempfile::tempdir().expect("temp dir");
+    // The fresh home: espeak-ng linked in, the default voice imported.
+    let espeak = std::fs::read_link(crate::e2e::home().join("espeak-ng")).expect("espeak link");
+    std::os::unix::fs::symlink(espeak, home.path().join("espeak-ng")).expect("link espeak-ng");
+    let voice_dir = std::env::var_os("SIGNET_TEST_VOICE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/voices/en_US-joe-medium")
+        });
+    let onnx = voice_dir.join("en_US-joe-medium.onnx");
+    let imported = in_empty_home(
+        home.path(),
+        &[
+            "voices",
+            "import",
+            "piper",
+            "--name",
+            "en_US-joe-medium",
+            path_str(&onnx),
+        ],
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    for ext in ["onnx", "onnx.json"] {
+        std::os::unix::fs::symlink(
+            voice_dir.join(format!("en_US-joe-medium.{ext}")),
+            work.path().join(format!("en_US-lessac-medium.{ext}")),
+        )
+        .expect("stand-in voice");
+    }
+    std::fs::write(
+        work.path().join("book.txt"),
+        "A short book. It ends here.\n",
+    )
+    .expect("write");
+    std::fs::write(
+        work.path().join("prompts.txt"),
+        "First prompt.\nSecond one.\n",
+    )
+    .expect("write");
+    let bin = Path::new(env!("CARGO_BIN_EXE_signet"))
+        .parent()
+        .expect("bin dir");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+
+    let mut in_shell_block = false;
+    let (mut ran, mut skipped) = (0, 0);
+    for (number, line) in readme.lines().enumerate() {
+        if line.starts_with("```") {
+            in_shell_block = matches!(line.trim(), "```sh" | "```bash" | "```shell");
+            continue;
+        }
+        let cmd = strip_comment(line.trim());
+        if !in_shell_block || !(cmd.starts_with("signet ") || cmd.contains("| signet ")) {
+            continue;
+        }
+        if let Some(why) = skip_reason(cmd) {
+            eprintln!("README line {}: skipped ({why}): {cmd}", number + 1);
+            skipped += 1;
+            continue;
+        }
+        let out = Command::new("sh")
+            .args(["-c", cmd])
+            .current_dir(work.path())
+            .env("PATH", &path)
+            .env("SIGNET_HOME", home.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sh");
+        assert!(
+            out.status.success(),
+            "README line {}: `{cmd}` failed: {}",
+            number + 1,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        ran += 1;
+    }
+    eprintln!("README: {ran} examples ran, {skipped} skipped");
+    assert!(ran >= 20, "only {ran} README examples ran");
 }
