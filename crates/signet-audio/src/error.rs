@@ -67,13 +67,13 @@ pub enum AudioError {
         len: usize,
     },
     /// The input does not start with `RIFF` (RIFX, RF64 and others are not read).
-    #[error("not a RIFF file: starts with {found:?}")]
+    #[error("not a RIFF file: starts with \"{found}\"")]
     NotRiff {
         /// The first four bytes.
         found: FourCc,
     },
     /// The RIFF form type is not `WAVE`.
-    #[error("RIFF form type is {found:?}, not WAVE")]
+    #[error("RIFF form type is \"{found}\", not WAVE")]
     NotWave {
         /// The form type found.
         found: FourCc,

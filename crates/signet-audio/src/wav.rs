@@ -6,7 +6,9 @@
 //! 1. the input is capped ([`WavLimits::max_bytes`]) and must hold the
 //!    12-byte `RIFF`/`WAVE` header;
 //! 2. the RIFF size must match the input exactly (fewer bytes: a truncated
-//!    file; more: trailing bytes);
+//!    file; more: trailing bytes), except the size 0xFFFFFFFF that streaming
+//!    writers leave for "unknown": the form then ends with the input, and a
+//!    `data` chunk of unknown size runs to the end of the input;
 //! 3. every chunk header must fit, and every declared chunk size must fit in
 //!    what is left of the form, odd sizes followed by their pad byte (a
 //!    missing pad byte after the last chunk is tolerated, as many writers
@@ -56,6 +58,8 @@ const WAVE: FourCc = FourCc(*b"WAVE");
 const FMT: FourCc = FourCc(*b"fmt ");
 const DATA: FourCc = FourCc(*b"data");
 const LIST: FourCc = FourCc(*b"LIST");
+/// The size a streaming writer puts in a header before it knows the real one.
+const UNKNOWN_SIZE: u32 = u32::MAX;
 
 /// Limits applied by [`Audio::from_wav`]. The defaults are safe for
 /// untrusted input; raise a limit only for input you trust.
@@ -155,7 +159,15 @@ fn walk_chunks<'a>(bytes: &'a [u8], limits: &WavLimits) -> Result<Chunks<'a>, Au
     if riff != RIFF {
         return Err(AudioError::NotRiff { found: riff });
     }
-    let declared = u64::from(riff_size) + 8;
+    // A writer that streams does not know the sizes when it writes the
+    // header and may leave them at 0xFFFFFFFF ("unknown"): the form then
+    // ends where the input ends, and so does a `data` chunk of unknown size.
+    let streamed = riff_size == UNKNOWN_SIZE;
+    let declared = if streamed {
+        len
+    } else {
+        u64::from(riff_size) + 8
+    };
     if declared > len {
         return Err(AudioError::WavTruncated {
             declared,
@@ -188,7 +200,11 @@ fn walk_chunks<'a>(bytes: &'a [u8], limits: &WavLimits) -> Result<Chunks<'a>, Au
         };
         let body_start = pos + 8;
         let available = riff_end - body_start;
-        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        let size = if streamed && size == UNKNOWN_SIZE && id == DATA {
+            available
+        } else {
+            usize::try_from(size).unwrap_or(usize::MAX)
+        };
         let Some(body) = bytes.get(body_start..).and_then(|rest| rest.get(..size)) else {
             return Err(AudioError::ChunkOverrun {
                 id,
@@ -509,6 +525,36 @@ mod tests {
         assert_eq!((l.max_bytes, l.max_channels), (1 << 30, 8));
         assert_eq!(l.clone().with_max_channels(9).max_channels, 8);
         assert_eq!(l.with_max_bytes(7).max_bytes, 7);
+    }
+
+    #[test]
+    fn streamed_wav_with_unknown_sizes_reads_to_the_end_of_the_input() {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(b"RIFF");
+        bytes.extend_from_slice(&UNKNOWN_SIZE.to_le_bytes());
+        bytes.extend_from_slice(b"WAVEfmt ");
+        bytes.extend_from_slice(&16u32.to_le_bytes());
+        bytes.extend_from_slice(&1u16.to_le_bytes()); // PCM
+        bytes.extend_from_slice(&1u16.to_le_bytes()); // mono
+        bytes.extend_from_slice(&22_050u32.to_le_bytes());
+        bytes.extend_from_slice(&44_100u32.to_le_bytes());
+        bytes.extend_from_slice(&2u16.to_le_bytes());
+        bytes.extend_from_slice(&16u16.to_le_bytes());
+        bytes.extend_from_slice(b"data");
+        bytes.extend_from_slice(&UNKNOWN_SIZE.to_le_bytes());
+        for s in [0i16, 1000, -1000, 0] {
+            bytes.extend_from_slice(&s.to_le_bytes());
+        }
+        let chunks = walk_chunks(&bytes, &WavLimits::default()).map(|c| c.data.len());
+        assert_eq!(chunks.ok(), Some(8));
+        // Unknown sizes are only read as such in a streamed form.
+        let mut fixed = bytes.clone();
+        let riff_size = u32::try_from(fixed.len() - 8).unwrap_or(0);
+        fixed.splice(4..8, riff_size.to_le_bytes());
+        assert!(matches!(
+            walk_chunks(&fixed, &WavLimits::default()),
+            Err(AudioError::ChunkOverrun { .. })
+        ));
     }
 
     #[test]

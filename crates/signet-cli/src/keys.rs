@@ -47,8 +47,8 @@ pub fn run(home: &Path, cmd: KeysCommand) -> Result<()> {
             key.write_new(&path)
                 .with_context(|| format!("cannot write the private key to {}", path.display()))?;
             eprintln!("wrote private key {} (mode 0600)", path.display());
-            println!("key id:     {}", key.key_id());
-            println!("public key: {}", key.public().to_text());
+            outln!("key id:     {}", key.key_id())?;
+            outln!("public key: {}", key.public().to_text())?;
             Ok(())
         }
         KeysCommand::List => list(&store),
@@ -58,7 +58,7 @@ pub fn run(home: &Path, cmd: KeysCommand) -> Result<()> {
                 None => store.key_path(&name)?,
             };
             let key = SecretKey::load(&path)?;
-            println!("{}", key.public().to_text());
+            outln!("{}", key.public().to_text())?;
             Ok(())
         }
         KeysCommand::Importer => {
@@ -93,15 +93,15 @@ fn list(store: &Store) -> Result<()> {
         );
         return Ok(());
     }
-    println!("{:<24} {:<64} PUBLIC KEY", "NAME", "KEY ID");
+    outln!("{:<24} {:<64} PUBLIC KEY", "NAME", "KEY ID")?;
     for p in paths {
         let name = p
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
         match SecretKey::load(&p) {
-            Ok(k) => println!("{name:<24} {} {}", k.key_id(), k.public().to_text()),
-            Err(e) => println!("{name:<24} unreadable: {e}"),
+            Ok(k) => outln!("{name:<24} {} {}", k.key_id(), k.public().to_text())?,
+            Err(e) => outln!("{name:<24} unreadable: {e}")?,
         }
     }
     Ok(())

@@ -5,9 +5,30 @@
 //! bug, is reported in one line too, without a backtrace.
 #![forbid(unsafe_code)]
 
+/// `println!` that returns the write error instead of panicking, so a closed
+/// stdout (`signet voices list | head -1`) ends the command quietly, as other
+/// Unix tools do (see `is_broken_pipe`). Use it with `?` for everything
+/// printed to stdout.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)
+    }};
+}
+
+/// `print!` with the same error handling as `outln!`.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, $($arg)*).and_then(|()| stdout.flush())
+    }};
+}
+
 mod inspect;
 mod keys;
 mod output;
+mod phonemize;
 mod registry;
 mod serve;
 mod speak;
@@ -40,6 +61,9 @@ enum Command {
     /// Install, import and list voices.
     #[command(subcommand)]
     Voices(voices::VoicesCommand),
+    /// Print a text's phonemes, or with --ids the phoneme ids that
+    /// `speak --phoneme-ids` takes, one sentence per line.
+    Phonemize(phonemize::PhonemizeArgs),
     /// Show a WAV file's format, length and provenance metadata.
     Inspect(inspect::InspectArgs),
     /// Generate and show signing keys.
@@ -84,6 +108,7 @@ fn main() -> ExitCode {
             Command::Speak(args) => speak::run(&home, *args),
             Command::Voices(cmd) => voices::run(&home, cmd),
             Command::Inspect(args) => inspect::run(&args),
+            Command::Phonemize(args) => phonemize::run(&home, &args),
             Command::Keys(cmd) => keys::run(&home, cmd),
             Command::Trust(cmd) => trust::run(&home, cmd),
             Command::VerifyRelease(args) => verify_release::run(args),

@@ -25,8 +25,9 @@ pub enum RegistryCommand {
         /// Index version (default: the current DIR/index.json's version + 1, else 1).
         #[arg(long)]
         version: Option<u64>,
-        /// Days until clients refuse the index as expired.
-        #[arg(long, default_value_t = 30)]
+        /// Days until clients refuse the index as expired (at least 1: an index
+        /// that expires at once would be refused by every client).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
         expires_in_days: u32,
     },
 }

@@ -3,9 +3,17 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use std::fmt::Write as _;
+
 use anyhow::Result;
 use clap::Args;
-use signet_server::{AuthMode, Config, TlsConfig};
+use signet_server::{AuthMode, Config, ServerError, TlsConfig};
+
+/// Why `signet serve` will not start without keys, in the CLI's words.
+const NO_KEYS: &str = "no API keys: every speech request needs a key, and none is configured. \
+Give a file of `id:sha256hex` lines with --keys-file FILE (or `keys_file` in the [auth] table of \
+--config), or `id:sha256hex,...` in $SIGNET_API_KEYS; `printf %s \"$KEY\" | sha256sum` gives a \
+key's hash. To serve without keys, pass --anonymous (all callers then share one rate limit)";
 
 /// `signet serve --help`: what an operator needs before the first start.
 pub const LONG_ABOUT: &str = "Serve speech over HTTP: POST /v1/audio/speech (OpenAI-compatible), \
@@ -99,10 +107,111 @@ pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
     }
     config.validate()?;
     if args.check {
-        println!("{config:#?}");
+        out!("{}", settings(&config))?;
         return Ok(());
     }
     signet_server::init_logging();
-    signet_server::run(config)?;
-    Ok(())
+    signet_server::run(config).map_err(|e| match e {
+        ServerError::NoKeys => anyhow::anyhow!(NO_KEYS),
+        e => e.into(),
+    })
+}
+
+/// The resolved settings, one `key = value` line each under the config
+/// file's table names, as `serve --check` prints them.
+fn settings(c: &Config) -> String {
+    fn opt<T: std::fmt::Display>(v: Option<T>, default: &str) -> String {
+        v.map_or_else(|| default.to_owned(), |v| v.to_string())
+    }
+    let path = |p: Option<&Path>| p.map_or_else(|| "-".to_owned(), |p| p.display().to_string());
+    let voices = if c.voices.is_empty() {
+        "every verified voice".to_owned()
+    } else {
+        c.voices.join(", ")
+    };
+    let mut s = String::new();
+    let _ = writeln!(s, "bind                       = {}", c.bind);
+    let _ = writeln!(
+        s,
+        "home                       = {}",
+        path(c.home.as_deref())
+    );
+    let _ = writeln!(s, "voices                     = {voices}");
+    let _ = writeln!(
+        s,
+        "workers                    = {}",
+        opt(c.workers, "one per core")
+    );
+    let _ = writeln!(
+        s,
+        "queue_capacity             = {}",
+        opt(c.queue_capacity, "4 per worker")
+    );
+    let _ = writeln!(s, "queue_timeout_ms           = {}", c.queue_timeout_ms);
+    let _ = writeln!(s, "request_timeout_secs       = {}", c.request_timeout_secs);
+    let _ = writeln!(s, "max_body_bytes             = {}", c.max_body_bytes);
+    let _ = writeln!(s, "max_connections            = {}", c.max_connections);
+    let _ = writeln!(
+        s,
+        "header_read_timeout_secs   = {}",
+        c.header_read_timeout_secs
+    );
+    let _ = writeln!(
+        s,
+        "body_read_timeout_secs     = {}",
+        c.body_read_timeout_secs
+    );
+    let _ = writeln!(s, "send_timeout_secs          = {}", c.send_timeout_secs);
+    let _ = writeln!(
+        s,
+        "socket_send_buffer_bytes   = {}",
+        c.socket_send_buffer_bytes
+    );
+    let _ = writeln!(s, "max_connection_secs        = {}", c.max_connection_secs);
+    let _ = writeln!(s, "shutdown_grace_secs        = {}", c.shutdown_grace_secs);
+    let _ = writeln!(s, "[limits]");
+    let _ = writeln!(
+        s,
+        "max_input_bytes            = {}",
+        c.limits.max_input_bytes
+    );
+    let _ = writeln!(
+        s,
+        "max_output_seconds         = {}",
+        c.limits.max_output_seconds
+    );
+    let _ = writeln!(s, "[auth]");
+    let mode = match c.auth.mode {
+        AuthMode::Anonymous => "anonymous",
+        AuthMode::Keys => "keys",
+    };
+    let _ = writeln!(s, "mode                       = {mode}");
+    let _ = writeln!(
+        s,
+        "keys_file                  = {}",
+        path(c.auth.keys_file.as_deref())
+    );
+    let _ = writeln!(s, "keys_env                   = {}", c.auth.keys_env);
+    let _ = writeln!(
+        s,
+        "requests_per_minute        = {}",
+        c.auth.requests_per_minute
+    );
+    let _ = writeln!(
+        s,
+        "audio_seconds_per_minute   = {}",
+        c.auth.audio_seconds_per_minute
+    );
+    let _ = writeln!(s, "max_concurrent             = {}", c.auth.max_concurrent);
+    let _ = writeln!(s, "[tls]");
+    match &c.tls {
+        Some(t) => {
+            let _ = writeln!(s, "cert                       = {}", t.cert.display());
+            let _ = writeln!(s, "key                        = {}", t.key.display());
+        }
+        None => {
+            let _ = writeln!(s, "(none: plain HTTP)");
+        }
+    }
+    s
 }

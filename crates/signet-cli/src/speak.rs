@@ -51,6 +51,7 @@ pub struct SpeakArgs {
     file: Option<PathBuf>,
     /// Output format: a WAV file (16-bit, with provenance metadata), or raw
     /// little-endian 16-bit or 32-bit float PCM [default: wav; s16 with --stream].
+    /// A raw format into a file named `.wav` is refused (it would not be a WAV file).
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Write raw PCM to stdout as each sentence is ready, e.g.
@@ -78,6 +79,14 @@ pub struct SpeakArgs {
     /// Write subtitles, SubRip (.srt) or WebVTT (.vtt), timed by the words.
     #[arg(long, value_name = "FILE.srt|FILE.vtt")]
     subtitles: Option<PathBuf>,
+    /// With --output-dir: replace files that already exist there (default: refuse,
+    /// before anything is written).
+    #[arg(long, requires = "output_dir")]
+    overwrite: bool,
+    /// Seed the model's noise: the same seed, text and settings give the same
+    /// samples, also with noise on (default: a different take each run).
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
     /// Threads for libtorch (default 1; see the README on throughput).
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
@@ -172,6 +181,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if args.stream && args.output.as_deref().is_some_and(|p| p != Path::new("-")) {
         bail!("--stream writes to stdout: leave -o out (or pass -o -)");
     }
+    check_output_names(&args, format)?;
     // Checked before the model loads: audio never goes to a terminal.
     let dest = match args.output_dir {
         Some(_) => None,
@@ -213,6 +223,10 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     }
     b = b.audio_options(audio);
     let synth = b.build()?;
+    if let Some(seed) = args.seed {
+        // Reinterpreted, not truncated: every u64 is a distinct seed.
+        signet::manual_seed(i64::from_ne_bytes(seed.to_ne_bytes()));
+    }
 
     let text = match (&args.phoneme_ids, &args.file) {
         (Some(_), _) => String::new(),
@@ -370,12 +384,26 @@ fn speak_lines(
         Format::S16 => "s16",
         Format::F32 => "f32",
     };
+    let path_of = |number: usize| dir.join(format!("{number:0width$}.{extension}"));
+    if !args.overwrite {
+        if let Some(taken) = lines
+            .iter()
+            .map(|&(number, _)| path_of(number))
+            .find(|p| p.symlink_metadata().is_ok())
+        {
+            bail!(
+                "{} already exists: pass --overwrite to replace the files in {}, or choose another --output-dir",
+                taken.display(),
+                dir.display()
+            );
+        }
+    }
     let mut skipped = 0usize;
     for (number, line) in lines {
-        let path = dir.join(format!("{number:0width$}.{extension}"));
+        let path = path_of(number);
         let dest = Destination::File(path.clone());
         match speak_one(synth, line, None, &dest, encoding, args, diagnostics) {
-            Ok(()) => println!("{}", path.display()),
+            Ok(()) => outln!("{}", path.display())?,
             Err(e) if is_nothing_to_speak(&e) => {
                 skipped += 1;
                 eprintln!("signet: note: line {number} has nothing to speak; no file written");
@@ -389,13 +417,82 @@ fn speak_lines(
     Ok(())
 }
 
+/// Whether `e` says the text had nothing to speak: nothing voiced after
+/// phonemizing, or nothing left at all after the frontend removed control and
+/// invisible characters.
 fn is_nothing_to_speak(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
         matches!(
             c.downcast_ref::<signet::Error>(),
-            Some(signet::Error::NothingToSpeak)
+            Some(
+                signet::Error::NothingToSpeak
+                    | signet::Error::Text(signet::TextError::NothingToSpeak { .. })
+            )
+        ) || matches!(
+            c.downcast_ref::<signet::TextError>(),
+            Some(signet::TextError::NothingToSpeak { .. })
         )
     })
+}
+
+/// Refuses, before anything is loaded or written, a raw format into a file
+/// named `.wav`, and two outputs (`-o`, `--timings`, `--subtitles`) that name
+/// the same file: the second would overwrite the first.
+fn check_output_names(args: &SpeakArgs, format: Format) -> Result<()> {
+    let audio = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    if let (Format::S16 | Format::F32, Some(path)) = (format, audio) {
+        let is_wav = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
+        if is_wav {
+            let flag = if matches!(format, Format::S16) {
+                "s16"
+            } else {
+                "f32"
+            };
+            bail!(
+                "--format {flag} writes raw samples, not a WAV file, but {} is named .wav: \
+                 leave --format out for a WAV file, or name the raw file .{flag} or .raw",
+                path.display()
+            );
+        }
+    }
+    let named = [
+        ("-o", audio),
+        ("--timings", args.timings.as_deref()),
+        ("--subtitles", args.subtitles.as_deref()),
+    ];
+    let resolved: Vec<(&str, &Path, PathBuf)> = named
+        .iter()
+        .filter_map(|&(flag, p)| p.map(|p| (flag, p, resolve(p))))
+        .collect();
+    for (i, (flag, path, real)) in resolved.iter().enumerate() {
+        for (other_flag, _, other_real) in resolved.iter().skip(i + 1) {
+            if real == other_real {
+                bail!(
+                    "{flag} and {other_flag} both name {}: give each output its own file",
+                    path.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `path` as the file it will be: links and `..` resolved in its folder (and
+/// in itself, when it exists), so two spellings of one file compare equal.
+fn resolve(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    match (parent.canonicalize(), path.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => path.to_owned(),
+    }
 }
 
 /// How to raise the input cap, for the messages of both text sources.

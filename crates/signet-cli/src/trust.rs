@@ -1,11 +1,13 @@
 //! `signet trust ...`: edit and show the trust store (`<home>/trust.toml`).
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use anyhow::Result;
 use clap::Subcommand;
 use signet::Store;
 use signet_sign::keys::public_key_from_arg;
+use signet_sign::time::unix_seconds;
 use signet_sign::trust::parse_timestamp;
 use signet_sign::{KeyId, Role, TrustedKey};
 
@@ -21,7 +23,8 @@ pub enum TrustCommand {
         /// A label shown by `signet trust list`.
         #[arg(long)]
         name: Option<String>,
-        /// When the trust ends (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+        /// When the trust ends (RFC 3339, e.g. 2027-01-31T00:00:00Z); a time
+        /// in the past is refused.
         #[arg(long, value_name = "TIME")]
         expires: Option<String>,
     },
@@ -33,6 +36,11 @@ pub enum TrustCommand {
     /// Revoke a key id: its signatures never count again, whatever else trusts it.
     Revoke {
         /// The key id (64 hex digits).
+        id: String,
+    },
+    /// Lift a revocation made by mistake: the key's entries count again.
+    Unrevoke {
+        /// The key id (64 hex digits, see `signet trust list`).
         id: String,
     },
     /// Set how many distinct keys of a role must sign.
@@ -68,9 +76,19 @@ pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
             let mut entry = TrustedKey::new(public, role);
             entry.name = name;
             entry.expires = expires.as_deref().map(parse_timestamp).transpose()?;
+            if let (Some(at), Some(text)) = (entry.expires, &expires) {
+                if at <= unix_seconds(SystemTime::now()) {
+                    anyhow::bail!(
+                        "--expires {text} is in the past: the key would never count; \
+                         give a future time, or leave --expires out for no expiry"
+                    );
+                }
+            }
             let id = entry.key_id();
             if trust.is_revoked(&id) {
-                anyhow::bail!("key {id} is revoked; a revoked key cannot be trusted again");
+                anyhow::bail!(
+                    "key {id} is revoked; `signet trust unrevoke {id}` lifts the revocation"
+                );
             }
             trust.add(entry)?;
             trust.save(&path)?;
@@ -90,6 +108,14 @@ pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
             trust.save(&path)?;
             eprintln!("revoked {id} in {}", path.display());
         }
+        TrustCommand::Unrevoke { id } => {
+            let id = KeyId::parse(&id)?;
+            if !trust.unrevoke(&id) {
+                anyhow::bail!("key {id} is not revoked in {}", path.display());
+            }
+            trust.save(&path)?;
+            eprintln!("lifted the revocation of {id} in {}", path.display());
+        }
         TrustCommand::Threshold { role, count } => {
             trust.set_threshold(role, count)?;
             trust.save(&path)?;
@@ -97,12 +123,15 @@ pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
         }
         TrustCommand::List => {
             for role in Role::ALL {
-                println!("threshold {role}: {}", trust.threshold(role));
+                outln!("threshold {role}: {}", trust.threshold(role))?;
             }
-            println!(
+            outln!(
                 "{:<64} {:<15} {:<21} {:<8} NAME",
-                "KEY ID", "ROLE", "EXPIRES", "STATUS"
-            );
+                "KEY ID",
+                "ROLE",
+                "EXPIRES",
+                "STATUS"
+            )?;
             for k in trust.keys() {
                 let id = k.key_id();
                 let status = if trust.is_revoked(&id) {
@@ -110,16 +139,16 @@ pub fn run(home: &Path, cmd: TrustCommand) -> Result<()> {
                 } else {
                     "trusted"
                 };
-                println!(
+                outln!(
                     "{id} {:<15} {:<21} {status:<8} {}",
                     k.role.as_str(),
                     k.expires_text().unwrap_or_else(|| "never".to_owned()),
                     k.name.as_deref().unwrap_or("-")
-                );
+                )?;
             }
             for id in trust.revoked() {
                 if trust.entries(id).next().is_none() {
-                    println!("{id} {:<15} {:<21} revoked  -", "-", "-");
+                    outln!("{id} {:<15} {:<21} revoked  -", "-", "-")?;
                 }
             }
         }

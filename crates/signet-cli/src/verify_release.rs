@@ -32,7 +32,7 @@ pub fn run(args: VerifyReleaseArgs) -> Result<()> {
     let verified = verify_release(&args.dir, &trust)
         .with_context(|| format!("the release in {} does NOT verify", args.dir.display()))?;
     for (name, digest) in verified.files() {
-        println!("{digest}  {name}");
+        outln!("{digest}  {name}")?;
     }
     eprintln!(
         "signet: release verified: {} files, signed by key {}",

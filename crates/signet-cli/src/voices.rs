@@ -115,27 +115,44 @@ fn list(store: &Store) -> Result<()> {
         );
         return Ok(());
     }
-    println!(
-        "{:<28} {:<8} {:<8} {:>6} {:>8} {:>9}  VERIFIED",
-        "NAME", "LANGUAGE", "QUALITY", "RATE", "SPEAKERS", "SIZE"
-    );
+    outln!(
+        "{:<28} {:<8} {:<8} {:>6} {:>8} {:>9}  {:<12} VERIFIED",
+        "NAME",
+        "LANGUAGE",
+        "QUALITY",
+        "RATE",
+        "SPEAKERS",
+        "SIZE",
+        "LICENCE"
+    )?;
     for v in voices {
         let verified = match &v.verified {
             Ok(()) => "yes".to_owned(),
             Err(why) => format!("NO ({why})"),
         };
-        println!(
-            "{:<28} {:<8} {:<8} {:>6} {:>8} {:>9}  {}",
+        outln!(
+            "{:<28} {:<8} {:<8} {:>6} {:>8} {:>9}  {:<12} {}",
             v.name,
             v.language,
             v.quality.as_deref().unwrap_or("-"),
             v.sample_rate,
             v.num_speakers,
             human_size(v.size),
+            licence_label(&v.license),
             verified
-        );
+        )?;
     }
     Ok(())
+}
+
+/// The licence as one terminal-safe word: a manifest's licence is signed but
+/// still text from a file, so control characters are escaped and white space
+/// becomes `_` to keep the columns.
+fn licence_label(license: &str) -> String {
+    if license.is_empty() {
+        return "-".to_owned();
+    }
+    crate::inspect::escape(license).replace(char::is_whitespace, "_")
 }
 
 fn install(store: &Store, source: &str) -> Result<()> {
@@ -170,7 +187,7 @@ fn verify(store: &Store, name: &VoiceName) -> Result<()> {
     let bundle = signet_registry::verify_installed(&store.voices_dir(), name, &trust)
         .with_context(|| format!("voice {name} failed verification"))?;
     let m = bundle.manifest();
-    println!(
+    outln!(
         "{} version {}: verified; manifest sha256 {}; signed by {}",
         m.name,
         m.version,
@@ -181,7 +198,7 @@ fn verify(store: &Store, name: &VoiceName) -> Result<()> {
             .map(|k| k.as_str())
             .collect::<Vec<_>>()
             .join(", ")
-    );
+    )?;
     Ok(())
 }
 

@@ -9,5 +9,6 @@
 )]
 mod audio;
 mod e2e;
+mod edges;
 mod frontend;
 mod readme;

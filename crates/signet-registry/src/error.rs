@@ -220,6 +220,15 @@ pub enum RegistryError {
         /// The envelope's file name.
         envelope_file: &'static str,
     },
+    /// The release folder lacks its checksum list or the list's signature.
+    #[error(
+        "the release folder has no {name}: a release is checked through its signed checksum \
+         list, SHA256SUMS and its signature SHA256SUMS.dsse.json, which must sit beside the files"
+    )]
+    ReleaseMissingSignedList {
+        /// `SHA256SUMS` or `SHA256SUMS.dsse.json`.
+        name: &'static str,
+    },
     /// An artefact listed in `SHA256SUMS` is missing from the release folder.
     #[error("release artefact {name:?} is listed in SHA256SUMS but missing")]
     ReleaseMissingFile {

@@ -228,8 +228,14 @@ fn open_regular(dir: &Path, name: &str) -> Result<(File, PathBuf), RegistryError
     }
 }
 
-fn read_capped(dir: &Path, name: &str, cap: u64) -> Result<Vec<u8>, RegistryError> {
-    let (file, path) = open_regular(dir, name)?;
+/// Reads `SHA256SUMS` or its envelope (`name`), capped.
+fn read_capped(dir: &Path, name: &'static str, cap: u64) -> Result<Vec<u8>, RegistryError> {
+    let (file, path) = match open_regular(dir, name) {
+        Err(RegistryError::ReleaseMissingFile { .. }) => {
+            return Err(RegistryError::ReleaseMissingSignedList { name })
+        }
+        other => other?,
+    };
     const HOW: &str = "a fixed limit of the release format";
     match signet_io::read_stream_capped(file, &path, 0, Cap::new(cap, HOW)) {
         Ok(bytes) => Ok(bytes),
@@ -373,6 +379,19 @@ mod tests {
             verify_release(dir.path(), &trust),
             Err(RegistryError::ReleaseMissingFile { name }) if name == "signet-espeak"
         ));
+
+        // Without the signed list or its signature, the message names that file.
+        for signed in [SUMS_FILE, ENVELOPE_FILE] {
+            let (dir, trust) = release()?;
+            fs::remove_file(dir.path().join(signed)).map_err(|s| io_error(dir.path(), s))?;
+            let r = verify_release(dir.path(), &trust);
+            assert!(
+                matches!(&r, Err(RegistryError::ReleaseMissingSignedList { name }) if *name == signed),
+                "{signed}: {r:?}"
+            );
+            let text = r.err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(text.contains(&format!("has no {signed}")), "{text}");
+        }
 
         let (dir, trust) = release()?;
         write_file(&dir.path().join("install.sh"), b"curl | sh")?;

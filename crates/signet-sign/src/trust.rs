@@ -238,7 +238,7 @@ impl TrustStore {
         })?;
         Ok(format!(
             "# Signet trust store: keys trusted to sign bundles and indexes.\n\
-             # Edit with `signet trust add|remove|revoke|list`.\n{body}"
+             # Edit with `signet trust add|remove|revoke|unrevoke|list`.\n{body}"
         ))
     }
 
@@ -279,6 +279,12 @@ impl TrustStore {
     /// Revokes `id`: its signatures never count again, whatever the key entries say.
     pub fn revoke(&mut self, id: KeyId) {
         self.revoked.insert(id);
+    }
+
+    /// Lifts the revocation of `id` (a revocation made by mistake); returns whether it was
+    /// revoked. The key's entries, if any, count again.
+    pub fn unrevoke(&mut self, id: &KeyId) -> bool {
+        self.revoked.remove(id)
     }
 
     /// Whether `id` is revoked.
@@ -344,6 +350,10 @@ mod tests {
         tk.name = Some("root one".to_owned());
         tk.expires = Some(1_900_000_000);
         store.add(tk).unwrap();
+        store.revoke(KeyId::of(&b));
+        assert!(store.unrevoke(&KeyId::of(&b)));
+        assert!(!store.unrevoke(&KeyId::of(&b)));
+        assert!(!store.is_revoked(&KeyId::of(&b)));
         store.revoke(KeyId::of(&b));
         store.set_threshold(Role::IndexRoot, 2).unwrap();
         let text = store.to_toml().unwrap();

@@ -26,7 +26,7 @@ pub enum TextError {
         offset: usize,
     },
     /// A configured limit of [`Limits`](crate::Limits) was exceeded.
-    #[error("{limit} is {value}, above the limit of {max}; {hint}")]
+    #[error("this input needs {value} {}, more than {limit} = {max}; {hint}", unit_of(.limit))]
     LimitExceeded {
         /// Which limit (`max_input_bytes`, `max_chars`, ...).
         limit: &'static str,
@@ -34,7 +34,8 @@ pub enum TextError {
         value: u64,
         /// The largest value allowed.
         max: u64,
-        /// How to change the limit (builder method and CLI flag).
+        /// How to change the limit (CLI flag and config key; library users set the
+        /// [`Limits`](crate::Limits) field of the same name).
         hint: &'static str,
     },
     /// The text holds nothing the voice can speak (empty, only punctuation or white space,
@@ -278,5 +279,17 @@ impl fmt::Display for Diagnostic {
                 )
             }
         }
+    }
+}
+
+/// What a limit of [`Limits`](crate::Limits) counts, for messages.
+fn unit_of(limit: &str) -> &'static str {
+    match limit {
+        "max_input_bytes" => "bytes",
+        "max_chars" => "characters",
+        "max_phonemes_per_sentence" => "phonemes in one sentence",
+        "max_phonemes_per_request" => "phonemes",
+        "max_output_seconds" => "seconds of audio",
+        _ => "units",
     }
 }

@@ -78,11 +78,11 @@ impl Default for Limits {
     }
 }
 
-const HINT_INPUT_BYTES: &str = "raise it with `Limits::with_max_input_bytes`, `--max-input-bytes` or `max_input_bytes` in the `[limits]` table of config.toml, or split the text";
-const HINT_CHARS: &str = "raise it with `Limits::with_max_chars`, `--max-chars` or `max_chars` in the `[limits]` table of config.toml, or split the text";
-const HINT_SENTENCE: &str = "raise it with `Limits::with_max_phonemes_per_sentence`, `--max-phonemes-per-sentence` or `max_phonemes_per_sentence` in the `[limits]` table of config.toml, or add punctuation";
-const HINT_REQUEST: &str = "raise it with `Limits::with_max_phonemes_per_request`, `--max-phonemes-per-request` or `max_phonemes_per_request` in the `[limits]` table of config.toml, or split the text";
-const HINT_SECONDS: &str = "raise it with `Limits::with_max_output_seconds`, `--max-output-seconds` or `max_output_seconds` in the `[limits]` table of config.toml, or split the text";
+const HINT_INPUT_BYTES: &str = "raise it with `--max-input-bytes` or `max_input_bytes` in the `[limits]` table of config.toml, or split the text";
+const HINT_CHARS: &str = "raise it with `--max-chars` or `max_chars` in the `[limits]` table of config.toml, or split the text";
+const HINT_SENTENCE: &str = "raise it with `--max-phonemes-per-sentence` or `max_phonemes_per_sentence` in the `[limits]` table of config.toml, or add punctuation";
+const HINT_REQUEST: &str = "raise it with `--max-phonemes-per-request` or `max_phonemes_per_request` in the `[limits]` table of config.toml, or split the text";
+const HINT_SECONDS: &str = "raise it with `--max-output-seconds` or `max_output_seconds` in the `[limits]` table of config.toml, or split the text";
 
 fn exceeded(limit: &'static str, value: usize, max: usize, hint: &'static str) -> TextError {
     TextError::LimitExceeded {
@@ -238,12 +238,27 @@ mod tests {
     }
 
     #[test]
+    fn output_seconds_refusal_reads_right_and_speaks_of_flags_not_methods() {
+        let limits = Limits::default().with_max_output_seconds(0);
+        let (limit, msg) = refusal(limits.check_output_samples(22_050, 22_050));
+        assert_eq!(limit, "max_output_seconds");
+        assert!(
+            msg.starts_with(
+                "this input needs 1 seconds of audio, more than max_output_seconds = 0; \
+                 raise it with `--max-output-seconds`"
+            ),
+            "{msg}"
+        );
+        assert!(!msg.contains("Limits::"), "{msg}");
+    }
+
+    #[test]
     fn byte_limit_is_checked_first_and_named() {
         let limits = Limits::default().with_max_input_bytes(4).with_max_chars(2);
         let (limit, msg) = refusal(limits.check_text("hello"));
         assert_eq!(limit, "max_input_bytes");
         assert!(
-            msg.contains("max_input_bytes is 5, above the limit of 4"),
+            msg.contains("this input needs 5 bytes, more than max_input_bytes = 4"),
             "{msg}"
         );
         assert!(msg.contains("--max-input-bytes"), "{msg}");
@@ -255,7 +270,7 @@ mod tests {
         assert!(limits.check_text("äöü").is_ok());
         let (limit, msg) = refusal(limits.check_text("äöüß"));
         assert_eq!(limit, "max_chars");
-        assert!(msg.contains("with_max_chars"), "{msg}");
+        assert!(msg.contains("--max-chars"), "{msg}");
     }
 
     #[test]
@@ -273,7 +288,10 @@ mod tests {
         assert!(limits.check_output_samples(44_100, 22_050).is_ok());
         let (limit, msg) = refusal(limits.check_output_samples(44_101, 22_050));
         assert_eq!(limit, "max_output_seconds");
-        assert!(msg.contains("max_output_seconds is 3"), "{msg}");
+        assert!(
+            msg.contains("needs 3 seconds of audio, more than max_output_seconds = 2"),
+            "{msg}"
+        );
         assert!(msg.contains("--max-output-seconds"), "{msg}");
         // A zero sample rate never divides by zero.
         assert!(limits.check_output_samples(1, 0).is_err());

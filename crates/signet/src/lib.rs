@@ -34,6 +34,9 @@ mod synthesizer;
 mod timing;
 
 pub use error::Error;
+/// Seeds the model's noise (libtorch's global generator): the same seed and
+/// input give the same samples with noise on. See [`signet_acoustic::manual_seed`].
+pub use signet_acoustic::manual_seed;
 pub use signet_audio::{
     write_wav_stream, Audio, Provenance, SampleFormat, VolumeChange, WavInfo, WavLimits,
 };

@@ -54,6 +54,9 @@ pub struct VoiceSummary {
     pub sample_rate: u32,
     /// Number of speakers.
     pub num_speakers: u32,
+    /// The voice's licence as its signed manifest states it (SPDX id or text);
+    /// empty when the bundle did not verify.
+    pub license: String,
     /// Bytes on disk (manifest plus files).
     pub size: u64,
     /// Whether the bundle passed verification, and why not.
@@ -481,6 +484,7 @@ pub fn list_voices(store: &Store) -> Result<Vec<VoiceSummary>, Error> {
                     quality: m.voice.quality.clone(),
                     sample_rate: m.voice.sample_rate,
                     num_speakers: m.voice.num_speakers,
+                    license: m.license.clone(),
                     size,
                     verified: Ok(()),
                 }
@@ -491,6 +495,7 @@ pub fn list_voices(store: &Store) -> Result<Vec<VoiceSummary>, Error> {
                 quality: None,
                 sample_rate: 0,
                 num_speakers: 0,
+                license: String::new(),
                 size,
                 verified: Err(e.to_string()),
             },

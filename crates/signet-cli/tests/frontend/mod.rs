@@ -236,7 +236,8 @@ fn limits_come_from_the_config_file_and_flags_win() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(
-        stderr.contains("max_chars is 25, above the limit of 5") && stderr.contains("config.toml"),
+        stderr.contains("this input needs 25 characters, more than max_chars = 5")
+            && stderr.contains("config.toml"),
         "{stderr}"
     );
     let out = speak_in(home.path(), &["--max-chars", "100"]);
