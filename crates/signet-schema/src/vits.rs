@@ -1,0 +1,454 @@
+//! VITS (`SynthesizerTrn`) as Piper trains and exports it: the config, the constants upstream
+//! hard-codes, and the inference tensors.
+//!
+//! Follows Kim, Kong and Son (2021), "Conditional Variational Autoencoder with Adversarial
+//! Learning for End-to-End Text-to-Speech", reference implementation jaywalnut310/vits
+//! (`models.SynthesizerTrn`) and Piper's training code, whose parameter names the bundles keep.
+//! Only what inference uses is declared: no posterior encoder (`enc_q`), no duration-predictor
+//! posterior (`dp.post_*`), and no `dp.flows.1`, the `ConvFlow` reverse-mode inference drops
+//! (see [`TRAINING_ONLY`]). Training-only keys (`spec_channels`, `segment_size`, `p_dropout`)
+//! are not part of the config.
+
+use serde::{Deserialize, Serialize};
+
+use crate::hifigan::{CheckedHifiGan, HifiGanConfig};
+use crate::{ArchitectureSchema, Lister, SchemaError, TensorSpec};
+
+/// `architecture.kind` of a VITS bundle.
+pub const KIND: &str = "vits";
+
+/// Relative-attention window of the text encoder (`emb_rel_k` spans `2 * WINDOW + 1`).
+pub const WINDOW: usize = 4;
+/// Kernel of the duration predictors' convolutions.
+pub const DP_KERNEL: usize = 3;
+/// Channels of the deterministic duration predictor.
+pub const DP_FILTER: usize = 256;
+/// Layers of each dilated depth-separable convolution stack (`DDSConv`).
+pub const DDS_LAYERS: usize = 3;
+/// `ConvFlow`s of the stochastic duration predictor (at odd indices of `dp.flows`); inference
+/// drops the first, so indices 3, 5, 7 are loaded.
+pub const SDP_FLOWS: usize = 4;
+/// Spline bins of each `ConvFlow`.
+pub const SPLINE_BINS: usize = 10;
+/// Spline parameters per element (bin widths, heights, interior derivatives): `dp.flows.*.proj`
+/// output channels.
+pub const SPLINE_PARAMS: usize = 3 * SPLINE_BINS - 1;
+/// Coupling layers of the prior flow (at even indices of `flow.flows`; flips in between).
+pub const FLOW_COUPLINGS: usize = 4;
+/// Kernel of the flow's WaveNet layers.
+pub const WN_KERNEL: usize = 5;
+/// Layers of the flow's WaveNet.
+pub const WN_LAYERS: usize = 4;
+/// Dilation growth of the flow's WaveNet layers.
+pub const WN_DILATION_RATE: usize = 1;
+
+/// Name prefixes of `SynthesizerTrn` parameters that only training uses; importers drop them.
+pub const TRAINING_ONLY: &[&str] = &[
+    "enc_q.",
+    "dp.post_pre.",
+    "dp.post_proj.",
+    "dp.post_convs.",
+    "dp.post_flows.",
+    "dp.flows.1.",
+];
+
+/// Upper bounds that keep a hostile manifest from describing absurd layers.
+const MAX_VOCAB: usize = 1 << 16;
+const MAX_CHANNELS: usize = 4096;
+const MAX_FILTER: usize = 16384;
+const MAX_HEADS: usize = 64;
+const MAX_LAYERS: usize = 64;
+const MAX_KERNEL: usize = 31;
+const MAX_SPEAKERS: usize = 1 << 16;
+
+/// `architecture.config` of a VITS bundle (upstream `SynthesizerTrn` key names).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VitsConfig {
+    /// Phoneme vocabulary size (rows of `enc_p.emb.weight`).
+    pub n_vocab: usize,
+    /// Latent channels between encoder, flow and decoder.
+    pub inter_channels: usize,
+    /// Text-encoder and flow width.
+    pub hidden_channels: usize,
+    /// Text-encoder feed-forward width.
+    pub filter_channels: usize,
+    /// Attention heads.
+    pub n_heads: usize,
+    /// Text-encoder layers.
+    pub n_layers: usize,
+    /// Text-encoder feed-forward kernel width.
+    pub kernel_size: usize,
+    /// HiFi-GAN residual block flavour, `"1"` or `"2"`.
+    pub resblock: String,
+    /// HiFi-GAN residual block kernel widths.
+    pub resblock_kernel_sizes: Vec<usize>,
+    /// HiFi-GAN residual block dilations, one list per kernel.
+    pub resblock_dilation_sizes: Vec<Vec<usize>>,
+    /// HiFi-GAN upsampling factors.
+    pub upsample_rates: Vec<usize>,
+    /// HiFi-GAN channels after `conv_pre`.
+    pub upsample_initial_channel: usize,
+    /// HiFi-GAN transposed-convolution kernel widths.
+    pub upsample_kernel_sizes: Vec<usize>,
+    /// Speakers (1: single-speaker voice).
+    pub n_speakers: usize,
+    /// Speaker-embedding channels (0 for a single-speaker voice).
+    pub gin_channels: usize,
+    /// Stochastic duration predictor (`true`) or the deterministic one.
+    pub use_sdp: bool,
+}
+
+/// A [`VitsConfig`] that passed [`VitsConfig::validate`]; only that function builds one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckedVits {
+    cfg: VitsConfig,
+    generator: CheckedHifiGan,
+}
+
+fn bad(key: &'static str, reason: impl Into<String>) -> SchemaError {
+    SchemaError::InvalidConfig {
+        architecture: KIND,
+        key,
+        reason: reason.into(),
+    }
+}
+
+fn range(key: &'static str, v: usize, lo: usize, hi: usize) -> Result<(), SchemaError> {
+    if v < lo || v > hi {
+        return Err(bad(key, format!("{v} is outside {lo}..={hi}")));
+    }
+    Ok(())
+}
+
+impl VitsConfig {
+    /// Checks every value against its range and the values against each other.
+    pub fn validate(&self) -> Result<CheckedVits, SchemaError> {
+        range("n_vocab", self.n_vocab, 1, MAX_VOCAB)?;
+        range("inter_channels", self.inter_channels, 2, MAX_CHANNELS)?;
+        if self.inter_channels % 2 != 0 {
+            return Err(bad(
+                "inter_channels",
+                "must be even: the flow splits it in halves",
+            ));
+        }
+        range("hidden_channels", self.hidden_channels, 1, MAX_CHANNELS)?;
+        range("filter_channels", self.filter_channels, 1, MAX_FILTER)?;
+        range("n_heads", self.n_heads, 1, MAX_HEADS)?;
+        if self.hidden_channels % self.n_heads != 0 {
+            return Err(bad(
+                "n_heads",
+                format!(
+                    "hidden_channels {} is not divisible by {} heads",
+                    self.hidden_channels, self.n_heads
+                ),
+            ));
+        }
+        range("n_layers", self.n_layers, 1, MAX_LAYERS)?;
+        range("kernel_size", self.kernel_size, 1, MAX_KERNEL)?;
+        range("n_speakers", self.n_speakers, 1, MAX_SPEAKERS)?;
+        range("gin_channels", self.gin_channels, 0, MAX_CHANNELS)?;
+        if self.n_speakers > 1 && self.gin_channels == 0 {
+            return Err(bad(
+                "gin_channels",
+                "must be positive for a multi-speaker voice",
+            ));
+        }
+        if self.n_speakers == 1 && self.gin_channels != 0 {
+            return Err(bad("gin_channels", "must be 0 for a single-speaker voice"));
+        }
+        let generator = HifiGanConfig {
+            in_channels: self.inter_channels,
+            resblock: self.resblock.clone(),
+            resblock_kernel_sizes: self.resblock_kernel_sizes.clone(),
+            resblock_dilation_sizes: self.resblock_dilation_sizes.clone(),
+            upsample_rates: self.upsample_rates.clone(),
+            upsample_initial_channel: self.upsample_initial_channel,
+            upsample_kernel_sizes: self.upsample_kernel_sizes.clone(),
+            gin_channels: self.gin_channels,
+            conv_post_bias: false,
+        }
+        .validate_as(KIND)?;
+        Ok(CheckedVits {
+            cfg: self.clone(),
+            generator,
+        })
+    }
+}
+
+impl CheckedVits {
+    /// The validated values.
+    pub fn get(&self) -> &VitsConfig {
+        &self.cfg
+    }
+
+    /// The decoder's (`dec`) configuration.
+    pub fn generator(&self) -> &CheckedHifiGan {
+        &self.generator
+    }
+
+    /// Per-head channels of the text encoder's attention.
+    pub fn head_channels(&self) -> usize {
+        self.cfg.hidden_channels / self.cfg.n_heads
+    }
+}
+
+impl ArchitectureSchema for CheckedVits {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn tensors(&self) -> Vec<TensorSpec> {
+        let c = &self.cfg;
+        let (h, i, g) = (c.hidden_channels, c.inter_channels, c.gin_channels);
+        let mut out = Vec::new();
+        let mut root = Lister::new(&mut out, "");
+
+        // Text encoder.
+        let mut enc_p = root.at("enc_p");
+        enc_p.at("emb").tensor("weight", &[c.n_vocab, h]);
+        let mut encoder = enc_p.at("encoder");
+        for l in 0..c.n_layers {
+            let mut attn = encoder.at("attn_layers");
+            let mut attn = attn.at(l);
+            for q in ["conv_q", "conv_k", "conv_v", "conv_o"] {
+                attn.at(q).conv(h, h, 1);
+            }
+            let rel = [1, 2 * WINDOW + 1, self.head_channels()];
+            attn.tensor("emb_rel_k", &rel);
+            attn.tensor("emb_rel_v", &rel);
+            encoder.at("norm_layers_1").at(l).norm(h);
+            let mut ffn = encoder.at("ffn_layers");
+            let mut ffn = ffn.at(l);
+            ffn.at("conv_1").conv(h, c.filter_channels, c.kernel_size);
+            ffn.at("conv_2").conv(c.filter_channels, h, c.kernel_size);
+            encoder.at("norm_layers_2").at(l).norm(h);
+        }
+        enc_p.at("proj").conv(h, 2 * i, 1);
+
+        // Duration predictor.
+        let mut dp = root.at("dp");
+        if c.use_sdp {
+            // Upstream passes a filter width of 192 but the predictor uses its input width.
+            dp.at("pre").conv(h, h, 1);
+            dds_conv(&mut dp.at("convs"), h);
+            dp.at("proj").conv(h, h, 1);
+            if g > 0 {
+                dp.at("cond").conv(g, h, 1);
+            }
+            let mut flows = dp.at("flows");
+            let mut affine = flows.at(0);
+            affine.tensor("m", &[2, 1]);
+            affine.tensor("logs", &[2, 1]);
+            for n in 1..SDP_FLOWS {
+                let mut flow = flows.at(2 * n + 1);
+                flow.at("pre").conv(1, h, 1);
+                dds_conv(&mut flow.at("convs"), h);
+                flow.at("proj").conv(h, SPLINE_PARAMS, 1);
+            }
+        } else {
+            dp.at("conv_1").conv(h, DP_FILTER, DP_KERNEL);
+            dp.at("norm_1").norm(DP_FILTER);
+            dp.at("conv_2").conv(DP_FILTER, DP_FILTER, DP_KERNEL);
+            dp.at("norm_2").norm(DP_FILTER);
+            dp.at("proj").conv(DP_FILTER, 1, 1);
+            if g > 0 {
+                dp.at("cond").conv(g, h, 1);
+            }
+        }
+
+        // Prior flow: coupling layers at even indices, parameter-free flips in between.
+        let mut flows = root.at("flow");
+        let mut flows = flows.at("flows");
+        for k in 0..FLOW_COUPLINGS {
+            let mut coupling = flows.at(2 * k);
+            coupling.at("pre").conv(i / 2, h, 1);
+            let mut wn = coupling.at("enc");
+            for l in 0..WN_LAYERS {
+                wn.at("in_layers").at(l).conv(h, 2 * h, WN_KERNEL);
+                let res_skip = if l + 1 < WN_LAYERS { 2 * h } else { h };
+                wn.at("res_skip_layers").at(l).conv(h, res_skip, 1);
+            }
+            if g > 0 {
+                wn.at("cond_layer").conv(g, 2 * h * WN_LAYERS, 1);
+            }
+            coupling.at("post").conv(h, i / 2, 1);
+        }
+
+        // Decoder.
+        self.generator.list(&mut root.at("dec"));
+
+        if c.n_speakers > 1 {
+            root.at("emb_g").tensor("weight", &[c.n_speakers, g]);
+        }
+        out
+    }
+}
+
+/// `DDSConv` with `channels`: depthwise `convs_sep`, pointwise `convs_1x1`, two norms a layer.
+fn dds_conv(at: &mut Lister<'_>, channels: usize) {
+    for l in 0..DDS_LAYERS {
+        // Depthwise: one input channel per group.
+        at.at("convs_sep").at(l).conv(1, channels, DP_KERNEL);
+        at.at("convs_1x1").at(l).conv(channels, channels, 1);
+        at.at("norms_1").at(l).norm(channels);
+        at.at("norms_2").at(l).norm(channels);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::indexing_slicing,
+        clippy::panic
+    )]
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// The config of the default voice, en_US-joe-medium.
+    pub(crate) fn joe() -> VitsConfig {
+        VitsConfig {
+            n_vocab: 256,
+            inter_channels: 192,
+            hidden_channels: 192,
+            filter_channels: 768,
+            n_heads: 2,
+            n_layers: 6,
+            kernel_size: 3,
+            resblock: "2".into(),
+            resblock_kernel_sizes: vec![3, 5, 7],
+            resblock_dilation_sizes: vec![vec![1, 2], vec![2, 6], vec![3, 12]],
+            upsample_rates: vec![8, 8, 4],
+            upsample_initial_channel: 256,
+            upsample_kernel_sizes: vec![16, 16, 8],
+            n_speakers: 1,
+            gin_channels: 0,
+            use_sdp: true,
+        }
+    }
+
+    fn tensors(cfg: &VitsConfig) -> BTreeMap<String, Vec<usize>> {
+        let list = cfg.validate().unwrap().tensors();
+        let n = list.len();
+        let map: BTreeMap<_, _> = list.into_iter().map(|t| (t.name, t.shape)).collect();
+        assert_eq!(map.len(), n, "a name is declared twice");
+        map
+    }
+
+    #[test]
+    fn schema_of_a_medium_voice() {
+        let checked = joe().validate().unwrap();
+        assert_eq!(checked.kind(), "vits");
+        assert_eq!(checked.generator().hop_length(), 256);
+        let p = tensors(&joe());
+        // The real bundle of en_US-joe-medium holds 350 tensors (checked against the file by
+        // signet-piper's real-voice tests).
+        assert_eq!(p.len(), 350);
+        assert_eq!(p["dec.ups.0.weight"], [256, 128, 16]);
+        assert_eq!(p["dec.ups.0.bias"], [128]);
+        assert_eq!(p["dec.ups.2.weight"], [64, 32, 8]);
+        assert_eq!(p["dec.resblocks.8.convs.1.weight"], [32, 32, 7]);
+        assert_eq!(p["dec.conv_post.weight"], [1, 32, 7]);
+        assert!(!p.contains_key("dec.conv_post.bias"));
+        assert_eq!(
+            p["flow.flows.6.enc.res_skip_layers.3.weight"],
+            [192, 192, 1]
+        );
+        assert_eq!(p["dp.flows.7.proj.weight"], [29, 192, 1]);
+        assert_eq!(p["dp.convs.convs_sep.2.weight"], [192, 1, 3]);
+        assert_eq!(p["enc_p.encoder.attn_layers.5.emb_rel_v"], [1, 9, 96]);
+        assert!(!p.contains_key("dp.flows.1.pre.weight"));
+        assert!(!p.contains_key("emb_g.weight"));
+        assert!(p
+            .keys()
+            .all(|n| !TRAINING_ONLY.iter().any(|t| n.starts_with(t))));
+    }
+
+    #[test]
+    fn multi_speaker_and_resblock_1_schema() {
+        let mut c = joe();
+        c.n_speakers = 4;
+        c.gin_channels = 512;
+        c.resblock = "1".into();
+        c.resblock_dilation_sizes = vec![vec![1, 3, 5]; 3];
+        c.use_sdp = false;
+        let p = tensors(&c);
+        assert_eq!(p["emb_g.weight"], [4, 512]);
+        assert_eq!(p["dec.cond.weight"], [256, 512, 1]);
+        assert_eq!(p["flow.flows.0.enc.cond_layer.weight"], [1536, 512, 1]);
+        assert_eq!(p["dec.resblocks.0.convs2.2.weight"], [128, 128, 3]);
+        assert_eq!(p["dp.conv_1.weight"], [256, 192, 3]);
+        assert_eq!(p["dp.cond.weight"], [192, 512, 1]);
+        // The stochastic predictor is as wide as the encoder, whatever that width is.
+        c.use_sdp = true;
+        c.hidden_channels = 96;
+        let p = tensors(&c);
+        assert_eq!(p["dp.pre.weight"], [96, 96, 1]);
+        assert_eq!(p["dp.cond.weight"], [96, 512, 1]);
+    }
+
+    #[test]
+    fn config_keys_are_upstream_names_and_strict() {
+        let json = r#"{"n_vocab":256,"inter_channels":192,"hidden_channels":192,
+            "filter_channels":768,"n_heads":2,"n_layers":6,"kernel_size":3,"resblock":"2",
+            "resblock_kernel_sizes":[3,5,7],"resblock_dilation_sizes":[[1,2],[2,6],[3,12]],
+            "upsample_rates":[8,8,4],"upsample_initial_channel":256,
+            "upsample_kernel_sizes":[16,16,8],"n_speakers":1,"gin_channels":0,"use_sdp":true}"#;
+        let parsed: VitsConfig = serde_json::from_str(json).unwrap();
+        assert_eq!(parsed, joe());
+        let extra = json.replace(r#""use_sdp":true"#, r#""use_sdp":true,"p_dropout":0.1"#);
+        assert!(serde_json::from_str::<VitsConfig>(&extra).is_err());
+        let missing = json.replace(r#","use_sdp":true"#, "");
+        assert!(serde_json::from_str::<VitsConfig>(&missing).is_err());
+    }
+
+    #[test]
+    fn out_of_range_values_name_their_key() {
+        type Mutation = Box<dyn Fn(&mut VitsConfig)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("n_vocab", Box::new(|c| c.n_vocab = 0)),
+            ("hidden_channels", Box::new(|c| c.hidden_channels = 1 << 20)),
+            ("n_heads", Box::new(|c| c.n_heads = 5)),
+            ("inter_channels", Box::new(|c| c.inter_channels = 191)),
+            ("resblock", Box::new(|c| c.resblock = "3".into())),
+            (
+                "resblock_dilation_sizes",
+                Box::new(|c| c.resblock_dilation_sizes.pop().map(drop).unwrap_or(())),
+            ),
+            (
+                "upsample_kernel_sizes",
+                Box::new(|c| c.upsample_kernel_sizes = vec![16, 16, 9]),
+            ),
+            (
+                "upsample_rates",
+                Box::new(|c| {
+                    c.upsample_rates = vec![64, 64, 4];
+                    c.upsample_kernel_sizes = vec![64, 64, 8];
+                }),
+            ),
+            (
+                "upsample_initial_channel",
+                Box::new(|c| c.upsample_initial_channel = 250),
+            ),
+            ("gin_channels", Box::new(|c| c.n_speakers = 4)),
+            ("gin_channels", Box::new(|c| c.gin_channels = 8)),
+        ];
+        for (key, mutate) in cases {
+            let mut cfg = joe();
+            mutate(&mut cfg);
+            let err = cfg.validate().unwrap_err();
+            match &err {
+                SchemaError::InvalidConfig {
+                    architecture: "vits",
+                    key: k,
+                    ..
+                } => assert_eq!(*k, key, "{err}"),
+                other => panic!("{key}: {other:?}"),
+            }
+            assert!(err.to_string().contains(key), "{err}");
+        }
+    }
+}
