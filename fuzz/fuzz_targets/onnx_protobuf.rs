@@ -9,5 +9,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    signet_piper::fuzz_parse_onnx(data);
+    signet_piper::fuzzing::parse_onnx(data);
 });

@@ -7,5 +7,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    signet_piper::fuzz_parse_config(data);
+    signet_piper::fuzzing::parse_config(data);
 });

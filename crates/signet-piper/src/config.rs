@@ -214,6 +214,18 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = parse_config(&bytes);
+        }
+
+        #[test]
+        fn arbitrary_json_never_panics(s in "\\PC{0,300}") {
+            let _ = parse_config(s.as_bytes());
+        }
+    }
+
     #[test]
     fn not_json_or_not_an_object() {
         for bad in ["", "[]", "{", "nul", "\"x\""] {

@@ -3,8 +3,9 @@
 //! A Piper voice is an ONNX export of a VITS model plus a JSON config. The importer never runs
 //! the ONNX graph: it decodes the protobuf with a small strict reader ([`onnx`]), names every
 //! initializer after the module parameter it is (by the graph's node names, not by file order),
-//! infers the architecture's hyper-parameters from tensor shapes and node attributes, checks the
-//! complete parameter set against that architecture, reads the JSON config with types, and writes
+//! infers the architecture's hyper-parameters from tensor shapes and node attributes, validates
+//! them and checks the complete parameter set against the VITS schema of `signet-schema` (the
+//! same tensor list the model code loads by), reads the JSON config with types, and writes
 //! a bundle (`weights.safetensors`, all F32, `manifest.toml` and its signature by the importer's
 //! key) with [`signet_registry::write_bundle`], which it then verifies with
 //! [`signet_registry::verify_bundle_dir`] against a trust store holding that key alone.
@@ -28,15 +29,16 @@
 
 mod config;
 mod error;
+mod infer;
 mod mapping;
 pub mod onnx;
 mod proto;
-mod vits;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+use signet_schema::ArchitectureSchema;
 use signet_registry::{
     replace_bundle, verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype,
     InferenceDefaults, Manifest, PhonemeSpec, RegistryError, Role, SecretKey, Source, TrustStore,
@@ -44,7 +46,7 @@ use signet_registry::{
 };
 
 pub use error::PiperError;
-pub use vits::VitsConfig;
+pub use signet_schema::VitsConfig;
 
 /// Default cap on the ONNX file size (2 GiB).
 pub const DEFAULT_MAX_ONNX_BYTES: u64 = 2 * 1024 * 1024 * 1024;
@@ -188,7 +190,7 @@ pub fn import_piper_with(
 
     let model = onnx::parse_model(&onnx_bytes)?;
     let extracted = mapping::extract(&model.graph)?;
-    let vits = extracted.config;
+    let vits = extracted.config.get().clone();
     cross_check(&piper, &vits)?;
 
     let tensors: Vec<(&str, Dtype, &[usize], &[u8])> = extracted
@@ -243,8 +245,9 @@ pub fn import_piper_with(
             noise_w: piper.noise_w,
         },
         architecture: Architecture {
-            kind: "vits".to_owned(),
-            config: vits.to_table(),
+            kind: extracted.config.kind().to_owned(),
+            config: toml::Table::try_from(&vits)
+                .map_err(|e| PiperError::arch(format!("config does not serialize: {e}")))?,
         },
         source: Some(Source {
             kind: "piper-onnx".to_owned(),
@@ -278,17 +281,30 @@ pub fn import_piper_with(
     })
 }
 
-/// Decodes `bytes` as an ONNX model and runs the parameter mapping on it, for fuzzing: it must
-/// never panic, hang or allocate beyond a small multiple of the input.
-pub fn fuzz_parse_onnx(bytes: &[u8]) {
-    if let Ok(model) = onnx::parse_model(bytes) {
-        let _ = mapping::extract(&model.graph);
-    }
+/// Reads a Piper ONNX model as data, as [`import_piper`] does, and returns the VITS
+/// configuration it holds, without writing anything: the protobuf is decoded, every initializer
+/// named, the hyper-parameters inferred and validated, and the parameters checked against the
+/// VITS schema for them.
+pub fn inspect_onnx(bytes: &[u8]) -> Result<VitsConfig, PiperError> {
+    let model = onnx::parse_model(bytes)?;
+    let extracted = mapping::extract(&model.graph)?;
+    Ok(extracted.config.get().clone())
 }
 
-/// Decodes `bytes` as a Piper JSON config, for fuzzing.
-pub fn fuzz_parse_config(bytes: &[u8]) {
-    let _ = config::parse_config(bytes);
+/// Entry points for the fuzz targets in `fuzz/` (built with `--cfg fuzzing`); not an API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Decodes `bytes` as an ONNX model and runs the parameter mapping on it: it must never
+    /// panic, hang or allocate beyond a small multiple of the input.
+    pub fn parse_onnx(bytes: &[u8]) {
+        let _ = crate::inspect_onnx(bytes);
+    }
+
+    /// Decodes `bytes` as a Piper JSON config.
+    pub fn parse_config(bytes: &[u8]) {
+        let _ = crate::config::parse_config(bytes);
+    }
 }
 
 /// Published Piper voices whose licence is known, by SHA-256 of the `.onnx` file: `(digest,

@@ -9,24 +9,18 @@
 //! consumed by `Div` it is `exp(logs)`; either way it is turned back into `<module>.logs`.
 //! Everything else is a graph constant (shapes, axes, pads, scalars) and is skipped, except a
 //! floating-point tensor with more than one element, which would be a parameter the importer
-//! does not understand and is refused. Parameters that only training uses are dropped.
+//! does not understand and is refused. Parameters that only training uses are dropped
+//! ([`signet_schema::vits::TRAINING_ONLY`]).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
-use crate::error::PiperError;
-use crate::onnx::{Graph, Node, Tensor, DATA_TYPE_FLOAT};
-use crate::vits::{check_parameters, infer_config, ParamInfo, VitsConfig};
+use signet_schema::vits::TRAINING_ONLY;
+use signet_schema::CheckedVits;
 
-/// Prefixes of `SynthesizerTrn` parameters that inference never uses.
-const TRAINING_ONLY: &[&str] = &[
-    "enc_q.",
-    "dp.post_pre.",
-    "dp.post_proj.",
-    "dp.post_convs.",
-    "dp.post_flows.",
-    "dp.flows.1.",
-];
+use crate::error::PiperError;
+use crate::infer::{check_parameters, infer_config, ParamInfo};
+use crate::onnx::{Graph, Node, Tensor, DATA_TYPE_FLOAT};
 
 /// ONNX floating-point data types: FLOAT, FLOAT16, DOUBLE, BFLOAT16.
 const FLOAT_TYPES: &[i32] = &[1, 10, 11, 16];
@@ -42,7 +36,7 @@ pub(crate) struct Param<'a> {
 /// The parameters of a model and what was inferred from them.
 pub(crate) struct Extracted<'a> {
     pub(crate) params: BTreeMap<String, Param<'a>>,
-    pub(crate) config: VitsConfig,
+    pub(crate) config: CheckedVits,
     /// Training-only parameters that were present and dropped.
     pub(crate) dropped: usize,
     /// Graph constants that were skipped.
@@ -318,8 +312,7 @@ pub(crate) fn extract<'a>(graph: &Graph<'a>) -> Result<Extracted<'a>, PiperError
             )
         })
         .collect();
-    let config = infer_config(&infos)?;
-    check_parameters(&config, &infos)?;
+    let config = check_parameters(&infer_config(&infos)?, &infos)?;
     drop(infos);
     Ok(Extracted {
         params,

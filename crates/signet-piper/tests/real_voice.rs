@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use signet_piper::{import_piper, import_piper_with, ExistingBundle, ImportOptions, PiperError};
 use signet_registry::{verify_bundle_dir, Dtype, RegistryError};
+use signet_schema::ArchitectureSchema;
 
 use crate::common::{json_path, onnx_bytes, onnx_path, VOICE};
 
@@ -109,6 +110,53 @@ fn imports_joe_with_the_expected_architecture() {
     for (l, folded) in logs.iter().zip([0.978_507_9f32, 1.051_145]) {
         assert!(((-l).exp() - folded).abs() < 1e-6, "{l}");
     }
+}
+
+#[test]
+fn the_bundle_holds_exactly_the_vits_schema_tensors() {
+    // The schema's listing for the default voice's config, against what the real file holds.
+    let config = signet_piper::inspect_onnx(onnx_bytes()).unwrap();
+    let declared = signet_schema::VitsConfig {
+        n_vocab: 256,
+        inter_channels: 192,
+        hidden_channels: 192,
+        filter_channels: 768,
+        n_heads: 2,
+        n_layers: 6,
+        kernel_size: 3,
+        resblock: "2".into(),
+        resblock_kernel_sizes: vec![3, 5, 7],
+        resblock_dilation_sizes: vec![vec![1, 2], vec![2, 6], vec![3, 12]],
+        upsample_rates: vec![8, 8, 4],
+        upsample_initial_channel: 256,
+        upsample_kernel_sizes: vec![16, 16, 8],
+        n_speakers: 1,
+        gin_channels: 0,
+        use_sdp: true,
+    };
+    assert_eq!(config, declared);
+    let declared = declared.validate().unwrap().tensors();
+    assert_eq!(declared.len(), JOE_TENSORS);
+
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("joe");
+    import_piper(&onnx_path(), None, &out, Some("joe"), &crate::common::key()).unwrap();
+    let bundle = verify_bundle_dir(&out, &crate::common::trust()).unwrap();
+    let config: signet_schema::VitsConfig =
+        toml::Value::Table(bundle.manifest().architecture.config.clone())
+            .try_into()
+            .unwrap();
+    assert_eq!(config.validate().unwrap().tensors(), declared);
+    let w = bundle.weights().unwrap();
+    let found: std::collections::BTreeMap<&str, Vec<usize>> = w
+        .names()
+        .map(|n| (n, w.get(n).unwrap().shape.clone()))
+        .collect();
+    let expected: std::collections::BTreeMap<&str, Vec<usize>> = declared
+        .iter()
+        .map(|t| (t.name.as_str(), t.shape.clone()))
+        .collect();
+    assert_eq!(found, expected);
 }
 
 #[test]
