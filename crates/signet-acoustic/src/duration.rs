@@ -14,18 +14,11 @@
 use signet_nn::{zero_tail, Conv1d, ConvSpec, LayerNorm, Path};
 use tch::{Kind, Tensor};
 
-use crate::config::CheckedConfig;
+use signet_schema::vits::{DDS_LAYERS, DP_FILTER, DP_KERNEL as KERNEL, SDP_FLOWS};
+use signet_schema::CheckedVits;
+
 use crate::spline;
 use crate::AcousticError;
-
-/// Kernel width of both predictors' convolutions (upstream constant).
-const KERNEL: usize = 3;
-/// ConvFlows of the stochastic predictor (upstream `n_flows`).
-const SDP_FLOWS: usize = 4;
-/// Layers of each dilated depth-separable convolution stack.
-const DDS_LAYERS: usize = 3;
-/// Filter channels of the deterministic predictor (upstream constant).
-const DP_FILTER: usize = 256;
 
 /// Dilated depth-separable convolutions with layer norms and GELU (`DDSConv`).
 #[derive(Debug)]
@@ -132,7 +125,7 @@ pub struct StochasticDurationPredictor {
 
 impl StochasticDurationPredictor {
     /// Takes the predictor's tensors under `path` (`dp`).
-    pub fn new(cfg: &CheckedConfig, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
+    pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         let c = cfg.get();
         // Upstream overrides the filter width with the input width.
         let filter = c.hidden_channels;
@@ -210,7 +203,7 @@ pub struct DurationPredictor {
 
 impl DurationPredictor {
     /// Takes the predictor's tensors under `path` (`dp`).
-    pub fn new(cfg: &CheckedConfig, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
+    pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         let c = cfg.get();
         let hidden = c.hidden_channels;
         let cond = if c.gin_channels > 0 {
@@ -267,7 +260,7 @@ pub enum Durations {
 
 impl Durations {
     /// Loads the predictor the config selects from `path` (`dp`).
-    pub fn new(cfg: &CheckedConfig, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
+    pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         Ok(if cfg.get().use_sdp {
             Durations::Stochastic(StochasticDurationPredictor::new(cfg, path)?)
         } else {

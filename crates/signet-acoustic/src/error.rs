@@ -1,6 +1,7 @@
 //! The crate's error type.
 
 use signet_nn::NnError;
+use signet_schema::SchemaError;
 use signet_vocoder::VocoderError;
 use thiserror::Error;
 
@@ -20,14 +21,10 @@ pub enum AcousticError {
         /// The parser's message.
         reason: String,
     },
-    /// A config value is out of range or inconsistent with another.
-    #[error("invalid VITS config `{key}`: {reason}")]
-    InvalidConfig {
-        /// The config key.
-        key: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
+    /// A config value is out of range or inconsistent with another (the VITS schema's
+    /// validation), or the weights do not fit the schema.
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
     /// The manifest and the architecture config disagree.
     #[error("manifest says {key} = {manifest} but architecture.config says {config}")]
     ConfigMismatch {

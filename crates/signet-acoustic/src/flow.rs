@@ -10,17 +10,11 @@
 use signet_nn::{zero_tail, Conv1d, ConvSpec, Path};
 use tch::Tensor;
 
-use crate::config::CheckedConfig;
+use signet_schema::vits::{FLOW_COUPLINGS as COUPLINGS, WN_DILATION_RATE, WN_KERNEL, WN_LAYERS};
+use signet_schema::CheckedVits;
+
 use crate::AcousticError;
 
-/// Coupling layers (upstream `n_flows`).
-const COUPLINGS: usize = 4;
-/// WaveNet kernel width.
-const WN_KERNEL: usize = 5;
-/// WaveNet dilation growth per layer.
-const WN_DILATION_RATE: usize = 1;
-/// WaveNet layers.
-const WN_LAYERS: usize = 4;
 
 /// A non-causal WaveNet stack with gated tanh-sigmoid units (`WN`).
 #[derive(Debug)]
@@ -161,7 +155,7 @@ pub struct Flow {
 
 impl Flow {
     /// Takes the flow's tensors under `path` (`flow`).
-    pub fn new(cfg: &CheckedConfig, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
+    pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         let c = cfg.get();
         let flows = path / "flows";
         let mut couplings = Vec::with_capacity(COUPLINGS);

@@ -3,9 +3,11 @@
 //!
 //! Follows Kim et al. (2021), "Conditional Variational Autoencoder with Adversarial Learning for
 //! End-to-End Text-to-Speech"; reference implementation jaywalnut310/vits and Piper's training
-//! code, whose tensor names the bundles keep. One file per module family: [`config`],
-//! [`text_encoder`], [`duration`] (with the spline in `spline`), [`flow`], and `vits` (the
-//! composition).
+//! code, whose tensor names the bundles keep. The configuration, its validation, the constants
+//! upstream hard-codes and the list of tensors a bundle holds are the VITS schema of
+//! `signet-schema` ([`VitsConfig`], [`CheckedVits`]), shared with the Piper importer; this crate
+//! builds and runs the layers. One file per module family: [`text_encoder`], [`duration`] (with
+//! the spline in `spline`), [`flow`], and `vits` (the composition).
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,11 +38,11 @@
 //! It knows no text, no CLI and no audio files: ids in, samples out.
 //!
 //! **API boundary:** models are built only from a
-//! [`VerifiedBundle`](signet_registry::VerifiedBundle); every tensor is checked by name, dtype
-//! and shape, and a tensor no module takes is an error.
+//! [`VerifiedBundle`](signet_registry::VerifiedBundle); the file's tensors are compared with the
+//! schema's declared ones by name, dtype and shape before any is read, and a tensor no module
+//! takes is an error.
 #![forbid(unsafe_code)]
 
-pub mod config;
 pub mod duration;
 mod error;
 pub mod flow;
@@ -48,7 +50,7 @@ mod spline;
 pub mod text_encoder;
 mod vits;
 
-pub use config::{CheckedConfig, VitsConfig};
+pub use signet_schema::{CheckedVits, VitsConfig};
 pub use error::AcousticError;
 pub use signet_nn::set_num_threads;
 pub use vits::{Inference, Scales, Vits};
@@ -58,7 +60,7 @@ pub use vits::{Inference, Scales, Vits};
 pub const MAX_IDS: usize = 10_000;
 
 /// Most latent frames one [`Vits::infer`] call produces (about 20 minutes of audio at 22050 Hz
-/// with a hop of 256). The decoder works in bounded chunks; this caps the flow's memory and the
+/// with a hop of 256). The decoder works in bounded windows; this caps the flow's memory and the
 /// returned buffer.
 pub const MAX_FRAMES: usize = 100_000;
 

@@ -16,9 +16,9 @@ use tch::{Kind, Tensor};
 use crate::AcousticError;
 
 /// Spline bins.
-pub const BINS: usize = 10;
+pub use signet_schema::vits::SPLINE_BINS as BINS;
 /// Parameters per element: widths, heights and the interior derivatives.
-pub const PARAMS: usize = 3 * BINS - 1;
+pub use signet_schema::vits::SPLINE_PARAMS as PARAMS;
 /// The spline covers `[-TAIL_BOUND, TAIL_BOUND]`; outside it the transform is the identity.
 pub const TAIL_BOUND: f64 = 5.0;
 const MIN_BIN_WIDTH: f64 = 1e-3;

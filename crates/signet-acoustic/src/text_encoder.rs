@@ -14,11 +14,11 @@
 use signet_nn::{zero_tail, Conv1d, ConvSpec, Embedding, LayerNorm, Path};
 use tch::Tensor;
 
-use crate::config::CheckedConfig;
+use signet_schema::vits::WINDOW;
+use signet_schema::CheckedVits;
+
 use crate::AcousticError;
 
-/// Relative attention reaches this many positions to each side (upstream `window_size`).
-pub const WINDOW: usize = 4;
 
 /// Score of a padded key (upstream's masked value); its softmax weight is exactly zero.
 const MASKED_SCORE: f64 = -1e4;
@@ -236,7 +236,7 @@ pub struct TextEncoder {
 
 impl TextEncoder {
     /// Takes the encoder's tensors under `path` (`enc_p`).
-    pub fn new(cfg: &CheckedConfig, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
+    pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         let c = cfg.get();
         let hidden = c.hidden_channels;
         let emb = Embedding::load(&(path / "emb"), c.n_vocab, hidden)?;

@@ -19,7 +19,8 @@ use signet_registry::VerifiedBundle;
 use signet_vocoder::{Generator, BUCKET_FRAMES};
 use tch::{Device, Kind, Tensor};
 
-use crate::config::{CheckedConfig, VitsConfig};
+use signet_schema::{vits, ArchitectureSchema, CheckedVits, VitsConfig};
+
 use crate::duration::Durations;
 use crate::flow::Flow;
 use crate::text_encoder::TextEncoder;
@@ -106,7 +107,7 @@ struct Model {
 #[derive(Debug)]
 pub struct Vits {
     model: Mutex<Model>,
-    cfg: CheckedConfig,
+    cfg: CheckedVits,
     sample_rate: u32,
 }
 
@@ -116,12 +117,12 @@ impl Vits {
     /// architecture does not use.
     pub fn from_bundle(bundle: &VerifiedBundle) -> Result<Vits, AcousticError> {
         let manifest = bundle.manifest();
-        if manifest.architecture.kind != "vits" {
+        if manifest.architecture.kind != vits::KIND {
             return Err(AcousticError::WrongArchitecture {
                 kind: manifest.architecture.kind.clone(),
             });
         }
-        let cfg = VitsConfig::from_table(&manifest.architecture.config)?.validate()?;
+        let cfg = parse_config(&manifest.architecture.config)?.validate()?;
         let n_speakers = cfg.get().n_speakers as u64;
         if u64::from(manifest.voice.num_speakers) != n_speakers {
             return Err(AcousticError::ConfigMismatch {
@@ -130,7 +131,7 @@ impl Vits {
                 config: n_speakers,
             });
         }
-        let weights = Weights::from_bundle(bundle)?;
+        let weights = Weights::from_bundle(bundle, &cfg.tensors())?;
         let model = tch::no_grad(|| Model::load(&cfg, &weights))?;
         weights.finish()?;
         Ok(Vits {
@@ -215,8 +216,17 @@ impl Vits {
     }
 }
 
+/// Parses the manifest's `architecture.config` table strictly (no unknown or missing keys).
+fn parse_config(table: &toml::Table) -> Result<VitsConfig, AcousticError> {
+    toml::Value::Table(table.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| AcousticError::BadConfig {
+            reason: e.message().to_owned(),
+        })
+}
+
 impl Model {
-    fn load(cfg: &CheckedConfig, weights: &Weights<'_>) -> Result<Model, AcousticError> {
+    fn load(cfg: &CheckedVits, weights: &Weights<'_>) -> Result<Model, AcousticError> {
         let root = weights.root();
         let c = cfg.get();
         let emb_g = if c.n_speakers > 1 {
@@ -320,5 +330,66 @@ impl Model {
         let z = self.flow.reverse(&z_p, g.as_ref(), Some(frames))?;
         let samples = self.dec.decode_prefix(&z, frames, g.as_ref())?;
         Ok(Inference { samples, durations })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    /// A small voice's `architecture.config`, as a manifest holds it.
+    fn table() -> toml::Table {
+        toml::from_str(
+            r#"
+            n_vocab = 12
+            inter_channels = 8
+            hidden_channels = 16
+            filter_channels = 24
+            n_heads = 2
+            n_layers = 2
+            kernel_size = 3
+            resblock = "1"
+            resblock_kernel_sizes = [3, 5]
+            resblock_dilation_sizes = [[1, 3, 5], [1, 3, 5]]
+            upsample_rates = [4, 2]
+            upsample_initial_channel = 16
+            upsample_kernel_sizes = [8, 4]
+            n_speakers = 2
+            gin_channels = 8
+            use_sdp = true
+            "#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_manifest_config_parses_validates_and_round_trips() {
+        let cfg = parse_config(&table()).unwrap();
+        let checked = cfg.validate().unwrap();
+        assert_eq!(checked.generator().hop_length(), 8);
+        assert_eq!(toml::Table::try_from(&cfg).unwrap(), table());
+    }
+
+    #[test]
+    fn unknown_and_mistyped_keys_are_refused() {
+        let mut bad = table();
+        bad.insert("p_dropout".into(), toml::Value::Float(0.1));
+        assert!(matches!(
+            parse_config(&bad),
+            Err(AcousticError::BadConfig { .. })
+        ));
+        let mut bad = table();
+        bad.insert("n_vocab".into(), toml::Value::Integer(-1));
+        assert!(matches!(
+            parse_config(&bad),
+            Err(AcousticError::BadConfig { .. })
+        ));
+        let mut bad = table();
+        bad.remove("use_sdp");
+        assert!(matches!(
+            parse_config(&bad),
+            Err(AcousticError::BadConfig { .. })
+        ));
     }
 }

@@ -7,6 +7,7 @@ use signet_acoustic::duration::Durations;
 use signet_acoustic::flow::Flow;
 use signet_acoustic::text_encoder::TextEncoder;
 use signet_nn::Weights;
+use signet_schema::ArchitectureSchema;
 use tch::{Device, Kind, Tensor};
 
 use crate::support;
@@ -22,7 +23,7 @@ fn padded_sequences_match_unpadded_ones() -> Result<()> {
         let bundle = support::tiny_bundle(&cfg, 21)?;
         let verified = bundle.verified()?;
         let checked = cfg.validate()?;
-        let weights = Weights::from_bundle(&verified)?;
+        let weights = Weights::from_bundle(&verified, &checked.tensors())?;
         let root = weights.root();
         let enc = TextEncoder::new(&checked, &(&root / "enc_p"))?;
         let dp = Durations::new(&checked, &(&root / "dp"))?;

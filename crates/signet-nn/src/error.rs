@@ -46,12 +46,36 @@ pub enum NnError {
     /// The verified bundle's weights could not be parsed.
     #[error("weights file: {0}")]
     Registry(#[from] RegistryError),
+    /// The file does not fit the architecture's schema in another way.
+    #[error(transparent)]
+    Schema(signet_schema::SchemaError),
     /// A libtorch operation failed. The message is libtorch's first line, capped in length.
     #[error("libtorch operation failed: {message}")]
     Torch {
         /// libtorch's message, first line only, at most 300 characters.
         message: String,
     },
+}
+
+impl NnError {
+    /// A schema comparison's error in this crate's terms.
+    pub(crate) fn from_schema(e: signet_schema::SchemaError) -> Self {
+        use signet_schema::SchemaError;
+        match e {
+            SchemaError::MissingTensor { tensor } => NnError::MissingTensor { name: tensor },
+            SchemaError::UnexpectedTensor { tensor } => NnError::UnexpectedTensor { name: tensor },
+            SchemaError::ShapeMismatch {
+                tensor,
+                expected,
+                found,
+            } => NnError::ShapeMismatch {
+                tensor,
+                expected,
+                found,
+            },
+            other => NnError::Schema(other),
+        }
+    }
 }
 
 impl From<tch::TchError> for NnError {

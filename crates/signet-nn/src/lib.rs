@@ -1,9 +1,11 @@
 //! Shared libtorch building blocks for Signet's model crates.
 //!
 //! - [`Weights`]: a strict tensor source over a [`VerifiedBundle`](signet_registry::VerifiedBundle)'s
-//!   safetensors file. Every tensor is handed out once, by name, after its dtype (F32 only) and
-//!   exact shape are checked; [`Weights::finish`] refuses a file holding tensors no module took.
-//!   tch's `VarStore::load` is deliberately not used: it ignores extra tensors and may broadcast.
+//!   safetensors file. It is built against the tensors an architecture declares (its
+//!   `signet-schema` listing): undeclared, missing, misshapen or non-F32 tensors are refused up
+//!   front. Every tensor is then handed out once, by name, with its exact shape checked again;
+//!   [`Weights::finish`] refuses a file holding tensors no module took. tch's `VarStore::load` is
+//!   deliberately not used: it ignores extra tensors and may broadcast.
 //! - [`Path`]: candle-style name building, so module code reads `path / "enc_p" / "encoder"` and
 //!   matches the checkpoint's own names.
 //! - Layers: [`Conv1d`], [`ConvTranspose1d`], [`LayerNorm`] (channels-first, VITS style),

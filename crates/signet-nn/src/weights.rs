@@ -6,14 +6,19 @@ use std::fmt;
 use std::ops::Div;
 
 use signet_registry::{Dtype, SafeTensors, TensorView, VerifiedBundle};
+use signet_schema::{check_tensors, TensorSpec};
 use tch::{Kind, Tensor};
 
 use crate::NnError;
 
-/// The tensors of one verified weights file, handed out by name with checked dtype and shape.
+/// The tensors of one verified weights file, compared with the tensors an architecture declares
+/// and handed out by name with checked dtype and shape.
 ///
-/// Each tensor may be taken once. [`finish`](Self::finish) fails on any tensor in the file that
-/// was never taken, so a file cannot smuggle in parameters the architecture does not use.
+/// Building one compares the file with the declared list (a [`signet_schema`] listing):
+/// a tensor the architecture does not declare, a declared one that is absent, a shape that
+/// differs or a dtype other than F32 is refused before any tensor is read. Each tensor may then
+/// be taken once; [`finish`](Self::finish) fails on any tensor that was never taken, so model
+/// code that drifts from its schema is caught as well.
 pub struct Weights<'a> {
     file: SafeTensors<'a>,
     taken: RefCell<BTreeSet<String>>,
@@ -29,17 +34,41 @@ impl fmt::Debug for Weights<'_> {
 }
 
 impl<'a> Weights<'a> {
-    /// Parses the bundle's verified weights file.
-    pub fn from_bundle(bundle: &'a VerifiedBundle) -> Result<Self, NnError> {
-        Ok(Self::from_safetensors(bundle.weights()?))
+    /// Parses the bundle's verified weights file and compares it with `declared` (for a model,
+    /// [`ArchitectureSchema::tensors`](signet_schema::ArchitectureSchema::tensors) of its
+    /// checked config).
+    pub fn from_bundle(
+        bundle: &'a VerifiedBundle,
+        declared: &[TensorSpec],
+    ) -> Result<Self, NnError> {
+        Self::from_safetensors(bundle.weights()?, declared)
     }
 
-    /// Wraps an already parsed safetensors file.
-    pub fn from_safetensors(file: SafeTensors<'a>) -> Self {
-        Weights {
+    /// Wraps an already parsed safetensors file after comparing it with `declared`.
+    pub fn from_safetensors(file: SafeTensors<'a>, declared: &[TensorSpec]) -> Result<Self, NnError> {
+        let mut views = Vec::with_capacity(file.len());
+        for name in file.names() {
+            let view = file.get(name).ok_or_else(|| NnError::MissingTensor {
+                name: name.to_owned(),
+            })?;
+            views.push((name, view));
+        }
+        check_tensors(
+            declared,
+            views.iter().map(|(name, view)| (*name, view.shape.as_slice())),
+        )
+        .map_err(NnError::from_schema)?;
+        if let Some((name, view)) = views.iter().find(|(_, v)| v.dtype != Dtype::F32) {
+            return Err(NnError::WrongDtype {
+                tensor: (*name).to_owned(),
+                found: view.dtype.to_string(),
+            });
+        }
+        drop(views);
+        Ok(Weights {
             file,
             taken: RefCell::new(BTreeSet::new()),
-        }
+        })
     }
 
     /// A path at the root of the tensor names.
@@ -67,20 +96,6 @@ impl<'a> Weights<'a> {
             });
         }
         to_tensor(&view)
-    }
-
-    /// Takes tensor `name` whose shape the caller does not know in advance (F32, any rank):
-    /// returns it with its shape, for the caller to check.
-    pub fn get_unchecked_shape(&self, name: &str) -> Result<(Tensor, Vec<usize>), NnError> {
-        let view = self.take(name)?;
-        if view.dtype != Dtype::F32 {
-            return Err(NnError::WrongDtype {
-                tensor: name.to_owned(),
-                found: view.dtype.to_string(),
-            });
-        }
-        let shape = view.shape.clone();
-        Ok((to_tensor(&view)?, shape))
     }
 
     /// Whether the file holds tensor `name` (taken or not).

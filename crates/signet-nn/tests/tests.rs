@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use signet_nn::{Conv1d, ConvSpec, NnError, Weights};
+use signet_schema::TensorSpec;
 use signet_registry::{
     verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults,
     Manifest, PhonemeSpec, VerifiedBundle, VoiceInfo, BUNDLE_FORMAT, WEIGHTS_FILE,
@@ -67,6 +68,15 @@ fn bundle(tensors: &[(&str, Dtype, &[usize], &[u8])]) -> Result<Bundle> {
     })
 }
 
+fn declared(list: &[(&str, &[usize])]) -> Vec<TensorSpec> {
+    list.iter()
+        .map(|(name, shape)| TensorSpec {
+            name: (*name).to_owned(),
+            shape: shape.to_vec(),
+        })
+        .collect()
+}
+
 #[test]
 fn tensors_are_handed_out_by_path_with_their_values() -> Result<()> {
     let w = f32_bytes(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
@@ -75,7 +85,11 @@ fn tensors_are_handed_out_by_path_with_their_values() -> Result<()> {
         ("enc.layers.0.conv.weight", Dtype::F32, &[2, 3, 1], &w),
         ("enc.layers.0.conv.bias", Dtype::F32, &[2], &b),
     ])?;
-    let weights = Weights::from_bundle(&bundle.verified)?;
+    let spec = declared(&[
+        ("enc.layers.0.conv.weight", &[2, 3, 1]),
+        ("enc.layers.0.conv.bias", &[2]),
+    ]);
+    let weights = Weights::from_bundle(&bundle.verified, &spec)?;
     let path = weights.root() / "enc" / "layers" / 0 / "conv";
     assert_eq!(path.prefix(), "enc.layers.0.conv");
     assert!(path.contains("weight") && !path.contains("gamma"));
@@ -96,7 +110,35 @@ fn every_misuse_is_its_own_error() -> Result<()> {
         ("b", Dtype::F16, &[2, 3], &half),
         ("c", Dtype::F32, &[6], &w),
     ])?;
-    let weights = Weights::from_bundle(&bundle.verified)?;
+    let load = |list: &[(&str, &[usize])]| Weights::from_bundle(&bundle.verified, &declared(list));
+    // Against the declared tensors, before anything is read.
+    assert!(matches!(
+        load(&[("a", &[2, 3]), ("b", &[2, 3]), ("c", &[6])]),
+        Err(NnError::WrongDtype { tensor, found }) if tensor == "b" && found == "F16"
+    ));
+    assert!(matches!(
+        load(&[("a", &[2, 3]), ("b", &[2, 3])]),
+        Err(NnError::UnexpectedTensor { name }) if name == "c"
+    ));
+    assert!(matches!(
+        load(&[("a", &[2, 3]), ("b", &[2, 3]), ("c", &[6]), ("d", &[1])]),
+        Err(NnError::MissingTensor { name }) if name == "d"
+    ));
+    match load(&[("a", &[3, 2]), ("b", &[2, 3]), ("c", &[6])]) {
+        Err(NnError::ShapeMismatch {
+            tensor,
+            expected,
+            found,
+        }) => assert_eq!(
+            (tensor.as_str(), expected, found),
+            ("a", vec![3, 2], vec![2, 3])
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    // By the model code, once the file fits its declaration.
+    let bundle = self::bundle(&[("a", Dtype::F32, &[2, 3], &w), ("c", Dtype::F32, &[6], &w)])?;
+    let weights = Weights::from_bundle(&bundle.verified, &declared(&[("a", &[2, 3]), ("c", &[6])]))?;
     assert!(
         matches!(weights.get("zz", &[1]), Err(NnError::MissingTensor { name }) if name == "zz")
     );
@@ -118,9 +160,6 @@ fn every_misuse_is_its_own_error() -> Result<()> {
         weights.get("a", &[2, 3]),
         Err(NnError::TensorTakenTwice { .. })
     ));
-    assert!(
-        matches!(weights.get("b", &[2, 3]), Err(NnError::WrongDtype { found, .. }) if found == "F16")
-    );
     assert!(matches!(weights.finish(), Err(NnError::UnexpectedTensor { name }) if name == "c"));
     Ok(())
 }

@@ -7,14 +7,6 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum VocoderError {
-    /// A hyper-parameter is out of its allowed range or inconsistent with another.
-    #[error("invalid vocoder config `{key}`: {reason}")]
-    InvalidConfig {
-        /// The config key.
-        key: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
     /// The latent handed to the generator has the wrong shape.
     #[error("latent has shape {found:?}, expected [1, {channels}, frames >= 1]")]
     BadLatent {

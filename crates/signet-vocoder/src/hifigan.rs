@@ -9,13 +9,16 @@
 //! Data flow: `conv_pre` (kernel 7) → `+ cond(g)` for multi-speaker voices → for each upsampling
 //! stage: leaky ReLU (0.1), transposed convolution `ups.i`, then the average of the stage's
 //! multi-receptive-field residual blocks → leaky ReLU (0.01, PyTorch's default, as upstream) →
-//! `conv_post` (kernel 7, no bias) → tanh.
+//! `conv_post` (kernel 7; a bias only in the standalone vocoder) → tanh.
 //!
-//! Weight norm is folded at import: every layer has a plain `weight`.
+//! Weight norm is folded at import: every layer has a plain `weight`. The configuration, its
+//! validation and the tensor list are `signet_schema::hifigan`'s; this file builds and runs
+//! the layers.
 
 use signet_nn::{
     from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Path,
 };
+use signet_schema::hifigan::{CheckedHifiGan, ResBlockKind, OUTER_KERNEL};
 use tch::Tensor;
 
 use crate::VocoderError;
@@ -24,220 +27,58 @@ use crate::VocoderError;
 const LRELU_SLOPE: f64 = 0.1;
 /// Negative slope of the last leaky ReLU (PyTorch's default, as upstream).
 const LRELU_SLOPE_POST: f64 = 0.01;
-/// Kernel width of `conv_pre` and `conv_post`.
-const OUTER_KERNEL: usize = 7;
-
-/// Upper bounds that keep a hostile manifest from describing absurd layers.
-const MAX_CHANNELS: usize = 4096;
-const MAX_LIST: usize = 8;
-const MAX_KERNEL: usize = 128;
-const MAX_DILATION: usize = 128;
-const MAX_RATE: usize = 64;
-const MAX_HOP: usize = 4096;
-
-/// Frames decoded per chunk by default; longer latents are decoded in overlapping chunks.
-pub const DEFAULT_CHUNK_FRAMES: usize = 512;
+/// Frames each decoding window yields by default; a longer latent is decoded in overlapping
+/// windows, each reading [`Generator::context_frames`] more on either side.
+pub const DEFAULT_WINDOW_FRAMES: usize = 512;
 
 /// Short latents are zero-padded to a multiple of this many frames, so that only a few
 /// distinct shapes ever reach oneDNN.
 pub const BUCKET_FRAMES: usize = 32;
 
-/// Residual block flavour (upstream `resblock` "1" or "2").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResBlockKind {
-    /// Pairs of convolutions per dilation (`convs1.j` dilated, `convs2.j` undilated).
-    One,
-    /// One dilated convolution per dilation (`convs.j`).
-    Two,
-}
-
-/// Generator hyper-parameters (upstream names).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GeneratorConfig {
-    /// Channels of the latent (VITS `inter_channels`).
-    pub in_channels: usize,
-    /// Residual block flavour.
-    pub resblock: ResBlockKind,
-    /// Kernel width of each residual block of a stage.
-    pub resblock_kernel_sizes: Vec<usize>,
-    /// Dilations of each residual block of a stage.
-    pub resblock_dilation_sizes: Vec<Vec<usize>>,
-    /// Upsampling factor of each stage.
-    pub upsample_rates: Vec<usize>,
-    /// Channels after `conv_pre`; halved by every stage.
-    pub upsample_initial_channel: usize,
-    /// Kernel width of each stage's transposed convolution.
-    pub upsample_kernel_sizes: Vec<usize>,
-    /// Speaker-embedding channels (0: single speaker, no `cond` layer).
-    pub gin_channels: usize,
-}
-
-fn bad(key: &'static str, reason: impl Into<String>) -> VocoderError {
-    VocoderError::InvalidConfig {
-        key,
-        reason: reason.into(),
-    }
-}
-
-fn check_range(key: &'static str, v: usize, lo: usize, hi: usize) -> Result<(), VocoderError> {
-    if v < lo || v > hi {
-        return Err(bad(key, format!("{v} is outside {lo}..={hi}")));
-    }
-    Ok(())
-}
-
-fn check_len<T>(key: &'static str, list: &[T]) -> Result<(), VocoderError> {
-    if list.is_empty() || list.len() > MAX_LIST {
-        return Err(bad(
-            key,
-            format!("has {} entries, expected 1..={MAX_LIST}", list.len()),
-        ));
-    }
-    Ok(())
-}
-
-impl GeneratorConfig {
-    /// Checks every value against its range and the lists against each other.
-    pub fn validate(&self) -> Result<(), VocoderError> {
-        check_range("inter_channels", self.in_channels, 1, MAX_CHANNELS)?;
-        check_range("gin_channels", self.gin_channels, 0, MAX_CHANNELS)?;
-        check_len("resblock_kernel_sizes", &self.resblock_kernel_sizes)?;
-        check_len("upsample_rates", &self.upsample_rates)?;
-        if self.resblock_dilation_sizes.len() != self.resblock_kernel_sizes.len() {
-            return Err(bad(
-                "resblock_dilation_sizes",
-                format!(
-                    "has {} entries but resblock_kernel_sizes has {}",
-                    self.resblock_dilation_sizes.len(),
-                    self.resblock_kernel_sizes.len()
-                ),
-            ));
-        }
-        if self.upsample_kernel_sizes.len() != self.upsample_rates.len() {
-            return Err(bad(
-                "upsample_kernel_sizes",
-                format!(
-                    "has {} entries but upsample_rates has {}",
-                    self.upsample_kernel_sizes.len(),
-                    self.upsample_rates.len()
-                ),
-            ));
-        }
-        for (&k, ds) in self
-            .resblock_kernel_sizes
-            .iter()
-            .zip(&self.resblock_dilation_sizes)
-        {
-            check_range("resblock_kernel_sizes", k, 1, MAX_KERNEL)?;
-            check_len("resblock_dilation_sizes", ds)?;
-            for &d in ds {
-                check_range("resblock_dilation_sizes", d, 1, MAX_DILATION)?;
-                if (k - 1) * d % 2 != 0 {
-                    return Err(bad(
-                        "resblock_kernel_sizes",
-                        format!("kernel {k} with dilation {d} has no symmetric 'same' padding"),
-                    ));
-                }
+/// One-sided reach, in latent frames, of the layers from each point on: entry 0 is the
+/// whole generator, entry `i + 1` what follows upsampling stage `i` (its transposed
+/// convolution and residual blocks). Each layer's reach is counted in samples at its own
+/// rate and scaled to frames.
+fn reaches(cfg: &CheckedHifiGan) -> Vec<f64> {
+    let resblock = cfg.resblock();
+    let cfg = cfg.get();
+    let max_block: usize = cfg
+        .resblock_kernel_sizes
+        .iter()
+        .zip(&cfg.resblock_dilation_sizes)
+        .map(|(&k, ds)| {
+            let dilated: usize = ds.iter().map(|&d| (k - 1) * d / 2).sum();
+            match resblock {
+                ResBlockKind::One => dilated + ds.len() * (k - 1) / 2,
+                ResBlockKind::Two => dilated,
             }
-            if self.resblock == ResBlockKind::One && (k - 1) % 2 != 0 {
-                return Err(bad(
-                    "resblock_kernel_sizes",
-                    format!("kernel {k} must be odd for resblock \"1\""),
-                ));
-            }
-        }
-        let mut hop = 1usize;
-        for (&u, &k) in self.upsample_rates.iter().zip(&self.upsample_kernel_sizes) {
-            check_range("upsample_rates", u, 1, MAX_RATE)?;
-            check_range("upsample_kernel_sizes", k, u, MAX_KERNEL)?;
-            if (k - u) % 2 != 0 {
-                return Err(bad(
-                    "upsample_kernel_sizes",
-                    format!("kernel {k} minus rate {u} must be even so each frame yields exactly {u} samples"),
-                ));
-            }
-            hop = hop.saturating_mul(u);
-        }
-        if hop > MAX_HOP {
-            return Err(bad(
-                "upsample_rates",
-                format!("product {hop} exceeds {MAX_HOP}"),
-            ));
-        }
-        check_range(
-            "upsample_initial_channel",
-            self.upsample_initial_channel,
-            1,
-            MAX_CHANNELS,
-        )?;
-        let stages = self.upsample_rates.len();
-        let divisor = 1usize << stages;
-        if self.upsample_initial_channel % divisor != 0 {
-            return Err(bad(
-                "upsample_initial_channel",
-                format!(
-                    "{} is not divisible by 2^{stages}",
-                    self.upsample_initial_channel
-                ),
-            ));
-        }
-        Ok(())
+        })
+        .max()
+        .unwrap_or(0);
+    let outer = ((OUTER_KERNEL - 1) / 2) as f64;
+    // Per stage: the transposed convolution reads at most ceil(k / u) inputs per output,
+    // then the widest residual block.
+    let mut stage_reach = Vec::with_capacity(cfg.upsample_rates.len());
+    let mut rate = 1.0f64;
+    for (&u, &k) in cfg.upsample_rates.iter().zip(&cfg.upsample_kernel_sizes) {
+        let up = k.div_ceil(u) as f64 / rate;
+        rate *= u as f64;
+        stage_reach.push(up + max_block as f64 / rate);
     }
-
-    /// Output samples per latent frame: the product of the upsampling rates.
-    pub fn hop_length(&self) -> usize {
-        self.upsample_rates.iter().product()
-    }
-
-    /// Latent frames on each side of a frame that can influence its samples (an upper bound).
-    pub fn context_frames(&self) -> usize {
-        let reach = self.reaches();
-        frames_for(reach.first().copied().unwrap_or(0.0))
-    }
-
-    /// One-sided reach, in latent frames, of the layers from each point on: entry 0 is the
-    /// whole generator, entry `i + 1` what follows upsampling stage `i` (its transposed
-    /// convolution and residual blocks). Each layer's reach is counted in samples at its own
-    /// rate and scaled to frames.
-    fn reaches(&self) -> Vec<f64> {
-        let max_block: usize = self
-            .resblock_kernel_sizes
-            .iter()
-            .zip(&self.resblock_dilation_sizes)
-            .map(|(&k, ds)| {
-                let dilated: usize = ds.iter().map(|&d| (k - 1) * d / 2).sum();
-                match self.resblock {
-                    ResBlockKind::One => dilated + ds.len() * (k - 1) / 2,
-                    ResBlockKind::Two => dilated,
-                }
-            })
-            .max()
-            .unwrap_or(0);
-        let outer = ((OUTER_KERNEL - 1) / 2) as f64;
-        // Per stage: the transposed convolution reads at most ceil(k / u) inputs per output,
-        // then the widest residual block.
-        let mut stage_reach = Vec::with_capacity(self.upsample_rates.len());
-        let mut rate = 1.0f64;
-        for (&u, &k) in self.upsample_rates.iter().zip(&self.upsample_kernel_sizes) {
-            let up = k.div_ceil(u) as f64 / rate;
-            rate *= u as f64;
-            stage_reach.push(up + max_block as f64 / rate);
+    let post = outer / rate;
+    // Suffix sums, from the end.
+    let mut out = vec![0.0; stage_reach.len() + 1];
+    let mut acc = post;
+    for (i, r) in stage_reach.iter().enumerate().rev() {
+        if let Some(slot) = out.get_mut(i + 1) {
+            *slot = acc;
         }
-        let post = outer / rate;
-        // Suffix sums, from the end.
-        let mut out = vec![0.0; stage_reach.len() + 1];
-        let mut acc = post;
-        for (i, r) in stage_reach.iter().enumerate().rev() {
-            if let Some(slot) = out.get_mut(i + 1) {
-                *slot = acc;
-            }
-            acc += r;
-        }
-        if let Some(first) = out.first_mut() {
-            *first = acc + outer;
-        }
-        out
+        acc += r;
     }
+    if let Some(first) = out.first_mut() {
+        *first = acc + outer;
+    }
+    out
 }
 
 /// Whole frames covering `reach`, with one frame of margin.
@@ -345,43 +186,45 @@ impl Tail {
 /// The HiFi-GAN generator with its weights.
 #[derive(Debug)]
 pub struct Generator {
-    cfg: GeneratorConfig,
+    cfg: CheckedHifiGan,
     conv_pre: Conv1d,
     cond: Option<Conv1d>,
     ups: Vec<ConvTranspose1d>,
     /// Residual blocks, one list per upsampling stage.
     resblocks: Vec<Vec<ResBlock>>,
     conv_post: Conv1d,
-    chunk_frames: usize,
+    window_frames: usize,
     /// Frames of context needed on each side before the generator and after each stage.
     margins: Vec<i64>,
 }
 
 impl Generator {
-    /// Validates `cfg` and takes every generator tensor under `path` (e.g. `root / "dec"`).
-    pub fn new(cfg: GeneratorConfig, path: &Path<'_, '_>) -> Result<Self, VocoderError> {
-        cfg.validate()?;
-        let init = cfg.upsample_initial_channel;
+    /// Takes every generator tensor under `path` (e.g. `root / "dec"`) as the checked `cfg`
+    /// declares it.
+    pub fn new(cfg: CheckedHifiGan, path: &Path<'_, '_>) -> Result<Self, VocoderError> {
+        let resblock = cfg.resblock();
+        let c = cfg.get();
+        let init = c.upsample_initial_channel;
         let conv_pre = Conv1d::load(
             &(path / "conv_pre"),
-            ConvSpec::new(cfg.in_channels, init, OUTER_KERNEL, 3),
+            ConvSpec::new(c.in_channels, init, OUTER_KERNEL, OUTER_KERNEL / 2),
         )?;
-        let cond = if cfg.gin_channels > 0 {
+        let cond = if c.gin_channels > 0 {
             Some(Conv1d::load(
                 &(path / "cond"),
-                ConvSpec::pointwise(cfg.gin_channels, init),
+                ConvSpec::pointwise(c.gin_channels, init),
             )?)
         } else {
             None
         };
-        let mut ups = Vec::with_capacity(cfg.upsample_rates.len());
-        let mut resblocks = Vec::with_capacity(cfg.upsample_rates.len());
+        let mut ups = Vec::with_capacity(c.upsample_rates.len());
+        let mut resblocks = Vec::with_capacity(c.upsample_rates.len());
         let mut ch = init;
-        let n_kernels = cfg.resblock_kernel_sizes.len();
-        for (i, (&u, &k)) in cfg
+        let n_kernels = c.resblock_kernel_sizes.len();
+        for (i, (&u, &k)) in c
             .upsample_rates
             .iter()
-            .zip(&cfg.upsample_kernel_sizes)
+            .zip(&c.upsample_kernel_sizes)
             .enumerate()
         {
             let out = ch / 2;
@@ -389,16 +232,16 @@ impl Generator {
             ups.push(ConvTranspose1d::load(&(path / "ups" / i), spec)?);
             ch = out;
             let mut stage = Vec::with_capacity(n_kernels);
-            for (j, (&rk, ds)) in cfg
+            for (j, (&rk, ds)) in c
                 .resblock_kernel_sizes
                 .iter()
-                .zip(&cfg.resblock_dilation_sizes)
+                .zip(&c.resblock_dilation_sizes)
                 .enumerate()
             {
                 let index = i * n_kernels + j;
                 stage.push(ResBlock::load(
                     &(path / "resblocks" / index),
-                    cfg.resblock,
+                    resblock,
                     ch,
                     rk,
                     ds,
@@ -406,12 +249,14 @@ impl Generator {
             }
             resblocks.push(stage);
         }
-        let conv_post = Conv1d::load(
-            &(path / "conv_post"),
-            ConvSpec::new(ch, 1, OUTER_KERNEL, 3).no_bias(),
-        )?;
-        let margins = cfg
-            .reaches()
+        let post = ConvSpec::new(ch, 1, OUTER_KERNEL, OUTER_KERNEL / 2);
+        let post = if c.conv_post_bias {
+            post
+        } else {
+            post.no_bias()
+        };
+        let conv_post = Conv1d::load(&(path / "conv_post"), post)?;
+        let margins = reaches(&cfg)
             .into_iter()
             .map(|r| i64::try_from(frames_for(r)).unwrap_or(i64::MAX))
             .collect();
@@ -422,13 +267,13 @@ impl Generator {
             ups,
             resblocks,
             conv_post,
-            chunk_frames: DEFAULT_CHUNK_FRAMES,
+            window_frames: DEFAULT_WINDOW_FRAMES,
             margins,
         })
     }
 
     /// The configuration.
-    pub fn config(&self) -> &GeneratorConfig {
+    pub fn config(&self) -> &CheckedHifiGan {
         &self.cfg
     }
 
@@ -437,13 +282,14 @@ impl Generator {
         self.cfg.hop_length()
     }
 
-    /// Sets how many frames are decoded per chunk (at least 1); the default is
-    /// [`DEFAULT_CHUNK_FRAMES`]. Smaller chunks use less memory and recompute more overlap.
-    pub fn set_chunk_frames(&mut self, frames: usize) {
-        self.chunk_frames = frames.max(1);
+    /// Sets how many frames each decoding window yields (at least 1); the default is
+    /// [`DEFAULT_WINDOW_FRAMES`]. Smaller windows use less memory and recompute more overlap.
+    pub fn set_window_frames(&mut self, frames: usize) {
+        self.window_frames = frames.max(1);
     }
 
-    /// Frames of overlap on each side of a chunk.
+    /// Latent frames on each side of a frame that can influence its samples (an upper bound):
+    /// the overlap each window reads on either side.
     pub fn context_frames(&self) -> usize {
         self.margins
             .first()
@@ -481,7 +327,7 @@ impl Generator {
         if let (Some(cond), Some(g)) = (&self.cond, g) {
             x = x.f_add_(&cond.forward(g)?)?;
         }
-        let n_kernels = self.cfg.resblock_kernel_sizes.len() as f64;
+        let n_kernels = self.cfg.get().resblock_kernel_sizes.len() as f64;
         // The upsampling stages run in the channels-last 2-D layout (see signet_nn::to_nhwc).
         let mut x = to_nhwc(&x)?;
         // The frames `x` covers, relative to the window, and its samples per frame.
@@ -491,7 +337,7 @@ impl Generator {
             .ups
             .iter()
             .zip(&self.resblocks)
-            .zip(&self.cfg.upsample_rates);
+            .zip(&self.cfg.get().upsample_rates);
         for (i, ((up, stage), &u)) in stages.enumerate() {
             x = up.forward_nhwc(&tail.scaled(rate).zero(leaky_relu(&x, LRELU_SLOPE)?)?)?;
             rate *= i64::try_from(u).unwrap_or(1);
@@ -508,10 +354,10 @@ impl Generator {
                 Some(mut acc) => acc.f_div_scalar_(n_kernels)?,
                 None => x,
             };
-            if let Some(chunk) = w.crop {
+            if let Some(step) = w.crop {
                 // Keep a fixed-size span around the target: the context the rest still needs.
                 let margin = self.margins.get(i + 1).copied().unwrap_or(0);
-                let new_len = len.min(chunk + 2 * margin);
+                let new_len = len.min(step + 2 * margin);
                 let shift = (w.start - margin - lo).clamp(0, len - new_len);
                 if new_len < len {
                     x = x.f_narrow(3, shift * rate, new_len * rate)?;
@@ -551,7 +397,7 @@ impl Generator {
         let size = z.size();
         let frames = match size.as_slice() {
             [1, c, t]
-                if usize::try_from(*c).ok() == Some(self.cfg.in_channels)
+                if usize::try_from(*c).ok() == Some(self.cfg.get().in_channels)
                     && valid >= 1
                     && *t >= valid =>
             {
@@ -559,14 +405,14 @@ impl Generator {
             }
             _ => {
                 return Err(VocoderError::BadLatent {
-                    channels: self.cfg.in_channels,
+                    channels: self.cfg.get().in_channels,
                     found: size,
                 })
             }
         };
-        let chunk = i64::try_from(self.chunk_frames).unwrap_or(i64::MAX / 4);
+        let step = i64::try_from(self.window_frames).unwrap_or(i64::MAX / 4);
         let ctx = self.margins.first().copied().unwrap_or(0);
-        let window = chunk + 2 * ctx;
+        let window = step + 2 * ctx;
         if frames <= window {
             let bucket = i64::try_from(BUCKET_FRAMES).unwrap_or(1);
             let padded = ((frames + bucket - 1) / bucket * bucket)
@@ -592,14 +438,14 @@ impl Generator {
         let mut out = Vec::with_capacity(usize::try_from(frames.saturating_mul(hop)).unwrap_or(0));
         let mut start = 0i64;
         while start < frames {
-            let end = (start + chunk).min(frames);
+            let end = (start + step).min(frames);
             let lo = (start - ctx).clamp(0, frames - window);
             let piece = z.f_narrow(2, lo, window)?;
             let w = Window {
                 valid: window,
                 start: start - lo,
                 end: end - lo,
-                crop: Some(chunk),
+                crop: Some(step),
             };
             out.extend(to_vec(&self.forward_window(&piece, g, w)?)?);
             start = end;
@@ -609,8 +455,8 @@ impl Generator {
 }
 
 /// What [`Generator::forward_window`] computes: the window's first `valid` frames are latent,
-/// the rest zero padding; samples of frames `start..end` come back. With `crop: Some(chunk)`
-/// (`end - start <= chunk`), activations are cropped after each stage to `chunk` frames plus
+/// the rest zero padding; samples of frames `start..end` come back. With `crop: Some(step)`
+/// (`end - start <= step`), activations are cropped after each stage to `step` frames plus
 /// the remaining layers' context on each side.
 #[derive(Debug, Clone, Copy)]
 struct Window {

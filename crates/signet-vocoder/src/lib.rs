@@ -2,9 +2,11 @@
 //!
 //! [`Generator`] turns a latent `[1, channels, frames]` into audio samples, `hop_length()`
 //! samples per frame. It is usable on its own: build it from a [`signet_nn::Path`] that points at
-//! the generator's tensors (`dec` in a VITS bundle) and a [`GeneratorConfig`].
+//! the generator's tensors (`dec` in a VITS bundle) and a checked
+//! [`HifiGanConfig`](signet_schema::HifiGanConfig), whose schema (`signet_schema::hifigan`)
+//! also lists the tensors a bundle must hold.
 //!
-//! Long latents are decoded in overlapping chunks whose overlap covers the generator's
+//! Long latents are decoded in overlapping windows whose overlap covers the generator's
 //! receptive field, so memory stays flat in the output length while each output sample sees
 //! exactly the context it would in one pass; after each upsampling stage the activations are
 //! cropped to the context the remaining layers still need, so little work is repeated. The
@@ -12,11 +14,13 @@
 //! channels are several times faster than in the plain one.
 //!
 //! **Architecture invariant:** this crate knows no text, no acoustic model, no audio files; it
-//! depends only on `signet-nn` (and the registry types that crate takes).
+//! depends only on `signet-nn` (and the registry types that crate takes) and on
+//! `signet-schema` for its configuration.
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod hifigan;
 
 pub use error::VocoderError;
-pub use hifigan::{Generator, GeneratorConfig, ResBlockKind, BUCKET_FRAMES, DEFAULT_CHUNK_FRAMES};
+pub use hifigan::{Generator, BUCKET_FRAMES, DEFAULT_WINDOW_FRAMES};
+pub use signet_schema::hifigan::{CheckedHifiGan, HifiGanConfig, ResBlockKind};

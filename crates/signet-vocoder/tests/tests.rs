@@ -1,5 +1,5 @@
 //! Integration tests of signet-vocoder (one binary): a small random HiFi-GAN built from a
-//! verified bundle, chunked decoding against one pass, and loader strictness.
+//! verified bundle, windowed decoding against one pass, and loader strictness.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -15,28 +15,43 @@ use signet_registry::{
     verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults,
     Manifest, PhonemeSpec, VerifiedBundle, VoiceInfo, BUNDLE_FORMAT, WEIGHTS_FILE,
 };
-use signet_vocoder::{Generator, GeneratorConfig, ResBlockKind, VocoderError};
+use signet_schema::{ArchitectureSchema, SchemaError, TensorSpec};
+use signet_vocoder::{Generator, HifiGanConfig, ResBlockKind, VocoderError};
 use tch::{Device, Kind, Tensor};
 
-fn config(resblock: ResBlockKind, gin: usize) -> GeneratorConfig {
-    let dilations = match resblock {
-        ResBlockKind::One => vec![vec![1, 3, 5], vec![1, 3, 5]],
-        ResBlockKind::Two => vec![vec![1, 2], vec![2, 6]],
+fn config(resblock: ResBlockKind, gin: usize, conv_post_bias: bool) -> HifiGanConfig {
+    let (name, dilations) = match resblock {
+        ResBlockKind::One => ("1", vec![vec![1, 3, 5], vec![1, 3, 5]]),
+        ResBlockKind::Two => ("2", vec![vec![1, 2], vec![2, 6]]),
     };
-    GeneratorConfig {
+    HifiGanConfig {
         in_channels: 6,
-        resblock,
+        resblock: name.to_owned(),
         resblock_kernel_sizes: vec![3, 7],
         resblock_dilation_sizes: dilations,
         upsample_rates: vec![4, 2, 2],
         upsample_initial_channel: 16,
         upsample_kernel_sizes: vec![8, 4, 4],
         gin_channels: gin,
+        conv_post_bias,
     }
 }
 
+/// What the schema declares for `cfg`, under `dec` as the bundles hold it.
+fn declared(cfg: &HifiGanConfig) -> Result<Vec<TensorSpec>> {
+    Ok(cfg
+        .validate()?
+        .tensors()
+        .into_iter()
+        .map(|t| TensorSpec {
+            name: format!("dec.{}", t.name),
+            shape: t.shape,
+        })
+        .collect())
+}
+
 /// Tensor names and shapes of `dec` for `cfg`, written out independently of the model code.
-fn specs(cfg: &GeneratorConfig) -> Vec<(String, Vec<usize>)> {
+fn specs(cfg: &HifiGanConfig) -> Vec<(String, Vec<usize>)> {
     let mut t = vec![
         (
             "dec.conv_pre.weight".to_owned(),
@@ -66,7 +81,7 @@ fn specs(cfg: &GeneratorConfig) -> Vec<(String, Vec<usize>)> {
             .zip(&cfg.resblock_dilation_sizes)
             .enumerate()
         {
-            let names: Vec<String> = match cfg.resblock {
+            let names: Vec<String> = match ResBlockKind::parse(&cfg.resblock).unwrap() {
                 ResBlockKind::One => (0..ds.len())
                     .flat_map(|d| [format!("convs1.{d}"), format!("convs2.{d}")])
                     .collect(),
@@ -82,7 +97,29 @@ fn specs(cfg: &GeneratorConfig) -> Vec<(String, Vec<usize>)> {
         }
     }
     t.push(("dec.conv_post.weight".into(), vec![1, ch, 7]));
+    if cfg.conv_post_bias {
+        t.push(("dec.conv_post.bias".into(), vec![1]));
+    }
     t
+}
+
+#[test]
+fn the_schema_declares_what_the_generator_takes() -> Result<()> {
+    for (kind, gin, bias) in [
+        (ResBlockKind::One, 0, true),
+        (ResBlockKind::Two, 5, false),
+    ] {
+        let cfg = config(kind, gin, bias);
+        let mut schema: Vec<(String, Vec<usize>)> = declared(&cfg)?
+            .into_iter()
+            .map(|t| (t.name, t.shape))
+            .collect();
+        let mut written = specs(&cfg);
+        schema.sort();
+        written.sort();
+        assert_eq!(schema, written, "{kind:?}");
+    }
+    Ok(())
 }
 
 type Tensors = BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>;
@@ -166,12 +203,15 @@ fn bundle(tensors: &Tensors) -> Result<Bundle> {
 }
 
 #[test]
-fn chunked_decoding_matches_one_pass() -> Result<()> {
-    for (kind, gin) in [(ResBlockKind::One, 0), (ResBlockKind::Two, 5)] {
-        let cfg = config(kind, gin);
+fn windowed_decoding_matches_one_pass() -> Result<()> {
+    for (kind, gin, bias) in [
+        (ResBlockKind::One, 0, true),
+        (ResBlockKind::Two, 5, false),
+    ] {
+        let cfg = config(kind, gin, bias);
         let b = bundle(&random(&specs(&cfg), 3))?;
-        let weights = Weights::from_bundle(&b.verified)?;
-        let mut generator = Generator::new(cfg.clone(), &(weights.root() / "dec"))?;
+        let weights = Weights::from_bundle(&b.verified, &declared(&cfg)?)?;
+        let mut generator = Generator::new(cfg.validate()?, &(weights.root() / "dec"))?;
         weights.finish()?;
         assert_eq!(generator.hop_length(), 16);
         tch::manual_seed(5);
@@ -181,18 +221,18 @@ fn chunked_decoding_matches_one_pass() -> Result<()> {
             let whole = generator.forward(&z, g.as_ref())?;
             let whole: Vec<f32> = Vec::try_from(&whole.reshape([-1]))?;
             assert_eq!(whole.len(), frames as usize * 16);
-            for chunk in [1usize, 3, 8, 64] {
-                generator.set_chunk_frames(chunk);
-                let chunked = generator.decode(&z, g.as_ref())?;
-                assert_eq!(chunked.len(), whole.len());
+            for window in [1usize, 3, 8, 64] {
+                generator.set_window_frames(window);
+                let windowed = generator.decode(&z, g.as_ref())?;
+                assert_eq!(windowed.len(), whole.len());
                 let worst = whole
                     .iter()
-                    .zip(&chunked)
+                    .zip(&windowed)
                     .map(|(a, b)| (a - b).abs())
                     .fold(0.0f32, f32::max);
                 assert!(
                     worst < 1e-5,
-                    "{kind:?} frames {frames} chunk {chunk}: max difference {worst}"
+                    "{kind:?} frames {frames} window {window}: max difference {worst}"
                 );
             }
             assert!(whole.iter().all(|s| s.is_finite() && s.abs() <= 1.0));
@@ -203,10 +243,10 @@ fn chunked_decoding_matches_one_pass() -> Result<()> {
 
 #[test]
 fn a_wrong_latent_is_refused() -> Result<()> {
-    let cfg = config(ResBlockKind::Two, 0);
+    let cfg = config(ResBlockKind::Two, 0, false);
     let b = bundle(&random(&specs(&cfg), 4))?;
-    let weights = Weights::from_bundle(&b.verified)?;
-    let generator = Generator::new(cfg, &(weights.root() / "dec"))?;
+    let weights = Weights::from_bundle(&b.verified, &declared(&cfg)?)?;
+    let generator = Generator::new(cfg.validate()?, &(weights.root() / "dec"))?;
     for shape in [
         vec![1i64, 5, 10],
         vec![2, 6, 10],
@@ -227,47 +267,47 @@ fn a_wrong_latent_is_refused() -> Result<()> {
 
 #[test]
 fn loading_is_strict() -> Result<()> {
-    let cfg = config(ResBlockKind::One, 0);
+    let cfg = config(ResBlockKind::One, 0, false);
     let good = random(&specs(&cfg), 6);
     // Missing.
     let mut t = good.clone();
     t.remove("dec.resblocks.3.convs2.1.bias");
     let b = bundle(&t)?;
-    let w = Weights::from_bundle(&b.verified)?;
-    match Generator::new(cfg.clone(), &(w.root() / "dec")) {
-        Err(VocoderError::Nn(NnError::MissingTensor { name })) => {
+    match Weights::from_bundle(&b.verified, &declared(&cfg)?) {
+        Err(NnError::MissingTensor { name }) => {
             assert_eq!(name, "dec.resblocks.3.convs2.1.bias")
         }
         other => panic!("{other:?}"),
     }
-    // Extra: the generator loads, finish() refuses the leftover.
+    // Extra: refused before the generator is built.
     let mut t = good.clone();
     t.insert(
         "dec.conv_post.bias".into(),
         (Dtype::F32, vec![1], vec![0; 4]),
     );
     let b = bundle(&t)?;
-    let w = Weights::from_bundle(&b.verified)?;
-    Generator::new(cfg.clone(), &(w.root() / "dec"))?;
-    assert!(
-        matches!(w.finish(), Err(NnError::UnexpectedTensor { name }) if name == "dec.conv_post.bias")
-    );
+    assert!(matches!(
+        Weights::from_bundle(&b.verified, &declared(&cfg)?),
+        Err(NnError::UnexpectedTensor { name }) if name == "dec.conv_post.bias"
+    ));
     // Config that disagrees with the file.
     let mut other = cfg.clone();
     other.upsample_kernel_sizes = vec![8, 6, 4];
     let b = bundle(&good)?;
-    let w = Weights::from_bundle(&b.verified)?;
     assert!(matches!(
-        Generator::new(other, &(w.root() / "dec")),
-        Err(VocoderError::Nn(NnError::ShapeMismatch { .. }))
+        Weights::from_bundle(&b.verified, &declared(&other)?),
+        Err(NnError::ShapeMismatch { .. })
     ));
+    // The generator takes every declared tensor: nothing is left over.
+    let w = Weights::from_bundle(&b.verified, &declared(&cfg)?)?;
+    Generator::new(cfg.validate()?, &(w.root() / "dec"))?;
+    w.finish()?;
     // Invalid config.
     let mut bad = cfg;
     bad.upsample_kernel_sizes = vec![8, 4, 3];
-    let w = Weights::from_bundle(&b.verified)?;
     assert!(matches!(
-        Generator::new(bad, &(w.root() / "dec")),
-        Err(VocoderError::InvalidConfig {
+        bad.validate(),
+        Err(SchemaError::InvalidConfig {
             key: "upsample_kernel_sizes",
             ..
         })
