@@ -15,7 +15,6 @@ use signet_schema::CheckedVits;
 
 use crate::AcousticError;
 
-
 /// A non-causal WaveNet stack with gated tanh-sigmoid units (`WN`).
 #[derive(Debug)]
 struct WaveNet {

@@ -50,9 +50,9 @@ mod spline;
 pub mod text_encoder;
 mod vits;
 
-pub use signet_schema::{CheckedVits, VitsConfig};
 pub use error::AcousticError;
 pub use signet_nn::set_num_threads;
+pub use signet_schema::{CheckedVits, VitsConfig};
 pub use vits::{Inference, Scales, Vits};
 
 /// Most phoneme ids one [`Vits::infer`] call accepts. Attention memory grows with the square of

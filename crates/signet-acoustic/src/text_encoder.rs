@@ -19,7 +19,6 @@ use signet_schema::CheckedVits;
 
 use crate::AcousticError;
 
-
 /// Score of a padded key (upstream's masked value); its softmax weight is exactly zero.
 const MASKED_SCORE: f64 = -1e4;
 

@@ -156,7 +156,10 @@ fn invalid_config_values() -> Result<()> {
     bad.n_heads = 3;
     assert!(matches!(
         load(support::manifest(&bad)?, &tensors)?,
-        Err(AcousticError::Schema(SchemaError::InvalidConfig { key: "n_heads", .. }))
+        Err(AcousticError::Schema(SchemaError::InvalidConfig {
+            key: "n_heads",
+            ..
+        }))
     ));
     let mut bad = cfg.clone();
     bad.hidden_channels = 1 << 30;

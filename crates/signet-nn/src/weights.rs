@@ -45,7 +45,10 @@ impl<'a> Weights<'a> {
     }
 
     /// Wraps an already parsed safetensors file after comparing it with `declared`.
-    pub fn from_safetensors(file: SafeTensors<'a>, declared: &[TensorSpec]) -> Result<Self, NnError> {
+    pub fn from_safetensors(
+        file: SafeTensors<'a>,
+        declared: &[TensorSpec],
+    ) -> Result<Self, NnError> {
         let mut views = Vec::with_capacity(file.len());
         for name in file.names() {
             let view = file.get(name).ok_or_else(|| NnError::MissingTensor {
@@ -55,7 +58,9 @@ impl<'a> Weights<'a> {
         }
         check_tensors(
             declared,
-            views.iter().map(|(name, view)| (*name, view.shape.as_slice())),
+            views
+                .iter()
+                .map(|(name, view)| (*name, view.shape.as_slice())),
         )
         .map_err(NnError::from_schema)?;
         if let Some((name, view)) = views.iter().find(|(_, v)| v.dtype != Dtype::F32) {

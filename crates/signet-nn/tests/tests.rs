@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 
 use anyhow::Result;
 use signet_nn::{Conv1d, ConvSpec, NnError, Weights};
-use signet_schema::TensorSpec;
 use signet_registry::{
     verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults,
     Manifest, PhonemeSpec, VerifiedBundle, VoiceInfo, BUNDLE_FORMAT, WEIGHTS_FILE,
 };
+use signet_schema::TensorSpec;
 
 struct Bundle {
     _dir: tempfile::TempDir,
@@ -138,7 +138,8 @@ fn every_misuse_is_its_own_error() -> Result<()> {
 
     // By the model code, once the file fits its declaration.
     let bundle = self::bundle(&[("a", Dtype::F32, &[2, 3], &w), ("c", Dtype::F32, &[6], &w)])?;
-    let weights = Weights::from_bundle(&bundle.verified, &declared(&[("a", &[2, 3]), ("c", &[6])]))?;
+    let weights =
+        Weights::from_bundle(&bundle.verified, &declared(&[("a", &[2, 3]), ("c", &[6])]))?;
     assert!(
         matches!(weights.get("zz", &[1]), Err(NnError::MissingTensor { name }) if name == "zz")
     );

@@ -245,4 +245,3 @@ pub(crate) fn check_parameters(
     }
     Ok(checked)
 }
-

@@ -38,12 +38,12 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use signet_schema::ArchitectureSchema;
 use signet_registry::{
     replace_bundle, verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype,
     InferenceDefaults, Manifest, PhonemeSpec, RegistryError, Role, SecretKey, Source, TrustStore,
     VoiceInfo, VoiceName, BUNDLE_FORMAT, WEIGHTS_FILE,
 };
+use signet_schema::ArchitectureSchema;
 
 pub use error::PiperError;
 pub use signet_schema::VitsConfig;

@@ -129,7 +129,11 @@ fn the_bundle_holds_exactly_the_vits_schema_tensors() {
         toml::Value::Table(bundle.manifest().architecture.config.clone())
             .try_into()
             .unwrap();
-    assert_eq!(config.validate().unwrap().tensors(), declared, "manifest config");
+    assert_eq!(
+        config.validate().unwrap().tensors(),
+        declared,
+        "manifest config"
+    );
     let w = bundle.weights().unwrap();
     let found: std::collections::BTreeMap<&str, Vec<usize>> = w
         .names()

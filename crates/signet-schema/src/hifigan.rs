@@ -117,7 +117,10 @@ impl HifiGanConfig {
         let range = |key, v, lo, hi| range(architecture, key, v, lo, hi);
         let len = |key, n: usize| {
             if n == 0 || n > MAX_LIST {
-                return Err(bad(key, format!("has {n} entries, expected 1..={MAX_LIST}")));
+                return Err(bad(
+                    key,
+                    format!("has {n} entries, expected 1..={MAX_LIST}"),
+                ));
             }
             Ok(())
         };
@@ -326,7 +329,10 @@ mod tests {
     fn standalone_generator_tensors() {
         let checked = vocoder().validate().unwrap();
         assert_eq!(checked.hop_length(), 256);
-        assert_eq!(checked.stage_channels().collect::<Vec<_>>(), [256, 128, 64, 32]);
+        assert_eq!(
+            checked.stage_channels().collect::<Vec<_>>(),
+            [256, 128, 64, 32]
+        );
         let t: BTreeMap<_, _> = checked
             .tensors()
             .into_iter()
@@ -360,7 +366,10 @@ mod tests {
         let cases: Vec<(&str, Mutation)> = vec![
             ("in_channels", Box::new(|c| c.in_channels = 0)),
             ("resblock", Box::new(|c| c.resblock = "3".into())),
-            ("resblock_kernel_sizes", Box::new(|c| c.resblock_kernel_sizes[0] = 4)),
+            (
+                "resblock_kernel_sizes",
+                Box::new(|c| c.resblock_kernel_sizes[0] = 4),
+            ),
             (
                 "resblock_dilation_sizes",
                 Box::new(|c| c.resblock_dilation_sizes.truncate(2)),

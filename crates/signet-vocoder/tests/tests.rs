@@ -105,10 +105,7 @@ fn specs(cfg: &HifiGanConfig) -> Vec<(String, Vec<usize>)> {
 
 #[test]
 fn the_schema_declares_what_the_generator_takes() -> Result<()> {
-    for (kind, gin, bias) in [
-        (ResBlockKind::One, 0, true),
-        (ResBlockKind::Two, 5, false),
-    ] {
+    for (kind, gin, bias) in [(ResBlockKind::One, 0, true), (ResBlockKind::Two, 5, false)] {
         let cfg = config(kind, gin, bias);
         let mut schema: Vec<(String, Vec<usize>)> = declared(&cfg)?
             .into_iter()
@@ -204,10 +201,7 @@ fn bundle(tensors: &Tensors) -> Result<Bundle> {
 
 #[test]
 fn windowed_decoding_matches_one_pass() -> Result<()> {
-    for (kind, gin, bias) in [
-        (ResBlockKind::One, 0, true),
-        (ResBlockKind::Two, 5, false),
-    ] {
+    for (kind, gin, bias) in [(ResBlockKind::One, 0, true), (ResBlockKind::Two, 5, false)] {
         let cfg = config(kind, gin, bias);
         let b = bundle(&random(&specs(&cfg), 3))?;
         let weights = Weights::from_bundle(&b.verified, &declared(&cfg)?)?;
