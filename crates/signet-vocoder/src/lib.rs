@@ -3,7 +3,7 @@
 //! [`Generator`] turns a latent `[1, channels, frames]` into audio samples, `hop_length()`
 //! samples per frame. It is usable on its own: build it from a [`signet_nn::Path`] that points at
 //! the generator's tensors (`dec` in a VITS bundle) and a checked
-//! [`HifiGanConfig`](signet_schema::HifiGanConfig), whose schema (`signet_schema::hifigan`)
+//! [`HifiGanConfig`], whose schema (`signet_schema::hifigan`)
 //! also lists the tensors a bundle must hold.
 //!
 //! Long latents are decoded in overlapping windows whose overlap covers the generator's
