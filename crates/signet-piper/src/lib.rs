@@ -11,7 +11,7 @@
 //! [`signet_registry::verify_bundle_dir`] against a trust store holding that key alone.
 //!
 //! ```no_run
-//! # fn main() -> Result<(), signet_piper::PiperError> {
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::path::Path;
 //! let importer_key = signet_registry::SecretKey::load(Path::new("keys/local-importer.key"))?;
 //! let report = signet_piper::import_piper(
