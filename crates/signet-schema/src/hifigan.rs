@@ -300,12 +300,7 @@ impl ArchitectureSchema for CheckedHifiGan {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use std::collections::BTreeMap;
 
     use super::*;

@@ -79,17 +79,17 @@ pub struct VitsConfig {
     pub n_layers: usize,
     /// Text-encoder feed-forward kernel width.
     pub kernel_size: usize,
-    /// HiFi-GAN residual block flavour, `"1"` or `"2"`.
+    /// Decoder (`dec`) keys, as [`HifiGanConfig`] names and checks them: `"1"` or `"2"`.
     pub resblock: String,
-    /// HiFi-GAN residual block kernel widths.
+    /// Decoder: kernel widths of a stage's residual blocks.
     pub resblock_kernel_sizes: Vec<usize>,
-    /// HiFi-GAN residual block dilations, one list per kernel.
+    /// Decoder: dilations of each residual block, one list per kernel.
     pub resblock_dilation_sizes: Vec<Vec<usize>>,
-    /// HiFi-GAN upsampling factors.
+    /// Decoder: upsampling factors (their product is the hop length).
     pub upsample_rates: Vec<usize>,
-    /// HiFi-GAN channels after `conv_pre`.
+    /// Decoder: channels after `conv_pre`.
     pub upsample_initial_channel: usize,
-    /// HiFi-GAN transposed-convolution kernel widths.
+    /// Decoder: transposed-convolution kernel widths.
     pub upsample_kernel_sizes: Vec<usize>,
     /// Speakers (1: single-speaker voice).
     pub n_speakers: usize,
@@ -298,12 +298,7 @@ fn dds_conv(at: &mut Lister<'_>, channels: usize) {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
     use std::collections::BTreeMap;
 
     use super::*;
