@@ -1,6 +1,6 @@
 //! Fuzz target: the text path, normalize → sentence split → phonemize → ids.
 //!
-//! Runs `signet_text::fuzz_frontend`: the fuzzer's bytes become the input text
+//! Runs `signet_text::fuzzing::fuzz_frontend`: the fuzzer's bytes become the input text
 //! (through the UTF-8 check, the limits, the Unicode policy, English
 //! normalization and chunking) and also the phoneme strings that an in-process
 //! stand-in for the espeak-ng helper answers, so the code that reads the
@@ -12,7 +12,7 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Err(broken) = signet_text::fuzz_frontend(data) {
+    if let Err(broken) = signet_text::fuzzing::fuzz_frontend(data) {
         panic!("text frontend invariant broken: {broken}");
     }
 });

@@ -247,6 +247,16 @@ pub enum AudioError {
         /// The limit.
         max_ms: u32,
     },
+    /// An [`AudioOptions`](crate::AudioOptions) setting out of range.
+    #[error("invalid setting {setting} = {value}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        reason: &'static str,
+    },
 }
 
 #[cfg(test)]

@@ -5,13 +5,17 @@
 //! within [`MIN_SAMPLE_RATE`]`..=`[`MAX_SAMPLE_RATE`]; every constructor checks
 //! both, so code holding an [`Audio`] never has to.
 //!
-//! - Output: a WAV file (16-bit PCM or 32-bit float, via hound) or raw
-//!   little-endian PCM (`s16le`, `f32le`); see [`Audio::to_wav`] and
-//!   [`Audio::write_raw`].
-//! - Provenance: [`Audio::to_wav_with_provenance`] and [`write_wav_stream`]
-//!   (sentence by sentence, in bounded memory) add a `LIST`/`INFO` chunk
-//!   saying the audio is synthetic and which voice made it; [`WavInfo::read`]
-//!   shows it (see the `provenance` module for what it does not protect).
+//! - Output: one WAV writer, [`WavWriter`] (16-bit PCM or 32-bit float),
+//!   that always writes a `LIST`/`INFO` chunk saying the audio is synthetic
+//!   and which voice made it ([`Provenance`]), as a complete file (sizes
+//!   patched at the end; [`Audio::to_wav`], [`write_wav_stream`]) or as a
+//!   stream whose sizes are marked unknown; [`WavInfo::read`] shows the
+//!   metadata (see the `provenance` module for what it does not protect).
+//!   Raw little-endian PCM (`s16le`, `f32le`), which has no room for
+//!   metadata: [`Audio::write_raw`].
+//! - The per-sentence chain: [`AudioOptions::apply`] trims, resamples,
+//!   applies the volume and puts the pause between sentences, in that order
+//!   (see the `chain` module).
 //! - Input: [`Audio::from_wav`] reads untrusted WAV bytes under [`WavLimits`];
 //!   the RIFF structure is checked here before hound decodes anything (see the
 //!   `wav` module).
@@ -23,7 +27,7 @@
 //!   [`Audio::silence`], computed with ndarray (see the `dsp` module).
 //!
 //! ```
-//! use signet_audio::{Audio, SampleFormat, WavLimits};
+//! use signet_audio::{Audio, Provenance, SampleFormat, WavLimits};
 //!
 //! # fn main() -> Result<(), signet_audio::AudioError> {
 //! // Half a second of a 220 Hz tone at the voice's rate, then a pause.
@@ -35,11 +39,13 @@
 //!
 //! // Telephone rate, full level, written and read back.
 //! let phone = speech.resample(8_000)?.normalize_peak(0.95)?;
-//! let wav = phone.to_wav(SampleFormat::S16)?;
+//! let provenance = Provenance::new("Signet", "0.1.0", "example-voice", "ab".repeat(32))?;
+//! let wav = phone.to_wav(SampleFormat::S16, &provenance)?;
 //! let back = Audio::from_wav(&wav, &WavLimits::default())?;
 //! assert_eq!(back.sample_rate(), 8_000);
 //! assert_eq!(back.samples().len(), 8_000 * 7 / 10);
 //! assert!((back.peak() - 0.95).abs() < 1e-3);
+//! assert_eq!(signet_audio::WavInfo::read(&wav, &WavLimits::default())?.provenance, Some(provenance));
 //! # Ok(())
 //! # }
 //! ```
@@ -48,19 +54,23 @@
 //! libtorch; it takes samples in and gives bytes out.
 #![forbid(unsafe_code)]
 
+mod chain;
 mod dsp;
 mod error;
 mod provenance;
 mod resample;
 mod wav;
+mod writer;
 
-use std::io::{Cursor, Write};
+use std::io::Write;
 
 pub use dsp::{VolumeChange, MAX_SILENCE_MS};
 pub use error::{AudioError, FourCc};
-pub use provenance::{write_wav_stream, InfoFields, Provenance, MAX_FIELD_BYTES};
+pub use chain::{AudioOptions, Processed, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD};
+pub use provenance::{InfoFields, Provenance, MAX_FIELD_BYTES};
 pub use resample::{MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
 pub use wav::{WavInfo, WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};
+pub use writer::{write_wav_stream, WavWriter, UNKNOWN_SIZE};
 
 /// Lowest sample rate Signet writes.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;
@@ -137,53 +147,12 @@ impl Audio {
         Ok(())
     }
 
-    /// Encodes the buffer as a complete WAV file in memory, without
-    /// metadata. Signet's own output carries provenance: see
-    /// [`Audio::to_wav_with_provenance`].
-    pub fn to_wav(&self, format: SampleFormat) -> Result<Vec<u8>, AudioError> {
-        let mut out = Cursor::new(Vec::with_capacity(44 + self.samples.len() * 4));
-        {
-            let mut w = hound::WavWriter::new(&mut out, wav_spec(self.sample_rate, format))?;
-            provenance::write_samples(&mut w, &self.samples, format)?;
-            w.finalize()?;
-        }
-        Ok(out.into_inner())
-    }
-
-    /// Writes the samples as raw little-endian PCM, without a header.
+    /// Writes the samples as raw little-endian PCM, without a header (and so
+    /// without provenance: raw PCM has nowhere to carry it).
     pub fn write_raw<W: Write>(&self, format: SampleFormat, mut w: W) -> Result<(), AudioError> {
-        let mut buf = Vec::with_capacity(self.samples.len() * 4);
-        match format {
-            SampleFormat::S16 => {
-                for &s in &self.samples {
-                    buf.extend_from_slice(&to_s16(s).to_le_bytes());
-                }
-            }
-            SampleFormat::F32 => {
-                for &s in &self.samples {
-                    buf.extend_from_slice(&s.to_le_bytes());
-                }
-            }
-        }
-        w.write_all(&buf)?;
+        self.write_raw_unflushed(format, &mut w)?;
         w.flush()?;
         Ok(())
-    }
-}
-
-/// hound's description of a mono file at `rate` in `format`.
-fn wav_spec(rate: u32, format: SampleFormat) -> hound::WavSpec {
-    hound::WavSpec {
-        channels: 1,
-        sample_rate: rate,
-        bits_per_sample: match format {
-            SampleFormat::S16 => 16,
-            SampleFormat::F32 => 32,
-        },
-        sample_format: match format {
-            SampleFormat::S16 => hound::SampleFormat::Int,
-            SampleFormat::F32 => hound::SampleFormat::Float,
-        },
     }
 }
 
@@ -196,20 +165,23 @@ pub fn to_s16(sample: f32) -> i16 {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Cursor;
+
     use super::*;
 
     #[test]
     fn wav_round_trip_s16_and_f32() -> Result<(), Box<dyn std::error::Error>> {
         let samples: Vec<f32> = (0..1000).map(|i| ((i as f32) * 0.01).sin() * 0.5).collect();
         let audio = Audio::new(samples.clone(), 22_050)?;
+        let p = Provenance::new("Signet", "0.1.0", "v", "ab".repeat(32))?;
 
-        let f32_wav = audio.to_wav(SampleFormat::F32)?;
+        let f32_wav = audio.to_wav(SampleFormat::F32, &p)?;
         let mut r = hound::WavReader::new(Cursor::new(f32_wav))?;
         assert_eq!(r.spec().sample_rate, 22_050);
         let back: Vec<f32> = r.samples::<f32>().collect::<Result<_, _>>()?;
         assert_eq!(back, samples);
 
-        let s16_wav = audio.to_wav(SampleFormat::S16)?;
+        let s16_wav = audio.to_wav(SampleFormat::S16, &p)?;
         let mut r = hound::WavReader::new(Cursor::new(s16_wav))?;
         assert_eq!(r.spec().bits_per_sample, 16);
         let back: Vec<i16> = r.samples::<i16>().collect::<Result<_, _>>()?;

@@ -1,10 +1,10 @@
 //! Provenance metadata: the `LIST`/`INFO` chunk every WAV file Signet writes
-//! carries, and the streaming WAV writer that adds it.
+//! carries (the writer is in the `writer` module).
 //!
 //! # The chunk
 //!
-//! A standard RIFF `LIST` chunk of form `INFO`, placed after the `data`
-//! chunk, with two NUL-terminated text fields that common tools (ffprobe,
+//! A standard RIFF `LIST` chunk of form `INFO`, placed before the `data`
+//! chunk (so that a stream of unknown length carries it too), with two NUL-terminated text fields that common tools (ffprobe,
 //! sox, exiftool, audio editors) already show:
 //!
 //! - `ISFT` (software): `Signet 0.1.0`, the generator and its version;
@@ -24,9 +24,7 @@
 //! robust signal that audio came from Signet is the inaudible watermark (a
 //! later milestone); this chunk is for honest tools and honest users.
 
-use std::io::{Seek, SeekFrom, Write};
-
-use crate::{to_s16, Audio, AudioError, SampleFormat};
+use crate::AudioError;
 
 /// Longest value of a provenance field, in bytes.
 pub const MAX_FIELD_BYTES: usize = 256;
@@ -231,124 +229,6 @@ pub(crate) fn parse_info(body: &[u8], offset: u64) -> Result<InfoFields, AudioEr
         pos = start + size + (size & 1);
     }
     Ok(fields)
-}
-
-/// Room kept in a RIFF form for headers and the provenance chunk.
-const HEADROOM: u64 = 4096;
-
-/// Writes a WAV file to `w` sentence by sentence, holding one piece of audio
-/// at a time, and ends it with the provenance chunk.
-///
-/// `w` must be empty and at offset 0 (a new file, an empty cursor). `pieces`
-/// yields the audio in order, all at `sample_rate`; an error from it stops
-/// the writing and is returned (the file is then incomplete). Samples are
-/// encoded by hound as [`Audio::to_wav`] encodes them. A WAV file holds at
-/// most 4 GiB: more audio than that is [`AudioError::WavTooLarge`].
-pub fn write_wav_stream<W, I, E>(
-    w: &mut W,
-    sample_rate: u32,
-    format: SampleFormat,
-    provenance: &Provenance,
-    pieces: I,
-) -> Result<(), E>
-where
-    W: Write + Seek,
-    I: IntoIterator<Item = Result<Audio, E>>,
-    E: From<AudioError>,
-{
-    if w.stream_position().map_err(AudioError::from)? != 0 {
-        return Err(AudioError::from(std::io::Error::new(
-            std::io::ErrorKind::InvalidInput,
-            "a WAV stream must start at offset 0",
-        ))
-        .into());
-    }
-    let width: u64 = match format {
-        SampleFormat::S16 => 2,
-        SampleFormat::F32 => 4,
-    };
-    let max_data = u64::from(u32::MAX) - HEADROOM;
-    let mut data_bytes: u64 = 0;
-    {
-        let mut writer = hound::WavWriter::new(&mut *w, crate::wav_spec(sample_rate, format))
-            .map_err(AudioError::from)?;
-        for piece in pieces {
-            let piece = piece?;
-            if piece.sample_rate() != sample_rate {
-                return Err(AudioError::SampleRate {
-                    rate: piece.sample_rate(),
-                    min: sample_rate,
-                    max: sample_rate,
-                }
-                .into());
-            }
-            data_bytes =
-                data_bytes.saturating_add(width.saturating_mul(piece.samples().len() as u64));
-            if data_bytes > max_data {
-                return Err(AudioError::WavTooLarge {
-                    size: data_bytes,
-                    max: max_data,
-                }
-                .into());
-            }
-            write_samples(&mut writer, piece.samples(), format).map_err(AudioError::from)?;
-        }
-        writer.finalize().map_err(AudioError::from)?;
-    }
-    append_chunk(w, &provenance.info_chunk()).map_err(E::from)
-}
-
-/// Encodes samples with hound, as [`Audio::to_wav`] does.
-pub(crate) fn write_samples<W: Write + Seek>(
-    writer: &mut hound::WavWriter<W>,
-    samples: &[f32],
-    format: SampleFormat,
-) -> Result<(), hound::Error> {
-    match format {
-        SampleFormat::S16 => samples
-            .iter()
-            .try_for_each(|&s| writer.write_sample(to_s16(s))),
-        SampleFormat::F32 => samples.iter().try_for_each(|&s| writer.write_sample(s)),
-    }
-}
-
-/// Appends `chunk` to the RIFF file that fills `w` from offset 0, and
-/// updates the RIFF size.
-fn append_chunk<W: Write + Seek>(w: &mut W, chunk: &[u8]) -> Result<(), AudioError> {
-    let end = w.seek(SeekFrom::End(0))?;
-    w.write_all(chunk)?;
-    let total = end.saturating_add(chunk.len() as u64);
-    let riff_size =
-        u32::try_from(total.saturating_sub(8)).map_err(|_| AudioError::WavTooLarge {
-            size: total,
-            max: u64::from(u32::MAX),
-        })?;
-    w.seek(SeekFrom::Start(4))?;
-    w.write_all(&riff_size.to_le_bytes())?;
-    w.seek(SeekFrom::Start(total))?;
-    w.flush()?;
-    Ok(())
-}
-
-impl Audio {
-    /// Encodes the buffer as a complete WAV file that carries `provenance`
-    /// (see the module docs). This is what Signet writes; [`Audio::to_wav`]
-    /// writes the bare samples.
-    pub fn to_wav_with_provenance(
-        &self,
-        format: SampleFormat,
-        provenance: &Provenance,
-    ) -> Result<Vec<u8>, AudioError> {
-        let mut out = std::io::Cursor::new(Vec::new());
-        write_wav_stream::<_, _, AudioError>(
-            &mut out,
-            self.sample_rate(),
-            format,
-            provenance,
-            [Ok(self.clone())],
-        )?;
-        Ok(out.into_inner())
-    }
 }
 
 #[cfg(test)]

@@ -34,7 +34,7 @@ use std::io::{Cursor, Read};
 
 use ndarray::{Array2, Axis};
 
-use crate::{Audio, AudioError, FourCc, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE};
+use crate::{Audio, AudioError, FourCc, MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, UNKNOWN_SIZE};
 
 /// Default cap on the size of a WAV input: 1 GiB.
 pub const DEFAULT_MAX_WAV_BYTES: u64 = 1 << 30;
@@ -58,8 +58,6 @@ const WAVE: FourCc = FourCc(*b"WAVE");
 const FMT: FourCc = FourCc(*b"fmt ");
 const DATA: FourCc = FourCc(*b"data");
 const LIST: FourCc = FourCc(*b"LIST");
-/// The size a streaming writer puts in a header before it knows the real one.
-const UNKNOWN_SIZE: u32 = u32::MAX;
 
 /// Limits applied by [`Audio::from_wav`]. The defaults are safe for
 /// untrusted input; raise a limit only for input you trust.

@@ -23,11 +23,12 @@ fn err(bytes: &[u8]) -> AudioError {
 fn round_trips_what_to_wav_writes() {
     let samples: Vec<f32> = (0..999).map(|i| ((i as f32) * 0.03).sin() * 0.7).collect();
     let audio = Audio::new(samples.clone(), 22_050).unwrap();
+    let p = signet_audio::Provenance::new("Signet", "0.1.0", "v", "ab".repeat(32)).unwrap();
 
-    let back = read(&audio.to_wav(SampleFormat::F32).unwrap()).unwrap();
+    let back = read(&audio.to_wav(SampleFormat::F32, &p).unwrap()).unwrap();
     assert_eq!(back, audio);
 
-    let back = read(&audio.to_wav(SampleFormat::S16).unwrap()).unwrap();
+    let back = read(&audio.to_wav(SampleFormat::S16, &p).unwrap()).unwrap();
     assert_eq!(back.sample_rate(), 22_050);
     assert_eq!(back.samples().len(), samples.len());
     for (a, b) in back.samples().iter().zip(&samples) {
@@ -199,6 +200,8 @@ fn huge_chunk_and_riff_sizes_allocate_nothing() {
         AudioError::ChunkOverrun { id, offset: 12, declared: 0xFFFF_FFF0, .. } if id == FourCc(*b"LIST")
     ));
 
+    // The largest size short of "unknown" (0xFFFFFFFF, a stream: see
+    // `streams_of_unknown_size_run_to_the_end`).
     let mut file = small_wav(&[0; 4]);
     file[4..8].copy_from_slice(&(u32::MAX - 1).to_le_bytes());
     assert!(matches!(
@@ -208,6 +211,43 @@ fn huge_chunk_and_riff_sizes_allocate_nothing() {
     // 0xFFFFFFFF is a streaming writer's "unknown": the form ends with the input.
     file[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
     assert!(Audio::from_wav(&file, &WavLimits::default()).is_ok());
+}
+
+#[test]
+fn streams_of_unknown_size_run_to_the_end() {
+    let provenance =
+        signet_audio::Provenance::new("Signet", "0.1.0", "v", "ab".repeat(32)).unwrap();
+    let audio = Audio::new(vec![0.5, -0.25, 0.125, 0.0], 16_000).unwrap();
+    let mut w = signet_audio::WavWriter::unsized_stream(
+        Vec::new(),
+        16_000,
+        SampleFormat::S16,
+        &provenance,
+    )
+    .unwrap();
+    w.write(&audio).unwrap();
+    w.write(&audio).unwrap();
+    let stream = w.end_stream().unwrap();
+    assert_eq!(stream[4..8], u32::MAX.to_le_bytes());
+    let back = read(&stream).unwrap();
+    assert_eq!(back.samples().len(), 8);
+    let info = signet_audio::WavInfo::read(&stream, &WavLimits::default()).unwrap();
+    assert_eq!(info.frames, 8);
+    assert_eq!(info.provenance.as_ref(), Some(&provenance));
+    // A stream cut inside a sample is refused; cut between samples, it is
+    // the audio so far.
+    assert!(matches!(
+        err(&stream[..stream.len() - 1]),
+        AudioError::PartialFrame { .. }
+    ));
+    assert_eq!(read(&stream[..stream.len() - 2]).unwrap().samples().len(), 7);
+    // Unknown data size in a file of known size is still an overrun.
+    let mut sized = audio
+        .to_wav(SampleFormat::S16, &provenance)
+        .unwrap();
+    let at = sized.len() - 8 - 4;
+    sized[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(err(&sized), AudioError::ChunkOverrun { .. }));
 }
 
 #[test]

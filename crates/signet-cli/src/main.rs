@@ -25,6 +25,7 @@ macro_rules! out {
     }};
 }
 
+mod config;
 mod inspect;
 mod keys;
 mod output;

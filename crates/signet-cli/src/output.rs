@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use signet::{Audio, Provenance, SampleFormat, SpeechChunk};
+use signet::{Audio, Provenance, SampleFormat, Utterance};
 
 /// Peak level `--normalize` scales to: -0.5 dBFS.
 pub const NORMALIZE_PEAK: f32 = 0.944;
@@ -220,9 +220,9 @@ impl TimingsWriter {
         })
     }
 
-    pub fn add(&mut self, chunk: &SpeechChunk) -> Result<()> {
+    pub fn add(&mut self, utterance: &Utterance) -> Result<()> {
         let secs = |s: u64| (s as f64 / f64::from(self.rate) * 1e6).round() / 1e6;
-        let words: Vec<serde_json::Value> = chunk
+        let words: Vec<serde_json::Value> = utterance
             .timings
             .words
             .iter()
@@ -234,7 +234,7 @@ impl TimingsWriter {
                 })
             })
             .collect();
-        let phonemes: Vec<serde_json::Value> = chunk
+        let phonemes: Vec<serde_json::Value> = utterance
             .timings
             .phonemes
             .iter()
@@ -246,10 +246,10 @@ impl TimingsWriter {
             })
             .collect();
         let sentence = serde_json::json!({
-            "index": chunk.index,
-            "text": [chunk.text.start, chunk.text.end],
-            "start": chunk.start,
-            "end": chunk.start + chunk.audio.samples().len() as u64,
+            "index": utterance.index,
+            "text": [utterance.text.start, utterance.text.end],
+            "start": utterance.start,
+            "end": utterance.start + utterance.audio.samples().len() as u64,
             "words": words,
             "phonemes": phonemes,
         });
@@ -309,8 +309,8 @@ impl SubtitleWriter {
         })
     }
 
-    pub fn add(&mut self, chunk: &SpeechChunk, text: &str) -> Result<()> {
-        for (range, start, end) in cues(chunk, text) {
+    pub fn add(&mut self, utterance: &Utterance, text: &str) -> Result<()> {
+        for (range, start, end) in cues(utterance, text) {
             self.cues += 1;
             let line = cue_text(text.get(range).unwrap_or_default(), self.format);
             let (a, b) = (self.stamp(start), self.stamp(end));
@@ -339,10 +339,10 @@ impl SubtitleWriter {
     }
 }
 
-/// The cues of one chunk: text range and sample interval, from its words.
-fn cues(chunk: &SpeechChunk, text: &str) -> Vec<(Range<usize>, u64, u64)> {
+/// The cues of one utterance: text range and sample interval, from its words.
+fn cues(utterance: &Utterance, text: &str) -> Vec<(Range<usize>, u64, u64)> {
     let mut out: Vec<(Range<usize>, u64, u64)> = Vec::new();
-    for w in &chunk.timings.words {
+    for w in &utterance.timings.words {
         if let Some(last) = out.last_mut() {
             let joined = text.get(last.0.start..w.text.end).unwrap_or_default();
             if joined.chars().count() <= MAX_CUE_CHARS {
@@ -384,10 +384,10 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(chunks: usize, rate: u32) -> Self {
-        let bar = if std::io::stderr().is_terminal() && chunks > 1 {
+    pub fn new(segments: usize, rate: u32) -> Self {
+        let bar = if std::io::stderr().is_terminal() && segments > 1 {
             let bar =
-                ProgressBar::with_draw_target(Some(chunks as u64), ProgressDrawTarget::stderr());
+                ProgressBar::with_draw_target(Some(segments as u64), ProgressDrawTarget::stderr());
             if let Ok(style) = ProgressStyle::with_template(
                 "{bar:30} {pos}/{len} sentences, {msg} of audio, ETA {eta}",
             ) {
@@ -401,9 +401,9 @@ impl Progress {
         Self { bar, rate }
     }
 
-    /// After a chunk: `chunks_done` text chunks, `samples` samples so far.
-    pub fn update(&self, chunks_done: usize, samples: u64) {
-        self.bar.set_position(chunks_done as u64);
+    /// After an utterance: `segments_done` text segments, `samples` samples so far.
+    pub fn update(&self, segments_done: usize, samples: u64) {
+        self.bar.set_position(segments_done as u64);
         self.bar.set_message(format!(
             "{:.1} s",
             samples as f64 / f64::from(self.rate.max(1))
@@ -415,19 +415,19 @@ impl Progress {
     }
 }
 
-/// Writes the sidecar files of one chunk.
+/// Writes the sidecar files of one utterance.
 pub struct Sidecars {
     pub timings: Option<TimingsWriter>,
     pub subtitles: Option<SubtitleWriter>,
 }
 
 impl Sidecars {
-    pub fn add(&mut self, chunk: &SpeechChunk, text: &str) -> Result<()> {
+    pub fn add(&mut self, utterance: &Utterance, text: &str) -> Result<()> {
         if let Some(t) = self.timings.as_mut() {
-            t.add(chunk)?;
+            t.add(utterance)?;
         }
         if let Some(s) = self.subtitles.as_mut() {
-            s.add(chunk, text)?;
+            s.add(utterance, text)?;
         }
         Ok(())
     }

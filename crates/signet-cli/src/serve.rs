@@ -25,7 +25,10 @@ Listens on 127.0.0.1:8080 unless told otherwise. Every speech request needs \
 `id:hash,id:hash` in $SIGNET_API_KEYS. Requests without a key only with --anonymous.
 
 Settings come from --config (TOML; deploy/signet-server.toml documents every key), then these \
-flags; everything is checked before the server starts (--check only checks). Logs go to stderr \
+flags; everything is checked before the server starts (--check only checks). The limits on one \
+request are the [limits] table that `signet speak` reads from <home>/config.toml, over the \
+server's defaults (4096 bytes of input, 600 s of audio); the --config file's [limits] and the \
+flags win over it. Logs go to stderr \
 (filter with SIGNET_LOG, e.g. info or debug) and never contain text or audio. SIGINT or SIGTERM \
 stops accepting connections and lets in-flight requests finish.";
 
@@ -56,7 +59,8 @@ pub struct ServeArgs {
     /// Requests per minute per key [config: auth.requests_per_minute; default 60].
     #[arg(long, value_name = "N")]
     requests_per_minute: Option<u32>,
-    /// Largest input text in bytes [config: limits.max_input_bytes; default 4096].
+    /// Largest input text in bytes [config: limits.max_input_bytes, also read from
+    /// <home>/config.toml; default 4096].
     #[arg(long, value_name = "BYTES")]
     max_input_bytes: Option<usize>,
     /// TLS certificate chain (PEM); needs --tls-key [config: tls.cert].
@@ -71,9 +75,15 @@ pub struct ServeArgs {
 }
 
 pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
+    // Layered: the server's defaults, the home's [limits], the config file's, the flags.
+    let limits = crate::config::limits_over(home, signet_server::default_limits())?;
     let mut config = match &args.config {
-        Some(p) => Config::from_file(p)?,
-        None => Config::default(),
+        Some(p) => Config::from_file_over(p, limits)?,
+        None => {
+            let mut c = Config::default();
+            c.limits = limits;
+            c
+        }
     };
     if config.home.is_none() {
         config.home = Some(home.to_owned());

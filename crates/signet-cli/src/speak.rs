@@ -111,31 +111,6 @@ pub struct SpeakArgs {
     verbose: bool,
 }
 
-/// Largest config file read, in bytes.
-const MAX_CONFIG_BYTES: u64 = 64 * 1024;
-
-/// The limits of the `[limits]` table in `<home>/config.toml`, or the defaults when the
-/// file or the table is absent. Other tables of the file are left to other commands.
-fn configured_limits(home: &Path) -> Result<signet::Limits> {
-    let path = home.join("config.toml");
-    const CAP: signet_io::Cap =
-        signet_io::Cap::new(MAX_CONFIG_BYTES, "a config file is at most 64 KiB");
-    let text = match signet_io::read_capped_string(&path, CAP) {
-        Ok(text) => text,
-        Err(signet_io::FileError::NotFound { .. }) => return Ok(signet::Limits::default()),
-        Err(e) => return Err(e.into()),
-    };
-    let table: toml::Table =
-        toml::from_str(&text).with_context(|| format!("{} is not valid TOML", path.display()))?;
-    match table.get("limits") {
-        None => Ok(signet::Limits::default()),
-        Some(value) => value
-            .clone()
-            .try_into()
-            .with_context(|| format!("{}: invalid [limits] table", path.display())),
-    }
-}
-
 impl SpeakArgs {
     /// The limits: `base` (defaults or the config file's), overridden by the flags given.
     fn limits(&self, base: signet::Limits) -> signet::Limits {
@@ -200,7 +175,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if let Some(n) = args.threads {
         b = b.threads(n);
     }
-    let limits = args.limits(configured_limits(home)?);
+    let limits = args.limits(crate::config::limits_over(home, signet::Limits::default())?);
     b = b.limits(limits);
     if let Some(s) = &args.speaker {
         b = match s.parse::<i64>() {
@@ -216,10 +191,9 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         audio = audio.with_volume(gain);
     }
     if let Some(secs) = args.sentence_silence {
-        if !(secs.is_finite() && (0.0..=60.0).contains(&secs)) {
-            bail!("--sentence-silence {secs}: give seconds from 0 to 60");
-        }
-        audio = audio.with_sentence_silence_ms((secs * 1000.0).round() as u32);
+        audio = audio
+            .with_sentence_silence_secs(secs)
+            .context("--sentence-silence")?;
     }
     b = b.audio_options(audio);
     let synth = b.build()?;
@@ -313,19 +287,19 @@ fn speak_one(
             None => None,
         },
     };
-    let progress = Progress::new(stream.chunks_total(), rate);
+    let progress = Progress::new(stream.segments_total(), rate);
     let mut stream = stream;
-    let chunks_total = stream.chunks_total();
+    let segments_total = stream.segments_total();
     {
         let mut pieces = std::iter::from_fn(|| {
-            let chunk = match stream.next()? {
-                Ok(c) => c,
+            let utterance = match stream.next()? {
+                Ok(u) => u,
                 Err(e) => return Some(Err(anyhow::Error::from(e))),
             };
-            let done = chunks_total - stream.chunks_left();
+            let done = segments_total - stream.segments_left();
             progress.update(done, stream.samples_done());
-            diagnostics.extend(chunk.diagnostics.iter().cloned());
-            Some(sidecars.add(&chunk, text).map(|()| chunk.audio))
+            diagnostics.extend(utterance.diagnostics.iter().cloned());
+            Some(sidecars.add(&utterance, text).map(|()| utterance.audio))
         });
         if args.normalize {
             let all: Vec<Audio> = pieces.by_ref().collect::<Result<_>>()?;

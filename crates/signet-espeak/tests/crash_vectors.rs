@@ -24,7 +24,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use signet_text::{phonemize_chunk, prepare, prepare_bytes, Limits, Normalization, TextError};
+use signet_text::{phonemize_segment, prepare, prepare_bytes, Limits, Normalization, TextError};
 
 use crate::common::{phonemizer, repo_root, voice_id_map};
 
@@ -158,7 +158,7 @@ fn crash_inputs_through_the_frontend_are_refused_or_spoken() -> Result<()> {
                 Err(e) => bail!("{name}: {e}"),
             };
             for chunk in &prepared.chunks {
-                let out = phonemize_chunk(&mut espeak, "en-us", &map, chunk, &limits)
+                let out = phonemize_segment(&mut espeak, "en-us", &map, chunk, &limits)
                     .with_context(|| name.to_owned())?;
                 for s in &out.sentences {
                     ensure!(s.phoneme_count() <= limits.max_phonemes_per_sentence);

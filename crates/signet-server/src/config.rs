@@ -1,12 +1,20 @@
 //! Server configuration: a TOML file (every key optional, unknown keys
 //! refused), overridden by command-line flags, validated before anything
 //! starts.
+//!
+//! The `[limits]` table is signet's [`Limits`], the same table `signet speak`
+//! reads from `<home>/config.toml`. Its values are layered, each layer
+//! setting only the keys it names: signet's defaults, then the server's
+//! ([`default_limits`]: smaller inputs and less audio per request), then the
+//! home's `config.toml` (as `signet serve` passes it in), then this file,
+//! then the flags.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+use signet::Limits;
 
 use crate::ServerError;
 
@@ -56,42 +64,39 @@ pub struct Config {
     pub max_connection_secs: u64,
     /// On shutdown, how long in-flight requests may take to finish, in seconds.
     pub shutdown_grace_secs: u64,
-    /// Limits on the text of one request.
-    pub limits: TextLimits,
+    /// Limits on the work of one request (the `[limits]` table; see the
+    /// module docs for how it is layered). Checked by the speech stream.
+    #[serde(skip)]
+    pub limits: Limits,
     /// API keys and per-key limits.
     pub auth: AuthConfig,
     /// TLS; plain HTTP when absent.
     pub tls: Option<TlsConfig>,
 }
 
-/// Limits on the work of one request (the `[limits]` table); the text
-/// frontend's other limits keep their library defaults.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-#[non_exhaustive]
-pub struct TextLimits {
-    /// Largest `input` text, in bytes of UTF-8 (default 4096).
-    pub max_input_bytes: usize,
-    /// Most seconds of audio one request may produce (default 600).
-    pub max_output_seconds: u32,
+/// The limits a server starts from: signet's [`Limits`], with at most 4096
+/// bytes of input and 600 seconds of audio per request.
+#[must_use]
+pub fn default_limits() -> Limits {
+    Limits::default()
+        .with_max_input_bytes(4096)
+        .with_max_output_seconds(600)
 }
 
-impl Default for TextLimits {
-    fn default() -> Self {
-        Self {
-            max_input_bytes: 4096,
-            max_output_seconds: 600,
-        }
+/// `base` with the keys that a `[limits]` table sets; unknown keys and
+/// values of the wrong type are errors.
+pub fn limits_over(base: Limits, table: &toml::Value) -> Result<Limits, toml::de::Error> {
+    let Some(table) = table.as_table() else {
+        return table.clone().try_into();
+    };
+    let mut merged = match toml::Value::try_from(base) {
+        Ok(toml::Value::Table(t)) => t,
+        _ => toml::Table::new(),
+    };
+    for (k, v) in table {
+        merged.insert(k.clone(), v.clone());
     }
-}
-
-impl TextLimits {
-    /// The text frontend's limits with these values.
-    pub fn to_limits(self) -> signet::Limits {
-        signet::Limits::default()
-            .with_max_input_bytes(self.max_input_bytes)
-            .with_max_output_seconds(self.max_output_seconds)
-    }
+    toml::Value::Table(merged).try_into()
 }
 
 /// Who may call the speech endpoints.
@@ -176,7 +181,7 @@ impl Default for Config {
             socket_send_buffer_bytes: 256 * 1024,
             max_connection_secs: 600,
             shutdown_grace_secs: 30,
-            limits: TextLimits::default(),
+            limits: default_limits(),
             auth: AuthConfig::default(),
             tls: None,
         }
@@ -184,8 +189,14 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads a config file (at most 1 MiB).
+    /// Reads a config file (at most 1 MiB); its `[limits]` over
+    /// [`default_limits`].
     pub fn from_file(path: &Path) -> Result<Self, ServerError> {
+        Self::from_file_over(path, default_limits())
+    }
+
+    /// Reads a config file (at most 1 MiB); its `[limits]` over `base`.
+    pub fn from_file_over(path: &Path, base: Limits) -> Result<Self, ServerError> {
         use std::io::Read;
         let read_err = |source| ServerError::ConfigRead {
             path: path.to_owned(),
@@ -202,15 +213,27 @@ impl Config {
                 reason: format!("{} is larger than 1 MiB", path.display()),
             });
         }
-        Self::from_toml(&text).map_err(|source| ServerError::ConfigParse {
+        Self::from_toml_over(&text, base).map_err(|source| ServerError::ConfigParse {
             path: path.to_owned(),
             source,
         })
     }
 
-    /// Parses config TOML.
+    /// Parses config TOML; its `[limits]` over [`default_limits`].
     pub fn from_toml(text: &str) -> Result<Self, toml::de::Error> {
-        toml::from_str(text)
+        Self::from_toml_over(text, default_limits())
+    }
+
+    /// Parses config TOML; its `[limits]` over `base`.
+    pub fn from_toml_over(text: &str, base: Limits) -> Result<Self, toml::de::Error> {
+        let mut table: toml::Table = toml::from_str(text)?;
+        let limits = table.remove("limits");
+        let mut config: Config = toml::Value::Table(table).try_into()?;
+        config.limits = match limits {
+            Some(l) => limits_over(base, &l)?,
+            None => base,
+        };
+        Ok(config)
     }
 
     /// Worker count after defaults.
@@ -310,14 +333,14 @@ impl Config {
             "limits.max_input_bytes",
             n(self.limits.max_input_bytes),
             1,
-            n(signet::Limits::default().max_input_bytes),
+            n(Limits::default().max_input_bytes),
             "bytes",
         )?;
         range(
             "limits.max_output_seconds",
             u64::from(self.limits.max_output_seconds),
             1,
-            u64::from(signet::Limits::default().max_output_seconds),
+            u64::from(Limits::default().max_output_seconds),
             "s",
         )?;
         if self.limits.max_input_bytes > self.max_body_bytes {
@@ -441,5 +464,23 @@ mod tests {
         assert_eq!(c.auth.mode, AuthMode::Anonymous);
         assert_eq!(c.limits.max_input_bytes, 2000);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn limits_are_layered_key_by_key() {
+        // Nothing set: the server's defaults.
+        let c = Config::from_toml("").unwrap();
+        assert_eq!(c.limits, default_limits());
+        // The file sets one key; the others stay as below it.
+        let home: toml::Value = toml::from_str("max_chars = 50\nmax_input_bytes = 300").unwrap();
+        let base = limits_over(default_limits(), &home).unwrap();
+        assert_eq!((base.max_chars, base.max_input_bytes), (50, 300));
+        assert_eq!(base.max_output_seconds, 600);
+        let c = Config::from_toml_over("[limits]\nmax_input_bytes = 200", base).unwrap();
+        assert_eq!((c.limits.max_chars, c.limits.max_input_bytes), (50, 200));
+        // Unknown keys and wrong types are errors.
+        assert!(Config::from_toml("[limits]\nmax_char = 1").is_err());
+        assert!(Config::from_toml("limits = 5").is_err());
+        assert!(limits_over(base, &toml::Value::Integer(5)).is_err());
     }
 }

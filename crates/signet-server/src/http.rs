@@ -30,10 +30,8 @@ use crate::auth::Caller;
 use crate::pool::{Format, Job, JobError, JobState, SubmitError};
 use crate::AppState;
 
-/// Audio chunks (sentences) buffered between a worker and the client.
-const CHUNK_BUFFER: usize = 2;
-/// Fastest and slowest `speed` accepted.
-const SPEED_RANGE: (f32, f32) = (0.25, 4.0);
+/// Pieces of audio (sentences) buffered between a worker and the client.
+const AUDIO_BUFFER: usize = 2;
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -260,7 +258,7 @@ where
         let voice = check_request(&st, &sr)?;
         let state = Arc::new(JobState::default());
         let (started_tx, started_rx) = oneshot::channel();
-        let (chunk_tx, chunk_rx) = mpsc::channel(CHUNK_BUFFER);
+        let (audio_tx, audio_rx) = mpsc::channel(AUDIO_BUFFER);
         let deadline = t0 + Duration::from_secs(st.config.request_timeout_secs);
         let job = Job {
             request_id: rid.clone(),
@@ -272,7 +270,7 @@ where
             deadline,
             state: Arc::clone(&state),
             started: started_tx,
-            chunks: chunk_tx,
+            audio: audio_tx,
             slot,
         };
         st.pool.submit(job).map_err(|e| match e {
@@ -317,8 +315,8 @@ where
         };
         let started = match started {
             Ok(Ok(s)) => s,
-            Ok(Err(JobError::BadText(m))) => {
-                return Err(Refused::new(StatusCode::BAD_REQUEST, "invalid_input", m))
+            Ok(Err(JobError::BadText { reason, message })) => {
+                return Err(Refused::new(StatusCode::BAD_REQUEST, reason, message))
             }
             Ok(Err(JobError::Internal)) | Err(_) => {
                 return Err(Refused::new(
@@ -334,7 +332,7 @@ where
             Format::Pcm => "audio/pcm",
         };
         let stream = AudioStream {
-            rx: chunk_rx,
+            rx: audio_rx,
             state,
             ended: false,
         };
@@ -431,19 +429,10 @@ async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Byt
 }
 
 /// Checks the fields; returns the voice to use.
+///
+/// The text's limits are not checked here but by the speech stream, the one
+/// place every caller's limits are checked (a breach is a 400 all the same).
 fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
-    let limit = st.config.limits.max_input_bytes;
-    if sr.text.len() > limit {
-        return Err(Refused::new(
-            StatusCode::BAD_REQUEST,
-            "input_too_long",
-            format!(
-                "input is {} bytes, over the server's limit of {limit} bytes \
-                 (limits.max_input_bytes); split the text into several requests",
-                sr.text.len()
-            ),
-        ));
-    }
     if sr.text.trim().is_empty() {
         return Err(Refused::new(
             StatusCode::BAD_REQUEST,
@@ -451,12 +440,11 @@ fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
             "input is empty",
         ));
     }
-    let (lo, hi) = SPEED_RANGE;
-    if !(sr.speed.is_finite() && sr.speed >= lo && sr.speed <= hi) {
+    if let Err(e) = signet::SpeakOptions::default().with_speed(sr.speed).check() {
         return Err(Refused::new(
             StatusCode::BAD_REQUEST,
             "invalid_speed",
-            format!("speed must be a number from {lo} to {hi}"),
+            e.to_string(),
         ));
     }
     let voice = if sr.voice.is_empty() {
@@ -481,7 +469,7 @@ fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
     Ok(voice)
 }
 
-/// The response body: audio chunks from the worker. Dropping it (the client
+/// The response body: audio from the worker, a sentence at a time. Dropping it (the client
 /// went away) tells the worker to stop.
 struct AudioStream {
     rx: mpsc::Receiver<Bytes>,

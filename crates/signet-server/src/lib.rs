@@ -31,7 +31,6 @@ mod limits;
 mod metrics;
 mod pool;
 mod tls;
-mod wav;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -47,7 +46,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use auth::hash_key;
-pub use config::{AuthConfig, AuthMode, Config, TextLimits, TlsConfig};
+pub use config::{default_limits, limits_over, AuthConfig, AuthMode, Config, TlsConfig};
 pub use error::ServerError;
 
 /// State shared by every request.
@@ -123,7 +122,7 @@ impl Server {
             workers: config.worker_count(),
             queue_capacity: config.queue_len(),
             send_timeout: Config::secs(config.send_timeout_secs),
-            limits: config.limits.to_limits(),
+            limits: config.limits,
         };
         let m = Arc::clone(&metrics);
         let pool =

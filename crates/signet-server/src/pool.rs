@@ -3,10 +3,13 @@
 //! runtime's threads.
 //!
 //! A job is claimed by a worker or abandoned by its request (queue wait
-//! timeout), never both. A claimed job speaks sentence by sentence and sends
-//! each sentence's audio down a bounded channel; between sentences it stops
-//! when the client has gone, the request's deadline has passed, or the
-//! client has not taken a chunk for `send_timeout`.
+//! timeout), never both. A claimed job drives the library's one speak path,
+//! a `signet::SpeechStream` with the request's settings, and sends each
+//! sentence's audio down a bounded channel; it stops between sentences (by
+//! not asking the stream for the next one) when the client has gone, the
+//! request's deadline has passed, or the client has not taken a piece of
+//! audio for `send_timeout`. Limits are the stream's: the server checks none
+//! of its own.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -15,27 +18,28 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use signet::{SampleFormat, Scales, Synthesizer};
+use signet::{SampleFormat, SpeakOptions, Synthesizer, WavWriter};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::limits::Slot;
 use crate::metrics::Metrics;
-use crate::wav;
 use crate::ServerError;
 
 const QUEUED: u8 = 0;
 const CLAIMED: u8 = 1;
 const ABANDONED: u8 = 2;
 
-/// How often a worker retries handing a chunk to a client that is behind.
+/// How often a worker retries handing audio to a client that is behind.
 const SEND_POLL: Duration = Duration::from_millis(5);
 
 /// Output encoding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Format {
-    /// WAV, 16-bit PCM, sizes set to "unknown" since it streams.
+    /// WAV, 16-bit PCM, with the provenance chunk; sizes marked unknown
+    /// since it streams.
     Wav,
-    /// Raw little-endian 16-bit PCM at the voice's rate.
+    /// Raw little-endian 16-bit PCM at the voice's rate: no header, so no
+    /// provenance (the format has nowhere to carry it).
     Pcm,
 }
 
@@ -64,7 +68,7 @@ impl JobState {
     }
 }
 
-/// Headers' worth of information, sent once the text is phonemized.
+/// Headers' worth of information, sent once the first segment is phonemized.
 #[derive(Debug)]
 pub(crate) struct Started {
     pub(crate) sample_rate: u32,
@@ -74,7 +78,12 @@ pub(crate) struct Started {
 #[derive(Debug)]
 pub(crate) enum JobError {
     /// The text was refused; the message names the limit and has no text.
-    BadText(String),
+    BadText {
+        /// Machine-readable reason (`invalid_input`, `limit_exceeded`).
+        reason: &'static str,
+        /// What to tell the client.
+        message: String,
+    },
     /// Something on the server failed; details are logged, not sent.
     Internal,
 }
@@ -90,7 +99,7 @@ pub(crate) struct Job {
     pub(crate) deadline: Instant,
     pub(crate) state: Arc<JobState>,
     pub(crate) started: oneshot::Sender<Result<Started, JobError>>,
-    pub(crate) chunks: mpsc::Sender<Bytes>,
+    pub(crate) audio: mpsc::Sender<Bytes>,
     pub(crate) slot: Slot,
 }
 
@@ -291,7 +300,7 @@ fn run_job(
         deadline,
         state,
         started,
-        chunks,
+        audio,
         slot,
     } = job;
     let text_bytes = text.len();
@@ -300,10 +309,6 @@ fn run_job(
         let _ = started.send(Err(JobError::Internal));
         return;
     };
-    // Stage one (limits, sentences, chunks) for the whole text, and the
-    // first chunk's phonemes, before the response starts: text errors are
-    // a 400, not a cut stream. Later chunks are phonemized as the audio of
-    // the earlier ones leaves, so the first audio does not wait for the rest.
     let text_err = |e: &signet::Error| {
         let err = classify(e);
         if matches!(err, JobError::Internal) {
@@ -313,41 +318,23 @@ fn run_job(
         }
         err
     };
-    let prepared = match synth.prepare_text(&text) {
-        Ok(p) => p,
+    // The stream runs the first stage of the frontend for the whole text now,
+    // and `check_first` phonemizes the first segment, before the response
+    // starts: text errors are a 400, not a cut stream. Later segments are
+    // phonemized as the audio of the earlier ones leaves.
+    let options = SpeakOptions::default().with_speed(speed);
+    let mut stream = match synth.speak_stream_with(&text, &options) {
+        Ok(s) => s,
         Err(e) => {
             let _ = started.send(Err(text_err(&e)));
             return;
         }
     };
-    drop(text);
-    let limits = *synth.limits();
-    let mut budget = signet_text::PhonemeBudget::new();
-    let mut chunks_left = prepared.chunks.iter();
-    let first = match chunks_left.next().map(|c| synth.phonemize_chunk(c)) {
-        Some(Ok(out)) => out.sentences,
-        Some(Err(e)) => {
-            let _ = started.send(Err(text_err(&e)));
-            return;
-        }
-        None => Vec::new(),
-    };
-    if let Err(e) = budget.spend(&first, &limits) {
-        let _ = started.send(Err(text_err(&signet::Error::from(e))));
+    if let Err(e) = stream.check_first() {
+        let _ = started.send(Err(text_err(&e)));
         return;
     }
-    if chunks_left.len() == 0 && !first.iter().any(signet_text::Sentence::is_voiced) {
-        let _ = started.send(Err(JobError::BadText(
-            signet::Error::NothingToSpeak.to_string(),
-        )));
-        return;
-    }
-    let base = *synth.scales();
-    let scales = Scales {
-        length_scale: base.length_scale / speed,
-        ..base
-    };
-    let rate = synth.sample_rate();
+    let rate = stream.sample_rate();
     if started.send(Ok(Started { sample_rate: rate })).is_err() {
         state.cancelled.store(true, Ordering::Relaxed);
         metrics.reject("client_gone");
@@ -359,7 +346,7 @@ fn run_job(
         let until = Instant::now() + send_timeout;
         let mut bytes = bytes;
         loop {
-            match chunks.try_send(bytes) {
+            match audio.try_send(bytes) {
                 Ok(()) => return Ok(()),
                 Err(mpsc::error::TrySendError::Closed(_)) => return Err(Outcome::Disconnected),
                 Err(mpsc::error::TrySendError::Full(b)) => {
@@ -379,77 +366,78 @@ fn run_job(
     let mut audio_secs = 0.0f64;
     let mut out_bytes = 0usize;
     let mut done = 0usize;
-    if format == Format::Wav {
-        let header = Bytes::from(wav::streaming_header(rate).to_vec());
+    // WAV: the one writer of signet-audio, provenance first, sizes unknown.
+    let mut wav = match format {
+        Format::Wav => {
+            match WavWriter::unsized_stream(Vec::new(), rate, SampleFormat::S16, stream.provenance())
+            {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    tracing::error!(request_id = %request_id, error = %e, "encoding failed");
+                    outcome = Outcome::Failed;
+                    None
+                }
+            }
+        }
+        Format::Pcm => None,
+    };
+    if let Some(w) = wav.as_mut() {
+        let header = Bytes::from(std::mem::take(w.get_mut()));
         out_bytes += header.len();
         if let Err(o) = send(header) {
             outcome = o;
         }
     }
     let synth_start = Instant::now();
-    let mut total_samples = 0u64;
-    let mut sentences_seen = 0usize;
-    let mut pending = Some(first);
-    'chunks: while matches!(outcome, Outcome::Completed) {
-        let sentences = match pending.take() {
-            Some(s) => s,
-            None => match chunks_left.next() {
-                None => break,
-                Some(chunk) => {
-                    let out = synth.phonemize_chunk(chunk).and_then(|o| {
-                        budget
-                            .spend(&o.sentences, &limits)
-                            .map(|()| o)
-                            .map_err(Into::into)
-                    });
-                    match out {
-                        Ok(o) => o.sentences,
-                        Err(e) => {
-                            tracing::warn!(request_id = %request_id, error = error_kind(&e), "text frontend stopped the stream");
-                            outcome = Outcome::Failed;
-                            break;
-                        }
-                    }
-                }
-            },
+    while matches!(outcome, Outcome::Completed) {
+        if state.cancelled.load(Ordering::Relaxed) {
+            outcome = Outcome::Disconnected;
+            break;
+        }
+        if Instant::now() >= deadline {
+            outcome = Outcome::Deadline;
+            break;
+        }
+        let utterance = match stream.next() {
+            None => break,
+            Some(Ok(u)) => u,
+            Some(Err(e)) => {
+                outcome = if is_output_limit(&e) {
+                    Outcome::OutputLimit
+                } else {
+                    tracing::warn!(request_id = %request_id, error = error_kind(&e), "synthesis stopped the stream");
+                    Outcome::Failed
+                };
+                break;
+            }
         };
-        sentences_seen += sentences.len();
-        for sentence in &sentences {
-            if state.cancelled.load(Ordering::Relaxed) {
-                outcome = Outcome::Disconnected;
-                break 'chunks;
+        metrics.sentences.fetch_add(1, Ordering::Relaxed);
+        done += 1;
+        audio_secs += utterance.audio.duration_secs();
+        let encoded = match wav.as_mut() {
+            Some(w) => w
+                .write(&utterance.audio)
+                .map(|()| std::mem::take(w.get_mut())),
+            None => {
+                let mut pcm = Vec::with_capacity(utterance.audio.samples().len().saturating_mul(2));
+                utterance
+                    .audio
+                    .write_raw(SampleFormat::S16, &mut pcm)
+                    .map(|()| pcm)
             }
-            if Instant::now() >= deadline {
-                outcome = Outcome::Deadline;
-                break 'chunks;
-            }
-            let audio = match synth.synthesize_ids(&sentence.ids, &scales) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(request_id = %request_id, error = %e, "synthesis failed");
-                    outcome = Outcome::Failed;
-                    break 'chunks;
-                }
-            };
-            metrics.sentences.fetch_add(1, Ordering::Relaxed);
-            done += 1;
-            audio_secs += audio.duration_secs();
-            total_samples += audio.samples().len() as u64;
-            if limits.check_output_samples(total_samples, rate).is_err() {
-                outcome = Outcome::OutputLimit;
-                break 'chunks;
-            }
-            let mut pcm = Vec::with_capacity(audio.samples().len().saturating_mul(2));
-            if let Err(e) = audio.write_raw(SampleFormat::S16, &mut pcm) {
+        };
+        let bytes = match encoded {
+            Ok(b) => b,
+            Err(e) => {
                 tracing::error!(request_id = %request_id, error = %e, "encoding failed");
                 outcome = Outcome::Failed;
-                break 'chunks;
+                break;
             }
-            out_bytes += pcm.len();
-            if let Err(o) = send(Bytes::from(pcm)) {
-                outcome = o;
-                break 'chunks;
-            }
+        };
+        out_bytes += bytes.len();
+        if let Err(o) = send(Bytes::from(bytes)) {
+            outcome = o;
+            break;
         }
     }
     let synth_secs = synth_start.elapsed().as_secs_f64();
@@ -471,7 +459,7 @@ fn run_job(
         key_id = %key_id,
         voice = %voice,
         text_bytes,
-        sentences = sentences_seen,
+        segments = stream.segments_total(),
         sentences_done = done,
         out_bytes,
         audio_secs,
@@ -480,6 +468,17 @@ fn run_job(
         outcome = ?outcome,
         "synthesis finished"
     );
+}
+
+/// Whether the stream stopped at the limit on seconds of audio.
+fn is_output_limit(e: &signet::Error) -> bool {
+    matches!(
+        e,
+        signet::Error::Text(signet_text::TextError::LimitExceeded {
+            limit: "max_output_seconds",
+            ..
+        })
+    )
 }
 
 /// A failure's kind, for logs that must not carry text.
@@ -499,10 +498,67 @@ fn error_kind(e: &signet::Error) -> &'static str {
 fn classify(e: &signet::Error) -> JobError {
     use signet_text::TextError as T;
     match e {
-        signet::Error::Text(
-            t @ (T::InputTooLarge { .. } | T::LimitExceeded { .. } | T::NothingToSpeak { .. }),
-        ) => JobError::BadText(t.to_string()),
-        signet::Error::NothingToSpeak => JobError::BadText(e.to_string()),
+        signet::Error::Text(T::LimitExceeded {
+            limit, value, max, ..
+        }) => JobError::BadText {
+            reason: "limit_exceeded",
+            message: limit_message(limit, *value, *max),
+        },
+        signet::Error::Text(t @ (T::InputTooLarge { .. } | T::NothingToSpeak { .. })) => {
+            JobError::BadText {
+                reason: "invalid_input",
+                message: t.to_string(),
+            }
+        }
+        signet::Error::NothingToSpeak => JobError::BadText {
+            reason: "invalid_input",
+            message: e.to_string(),
+        },
         _ => JobError::Internal,
+    }
+}
+
+/// A breached limit, in the server's words: the `[limits]` key that sets it
+/// (the library's message names CLI flags a client cannot use).
+fn limit_message(limit: &str, value: u64, max: u64) -> String {
+    let unit = match limit {
+        "max_input_bytes" => "bytes",
+        "max_chars" => "characters",
+        "max_phonemes_per_sentence" | "max_phonemes_per_request" => "phonemes",
+        "max_output_seconds" => "seconds of audio",
+        _ => "",
+    };
+    format!(
+        "the request is over the server's limit of {max} {unit} (limits.{limit}; this request \
+         needs {value}); split the text into several requests"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_errors_name_the_server_setting() {
+        let e = signet::Error::Text(signet_text::TextError::LimitExceeded {
+            limit: "max_input_bytes",
+            value: 200,
+            max: 100,
+            hint: "",
+        });
+        let JobError::BadText { reason, message } = classify(&e) else {
+            unreachable!("a limit is the client's error");
+        };
+        assert_eq!(reason, "limit_exceeded");
+        assert!(message.contains("limits.max_input_bytes"), "{message}");
+        assert!(message.contains("100 bytes"), "{message}");
+        assert!(is_output_limit(&signet::Error::Text(
+            signet_text::TextError::LimitExceeded {
+                limit: "max_output_seconds",
+                value: 2,
+                max: 1,
+                hint: "",
+            }
+        )));
     }
 }

@@ -2,7 +2,7 @@
 //! free loopback port, a raw HTTP client and a log capture.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -365,3 +365,38 @@ pub fn sentences(n: usize) -> String {
         .map(|i| format!("This is sentence number {i}. "))
         .collect()
 }
+
+/// Frames of a WAV response (a stream of unknown size), read as
+/// `signet inspect` reads it.
+pub fn wav_frames(body: &[u8]) -> usize {
+    let info = signet::WavInfo::read(body, &signet::WavLimits::default())
+        .unwrap_or_else(|e| panic!("the WAV response is refused: {e}"));
+    usize::try_from(info.frames).unwrap()
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The `signet` binary next to this test's own folder
+/// (`target/<profile>/deps/…` → `target/<profile>/signet`).
+pub fn signet_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("signet"));
+    match bin {
+        Some(bin) if bin.is_file() => bin,
+        _ => panic!(
+            "the `signet` binary is not built next to {}: run `cargo build -p signet-cli` \
+             first (`cargo xtask test` does)",
+            exe.display()
+        ),
+    }
+}
+

@@ -26,32 +26,6 @@ fn nginx_binary() -> PathBuf {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// The `signet` binary next to this test's own folder
-/// (`target/<profile>/deps/…` → `target/<profile>/signet`).
-fn signet_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("signet"));
-    match bin {
-        Some(bin) if bin.is_file() => bin,
-        _ => panic!(
-            "the `signet` binary is not built next to {}: run `cargo build -p signet-cli` \
-             first (`cargo xtask test` does)",
-            exe.display()
-        ),
-    }
-}
-
 /// One replica: a `signet serve` process on a free loopback port, with the
 /// test home and key; killed with SIGKILL when dropped.
 struct Replica {

@@ -13,4 +13,5 @@ mod abuse;
 mod api;
 mod common;
 mod lb;
+mod operator;
 mod tls;

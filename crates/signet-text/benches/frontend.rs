@@ -1,11 +1,11 @@
 //! Benchmarks of the text frontend (run by `cargo xtask bench`):
 //!
 //! - `frontend/prepare_100k`: throughput of the pure-Rust stage (`prepare`: limits,
-//!   sentences and chunks, Unicode policy, English normalization) on a 100,000-character
+//!   sentences and segments, Unicode policy, English normalization) on a 100,000-character
 //!   English text with numbers, dates, money and abbreviations;
 //! - `frontend/first_sentence_100k`: time to the first sentence of ids for a
 //!   100,000-character text without a full stop: `prepare` of the whole text, then the
-//!   first chunk through the espeak-ng helper (started beforehand, as a synthesizer
+//!   first segment through the espeak-ng helper (started beforehand, as a synthesizer
 //!   keeps it) and the id map.
 //!
 //! The second needs the helper and espeak-ng's data: `SIGNET_ESPEAK_HELPER` (default
@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use signet_text::{
-    phonemize_chunk, prepare, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeIdMap,
+    phonemize_segment, prepare, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeIdMap,
 };
 
 const SENTENCES: &[&str] = &[
@@ -101,8 +101,8 @@ fn bench(c: &mut Criterion) {
     group.bench_function("first_sentence_100k", |b| {
         b.iter(|| {
             let prepared = prepare(black_box(&long), Normalization::English, &limits).unwrap();
-            let first = prepared.chunks.first().unwrap();
-            let out = phonemize_chunk(&mut espeak, "en-us", &map, first, &limits).unwrap();
+            let first = prepared.segments.first().unwrap();
+            let out = phonemize_segment(&mut espeak, "en-us", &map, first, &limits).unwrap();
             assert!(!out.sentences.is_empty());
             out
         })

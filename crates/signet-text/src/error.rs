@@ -11,7 +11,7 @@ use crate::protocol::{ErrorCode, ProtocolError};
 #[non_exhaustive]
 pub enum TextError {
     /// One request to the phonemizer is larger than the helper protocol allows (the
-    /// frontend cuts text into much smaller chunks; direct callers of the phonemizer must).
+    /// frontend cuts text into much smaller segments; direct callers of the phonemizer must).
     #[error("phonemizer request of {bytes} bytes exceeds the helper's cap of {limit} bytes; split the text")]
     InputTooLarge {
         /// Size of the request's text.
@@ -188,8 +188,8 @@ pub enum Diagnostic {
     },
     /// Numbers, abbreviations or symbols were rewritten as words (English normalization).
     Normalized {
-        /// How many chunks of text were changed.
-        chunks: usize,
+        /// How many segments of text were changed.
+        segments: usize,
     },
     /// Runs of characters without white space longer than the word bound were cut.
     LongWordsCut {
@@ -200,7 +200,7 @@ pub enum Diagnostic {
     },
     /// A sentence longer than the phoneme limit was cut at word boundaries.
     SentenceSplit {
-        /// Byte range, in the caller's text, of the chunk it came from.
+        /// Byte range, in the caller's text, of the segment it came from.
         text: std::ops::Range<usize>,
         /// Into how many pieces.
         pieces: usize,
@@ -249,9 +249,9 @@ impl fmt::Display for Diagnostic {
                 f,
                 "dropped {count} combining mark(s) beyond {max_per_base} per character"
             ),
-            Self::Normalized { chunks } => write!(
+            Self::Normalized { segments } => write!(
                 f,
-                "rewrote numbers, abbreviations or symbols as words in {chunks} chunk(s)"
+                "rewrote numbers, abbreviations or symbols as words in {segments} split_segments(s)"
             ),
             Self::LongWordsCut { count, max_chars } => write!(
                 f,

@@ -1,43 +1,43 @@
 //! The text frontend in two stages, as `signet`'s `Synthesizer::speak` runs it.
 //!
 //! 1. [`prepare`] is pure Rust, cheap and linear in the input: it checks the input
-//!    [`Limits`], splits the text into sentences and bounded chunks at natural boundaries
-//!    ([`chunk()`](crate::chunk::chunk)), cuts out inline phonemes written `[[ ... ]]`, and
+//!    [`Limits`], splits the text into sentences and bounded segments at natural boundaries
+//!    ([`split_segments`](crate::segment::split_segments)), cuts out inline phonemes written `[[ ... ]]`, and
 //!    applies the [Unicode policy](crate::unicode) and, for English voices, the
 //!    [normalization](crate::normalize) to each piece, and cuts "words" longer than
 //!    [`MAX_WORD_CHARS`]. It returns the list of
-//!    [`TextChunk`]s, each with the byte range of the caller's text it came from; the
-//!    ranges of consecutive chunks cover the input (pieces that hold nothing to say, such
-//!    as white space, produce no chunk, so gaps are only ever such pieces).
-//! 2. [`phonemize_chunk`] phonemizes ONE chunk with espeak-ng (out of process) and maps it
+//!    [`Segment`]s, each with the byte range of the caller's text it came from; the
+//!    ranges of consecutive segments cover the input (pieces that hold nothing to say, such
+//!    as white space, produce no segment, so gaps are only ever such pieces).
+//! 2. [`phonemize_segment`] phonemizes ONE segment with espeak-ng (out of process) and maps it
 //!    to the voice's ids, giving [`Sentence`]s of at most
 //!    [`Limits::max_phonemes_per_sentence`] phonemes each (a longer one is cut at a word
 //!    boundary).
 //!
-//! A streaming caller runs stage 2 chunk by chunk and synthesizes as it goes, so memory
-//! stays bounded by one chunk's work however long the text is; a [`PhonemeBudget`]
-//! enforces [`Limits::max_phonemes_per_request`] across chunks.
+//! A streaming caller runs stage 2 segment by segment and synthesizes as it goes, so memory
+//! stays bounded by one segment's work however long the text is; a [`PhonemeBudget`]
+//! enforces [`Limits::max_phonemes_per_request`] across segments.
 //!
-//! Sentences are split before normalization, so each chunk's range is exact; the
+//! Sentences are split before normalization, so each segment's range is exact; the
 //! splitter knows titles and initials ("Dr. Smith") so that normalization sees them in
 //! context. Text that is split inside a sentence (only sentences longer than
-//! [`MAX_CHUNK_CHARS`] characters are) loses one word of normalization context at the cut.
+//! [`MAX_SEGMENT_CHARS`] characters are) loses one word of normalization context at the cut.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::chunk::chunk;
+use crate::segment::split_segments;
 use crate::error::{Diagnostic, TextError};
-use crate::ids::{group_sentences, symbols_to_ids, PhonemeIdMap, Sentence};
+use crate::ids::{group_sentences, labelled_ids, PhonemeIdMap, Sentence};
 use crate::limits::Limits;
 use crate::normalize::normalize_en;
 use crate::phonemize::Phonemize;
 use crate::protocol::{Clause, MAX_TEXT_BYTES};
 use crate::unicode::sanitize;
 
-/// Most characters in one chunk of text sent to the phonemizer. A sentence longer than
+/// Most characters in one segment of text sent to the phonemizer. A sentence longer than
 /// this is cut at a clause boundary, a conjunction or a space.
-pub const MAX_CHUNK_CHARS: usize = 400;
+pub const MAX_SEGMENT_CHARS: usize = 400;
 
 /// Longest run of characters without white space sent to the phonemizer; longer "words"
 /// are cut with a space. Real words are far shorter (normalization reads long digit
@@ -91,53 +91,53 @@ impl Normalization {
     }
 }
 
-/// One piece of a chunk: text for espeak-ng, or phonemes given inline.
+/// One piece of a segment: text for espeak-ng, or phonemes given inline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ChunkPart {
+pub enum SegmentPart {
     /// Sanitized (and, for English, normalized) text.
     Text(String),
     /// Phonemes written `[[ ... ]]` in the input, spoken as given (validated against the
-    /// voice's symbols in [`phonemize_chunk`]).
+    /// voice's symbols in [`phonemize_segment`]).
     Phonemes(String),
 }
 
-/// One chunk of the input, ready for [`phonemize_chunk`].
+/// One segment of the input, ready for [`phonemize_segment`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct TextChunk {
-    /// Byte range of the caller's text this chunk came from.
+pub struct Segment {
+    /// Byte range of the caller's text this segment came from.
     pub source: Range<usize>,
     /// What to phonemize, in order.
-    pub parts: Vec<ChunkPart>,
+    pub parts: Vec<SegmentPart>,
 }
 
-impl TextChunk {
-    /// The chunk's text parts, concatenated (for tests and tools; never logged).
+impl Segment {
+    /// The segment's text parts, concatenated (for tests and tools; never logged).
     #[must_use]
     pub fn text(&self) -> String {
         self.parts
             .iter()
             .map(|p| match p {
-                ChunkPart::Text(t) => t.as_str(),
-                ChunkPart::Phonemes(_) => "",
+                SegmentPart::Text(t) => t.as_str(),
+                SegmentPart::Phonemes(_) => "",
             })
             .collect()
     }
 }
 
-/// The result of [`prepare`]: the chunks and what was changed to get them.
+/// The result of [`prepare`]: the segments and what was changed to get them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct PreparedText {
-    /// Chunks in input order.
-    pub chunks: Vec<TextChunk>,
+    /// Segments in input order.
+    pub segments: Vec<Segment>,
     /// What the Unicode policy and normalization changed (counts per kind, over the
     /// whole text; never the text itself).
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Stage 1: limits, sentence and chunk splitting, inline phonemes, Unicode policy and
+/// Stage 1: limits, sentence and segment splitting, inline phonemes, Unicode policy and
 /// normalization. Pure Rust, linear in the input's length.
 ///
 /// # Errors
@@ -150,19 +150,19 @@ pub fn prepare(
     limits: &Limits,
 ) -> Result<PreparedText, TextError> {
     limits.check_text(text)?;
-    let max_chars = MAX_CHUNK_CHARS.min(limits.max_phonemes_per_sentence.max(2) / 2);
-    let mut chunks = Vec::new();
+    let max_chars = MAX_SEGMENT_CHARS.min(limits.max_phonemes_per_sentence.max(2) / 2);
+    let mut segments = Vec::new();
     let mut totals = Totals::default();
     for (range, segment, is_phonemes) in split_inline_phonemes(text) {
         if is_phonemes {
             let phonemes = segment.trim();
             if !phonemes.is_empty() {
-                push_part(&mut chunks, range, ChunkPart::Phonemes(phonemes.to_owned()));
+                push_part(&mut segments, range, SegmentPart::Phonemes(phonemes.to_owned()));
             }
             continue;
         }
         let mut at = range.start;
-        for piece in chunk(segment, max_chars) {
+        for piece in split_segments(segment, max_chars) {
             let source = at..at + piece.len();
             at = source.end;
             let (clean, diags) = sanitize(piece);
@@ -183,22 +183,22 @@ pub fn prepare(
             let (spoken, cuts) = cut_long_words(&spoken);
             totals.words_cut += cuts;
             // Normalization may lengthen the piece ("1234567" becomes words): cut again.
-            for sub in chunk(&spoken, max_chars) {
+            for sub in split_segments(&spoken, max_chars) {
                 if !sub.trim().is_empty() {
-                    push_part(&mut chunks, source.clone(), ChunkPart::Text(sub.to_owned()));
-                    // Each cut of a normalized piece is its own chunk.
-                    seal(&mut chunks);
+                    push_part(&mut segments, source.clone(), SegmentPart::Text(sub.to_owned()));
+                    // Each cut of a normalized piece is its own segment.
+                    seal(&mut segments);
                 }
             }
         }
     }
-    if chunks.is_empty() {
+    if segments.is_empty() {
         return Err(TextError::NothingToSpeak {
             reason: "the text is empty or only white space, control or invisible characters",
         });
     }
     Ok(PreparedText {
-        chunks: chunks.into_iter().map(|(c, _)| c).collect(),
+        segments: segments.into_iter().map(|(c, _)| c).collect(),
         diagnostics: totals.into_diagnostics(),
     })
 }
@@ -220,13 +220,13 @@ pub fn prepare_bytes(
     prepare(text, normalization, limits)
 }
 
-/// Chunks under construction: `(chunk, sealed)`. Inline phonemes join the chunk before
+/// Segments under construction: `(segment, sealed)`. Inline phonemes join the segment before
 /// them (the same sentence) unless it is sealed by a sentence end; text after inline
-/// phonemes joins their chunk.
-fn push_part(chunks: &mut Vec<(TextChunk, bool)>, source: Range<usize>, part: ChunkPart) {
-    let phonemes = matches!(part, ChunkPart::Phonemes(_));
-    if let Some((last, sealed)) = chunks.last_mut() {
-        let last_is_phonemes = matches!(last.parts.last(), Some(ChunkPart::Phonemes(_)));
+/// phonemes joins their segment.
+fn push_part(segments: &mut Vec<(Segment, bool)>, source: Range<usize>, part: SegmentPart) {
+    let phonemes = matches!(part, SegmentPart::Phonemes(_));
+    if let Some((last, sealed)) = segments.last_mut() {
+        let last_is_phonemes = matches!(last.parts.last(), Some(SegmentPart::Phonemes(_)));
         if (phonemes && !*sealed) || last_is_phonemes {
             last.source.end = source.end.max(last.source.end);
             last.parts.push(part);
@@ -234,8 +234,8 @@ fn push_part(chunks: &mut Vec<(TextChunk, bool)>, source: Range<usize>, part: Ch
             return;
         }
     }
-    chunks.push((
-        TextChunk {
+    segments.push((
+        Segment {
             source,
             parts: vec![part],
         },
@@ -243,11 +243,11 @@ fn push_part(chunks: &mut Vec<(TextChunk, bool)>, source: Range<usize>, part: Ch
     ));
 }
 
-/// Marks the last chunk as ended, unless its text does not end a sentence (then inline
+/// Marks the last segment as ended, unless its text does not end a sentence (then inline
 /// phonemes that follow belong to it).
-fn seal(chunks: &mut [(TextChunk, bool)]) {
-    if let Some((last, sealed)) = chunks.last_mut() {
-        if let Some(ChunkPart::Text(t)) = last.parts.last() {
+fn seal(segments: &mut [(Segment, bool)]) {
+    if let Some((last, sealed)) = segments.last_mut() {
+        if let Some(SegmentPart::Text(t)) = last.parts.last() {
             let end = t.trim_end();
             *sealed = end.ends_with(['.', '!', '?', '…', '\n']) || t.ends_with('\n');
         }
@@ -347,7 +347,7 @@ impl Totals {
         }
         if self.normalized > 0 {
             out.push(Diagnostic::Normalized {
-                chunks: self.normalized,
+                segments: self.normalized,
             });
         }
         if self.words_cut > 0 {
@@ -360,7 +360,7 @@ impl Totals {
     }
 }
 
-/// Counts phonemes across the chunks of one request against
+/// Counts phonemes across the segments of one request against
 /// [`Limits::max_phonemes_per_request`].
 #[derive(Debug, Clone, Default)]
 pub struct PhonemeBudget {
@@ -393,19 +393,19 @@ impl PhonemeBudget {
     }
 }
 
-/// What [`phonemize_chunk`] made of one chunk.
+/// What [`phonemize_segment`] made of one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub struct ChunkSentences {
-    /// Sentences, in order; none when the chunk holds nothing the voice can say.
+pub struct SegmentSentences {
+    /// Sentences, in order; none when the segment holds nothing the voice can say.
     pub sentences: Vec<Sentence>,
     /// Symbols the voice does not know, and sentences cut to fit the limit.
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Stage 2: phonemizes one chunk with the espeak voice `voice` and maps it to ids.
+/// Stage 2: phonemizes one segment with the espeak voice `voice` and maps it to ids.
 ///
-/// Every sentence's [`Sentence::text`] is the chunk's source range. A sentence over
+/// Every sentence's [`Sentence::text`] is the segment's source range. A sentence over
 /// [`Limits::max_phonemes_per_sentence`] is cut at word boundaries into several
 /// (reported as [`Diagnostic::SentenceSplit`]). Symbols missing from the voice's map,
 /// in text or inline phonemes, are left out and reported
@@ -414,17 +414,17 @@ pub struct ChunkSentences {
 /// # Errors
 /// Any error of the phonemizer (the helper's failures included: it is restarted on the
 /// next call).
-pub fn phonemize_chunk(
+pub fn phonemize_segment(
     phonemizer: &mut dyn Phonemize,
     voice: &str,
     id_map: &PhonemeIdMap,
-    chunk: &TextChunk,
+    segment: &Segment,
     limits: &Limits,
-) -> Result<ChunkSentences, TextError> {
+) -> Result<SegmentSentences, TextError> {
     let mut clauses: Vec<Clause> = Vec::new();
-    for (n, part) in chunk.parts.iter().enumerate() {
+    for (n, part) in segment.parts.iter().enumerate() {
         if n > 0 {
-            // espeak ends a sentence where its text ends; the chunk goes on.
+            // espeak ends a sentence where its text ends; the segment goes on.
             if let Some(last) = clauses.last_mut() {
                 if last.terminator.is_none() {
                     last.end_of_sentence = false;
@@ -432,8 +432,8 @@ pub fn phonemize_chunk(
             }
         }
         match part {
-            ChunkPart::Text(text) => {
-                // Chunks are far below the helper's cap; cut anyway rather than fail.
+            SegmentPart::Text(text) => {
+                // Segments are far below the helper's cap; cut anyway rather than fail.
                 let mut rest = text.as_str();
                 while !rest.is_empty() {
                     let mut cut = rest.len().min(MAX_TEXT_BYTES);
@@ -445,7 +445,7 @@ pub fn phonemize_chunk(
                     rest = tail;
                 }
             }
-            ChunkPart::Phonemes(p) => {
+            SegmentPart::Phonemes(p) => {
                 // A trailing space keeps the words of the text after it apart.
                 clauses.push(Clause::new(format!("{p} "), None, false, 0));
             }
@@ -459,32 +459,33 @@ pub fn phonemize_chunk(
         let pieces = split_symbols(&group.symbols, max);
         if pieces.len() > 1 {
             diagnostics.push(Diagnostic::SentenceSplit {
-                text: chunk.source.clone(),
+                text: segment.source.clone(),
                 pieces: pieces.len(),
                 max_phonemes: max,
             });
         }
         for symbols in pieces {
-            let ids = symbols_to_ids(symbols, id_map, &mut unknown);
+            let (ids, labels) = labelled_ids(symbols, id_map, &mut unknown);
             if !symbols.iter().any(|s| id_map.get(s).is_some()) {
                 // Nothing in it the voice knows.
                 continue;
             }
             sentences.push(Sentence {
-                text: chunk.source.clone(),
+                text: segment.source.clone(),
                 phonemes: symbols.concat(),
                 ids,
+                symbols: labels,
             });
         }
     }
     for (symbol, count) in unknown {
         diagnostics.push(Diagnostic::UnknownPhoneme {
             symbol,
-            text: chunk.source.clone(),
+            text: segment.source.clone(),
             count,
         });
     }
-    Ok(ChunkSentences {
+    Ok(SegmentSentences {
         sentences,
         diagnostics,
     })
@@ -511,126 +512,6 @@ fn split_symbols(symbols: &[String], max: usize) -> Vec<&[String]> {
         out.push(rest);
     }
     out
-}
-
-/// A phonemizer that answers fuzzer-chosen phoneme strings, for [`fuzz_frontend`].
-struct Untrusted<'a> {
-    answers: Vec<&'a str>,
-    next: usize,
-}
-
-impl Phonemize for Untrusted<'_> {
-    fn phonemize(&mut self, _voice: &str, text: &str) -> Result<Vec<Clause>, TextError> {
-        let answer = self
-            .answers
-            .get(self.next % self.answers.len().max(1))
-            .copied()
-            .unwrap_or_default();
-        self.next += 1;
-        // Each `|`-separated part is a clause; a part ending in a terminator ends there.
-        Ok(answer
-            .split('|')
-            .map(|part| {
-                let terminator = part.chars().last().and_then(|c| match c {
-                    '.' => Some(crate::protocol::Terminator::Period),
-                    '?' => Some(crate::protocol::Terminator::Question),
-                    '!' => Some(crate::protocol::Terminator::Exclamation),
-                    ',' => Some(crate::protocol::Terminator::Comma),
-                    _ => None,
-                });
-                let body = if terminator.is_some() {
-                    part.get(..part.len().saturating_sub(1)).unwrap_or_default()
-                } else {
-                    part
-                };
-                let ends = matches!(
-                    terminator,
-                    Some(
-                        crate::protocol::Terminator::Period
-                            | crate::protocol::Terminator::Question
-                            | crate::protocol::Terminator::Exclamation
-                    )
-                );
-                Clause::new(body, terminator, ends, text.len())
-            })
-            .collect())
-    }
-}
-
-/// The fuzz harness of the text path (`fuzz/fuzz_targets/text_frontend.rs`): bytes →
-/// [`prepare_bytes`] → [`phonemize_chunk`] → ids, with a stand-in phonemizer whose
-/// answers the fuzzer chooses too, so that the code reading the helper's untrusted
-/// answers is fuzzed along with the frontend (the real helper's framing is fuzzed by
-/// the protocol tests).
-///
-/// Layout of `data`: one byte choosing `max_phonemes_per_sentence` (1 to 64), then the
-/// text, then after a `0xFF` byte the answers, separated by `0xFE` bytes (read as UTF-8
-/// with replacement). The voice's map knows a handful of symbols, so unknown symbols
-/// are exercised.
-///
-/// # Errors
-/// A description of a broken invariant (a sentence over the limit, ids not framed by
-/// `^ _ ... $`, a chunk outside the input): the fuzz target panics on it. Errors of the
-/// frontend itself (limits, nothing to speak) are not failures.
-pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
-    let Some((&first, rest)) = data.split_first() else {
-        return Ok(());
-    };
-    let max = usize::from(first % 64) + 1;
-    let (text, answers) = match rest.iter().position(|&b| b == 0xFF) {
-        Some(i) => (
-            rest.get(..i).unwrap_or_default(),
-            rest.get(i + 1..).unwrap_or_default(),
-        ),
-        None => (rest, &[][..]),
-    };
-    let answers: Vec<String> = answers
-        .split(|&b| b == 0xFE)
-        .map(|a| String::from_utf8_lossy(a).into_owned())
-        .collect();
-    let mut phonemizer = Untrusted {
-        answers: answers.iter().map(String::as_str).collect(),
-        next: 0,
-    };
-    let mut map = BTreeMap::new();
-    for (i, s) in [
-        "_", "^", "$", " ", ".", ",", "?", "a", "b", "ə", "ˈ", "ɪ", "t",
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        map.insert(s.to_owned(), vec![i64::try_from(i).unwrap_or(0)]);
-    }
-    let map = PhonemeIdMap::new(map).map_err(|e| e.to_string())?;
-    let limits = Limits::default()
-        .with_max_phonemes_per_sentence(max)
-        .with_max_chars(10_000);
-    let Ok(prepared) = prepare_bytes(text, Normalization::English, &limits) else {
-        return Ok(());
-    };
-    let mut budget = PhonemeBudget::new();
-    for chunk in &prepared.chunks {
-        if chunk.source.end > text.len() || chunk.source.start >= chunk.source.end {
-            return Err(format!("chunk range {:?} outside the input", chunk.source));
-        }
-        let out = phonemize_chunk(&mut phonemizer, "en-us", &map, chunk, &limits)
-            .map_err(|e| format!("phonemize_chunk failed: {e}"))?;
-        for s in &out.sentences {
-            if s.phoneme_count() > max {
-                return Err(format!(
-                    "sentence of {} phonemes over {max}",
-                    s.phoneme_count()
-                ));
-            }
-            if s.ids.first() != Some(&1) || s.ids.get(1) != Some(&0) || s.ids.last() != Some(&2) {
-                return Err(format!("ids not framed: {:?}", s.ids));
-            }
-        }
-        if budget.spend(&out.sentences, &limits).is_err() {
-            break;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -670,24 +551,24 @@ mod tests {
     }
 
     fn texts(p: &PreparedText) -> Vec<String> {
-        p.chunks.iter().map(TextChunk::text).collect()
+        p.segments.iter().map(Segment::text).collect()
     }
 
     #[test]
-    fn sentences_become_chunks_with_exact_ranges() -> Result<(), TextError> {
+    fn sentences_become_segments_with_exact_ranges() -> Result<(), TextError> {
         let text = "Hello there.  Dr. Smith is\u{7} here!\nBye";
         let p = prepare(text, Normalization::English, &Limits::default())?;
         assert_eq!(
             texts(&p),
             vec!["Hello there.  ", "Doctor Smith is here!\n", "Bye"]
         );
-        let ranges: Vec<&str> = p.chunks.iter().map(|c| &text[c.source.clone()]).collect();
+        let ranges: Vec<&str> = p.segments.iter().map(|c| &text[c.source.clone()]).collect();
         assert_eq!(ranges.concat(), text);
         assert_eq!(
             p.diagnostics,
             vec![
                 Diagnostic::ControlCharactersStripped { count: 1 },
-                Diagnostic::Normalized { chunks: 1 }
+                Diagnostic::Normalized { segments: 1 }
             ]
         );
         Ok(())
@@ -736,29 +617,29 @@ mod tests {
     }
 
     #[test]
-    fn long_text_without_full_stop_is_chunked_and_covered() -> Result<(), TextError> {
+    fn long_text_without_full_stop_is_segmented_and_covered() -> Result<(), TextError> {
         let text = "word ".repeat(20_000);
         let p = prepare(&text, Normalization::English, &Limits::default())?;
-        assert!(p.chunks.len() >= 250, "{}", p.chunks.len());
+        assert!(p.segments.len() >= 250, "{}", p.segments.len());
         let mut next = 0;
-        for c in &p.chunks {
+        for c in &p.segments {
             assert_eq!(c.source.start, next);
             next = c.source.end;
-            assert!(c.text().chars().count() <= MAX_CHUNK_CHARS);
+            assert!(c.text().chars().count() <= MAX_SEGMENT_CHARS);
         }
         assert_eq!(next, text.len());
         Ok(())
     }
 
     #[test]
-    fn normalized_expansion_is_chunked_again() -> Result<(), TextError> {
+    fn normalized_expansion_is_segmented_again() -> Result<(), TextError> {
         let text = "1234567 ".repeat(40);
         let p = prepare(&text, Normalization::English, &Limits::default())?;
-        assert!(p.chunks.len() > 1);
+        assert!(p.segments.len() > 1);
         assert!(p
-            .chunks
+            .segments
             .iter()
-            .all(|c| c.text().chars().count() <= MAX_CHUNK_CHARS));
+            .all(|c| c.text().chars().count() <= MAX_SEGMENT_CHARS));
         Ok(())
     }
 
@@ -766,20 +647,20 @@ mod tests {
     fn inline_phonemes_join_their_sentence() -> Result<(), TextError> {
         let text = "Say [[ həˈloʊ ]] now. Next.";
         let p = prepare(text, Normalization::English, &Limits::default())?;
-        assert_eq!(p.chunks.len(), 2);
-        let first = p.chunks.first().cloned().unwrap_or_else(|| unreachable!());
+        assert_eq!(p.segments.len(), 2);
+        let first = p.segments.first().cloned().unwrap_or_else(|| unreachable!());
         assert_eq!(
             first.parts,
             vec![
-                ChunkPart::Text("Say ".to_owned()),
-                ChunkPart::Phonemes("həˈloʊ".to_owned()),
-                ChunkPart::Text(" now. ".to_owned()),
+                SegmentPart::Text("Say ".to_owned()),
+                SegmentPart::Phonemes("həˈloʊ".to_owned()),
+                SegmentPart::Text(" now. ".to_owned()),
             ]
         );
         assert_eq!(&text[first.source.clone()], "Say [[ həˈloʊ ]] now. ");
         let p = prepare("One. [[ ab ]]", Normalization::None, &Limits::default())?;
-        assert_eq!(p.chunks.len(), 2);
-        assert_eq!(p.chunks.get(1).map(|c| c.source.clone()), Some(5..13));
+        assert_eq!(p.segments.len(), 2);
+        assert_eq!(p.segments.get(1).map(|c| c.source.clone()), Some(5..13));
         // An unclosed opening is text.
         let p = prepare("a [[ b", Normalization::None, &Limits::default())?;
         assert_eq!(texts(&p), vec!["a [[ b"]);
@@ -787,13 +668,13 @@ mod tests {
     }
 
     #[test]
-    fn chunks_phonemize_to_sentences_within_the_limit() -> Result<(), TextError> {
+    fn segments_phonemize_to_sentences_within_the_limit() -> Result<(), TextError> {
         let limits = Limits::default().with_max_phonemes_per_sentence(8);
-        let chunk = TextChunk {
+        let segment = Segment {
             source: 3..9,
-            parts: vec![ChunkPart::Text("abc abc abc abc.".to_owned())],
+            parts: vec![SegmentPart::Text("abc abc abc abc.".to_owned())],
         };
-        let out = phonemize_chunk(&mut Echo, "en-us", &map(), &chunk, &limits)?;
+        let out = phonemize_segment(&mut Echo, "en-us", &map(), &segment, &limits)?;
         assert!(out.sentences.len() >= 2);
         for s in &out.sentences {
             assert!(s.phoneme_count() <= 8, "{:?}", s.phonemes);
@@ -810,14 +691,14 @@ mod tests {
 
     #[test]
     fn inline_phonemes_are_checked_against_the_voice() -> Result<(), TextError> {
-        let chunk = TextChunk {
+        let segment = Segment {
             source: 0..10,
             parts: vec![
-                ChunkPart::Text("a".to_owned()),
-                ChunkPart::Phonemes("həˈloʊ".to_owned()),
+                SegmentPart::Text("a".to_owned()),
+                SegmentPart::Phonemes("həˈloʊ".to_owned()),
             ],
         };
-        let out = phonemize_chunk(&mut Echo, "en-us", &map(), &chunk, &Limits::default())?;
+        let out = phonemize_segment(&mut Echo, "en-us", &map(), &segment, &Limits::default())?;
         assert_eq!(out.sentences.len(), 1);
         // "ʊ" is not in the test map: reported, left out.
         assert_eq!(
@@ -832,14 +713,14 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_counts_across_chunks() -> Result<(), TextError> {
+    fn the_budget_counts_across_segments() -> Result<(), TextError> {
         let limits = Limits::default().with_max_phonemes_per_request(10);
-        let chunk = TextChunk {
+        let segment = Segment {
             source: 0..4,
-            parts: vec![ChunkPart::Text("abcd.".to_owned())],
+            parts: vec![SegmentPart::Text("abcd.".to_owned())],
         };
         let mut budget = PhonemeBudget::new();
-        let out = phonemize_chunk(&mut Echo, "en-us", &map(), &chunk, &limits)?;
+        let out = phonemize_segment(&mut Echo, "en-us", &map(), &segment, &limits)?;
         budget.spend(&out.sentences, &limits)?;
         budget.spend(&out.sentences, &limits)?;
         let err = budget.spend(&out.sentences, &limits);
@@ -868,20 +749,6 @@ mod tests {
             max_chars: MAX_WORD_CHARS
         }));
         Ok(())
-    }
-
-    #[test]
-    fn the_fuzz_harness_holds_on_its_seeds() {
-        let seeds: [&[u8]; 5] = [
-            b"",
-            b"\x10Hello there. Dr. Smith paid $5.50.\xffh\xc9\x99l.\xfeb|a,|t.",
-            b"\x00Say [[ h\xc9\x99 ]] now!\xffa|b?\xfe(en)ab(fr)t",
-            b"\x3f\xe2\x80\xaex\xcc\x81 ok\xed\xa0\x80\xff.",
-            b"\x02word word word word word\xffaaaa aaaa aaaa.",
-        ];
-        for seed in seeds {
-            assert_eq!(fuzz_frontend(seed), Ok(()));
-        }
     }
 
     #[test]

@@ -106,6 +106,29 @@ impl PhonemeIdMap {
         self.map.values().flatten().copied().max()
     }
 
+    /// Labels bare ids (given without the symbols they came from) with the symbol the map
+    /// gives each one, for timings: `^`, `_` and `$` for the frame ids; `#<id>` for an id
+    /// no symbol maps to alone. Text spoken through the frontend never needs this: its
+    /// [`Sentence::symbols`] carry the symbols themselves.
+    #[must_use]
+    pub fn label_ids(&self, ids: &[i64]) -> Vec<String> {
+        let mut by_id: HashMap<i64, &str> = HashMap::new();
+        for (symbol, found) in &self.map {
+            if let [id] = found.as_slice() {
+                let slot = by_id.entry(*id).or_insert(symbol.as_str());
+                if symbol.as_str() < *slot {
+                    *slot = symbol.as_str();
+                }
+            }
+        }
+        ids.iter()
+            .map(|id| match by_id.get(id) {
+                Some(symbol) => (*symbol).to_owned(),
+                None => format!("#{id}"),
+            })
+            .collect()
+    }
+
     fn required(&self, symbol: &'static str) -> &[i64] {
         // `new` guarantees the required symbols are present.
         self.get(symbol).unwrap_or_default()
@@ -123,6 +146,10 @@ pub struct Sentence {
     pub phonemes: String,
     /// Phoneme ids: `^ _ (id _)* $`.
     pub ids: Vec<i64>,
+    /// The symbol each id of `ids` speaks, one per id: `^`, `_` and `$` for the frame
+    /// ids, the phoneme's symbol for each of its ids. Timings label phonemes with these
+    /// ([`crate::align`]).
+    pub symbols: Vec<String>,
 }
 
 impl Sentence {
@@ -253,21 +280,35 @@ pub fn symbols_to_ids(
     id_map: &PhonemeIdMap,
     unknown: &mut BTreeMap<String, usize>,
 ) -> Vec<i64> {
+    labelled_ids(symbols, id_map, unknown).0
+}
+
+/// [`symbols_to_ids`], with the symbol each id speaks (see [`Sentence::symbols`]).
+pub(crate) fn labelled_ids(
+    symbols: &[String],
+    id_map: &PhonemeIdMap,
+    unknown: &mut BTreeMap<String, usize>,
+) -> (Vec<i64>, Vec<String>) {
     let pad = id_map.required(PAD);
     let mut ids = Vec::with_capacity(2 * symbols.len() + 3);
-    ids.extend_from_slice(id_map.required(BOS));
-    ids.extend_from_slice(pad);
+    let mut labels = Vec::with_capacity(2 * symbols.len() + 3);
+    let mut push = |found: &[i64], label: &str| {
+        ids.extend_from_slice(found);
+        labels.extend(found.iter().map(|_| label.to_owned()));
+    };
+    push(id_map.required(BOS), BOS);
+    push(pad, PAD);
     for symbol in symbols {
         match id_map.get(symbol) {
             Some(found) => {
-                ids.extend_from_slice(found);
-                ids.extend_from_slice(pad);
+                push(found, symbol);
+                push(pad, PAD);
             }
             None => *unknown.entry(symbol.clone()).or_insert(0) += 1,
         }
     }
-    ids.extend_from_slice(id_map.required(EOS));
-    ids
+    push(id_map.required(EOS), EOS);
+    (ids, labels)
 }
 
 /// Symbols that carry no sound of their own: a sentence of only these is silent.
@@ -401,7 +442,7 @@ pub fn text_to_sentences_with_limits(
     let mut start = 0;
     for group in group_sentences(&clauses, id_map) {
         let mut unknown = BTreeMap::new();
-        let ids = symbols_to_ids(&group.symbols, id_map, &mut unknown);
+        let (ids, labels) = labelled_ids(&group.symbols, id_map, &mut unknown);
         let (span_start, span_end) = sentence_span(clean, start, group.text_end);
         start = span_end.max(start);
         let span = guarded.original_range(span_start..span_end);
@@ -425,6 +466,7 @@ pub fn text_to_sentences_with_limits(
             text: span,
             phonemes: group.symbols.concat(),
             ids,
+            symbols: labels,
         });
     }
     if !voiced {

@@ -2,9 +2,9 @@
 //!
 //! [`Limits`] bound a request; [`sanitize`] applies the [Unicode policy](unicode);
 //! [`normalize_en`] rewrites English numbers, dates, money, abbreviations and symbols as
-//! words ([`normalize`](mod@normalize)); [`chunk()`] splits text into sentences and
-//! bounded chunks. The [two-stage frontend](frontend) composes them: [`prepare`] (pure
-//! Rust, the whole text) and [`phonemize_chunk`] (one chunk at a time, for streaming).
+//! words ([`normalize`](mod@normalize)); [`split_segments`] splits text into sentences and
+//! bounded segments. The [two-stage frontend](frontend) composes them: [`prepare`] (pure
+//! Rust, the whole text) and [`phonemize_segment`] (one segment at a time, for streaming).
 //!
 //! Text is phonemized by espeak-ng running in a separate, resource-limited helper
 //! process ([`phonemize`], speaking the wire format in [`protocol`]), and mapped to a
@@ -37,22 +37,26 @@
 //! ```
 #![forbid(unsafe_code)]
 
-pub mod chunk;
+pub mod align;
 mod error;
 pub mod frontend;
+#[cfg(any(fuzzing, test))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod ids;
 pub mod limits;
 pub mod normalize;
 pub mod phonemize;
 pub mod protocol;
+pub mod segment;
 pub mod unicode;
 
-pub use chunk::{chunk, split_sentences};
+pub use align::{PhonemeTiming, Timings, WordPlan, WordTiming};
 pub use error::{Diagnostic, TextError};
 pub use frontend::{
-    fuzz_frontend, phonemize_chunk, prepare, prepare_bytes, ChunkPart, ChunkSentences,
-    Normalization, PhonemeBudget, PreparedText, TextChunk,
+    phonemize_segment, prepare, prepare_bytes, Normalization, PhonemeBudget, PreparedText,
+    Segment, SegmentPart, SegmentSentences,
 };
 pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
@@ -60,4 +64,5 @@ pub use limits::Limits;
 pub use normalize::normalize_en;
 pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, Phonemize};
 pub use protocol::{Clause, Terminator};
+pub use segment::{split_segments, split_sentences};
 pub use unicode::sanitize;

@@ -1,10 +1,10 @@
-//! Properties on arbitrary input: nothing panics, normalization is idempotent, chunks
+//! Properties on arbitrary input: nothing panics, normalization is idempotent, segments
 //! cover their input and respect their bound, and huge inputs finish quickly.
 
 use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
-use signet_text::{chunk, normalize_en, sanitize, split_sentences};
+use signet_text::{normalize_en, sanitize, split_segments, split_sentences};
 
 /// Tokens that exercise every normalization rule, joined by the strategy below.
 const VOCAB: &[&str] = &[
@@ -130,13 +130,13 @@ proptest! {
         prop_assert_eq!(&again, &clean);
         prop_assert!(diags.is_empty());
         let normalized = normalize_en(&clean);
-        let pieces = chunk(&normalized, max);
+        let pieces = split_segments(&normalized, max);
         prop_assert_eq!(pieces.concat(), normalized);
     }
 
     #[test]
-    fn chunks_cover_input_and_respect_bound(text in "[a-z ,;.!?\n]{0,400}|\\PC{0,200}", max in 1usize..80) {
-        let pieces = chunk(&text, max);
+    fn segments_cover_input_and_respect_bound(text in "[a-z ,;.!?\n]{0,400}|\\PC{0,200}", max in 1usize..80) {
+        let pieces = split_segments(&text, max);
         prop_assert_eq!(pieces.concat(), text.clone());
         for p in &pieces {
             prop_assert!(!p.is_empty());
@@ -158,7 +158,7 @@ proptest! {
         let start = Instant::now();
         let (clean, _) = sanitize(&text);
         let normalized = normalize_en(&clean);
-        let pieces = chunk(&normalized, max);
+        let pieces = split_segments(&normalized, max);
         prop_assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
         prop_assert_eq!(pieces.concat(), normalized);
     }
@@ -200,17 +200,17 @@ fn huge_inputs_finish_quickly() {
     for input in &inputs {
         let (clean, _) = within(limit, "sanitize", || sanitize(input));
         let normalized = within(limit, "normalize_en", || normalize_en(&clean));
-        let pieces = within(limit, "chunk", || chunk(&normalized, 300));
+        let pieces = within(limit, "segment", || split_segments(&normalized, 300));
         assert_eq!(pieces.concat(), normalized);
         assert!(pieces.iter().all(|p| p.chars().count() <= 300));
     }
 }
 
 #[test]
-fn hundred_thousand_characters_without_full_stop_are_chunked_completely() {
+fn hundred_thousand_characters_without_full_stop_are_segmented_completely() {
     let text = "and the rain kept falling on the roofs of the town ".repeat(2_000);
     assert!(text.chars().count() >= 100_000);
-    let pieces = chunk(&text, 250);
+    let pieces = split_segments(&text, 250);
     assert_eq!(pieces.concat(), text);
     assert!(pieces.iter().all(|p| p.chars().count() <= 250));
     // Cuts fall at word boundaries, not inside words.
@@ -218,16 +218,16 @@ fn hundred_thousand_characters_without_full_stop_are_chunked_completely() {
 }
 
 mod two_stage {
-    //! Properties of the two-stage frontend (`prepare`, `phonemize_chunk`) on
+    //! Properties of the two-stage frontend (`prepare`, `phonemize_segment`) on
     //! arbitrary input, with a stand-in phonemizer that answers arbitrary phonemes.
 
     use std::collections::BTreeMap;
     use std::time::{Duration, Instant};
 
     use proptest::prelude::*;
-    use signet_text::frontend::{MAX_CHUNK_CHARS, MAX_WORD_CHARS};
+    use signet_text::frontend::{MAX_SEGMENT_CHARS, MAX_WORD_CHARS};
     use signet_text::{
-        normalize_en, phonemize_chunk, prepare, sanitize, ChunkPart, Clause, Limits, Normalization,
+        normalize_en, phonemize_segment, prepare, sanitize, SegmentPart, Clause, Limits, Normalization,
         PhonemeIdMap, Phonemize, PreparedText, TextError,
     };
 
@@ -265,20 +265,20 @@ mod two_stage {
         clean.trim().is_empty() || normalize_en(&clean).trim().is_empty() || text.contains("[[")
     }
 
-    /// Checks what `prepare` promises about its chunks.
-    fn check_chunks(text: &str, p: &PreparedText) -> Result<(), TestCaseError> {
+    /// Checks what `prepare` promises about its segments.
+    fn check_segments(text: &str, p: &PreparedText) -> Result<(), TestCaseError> {
         let mut at = 0;
         let mut prev_start = 0;
-        for c in &p.chunks {
+        for c in &p.segments {
             for part in &c.parts {
-                if let ChunkPart::Text(t) = part {
-                    prop_assert!(t.chars().count() <= MAX_CHUNK_CHARS);
+                if let SegmentPart::Text(t) = part {
+                    prop_assert!(t.chars().count() <= MAX_SEGMENT_CHARS);
                     prop_assert!(t
                         .split_whitespace()
                         .all(|w| w.chars().count() <= MAX_WORD_CHARS));
                 }
             }
-            // Chunks come in input order; chunks cut from one lengthened piece, and
+            // Segments come in input order; segments cut from one lengthened piece, and
             // inline phonemes joined to their sentence, may share bytes.
             prop_assert!(c.source.start >= prev_start);
             prop_assert!(c.source.start < c.source.end && c.source.end <= text.len());
@@ -308,7 +308,7 @@ mod two_stage {
             match prepare(&text, norm, &limits) {
                 Ok(p) => {
                     prop_assert!(text.chars().count() <= max_chars);
-                    check_chunks(&text, &p)?;
+                    check_segments(&text, &p)?;
                 }
                 Err(TextError::LimitExceeded { limit, .. }) => {
                     prop_assert_eq!(limit, "max_chars");
@@ -322,7 +322,7 @@ mod two_stage {
         }
 
         #[test]
-        fn chunks_give_sentences_within_the_phoneme_limit(
+        fn segments_give_sentences_within_the_phoneme_limit(
             text in "[a-z .,\\[\\]ə]{1,300}",
             answers in prop::collection::vec("[abəˈ .☺(]{0,120}", 1..6),
             max_phonemes in 1usize..60,
@@ -333,15 +333,15 @@ mod two_stage {
             };
             let mut ph = Scripted(answers, 0);
             let map = map();
-            for chunk in &prepared.chunks {
-                let out = phonemize_chunk(&mut ph, "en-us", &map, chunk, &limits)
+            for segment in &prepared.segments {
+                let out = phonemize_segment(&mut ph, "en-us", &map, segment, &limits)
                     .map_err(|e| TestCaseError::fail(e.to_string()))?;
                 for s in &out.sentences {
                     prop_assert!(s.phoneme_count() <= max_phonemes);
                     prop_assert!(s.ids.len() >= 3);
                     prop_assert_eq!(s.ids.first(), Some(&1));
                     prop_assert_eq!(s.ids.last(), Some(&2));
-                    prop_assert_eq!(&s.text, &chunk.source);
+                    prop_assert_eq!(&s.text, &segment.source);
                 }
             }
         }
@@ -360,7 +360,7 @@ mod two_stage {
             let result = prepare(&text, Normalization::English, &limits);
             prop_assert!(start.elapsed() < Duration::from_secs(20), "took {:?}", start.elapsed());
             if let Ok(p) = result {
-                check_chunks(&text, &p)?;
+                check_segments(&text, &p)?;
             }
         }
     }

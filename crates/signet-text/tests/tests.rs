@@ -1,6 +1,6 @@
 //! Integration tests of the text frontend's pure parts (one binary; modules by topic):
 //! the normalization table, and properties of the Unicode policy, normalization and
-//! chunking on arbitrary input.
+//! segmenting on arbitrary input.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,

@@ -4,7 +4,15 @@
 //! registry has verified the manifest's signatures against the store's trust
 //! store, then the manifest and the digest of every file —
 //! and turns text into audio: text → sentences → phonemes (espeak-ng, out of
-//! process) → phoneme ids → VITS on libtorch → samples.
+//! process) → phoneme ids → VITS on libtorch → samples → the audio chain.
+//!
+//! There is one path from text to audio, a [`SpeechStream`] of one
+//! [`Utterance`] per sentence; [`Synthesizer::speak`] collects it, and the
+//! CLI and the HTTP server drive it too. Per-request settings (speed,
+//! scales, speaker, [`AudioOptions`]) are a [`SpeakOptions`]. This crate
+//! composes: the text work (segments, phonemes, word alignment) is
+//! `signet-text`'s, the audio work (trim, resample, volume, WAV with
+//! provenance) is `signet-audio`'s.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), signet::Error> {
@@ -12,10 +20,18 @@
 //!     .voice("en_US-joe-medium")
 //!     .build()?;
 //! let speech = synth.speak("Hello from Signet.")?;
-//! std::fs::write("hello.wav", speech.audio.to_wav(signet::SampleFormat::S16)?)
+//! // The WAV file says it is synthetic speech, and which voice made it.
+//! std::fs::write("hello.wav", speech.to_wav(signet::SampleFormat::S16)?)
 //!     .map_err(|source| signet::Error::Io { path: "hello.wav".into(), source })?;
 //! for d in &speech.diagnostics {
 //!     eprintln!("note: {d}");
+//! }
+//!
+//! // One request at twice the pace, sentence by sentence.
+//! let faster = signet::SpeakOptions::default().with_speed(2.0);
+//! for utterance in synth.speak_stream_with("One sentence. Then another.", &faster)? {
+//!     let utterance = utterance?;
+//!     println!("{} samples", utterance.audio.samples().len());
 //! }
 //! # Ok(())
 //! # }
@@ -26,26 +42,24 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod options;
 #[doc = include_str!("../../../docs/security-guide.md")]
 pub mod security_guide {}
 pub mod store;
 mod stream;
 mod synthesizer;
-mod timing;
 
 pub use error::Error;
 /// Seeds the model's noise (libtorch's global generator): the same seed and
 /// input give the same samples with noise on. See [`signet_acoustic::manual_seed`].
 pub use signet_acoustic::manual_seed;
+pub use options::{SpeakOptions, Speaker, MAX_SPEED, MIN_SPEED};
 pub use signet_audio::{
-    write_wav_stream, Audio, Provenance, SampleFormat, VolumeChange, WavInfo, WavLimits,
+    write_wav_stream, Audio, AudioOptions, Provenance, SampleFormat, VolumeChange, WavInfo,
+    WavLimits, WavWriter, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,
 };
-pub use signet_text::{Diagnostic, EspeakConfig, Limits, TextError};
-pub use store::Store;
-pub use stream::{
-    AudioOptions, SpeechChunk, SpeechStream, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,
-};
+pub use signet_text::{Diagnostic, EspeakConfig, Limits, PhonemeTiming, TextError, Timings, WordTiming};
+pub use stream::{SpeechStream, Utterance};
 pub use synthesizer::{
     list_voices, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,
 };
-pub use timing::{PhonemeTiming, Timings, WordTiming};

@@ -1,26 +1,28 @@
-//! Streaming synthesis: one [`SpeechChunk`] per sentence, as soon as it is
-//! ready.
+//! Streaming synthesis: one [`Utterance`] per sentence, as soon as it is
+//! ready. This is the one path from text to audio: [`Synthesizer::speak`]
+//! and its relatives, the CLI and the server all drive a [`SpeechStream`].
 //!
-//! [`Synthesizer::speak_stream`] runs the cheap first stage of the text
-//! frontend at once (limits, Unicode policy, normalization, sentence chunks:
-//! a bad input fails before any audio), and returns a [`SpeechStream`], an
-//! iterator that phonemizes one chunk when it needs more sentences and
-//! synthesizes one sentence per `next()` call. The first audio of a long
-//! text is therefore ready after its first sentence, and memory holds the
-//! prepared text plus one chunk's phonemes and one sentence's audio at a
-//! time, however long the text is. [`Synthesizer::speak_each`]
-//! is the callback form; [`Synthesizer::speak`] joins the chunks, so joined
-//! streamed audio equals `speak`'s sample for sample (with noise scales 0,
+//! A stream starts after the cheap first stage of the text frontend (limits,
+//! Unicode policy, normalization, segments: a bad input fails before any
+//! audio). Each `next()` then phonemizes one segment when no sentence is
+//! waiting, and synthesizes one sentence. The first audio of a long text is
+//! therefore ready after its first sentence, and memory holds the prepared
+//! text plus one segment's phonemes and one sentence's audio at a time,
+//! however long the text is. Joined, the utterances are what
+//! [`Synthesizer::speak`] returns, sample for sample (with noise scales 0,
 //! which makes synthesis deterministic).
 //!
-//! Each sentence's audio goes through [`AudioOptions`] in this order: trim
-//! leading and trailing silence, resample, apply the volume, then put the
-//! pause between sentences in front of every sentence but the first. Word and phoneme [`Timings`] follow the same
-//! steps and are given in samples of the output, counted from the start of
-//! the whole speech.
+//! Each sentence's audio goes through [`AudioOptions::apply`](signet_audio::AudioOptions::apply)
+//! (trim, resample, volume, the pause before every sentence but the first).
+//! Word and phoneme [`Timings`] follow the same steps and are given in
+//! samples of the output, counted from the start of the whole speech. Every
+//! limit of [`Limits`](signet_text::Limits) is checked here: the phoneme
+//! budget of the request as segments are phonemized, the seconds of audio
+//! as sentences are made.
 //!
-//! A stream is `Send`: a server can move it into a worker thread. It borrows
-//! its synthesizer, or shares it through an `Arc`
+//! A stream is `Send`: a server can move it into a worker thread, and stop
+//! between sentences by not asking for the next one. It borrows its
+//! synthesizer, or shares it through an `Arc`
 //! ([`Synthesizer::speak_stream_shared`]).
 
 use std::borrow::Cow;
@@ -28,119 +30,32 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::Arc;
 
-use signet_audio::{Audio, VolumeChange, MAX_RESAMPLE_RATE, MAX_SILENCE_MS, MIN_RESAMPLE_RATE};
-use signet_text::{Diagnostic, PhonemeBudget, TextChunk};
+use signet_audio::{Audio, VolumeChange};
+use signet_text::align::{self, Timings, WordPlan};
+use signet_text::{Diagnostic, PhonemeBudget, Segment};
 
-use crate::timing::{self, Timings, WordPlan};
+use crate::options::Settings;
 use crate::{Error, Synthesizer};
-
-/// Amplitude below which [`AudioOptions::trim_silence`] treats a sample as
-/// silence: 0.01 of full scale, -40 dBFS.
-pub const TRIM_THRESHOLD: f32 = 0.01;
-/// Silence kept before the first and after the last sound of a trimmed
-/// sentence, in milliseconds, so onsets and decays are not cut.
-pub const TRIM_KEEP_MS: u32 = 20;
-/// Largest volume gain accepted.
-pub const MAX_VOLUME: f32 = 100.0;
-
-/// What happens to each sentence's audio after synthesis.
-///
-/// The defaults leave the model's output untouched: the voice's rate, gain
-/// 1, no trimming, no pause between sentences.
-#[derive(Debug, Clone, Default, PartialEq)]
-#[non_exhaustive]
-pub struct AudioOptions {
-    /// Output rate in Hz, 8,000 to 48,000; the voice's rate when `None`.
-    pub sample_rate: Option<u32>,
-    /// Gain (0 to [`MAX_VOLUME`]); never clips: where a sentence would clip,
-    /// its gain is lowered (see [`SpeechChunk::volume`]). `None` is 1.
-    pub volume: Option<f32>,
-    /// Cut each sentence's leading and trailing silence (below
-    /// [`TRIM_THRESHOLD`], keeping [`TRIM_KEEP_MS`]).
-    pub trim_silence: bool,
-    /// Silence put between sentences, in milliseconds (at most one minute).
-    pub sentence_silence_ms: u32,
-}
-
-impl AudioOptions {
-    /// These options with an output rate.
-    #[must_use]
-    pub fn with_sample_rate(mut self, rate: u32) -> Self {
-        self.sample_rate = Some(rate);
-        self
-    }
-
-    /// These options with a volume gain.
-    #[must_use]
-    pub fn with_volume(mut self, gain: f32) -> Self {
-        self.volume = Some(gain);
-        self
-    }
-
-    /// These options with silence trimming on or off.
-    #[must_use]
-    pub fn with_trim_silence(mut self, on: bool) -> Self {
-        self.trim_silence = on;
-        self
-    }
-
-    /// These options with a pause between sentences.
-    #[must_use]
-    pub fn with_sentence_silence_ms(mut self, ms: u32) -> Self {
-        self.sentence_silence_ms = ms;
-        self
-    }
-
-    /// Checks every setting; errors name the setting.
-    pub fn check(&self) -> Result<(), Error> {
-        if let Some(rate) = self.sample_rate {
-            if !(MIN_RESAMPLE_RATE..=MAX_RESAMPLE_RATE).contains(&rate) {
-                return Err(Error::InvalidSetting {
-                    setting: "sample_rate",
-                    value: rate.to_string(),
-                    reason: "must be from 8000 to 48000 Hz",
-                });
-            }
-        }
-        if let Some(v) = self.volume {
-            if !(v.is_finite() && (0.0..=MAX_VOLUME).contains(&v)) {
-                return Err(Error::InvalidSetting {
-                    setting: "volume",
-                    value: v.to_string(),
-                    reason: "must be a finite gain from 0 to 100",
-                });
-            }
-        }
-        if self.sentence_silence_ms > MAX_SILENCE_MS {
-            return Err(Error::InvalidSetting {
-                setting: "sentence_silence_ms",
-                value: self.sentence_silence_ms.to_string(),
-                reason: "must be at most 60000 ms",
-            });
-        }
-        Ok(())
-    }
-}
 
 /// One sentence of speech, ready to play.
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub struct SpeechChunk {
+pub struct Utterance {
     /// The sentence's number, from 0.
     pub index: usize,
-    /// Byte range of the text chunk this sentence came from (a sentence,
-    /// or the part of a long one that the frontend cut into a chunk).
+    /// Byte range of the text segment this sentence came from (a sentence,
+    /// or the part of a long one that the frontend cut into a segment).
     pub text: Range<usize>,
     /// Its audio at the output rate, after the pause before it (every
     /// sentence but the first starts with the pause).
     pub audio: Audio,
-    /// Where this chunk starts in the whole speech, in samples.
+    /// Where this utterance starts in the whole speech, in samples.
     pub start: u64,
     /// Word and phoneme times, in samples from the start of the whole speech.
     pub timings: Timings,
     /// What the volume setting did to this sentence, when one is set.
     pub volume: Option<VolumeChange>,
-    /// Diagnostics found since the previous chunk (the first chunk also
+    /// Diagnostics found since the previous utterance (the first one also
     /// carries those about the whole text).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -152,6 +67,8 @@ pub(crate) struct Pending {
     pub(crate) text: Range<usize>,
     /// Its phoneme ids, BOS and EOS included.
     pub(crate) ids: Vec<i64>,
+    /// The symbol each id speaks.
+    pub(crate) symbols: Vec<String>,
     /// Where its words are, in phoneme words.
     pub(crate) words: Vec<WordPlan>,
     /// Whether it has a phoneme that is not a pause.
@@ -160,7 +77,7 @@ pub(crate) struct Pending {
 
 /// The synthesizer a stream uses: borrowed or shared.
 #[derive(Debug)]
-enum SynthRef<'a> {
+pub(crate) enum SynthRef<'a> {
     Borrowed(&'a Synthesizer),
     Shared(Arc<Synthesizer>),
 }
@@ -175,22 +92,33 @@ impl std::ops::Deref for SynthRef<'_> {
     }
 }
 
-/// Speech, one sentence at a time: an iterator of [`SpeechChunk`]s.
+/// What a stream speaks: segments of text still to phonemize, or sentences
+/// given directly (bare phoneme ids).
+pub(crate) enum Source<'a> {
+    Text {
+        text: Cow<'a, str>,
+        segments: Vec<Segment>,
+        diagnostics: Vec<Diagnostic>,
+    },
+    Sentences(Vec<Pending>),
+}
+
+/// Speech, one sentence at a time: an iterator of [`Utterance`]s.
 ///
-/// Each `next()` synthesizes one sentence (phonemizing the next text chunk
+/// Each `next()` synthesizes one sentence (phonemizing the next text segment
 /// first when no sentence is waiting). After an error the stream ends. When
 /// the text turns out to hold nothing to pronounce, the last item is
 /// [`Error::NothingToSpeak`].
 #[derive(Debug)]
 pub struct SpeechStream<'a> {
     synth: SynthRef<'a>,
+    settings: Settings,
     text: Cow<'a, str>,
-    chunks: VecDeque<TextChunk>,
-    chunks_total: usize,
+    segments: VecDeque<Segment>,
+    segments_total: usize,
     pending: VecDeque<Pending>,
     diagnostics: Vec<Diagnostic>,
     budget: PhonemeBudget,
-    options: AudioOptions,
     index: usize,
     offset: u64,
     voiced: bool,
@@ -198,16 +126,47 @@ pub struct SpeechStream<'a> {
     done: bool,
 }
 
+impl<'a> SpeechStream<'a> {
+    /// A stream over `source` with checked `settings`.
+    pub(crate) fn new(synth: SynthRef<'a>, settings: Settings, source: Source<'a>) -> Self {
+        let (text, segments, pending, diagnostics, require_voice) = match source {
+            Source::Text {
+                text,
+                segments,
+                diagnostics,
+            } => (text, segments, Vec::new(), diagnostics, true),
+            Source::Sentences(pending) => {
+                (Cow::Borrowed(""), Vec::new(), pending, Vec::new(), false)
+            }
+        };
+        Self {
+            synth,
+            settings,
+            text,
+            segments_total: segments.len(),
+            segments: segments.into(),
+            pending: pending.into(),
+            diagnostics,
+            budget: PhonemeBudget::new(),
+            index: 0,
+            offset: 0,
+            voiced: false,
+            require_voice,
+            done: false,
+        }
+    }
+}
+
 impl SpeechStream<'_> {
-    /// Text chunks in the input (a chunk is a sentence, or a part of a
-    /// very long one; it may give more than one [`SpeechChunk`]).
-    pub fn chunks_total(&self) -> usize {
-        self.chunks_total
+    /// Text segments in the input (a segment is a sentence, or a part of a
+    /// very long one; it may give more than one [`Utterance`]).
+    pub fn segments_total(&self) -> usize {
+        self.segments_total
     }
 
-    /// Text chunks not yet phonemized.
-    pub fn chunks_left(&self) -> usize {
-        self.chunks.len()
+    /// Text segments not yet phonemized.
+    pub fn segments_left(&self) -> usize {
+        self.segments.len()
     }
 
     /// Sentences phonemized and waiting for synthesis.
@@ -220,123 +179,127 @@ impl SpeechStream<'_> {
         self.offset
     }
 
-    /// Samples per second of the chunks.
+    /// Samples per second of the utterances.
     pub fn sample_rate(&self) -> u32 {
-        self.options
-            .sample_rate
-            .unwrap_or_else(|| self.synth.sample_rate())
+        self.settings.audio.output_rate(self.synth.sample_rate())
     }
 
-    /// Diagnostics not yet handed out with a chunk (those of text chunks
-    /// that gave no sentence, once the stream has ended).
+    /// The voice speaking: its provenance, for the audio's metadata.
+    pub fn provenance(&self) -> &signet_audio::Provenance {
+        self.synth.provenance()
+    }
+
+    /// Diagnostics not yet handed out with an utterance (those of text
+    /// segments that gave no sentence, once the stream has ended).
     pub fn take_diagnostics(&mut self) -> Vec<Diagnostic> {
         std::mem::take(&mut self.diagnostics)
     }
 
-    /// Phonemizes the next text chunk into waiting sentences.
-    fn phonemize(&mut self, chunk: &TextChunk) -> Result<(), Error> {
+    /// Phonemizes now, before any synthesis, until a sentence is waiting, so
+    /// that what the text frontend refuses in the first segment, and a text
+    /// with nothing to pronounce at all, is an error before the first audio.
+    /// A server calls it before it answers with a status; other callers need
+    /// not (the same errors come from `next()`). After an error the stream
+    /// has ended.
+    ///
+    /// # Errors
+    /// The frontend's errors, a breached limit, or [`Error::NothingToSpeak`]
+    /// when the whole text has been phonemized and holds nothing to say.
+    pub fn check_first(&mut self) -> Result<(), Error> {
+        while self.pending.is_empty() && !self.done {
+            let Some(segment) = self.segments.pop_front() else {
+                break;
+            };
+            if let Err(e) = self.phonemize(&segment) {
+                self.stop();
+                return Err(e);
+            }
+        }
+        let voiced_ahead = self.voiced || self.pending.iter().any(|p| p.voiced);
+        if self.require_voice && self.segments.is_empty() && !voiced_ahead {
+            self.stop();
+            return Err(Error::NothingToSpeak);
+        }
+        Ok(())
+    }
+
+    fn stop(&mut self) {
+        self.done = true;
+        self.pending.clear();
+        self.segments.clear();
+    }
+
+    /// Phonemizes the next text segment into waiting sentences.
+    fn phonemize(&mut self, segment: &Segment) -> Result<(), Error> {
         let synth = &*self.synth;
-        let out = synth.phonemize_chunk(chunk)?;
+        let out = synth.phonemize_segment(segment)?;
         self.budget.spend(&out.sentences, synth.limits())?;
         self.diagnostics.extend(out.diagnostics);
-        let ids: Vec<&[i64]> = out.sentences.iter().map(|s| s.ids.as_slice()).collect();
-        let plans = timing::plan_words(&self.text, chunk.source.clone(), &ids, &synth.symbols);
-        for (sentence, words) in out.sentences.iter().zip(plans) {
+        let symbols: Vec<&[String]> = out.sentences.iter().map(|s| s.symbols.as_slice()).collect();
+        let plans = align::plan_words(&self.text, segment.source.clone(), &symbols);
+        for (sentence, words) in out.sentences.into_iter().zip(plans) {
             self.pending.push_back(Pending {
-                text: sentence.text.clone(),
-                ids: sentence.ids.clone(),
-                words,
                 voiced: sentence.is_voiced(),
+                text: sentence.text,
+                ids: sentence.ids,
+                symbols: sentence.symbols,
+                words,
             });
         }
         Ok(())
     }
 
-    fn chunk(&mut self, sentence: Pending) -> Result<SpeechChunk, Error> {
+    /// Synthesizes one sentence and runs the audio chain on it.
+    fn speak_sentence(&mut self, sentence: Pending) -> Result<Utterance, Error> {
         let synth = &*self.synth;
-        let out = synth
-            .vits
-            .infer(&sentence.ids, synth.speaker, &synth.scales)?;
+        let (raw, durations) = synth.infer(&sentence.ids, &self.settings)?;
         self.voiced |= sentence.voiced;
-        let from = synth.sample_rate();
-        let t = timing::sentence_timings(
+        let from = raw.sample_rate();
+        let t = align::sentence_timings(
             &self.text,
-            &sentence.ids,
-            &out.durations,
-            synth.vits.hop_length(),
-            &synth.symbols,
+            &sentence.symbols,
+            &durations,
+            synth.hop_length(),
             &sentence.words,
         );
-        let mut audio = Audio::new(out.samples, from)?;
-        let raw_len = audio.samples().len();
-        let (cut, kept) = if self.options.trim_silence {
-            let range = audio.sound_range(TRIM_THRESHOLD, TRIM_KEEP_MS)?;
-            let kept = audio
-                .samples()
-                .get(range.clone())
-                .unwrap_or_default()
-                .to_vec();
-            audio = Audio::new(kept, from)?;
-            (range.start, range.len())
-        } else {
-            (0, raw_len)
-        };
-        let to = self.sample_rate();
-        if to != from {
-            audio = audio.resample(to)?;
-        }
-        let volume = match self.options.volume {
-            Some(gain) => {
-                let (scaled, change) = audio.with_volume(gain)?;
-                audio = scaled;
-                Some(change)
-            }
-            None => None,
-        };
-        let body = audio.samples().len() as u64;
-        let mut pause = 0;
-        if self.index > 0 && self.options.sentence_silence_ms > 0 {
-            let mut paused = Audio::silence(to, self.options.sentence_silence_ms)?;
-            pause = paused.samples().len() as u64;
-            paused.append(&audio)?;
-            audio = paused;
-        }
-        let timings = timing::place(
+        let processed = self.settings.audio.apply(raw, self.index > 0)?;
+        let to = processed.audio.sample_rate();
+        let timings = align::place(
             t,
-            cut as u64,
-            kept as u64,
+            processed.cut,
+            processed.kept,
             from,
             to,
-            body,
-            self.offset.saturating_add(pause),
+            processed.body,
+            self.offset.saturating_add(processed.pause),
         );
-        let len = audio.samples().len() as u64;
+        let len = processed.audio.samples().len() as u64;
         let end = self.offset.saturating_add(len);
         synth.limits().check_output_samples(end, to)?;
-        let chunk = SpeechChunk {
+        let utterance = Utterance {
             index: self.index,
             text: sentence.text,
             start: self.offset,
             timings,
-            volume,
+            volume: processed.volume,
             diagnostics: std::mem::take(&mut self.diagnostics),
-            audio,
+            audio: processed.audio,
         };
         self.offset = end;
         self.index += 1;
-        Ok(chunk)
+        Ok(utterance)
     }
 }
 
 impl Iterator for SpeechStream<'_> {
-    type Item = Result<SpeechChunk, Error>;
+    type Item = Result<Utterance, Error>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             let result = if let Some(sentence) = self.pending.pop_front() {
-                self.chunk(sentence)
-            } else if let Some(chunk) = self.chunks.pop_front() {
-                match self.phonemize(&chunk) {
+                self.speak_sentence(sentence)
+            } else if let Some(segment) = self.segments.pop_front() {
+                match self.phonemize(&segment) {
                     Ok(()) => continue,
                     Err(e) => Err(e),
                 }
@@ -348,108 +311,12 @@ impl Iterator for SpeechStream<'_> {
                 return None;
             };
             if result.is_err() {
-                self.done = true;
-                self.pending.clear();
-                self.chunks.clear();
+                self.stop();
             }
             return Some(result);
         }
         None
     }
-}
-
-impl Synthesizer {
-    /// Speaks text as a stream of per-sentence chunks, with the builder's
-    /// [`AudioOptions`]. The text frontend runs now, so a bad input fails
-    /// here, before any audio; each chunk is synthesized when asked for.
-    pub fn speak_stream<'a>(&'a self, text: &'a str) -> Result<SpeechStream<'a>, Error> {
-        self.speak_stream_with(text, &self.audio_options)
-    }
-
-    /// [`speak_stream`](Self::speak_stream) with other audio options.
-    pub fn speak_stream_with<'a>(
-        &'a self,
-        text: &'a str,
-        options: &AudioOptions,
-    ) -> Result<SpeechStream<'a>, Error> {
-        stream(SynthRef::Borrowed(self), Cow::Borrowed(text), options)
-    }
-
-    /// A stream that owns its text and shares the synthesizer, for moving
-    /// into another thread or task.
-    pub fn speak_stream_shared(
-        self: &Arc<Self>,
-        text: String,
-        options: &AudioOptions,
-    ) -> Result<SpeechStream<'static>, Error> {
-        stream(
-            SynthRef::Shared(Arc::clone(self)),
-            Cow::Owned(text),
-            options,
-        )
-    }
-
-    /// The callback form of [`speak_stream`](Self::speak_stream): `f` gets
-    /// each chunk as soon as it is ready; an error from `f` stops synthesis
-    /// and is returned.
-    pub fn speak_each<E, F>(&self, text: &str, mut f: F) -> Result<(), E>
-    where
-        E: From<Error>,
-        F: FnMut(SpeechChunk) -> Result<(), E>,
-    {
-        for chunk in self.speak_stream(text)? {
-            f(chunk?)?;
-        }
-        Ok(())
-    }
-}
-
-fn stream<'a>(
-    synth: SynthRef<'a>,
-    text: Cow<'a, str>,
-    options: &AudioOptions,
-) -> Result<SpeechStream<'a>, Error> {
-    options.check()?;
-    let prepared = synth.prepare_text(&text)?;
-    Ok(SpeechStream {
-        chunks_total: prepared.chunks.len(),
-        chunks: prepared.chunks.into(),
-        pending: VecDeque::new(),
-        diagnostics: prepared.diagnostics,
-        budget: PhonemeBudget::new(),
-        options: options.clone(),
-        synth,
-        text,
-        index: 0,
-        offset: 0,
-        voiced: false,
-        require_voice: true,
-        done: false,
-    })
-}
-
-/// A stream over given sentences (phoneme ids without text).
-pub(crate) fn from_sentences<'a>(
-    synth: &'a Synthesizer,
-    sentences: Vec<Pending>,
-    options: &AudioOptions,
-) -> Result<SpeechStream<'a>, Error> {
-    options.check()?;
-    Ok(SpeechStream {
-        chunks_total: 0,
-        chunks: VecDeque::new(),
-        pending: sentences.into(),
-        diagnostics: Vec::new(),
-        budget: PhonemeBudget::new(),
-        options: options.clone(),
-        synth: SynthRef::Borrowed(synth),
-        text: Cow::Borrowed(""),
-        index: 0,
-        offset: 0,
-        voiced: false,
-        require_voice: false,
-        done: false,
-    })
 }
 
 #[cfg(test)]
@@ -460,28 +327,6 @@ mod tests {
     fn streams_can_move_between_threads() {
         fn is_send<T: Send>() {}
         is_send::<SpeechStream<'static>>();
-        is_send::<SpeechChunk>();
-    }
-
-    #[test]
-    fn options_are_checked() {
-        let ok = AudioOptions::default()
-            .with_sample_rate(16_000)
-            .with_volume(0.5)
-            .with_sentence_silence_ms(200);
-        assert!(ok.check().is_ok());
-        for bad in [
-            AudioOptions::default().with_sample_rate(7_999),
-            AudioOptions::default().with_sample_rate(48_001),
-            AudioOptions::default().with_volume(f32::NAN),
-            AudioOptions::default().with_volume(-1.0),
-            AudioOptions::default().with_volume(101.0),
-            AudioOptions::default().with_sentence_silence_ms(60_001),
-        ] {
-            assert!(
-                matches!(bad.check(), Err(Error::InvalidSetting { .. })),
-                "{bad:?}"
-            );
-        }
+        is_send::<Utterance>();
     }
 }

@@ -1,19 +1,20 @@
 //! [`Synthesizer`]: one verified voice, text in, audio out.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use signet_acoustic::Vits;
-use signet_audio::{Audio, Provenance, SampleFormat};
+use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
 use signet_registry::{verify_installed, Manifest, VoiceName};
 use signet_text::{
-    ChunkSentences, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget,
-    PhonemeIdMap, PreparedText, TextChunk,
+    EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget, PhonemeIdMap,
+    PreparedText, Segment, SegmentSentences, Timings,
 };
 
+use crate::options::{check_scales, check_speed, Settings, SpeakOptions, Speaker};
 use crate::store::Store;
-use crate::stream::{self as streaming, AudioOptions, Pending};
-use crate::timing::{Symbols, Timings};
+use crate::stream::{Pending, Source, SpeechStream, SynthRef, Utterance};
 use crate::Error;
 
 pub use signet_acoustic::Scales;
@@ -35,9 +36,7 @@ pub struct Speech {
 impl Speech {
     /// The audio as a complete WAV file carrying the provenance metadata.
     pub fn to_wav(&self, format: SampleFormat) -> Result<Vec<u8>, Error> {
-        Ok(self
-            .audio
-            .to_wav_with_provenance(format, &self.provenance)?)
+        Ok(self.audio.to_wav(format, &self.provenance)?)
     }
 }
 
@@ -70,19 +69,9 @@ pub struct SynthesizerBuilder {
     voice: Option<String>,
     home: Option<PathBuf>,
     threads: Option<usize>,
-    noise_scale: Option<f32>,
-    length_scale: Option<f32>,
-    noise_w: Option<f32>,
-    speaker: Option<SpeakerChoice>,
+    options: SpeakOptions,
     espeak: Option<EspeakConfig>,
     limits: Option<Limits>,
-    audio: AudioOptions,
-}
-
-#[derive(Debug, Clone)]
-enum SpeakerChoice {
-    Id(i64),
-    Name(String),
 }
 
 /// The default voice, installed by `cargo xtask setup`.
@@ -115,31 +104,31 @@ impl SynthesizerBuilder {
 
     /// Variance of the latent noise (voice default when unset; 0 = deterministic).
     pub fn noise_scale(mut self, x: f32) -> Self {
-        self.noise_scale = Some(x);
+        self.options.noise_scale = Some(x);
         self
     }
 
     /// Speaking time stretch: 2.0 is twice as slow (voice default when unset).
     pub fn length_scale(mut self, x: f32) -> Self {
-        self.length_scale = Some(x);
+        self.options.length_scale = Some(x);
         self
     }
 
     /// Variance of the phoneme durations (voice default when unset).
     pub fn noise_w(mut self, x: f32) -> Self {
-        self.noise_w = Some(x);
+        self.options.noise_w = Some(x);
         self
     }
 
     /// Speaker by id, for multi-speaker voices.
     pub fn speaker_id(mut self, id: i64) -> Self {
-        self.speaker = Some(SpeakerChoice::Id(id));
+        self.options.speaker = Some(Speaker::Id(id));
         self
     }
 
     /// Speaker by name, as the voice's speaker map lists it.
     pub fn speaker_name(mut self, name: impl Into<String>) -> Self {
-        self.speaker = Some(SpeakerChoice::Name(name.into()));
+        self.options.speaker = Some(Speaker::Name(name.into()));
         self
     }
 
@@ -153,7 +142,14 @@ impl SynthesizerBuilder {
     /// What happens to the audio after synthesis (output rate, volume,
     /// silence trimming, pause between sentences); see [`AudioOptions`].
     pub fn audio_options(mut self, options: AudioOptions) -> Self {
-        self.audio = options;
+        self.options.audio = Some(options);
+        self
+    }
+
+    /// Default settings of every request, as [`SpeakOptions`] (what is set
+    /// there replaces what the methods above set).
+    pub fn speak_options(mut self, options: SpeakOptions) -> Self {
+        self.options = options.over(&self.options);
         self
     }
 
@@ -193,21 +189,12 @@ impl SynthesizerBuilder {
         let manifest = bundle.manifest().clone();
         let vits = Vits::from_bundle(&bundle)?;
         let d = &manifest.inference;
-        let scales = Scales {
-            noise_scale: self.noise_scale.unwrap_or(d.noise_scale),
-            length_scale: self.length_scale.unwrap_or(d.length_scale),
-            noise_w: self.noise_w.unwrap_or(d.noise_w),
+        let voice_scales = Scales {
+            noise_scale: d.noise_scale,
+            length_scale: d.length_scale,
+            noise_w: d.noise_w,
         };
-        check_scales(&scales)?;
-        self.audio.check()?;
-        let speaker = match self.speaker {
-            None => None,
-            Some(SpeakerChoice::Id(id)) => Some(id),
-            Some(SpeakerChoice::Name(n)) => match manifest.voice.speaker_id_map.get(&n) {
-                Some(&id) => Some(id),
-                None => return Err(Error::UnknownSpeaker { name: n }),
-            },
-        };
+        let defaults = resolve(&self.options, &voice_scales, &manifest)?;
         let id_map = PhonemeIdMap::new(manifest.phonemes.id_map.clone())?;
         let espeak = match self.espeak {
             Some(c) => c,
@@ -220,8 +207,7 @@ impl SynthesizerBuilder {
             bundle.manifest_sha256(),
         )?;
         Ok(Synthesizer {
-            symbols: Symbols::new(&manifest.phonemes.id_map),
-            audio_options: self.audio,
+            defaults,
             provenance,
             limits: self.limits.unwrap_or_default(),
             id_map,
@@ -231,31 +217,36 @@ impl SynthesizerBuilder {
             manifest_sha256: bundle.manifest_sha256().to_owned(),
             manifest,
             vits,
-            scales,
-            speaker,
         })
     }
 }
 
-fn check_scales(s: &Scales) -> Result<(), Error> {
-    let checks: [(&'static str, f32, f32, f32); 3] = [
-        ("noise_scale", s.noise_scale, 0.0, 10.0),
-        ("length_scale", s.length_scale, 0.01, 100.0),
-        ("noise_w", s.noise_w, 0.0, 10.0),
-    ];
-    for (setting, v, lo, hi) in checks {
-        if !(v.is_finite() && v >= lo && v <= hi) {
-            return Err(Error::InvalidSetting {
-                setting,
-                value: v.to_string(),
-                reason: match setting {
-                    "length_scale" => "must be a finite number from 0.01 to 100",
-                    _ => "must be a finite number from 0 to 10",
-                },
-            });
-        }
-    }
-    Ok(())
+/// `options` resolved against a voice: scales over `base`, `speed` applied,
+/// the speaker looked up, everything checked.
+fn resolve(options: &SpeakOptions, base: &Scales, manifest: &Manifest) -> Result<Settings, Error> {
+    let speed = options.speed.unwrap_or(1.0);
+    check_speed(speed)?;
+    let scales = Scales {
+        noise_scale: options.noise_scale.unwrap_or(base.noise_scale),
+        length_scale: options.length_scale.unwrap_or(base.length_scale) / speed,
+        noise_w: options.noise_w.unwrap_or(base.noise_w),
+    };
+    check_scales(&scales)?;
+    let audio = options.audio.clone().unwrap_or_default();
+    audio.check()?;
+    let speaker = match &options.speaker {
+        None => None,
+        Some(Speaker::Id(id)) => Some(*id),
+        Some(Speaker::Name(n)) => match manifest.voice.speaker_id_map.get(n) {
+            Some(&id) => Some(id),
+            None => return Err(Error::UnknownSpeaker { name: n.clone() }),
+        },
+    };
+    Ok(Settings {
+        scales,
+        speaker,
+        audio,
+    })
 }
 
 /// One loaded, verified voice.
@@ -266,11 +257,10 @@ pub struct Synthesizer {
     name: String,
     manifest_sha256: String,
     manifest: Manifest,
-    pub(crate) vits: Vits,
-    pub(crate) scales: Scales,
-    pub(crate) speaker: Option<i64>,
-    pub(crate) symbols: Symbols,
-    pub(crate) audio_options: AudioOptions,
+    vits: Vits,
+    /// The builder's settings, resolved: what a request that sets nothing
+    /// runs with.
+    defaults: Settings,
     provenance: Provenance,
     id_map: PhonemeIdMap,
     limits: Limits,
@@ -314,9 +304,9 @@ impl Synthesizer {
         self.manifest.voice.sample_rate
     }
 
-    /// The scales in use.
+    /// The scales in use (the builder's, or the voice's).
     pub fn scales(&self) -> &Scales {
-        &self.scales
+        &self.defaults.scales
     }
 
     /// The limits in force.
@@ -331,7 +321,20 @@ impl Synthesizer {
 
     /// The audio options in use (set with [`SynthesizerBuilder::audio_options`]).
     pub fn audio_options(&self) -> &AudioOptions {
-        &self.audio_options
+        &self.defaults.audio
+    }
+
+    /// `options` over this synthesizer's defaults, checked.
+    fn settings(&self, options: &SpeakOptions) -> Result<Settings, Error> {
+        if *options == SpeakOptions::default() {
+            return Ok(self.defaults.clone());
+        }
+        let base = SpeakOptions {
+            speaker: self.defaults.speaker.map(Speaker::Id),
+            audio: Some(self.defaults.audio.clone()),
+            ..SpeakOptions::default()
+        };
+        resolve(&options.over(&base), &self.defaults.scales, &self.manifest)
     }
 
     /// Speaks text: each sentence is phonemized, mapped to ids and synthesized
@@ -347,22 +350,81 @@ impl Synthesizer {
         self.collect(self.speak_stream(text)?)
     }
 
-    /// [`speak`](Self::speak) with other audio options.
-    pub fn speak_with(&self, text: &str, options: &AudioOptions) -> Result<Speech, Error> {
+    /// [`speak`](Self::speak) with other settings for this call only.
+    pub fn speak_with(&self, text: &str, options: &SpeakOptions) -> Result<Speech, Error> {
         self.collect(self.speak_stream_with(text, options)?)
     }
 
-    fn collect(&self, stream: streaming::SpeechStream<'_>) -> Result<Speech, Error> {
+    /// Speaks text as a stream of per-sentence [`Utterance`]s, with the
+    /// builder's settings. The first stage of the text frontend runs now, so
+    /// a bad input fails here, before any audio; each sentence is
+    /// synthesized when asked for. See [`SpeechStream`].
+    pub fn speak_stream<'a>(&'a self, text: &'a str) -> Result<SpeechStream<'a>, Error> {
+        self.speak_stream_with(text, &SpeakOptions::default())
+    }
+
+    /// [`speak_stream`](Self::speak_stream) with other settings for this
+    /// stream only (checked here, before any work).
+    pub fn speak_stream_with<'a>(
+        &'a self,
+        text: &'a str,
+        options: &SpeakOptions,
+    ) -> Result<SpeechStream<'a>, Error> {
+        let settings = self.settings(options)?;
+        let source = self.text_source(Cow::Borrowed(text))?;
+        Ok(SpeechStream::new(SynthRef::Borrowed(self), settings, source))
+    }
+
+    /// A stream that owns its text and shares the synthesizer, for moving
+    /// into another thread or task.
+    pub fn speak_stream_shared(
+        self: &Arc<Self>,
+        text: String,
+        options: &SpeakOptions,
+    ) -> Result<SpeechStream<'static>, Error> {
+        let settings = self.settings(options)?;
+        let source = self.text_source(Cow::Owned(text))?;
+        Ok(SpeechStream::new(
+            SynthRef::Shared(Arc::clone(self)),
+            settings,
+            source,
+        ))
+    }
+
+    /// The callback form of [`speak_stream`](Self::speak_stream): `f` gets
+    /// each utterance as soon as it is ready; an error from `f` stops
+    /// synthesis and is returned.
+    pub fn speak_each<E, F>(&self, text: &str, mut f: F) -> Result<(), E>
+    where
+        E: From<Error>,
+        F: FnMut(Utterance) -> Result<(), E>,
+    {
+        for utterance in self.speak_stream(text)? {
+            f(utterance?)?;
+        }
+        Ok(())
+    }
+
+    fn text_source<'a>(&self, text: Cow<'a, str>) -> Result<Source<'a>, Error> {
+        let prepared = self.prepare_text(&text)?;
+        Ok(Source::Text {
+            text,
+            segments: prepared.segments,
+            diagnostics: prepared.diagnostics,
+        })
+    }
+
+    fn collect(&self, stream: SpeechStream<'_>) -> Result<Speech, Error> {
         let rate = stream.sample_rate();
         let mut samples = Vec::new();
         let mut timings = Timings::default();
         let mut diagnostics = Vec::new();
         let mut stream = stream;
-        for chunk in stream.by_ref() {
-            let chunk = chunk?;
-            samples.extend_from_slice(chunk.audio.samples());
-            timings.extend(chunk.timings);
-            diagnostics.extend(chunk.diagnostics);
+        for utterance in stream.by_ref() {
+            let utterance = utterance?;
+            samples.extend_from_slice(utterance.audio.samples());
+            timings.extend(utterance.timings);
+            diagnostics.extend(utterance.diagnostics);
         }
         diagnostics.extend(stream.take_diagnostics());
         if samples.is_empty() {
@@ -386,8 +448,8 @@ impl Synthesizer {
         let mut diagnostics = prepared.diagnostics;
         let mut budget = PhonemeBudget::new();
         let mut sentences = Vec::new();
-        for chunk in &prepared.chunks {
-            let out = self.phonemize_chunk(chunk)?;
+        for segment in &prepared.segments {
+            let out = self.phonemize_segment(segment)?;
             budget.spend(&out.sentences, &self.limits)?;
             diagnostics.extend(out.diagnostics);
             sentences.extend(out.sentences);
@@ -399,7 +461,7 @@ impl Synthesizer {
     }
 
     /// First stage of the text frontend (pure Rust, no phonemizer): input limits,
-    /// sentence and chunk splitting, Unicode policy and, for English voices,
+    /// sentence and segment splitting, Unicode policy and, for English voices,
     /// normalization. See [`signet_text::prepare`].
     pub fn prepare_text(&self, text: &str) -> Result<PreparedText, Error> {
         Ok(signet_text::prepare(
@@ -409,10 +471,10 @@ impl Synthesizer {
         )?)
     }
 
-    /// Second stage of the text frontend: phonemizes one chunk of
+    /// Second stage of the text frontend: phonemizes one segment of
     /// [`prepare_text`](Self::prepare_text) into sentences of ids for this
-    /// voice. See [`signet_text::phonemize_chunk`].
-    pub fn phonemize_chunk(&self, chunk: &TextChunk) -> Result<ChunkSentences, Error> {
+    /// voice. See [`signet_text::phonemize_segment`].
+    pub fn phonemize_segment(&self, segment: &Segment) -> Result<SegmentSentences, Error> {
         let mut guard = match self.phonemizer.lock() {
             Ok(g) => g,
             // A panic while holding the lock cannot leave the client in a
@@ -423,11 +485,11 @@ impl Synthesizer {
             Some(p) => p,
             None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
         };
-        Ok(signet_text::phonemize_chunk(
+        Ok(signet_text::phonemize_segment(
             ph,
             self.espeak_voice(),
             &self.id_map,
-            chunk,
+            segment,
             &self.limits,
         )?)
     }
@@ -441,30 +503,40 @@ impl Synthesizer {
     }
 
     /// Speaks phoneme ids directly (BOS/EOS included, as the voice's map yields
-    /// them), skipping the text frontend. The audio options apply; timings
-    /// hold phonemes only (there are no words without text).
+    /// them), skipping the text frontend: the model's input is exactly
+    /// `ids`, and the settings and audio options apply as to text. Timings
+    /// hold phonemes only (there are no words without text), labelled with
+    /// the symbols the voice's map gives the ids.
     pub fn speak_ids(&self, ids: &[i64]) -> Result<Speech, Error> {
         self.collect(self.speak_ids_stream(ids)?)
     }
 
-    /// [`speak_ids`](Self::speak_ids) as a stream of one chunk.
-    pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<streaming::SpeechStream<'_>, Error> {
+    /// [`speak_ids`](Self::speak_ids) as a stream of one utterance.
+    pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<SpeechStream<'_>, Error> {
         let pending = vec![Pending {
             text: 0..0,
             ids: ids.to_vec(),
+            symbols: self.id_map.label_ids(ids),
             words: Vec::new(),
             voiced: true,
         }];
-        streaming::from_sentences(self, pending, &self.audio_options)
+        Ok(SpeechStream::new(
+            SynthRef::Borrowed(self),
+            self.defaults.clone(),
+            Source::Sentences(pending),
+        ))
     }
 
-    /// The model's audio for phoneme ids with other scales for this call only
-    /// (checked like the builder's), e.g. a per-request speaking rate: the
-    /// voice's rate, no audio options, no timings.
-    pub fn synthesize_ids(&self, ids: &[i64], scales: &Scales) -> Result<Audio, Error> {
-        check_scales(scales)?;
-        let out = self.vits.infer(ids, self.speaker, scales)?;
-        Ok(Audio::new(out.samples, self.sample_rate())?)
+    /// Runs the model on one sentence's ids: its raw audio at the voice's
+    /// rate, and the frames the model gave each id.
+    pub(crate) fn infer(&self, ids: &[i64], settings: &Settings) -> Result<(Audio, Vec<i64>), Error> {
+        let out = self.vits.infer(ids, settings.speaker, &settings.scales)?;
+        Ok((Audio::new(out.samples, self.sample_rate())?, out.durations))
+    }
+
+    /// Samples per frame of the model's durations.
+    pub(crate) fn hop_length(&self) -> usize {
+        self.vits.hop_length()
     }
 }
 
@@ -517,7 +589,14 @@ fn dir_size(dir: &std::path::Path) -> u64 {
         .unwrap_or(0)
 }
 
-#[allow(dead_code)]
-fn _assert_send_sync() {
-    fn is<T: Send + Sync>() {}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synthesizers_are_shared_between_threads() {
+        fn is_send_sync<T: Send + Sync>() {}
+        is_send_sync::<Synthesizer>();
+        is_send_sync::<Speech>();
+    }
 }

@@ -1,12 +1,13 @@
-//! Streaming: chunks per sentence, lazily; joined chunks equal `speak`.
+//! Streaming: one utterance per sentence, lazily; joined utterances equal
+//! `speak`; per-request settings.
 
-use signet::{AudioOptions, SampleFormat, SpeechChunk, WavInfo, WavLimits};
+use signet::{AudioOptions, SpeakOptions, SampleFormat, Utterance, WavInfo, WavLimits};
 
 use crate::common::synth;
 
 const TEXT: &str = "The first sentence is short. Here is the second one! And a third?";
 
-fn joined(chunks: &[SpeechChunk]) -> Vec<f32> {
+fn joined(chunks: &[Utterance]) -> Vec<f32> {
     chunks
         .iter()
         .flat_map(|c| c.audio.samples().iter().copied())
@@ -25,13 +26,13 @@ fn streamed_chunks_joined_equal_speak_sample_for_sample() {
             .with_sentence_silence_ms(250),
         AudioOptions::default().with_sample_rate(44_100),
     ] {
-        let chunks: Vec<SpeechChunk> = s
-            .speak_stream_with(TEXT, &options)
+        let chunks: Vec<Utterance> = s
+            .speak_stream_with(TEXT, &SpeakOptions::default().with_audio(options.clone()))
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(chunks.len(), 3, "{options:?}");
-        let whole = s.speak_with(TEXT, &options).unwrap();
+        let whole = s.speak_with(TEXT, &SpeakOptions::default().with_audio(options.clone())).unwrap();
         assert_eq!(joined(&chunks), whole.audio.samples(), "{options:?}");
         assert_eq!(
             whole.audio.sample_rate(),
@@ -70,15 +71,15 @@ fn sentences_are_synthesized_one_per_call() {
     // Nothing is phonemized or synthesized before it is asked for.
     assert_eq!(
         (
-            stream.chunks_total(),
-            stream.chunks_left(),
+            stream.segments_total(),
+            stream.segments_left(),
             stream.sentences_waiting()
         ),
         (3, 3, 0)
     );
     let first = stream.next().unwrap().unwrap();
     assert!(!first.audio.samples().is_empty());
-    assert_eq!((stream.chunks_left(), stream.sentences_waiting()), (2, 0));
+    assert_eq!((stream.segments_left(), stream.sentences_waiting()), (2, 0));
     assert_eq!(stream.samples_done(), first.audio.samples().len() as u64);
     assert_eq!(stream.by_ref().count(), 2);
     assert!(stream.next().is_none());
@@ -89,7 +90,7 @@ fn pause_goes_between_sentences_only() {
     let s = synth();
     let plain = s.speak(TEXT).unwrap().audio.samples().len();
     let options = AudioOptions::default().with_sentence_silence_ms(100);
-    let paused = s.speak_with(TEXT, &options).unwrap().audio.samples().len();
+    let paused = s.speak_with(TEXT, &SpeakOptions::default().with_audio(options.clone())).unwrap().audio.samples().len();
     assert_eq!(paused - plain, 2 * 2_205);
 }
 
@@ -99,7 +100,7 @@ fn volume_and_rate_apply_and_never_clip() {
     let loud = AudioOptions::default()
         .with_volume(50.0)
         .with_sample_rate(8_000);
-    for chunk in s.speak_stream_with(TEXT, &loud).unwrap() {
+    for chunk in s.speak_stream_with(TEXT, &SpeakOptions::default().with_audio(loud.clone())).unwrap() {
         let chunk = chunk.unwrap();
         assert_eq!(chunk.audio.sample_rate(), 8_000);
         let v = chunk.volume.unwrap();
@@ -107,7 +108,7 @@ fn volume_and_rate_apply_and_never_clip() {
         assert!(chunk.audio.peak() <= 1.0);
     }
     let bad = AudioOptions::default().with_sample_rate(96_000);
-    assert!(s.speak_stream_with(TEXT, &bad).is_err());
+    assert!(s.speak_stream_with(TEXT, &SpeakOptions::default().with_audio(bad.clone())).is_err());
 }
 
 #[test]
@@ -138,7 +139,7 @@ fn a_shared_stream_runs_in_another_thread() {
     let stream = s
         .speak_stream_shared(
             "Hello from a worker thread.".to_owned(),
-            &AudioOptions::default(),
+            &SpeakOptions::default(),
         )
         .unwrap();
     let handle = std::thread::spawn(move || {
@@ -179,4 +180,51 @@ fn wav_output_carries_provenance() {
     assert_eq!(p.manifest_sha256, s.manifest_sha256());
     assert_eq!(p.generator, "Signet");
     assert_eq!(p.version, env!("CARGO_PKG_VERSION"));
+}
+
+#[test]
+fn speed_applies_to_its_request_only() {
+    let s = synth();
+    let text = "Speed is set per request.";
+    let len = |o: &SpeakOptions| s.speak_with(text, o).unwrap().audio.samples().len();
+    let normal = len(&SpeakOptions::default());
+    let fast = len(&SpeakOptions::default().with_speed(2.0));
+    let slow = len(&SpeakOptions::default().with_speed(0.5));
+    assert!(fast * 10 < normal * 7, "{fast} vs {normal}");
+    assert!(slow * 10 > normal * 15, "{slow} vs {normal}");
+    // The synthesizer's own settings are untouched.
+    assert_eq!(len(&SpeakOptions::default()), normal);
+    assert_eq!(s.speak(text).unwrap().audio.samples().len(), normal);
+    // Settings are checked before any work, naming the setting.
+    for bad in [0.0, 5.0, f32::NAN] {
+        let e = s
+            .speak_stream_with(text, &SpeakOptions::default().with_speed(bad))
+            .unwrap_err();
+        assert!(e.to_string().contains("speed"), "{e}");
+    }
+}
+
+#[test]
+fn check_first_refuses_what_has_nothing_to_say_before_any_audio() {
+    let s = synth();
+    for unspeakable in ["?!...,;", "... ?", "\u{1}\u{2}\u{7f}"] {
+        let refused = match s.speak_stream(unspeakable) {
+            Err(e) => e,
+            Ok(mut stream) => {
+                let e = stream.check_first().unwrap_err();
+                assert!(stream.next().is_none(), "the stream ends after an error");
+                e
+            }
+        };
+        assert!(
+            refused.to_string().contains("nothing to speak"),
+            "{unspeakable:?}: {refused}"
+        );
+    }
+
+    let mut stream = s.speak_stream(TEXT).unwrap();
+    stream.check_first().unwrap();
+    // The first segment is phonemized, nothing is synthesized yet.
+    assert_eq!((stream.segments_left(), stream.samples_done()), (2, 0));
+    assert_eq!(stream.count(), 3);
 }

@@ -1,7 +1,7 @@
 //! Word and phoneme timestamps: in order, inside the audio, at the output
 //! rate, and over the sound of their word.
 
-use signet::{AudioOptions, SpeechChunk, Timings};
+use signet::{AudioOptions, SpeakOptions, Utterance, Timings};
 
 use crate::common::{energy, synth};
 
@@ -37,7 +37,7 @@ fn timings_are_ordered_inside_the_audio_and_name_the_words() {
             .with_sample_rate(8_000)
             .with_sentence_silence_ms(300),
     ] {
-        let speech = s.speak_with(text, &options).unwrap();
+        let speech = s.speak_with(text, &SpeakOptions::default().with_audio(options.clone())).unwrap();
         let len = speech.audio.samples().len() as u64;
         check_order_and_bounds(&speech.timings, len);
         let words: Vec<&str> = speech
@@ -67,7 +67,7 @@ fn timings_scale_with_the_output_rate() {
     let s = synth();
     let text = "Timing at two rates.";
     let at = |rate| {
-        s.speak_with(text, &AudioOptions::default().with_sample_rate(rate))
+        s.speak_with(text, &SpeakOptions::default().with_audio(AudioOptions::default().with_sample_rate(rate)))
             .unwrap()
             .timings
     };
@@ -110,8 +110,8 @@ fn each_word_interval_holds_its_words_energy() {
     let options = AudioOptions::default()
         .with_sentence_silence_ms(500)
         .with_sample_rate(16_000);
-    let chunks: Vec<SpeechChunk> = s
-        .speak_stream_with(text, &options)
+    let chunks: Vec<Utterance> = s
+        .speak_stream_with(text, &SpeakOptions::default().with_audio(options.clone()))
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();

@@ -165,7 +165,7 @@ fn a_hundred_thousand_characters_without_a_full_stop_are_spoken_completely() {
     let mut first = None;
     let mut last = None;
     for chunk in &prepared.chunks {
-        let out = synth.phonemize_chunk(chunk).expect("phonemize a chunk");
+        let out = synth.phonemize_segment(chunk).expect("phonemize a chunk");
         for s in out.sentences {
             assert!(s.phoneme_count() <= synth.limits().max_phonemes_per_sentence);
             sentences += 1;

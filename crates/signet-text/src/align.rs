@@ -1,4 +1,5 @@
-//! Word and phoneme timestamps from the durations VITS predicts.
+//! Word alignment and phoneme timestamps from the durations an acoustic model
+//! predicts for each phoneme id.
 //!
 //! # Phonemes
 //!
@@ -7,8 +8,9 @@
 //! sentence's ids are `^ _ (id _)* $` (BOS, then each phoneme followed by
 //! the pad id, then EOS), so a phoneme's interval runs from its first frame
 //! to the end of the pad that follows it; BOS and its pad lead the sentence,
-//! EOS ends it. Each phoneme is labelled with the symbol the voice's map
-//! gives its id.
+//! EOS ends it. Each phoneme is labelled with the symbol the frontend mapped
+//! to its ids ([`Sentence::symbols`](crate::Sentence::symbols)), so nothing
+//! here reads the voice's id map back.
 //!
 //! # Words
 //!
@@ -37,8 +39,9 @@
 //! the whole sentence is one entry. Entries are in order, never overlap and
 //! lie inside the sentence's audio.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
+
+use crate::ids::{BOS, EOS, PAD};
 
 /// When a word was spoken, in samples of the output audio.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,38 +90,6 @@ impl Timings {
     }
 }
 
-/// The voice's id → symbol map and its special ids.
-#[derive(Debug, Clone)]
-pub(crate) struct Symbols {
-    by_id: BTreeMap<i64, String>,
-    pad: Option<i64>,
-    bos: Option<i64>,
-    eos: Option<i64>,
-}
-
-impl Symbols {
-    /// From the manifest's symbol → ids map; symbols that map to one id are
-    /// reversible (all of Piper's are).
-    pub(crate) fn new(id_map: &BTreeMap<String, Vec<i64>>) -> Self {
-        let mut by_id = BTreeMap::new();
-        for (symbol, ids) in id_map {
-            if let [id] = ids.as_slice() {
-                by_id.entry(*id).or_insert_with(|| symbol.clone());
-            }
-        }
-        let single = |s: &str| match id_map.get(s).map(Vec::as_slice) {
-            Some([id]) => Some(*id),
-            _ => None,
-        };
-        Self {
-            by_id,
-            pad: single("_"),
-            bos: single("^"),
-            eos: single("$"),
-        }
-    }
-}
-
 /// A phoneme of one sentence, in the sentence's own samples.
 #[derive(Debug, Clone)]
 struct Phone {
@@ -127,30 +98,37 @@ struct Phone {
     end: u64,
 }
 
-/// Phoneme intervals of one sentence (voice-rate samples from its start).
-fn phones(ids: &[i64], durations: &[i64], hop: u64, symbols: &Symbols) -> Vec<Phone> {
+/// Phoneme intervals of one sentence (voice-rate samples from its start), from
+/// the symbol of each id and each id's duration in frames. The ids of one
+/// phoneme (a symbol may map to several) make one interval.
+fn phones<S: AsRef<str>>(labels: &[S], durations: &[i64], hop: u64) -> Vec<Phone> {
     let mut out: Vec<Phone> = Vec::new();
     let mut frame: u64 = 0;
-    for (&id, &d) in ids.iter().zip(durations) {
+    let mut in_phoneme = false;
+    for (label, &d) in labels.iter().zip(durations) {
+        let label = label.as_ref();
         let d = u64::try_from(d).unwrap_or(0);
         let start = frame.saturating_mul(hop);
         frame = frame.saturating_add(d);
         let end = frame.saturating_mul(hop);
-        if Some(id) == symbols.bos || Some(id) == symbols.eos {
+        if label == BOS || label == EOS {
+            in_phoneme = false;
             continue;
         }
-        if Some(id) == symbols.pad {
+        let same_phoneme = in_phoneme && out.last().is_some_and(|p| p.symbol == label);
+        if label == PAD || same_phoneme {
             if let Some(last) = out.last_mut() {
                 last.end = end;
             }
+            in_phoneme = label != PAD;
             continue;
         }
-        let symbol = symbols
-            .by_id
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| format!("#{id}"));
-        out.push(Phone { symbol, start, end });
+        in_phoneme = true;
+        out.push(Phone {
+            symbol: label.to_owned(),
+            start,
+            end,
+        });
     }
     out
 }
@@ -352,9 +330,10 @@ fn align(text: &[TextWord], phone: &[PhoneWord]) -> Option<Vec<(usize, usize)>> 
     Some(steps)
 }
 
-/// A word of the text and the phoneme words of one sentence that speak it.
+/// A word of the text and the phoneme words of one sentence that speak it,
+/// planned before synthesis by [`plan_words`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct WordPlan {
+pub struct WordPlan {
     /// Byte range in the text.
     text: Range<usize>,
     /// First and last phoneme word (inclusive), counted in the sentence.
@@ -363,21 +342,22 @@ pub(crate) struct WordPlan {
 }
 
 /// Plans the words of the text `span` over the sentences it was
-/// phonemized into (one list of plans per sentence), before synthesis:
-/// where a word is, in phoneme words, depends on the ids only.
-pub(crate) fn plan_words(
+/// phonemized into (one list of plans per sentence, each sentence given by
+/// the symbols of its ids), before synthesis: where a word is, in phoneme
+/// words, depends on the symbols only.
+#[must_use]
+pub fn plan_words<S: AsRef<str>>(
     text: &str,
     span: Range<usize>,
-    sentences: &[&[i64]],
-    symbols: &Symbols,
+    sentences: &[&[S]],
 ) -> Vec<Vec<WordPlan>> {
     let mut plans: Vec<Vec<WordPlan>> = vec![Vec::new(); sentences.len()];
     // Phoneme words of every sentence, as (sentence, index in it, word).
     let mut owners = Vec::new();
     let mut pwords = Vec::new();
-    for (s, ids) in sentences.iter().enumerate() {
-        let ones = vec![1i64; ids.len()];
-        for (k, w) in phone_words(&phones(ids, &ones, 1, symbols))
+    for (s, labels) in sentences.iter().enumerate() {
+        let ones = vec![1i64; labels.len()];
+        for (k, w) in phone_words(&phones(labels, &ones, 1))
             .into_iter()
             .enumerate()
         {
@@ -418,17 +398,19 @@ pub(crate) fn plan_words(
     plans
 }
 
-/// Timings of one sentence, in voice-rate samples from the sentence's start.
-pub(crate) fn sentence_timings(
+/// Timings of one sentence, in voice-rate samples from the sentence's start:
+/// `labels` are the symbols of its ids, `durations` the frames the model gave
+/// each id, `hop` the samples per frame, `plan` its words from [`plan_words`].
+#[must_use]
+pub fn sentence_timings<S: AsRef<str>>(
     text: &str,
-    ids: &[i64],
+    labels: &[S],
     durations: &[i64],
     hop: usize,
-    symbols: &Symbols,
     plan: &[WordPlan],
 ) -> Timings {
     let hop = u64::try_from(hop).unwrap_or(u64::MAX);
-    let phones = phones(ids, durations, hop, symbols);
+    let phones = phones(labels, durations, hop);
     let pwords = phone_words(&phones);
     let words = plan
         .iter()
@@ -460,7 +442,8 @@ pub(crate) fn sentence_timings(
 /// resampled from `from` to `to` Hz into `len` samples, and placed at
 /// `offset` in the whole output. Every position lands in
 /// `offset..=offset + len`, and order is kept.
-pub(crate) fn place(
+#[must_use]
+pub fn place(
     t: Timings,
     cut: u64,
     kept: u64,
@@ -502,29 +485,25 @@ pub(crate) fn place(
 mod tests {
     use super::*;
 
-    fn symbols() -> Symbols {
-        let mut m = BTreeMap::new();
-        for (i, s) in ["_", "^", "$", " ", "a", "b", "c", ",", ".", "ˈ"]
-            .iter()
-            .enumerate()
-        {
-            m.insert((*s).to_owned(), vec![i as i64]);
-        }
-        Symbols::new(&m)
+    /// The symbols of ids given as indices of this table.
+    fn labels(ids: &[i64]) -> Vec<&'static str> {
+        let table = ["_", "^", "$", " ", "a", "b", "c", ",", ".", "ˈ"];
+        ids.iter().map(|&i| table[i as usize]).collect()
     }
 
     /// Plans and times the words of the whole `text`, one sentence.
     fn timings(text: &str, ids: &[i64], durations: &[i64], hop: usize) -> Timings {
-        let plan = plan_words(text, 0..text.len(), &[ids], &symbols());
-        sentence_timings(text, ids, durations, hop, &symbols(), &plan[0])
+        let l = labels(ids);
+        let plan = plan_words(text, 0..text.len(), &[&l]);
+        sentence_timings(text, &l, durations, hop, &plan[0])
     }
 
     #[test]
     fn words_stay_in_their_sentence() {
         // "ab c. ab" phonemized as two sentences: "ab c." and "ab".
         let text = "ab c. ab";
-        let (one, two) = (ids(&[4, 5, 3, 6, 8]), ids(&[4, 5]));
-        let plans = plan_words(text, 0..text.len(), &[&one, &two], &symbols());
+        let (one, two) = (labels(&ids(&[4, 5, 3, 6, 8])), labels(&ids(&[4, 5])));
+        let plans = plan_words(text, 0..text.len(), &[&one, &two]);
         let texts: Vec<Vec<&str>> = plans
             .iter()
             .map(|p| p.iter().map(|w| &text[w.text.clone()]).collect())

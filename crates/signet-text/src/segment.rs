@@ -1,4 +1,4 @@
-//! Splitting normalized text into sentences, and long sentences into bounded chunks.
+//! Splitting normalized text into sentences, and long sentences into bounded segments.
 //!
 //! Both functions return slices of their input that, concatenated, give the input back
 //! exactly: nothing is dropped, white space included (it stays with the piece before it).
@@ -6,7 +6,7 @@
 //!
 //! [`split_sentences`] ends a sentence after `.`, `!`, `?` or `…` (with any closing quotes
 //! or brackets) followed by white space, and after a line break.
-//! [`chunk`] then cuts every sentence longer than `max_chars` characters at the most
+//! [`split_segments`] then cuts every sentence longer than `max_chars` characters at the most
 //! natural boundary in the second half of each window of `max_chars` characters: after
 //! clause punctuation (`,` `;` `:` and dashes) followed by a space, else before a
 //! conjunction ("and", "but", "because", ...), else after any white space, else a hard cut
@@ -108,10 +108,10 @@ pub fn split_sentences(text: &str) -> Vec<&str> {
 }
 
 /// Splits text into sentences, and sentences longer than `max_chars` characters into
-/// chunks of at most `max_chars` characters (a `max_chars` of 0 counts as 1). The pieces
+/// segments of at most `max_chars` characters (a `max_chars` of 0 counts as 1). The pieces
 /// cover the input exactly, in order.
 #[must_use]
-pub fn chunk(text: &str, max_chars: usize) -> Vec<&str> {
+pub fn split_segments(text: &str, max_chars: usize) -> Vec<&str> {
     let max_chars = max_chars.max(1);
     let mut out = Vec::new();
     for sentence in split_sentences(text) {
@@ -143,7 +143,7 @@ fn split_long<'a>(mut rest: &'a str, max_chars: usize, out: &mut Vec<&'a str>) {
         let (mut clause, mut conjunction, mut space) = (None, None, None);
         let mut prev_char = None;
         for (n, (i, c)) in rest.char_indices().take(max_chars).enumerate() {
-            // Cutting after this character leaves `n + 1` characters in the chunk.
+            // Cutting after this character leaves `n + 1` characters in the segment.
             if n + 1 > half && c.is_whitespace() {
                 let cut = i + c.len_utf8();
                 space = Some(cut);
@@ -208,7 +208,7 @@ mod tests {
     #[test]
     fn long_sentences_prefer_clause_punctuation() {
         let text = "one two three, four five six seven eight nine";
-        let c = chunk(text, 20);
+        let c = split_segments(text, 20);
         assert_eq!(c.first().copied(), Some("one two three, "));
         assert_eq!(c.concat(), text);
         assert!(c.iter().all(|p| p.chars().count() <= 20));
@@ -216,18 +216,18 @@ mod tests {
 
     #[test]
     fn then_conjunctions_then_spaces_then_hard_cuts() {
-        let c = chunk("aaaa bbbb cccc and dddd eeee", 16);
+        let c = split_segments("aaaa bbbb cccc and dddd eeee", 16);
         assert_eq!(c.first().copied(), Some("aaaa bbbb cccc "));
-        let c = chunk("aaaa bbbb cccc dddd eeee", 12);
+        let c = split_segments("aaaa bbbb cccc dddd eeee", 12);
         assert_eq!(c.first().copied(), Some("aaaa bbbb "));
-        let c = chunk("abcdefghij", 4);
+        let c = split_segments("abcdefghij", 4);
         assert_eq!(c, vec!["abcd", "efgh", "ij"]);
     }
 
     #[test]
     fn huge_text_without_full_stop_is_covered() {
         let text = "word ".repeat(20_000);
-        let c = chunk(&text, 200);
+        let c = split_segments(&text, 200);
         assert_eq!(c.concat(), text);
         assert!(c.iter().all(|p| p.chars().count() <= 200));
         assert!(c.len() >= 500);
@@ -235,6 +235,6 @@ mod tests {
 
     #[test]
     fn zero_max_counts_as_one() {
-        assert_eq!(chunk("ab", 0), vec!["a", "b"]);
+        assert_eq!(split_segments("ab", 0), vec!["a", "b"]);
     }
 }

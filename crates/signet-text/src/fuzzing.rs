@@ -1,0 +1,150 @@
+//! Fuzz hooks of the text path, outside the documented API: compiled only for
+//! cargo-fuzz (`--cfg fuzzing`) and this crate's own tests.
+
+use std::collections::BTreeMap;
+
+use crate::frontend::{phonemize_segment, prepare_bytes, Normalization, PhonemeBudget};
+use crate::ids::PhonemeIdMap;
+use crate::limits::Limits;
+use crate::phonemize::Phonemize;
+use crate::protocol::{Clause, Terminator};
+use crate::TextError;
+
+/// A phonemizer that answers fuzzer-chosen phoneme strings, for [`fuzz_frontend`].
+struct Untrusted<'a> {
+    answers: Vec<&'a str>,
+    next: usize,
+}
+
+impl Phonemize for Untrusted<'_> {
+    fn phonemize(&mut self, _voice: &str, text: &str) -> Result<Vec<Clause>, TextError> {
+        let answer = self
+            .answers
+            .get(self.next % self.answers.len().max(1))
+            .copied()
+            .unwrap_or_default();
+        self.next += 1;
+        // Each `|`-separated part is a clause; a part ending in a terminator ends there.
+        Ok(answer
+            .split('|')
+            .map(|part| {
+                let terminator = part.chars().last().and_then(|c| match c {
+                    '.' => Some(Terminator::Period),
+                    '?' => Some(Terminator::Question),
+                    '!' => Some(Terminator::Exclamation),
+                    ',' => Some(Terminator::Comma),
+                    _ => None,
+                });
+                let body = if terminator.is_some() {
+                    part.get(..part.len().saturating_sub(1)).unwrap_or_default()
+                } else {
+                    part
+                };
+                let ends = matches!(
+                    terminator,
+                    Some(
+                        Terminator::Period
+                            | Terminator::Question
+                            | Terminator::Exclamation
+                    )
+                );
+                Clause::new(body, terminator, ends, text.len())
+            })
+            .collect())
+    }
+}
+
+/// The fuzz harness of the text path (`fuzz/fuzz_targets/text_frontend.rs`): bytes →
+/// [`prepare_bytes`](crate::prepare_bytes) → [`phonemize_segment`](crate::phonemize_segment) → ids, with a stand-in phonemizer whose
+/// answers the fuzzer chooses too, so that the code reading the helper's untrusted
+/// answers is fuzzed along with the frontend (the real helper's framing is fuzzed by
+/// the protocol tests).
+///
+/// Layout of `data`: one byte choosing `max_phonemes_per_sentence` (1 to 64), then the
+/// text, then after a `0xFF` byte the answers, separated by `0xFE` bytes (read as UTF-8
+/// with replacement). The voice's map knows a handful of symbols, so unknown symbols
+/// are exercised.
+///
+/// # Errors
+/// A description of a broken invariant (a sentence over the limit, ids not framed by
+/// `^ _ ... $`, a segment outside the input): the fuzz target panics on it. Errors of the
+/// frontend itself (limits, nothing to speak) are not failures.
+pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
+    let Some((&first, rest)) = data.split_first() else {
+        return Ok(());
+    };
+    let max = usize::from(first % 64) + 1;
+    let (text, answers) = match rest.iter().position(|&b| b == 0xFF) {
+        Some(i) => (
+            rest.get(..i).unwrap_or_default(),
+            rest.get(i + 1..).unwrap_or_default(),
+        ),
+        None => (rest, &[][..]),
+    };
+    let answers: Vec<String> = answers
+        .split(|&b| b == 0xFE)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let mut phonemizer = Untrusted {
+        answers: answers.iter().map(String::as_str).collect(),
+        next: 0,
+    };
+    let mut map = BTreeMap::new();
+    for (i, s) in [
+        "_", "^", "$", " ", ".", ",", "?", "a", "b", "ə", "ˈ", "ɪ", "t",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        map.insert(s.to_owned(), vec![i64::try_from(i).unwrap_or(0)]);
+    }
+    let map = PhonemeIdMap::new(map).map_err(|e| e.to_string())?;
+    let limits = Limits::default()
+        .with_max_phonemes_per_sentence(max)
+        .with_max_chars(10_000);
+    let Ok(prepared) = prepare_bytes(text, Normalization::English, &limits) else {
+        return Ok(());
+    };
+    let mut budget = PhonemeBudget::new();
+    for segment in &prepared.segments {
+        if segment.source.end > text.len() || segment.source.start >= segment.source.end {
+            return Err(format!("segment range {:?} outside the input", segment.source));
+        }
+        let out = phonemize_segment(&mut phonemizer, "en-us", &map, segment, &limits)
+            .map_err(|e| format!("phonemize_segment failed: {e}"))?;
+        for s in &out.sentences {
+            if s.phoneme_count() > max {
+                return Err(format!(
+                    "sentence of {} phonemes over {max}",
+                    s.phoneme_count()
+                ));
+            }
+            if s.ids.first() != Some(&1) || s.ids.get(1) != Some(&0) || s.ids.last() != Some(&2) {
+                return Err(format!("ids not framed: {:?}", s.ids));
+            }
+        }
+        if budget.spend(&out.sentences, &limits).is_err() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fuzz_frontend;
+
+    #[test]
+    fn the_fuzz_harness_holds_on_its_seeds() {
+        let seeds: [&[u8]; 5] = [
+            b"",
+            b"\x10Hello there. Dr. Smith paid $5.50.\xffh\xc9\x99l.\xfeb|a,|t.",
+            b"\x00Say [[ h\xc9\x99 ]] now!\xffa|b?\xfe(en)ab(fr)t",
+            b"\x3f\xe2\x80\xaex\xcc\x81 ok\xed\xa0\x80\xff.",
+            b"\x02word word word word word\xffaaaa aaaa aaaa.",
+        ];
+        for seed in seeds {
+            assert_eq!(fuzz_frontend(seed), Ok(()));
+        }
+    }
+}
