@@ -8,7 +8,9 @@
 //! what each step did ([`Processed`]) so that a caller can move timestamps
 //! along with the samples.
 
-use crate::{Audio, AudioError, VolumeChange, MAX_RESAMPLE_RATE, MAX_SILENCE_MS, MIN_RESAMPLE_RATE};
+use crate::{
+    Audio, AudioError, VolumeChange, MAX_RESAMPLE_RATE, MAX_SILENCE_MS, MIN_RESAMPLE_RATE,
+};
 
 /// Amplitude below which [`AudioOptions::trim_silence`] treats a sample as
 /// silence: 0.01 of full scale, -40 dBFS.

@@ -64,9 +64,9 @@ mod writer;
 
 use std::io::Write;
 
+pub use chain::{AudioOptions, Processed, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD};
 pub use dsp::{VolumeChange, MAX_SILENCE_MS};
 pub use error::{AudioError, FourCc};
-pub use chain::{AudioOptions, Processed, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD};
 pub use provenance::{InfoFields, Provenance, MAX_FIELD_BYTES};
 pub use resample::{MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
 pub use wav::{WavInfo, WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};

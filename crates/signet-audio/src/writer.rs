@@ -205,7 +205,10 @@ impl<W: Write + Seek> WavWriter<W> {
     /// A write or seek failure.
     pub fn finish(mut self) -> Result<W, AudioError> {
         if self.sizes == Sizes::Patched {
-            let end = self.data_size_at.saturating_add(4).saturating_add(self.data_bytes);
+            let end = self
+                .data_size_at
+                .saturating_add(4)
+                .saturating_add(self.data_bytes);
             let too_large = |size| AudioError::WavTooLarge {
                 size,
                 max: u64::from(u32::MAX),
@@ -331,7 +334,10 @@ mod tests {
             stream.get(data_size_at..data_size_at + 4),
             Some(&UNKNOWN_SIZE.to_le_bytes()[..])
         );
-        assert_eq!(file.get(data_size_at..data_size_at + 4), Some(&6u32.to_le_bytes()[..]));
+        assert_eq!(
+            file.get(data_size_at..data_size_at + 4),
+            Some(&6u32.to_le_bytes()[..])
+        );
         Ok(())
     }
 }

@@ -218,13 +218,9 @@ fn streams_of_unknown_size_run_to_the_end() {
     let provenance =
         signet_audio::Provenance::new("Signet", "0.1.0", "v", "ab".repeat(32)).unwrap();
     let audio = Audio::new(vec![0.5, -0.25, 0.125, 0.0], 16_000).unwrap();
-    let mut w = signet_audio::WavWriter::unsized_stream(
-        Vec::new(),
-        16_000,
-        SampleFormat::S16,
-        &provenance,
-    )
-    .unwrap();
+    let mut w =
+        signet_audio::WavWriter::unsized_stream(Vec::new(), 16_000, SampleFormat::S16, &provenance)
+            .unwrap();
     w.write(&audio).unwrap();
     w.write(&audio).unwrap();
     let stream = w.end_stream().unwrap();
@@ -240,11 +236,12 @@ fn streams_of_unknown_size_run_to_the_end() {
         err(&stream[..stream.len() - 1]),
         AudioError::PartialFrame { .. }
     ));
-    assert_eq!(read(&stream[..stream.len() - 2]).unwrap().samples().len(), 7);
+    assert_eq!(
+        read(&stream[..stream.len() - 2]).unwrap().samples().len(),
+        7
+    );
     // Unknown data size in a file of known size is still an overrun.
-    let mut sized = audio
-        .to_wav(SampleFormat::S16, &provenance)
-        .unwrap();
+    let mut sized = audio.to_wav(SampleFormat::S16, &provenance).unwrap();
     let at = sized.len() - 8 - 4;
     sized[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
     assert!(matches!(err(&sized), AudioError::ChunkOverrun { .. }));

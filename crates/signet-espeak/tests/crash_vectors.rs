@@ -157,8 +157,8 @@ fn crash_inputs_through_the_frontend_are_refused_or_spoken() -> Result<()> {
                 Err(TextError::NothingToSpeak { .. }) => continue,
                 Err(e) => bail!("{name}: {e}"),
             };
-            for chunk in &prepared.chunks {
-                let out = phonemize_segment(&mut espeak, "en-us", &map, chunk, &limits)
+            for segment in &prepared.segments {
+                let out = phonemize_segment(&mut espeak, "en-us", &map, segment, &limits)
                     .with_context(|| name.to_owned())?;
                 for s in &out.sentences {
                     ensure!(s.phoneme_count() <= limits.max_phonemes_per_sentence);

@@ -369,8 +369,12 @@ fn run_job(
     // WAV: the one writer of signet-audio, provenance first, sizes unknown.
     let mut wav = match format {
         Format::Wav => {
-            match WavWriter::unsized_stream(Vec::new(), rate, SampleFormat::S16, stream.provenance())
-            {
+            match WavWriter::unsized_stream(
+                Vec::new(),
+                rate,
+                SampleFormat::S16,
+                stream.provenance(),
+            ) {
                 Ok(w) => Some(w),
                 Err(e) => {
                     tracing::error!(request_id = %request_id, error = %e, "encoding failed");

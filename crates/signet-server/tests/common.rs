@@ -399,4 +399,3 @@ pub fn signet_binary() -> PathBuf {
         ),
     }
 }
-

@@ -3,7 +3,7 @@
 //! both; one replica is killed (SIGKILL) mid-run and the rest are still
 //! served.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -37,7 +37,9 @@ fn inspected_provenance(file: &Path) -> Vec<String> {
         .map(str::to_owned)
         .collect();
     assert!(
-        lines.first().is_some_and(|l| l.contains("synthetic speech")),
+        lines
+            .first()
+            .is_some_and(|l| l.contains("synthetic speech")),
         "{text}"
     );
     lines
@@ -53,7 +55,11 @@ fn wav_responses_carry_the_provenance_signet_speak_writes() {
     std::fs::write(&served, &r.body).unwrap();
     let coqui = dir.path().join("coqui.wav");
     let auth = bearer();
-    let r = get(srv.addr, "/api/tts?text=Hello%20there.", &[("Authorization", &auth)]);
+    let r = get(
+        srv.addr,
+        "/api/tts?text=Hello%20there.",
+        &[("Authorization", &auth)],
+    );
     assert_eq!(r.status, 200, "{}", r.text());
     std::fs::write(&coqui, &r.body).unwrap();
 
@@ -67,10 +73,7 @@ fn wav_responses_carry_the_provenance_signet_speak_writes() {
         spoken.to_str().unwrap(),
     ]);
     let expected = inspected_provenance(&spoken);
-    assert!(
-        expected.iter().any(|l| l.contains(VOICE)),
-        "{expected:?}"
-    );
+    assert!(expected.iter().any(|l| l.contains(VOICE)), "{expected:?}");
     assert_eq!(inspected_provenance(&served), expected);
     assert_eq!(inspected_provenance(&coqui), expected);
 
@@ -186,7 +189,10 @@ fn refusal(addr: SocketAddr, text: &str) -> (u16, String, String) {
     (
         r.status,
         v["error"]["type"].as_str().unwrap_or_default().to_owned(),
-        v["error"]["message"].as_str().unwrap_or_default().to_owned(),
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
     )
 }
 
@@ -199,7 +205,11 @@ fn serve_reads_the_home_limits_and_its_own_config_and_flags_win() {
 
     let srv = serve(home.path(), &[]);
     let (status, kind, message) = refusal(srv.addr, long);
-    assert_eq!((status, kind.as_str()), (400, "limit_exceeded"), "{message}");
+    assert_eq!(
+        (status, kind.as_str()),
+        (400, "limit_exceeded"),
+        "{message}"
+    );
     assert!(message.contains("limits.max_chars"), "{message}");
     assert_eq!(refusal(srv.addr, "Hi.").0, 200);
     drop(srv);
@@ -209,11 +219,20 @@ fn serve_reads_the_home_limits_and_its_own_config_and_flags_win() {
     std::fs::write(&config, "[limits]\nmax_chars = 1000\n").unwrap();
     let srv = serve(
         home.path(),
-        &["--config", config.to_str().unwrap(), "--max-input-bytes", "30"],
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "--max-input-bytes",
+            "30",
+        ],
     );
     assert_eq!(refusal(srv.addr, medium).0, 200);
     let (status, kind, message) = refusal(srv.addr, long);
-    assert_eq!((status, kind.as_str()), (400, "limit_exceeded"), "{message}");
+    assert_eq!(
+        (status, kind.as_str()),
+        (400, "limit_exceeded"),
+        "{message}"
+    );
     assert!(message.contains("limits.max_input_bytes"), "{message}");
 
     // A bad table in the home is a clear error before the server starts.
@@ -226,5 +245,8 @@ fn serve_reads_the_home_limits_and_its_own_config_and_flags_win() {
         .unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("[limits]") && err.contains("max_charz"), "{err}");
+    assert!(
+        err.contains("[limits]") && err.contains("max_charz"),
+        "{err}"
+    );
 }

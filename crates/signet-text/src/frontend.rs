@@ -26,13 +26,13 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
-use crate::segment::split_segments;
 use crate::error::{Diagnostic, TextError};
 use crate::ids::{group_sentences, labelled_ids, PhonemeIdMap, Sentence};
 use crate::limits::Limits;
 use crate::normalize::normalize_en;
 use crate::phonemize::Phonemize;
 use crate::protocol::{Clause, MAX_TEXT_BYTES};
+use crate::segment::split_segments;
 use crate::unicode::sanitize;
 
 /// Most characters in one segment of text sent to the phonemizer. A sentence longer than
@@ -157,7 +157,11 @@ pub fn prepare(
         if is_phonemes {
             let phonemes = segment.trim();
             if !phonemes.is_empty() {
-                push_part(&mut segments, range, SegmentPart::Phonemes(phonemes.to_owned()));
+                push_part(
+                    &mut segments,
+                    range,
+                    SegmentPart::Phonemes(phonemes.to_owned()),
+                );
             }
             continue;
         }
@@ -185,7 +189,11 @@ pub fn prepare(
             // Normalization may lengthen the piece ("1234567" becomes words): cut again.
             for sub in split_segments(&spoken, max_chars) {
                 if !sub.trim().is_empty() {
-                    push_part(&mut segments, source.clone(), SegmentPart::Text(sub.to_owned()));
+                    push_part(
+                        &mut segments,
+                        source.clone(),
+                        SegmentPart::Text(sub.to_owned()),
+                    );
                     // Each cut of a normalized piece is its own segment.
                     seal(&mut segments);
                 }
@@ -648,7 +656,11 @@ mod tests {
         let text = "Say [[ həˈloʊ ]] now. Next.";
         let p = prepare(text, Normalization::English, &Limits::default())?;
         assert_eq!(p.segments.len(), 2);
-        let first = p.segments.first().cloned().unwrap_or_else(|| unreachable!());
+        let first = p
+            .segments
+            .first()
+            .cloned()
+            .unwrap_or_else(|| unreachable!());
         assert_eq!(
             first.parts,
             vec![

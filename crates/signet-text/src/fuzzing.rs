@@ -42,11 +42,7 @@ impl Phonemize for Untrusted<'_> {
                 };
                 let ends = matches!(
                     terminator,
-                    Some(
-                        Terminator::Period
-                            | Terminator::Question
-                            | Terminator::Exclamation
-                    )
+                    Some(Terminator::Period | Terminator::Question | Terminator::Exclamation)
                 );
                 Clause::new(body, terminator, ends, text.len())
             })
@@ -108,7 +104,10 @@ pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
     let mut budget = PhonemeBudget::new();
     for segment in &prepared.segments {
         if segment.source.end > text.len() || segment.source.start >= segment.source.end {
-            return Err(format!("segment range {:?} outside the input", segment.source));
+            return Err(format!(
+                "segment range {:?} outside the input",
+                segment.source
+            ));
         }
         let out = phonemize_segment(&mut phonemizer, "en-us", &map, segment, &limits)
             .map_err(|e| format!("phonemize_segment failed: {e}"))?;

@@ -5,6 +5,8 @@
 //! words ([`normalize`](mod@normalize)); [`split_segments`] splits text into sentences and
 //! bounded segments. The [two-stage frontend](frontend) composes them: [`prepare`] (pure
 //! Rust, the whole text) and [`phonemize_segment`] (one segment at a time, for streaming).
+//! [`align`] turns the durations a model gives each phoneme id into word and phoneme
+//! timestamps, using the symbols each [`Sentence`] carries.
 //!
 //! Text is phonemized by espeak-ng running in a separate, resource-limited helper
 //! process ([`phonemize`], speaking the wire format in [`protocol`]), and mapped to a
@@ -55,8 +57,8 @@ pub mod unicode;
 pub use align::{PhonemeTiming, Timings, WordPlan, WordTiming};
 pub use error::{Diagnostic, TextError};
 pub use frontend::{
-    phonemize_segment, prepare, prepare_bytes, Normalization, PhonemeBudget, PreparedText,
-    Segment, SegmentPart, SegmentSentences,
+    phonemize_segment, prepare, prepare_bytes, Normalization, PhonemeBudget, PreparedText, Segment,
+    SegmentPart, SegmentSentences,
 };
 pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};

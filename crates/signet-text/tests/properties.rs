@@ -227,8 +227,8 @@ mod two_stage {
     use proptest::prelude::*;
     use signet_text::frontend::{MAX_SEGMENT_CHARS, MAX_WORD_CHARS};
     use signet_text::{
-        normalize_en, phonemize_segment, prepare, sanitize, SegmentPart, Clause, Limits, Normalization,
-        PhonemeIdMap, Phonemize, PreparedText, TextError,
+        normalize_en, phonemize_segment, prepare, sanitize, Clause, Limits, Normalization,
+        PhonemeIdMap, Phonemize, PreparedText, SegmentPart, TextError,
     };
 
     /// Answers each call with the next scripted phoneme string, as one clause.

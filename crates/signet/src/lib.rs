@@ -58,7 +58,10 @@ pub use signet_audio::{
     write_wav_stream, Audio, AudioOptions, Provenance, SampleFormat, VolumeChange, WavInfo,
     WavLimits, WavWriter, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,
 };
-pub use signet_text::{Diagnostic, EspeakConfig, Limits, PhonemeTiming, TextError, Timings, WordTiming};
+pub use signet_text::{
+    Diagnostic, EspeakConfig, Limits, PhonemeTiming, TextError, Timings, WordTiming,
+};
+pub use store::Store;
 pub use stream::{SpeechStream, Utterance};
 pub use synthesizer::{
     list_voices, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,

@@ -175,7 +175,9 @@ mod tests {
         let base = SpeakOptions::default()
             .with_length_scale(2.0)
             .with_noise_w(0.5);
-        let request = SpeakOptions::default().with_length_scale(1.0).with_speed(2.0);
+        let request = SpeakOptions::default()
+            .with_length_scale(1.0)
+            .with_speed(2.0);
         let o = request.over(&base);
         assert_eq!(o.length_scale, Some(1.0));
         assert_eq!(o.noise_w, Some(0.5));

@@ -372,7 +372,11 @@ impl Synthesizer {
     ) -> Result<SpeechStream<'a>, Error> {
         let settings = self.settings(options)?;
         let source = self.text_source(Cow::Borrowed(text))?;
-        Ok(SpeechStream::new(SynthRef::Borrowed(self), settings, source))
+        Ok(SpeechStream::new(
+            SynthRef::Borrowed(self),
+            settings,
+            source,
+        ))
     }
 
     /// A stream that owns its text and shares the synthesizer, for moving
@@ -529,7 +533,11 @@ impl Synthesizer {
 
     /// Runs the model on one sentence's ids: its raw audio at the voice's
     /// rate, and the frames the model gave each id.
-    pub(crate) fn infer(&self, ids: &[i64], settings: &Settings) -> Result<(Audio, Vec<i64>), Error> {
+    pub(crate) fn infer(
+        &self,
+        ids: &[i64],
+        settings: &Settings,
+    ) -> Result<(Audio, Vec<i64>), Error> {
         let out = self.vits.infer(ids, settings.speaker, &settings.scales)?;
         Ok((Audio::new(out.samples, self.sample_rate())?, out.durations))
     }

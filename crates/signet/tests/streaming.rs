@@ -1,7 +1,7 @@
 //! Streaming: one utterance per sentence, lazily; joined utterances equal
 //! `speak`; per-request settings.
 
-use signet::{AudioOptions, SpeakOptions, SampleFormat, Utterance, WavInfo, WavLimits};
+use signet::{AudioOptions, SampleFormat, SpeakOptions, Utterance, WavInfo, WavLimits};
 
 use crate::common::synth;
 
@@ -32,7 +32,9 @@ fn streamed_chunks_joined_equal_speak_sample_for_sample() {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(chunks.len(), 3, "{options:?}");
-        let whole = s.speak_with(TEXT, &SpeakOptions::default().with_audio(options.clone())).unwrap();
+        let whole = s
+            .speak_with(TEXT, &SpeakOptions::default().with_audio(options.clone()))
+            .unwrap();
         assert_eq!(joined(&chunks), whole.audio.samples(), "{options:?}");
         assert_eq!(
             whole.audio.sample_rate(),
@@ -90,7 +92,12 @@ fn pause_goes_between_sentences_only() {
     let s = synth();
     let plain = s.speak(TEXT).unwrap().audio.samples().len();
     let options = AudioOptions::default().with_sentence_silence_ms(100);
-    let paused = s.speak_with(TEXT, &SpeakOptions::default().with_audio(options.clone())).unwrap().audio.samples().len();
+    let paused = s
+        .speak_with(TEXT, &SpeakOptions::default().with_audio(options.clone()))
+        .unwrap()
+        .audio
+        .samples()
+        .len();
     assert_eq!(paused - plain, 2 * 2_205);
 }
 
@@ -100,7 +107,10 @@ fn volume_and_rate_apply_and_never_clip() {
     let loud = AudioOptions::default()
         .with_volume(50.0)
         .with_sample_rate(8_000);
-    for chunk in s.speak_stream_with(TEXT, &SpeakOptions::default().with_audio(loud.clone())).unwrap() {
+    for chunk in s
+        .speak_stream_with(TEXT, &SpeakOptions::default().with_audio(loud.clone()))
+        .unwrap()
+    {
         let chunk = chunk.unwrap();
         assert_eq!(chunk.audio.sample_rate(), 8_000);
         let v = chunk.volume.unwrap();
@@ -108,7 +118,9 @@ fn volume_and_rate_apply_and_never_clip() {
         assert!(chunk.audio.peak() <= 1.0);
     }
     let bad = AudioOptions::default().with_sample_rate(96_000);
-    assert!(s.speak_stream_with(TEXT, &SpeakOptions::default().with_audio(bad.clone())).is_err());
+    assert!(s
+        .speak_stream_with(TEXT, &SpeakOptions::default().with_audio(bad.clone()))
+        .is_err());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! Word and phoneme timestamps: in order, inside the audio, at the output
 //! rate, and over the sound of their word.
 
-use signet::{AudioOptions, SpeakOptions, Utterance, Timings};
+use signet::{AudioOptions, SpeakOptions, Timings, Utterance};
 
 use crate::common::{energy, synth};
 
@@ -37,7 +37,9 @@ fn timings_are_ordered_inside_the_audio_and_name_the_words() {
             .with_sample_rate(8_000)
             .with_sentence_silence_ms(300),
     ] {
-        let speech = s.speak_with(text, &SpeakOptions::default().with_audio(options.clone())).unwrap();
+        let speech = s
+            .speak_with(text, &SpeakOptions::default().with_audio(options.clone()))
+            .unwrap();
         let len = speech.audio.samples().len() as u64;
         check_order_and_bounds(&speech.timings, len);
         let words: Vec<&str> = speech
@@ -67,9 +69,12 @@ fn timings_scale_with_the_output_rate() {
     let s = synth();
     let text = "Timing at two rates.";
     let at = |rate| {
-        s.speak_with(text, &SpeakOptions::default().with_audio(AudioOptions::default().with_sample_rate(rate)))
-            .unwrap()
-            .timings
+        s.speak_with(
+            text,
+            &SpeakOptions::default().with_audio(AudioOptions::default().with_sample_rate(rate)),
+        )
+        .unwrap()
+        .timings
     };
     let (low, high) = (at(11_025), at(44_100));
     assert_eq!(low.words.len(), high.words.len());

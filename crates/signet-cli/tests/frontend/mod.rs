@@ -152,20 +152,22 @@ fn a_hundred_thousand_characters_without_a_full_stop_are_spoken_completely() {
     let synth = synth();
     let started = std::time::Instant::now();
     let prepared = synth.prepare_text(&text).expect("prepare");
-    let first_chunk = started.elapsed();
-    // The chunks cover the text: consecutive, from the first byte to the last.
+    let first_segment = started.elapsed();
+    // The segments cover the text: consecutive, from the first byte to the last.
     let mut at = 0;
-    for chunk in &prepared.chunks {
-        assert_eq!(chunk.source.start, at);
-        at = chunk.source.end;
+    for segment in &prepared.segments {
+        assert_eq!(segment.source.start, at);
+        at = segment.source.end;
     }
     assert_eq!(at, text.len());
     let mut sentences = 0;
     let mut phonemes = 0;
     let mut first = None;
     let mut last = None;
-    for chunk in &prepared.chunks {
-        let out = synth.phonemize_segment(chunk).expect("phonemize a chunk");
+    for segment in &prepared.segments {
+        let out = synth
+            .phonemize_segment(segment)
+            .expect("phonemize a segment");
         for s in out.sentences {
             assert!(s.phoneme_count() <= synth.limits().max_phonemes_per_sentence);
             sentences += 1;
@@ -177,9 +179,9 @@ fn a_hundred_thousand_characters_without_a_full_stop_are_spoken_completely() {
         }
     }
     eprintln!(
-        "{} characters: {} chunks, {sentences} sentences, {phonemes} phonemes; prepared in {first_chunk:?}, all phonemized in {:?}",
+        "{} characters: {} segments, {sentences} sentences, {phonemes} phonemes; prepared in {first_segment:?}, all phonemized in {:?}",
         text.chars().count(),
-        prepared.chunks.len(),
+        prepared.segments.len(),
         started.elapsed()
     );
     // Roughly one phoneme per character: nothing was dropped.
