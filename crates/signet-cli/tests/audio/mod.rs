@@ -229,7 +229,9 @@ fn inspect_shows_provenance_and_refuses_malformed_files() {
     // Metadata stripped: the file is fine, the provenance is gone.
     let bytes = std::fs::read(&wav).unwrap();
     let list = bytes.windows(4).position(|w| w == b"LIST").unwrap();
+    let list_size = u32::from_le_bytes(bytes[list + 4..list + 8].try_into().unwrap()) as usize;
     let mut stripped = bytes[..list].to_vec();
+    stripped.extend_from_slice(&bytes[list + 8 + list_size + (list_size & 1)..]);
     let size = (stripped.len() - 8) as u32;
     stripped[4..8].copy_from_slice(&size.to_le_bytes());
     let plain = dir.path().join("plain.wav");
