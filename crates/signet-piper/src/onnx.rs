@@ -444,12 +444,6 @@ fn parse_tensor(mut r: Reader<'_>) -> Result<Tensor<'_>, PiperError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
     use super::*;
 
     fn key(field: u32, wire: u8) -> Vec<u8> {

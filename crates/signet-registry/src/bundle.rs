@@ -494,12 +494,6 @@ fn move_into_place(
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
     use super::*;
     use crate::test_support::{sample_manifest, sample_weights};
 

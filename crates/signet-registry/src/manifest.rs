@@ -287,12 +287,6 @@ pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::indexing_slicing,
-        clippy::panic
-    )]
     use super::*;
 
     #[test]
