@@ -22,6 +22,7 @@ mod sbom;
 mod security_docs;
 mod setup;
 mod test;
+mod tidy;
 mod tool;
 mod unsafe_count;
 mod util;
