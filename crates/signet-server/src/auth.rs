@@ -23,6 +23,9 @@ use crate::ServerError;
 const MAX_KEYS_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Longest key id.
 const MAX_KEY_ID_LEN: usize = 64;
+/// The id under which requests without a key are limited and logged;
+/// reserved, so that no key can share their bucket.
+pub(crate) const ANONYMOUS: &str = "anonymous";
 /// Longest bearer token looked at.
 pub(crate) const MAX_TOKEN_LEN: usize = 512;
 
@@ -62,7 +65,7 @@ impl Caller {
     pub(crate) fn id(&self) -> &str {
         match self {
             Caller::Key(id, _) => id,
-            Caller::Anonymous => "anonymous",
+            Caller::Anonymous => ANONYMOUS,
         }
     }
 }
@@ -251,6 +254,12 @@ fn entry(id: &str, hash: &str, origin: &str, n: usize) -> Result<KeyEntry, Serve
             "key id must be 1 to 64 letters, digits, `_`, `-` or `.`",
         ));
     }
+    if id.eq_ignore_ascii_case(ANONYMOUS) {
+        return Err(err(
+            "key id `anonymous` is reserved: requests without a key (anonymous mode) use it for \
+             their shared limits; give this key another id",
+        ));
+    }
     let mut bytes = [0u8; 32];
     if hash.len() != 64 || hex::decode_to_slice(hash, &mut bytes).is_err() {
         return Err(err(
@@ -336,6 +345,37 @@ mod tests {
         };
         let e = Keys::load(&cfg).unwrap_err().to_string();
         assert!(e.contains("entry 1") && e.contains("64 hex"), "{e}");
+    }
+
+    #[test]
+    fn the_key_id_anonymous_is_reserved() {
+        for (i, id) in ["anonymous", "Anonymous"].into_iter().enumerate() {
+            let line = format!("{id}:{}", hash_key("k"));
+            let e = parse_entry(&line, "SIGNET_API_KEYS", i + 1)
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("reserved") && e.contains("another id"), "{e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let toml = dir.path().join("keys.toml");
+        std::fs::write(
+            &toml,
+            format!(
+                "[[key]]\nid = \"anonymous\"\nsha256 = \"{}\"\n",
+                hash_key("k")
+            ),
+        )
+        .unwrap();
+        let cfg = AuthConfig {
+            keys_file: Some(toml),
+            keys_env: String::new(),
+            mode: AuthMode::Anonymous,
+            ..AuthConfig::default()
+        };
+        let e = Keys::load(&cfg).unwrap_err().to_string();
+        assert!(e.contains("entry 1") && e.contains("reserved"), "{e}");
+        // Ids that only contain the word are fine.
+        assert!(parse_entry(&format!("anonymous2:{}", hash_key("k")), "x", 1).is_ok());
     }
 
     #[test]

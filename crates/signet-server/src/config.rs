@@ -9,7 +9,8 @@
 //! home's `config.toml` (as `signet serve` passes it in), then this file,
 //! then the flags.
 
-use std::net::SocketAddr;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -34,6 +35,11 @@ pub struct Config {
     /// Voices to serve, by store name (default: every voice in the store
     /// that passes verification).
     pub voices: Vec<String>,
+    /// Other names a request may use for a served voice (the `[voice_aliases]`
+    /// table, `alias = "voice"`): e.g. OpenAI's `alloy` or `nova` for clients
+    /// that send those. An alias is a voice name itself and may not shadow a
+    /// served voice.
+    pub voice_aliases: BTreeMap<String, String>,
     /// Synthesis worker threads = global synthesis concurrency (default: the
     /// number of cores). Each holds its own copy of every voice.
     pub workers: Option<usize>,
@@ -48,6 +54,20 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Open connections at most; further ones wait in the listen backlog.
     pub max_connections: usize,
+    /// Open connections from one client address at most; beyond it, the
+    /// connection is answered 503 and closed at once. Trusted proxies are
+    /// not counted (their clients are told apart by the forwarded address,
+    /// for the failed-auth limit and the logs).
+    pub max_connections_per_peer: usize,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` is believed:
+    /// for a connection from one of them, the client is the right-most
+    /// address of that header that is not itself a trusted proxy. Empty
+    /// (default): the header is ignored, the client is the TCP peer.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Who may read `/metrics`: `key` (default: a request with a valid API
+    /// key, also in anonymous mode), `open` (anyone who can reach the port),
+    /// or `off` (404).
+    pub metrics: MetricsAccess,
     /// Time a client has to send the request headers, in seconds.
     pub header_read_timeout_secs: u64,
     /// Time a client has to send the request body, in seconds.
@@ -99,6 +119,44 @@ pub fn limits_over(base: Limits, table: &toml::Value) -> Result<Limits, toml::de
     toml::Value::Table(merged).try_into()
 }
 
+/// Who may read `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricsAccess {
+    /// Anyone who can reach the port.
+    Open,
+    /// A request with a valid API key (default).
+    #[default]
+    Key,
+    /// Not served: 404.
+    Off,
+}
+
+impl MetricsAccess {
+    /// The setting's spelling in the config file and on the command line.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsAccess::Open => "open",
+            MetricsAccess::Key => "key",
+            MetricsAccess::Off => "off",
+        }
+    }
+}
+
+impl std::str::FromStr for MetricsAccess {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "open" => Ok(MetricsAccess::Open),
+            "key" => Ok(MetricsAccess::Key),
+            "off" => Ok(MetricsAccess::Off),
+            _ => Err(format!("{s:?} is not one of `open`, `key`, `off`")),
+        }
+    }
+}
+
 /// Who may call the speech endpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -128,8 +186,15 @@ pub struct AuthConfig {
     pub requests_per_minute: u32,
     /// Seconds of audio per minute per key.
     pub audio_seconds_per_minute: u32,
-    /// Requests of one key in flight at once.
+    /// Requests of one key in flight (waiting or synthesizing) at once. Of
+    /// them, at most `workers - 1` (at least 1) synthesize at once, so that
+    /// one key never holds every worker; the others wait in the key's own
+    /// line of the queue.
     pub max_concurrent: usize,
+    /// Refused credentials (401) per minute from one client address; beyond
+    /// it, that address gets 429 before any key is looked at, until the
+    /// bucket refills.
+    pub failed_auth_per_minute: u32,
 }
 
 impl Default for AuthConfig {
@@ -141,6 +206,7 @@ impl Default for AuthConfig {
             requests_per_minute: 60,
             audio_seconds_per_minute: 600,
             max_concurrent: 4,
+            failed_auth_per_minute: 30,
         }
     }
 }
@@ -169,12 +235,16 @@ impl Default for Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             home: None,
             voices: Vec::new(),
+            voice_aliases: BTreeMap::new(),
             workers: None,
             queue_capacity: None,
             queue_timeout_ms: 5_000,
             request_timeout_secs: 120,
             max_body_bytes: 64 * 1024,
             max_connections: 512,
+            max_connections_per_peer: 32,
+            trusted_proxies: Vec::new(),
+            metrics: MetricsAccess::Key,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
             send_timeout_secs: 15,
@@ -251,6 +321,11 @@ impl Config {
             .unwrap_or_else(|| self.worker_count().saturating_mul(4))
     }
 
+    /// Workers one key may hold at once: one fewer than there are (at least 1).
+    pub fn key_worker_ceiling(&self) -> usize {
+        self.worker_count().saturating_sub(1).max(1)
+    }
+
     /// Checks every setting; the first problem is reported with its key.
     pub fn validate(&self) -> Result<(), ServerError> {
         fn range(
@@ -293,6 +368,13 @@ impl Config {
             "bytes",
         )?;
         range("max_connections", n(self.max_connections), 1, 1_000_000, "")?;
+        range(
+            "max_connections_per_peer",
+            n(self.max_connections_per_peer),
+            1,
+            n(self.max_connections),
+            "(at most max_connections)",
+        )?;
         range(
             "header_read_timeout_secs",
             self.header_read_timeout_secs,
@@ -374,13 +456,42 @@ impl Config {
             100_000,
             "",
         )?;
-        for v in &self.voices {
+        range(
+            "auth.failed_auth_per_minute",
+            u64::from(self.auth.failed_auth_per_minute),
+            1,
+            1_000_000,
+            "",
+        )?;
+        let name = |setting: &'static str, v: &str| {
             signet::store::VoiceName::new(v).map_err(|_| ServerError::InvalidSetting {
-                setting: "voices",
+                setting,
                 reason: format!(
                     "{v:?} is not a voice name (letters, digits, `_`, `-`, `.`; never a path)"
                 ),
-            })?;
+            })
+        };
+        for v in &self.voices {
+            name("voices", v)?;
+        }
+        for (alias, voice) in &self.voice_aliases {
+            name("voice_aliases", alias)?;
+            name("voice_aliases", voice)?;
+            if self.voices.contains(alias) {
+                return Err(ServerError::InvalidSetting {
+                    setting: "voice_aliases",
+                    reason: format!("{alias:?} is a served voice; an alias may not hide it"),
+                });
+            }
+            if !self.voices.is_empty() && !self.voices.contains(voice) {
+                return Err(ServerError::InvalidSetting {
+                    setting: "voice_aliases",
+                    reason: format!(
+                        "{alias:?} names {voice:?}, which is not in `voices`; alias a voice \
+                         this server serves"
+                    ),
+                });
+            }
         }
         if let Some(tls) = &self.tls {
             for (setting, p) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {

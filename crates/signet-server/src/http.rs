@@ -1,13 +1,29 @@
 //! HTTP endpoints: the OpenAI- and Coqui-compatible speech APIs, voices,
 //! health, readiness and metrics.
 //!
-//! Every speech request goes through the same steps, each with its own
-//! refusal: credentials (401), the key's limits (429 with `Retry-After`),
-//! the body cap and read timeout (413, 408), the request's fields (400, or
-//! 404 for a voice not served), the queue (503), and only then synthesis,
-//! whose audio streams sentence by sentence. Logs carry the request id, key
-//! id, sizes and timings, never the text or the audio.
+//! Every request first passes [`front`]: the client's address (the TCP
+//! peer, or behind a trusted proxy the forwarded one), the URI cap (414),
+//! and a log line with the address, method, path (never the query, which
+//! may hold text) and status.
+//!
+//! Every speech request then goes through the same steps, each with its own
+//! refusal: the address's failed-auth limit (429, before any key is looked
+//! at), credentials (401), the key's limits (429 with `Retry-After`), the
+//! body cap and read timeout (413, 408), the request's fields (400, 415 for
+//! a body that is not JSON on the OpenAI endpoint, or 404 for a voice not
+//! served), the queue (503), the worker's estimate of the audio (400 over
+//! `max_output_seconds`, 429 over the key's audio allowance), and only then
+//! synthesis, whose audio streams sentence by sentence. Every refusal is
+//! the JSON error shape `{"error": {"message", "type", "code"}}` (those
+//! hyper makes itself, for a malformed request, are rewritten to it in
+//! `conn.rs`). Logs carry the request id, key id, client address, sizes and
+//! timings, never the text or the audio.
+//!
+//! `/healthz` and `/readyz` stay open to anyone: a load balancer or
+//! orchestrator probes them without credentials, and they tell nothing but
+//! "up" and "ready". `/metrics` follows the `metrics` setting.
 
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -17,6 +33,7 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::Router;
@@ -27,22 +44,126 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Caller;
+use crate::config::MetricsAccess;
 use crate::pool::{Format, Job, JobError, JobState, SubmitError};
 use crate::AppState;
 
 /// Pieces of audio (sentences) buffered between a worker and the client.
 const AUDIO_BUFFER: usize = 2;
 
+/// Longest request URI, in bytes; longer: 414.
+pub(crate) const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// The TCP peer of the connection a request came on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Peer(pub(crate) SocketAddr);
+
+/// The client's address: the peer, or behind a trusted proxy the forwarded one.
+#[derive(Debug, Clone, Copy)]
+struct Client(IpAddr);
+
 pub(crate) fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/v1/audio/speech", post(openai_speech))
+        .route(
+            "/v1/audio/speech",
+            post(openai_speech).fallback(method_not_allowed),
+        )
         .route("/api/tts", any(coqui_tts))
-        .route("/v1/voices", get(voices))
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+        .route("/v1/voices", get(voices).fallback(method_not_allowed))
+        .route("/healthz", get(healthz).fallback(method_not_allowed))
+        .route("/readyz", get(readyz).fallback(method_not_allowed))
+        .route("/metrics", get(metrics).fallback(method_not_allowed))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            front,
+        ))
         .with_state(state)
+}
+
+/// Who is calling: the TCP peer, unless the peer is a trusted proxy, in
+/// which case the right-most address of `X-Forwarded-For` that is not itself
+/// a trusted proxy (the left part of the header is whatever the client
+/// wrote, so only what our proxies appended is believed).
+pub(crate) fn client_addr(trusted: &[IpAddr], peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    if !trusted.contains(&peer) {
+        return peer;
+    }
+    let mut client = peer;
+    for value in headers.get_all("x-forwarded-for").iter().rev() {
+        let Ok(value) = value.to_str() else {
+            return client;
+        };
+        for part in value.rsplit(',') {
+            match part.trim().parse::<IpAddr>() {
+                Ok(ip) => {
+                    let ip = ip.to_canonical();
+                    if !trusted.contains(&ip) {
+                        return ip;
+                    }
+                    client = ip;
+                }
+                Err(_) => return client,
+            }
+        }
+    }
+    client
+}
+
+/// Runs before every endpoint: finds the client, caps the URI, logs.
+async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let peer = req
+        .extensions()
+        .get::<Peer>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |p| p.0.ip().to_canonical());
+    let client = client_addr(&st.config.trusted_proxies, peer, req.headers());
+    req.extensions_mut().insert(Client(client));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = if req.uri().to_string().len() > MAX_URI_BYTES {
+        let refused = Refused::new(
+            StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!(
+                "the request URI is longer than {MAX_URI_BYTES} bytes; send the text in a POST \
+                 body"
+            ),
+        );
+        st.metrics.reject(refused.reason);
+        refused.into_response(&st.request_id())
+    } else {
+        next.run(req).await
+    };
+    let status = response.status().as_u16();
+    // Probes come every few seconds: only in debug logs.
+    let path: &str = if path.len() > 64 {
+        "(long path)"
+    } else {
+        &path
+    };
+    if matches!(path, "/healthz" | "/readyz") {
+        tracing::debug!(peer = %client, %method, path, status, "request");
+    } else {
+        tracing::info!(peer = %client, %method, path, status, "request");
+    }
+    response
+}
+
+fn client_of(req_extensions: &axum::http::Extensions) -> IpAddr {
+    req_extensions
+        .get::<Client>()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0)
+}
+
+async fn method_not_allowed(State(st): State<Arc<AppState>>) -> Response {
+    let refused = Refused::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method: speech is POST /v1/audio/speech or GET|POST \
+         /api/tts; the others are GET",
+    );
+    st.metrics.reject(refused.reason);
+    refused.into_response(&st.request_id())
 }
 
 /// A refusal: status, machine-readable reason, human message.
@@ -118,8 +239,28 @@ struct CoquiParams {
     language_id: Option<String>,
 }
 
+/// Whether a `Content-Type` is `application/json` (parameters allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+}
+
 async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    speech(st, req, "speech", |_, body| {
+    speech(st, req, "speech", |headers, body| {
+        // A browser sends a cross-site form or `text/plain` POST without
+        // asking; `application/json` it must ask for first (CORS), and this
+        // server never says yes. So no web page can make a visitor's browser
+        // speak through a server that needs no key.
+        if !is_json(headers) {
+            return Err(Refused::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "POST /v1/audio/speech takes a JSON body: send `Content-Type: application/json`",
+            ));
+        }
         let b: OpenAiBody = serde_json::from_slice(&body).map_err(|e| {
             Refused::new(
                 StatusCode::BAD_REQUEST,
@@ -156,7 +297,7 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let method = req.method().clone();
     let query = req.uri().query().unwrap_or("").to_owned();
     if method != Method::GET && method != Method::POST {
-        return StatusCode::METHOD_NOT_ALLOWED.into_response();
+        return method_not_allowed(State(st)).await;
     }
     speech(st, req, "tts", move |headers, body| {
         let bad = |m: String| Refused::new(StatusCode::BAD_REQUEST, "invalid_parameters", m);
@@ -207,11 +348,26 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
     .await
 }
 
-fn authorize(st: &AppState, headers: &HeaderMap) -> Result<Caller, Refused> {
+/// Who is calling. An address that has used up its refused credentials is
+/// refused before its key is hashed or compared; each 401 counts.
+fn authorize(st: &AppState, headers: &HeaderMap, client: IpAddr) -> Result<Caller, Refused> {
+    if let Err(wait) = st.auth_failures.check(client) {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        return Err(Refused::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "auth_failures",
+            format!(
+                "too many requests with missing or invalid API keys from this address \
+                 (auth.failed_auth_per_minute); retry after {secs} s"
+            ),
+        )
+        .retry(secs));
+    }
     let auth = headers
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
     st.keys.check(auth).ok_or_else(|| {
+        st.auth_failures.failed(client);
         Refused::new(
             StatusCode::UNAUTHORIZED,
             "unauthorized",
@@ -231,119 +387,128 @@ where
     let t0 = Instant::now();
     let rid = st.request_id();
     let (parts, body) = req.into_parts();
+    let client = client_of(&parts.extensions);
     let mut key_id = String::from("-");
     let mut bytes_in = 0usize;
-    let result = async {
-        let caller = authorize(&st, &parts.headers)?;
-        key_id = caller.id().to_owned();
-        let slot = st
-            .limiter
-            .admit(caller.id(), caller.limits())
-            .map_err(|r| {
-                Refused::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    r.reason(),
-                    format!(
-                        "rate limit for key {:?} reached ({}); retry after {} s",
-                        caller.id(),
-                        r.reason().replace('_', " "),
-                        r.retry_after_secs()
-                    ),
-                )
-                .retry(r.retry_after_secs())
-            })?;
-        let body = read_body(&st, &parts.headers, body).await?;
-        bytes_in = body.len();
-        let sr = parse(&parts.headers, body)?;
-        let voice = check_request(&st, &sr)?;
-        let state = Arc::new(JobState::default());
-        let (started_tx, started_rx) = oneshot::channel();
-        let (audio_tx, audio_rx) = mpsc::channel(AUDIO_BUFFER);
-        let deadline = t0 + Duration::from_secs(st.config.request_timeout_secs);
-        let job = Job {
-            request_id: rid.clone(),
-            key_id: key_id.clone(),
-            voice,
-            text: sr.text,
-            format: sr.format,
-            speed: sr.speed,
-            deadline,
-            state: Arc::clone(&state),
-            started: started_tx,
-            audio: audio_tx,
-            slot,
-        };
-        st.pool.submit(job).map_err(|e| match e {
-            SubmitError::Full => Refused::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "queue_full",
-                "the synthesis queue is full; retry shortly",
-            )
-            .retry(1),
-            SubmitError::Closed => Refused::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "shutting_down",
-                "the server is shutting down",
-            ),
-        })?;
-        let abandon = AbandonOnDrop(Some(Arc::clone(&state)));
-        let queue_timeout = Duration::from_millis(st.config.queue_timeout_ms);
-        let mut started_rx = started_rx;
-        let started = match tokio::time::timeout(queue_timeout, &mut started_rx).await {
-            Ok(r) => r,
-            Err(_) => {
-                if state.abandon() {
-                    return Err(Refused::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "queue_timeout",
-                        "no synthesis worker became free in time; retry shortly",
+    let result =
+        async {
+            let caller = authorize(&st, &parts.headers, client)?;
+            key_id = caller.id().to_owned();
+            let slot = st
+                .limiter
+                .admit(caller.id(), caller.limits())
+                .map_err(|r| {
+                    Refused::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        r.reason(),
+                        format!(
+                            "rate limit for key {:?} reached ({}); retry after {} s",
+                            caller.id(),
+                            r.reason().replace('_', " "),
+                            r.retry_after_secs()
+                        ),
                     )
-                    .retry(1));
-                }
-                let left = deadline.saturating_duration_since(Instant::now());
-                match tokio::time::timeout(left, &mut started_rx).await {
-                    Ok(r) => r,
-                    Err(_) => {
+                    .retry(r.retry_after_secs())
+                })?;
+            let body = read_body(&st, &parts.headers, body).await?;
+            bytes_in = body.len();
+            let sr = parse(&parts.headers, body)?;
+            let voice = check_request(&st, &sr)?;
+            let state = Arc::new(JobState::default());
+            let (started_tx, started_rx) = oneshot::channel();
+            let (audio_tx, audio_rx) = mpsc::channel(AUDIO_BUFFER);
+            let deadline = t0 + Duration::from_secs(st.config.request_timeout_secs);
+            let job = Job {
+                request_id: rid.clone(),
+                key_id: key_id.clone(),
+                voice,
+                text: sr.text,
+                format: sr.format,
+                speed: sr.speed,
+                deadline,
+                state: Arc::clone(&state),
+                started: started_tx,
+                audio: audio_tx,
+                slot,
+            };
+            st.pool.submit(job).map_err(|e| match e {
+                SubmitError::Full => Refused::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "queue_full",
+                    "the synthesis queue is full; retry shortly",
+                )
+                .retry(1),
+                SubmitError::Closed => Refused::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting_down",
+                    "the server is shutting down",
+                ),
+            })?;
+            let abandon = AbandonOnDrop(Some(Arc::clone(&state)));
+            let queue_timeout = Duration::from_millis(st.config.queue_timeout_ms);
+            let mut started_rx = started_rx;
+            let started = match tokio::time::timeout(queue_timeout, &mut started_rx).await {
+                Ok(r) => r,
+                Err(_) => {
+                    if state.abandon() {
                         return Err(Refused::new(
                             StatusCode::SERVICE_UNAVAILABLE,
-                            "deadline",
-                            "the request did not start within its deadline",
-                        ))
+                            "queue_timeout",
+                            "no synthesis worker became free in time; retry shortly",
+                        )
+                        .retry(1));
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match tokio::time::timeout(left, &mut started_rx).await {
+                        Ok(r) => r,
+                        Err(_) => {
+                            return Err(Refused::new(
+                                StatusCode::SERVICE_UNAVAILABLE,
+                                "deadline",
+                                "the request did not start within its deadline",
+                            ))
+                        }
                     }
                 }
-            }
-        };
-        let started = match started {
-            Ok(Ok(s)) => s,
-            Ok(Err(JobError::BadText { reason, message })) => {
-                return Err(Refused::new(StatusCode::BAD_REQUEST, reason, message))
-            }
-            Ok(Err(JobError::Internal)) | Err(_) => {
-                return Err(Refused::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "synthesis failed; the server log has the details under this request id",
-                ))
-            }
-        };
-        abandon.disarm();
-        let content_type = match sr.format {
-            Format::Wav => "audio/wav",
-            Format::Pcm => "audio/pcm",
-        };
-        let stream = AudioStream {
-            rx: audio_rx,
-            state,
-            ended: false,
-        };
-        let mut r = Response::new(Body::from_stream(stream));
-        let h = r.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-        h.insert("x-sample-rate", HeaderValue::from(started.sample_rate));
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        Ok::<Response, Refused>(r)
-    }
-    .await;
+            };
+            let started =
+                match started {
+                    Ok(Ok(s)) => s,
+                    Ok(Err(JobError::BadText { reason, message })) => {
+                        return Err(Refused::new(StatusCode::BAD_REQUEST, reason, message))
+                    }
+                    Ok(Err(JobError::RateLimited {
+                        reason,
+                        message,
+                        retry_after,
+                    })) => {
+                        return Err(Refused::new(StatusCode::TOO_MANY_REQUESTS, reason, message)
+                            .retry(retry_after))
+                    }
+                    Ok(Err(JobError::Internal)) | Err(_) => return Err(Refused::new(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        "internal",
+                        "synthesis failed; the server log has the details under this request id",
+                    )),
+                };
+            abandon.disarm();
+            let content_type = match sr.format {
+                Format::Wav => "audio/wav",
+                Format::Pcm => "audio/pcm",
+            };
+            let stream = AudioStream {
+                rx: audio_rx,
+                state,
+                ended: false,
+            };
+            let mut r = Response::new(Body::from_stream(stream));
+            let h = r.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            h.insert("x-sample-rate", HeaderValue::from(started.sample_rate));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            Ok::<Response, Refused>(r)
+        }
+        .await;
     let response = match result {
         Ok(mut r) => {
             if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -361,6 +526,7 @@ where
     tracing::info!(
         request_id = %rid,
         key_id = %key_id,
+        peer = %client,
         endpoint,
         status,
         bytes_in,
@@ -450,7 +616,12 @@ fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
     let voice = if sr.voice.is_empty() {
         st.default_voice.clone()
     } else {
-        sr.voice.clone()
+        // Another name the operator gave a voice (OpenAI's `alloy`...).
+        st.config
+            .voice_aliases
+            .get(&sr.voice)
+            .unwrap_or(&sr.voice)
+            .clone()
     };
     if signet::store::VoiceName::new(&voice).is_err() {
         return Err(Refused::new(
@@ -507,9 +678,9 @@ impl Drop for AudioStream {
     }
 }
 
-async fn voices(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+async fn voices(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let rid = st.request_id();
-    let r = match authorize(&st, &headers) {
+    let r = match authorize(&st, req.headers(), client_of(req.extensions())) {
         Err(refused) => {
             st.metrics.reject(refused.reason);
             refused.into_response(&rid)
@@ -523,8 +694,12 @@ async fn voices(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response
                     serde_json::json!({ "name": name, "language": lang, "sample_rate": rate })
                 })
                 .collect();
-            axum::Json(serde_json::json!({ "voices": list, "default": st.default_voice }))
-                .into_response()
+            axum::Json(serde_json::json!({
+                "voices": list,
+                "default": st.default_voice,
+                "aliases": st.config.voice_aliases,
+            }))
+            .into_response()
         }
     };
     st.metrics.response("voices", r.status().as_u16());
@@ -543,7 +718,28 @@ async fn readyz(State(st): State<Arc<AppState>>) -> Response {
     }
 }
 
-async fn metrics(State(st): State<Arc<AppState>>) -> Response {
+async fn metrics(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    match st.config.metrics {
+        MetricsAccess::Off => return not_found().await,
+        MetricsAccess::Open => {}
+        MetricsAccess::Key => {
+            let refused = match authorize(&st, req.headers(), client_of(req.extensions())) {
+                Ok(Caller::Key(..)) => None,
+                // Anonymous mode lets anyone speak, not read the metrics.
+                Ok(Caller::Anonymous) => Some(Refused::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "/metrics needs an API key (metrics = \"key\"): send `Authorization: \
+                     Bearer <key>`",
+                )),
+                Err(r) => Some(r),
+            };
+            if let Some(r) = refused {
+                st.metrics.reject(r.reason);
+                return r.into_response(&st.request_id());
+            }
+        }
+    }
     let body = st
         .metrics
         .render(st.config.worker_count(), st.config.queue_len());

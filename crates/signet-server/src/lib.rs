@@ -3,11 +3,14 @@
 //! An HTTP service (axum on tokio) with an OpenAI-compatible
 //! `POST /v1/audio/speech`, a Coqui-compatible `/api/tts`, `GET /v1/voices`,
 //! `/healthz`, `/readyz` and Prometheus `/metrics`. It is built to face the
-//! internet: API keys stored as hashes, per-key token buckets and
-//! concurrency caps, a body cap, text limits, a bounded synthesis queue with
-//! a wait timeout, a per-request deadline, cancellation when the client goes
-//! away, slow-client timeouts, a connection cap, TLS via rustls, and logs
-//! that never hold text or audio.
+//! internet: API keys stored as hashes, per-key token buckets (the audio
+//! allowance weighed before synthesis) and concurrency caps below the worker
+//! count, a queue served round robin across keys, a body cap, text limits,
+//! a bounded synthesis queue with a wait timeout, a per-request deadline,
+//! cancellation when the client goes away, slow-client timeouts, a
+//! connection cap in all and per client address, a limit on refused
+//! credentials per address, TLS via rustls, and logs that name the client's
+//! address and never hold text or audio.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), signet_server::ServerError> {
@@ -25,6 +28,7 @@
 
 mod auth;
 mod config;
+mod conn;
 mod error;
 mod http;
 mod limits;
@@ -46,7 +50,9 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use auth::hash_key;
-pub use config::{default_limits, limits_over, AuthConfig, AuthMode, Config, TlsConfig};
+pub use config::{
+    default_limits, limits_over, AuthConfig, AuthMode, Config, MetricsAccess, TlsConfig,
+};
 pub use error::ServerError;
 
 /// State shared by every request.
@@ -54,6 +60,7 @@ pub(crate) struct AppState {
     pub(crate) config: Config,
     pub(crate) keys: auth::Keys,
     pub(crate) limiter: Arc<limits::Limiter>,
+    pub(crate) auth_failures: limits::AuthFailures,
     pub(crate) pool: pool::Pool,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) default_voice: String,
@@ -121,6 +128,7 @@ impl Server {
         let settings = pool::PoolSettings {
             workers: config.worker_count(),
             queue_capacity: config.queue_len(),
+            per_key_workers: config.key_worker_ceiling(),
             send_timeout: Config::secs(config.send_timeout_secs),
             limits: config.limits,
         };
@@ -129,11 +137,29 @@ impl Server {
             tokio::task::spawn_blocking(move || pool::Pool::start(&home, &voices, settings, m))
                 .await
                 .map_err(|e| ServerError::Worker(std::io::Error::other(e.to_string())))??;
+        for (alias, voice) in &config.voice_aliases {
+            let setting = "voice_aliases";
+            if !pool.voices.contains_key(voice) {
+                pool.shutdown();
+                return Err(ServerError::InvalidSetting {
+                    setting,
+                    reason: format!("{alias:?} names {voice:?}, which this server does not serve"),
+                });
+            }
+            if pool.voices.contains_key(alias) {
+                pool.shutdown();
+                return Err(ServerError::InvalidSetting {
+                    setting,
+                    reason: format!("{alias:?} is a served voice; an alias may not hide it"),
+                });
+            }
+        }
         let limiter = Arc::new(limits::Limiter::new(
             config.auth.requests_per_minute,
             config.auth.audio_seconds_per_minute,
             config.auth.max_concurrent,
         ));
+        let auth_failures = limits::AuthFailures::new(config.auth.failed_auth_per_minute);
         let id_prefix = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos() ^ (d.as_secs() as u32))
@@ -147,6 +173,9 @@ impl Server {
             voices = pool.voices.len(),
             keys = keys.len(),
             auth = ?config.auth.mode,
+            metrics = config.metrics.as_str(),
+            per_key_workers = config.key_worker_ceiling(),
+            per_peer_connections = config.max_connections_per_peer,
             "signet-server ready"
         );
         Ok(Self {
@@ -156,6 +185,7 @@ impl Server {
                 config,
                 keys,
                 limiter,
+                auth_failures,
                 pool,
                 metrics,
                 default_voice,
@@ -182,6 +212,7 @@ impl Server {
         } = self;
         let cfg = &state.config;
         let conn_limit = Arc::new(Semaphore::new(cfg.max_connections));
+        let per_peer = Arc::new(conn::PeerConnections::default());
         let graceful = GracefulShutdown::new();
         let router = http::router(Arc::clone(&state));
         let header_timeout = Config::secs(cfg.header_read_timeout_secs);
@@ -210,7 +241,35 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let _ = socket2::SockRef::from(&stream).set_send_buffer_size(send_buffer);
-            let service = TowerToHyperService::new(router.clone());
+            let ip = peer.ip().to_canonical();
+            // One address may not hold every connection; a trusted proxy
+            // carries many clients and is not counted.
+            let peer_slot = if cfg.trusted_proxies.contains(&ip) {
+                None
+            } else {
+                match per_peer.open(ip, cfg.max_connections_per_peer) {
+                    Some(slot) => Some(slot),
+                    None => {
+                        state.metrics.reject("peer_connections");
+                        tracing::info!(%peer, "connection refused: max_connections_per_peer reached");
+                        if tls.is_none() {
+                            // Best effort, never waiting: the socket's buffer is empty.
+                            let _ = stream.try_write(&conn::json_response(
+                                503,
+                                "Service Unavailable",
+                                "peer_connections",
+                                "too many open connections from this address \
+                                 (max_connections_per_peer); close some and retry",
+                            ));
+                        }
+                        drop(stream);
+                        drop(permit);
+                        continue;
+                    }
+                }
+            };
+            let service =
+                TowerToHyperService::new(router.clone().layer(axum::Extension(http::Peer(peer))));
             let metrics = Arc::clone(&state.metrics);
             let tls = tls.clone();
             let watcher = graceful.watcher();
@@ -238,6 +297,7 @@ impl Server {
                     tracing::info!(%peer, "connection closed: max_connection_secs reached");
                 }
                 metrics.connections.fetch_sub(1, Ordering::Relaxed);
+                drop(peer_slot);
                 drop(permit);
             });
         }
@@ -272,8 +332,11 @@ async fn serve_conn<I>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(header_timeout)
+        // A client that shuts down its writing side after the request
+        // (`nc -N`, `shutdown(SHUT_WR)`) still gets its whole answer.
+        .half_close(true)
         .max_buf_size(64 * 1024);
-    let conn = builder.serve_connection(TokioIo::new(io), service);
+    let conn = builder.serve_connection(TokioIo::new(conn::JsonRefusals::new(io)), service);
     if let Err(e) = watcher.watch(conn).await {
         tracing::debug!(error = %e, "connection ended with an error");
     }

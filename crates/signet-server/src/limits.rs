@@ -1,11 +1,17 @@
 //! Per-key limits: two token buckets (requests and audio seconds per minute)
-//! and a cap on requests in flight.
+//! and a cap on requests in flight; and per client address, a bucket of
+//! refused credentials.
 //!
-//! Audio seconds are only known after synthesis, so they are charged then;
-//! the bucket may go below zero, and the key's next request waits until it
-//! has refilled above zero.
+//! Audio seconds are weighed before synthesis: the worker estimates the
+//! request's audio (see `signet::SpeechStream::estimate_seconds`) and
+//! reserves it, or the request is refused with 429 while the key's bucket
+//! holds less (a request larger than a whole minute's allowance needs a full
+//! bucket). After synthesis the reservation is settled against the audio
+//! made, so the bucket may go below zero when a request came out longer than
+//! its estimate; the key's next request then waits until it has refilled.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -105,16 +111,39 @@ pub(crate) struct Limiter {
 pub(crate) struct Slot {
     limiter: Arc<Limiter>,
     key: String,
+    /// Audio seconds reserved before synthesis.
+    reserved: f64,
 }
 
 impl Slot {
-    /// Charges the key for audio produced.
-    pub(crate) fn charge_audio(&self, seconds: f64) {
+    /// Reserves a request's estimated seconds of audio from the key's
+    /// allowance, or says when to retry: the bucket must hold the estimate
+    /// (or, for an estimate above a minute's allowance, be full).
+    pub(crate) fn reserve_audio(&mut self, estimate: f64) -> Result<(), Refusal> {
         let mut keys = self.limiter.lock();
         if let Some(s) = keys.get_mut(&self.key) {
             s.audio.refill(Instant::now());
-            s.audio.tokens -= seconds;
+            let need = estimate.min(s.audio.capacity).max(0.0);
+            if s.audio.tokens < need {
+                return Err(Refusal::Audio {
+                    retry_after: s.audio.wait_for(need),
+                });
+            }
+            s.audio.tokens -= estimate;
+            self.reserved += estimate;
         }
+        Ok(())
+    }
+
+    /// Settles the key's allowance with the audio produced: the reservation
+    /// is given back and `seconds` taken.
+    pub(crate) fn charge_audio(&mut self, seconds: f64) {
+        let mut keys = self.limiter.lock();
+        if let Some(s) = keys.get_mut(&self.key) {
+            s.audio.refill(Instant::now());
+            s.audio.tokens = (s.audio.tokens + self.reserved - seconds).min(s.audio.capacity);
+        }
+        self.reserved = 0.0;
     }
 }
 
@@ -193,7 +222,75 @@ impl Limiter {
         Ok(Slot {
             limiter: Arc::clone(self),
             key: key.to_owned(),
+            reserved: 0.0,
         })
+    }
+}
+
+/// Refused credentials per client address: a token bucket each, spent by
+/// every 401. An address whose bucket is empty is refused (429) before its
+/// credentials are looked at.
+#[derive(Debug)]
+pub(crate) struct AuthFailures {
+    per_minute: u32,
+    peers: Mutex<HashMap<IpAddr, Bucket>>,
+}
+
+impl AuthFailures {
+    pub(crate) fn new(per_minute: u32) -> Self {
+        Self {
+            per_minute,
+            peers: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<IpAddr, Bucket>> {
+        match self.peers.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// `Err(retry after)` while `peer` has used up its failures.
+    pub(crate) fn check(&self, peer: IpAddr) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut peers = self.lock();
+        match peers.get_mut(&peer) {
+            Some(b) => {
+                b.refill(now);
+                if b.tokens < 1.0 {
+                    Err(b.wait_for(1.0))
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one refused credential from `peer`.
+    pub(crate) fn failed(&self, peer: IpAddr) {
+        let now = Instant::now();
+        let mut peers = self.lock();
+        if peers.len() >= MAX_TRACKED && !peers.contains_key(&peer) {
+            peers.retain(|_, b| {
+                b.refill(now);
+                !b.full()
+            });
+            if peers.len() >= MAX_TRACKED {
+                // Too many addresses failing at once to remember them all:
+                // forget the oldest half rather than grow without bound.
+                let mut ages: Vec<Instant> = peers.values().map(|b| b.updated).collect();
+                ages.sort_unstable();
+                let cut = ages.get(ages.len() / 2).copied().unwrap_or(now);
+                peers.retain(|_, b| b.updated > cut);
+            }
+        }
+        let b = peers
+            .entry(peer)
+            .or_insert_with(|| Bucket::new(self.per_minute, now));
+        b.refill(now);
+        b.tokens -= 1.0;
     }
 }
 
@@ -229,13 +326,51 @@ mod tests {
     }
 
     #[test]
-    fn audio_seconds_are_charged_after_the_fact() {
+    fn audio_seconds_are_settled_after_the_fact() {
         let l = Arc::new(Limiter::new(100, 60, 10));
-        let a = l.admit("k", KeyLimits::default()).unwrap();
+        let mut a = l.admit("k", KeyLimits::default()).unwrap();
+        a.reserve_audio(10.0).unwrap();
         a.charge_audio(61.0);
         drop(a);
         let r = l.admit("k", KeyLimits::default()).unwrap_err();
         assert!(matches!(r, Refusal::Audio { .. }), "{r:?}");
         assert!(r.retry_after_secs() >= 1);
+    }
+
+    #[test]
+    fn estimated_audio_is_reserved_before_synthesis() {
+        let l = Arc::new(Limiter::new(100, 60, 10));
+        let mut a = l.admit("k", KeyLimits::default()).unwrap();
+        a.reserve_audio(50.0).unwrap();
+        // The second request's estimate does not fit in what is left.
+        let mut b = l.admit("k", KeyLimits::default()).unwrap();
+        let r = b.reserve_audio(20.0).unwrap_err();
+        assert!(matches!(r, Refusal::Audio { .. }), "{r:?}");
+        // 10 s missing at 1 s per second.
+        assert!((10..=11).contains(&r.retry_after_secs()), "{r:?}");
+        // The first came out shorter: the rest goes back to the bucket.
+        a.charge_audio(30.0);
+        b.reserve_audio(20.0).unwrap();
+        // A request larger than a minute's allowance needs a full bucket.
+        let mut c = l.admit("other", KeyLimits::default()).unwrap();
+        c.reserve_audio(90.0).unwrap();
+        let mut d = l.admit("other", KeyLimits::default()).unwrap();
+        assert!(d.reserve_audio(1.0).is_err());
+    }
+
+    #[test]
+    fn failed_credentials_are_limited_per_address() {
+        let f = AuthFailures::new(3);
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        for _ in 0..3 {
+            assert!(f.check(a).is_ok());
+            f.failed(a);
+        }
+        let wait = f.check(a).unwrap_err();
+        assert!(
+            wait > Duration::from_secs(10) && wait <= Duration::from_secs(20),
+            "{wait:?}"
+        );
+        assert!(f.check(b).is_ok());
     }
 }

@@ -2,6 +2,20 @@
 //! voice, fed by a bounded queue. Synthesis never runs on the async
 //! runtime's threads.
 //!
+//! The queue is fair across keys: each key has its own line, and workers
+//! take the first job of each key in turn (round robin), so a key that
+//! floods the queue delays another key's request by at most one job per
+//! flooding key, not by its whole backlog. A key holds at most
+//! `per_key_workers` workers at once (the worker count less one, at least
+//! one): with two workers or more, one key never holds them all, and the
+//! next request of any other key starts as soon as a worker is free.
+//!
+//! Before any synthesis a worker phonemizes the whole text and estimates
+//! its audio (`SpeechStream::estimate_seconds`): a request whose estimate is
+//! over `max_output_seconds` is refused (400), and the estimate is reserved
+//! from the key's audio allowance or the request refused (429); after
+//! synthesis the reservation is settled against the audio made.
+//!
 //! A job is claimed by a worker or abandoned by its request (queue wait
 //! timeout), never both. A claimed job drives the library's one speak path,
 //! a `signet::SpeechStream` with the request's settings, and sends each
@@ -11,10 +25,9 @@
 //! audio for `send_timeout`. Limits are the stream's: the server checks none
 //! of its own.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -84,6 +97,15 @@ pub(crate) enum JobError {
         /// What to tell the client.
         message: String,
     },
+    /// The key's audio allowance has less than the request's estimate.
+    RateLimited {
+        /// Machine-readable reason (`rate_limit_audio`).
+        reason: &'static str,
+        /// What to tell the client.
+        message: String,
+        /// Seconds until the allowance holds the estimate.
+        retry_after: u64,
+    },
     /// Something on the server failed; details are logged, not sent.
     Internal,
 }
@@ -105,7 +127,7 @@ pub(crate) struct Job {
 
 /// The pool's handle: submit jobs, see which voices it serves.
 pub(crate) struct Pool {
-    queue: Mutex<Option<SyncSender<Job>>>,
+    queue: Arc<Queue>,
     workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Voice name → sample rate, language.
     pub(crate) voices: BTreeMap<String, (u32, String)>,
@@ -120,6 +142,7 @@ pub(crate) enum SubmitError {
 pub(crate) struct PoolSettings {
     pub(crate) workers: usize,
     pub(crate) queue_capacity: usize,
+    pub(crate) per_key_workers: usize,
     pub(crate) send_timeout: Duration,
     pub(crate) limits: signet::Limits,
 }
@@ -132,12 +155,14 @@ impl Pool {
         settings: PoolSettings,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ServerError> {
-        let (tx, rx) = sync_channel::<Job>(settings.queue_capacity);
-        let rx = Arc::new(Mutex::new(rx));
+        let queue = Arc::new(Queue::new(
+            settings.queue_capacity,
+            settings.per_key_workers,
+        ));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut handles = Vec::new();
         for n in 0..settings.workers {
-            let rx = Arc::clone(&rx);
+            let rx = Arc::clone(&queue);
             let ready = ready_tx.clone();
             let home = home.to_owned();
             let names = voice_names.to_vec();
@@ -196,7 +221,7 @@ impl Pool {
             }
         }
         let pool = Self {
-            queue: Mutex::new(Some(tx)),
+            queue,
             workers: Mutex::new(handles),
             voices,
             metrics,
@@ -210,31 +235,14 @@ impl Pool {
 
     /// Queues a job, or says the queue is full.
     pub(crate) fn submit(&self, job: Job) -> Result<(), SubmitError> {
-        let guard = match self.queue.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
-        let Some(tx) = guard.as_ref() else {
-            return Err(SubmitError::Closed);
-        };
+        self.queue.push(job)?;
         self.metrics.queue_depth.fetch_add(1, Ordering::Relaxed);
-        match tx.try_send(job) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                self.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
-                Err(match e {
-                    TrySendError::Full(_) => SubmitError::Full,
-                    TrySendError::Disconnected(_) => SubmitError::Closed,
-                })
-            }
-        }
+        Ok(())
     }
 
     /// Closes the queue and waits for the workers to finish what they have.
     pub(crate) fn shutdown(&self) {
-        if let Ok(mut q) = self.queue.lock() {
-            q.take();
-        }
+        self.queue.close();
         let handles = match self.workers.lock() {
             Ok(mut h) => std::mem::take(&mut *h),
             Err(_) => Vec::new(),
@@ -245,23 +253,153 @@ impl Pool {
     }
 }
 
+/// The jobs waiting for a worker: one line per key, served in turn.
+struct Queue {
+    lines: Mutex<Lines>,
+    ready: Condvar,
+}
+
+struct Lines {
+    /// Jobs that may wait (beyond the workers idle at the time).
+    capacity: usize,
+    /// Workers one key may hold at once.
+    per_key: usize,
+    /// Workers each key holds now.
+    running: HashMap<String, usize>,
+    /// Jobs waiting, over all keys.
+    len: usize,
+    /// Workers waiting for a job.
+    idle: usize,
+    closed: bool,
+    /// Keys with waiting jobs, in the order they are served next.
+    turn: VecDeque<String>,
+    by_key: HashMap<String, VecDeque<Job>>,
+}
+
+impl Queue {
+    fn new(capacity: usize, per_key: usize) -> Self {
+        Self {
+            lines: Mutex::new(Lines {
+                capacity,
+                per_key: per_key.max(1),
+                running: HashMap::new(),
+                len: 0,
+                idle: 0,
+                closed: false,
+                turn: VecDeque::new(),
+                by_key: HashMap::new(),
+            }),
+            ready: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Lines> {
+        match self.lines.lock() {
+            Ok(g) => g,
+            // Plain queues: a panic elsewhere cannot leave them inconsistent.
+            Err(p) => p.into_inner(),
+        }
+    }
+
+    /// Adds a job at the end of its key's line.
+    fn push(&self, job: Job) -> Result<(), SubmitError> {
+        let mut q = self.lock();
+        if q.closed {
+            return Err(SubmitError::Closed);
+        }
+        if q.len >= q.capacity.saturating_add(q.idle) {
+            return Err(SubmitError::Full);
+        }
+        let key = job.key_id.clone();
+        let line = q.by_key.entry(key.clone()).or_default();
+        let new_line = line.is_empty();
+        line.push_back(job);
+        if new_line {
+            q.turn.push_back(key);
+        }
+        q.len += 1;
+        drop(q);
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The first job of the next key (in turn) that holds fewer workers
+    /// than it may, with the worker counted against its key until the
+    /// returned guard is dropped; waits for one; `None` once closed and
+    /// empty.
+    fn pop(&self) -> Option<(Job, Running<'_>)> {
+        let mut q = self.lock();
+        loop {
+            let per_key = q.per_key;
+            let next = {
+                let Lines { turn, running, .. } = &*q;
+                turn.iter()
+                    .position(|k| running.get(k).copied().unwrap_or(0) < per_key)
+            };
+            if let Some(key) = next.and_then(|i| q.turn.remove(i)) {
+                let (job, more) = match q.by_key.get_mut(&key) {
+                    Some(line) => (line.pop_front(), !line.is_empty()),
+                    None => (None, false),
+                };
+                if more {
+                    q.turn.push_back(key.clone());
+                } else {
+                    q.by_key.remove(&key);
+                }
+                if let Some(job) = job {
+                    q.len = q.len.saturating_sub(1);
+                    *q.running.entry(key.clone()).or_insert(0) += 1;
+                    return Some((job, Running { queue: self, key }));
+                }
+                continue;
+            }
+            if q.closed && q.len == 0 {
+                return None;
+            }
+            q.idle += 1;
+            q = match self.ready.wait(q) {
+                Ok(g) => g,
+                Err(p) => p.into_inner(),
+            };
+            q.idle = q.idle.saturating_sub(1);
+        }
+    }
+
+    /// No more jobs are taken; the workers finish those waiting, then stop.
+    fn close(&self) {
+        self.lock().closed = true;
+        self.ready.notify_all();
+    }
+}
+
+/// A worker held by a key; freed (and the waiting workers told) on drop.
+struct Running<'a> {
+    queue: &'a Queue,
+    key: String,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        let mut q = self.queue.lock();
+        if let Some(n) = q.running.get_mut(&self.key) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                q.running.remove(&self.key);
+            }
+        }
+        drop(q);
+        // A job of this key may have been skipped while it held its share.
+        self.queue.ready.notify_all();
+    }
+}
+
 fn worker_loop(
-    rx: &Mutex<Receiver<Job>>,
+    queue: &Queue,
     synths: &BTreeMap<String, Synthesizer>,
     metrics: &Metrics,
     send_timeout: Duration,
 ) {
-    loop {
-        let job = {
-            let guard = match rx.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
-            match guard.recv() {
-                Ok(j) => j,
-                Err(_) => return,
-            }
-        };
+    while let Some((job, _running)) = queue.pop() {
         metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
         if !job.state.claim() {
             continue;
@@ -301,7 +439,7 @@ fn run_job(
         state,
         started,
         audio,
-        slot,
+        mut slot,
     } = job;
     let text_bytes = text.len();
     let Some(synth) = synths.get(&voice) else {
@@ -332,6 +470,40 @@ fn run_job(
     };
     if let Err(e) = stream.check_first() {
         let _ = started.send(Err(text_err(&e)));
+        return;
+    }
+    // Weigh the whole request before any synthesis.
+    let estimate = match stream.estimate_seconds() {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = started.send(Err(text_err(&e)));
+            return;
+        }
+    };
+    let max = synth.limits().max_output_seconds;
+    if estimate > f64::from(max) {
+        metrics.reject("output_estimate");
+        let _ = started.send(Err(JobError::BadText {
+            reason: "limit_exceeded",
+            message: format!(
+                "the request would make about {estimate:.0} seconds of audio, over the server's \
+                 limit of {max} (limits.max_output_seconds); split the text into several \
+                 requests, or raise the speed"
+            ),
+        }));
+        return;
+    }
+    if let Err(r) = slot.reserve_audio(estimate) {
+        let _ = started.send(Err(JobError::RateLimited {
+            reason: r.reason(),
+            message: format!(
+                "the request would make about {estimate:.0} seconds of audio, more than is left \
+                 of the audio allowance of key {key_id:?} (auth.audio_seconds_per_minute); retry \
+                 after {} s",
+                r.retry_after_secs()
+            ),
+            retry_after: r.retry_after_secs(),
+        }));
         return;
     }
     let rate = stream.sample_rate();
@@ -541,6 +713,75 @@ fn limit_message(limit: &str, value: u64, max: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn job(key: &str, limiter: &Arc<crate::limits::Limiter>) -> Job {
+        let (started, _) = oneshot::channel();
+        let (audio, _) = mpsc::channel(1);
+        Job {
+            request_id: String::new(),
+            key_id: key.to_owned(),
+            voice: String::new(),
+            text: String::new(),
+            format: Format::Pcm,
+            speed: 1.0,
+            deadline: Instant::now(),
+            state: Arc::default(),
+            started,
+            audio,
+            slot: limiter
+                .admit(key, crate::auth::KeyLimits::default())
+                .unwrap(),
+        }
+    }
+
+    #[test]
+    fn keys_are_served_in_turn_and_never_hold_every_worker() {
+        let limiter = Arc::new(crate::limits::Limiter::new(100, 1000, 100));
+        // Three workers: a key may hold two.
+        let q = Queue::new(100, 2);
+        for _ in 0..5 {
+            q.push(job("flood", &limiter))
+                .unwrap_or_else(|_| unreachable!());
+        }
+        q.push(job("small", &limiter))
+            .unwrap_or_else(|_| unreachable!());
+        let (a, ra) = q.pop().unwrap();
+        assert_eq!(a.key_id, "flood");
+        // The small key's one job comes next, not after the whole flood.
+        let (b, rb) = q.pop().unwrap();
+        assert_eq!(b.key_id, "small");
+        let (c, rc) = q.pop().unwrap();
+        assert_eq!(c.key_id, "flood");
+        // The flooding key holds two workers: the third waits until one is free.
+        let waiter = std::thread::scope(|scope| {
+            let w = scope.spawn(|| q.pop().map(|(j, _)| j.key_id));
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!w.is_finished(), "a key took a third worker");
+            drop(ra);
+            w.join().unwrap()
+        });
+        assert_eq!(waiter.as_deref(), Some("flood"));
+        drop((rb, rc));
+        // Full: beyond the capacity (no worker idle), refused.
+        let small = Queue::new(1, 1);
+        small
+            .push(job("k", &limiter))
+            .unwrap_or_else(|_| unreachable!());
+        assert!(matches!(
+            small.push(job("k", &limiter)),
+            Err(SubmitError::Full)
+        ));
+        small.close();
+        assert!(
+            small.pop().is_some(),
+            "waiting jobs are still served after close"
+        );
+        assert!(small.pop().is_none());
+        assert!(matches!(
+            small.push(job("k", &limiter)),
+            Err(SubmitError::Closed)
+        ));
+    }
 
     #[test]
     fn limit_errors_name_the_server_setting() {

@@ -15,7 +15,10 @@ fn long_request(srv: &TestServer, n: usize, format: &str) -> std::net::TcpStream
     s.write_all(&request_bytes(
         "POST",
         "/v1/audio/speech",
-        &[("Authorization", &auth)],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         body.to_string().as_bytes(),
     ))
     .unwrap();
@@ -40,7 +43,10 @@ fn full_queue_gives_503_and_a_waiting_request_times_out() {
         .write_all(&request_bytes(
             "POST",
             "/v1/audio/speech",
-            &[("Authorization", &auth)],
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/json"),
+            ],
             body.as_bytes(),
         ))
         .unwrap();
@@ -173,7 +179,10 @@ fn a_client_that_never_reads_frees_its_worker() {
     s.write_all(&request_bytes(
         "POST",
         "/v1/audio/speech",
-        &[("Authorization", &auth)],
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/json"),
+        ],
         body.to_string().as_bytes(),
     ))
     .unwrap();

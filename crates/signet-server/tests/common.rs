@@ -12,6 +12,8 @@ use signet_server::{Config, Server};
 pub const VOICE: &str = "en_US-joe-medium";
 /// The key every test server accepts, as `alice`.
 pub const KEY: &str = "test-key-alice-0123456789";
+/// A second key every test server accepts, as `bob`.
+pub const KEY_BOB: &str = "test-key-bob-9876543210";
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -120,7 +122,11 @@ pub fn start(config: Config) -> TestServer {
         let f = keys.path().join("keys");
         std::fs::write(
             &f,
-            format!("# test keys\nalice:{}\n", signet_server::hash_key(KEY)),
+            format!(
+                "# test keys\nalice:{}\nbob:{}\n",
+                signet_server::hash_key(KEY),
+                signet_server::hash_key(KEY_BOB)
+            ),
         )
         .unwrap();
         config.auth.keys_file = Some(f);
@@ -171,7 +177,8 @@ impl TestServer {
     }
 
     pub fn metrics(&self) -> String {
-        let r = get(self.addr, "/metrics", &[]);
+        let auth = bearer();
+        let r = get(self.addr, "/metrics", &[("Authorization", &auth)]);
         assert_eq!(r.status, 200);
         r.text()
     }
@@ -223,6 +230,33 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
     s
 }
 
+/// A connection from another loopback address (`127.0.0.2`...), so that
+/// tests can play several clients.
+pub fn connect_from(from: &str, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    let local: SocketAddr = format!("{from}:0").parse().unwrap();
+    sock.bind(&local.into())?;
+    sock.connect(&addr.into())?;
+    let s: TcpStream = sock.into();
+    s.set_read_timeout(Some(Duration::from_secs(120)))?;
+    Ok(s)
+}
+
+/// One request from `from`, answered in full.
+pub fn send_from(
+    from: &str,
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Resp {
+    let mut s = connect_from(from, addr).unwrap();
+    s.write_all(&request_bytes(method, path, headers, body))
+        .unwrap();
+    read_response(&mut s)
+}
+
 /// Raw request bytes.
 pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut r = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
@@ -261,7 +295,12 @@ pub fn bearer() -> String {
 
 /// `POST /v1/audio/speech` with the test key.
 pub fn speak(addr: SocketAddr, body: &serde_json::Value) -> Resp {
-    let auth = bearer();
+    speak_as(addr, KEY, body)
+}
+
+/// `POST /v1/audio/speech` with `key`.
+pub fn speak_as(addr: SocketAddr, key: &str, body: &serde_json::Value) -> Resp {
+    let auth = format!("Bearer {key}");
     send(
         addr,
         "POST",

@@ -76,7 +76,8 @@ impl Replica {
 
     /// Value of one metric line of this replica, 0 when absent.
     fn metric(&self, name: &str) -> f64 {
-        let r = get(self.addr, "/metrics", &[]);
+        let auth = bearer();
+        let r = get(self.addr, "/metrics", &[("Authorization", &auth)]);
         assert_eq!(r.status, 200, "{}", self.stderr());
         metric_value(&r.text(), name)
     }

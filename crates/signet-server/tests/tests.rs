@@ -12,6 +12,7 @@
 mod abuse;
 mod api;
 mod common;
+mod edges;
 mod lb;
 mod operator;
 mod tls;

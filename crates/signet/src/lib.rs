@@ -62,7 +62,7 @@ pub use signet_text::{
     Diagnostic, EspeakConfig, Limits, PhonemeTiming, TextError, Timings, WordTiming,
 };
 pub use store::Store;
-pub use stream::{SpeechStream, Utterance};
+pub use stream::{SpeechStream, Utterance, ESTIMATE_FRAMES_PER_ID};
 pub use synthesizer::{
     list_voices, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,
 };

@@ -18,7 +18,25 @@
 //! samples of the output, counted from the start of the whole speech. Every
 //! limit of [`Limits`](signet_text::Limits) is checked here: the phoneme
 //! budget of the request as segments are phonemized, the seconds of audio
-//! as sentences are made.
+//! before each sentence is synthesized (an estimate, so that a sentence that
+//! would cross the limit is never made) and again after it.
+//!
+//! # Estimating the audio before synthesis
+//! A VITS voice gives each phoneme id `ceil(exp(logw) × length_scale)` latent
+//! frames of `hop_length` samples. Over the Piper voices' sentences the mean of
+//! `exp(logw)` is 2.0 to 2.6 frames per id (measured on `en_US-joe-medium`
+//! with the default noise: sentences of 50 ids or more; short exclamations of
+//! about 11 ids reach 3.6, their start and end ids weighing more), so the
+//! estimate counts [`ESTIMATE_FRAMES_PER_ID`] frames per id at length scale 1
+//! plus half a frame for the rounding up: at speed 1 that is 3 frames,
+//! 35 ms at 22,050 Hz. Within a request, once a sentence has been made, the
+//! request's own seconds per id replace that figure (the voice, speed and
+//! text style stay the same across a request). [`SpeechStream::estimate_seconds`]
+//! gives the whole text's estimate before any synthesis; before each
+//! sentence the stream adds the sentence's estimate (and its pause) to the
+//! audio made so far and stops, with the `max_output_seconds` error, when it
+//! would pass the limit. The limit is also checked on the real audio after
+//! each sentence, as before, for a sentence longer than its estimate.
 //!
 //! A stream is `Send`: a server can move it into a worker thread, and stop
 //! between sentences by not asking for the next one. It borrows its
@@ -36,6 +54,11 @@ use signet_text::{Diagnostic, PhonemeBudget, Segment};
 
 use crate::options::Settings;
 use crate::{Error, Synthesizer};
+
+/// Mean latent frames the duration predictor gives one phoneme id at length
+/// scale 1, as the audio estimate counts it (see the module docs for the
+/// measurement behind it).
+pub const ESTIMATE_FRAMES_PER_ID: f64 = 2.5;
 
 /// One sentence of speech, ready to play.
 #[derive(Debug, Clone)]
@@ -121,6 +144,10 @@ pub struct SpeechStream<'a> {
     budget: PhonemeBudget,
     index: usize,
     offset: u64,
+    /// Ids synthesized so far, and the seconds of speech (pauses left out)
+    /// they gave: the request's own rate for the next sentence's estimate.
+    ids_done: u64,
+    spoken_secs: f64,
     voiced: bool,
     require_voice: bool,
     done: bool,
@@ -150,6 +177,8 @@ impl<'a> SpeechStream<'a> {
             budget: PhonemeBudget::new(),
             index: 0,
             offset: 0,
+            ids_done: 0,
+            spoken_secs: 0.0,
             voiced: false,
             require_voice,
             done: false,
@@ -223,6 +252,50 @@ impl SpeechStream<'_> {
         Ok(())
     }
 
+    /// Estimated seconds of the whole speech: the audio made so far plus an
+    /// estimate (see the module docs) for every sentence not yet made. To
+    /// count the phoneme ids, it phonemizes every remaining text segment now
+    /// (the request's phoneme limit applies as usual), so the stream then
+    /// holds the whole text's phonemes, though still one sentence's audio at
+    /// a time. A server calls it before synthesis to weigh a request against
+    /// its limits; the estimate is not a bound (a sentence may come out
+    /// longer), which is why the limit is checked again on the real audio.
+    ///
+    /// # Errors
+    /// The frontend's errors and a breached phoneme limit, as `next()` would
+    /// give them; after an error the stream has ended.
+    pub fn estimate_seconds(&mut self) -> Result<f64, Error> {
+        while let Some(segment) = self.segments.pop_front() {
+            if let Err(e) = self.phonemize(&segment) {
+                self.stop();
+                return Err(e);
+            }
+        }
+        let mut secs = self.offset as f64 / f64::from(self.sample_rate().max(1));
+        for (i, sentence) in self.pending.iter().enumerate() {
+            secs += self.sentence_estimate(sentence.ids.len(), self.index + i);
+        }
+        Ok(secs)
+    }
+
+    /// Estimated seconds of a sentence of `ids` phoneme ids that would be
+    /// sentence number `index`, its pause included.
+    fn sentence_estimate(&self, ids: usize, index: usize) -> f64 {
+        let per_id = if self.ids_done > 0 {
+            self.spoken_secs / self.ids_done as f64
+        } else {
+            let frames =
+                ESTIMATE_FRAMES_PER_ID * f64::from(self.settings.scales.length_scale) + 0.5;
+            frames * self.synth.hop_length() as f64 / f64::from(self.synth.sample_rate().max(1))
+        };
+        let pause = if index > 0 {
+            f64::from(self.settings.audio.sentence_silence_ms) / 1000.0
+        } else {
+            0.0
+        };
+        ids as f64 * per_id + pause
+    }
+
     fn stop(&mut self) {
         self.done = true;
         self.pending.clear();
@@ -251,6 +324,15 @@ impl SpeechStream<'_> {
 
     /// Synthesizes one sentence and runs the audio chain on it.
     fn speak_sentence(&mut self, sentence: Pending) -> Result<Utterance, Error> {
+        // Stop before a sentence that would pass the output limit, rather
+        // than make it and throw it away.
+        let rate = self.sample_rate();
+        let ahead = self.sentence_estimate(sentence.ids.len(), self.index);
+        let expected = self.offset as f64 + ahead * f64::from(rate);
+        self.synth
+            .limits()
+            .check_output_samples(expected.ceil().min(u64::MAX as f64) as u64, rate)?;
+        let ids = sentence.ids.len() as u64;
         let synth = &*self.synth;
         let (raw, durations) = synth.infer(&sentence.ids, &self.settings)?;
         self.voiced |= sentence.voiced;
@@ -287,6 +369,8 @@ impl SpeechStream<'_> {
         };
         self.offset = end;
         self.index += 1;
+        self.ids_done = self.ids_done.saturating_add(ids);
+        self.spoken_secs += processed.body as f64 / f64::from(to.max(1));
         Ok(utterance)
     }
 }

@@ -3,7 +3,7 @@
 
 use signet::{AudioOptions, SampleFormat, SpeakOptions, Utterance, WavInfo, WavLimits};
 
-use crate::common::synth;
+use crate::common::{synth, synth_with_limits};
 
 const TEXT: &str = "The first sentence is short. Here is the second one! And a third?";
 
@@ -239,4 +239,57 @@ fn check_first_refuses_what_has_nothing_to_say_before_any_audio() {
     // The first segment is phonemized, nothing is synthesized yet.
     assert_eq!((stream.segments_left(), stream.samples_done()), (2, 0));
     assert_eq!(stream.count(), 3);
+}
+
+/// A sentence of about twenty seconds of speech.
+const LONG_SENTENCE: &str = "This one sentence goes on for a good while, naming the rivers, the \
+    hills, the towns and the roads of a country that nobody in this room has ever seen, and it \
+    only stops when the speaker has quite run out of breath and of things to say about it.";
+
+#[test]
+fn estimate_of_the_audio_is_close_to_the_audio_made() {
+    let s = synth();
+    let text = format!("{TEXT} {LONG_SENTENCE} Short again. {TEXT}");
+    for speed in [1.0, 0.5, 2.0] {
+        let options = SpeakOptions::default().with_speed(speed);
+        let mut stream = s.speak_stream_with(&text, &options).unwrap();
+        let estimate = stream.estimate_seconds().unwrap();
+        // Every segment is phonemized, nothing is synthesized yet.
+        assert_eq!((stream.segments_left(), stream.samples_done()), (0, 0));
+        let made: u64 = stream
+            .map(|u| u.unwrap().audio.samples().len() as u64)
+            .sum();
+        let made = made as f64 / f64::from(s.sample_rate());
+        let ratio = made / estimate;
+        assert!(
+            (0.6..=1.4).contains(&ratio),
+            "speed {speed}: estimated {estimate:.1} s, made {made:.1} s"
+        );
+    }
+}
+
+#[test]
+fn a_sentence_that_would_pass_the_output_limit_is_not_synthesized() {
+    let full = synth();
+    let t0 = std::time::Instant::now();
+    let whole = full.speak(LONG_SENTENCE).unwrap();
+    let synthesis = t0.elapsed();
+    let secs = whole.audio.duration_secs();
+    assert!(secs > 8.0, "{secs} s");
+
+    let capped = synth_with_limits(signet::Limits::default().with_max_output_seconds(4));
+    let mut stream = capped.speak_stream(LONG_SENTENCE).unwrap();
+    stream.check_first().unwrap();
+    let t0 = std::time::Instant::now();
+    let e = stream.next().unwrap().unwrap_err();
+    let refused_after = t0.elapsed();
+    assert!(e.to_string().contains("max_output_seconds"), "{e}");
+    assert_eq!(stream.samples_done(), 0);
+    // Refused from the estimate, before the model ran: a small part of the
+    // time the sentence takes to synthesize (before, it was made in full,
+    // then thrown away).
+    assert!(
+        refused_after * 5 < synthesis,
+        "refused after {refused_after:?}; synthesizing it takes {synthesis:?}"
+    );
 }
