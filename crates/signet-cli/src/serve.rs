@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use clap::Args;
-use signet_server::{AuthMode, Config, ServerError, TlsConfig};
+use signet_server::{AuthMode, Config, MetricsAccess, ServerError, TlsConfig};
 
 /// Why `signet serve` will not start without keys, in the CLI's words.
 const NO_KEYS: &str = "no API keys: every speech request needs a key, and none is configured. \
@@ -17,7 +17,7 @@ key's hash. To serve without keys, pass --anonymous (all callers then share one 
 
 /// `signet serve --help`: what an operator needs before the first start.
 pub const LONG_ABOUT: &str = "Serve speech over HTTP: POST /v1/audio/speech (OpenAI-compatible), \
-GET|POST /api/tts (Coqui-compatible), GET /v1/voices, /healthz, /readyz, /metrics (Prometheus).
+GET|POST /api/tts (Coqui-compatible), GET /v1/voices, /healthz, /readyz, /metrics (Prometheus; needs a key unless --metrics open).
 
 Listens on 127.0.0.1:8080 unless told otherwise. Every speech request needs \
 `Authorization: Bearer <key>`. Keys are configured as SHA-256 hashes, never in the clear: \
@@ -59,6 +59,18 @@ pub struct ServeArgs {
     /// Requests per minute per key [config: auth.requests_per_minute; default 60].
     #[arg(long, value_name = "N")]
     requests_per_minute: Option<u32>,
+    /// Who may read /metrics: `key` (a valid API key), `open` (anyone who can
+    /// reach the port) or `off` (404) [config: metrics; default key].
+    #[arg(long, value_name = "ACCESS", value_parser = parse_metrics)]
+    metrics: Option<MetricsAccess>,
+    /// Open connections from one client address at most [config:
+    /// max_connections_per_peer; default 32].
+    #[arg(long, value_name = "N")]
+    max_connections_per_peer: Option<usize>,
+    /// Address of a reverse proxy whose X-Forwarded-For is believed; repeat
+    /// for several [config: trusted_proxies; default none].
+    #[arg(long = "trusted-proxy", value_name = "IP")]
+    trusted_proxies: Vec<std::net::IpAddr>,
     /// Largest input text in bytes [config: limits.max_input_bytes, also read from
     /// <home>/config.toml; default 4096].
     #[arg(long, value_name = "BYTES")]
@@ -72,6 +84,10 @@ pub struct ServeArgs {
     /// Check the configuration, print it, and exit without serving.
     #[arg(long)]
     check: bool,
+}
+
+fn parse_metrics(s: &str) -> Result<MetricsAccess, String> {
+    s.parse()
 }
 
 pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
@@ -108,6 +124,15 @@ pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
     }
     if let Some(n) = args.requests_per_minute {
         config.auth.requests_per_minute = n;
+    }
+    if let Some(m) = args.metrics {
+        config.metrics = m;
+    }
+    if let Some(n) = args.max_connections_per_peer {
+        config.max_connections_per_peer = n;
+    }
+    if !args.trusted_proxies.is_empty() {
+        config.trusted_proxies = args.trusted_proxies;
     }
     if let Some(n) = args.max_input_bytes {
         config.limits.max_input_bytes = n;
@@ -163,6 +188,22 @@ fn settings(c: &Config) -> String {
     let _ = writeln!(s, "max_connections            = {}", c.max_connections);
     let _ = writeln!(
         s,
+        "max_connections_per_peer   = {}",
+        c.max_connections_per_peer
+    );
+    let proxies: Vec<String> = c.trusted_proxies.iter().map(ToString::to_string).collect();
+    let _ = writeln!(
+        s,
+        "trusted_proxies            = {}",
+        if proxies.is_empty() {
+            "none".to_owned()
+        } else {
+            proxies.join(", ")
+        }
+    );
+    let _ = writeln!(s, "metrics                    = {}", c.metrics.as_str());
+    let _ = writeln!(
+        s,
         "header_read_timeout_secs   = {}",
         c.header_read_timeout_secs
     );
@@ -212,7 +253,24 @@ fn settings(c: &Config) -> String {
         "audio_seconds_per_minute   = {}",
         c.auth.audio_seconds_per_minute
     );
-    let _ = writeln!(s, "max_concurrent             = {}", c.auth.max_concurrent);
+    let _ = writeln!(
+        s,
+        "max_concurrent             = {} (at most {} synthesizing at once)",
+        c.auth.max_concurrent,
+        c.key_worker_ceiling()
+    );
+    let _ = writeln!(
+        s,
+        "failed_auth_per_minute     = {}",
+        c.auth.failed_auth_per_minute
+    );
+    let _ = writeln!(s, "[voice_aliases]");
+    if c.voice_aliases.is_empty() {
+        let _ = writeln!(s, "(none)");
+    }
+    for (alias, voice) in &c.voice_aliases {
+        let _ = writeln!(s, "{alias:<26} = {voice}");
+    }
     let _ = writeln!(s, "[tls]");
     match &c.tls {
         Some(t) => {

@@ -55,7 +55,8 @@ pub struct Config {
     /// Open connections at most; further ones wait in the listen backlog.
     pub max_connections: usize,
     /// Open connections from one client address at most; beyond it, the
-    /// connection is answered 503 and closed at once. Trusted proxies are
+    /// connection is answered 503 and closed at once (at or above
+    /// `max_connections`, no address has a cap of its own). Trusted proxies are
     /// not counted (their clients are told apart by the forwarded address,
     /// for the failed-auth limit and the logs).
     pub max_connections_per_peer: usize,
@@ -372,8 +373,8 @@ impl Config {
             "max_connections_per_peer",
             n(self.max_connections_per_peer),
             1,
-            n(self.max_connections),
-            "(at most max_connections)",
+            1_000_000,
+            "",
         )?;
         range(
             "header_read_timeout_secs",

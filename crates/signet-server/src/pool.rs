@@ -482,7 +482,6 @@ fn run_job(
     };
     let max = synth.limits().max_output_seconds;
     if estimate > f64::from(max) {
-        metrics.reject("output_estimate");
         let _ = started.send(Err(JobError::BadText {
             reason: "limit_exceeded",
             message: format!(
@@ -639,6 +638,7 @@ fn run_job(
         sentences_done = done,
         out_bytes,
         audio_secs,
+        estimate_secs = estimate,
         synth_secs,
         total_secs = t0.elapsed().as_secs_f64(),
         outcome = ?outcome,

@@ -250,3 +250,48 @@ fn serve_reads_the_home_limits_and_its_own_config_and_flags_win() {
         "{err}"
     );
 }
+
+#[test]
+fn serve_metrics_flag_sets_who_reads_metrics() {
+    let home = home_with_config("");
+    let auth = bearer();
+    let key = [("Authorization", auth.as_str())];
+    // Default: a valid key.
+    let srv = serve(home.path(), &[]);
+    assert_eq!(get(srv.addr, "/metrics", &[]).status, 401);
+    assert_eq!(get(srv.addr, "/metrics", &key).status, 200);
+    drop(srv);
+    let srv = serve(home.path(), &["--metrics", "open"]);
+    assert_eq!(get(srv.addr, "/metrics", &[]).status, 200);
+    drop(srv);
+    let srv = serve(home.path(), &["--metrics", "off"]);
+    assert_eq!(get(srv.addr, "/metrics", &key).status, 404);
+    assert_eq!(get(srv.addr, "/healthz", &[]).status, 200);
+    drop(srv);
+    // `--check` shows the resolved setting; a wrong value names the right ones.
+    let h = home.path().to_str().unwrap();
+    let out = signet(&[
+        "--home",
+        h,
+        "serve",
+        "--check",
+        "--anonymous",
+        "--metrics",
+        "off",
+        "--trusted-proxy",
+        "10.0.0.1",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("metrics                    = off"), "{text}");
+    assert!(
+        text.contains("trusted_proxies            = 10.0.0.1"),
+        "{text}"
+    );
+    let out = Command::new(signet_binary())
+        .args(["--home", h, "serve", "--check", "--metrics", "public"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`open`, `key`, `off`"), "{err}");
+}
