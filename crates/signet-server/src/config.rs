@@ -55,7 +55,8 @@ pub struct Config {
     /// Open connections at most; further ones wait in the listen backlog.
     pub max_connections: usize,
     /// Open connections from one client address at most; beyond it, the
-    /// connection is answered 503 and closed at once (at or above
+    /// connection is answered 503 (over TLS: closed without an answer) and
+    /// closed at once (at or above
     /// `max_connections`, no address has a cap of its own). Trusted proxies are
     /// not counted (their clients are told apart by the forwarded address,
     /// for the failed-auth limit and the logs).
