@@ -4,9 +4,13 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
+use crate::sandbox::Mode;
+use crate::selftest::Attempt;
+
 /// Usage text.
 pub const USAGE: &str = "usage: signet-espeak --library <espeakbridge.so> --data <espeak-ng-data> \
-[--cpu-seconds-per-request N] [--cpu-seconds-total N] [--address-space-bytes N] [--open-files N]
+[--cpu-seconds-per-request N] [--cpu-seconds-total N] [--address-space-bytes N] [--open-files N] \
+[--sandbox required|off]
   paths default to $SIGNET_ESPEAK_LIBRARY and $SIGNET_ESPEAK_DATA;
   requests and responses are length-prefixed frames on stdin/stdout (see signet_text::protocol)";
 
@@ -34,6 +38,10 @@ pub struct Args {
     pub address_space_bytes: u64,
     /// Open file descriptors.
     pub open_files: u64,
+    /// Whether the helper sandboxes itself.
+    pub sandbox: Mode,
+    /// Hidden `--sandbox-selftest`: make this attempt after start-up instead of serving.
+    pub selftest: Option<Attempt>,
 }
 
 /// Result of parsing.
@@ -59,6 +67,8 @@ impl Args {
         let mut cpu_seconds_total = DEFAULT_CPU_TOTAL;
         let mut address_space_bytes = DEFAULT_ADDRESS_SPACE;
         let mut open_files = DEFAULT_OPEN_FILES;
+        let mut sandbox = Mode::default();
+        let mut selftest = None;
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let name = arg.to_string_lossy().into_owned();
@@ -82,6 +92,14 @@ impl Args {
                 "--cpu-seconds-total" => cpu_seconds_total = number()?,
                 "--address-space-bytes" => address_space_bytes = number()?,
                 "--open-files" => open_files = number()?,
+                "--sandbox" => {
+                    let v = value.to_string_lossy();
+                    sandbox = Mode::parse(&v)
+                        .ok_or_else(|| format!("--sandbox takes required or off, not {v:?}"))?;
+                }
+                "--sandbox-selftest" => {
+                    selftest = Some(Attempt::parse(&value.to_string_lossy())?);
+                }
                 other => return Err(format!("unknown argument {other:?}")),
             }
         }
@@ -98,6 +116,8 @@ impl Args {
             cpu_seconds_total,
             address_space_bytes,
             open_files,
+            sandbox,
+            selftest,
         }))
     }
 }
@@ -136,8 +156,32 @@ mod tests {
                 cpu_seconds_total: 30,
                 address_space_bytes: 1000,
                 open_files: 8,
+                sandbox: Mode::Required,
+                selftest: None,
             }))
         );
+    }
+
+    #[test]
+    fn sandbox_can_be_turned_off_and_self_tested() {
+        let parsed = parse(&[
+            "--library",
+            "/l",
+            "--data",
+            "/d",
+            "--sandbox",
+            "off",
+            "--sandbox-selftest",
+            "socket",
+        ]);
+        assert!(matches!(
+            parsed,
+            Ok(Parsed::Run(Args {
+                sandbox: Mode::Off,
+                selftest: Some(Attempt::Socket),
+                ..
+            }))
+        ));
     }
 
     #[test]
@@ -157,6 +201,7 @@ mod tests {
         assert!(parse(&["--bogus", "1"]).is_err());
         assert!(parse(&["--library", "/l", "--data", "/d", "--open-files", "0"]).is_err());
         assert!(parse(&["--library", "/l", "--data", "/d", "--open-files", "x"]).is_err());
+        assert!(parse(&["--library", "/l", "--data", "/d", "--sandbox", "on"]).is_err());
         assert_eq!(parse(&["--help"]), Ok(Parsed::Help));
     }
 }

@@ -335,6 +335,54 @@ pub fn take_stdout() -> io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// `prctl(PR_SET_DUMPABLE, 0)`: no core dumps; other processes of the user can no longer
+/// trace this one or read its memory.
+pub fn set_not_dumpable() -> io::Result<()> {
+    // SAFETY: PR_SET_DUMPABLE takes one integer argument; the rest are ignored.
+    if unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `prctl(PR_SET_NO_NEW_PRIVS, 1)`: no later `execve` can gain privileges.
+pub fn set_no_new_privs() -> io::Result<()> {
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes the value 1 and requires the other arguments be 0.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Self-test: asks for a TCP socket with the `socket` system call itself; the descriptor
+/// is closed again if one is returned.
+pub fn try_socket() -> io::Result<()> {
+    // SAFETY: plain integer arguments; the returned descriptor is owned here and closed.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by `socket` and nothing else owns it.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
+/// Self-test: replaces this process with `program` (no arguments, empty environment)
+/// through the `execve` system call itself. Returns only if `execve` fails.
+pub fn try_execve(program: &Path) -> io::Error {
+    let Ok(path) = CString::new(program.as_os_str().as_bytes()) else {
+        return io::Error::from(io::ErrorKind::InvalidInput);
+    };
+    let argv: [*const c_char; 2] = [path.as_ptr(), std::ptr::null()];
+    let envp: [*const c_char; 1] = [std::ptr::null()];
+    // SAFETY: `path` is NUL-terminated; `argv` and `envp` are NULL-terminated arrays of
+    // valid strings that outlive the call. On success the call does not return.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    io::Error::last_os_error()
+}
+
 // ---- CPython stand-ins -------------------------------------------------------------
 //
 // Only the Python-facing half of `espeakbridge.so` uses these. They exist so that the

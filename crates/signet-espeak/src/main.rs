@@ -2,15 +2,21 @@
 //!
 //! espeak-ng (GPL-3.0, C, with a history of memory-safety bugs) never runs inside Signet's
 //! own processes. This helper loads it from piper-tts's `espeakbridge.so`, the exact
-//! espeak-ng 1.52 build Piper voices were trained with, after limiting its own resources,
-//! and answers phonemization requests on stdin/stdout with the length-prefixed protocol
-//! of `signet_text::protocol`. The client (`signet_text::EspeakPhonemizer`) treats every
-//! answer as untrusted and restarts the helper whenever it misbehaves.
+//! espeak-ng 1.52 build Piper voices were trained with, and answers phonemization
+//! requests on stdin/stdout with the length-prefixed protocol of `signet_text::protocol`.
+//! The client (`signet_text::EspeakPhonemizer`) treats every answer as untrusted and
+//! restarts the helper whenever it misbehaves.
+//!
+//! Start-up, in this order: close inherited descriptors and move the protocol output off
+//! descriptor 1; resource limits; load espeak-ng's library and initialise espeak-ng with
+//! its data folder (paths from the argument vector); the [sandbox](sandbox) (dumpable
+//! flag cleared, `no_new_privs`, Landlock, seccomp-bpf); the hello frame that reports the
+//! sandbox; then requests. No request byte reaches espeak-ng before the sandbox is on.
 //!
 //! Usage: `signet-espeak --library <espeakbridge.so> --data <espeak-ng-data>
 //! [--cpu-seconds-per-request N] [--cpu-seconds-total N] [--address-space-bytes N]
-//! [--open-files N]`; the paths may also come from `SIGNET_ESPEAK_LIBRARY` and
-//! `SIGNET_ESPEAK_DATA`.
+//! [--open-files N] [--sandbox required|off]`; the paths may also come from
+//! `SIGNET_ESPEAK_LIBRARY` and `SIGNET_ESPEAK_DATA`.
 //!
 //! This crate is GPL-3.0-or-later and is distributed separately from Signet's
 //! MIT/Apache crates. Only `ffi.rs` contains unsafe code.
@@ -18,12 +24,14 @@
 
 mod args;
 mod ffi;
+mod sandbox;
+mod selftest;
 mod serve;
 
 use std::io::{BufReader, BufWriter};
 use std::process::ExitCode;
 
-use signet_text::protocol::{Clause, MAX_RESPONSE_BYTES};
+use signet_text::protocol::{write_frame, Clause, Hello, MAX_RESPONSE_BYTES};
 
 use crate::args::Args;
 use crate::ffi::{Espeak, Resource};
@@ -159,8 +167,25 @@ fn main() -> ExitCode {
             return ExitCode::from(4);
         }
     };
-    let mut input = BufReader::new(std::io::stdin().lock());
+    let report = match sandbox::apply(args.sandbox, &args.data) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "signet-espeak: {e}; the helper does not run espeak-ng unsandboxed \
+                 (a kernel without seccomp needs --sandbox off, set by the caller)"
+            );
+            return ExitCode::from(5);
+        }
+    };
     let mut output = BufWriter::new(output);
+    if let Some(attempt) = &args.selftest {
+        return selftest::run(attempt, &mut output);
+    }
+    if let Err(e) = write_frame(&mut output, &Hello::new(report).encode()) {
+        eprintln!("signet-espeak: cannot write the hello frame: {e}");
+        return ExitCode::from(1);
+    }
+    let mut input = BufReader::new(std::io::stdin().lock());
     match serve(
         &mut input,
         &mut output,

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
-use signet_text::protocol::PROTOCOL_VERSION;
+use signet_text::protocol::{Hello, LandlockState, SandboxReport, PROTOCOL_VERSION};
 use signet_text::{EspeakConfig, EspeakPhonemizer, TextError};
 
 use crate::common::{config, espeak_dir, phonemizer, HELPER};
@@ -119,10 +119,26 @@ fn one_clause_frame(text_end: u32, phonemes: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// A first run that answers `frame` and then hangs.
+/// The hello frame of a helper with every sandbox layer on.
+fn hello_frame() -> Vec<u8> {
+    let mut sandbox = SandboxReport::none();
+    sandbox.no_new_privs = true;
+    sandbox.not_dumpable = true;
+    sandbox.seccomp = true;
+    sandbox.landlock = LandlockState::Full;
+    sandbox.landlock_abi = 6;
+    let payload = Hello::new(sandbox).encode();
+    let mut frame = u32::try_from(payload.len()).unwrap().to_le_bytes().to_vec();
+    frame.extend(payload);
+    frame
+}
+
+/// A first run that says hello, answers `frame` and then hangs.
 fn answer_then_hang(dir: &Path, frame: &[u8]) -> Result<String> {
     let file = dir.join("answer.bin");
-    std::fs::write(&file, frame)?;
+    let mut bytes = hello_frame();
+    bytes.extend_from_slice(frame);
+    std::fs::write(&file, bytes)?;
     Ok(format!("cat '{}'; exec sleep 60", file.display()))
 }
 

@@ -17,3 +17,4 @@ mod common;
 mod crash_vectors;
 mod faults;
 mod helper;
+mod sandbox;

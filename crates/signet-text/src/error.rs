@@ -95,6 +95,31 @@ pub enum TextError {
         /// Where it was looked for.
         path: PathBuf,
     },
+    /// A file or folder that decides what code runs (the helper, espeak-ng's library or
+    /// data) could be replaced by another user: it, or a folder above it, is group- or
+    /// world-writable, or owned by someone other than the current user or root.
+    #[error("refusing the {what} {file}: {path} {reason}; {fix}")]
+    UntrustedFile {
+        /// What the file is for.
+        what: &'static str,
+        /// The file as configured.
+        file: PathBuf,
+        /// The path found wanting (the file itself or a folder above it).
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+        /// How to fix it.
+        fix: String,
+    },
+    /// The helper reported that it runs without its sandbox; it was stopped before it
+    /// received any text.
+    #[error("the espeak helper {path} runs without its sandbox ({report}); it was stopped before receiving text: use the signet-espeak built with this Signet, on a Linux kernel with seccomp")]
+    HelperUnsandboxed {
+        /// The helper executable.
+        path: PathBuf,
+        /// The layers it reported.
+        report: String,
+    },
     /// The helper process could not be started.
     #[error("cannot start the espeak helper {path}: {source}")]
     HelperSpawn {

@@ -52,6 +52,7 @@ pub mod normalize;
 pub mod phonemize;
 pub mod protocol;
 pub mod segment;
+pub mod trusted;
 pub mod unicode;
 
 pub use align::{PhonemeTiming, Timings, WordPlan, WordTiming};
@@ -64,7 +65,7 @@ pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
 pub use limits::Limits;
 pub use normalize::normalize_en;
-pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, Phonemize};
-pub use protocol::{Clause, Terminator};
+pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, HelperSandbox, Phonemize};
+pub use protocol::{Clause, LandlockState, SandboxReport, Terminator};
 pub use segment::{split_segments, split_sentences};
 pub use unicode::sanitize;

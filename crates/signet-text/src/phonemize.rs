@@ -7,6 +7,13 @@
 //! UTF-8, clause counts, offsets and terminators are checked. Each call has a deadline;
 //! when the helper dies, hangs or answers garbage it is killed, the call fails with a
 //! clear error within the deadline, and the next call starts a fresh helper.
+//!
+//! Before it starts a helper, [`EspeakConfig::check`] refuses a helper executable, an
+//! espeak-ng library or data folder that another user could replace (see
+//! [`crate::trusted`]). A helper's first frame is its [`Hello`]: which layers of its
+//! sandbox are on. With [`HelperSandbox::Required`] (the default) a helper that reports
+//! no seccomp filter, no `no_new_privs` or a dumpable process is killed before it sees
+//! any text.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -18,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use crate::error::TextError;
 use crate::protocol::{
-    read_frame, write_frame, FrameError, ProtocolError, Request, Response, ResponseBody,
-    MAX_RESPONSE_BYTES, MAX_TEXT_BYTES,
+    read_frame, write_frame, FrameError, Hello, ProtocolError, Request, Response, ResponseBody,
+    SandboxReport, MAX_RESPONSE_BYTES, MAX_TEXT_BYTES,
 };
 pub use crate::protocol::{Clause, Terminator};
 
@@ -67,6 +74,29 @@ impl Default for HelperLimits {
     }
 }
 
+/// Whether the helper must run sandboxed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum HelperSandbox {
+    /// The helper applies every sandbox layer the kernel offers and must report at least
+    /// `no_new_privs`, a cleared dumpable flag and its seccomp filter; a helper that does
+    /// not is killed before it receives any text.
+    #[default]
+    Required,
+    /// The helper runs with resource limits only (`--sandbox off`). For measuring the
+    /// sandbox's cost, or a kernel without seccomp; never a default.
+    Off,
+}
+
+impl HelperSandbox {
+    fn as_arg(self) -> &'static str {
+        match self {
+            Self::Required => "required",
+            Self::Off => "off",
+        }
+    }
+}
+
 /// Where the helper and espeak's files are, and how long a call may take.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -81,6 +111,8 @@ pub struct EspeakConfig {
     pub timeout: Duration,
     /// Limits the helper applies to itself.
     pub limits: HelperLimits,
+    /// Whether the helper must sandbox itself.
+    pub sandbox: HelperSandbox,
 }
 
 impl EspeakConfig {
@@ -97,6 +129,7 @@ impl EspeakConfig {
             data_dir: data_dir.into(),
             timeout: DEFAULT_TIMEOUT,
             limits: HelperLimits::default(),
+            sandbox: HelperSandbox::default(),
         }
     }
 
@@ -135,11 +168,20 @@ impl EspeakConfig {
         self
     }
 
-    /// Checks that the helper, library and data exist.
+    /// Sets whether the helper must sandbox itself.
+    #[must_use]
+    pub fn with_sandbox(mut self, sandbox: HelperSandbox) -> Self {
+        self.sandbox = sandbox;
+        self
+    }
+
+    /// Checks that the helper, library and data exist, and that no other user can
+    /// replace them ([`crate::trusted::check_trusted`]).
     ///
     /// # Errors
     /// [`TextError::HelperNotFound`], [`TextError::LibraryNotFound`] or
-    /// [`TextError::DataNotFound`], naming the path.
+    /// [`TextError::DataNotFound`], naming the path; [`TextError::UntrustedFile`] naming
+    /// the path, what is wrong and the command that fixes it.
     pub fn check(&self) -> Result<(), TextError> {
         if !self.helper.is_file() {
             return Err(TextError::HelperNotFound {
@@ -156,6 +198,9 @@ impl EspeakConfig {
                 path: self.data_dir.clone(),
             });
         }
+        crate::trusted::check_trusted(&self.helper, "espeak helper")?;
+        crate::trusted::check_trusted(&self.library, "espeak-ng library")?;
+        crate::trusted::check_trusted(&self.data_dir, "espeak-ng data folder")?;
         Ok(())
     }
 }
@@ -250,6 +295,8 @@ struct HelperProcess {
     responses: Receiver<Result<Option<Vec<u8>>, FrameError>>,
     stderr: Arc<Mutex<StderrTail>>,
     stderr_done: Receiver<()>,
+    /// What the helper's hello reported.
+    sandbox: SandboxReport,
 }
 
 impl HelperProcess {
@@ -269,6 +316,8 @@ impl HelperProcess {
             .arg(limits.address_space_bytes.to_string())
             .arg("--open-files")
             .arg(limits.open_files.to_string())
+            .arg("--sandbox")
+            .arg(config.sandbox.as_arg())
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -322,7 +371,62 @@ impl HelperProcess {
             responses: resp_rx,
             stderr: tail,
             stderr_done: done_rx,
+            sandbox: SandboxReport::none(),
         })
+    }
+
+    /// Starts a helper and reads its hello before `deadline`; with
+    /// [`HelperSandbox::Required`], refuses one that runs without its sandbox.
+    fn start(config: &EspeakConfig, deadline: Instant) -> Result<Self, TextError> {
+        let mut process = Self::spawn(config)?;
+        let frame = match process.receive(deadline) {
+            Ok(frame) => frame,
+            Err(failure) => return Err(process.fail(failure, config.timeout)),
+        };
+        let hello = match Hello::decode(&frame) {
+            Ok(h) => h,
+            Err(source) => {
+                process.kill();
+                return Err(TextError::HelperProtocol { source });
+            }
+        };
+        if config.sandbox == HelperSandbox::Required && !hello.sandbox.is_required_set() {
+            process.kill();
+            return Err(TextError::HelperUnsandboxed {
+                path: config.helper.clone(),
+                report: hello.sandbox.to_string(),
+            });
+        }
+        process.sandbox = hello.sandbox;
+        Ok(process)
+    }
+
+    /// The next frame, before `deadline`.
+    fn receive(&self, deadline: Instant) -> Result<Vec<u8>, Failure> {
+        let wait = deadline.saturating_duration_since(Instant::now());
+        match self.responses.recv_timeout(wait) {
+            Ok(Ok(Some(frame))) => Ok(frame),
+            Ok(Ok(None) | Err(FrameError::Io(_))) | Err(RecvTimeoutError::Disconnected) => {
+                Err(Failure::Died)
+            }
+            Ok(Err(FrameError::Protocol(source))) => Err(Failure::Protocol(source)),
+            Err(RecvTimeoutError::Timeout) => Err(Failure::Timeout),
+        }
+    }
+
+    /// Ends the helper after a failed [`receive`](Self::receive) and says why.
+    fn fail(self, failure: Failure, timeout: Duration) -> TextError {
+        match failure {
+            Failure::Died => self.died(),
+            Failure::Protocol(source) => {
+                self.kill();
+                TextError::HelperProtocol { source }
+            }
+            Failure::Timeout => {
+                self.kill();
+                TextError::HelperTimeout { timeout }
+            }
+        }
     }
 
     /// Stops the helper for good and reaps it.
@@ -354,6 +458,16 @@ impl HelperProcess {
             .map_or_else(|_| "(unavailable)".to_owned(), |t| t.render());
         TextError::HelperDied { status, stderr }
     }
+}
+
+/// Why no frame came.
+enum Failure {
+    /// The helper closed its output or exited.
+    Died,
+    /// The bytes are not a frame.
+    Protocol(ProtocolError),
+    /// Nothing before the deadline.
+    Timeout,
 }
 
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
@@ -451,6 +565,36 @@ impl EspeakPhonemizer {
         self.process.as_ref().map(|p| p.child.id())
     }
 
+    /// Which sandbox layers the helper runs with, as its hello reported them; starts a
+    /// helper when none is running (within the configured timeout).
+    ///
+    /// # Errors
+    /// As the start of a helper in [`phonemize`](Self::phonemize), including
+    /// [`TextError::HelperUnsandboxed`].
+    pub fn sandbox(&mut self) -> Result<SandboxReport, TextError> {
+        self.reap_idle();
+        if let Some(p) = &self.process {
+            return Ok(p.sandbox);
+        }
+        let deadline = Instant::now() + self.config.timeout;
+        let process = HelperProcess::start(&self.config, deadline)?;
+        let report = process.sandbox;
+        self.process = Some(process);
+        Ok(report)
+    }
+
+    /// A helper that exited while idle lost no request: reap it, so that the next call
+    /// starts afresh.
+    fn reap_idle(&mut self) {
+        if let Some(p) = self.process.as_mut() {
+            if matches!(p.child.try_wait(), Ok(Some(_))) {
+                if let Some(old) = self.process.take() {
+                    old.kill();
+                }
+            }
+        }
+    }
+
     /// Phonemizes `text` with the espeak voice `voice` (e.g. `en-us`).
     ///
     /// # Errors
@@ -459,7 +603,8 @@ impl EspeakPhonemizer {
     /// [`TextError::HelperRefused`] when the helper refuses the request (unknown voice),
     /// [`TextError::HelperTimeout`], [`TextError::HelperDied`], [`TextError::HelperProtocol`]
     /// or [`TextError::HelperInconsistent`] when the helper fails (it is then restarted on
-    /// the next call), [`TextError::HelperSpawn`] when it cannot start.
+    /// the next call), [`TextError::HelperSpawn`] when it cannot start,
+    /// [`TextError::HelperUnsandboxed`] when it runs without its required sandbox.
     pub fn phonemize(&mut self, voice: &str, text: &str) -> Result<Vec<Clause>, TextError> {
         if text.len() > MAX_TEXT_BYTES {
             return Err(TextError::InputTooLarge {
@@ -480,37 +625,17 @@ impl EspeakPhonemizer {
                 },
             })?;
         let deadline = Instant::now() + self.config.timeout;
-        if let Some(p) = self.process.as_mut() {
-            // A helper that exited while idle lost no request: reap it and start afresh.
-            if matches!(p.child.try_wait(), Ok(Some(_))) {
-                if let Some(old) = self.process.take() {
-                    old.kill();
-                }
-            }
-        }
+        self.reap_idle();
         let process = match self.process.take() {
             Some(p) => p,
-            None => HelperProcess::spawn(&self.config)?,
+            None => HelperProcess::start(&self.config, deadline)?,
         };
         if process.requests.send(payload).is_err() {
             return Err(process.died());
         }
-        let wait = deadline.saturating_duration_since(Instant::now());
-        let frame = match process.responses.recv_timeout(wait) {
-            Ok(Ok(Some(frame))) => frame,
-            Ok(Ok(None) | Err(FrameError::Io(_))) | Err(RecvTimeoutError::Disconnected) => {
-                return Err(process.died())
-            }
-            Ok(Err(FrameError::Protocol(source))) => {
-                process.kill();
-                return Err(TextError::HelperProtocol { source });
-            }
-            Err(RecvTimeoutError::Timeout) => {
-                process.kill();
-                return Err(TextError::HelperTimeout {
-                    timeout: self.config.timeout,
-                });
-            }
+        let frame = match process.receive(deadline) {
+            Ok(frame) => frame,
+            Err(failure) => return Err(process.fail(failure, self.config.timeout)),
         };
         let response = match Response::decode(&frame) {
             Ok(r) => r,

@@ -29,13 +29,23 @@
 //! | error: 1 | [`ErrorCode`] |
 //! | rest | message, UTF-8, at most [`MAX_ERROR_MESSAGE_BYTES`] |
 //!
+//! Before it reads the first request, the helper writes one *hello* frame saying which
+//! layers of its sandbox are on ([`Hello`]):
+//!
+//! | bytes | meaning |
+//! |---|---|
+//! | 1 | protocol version |
+//! | 1 | 2 (hello) |
+//! | 1 | layers: bit 0 `no_new_privs`, bit 1 not dumpable, bit 2 seccomp-bpf allow-list, bit 3 Landlock fully enforced, bit 4 Landlock partly enforced |
+//! | 1 | Landlock ABI version the kernel offers (0: none) |
+//!
 //! Both sides treat what they read as untrusted: every length is checked against a cap
 //! before anything is allocated, unknown values and trailing bytes are errors.
 
 use std::io::{self, Read, Write};
 
 /// Version byte at the start of every payload.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 /// Longest voice name, in bytes.
 pub const MAX_VOICE_BYTES: usize = 64;
 /// Longest text of one request, in bytes (64 KiB). Longer texts are sent in pieces.
@@ -514,6 +524,180 @@ impl Response {
     }
 }
 
+/// Status byte of a hello payload (a response's is 0 or 1).
+const HELLO_STATUS: u8 = 2;
+
+/// How much of Landlock the helper could apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum LandlockState {
+    /// The kernel has no Landlock (before Linux 5.13, or not enabled), or the helper
+    /// runs without its sandbox: file reads are not confined to espeak-ng's data.
+    Unavailable,
+    /// Some of the requested restrictions are enforced (an older Landlock ABI).
+    Partial,
+    /// Every requested restriction is enforced.
+    Full,
+}
+
+/// Which layers of the helper's sandbox are on, as its hello frame reports them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct SandboxReport {
+    /// `PR_SET_NO_NEW_PRIVS`: no `execve` can gain privileges.
+    pub no_new_privs: bool,
+    /// `PR_SET_DUMPABLE` 0: no core dumps, no `ptrace` or `/proc/<pid>/mem` by its user.
+    pub not_dumpable: bool,
+    /// The seccomp-bpf allow-list of system calls is installed.
+    pub seccomp: bool,
+    /// Landlock: file access confined to reading espeak-ng's data folder.
+    pub landlock: LandlockState,
+    /// The Landlock ABI version the kernel offers (0 when it has none).
+    pub landlock_abi: u8,
+}
+
+impl SandboxReport {
+    /// A helper without any sandbox layer (`--sandbox off`).
+    #[must_use]
+    pub const fn none() -> Self {
+        Self {
+            no_new_privs: false,
+            not_dumpable: false,
+            seccomp: false,
+            landlock: LandlockState::Unavailable,
+            landlock_abi: 0,
+        }
+    }
+
+    /// Whether the layers that every supported kernel offers are on: `no_new_privs`, not
+    /// dumpable, and the seccomp filter (Landlock depends on the kernel).
+    #[must_use]
+    pub const fn is_required_set(&self) -> bool {
+        self.no_new_privs && self.not_dumpable && self.seccomp
+    }
+}
+
+impl std::fmt::Display for SandboxReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut on = Vec::new();
+        if self.seccomp {
+            on.push("seccomp-bpf allow-list".to_owned());
+        }
+        if self.no_new_privs {
+            on.push("no_new_privs".to_owned());
+        }
+        if self.not_dumpable {
+            on.push("not dumpable".to_owned());
+        }
+        match self.landlock {
+            LandlockState::Full => on.push(format!(
+                "Landlock ABI {} (read-only espeak-ng data)",
+                self.landlock_abi
+            )),
+            LandlockState::Partial => on.push(format!(
+                "Landlock ABI {} partly enforced (read-only espeak-ng data)",
+                self.landlock_abi
+            )),
+            LandlockState::Unavailable => {}
+        }
+        on.push("resource limits".to_owned());
+        write!(f, "{}", on.join(", "))?;
+        let mut off = Vec::new();
+        if !self.seccomp {
+            off.push("seccomp");
+        }
+        if !self.no_new_privs {
+            off.push("no_new_privs");
+        }
+        if !self.not_dumpable {
+            off.push("dumpable flag");
+        }
+        if self.landlock == LandlockState::Unavailable {
+            off.push(if self.landlock_abi == 0 {
+                "Landlock (not offered by this kernel)"
+            } else {
+                "Landlock"
+            });
+        }
+        if !off.is_empty() {
+            write!(f, "; off: {}", off.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The helper's first frame: which sandbox layers are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Hello {
+    /// The helper's sandbox.
+    pub sandbox: SandboxReport,
+}
+
+impl Hello {
+    /// Builds a hello.
+    #[must_use]
+    pub const fn new(sandbox: SandboxReport) -> Self {
+        Self { sandbox }
+    }
+
+    /// Encodes the payload (without the length prefix).
+    #[must_use]
+    pub fn encode(&self) -> Vec<u8> {
+        let s = &self.sandbox;
+        let layers = u8::from(s.no_new_privs)
+            | u8::from(s.not_dumpable) << 1
+            | u8::from(s.seccomp) << 2
+            | u8::from(s.landlock == LandlockState::Full) << 3
+            | u8::from(s.landlock == LandlockState::Partial) << 4;
+        vec![PROTOCOL_VERSION, HELLO_STATUS, layers, s.landlock_abi]
+    }
+
+    /// Decodes and checks a hello payload.
+    ///
+    /// # Errors
+    /// Wrong version, not a hello, unknown layer bits, both Landlock bits, trailing bytes.
+    pub fn decode(payload: &[u8]) -> Result<Self, ProtocolError> {
+        let mut r = Cursor::new(payload);
+        let version = r.u8("version")?;
+        if version != PROTOCOL_VERSION {
+            return Err(ProtocolError::UnsupportedVersion { found: version });
+        }
+        let status = r.u8("hello status")?;
+        if status != HELLO_STATUS {
+            return Err(ProtocolError::InvalidValue {
+                field: "hello status",
+                value: u64::from(status),
+            });
+        }
+        let layers = r.u8("sandbox layers")?;
+        if layers >= 1 << 5 || layers & 0b1_1000 == 0b1_1000 {
+            return Err(ProtocolError::InvalidValue {
+                field: "sandbox layers",
+                value: u64::from(layers),
+            });
+        }
+        let landlock_abi = r.u8("Landlock ABI")?;
+        r.finish()?;
+        let landlock = if layers & 1 << 3 != 0 {
+            LandlockState::Full
+        } else if layers & 1 << 4 != 0 {
+            LandlockState::Partial
+        } else {
+            LandlockState::Unavailable
+        };
+        Ok(Self {
+            sandbox: SandboxReport {
+                no_new_privs: layers & 1 != 0,
+                not_dumpable: layers & 1 << 1 != 0,
+                seccomp: layers & 1 << 2 != 0,
+                landlock,
+                landlock_abi,
+            },
+        })
+    }
+}
+
 fn u32_of(value: usize, field: &'static str) -> Result<u32, ProtocolError> {
     u32::try_from(value).map_err(|_| ProtocolError::InvalidValue {
         field,
@@ -797,6 +981,40 @@ mod tests {
         let mut cut: &[u8] = buf.get(..5).unwrap_or_default();
         assert!(read_frame(&mut cut, 16).is_err());
         Ok(())
+    }
+
+    #[test]
+    fn hello_round_trips_and_is_checked() -> Result<(), ProtocolError> {
+        let full = SandboxReport {
+            no_new_privs: true,
+            not_dumpable: true,
+            seccomp: true,
+            landlock: LandlockState::Full,
+            landlock_abi: 7,
+        };
+        for sandbox in [full, SandboxReport::none()] {
+            let hello = Hello::new(sandbox);
+            assert_eq!(Hello::decode(&hello.encode())?, hello);
+        }
+        let bytes = Hello::new(full).encode();
+        for len in 0..bytes.len() {
+            assert!(Hello::decode(bytes.get(..len).unwrap_or_default()).is_err());
+        }
+        // Not a hello: a response; unknown bits; both Landlock states; trailing bytes.
+        assert!(Hello::decode(&sample_response().encode()?).is_err());
+        assert!(Hello::decode(&[PROTOCOL_VERSION, 2, 0x20, 0]).is_err());
+        assert!(Hello::decode(&[PROTOCOL_VERSION, 2, 0x18, 0]).is_err());
+        assert!(Hello::decode(&[PROTOCOL_VERSION, 2, 0, 0, 0]).is_err());
+        // And a hello is not a response.
+        assert!(Response::decode(&bytes).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn sandbox_report_names_what_is_off() {
+        let text = SandboxReport::none().to_string();
+        assert!(text.contains("off: seccomp, no_new_privs"), "{text}");
+        assert!(!SandboxReport::none().is_required_set());
     }
 
     #[test]
