@@ -23,7 +23,9 @@
 //!    `O_TMPFILE`; `mmap` and `mprotect` only without `PROT_EXEC` (no new executable
 //!    memory); `prlimit64` only on the helper itself and only for `RLIMIT_CPU` (which
 //!    it moves forward per request; the hard limit can only go down); `fcntl` only to
-//!    read or set descriptor flags. No `socket`, `connect`, `execve`, `fork`/`clone`,
+//!    read or set descriptor flags; `tgkill` only on the helper itself (so that a crash
+//!    in espeak-ng still ends in `SIGSEGV` or `SIGABRT`, and `SIGSYS` always means a
+//!    forbidden call). No `socket`, `connect`, `execve`, `fork`/`clone`,
 //!    `open` for writing, `unlink`, `rename`, `mkdir`, `chmod`, `ptrace`, `kill`, `ioctl`,
 //!    `mount`, `bpf`, `landlock_*` or `seccomp` call gets through.
 //!
@@ -141,9 +143,10 @@ mod landlock {
 
 /// The system calls the helper may make once the filter is on, each with the argument
 /// conditions it must meet (an empty list: any arguments). Found by tracing the helper
-/// over the agreement set, the crash inputs and every voice the tests use.
+/// over the agreement set, the crash inputs and every voice the tests use. `pid` is the
+/// helper's own process id.
 #[cfg(target_os = "linux")]
-pub fn allow_list() -> Result<BTreeMap<i64, Vec<seccompiler::SeccompRule>>, String> {
+pub fn allow_list(pid: u32) -> Result<BTreeMap<i64, Vec<seccompiler::SeccompRule>>, String> {
     use seccompiler::{SeccompCmpArgLen as Len, SeccompCmpOp as Op, SeccompCondition, SeccompRule};
 
     let rule = |conditions: Vec<(u8, Op, u64)>| -> Result<SeccompRule, String> {
@@ -183,7 +186,11 @@ pub fn allow_list() -> Result<BTreeMap<i64, Vec<seccompiler::SeccompRule>>, Stri
         libc::SYS_getrandom,
         libc::SYS_clock_gettime,
         libc::SYS_rt_sigreturn,
+        libc::SYS_rt_sigaction,
+        libc::SYS_rt_sigprocmask,
         libc::SYS_sigaltstack,
+        libc::SYS_getpid,
+        libc::SYS_gettid,
         libc::SYS_exit,
         libc::SYS_exit_group,
     ];
@@ -214,6 +221,11 @@ pub fn allow_list() -> Result<BTreeMap<i64, Vec<seccompiler::SeccompRule>>, Stri
             (1, Op::Eq, u64::from(libc::RLIMIT_CPU)),
         ])?],
     );
+    // A crash's own signal (abort raises SIGABRT at itself), never another process.
+    rules.insert(
+        libc::SYS_tgkill,
+        vec![rule(vec![(0, Op::Eq, u64::from(pid))])?],
+    );
     rules.insert(
         libc::SYS_fcntl,
         [libc::F_GETFD, libc::F_SETFD, libc::F_GETFL]
@@ -233,7 +245,7 @@ mod seccomp {
         let fail = |e: &dyn std::fmt::Display| format!("cannot install the seccomp filter: {e}");
         let arch = TargetArch::try_from(std::env::consts::ARCH).map_err(|e| fail(&e))?;
         let filter = SeccompFilter::new(
-            super::allow_list().map_err(|e| fail(&e))?,
+            super::allow_list(std::process::id()).map_err(|e| fail(&e))?,
             SeccompAction::KillProcess,
             SeccompAction::Allow,
             arch,
@@ -267,7 +279,7 @@ mod tests {
     #[cfg(target_os = "linux")]
     #[test]
     fn allow_list_has_no_dangerous_call() {
-        let rules = allow_list().unwrap();
+        let rules = allow_list(1).unwrap();
         for call in [
             libc::SYS_socket,
             libc::SYS_connect,
@@ -279,6 +291,7 @@ mod tests {
             libc::SYS_renameat2,
             libc::SYS_ptrace,
             libc::SYS_kill,
+            libc::SYS_tkill,
             libc::SYS_ioctl,
             libc::SYS_openat2,
             libc::SYS_seccomp,
@@ -286,6 +299,13 @@ mod tests {
         ] {
             assert!(!rules.contains_key(&call), "system call {call} is allowed");
         }
-        assert!(!rules.get(&libc::SYS_openat).unwrap().is_empty());
+        for conditional in [
+            libc::SYS_openat,
+            libc::SYS_mmap,
+            libc::SYS_prlimit64,
+            libc::SYS_tgkill,
+        ] {
+            assert!(!rules.get(&conditional).unwrap().is_empty());
+        }
     }
 }

@@ -24,6 +24,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context, Result};
+use signet_text::protocol::MAX_TEXT_BYTES;
 use signet_text::{phonemize_segment, prepare, prepare_bytes, Limits, Normalization, TextError};
 
 use crate::common::{phonemizer, repo_root, voice_id_map};
@@ -166,5 +167,175 @@ fn crash_inputs_through_the_frontend_are_refused_or_spoken() -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// `text` in pieces of at most `max` bytes, cut on character boundaries.
+fn split_at_bytes(mut text: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    while !text.is_empty() {
+        let mut cut = text.len().min(max);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (piece, rest) = text.split_at(cut);
+        out.push(piece);
+        text = rest;
+    }
+    out
+}
+
+/// The known crash inputs, each as text.
+fn known_crash_texts() -> Result<Vec<(&'static str, String)>> {
+    let mut out = Vec::new();
+    for &name in KNOWN_CRASHES {
+        let text = if name == "suffix-chain-end-phonemes-oob" {
+            suffix_chain()
+        } else {
+            String::from_utf8(vector(name)?).with_context(|| format!("{name} is not UTF-8"))?
+        };
+        out.push((name, text));
+    }
+    Ok(out)
+}
+
+/// Rewrites of `text` that the frontend's clean-up (Unicode policy, compatibility folding,
+/// normalization) may bring back to the crash input's shape, or that espeak-ng may read the
+/// same way: `(what was changed, text)`.
+fn transformed(text: &str) -> Vec<(&'static str, String)> {
+    let each_char = |sep: &str| {
+        text.chars()
+            .map(|c| format!("{c}{sep}"))
+            .collect::<String>()
+    };
+    let map = |f: &dyn Fn(char) -> String| text.chars().map(f).collect::<String>();
+    vec![
+        ("fullwidth full stop", text.replace('.', "\u{ff0e}")),
+        ("ideographic full stop", text.replace('.', "\u{3002}")),
+        (
+            "halfwidth ideographic full stop",
+            text.replace('.', "\u{ff61}"),
+        ),
+        ("fullwidth apostrophe", text.replace('\'', "\u{ff07}")),
+        (
+            "right single quotation mark",
+            text.replace('\'', "\u{2019}"),
+        ),
+        (
+            "fullwidth letters",
+            map(&|c| {
+                if c.is_ascii_alphabetic() {
+                    char::from_u32(u32::from(c) + 0xfee0).map_or(c.to_string(), String::from)
+                } else {
+                    c.to_string()
+                }
+            }),
+        ),
+        (
+            "control character after each stop",
+            text.replace('.', ".\u{1}"),
+        ),
+        ("control characters everywhere", each_char("\u{7}")),
+        ("zero-width space everywhere", each_char("\u{200b}")),
+        ("word joiner everywhere", each_char("\u{2060}")),
+        ("byte-order marks everywhere", each_char("\u{feff}")),
+        ("bidi override", format!("\u{202e}{text}\u{202c}")),
+        ("no-break spaces", text.replace(' ', "\u{a0}")),
+        ("ideographic spaces", text.replace(' ', "\u{3000}")),
+        ("em spaces", text.replace(' ', "\u{2003}")),
+        ("tabs", text.replace(' ', "\t")),
+        ("no spaces", text.replace(' ', "")),
+        (
+            "decomposed accents",
+            map(&|c| {
+                if c == 'é' {
+                    "e\u{301}".to_owned()
+                } else {
+                    c.to_string()
+                }
+            }),
+        ),
+        (
+            "Cyrillic look-alikes",
+            map(&|c| match c {
+                'a' => "а".to_owned(),
+                'é' => "е\u{301}".to_owned(),
+                's' => "ѕ".to_owned(),
+                other => other.to_string(),
+            }),
+        ),
+        (
+            "Greek look-alikes",
+            map(&|c| match c {
+                'a' => "α".to_owned(),
+                'é' => "έ".to_owned(),
+                other => other.to_string(),
+            }),
+        ),
+        (
+            "mixed scripts",
+            text.replacen('.', "。", text.len() / 8)
+                .replace(' ', " 日本 "),
+        ),
+    ]
+}
+
+#[test]
+fn transformed_crash_inputs_through_the_frontend_do_not_crash_the_helper() -> Result<()> {
+    let (map, _) = voice_id_map()?;
+    let mut espeak = phonemizer()?;
+    let limits = Limits::default();
+    let mut crashes = Vec::new();
+    let mut spoken = 0;
+    for (name, text) in known_crash_texts()? {
+        for (change, variant) in transformed(&text) {
+            let prepared = match prepare(&variant, Normalization::English, &limits) {
+                Ok(p) => p,
+                Err(TextError::NothingToSpeak { .. }) => continue,
+                Err(e) => bail!("{name} ({change}): {e}"),
+            };
+            for segment in &prepared.segments {
+                match phonemize_segment(&mut espeak, "en-us", &map, segment, &limits) {
+                    Ok(out) => spoken += out.sentences.len(),
+                    Err(e @ (TextError::HelperDied { .. } | TextError::HelperTimeout { .. })) => {
+                        crashes.push(format!("{name} ({change}): {e}"));
+                        break;
+                    }
+                    // A refusal is fine; the helper must simply not die.
+                    Err(TextError::HelperRefused { .. }) => {}
+                    Err(e) => bail!("{name} ({change}): {e}"),
+                }
+            }
+        }
+    }
+    eprintln!("transformed crash inputs: {spoken} sentences spoken");
+    // The frontend is what protects: the same texts after its clean-up, sent to espeak-ng
+    // whole rather than sentence by sentence, still crash it.
+    let mut whole_crashes = 0;
+    for (_, text) in known_crash_texts()? {
+        for (_, variant) in transformed(&text) {
+            let Ok(prepared) = prepare(&variant, Normalization::English, &limits) else {
+                continue;
+            };
+            let cleaned: String = prepared.segments.iter().map(|s| s.text()).collect();
+            for piece in split_at_bytes(&cleaned, MAX_TEXT_BYTES) {
+                if let Err(TextError::HelperDied { .. }) = espeak.phonemize("en-us", piece) {
+                    whole_crashes += 1;
+                    break;
+                }
+            }
+        }
+    }
+    eprintln!("the same texts cleaned up but sent whole: {whole_crashes} crashes");
+    ensure!(
+        whole_crashes > 0,
+        "no cleaned-up variant crashes espeak-ng when sent whole"
+    );
+    ensure!(
+        crashes.is_empty(),
+        "the helper crashed on text that reached it through the frontend:\n{}",
+        crashes.join("\n")
+    );
+    ensure!(spoken > 0);
     Ok(())
 }
