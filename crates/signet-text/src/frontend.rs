@@ -22,6 +22,15 @@
 //! splitter knows titles and initials ("Dr. Smith") so that normalization sees them in
 //! context. Text that is split inside a sentence (only sentences longer than
 //! [`MAX_SEGMENT_CHARS`] characters are) loses one word of normalization context at the cut.
+//!
+//! The guarantees hold for the text espeak-ng receives, after every transformation: the
+//! Unicode policy (which folds fullwidth stops to `.`, strips control and zero-width
+//! characters) and normalization run on each piece, long words are cut, and the result is
+//! split into sentences and bounded segments *again*, each its own segment. So every text
+//! part of a [`Segment`] is at most one sentence of [`split_sentences`](crate::split_sentences),
+//! at most [`MAX_SEGMENT_CHARS`] characters, with no word over [`MAX_WORD_CHARS`]: text
+//! such as `é ． ` or `é .\u{1} ` repeated reaches espeak-ng as one short sentence per
+//! request, never as the repeated `é . ` that crashes espeak-ng 1.52 (SECURITY.md).
 
 use std::collections::BTreeMap;
 use std::ops::Range;

@@ -227,8 +227,8 @@ mod two_stage {
     use proptest::prelude::*;
     use signet_text::frontend::{MAX_SEGMENT_CHARS, MAX_WORD_CHARS};
     use signet_text::{
-        normalize_en, phonemize_segment, prepare, sanitize, Clause, Limits, Normalization,
-        PhonemeIdMap, Phonemize, PreparedText, SegmentPart, TextError,
+        normalize_en, phonemize_segment, prepare, sanitize, split_sentences, Clause, Limits,
+        Normalization, PhonemeIdMap, Phonemize, PreparedText, SegmentPart, TextError,
     };
 
     /// Answers each call with the next scripted phoneme string, as one clause.
@@ -318,6 +318,36 @@ mod two_stage {
                     prop_assert!(says_nothing(&text));
                 }
                 Err(e) => return Err(TestCaseError::fail(e.to_string())),
+            }
+        }
+
+        /// The shapes of espeak-ng's known crash inputs (`é . ` and `a . ` repeated, `s'`
+        /// chained) mixed with what the clean-up folds, strips or reads as a space
+        /// (fullwidth stops, control and zero-width characters, other white space,
+        /// look-alikes of other scripts): after every transformation, each text part
+        /// that reaches espeak-ng is at most one sentence, with no over-long word.
+        #[test]
+        fn text_parts_hold_one_sentence_after_clean_up(
+            text in r"(é|a|s|e\x{301}|'|’|＇|\.|．|｡|。|\x{1}|\x{7}|\x{200b}|\x{2060}|\x{feff}|\x{202e}|\x{a0}|\x{3000}|\x{2003}| |\t|е|α|ε){0,600}",
+            english in any::<bool>(),
+        ) {
+            let norm = if english { Normalization::English } else { Normalization::None };
+            let Ok(prepared) = prepare(&text, norm, &Limits::default()) else {
+                return Ok(());
+            };
+            for segment in &prepared.segments {
+                for part in &segment.parts {
+                    if let SegmentPart::Text(t) = part {
+                        let sentences = split_sentences(t)
+                            .into_iter()
+                            .filter(|s| !s.trim().is_empty())
+                            .count();
+                        prop_assert!(sentences <= 1, "{} sentences in {:?}", sentences, t);
+                        prop_assert!(t
+                            .split_whitespace()
+                            .all(|w| w.chars().count() <= MAX_WORD_CHARS));
+                    }
+                }
             }
         }
 
