@@ -145,6 +145,13 @@ pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
         out!("{}", settings(&config))?;
         return Ok(());
     }
+    // Which sandbox the espeak-ng helpers run in (a failure here shows again, with its
+    // reason, on the first request that needs the helper).
+    let store = signet::Store::new(config.home.clone().unwrap_or_else(|| home.to_owned()));
+    match signet::probe_espeak_sandbox(&store) {
+        Ok(sandbox) => eprintln!("signet: espeak-ng helper sandbox: {sandbox}"),
+        Err(e) => eprintln!("signet: warning: espeak-ng helper not started: {e}"),
+    }
     signet_server::init_logging();
     signet_server::run(config).map_err(|e| match e {
         ServerError::NoKeys => anyhow::anyhow!(NO_KEYS),

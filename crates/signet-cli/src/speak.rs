@@ -245,6 +245,10 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         for d in &diagnostics {
             eprintln!("signet: note: {d}");
         }
+        match synth.espeak_sandbox() {
+            Ok(sandbox) => eprintln!("signet: note: espeak-ng helper sandbox: {sandbox}"),
+            Err(e) => eprintln!("signet: note: espeak-ng helper sandbox unknown: {e}"),
+        }
     } else {
         // Reading numbers and abbreviations as words is routine; anything else dropped or
         // changed is worth a line.

@@ -59,10 +59,11 @@ pub use signet_audio::{
     WavLimits, WavWriter, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,
 };
 pub use signet_text::{
-    Diagnostic, EspeakConfig, Limits, PhonemeTiming, TextError, Timings, WordTiming,
+    Diagnostic, EspeakConfig, HelperSandbox, LandlockState, Limits, PhonemeTiming, SandboxReport,
+    TextError, Timings, WordTiming,
 };
 pub use store::Store;
 pub use stream::{SpeechStream, Utterance, ESTIMATE_FRAMES_PER_ID};
 pub use synthesizer::{
-    list_voices, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,
+    list_voices, probe_espeak_sandbox, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,
 };

@@ -9,7 +9,7 @@ use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
 use signet_registry::{verify_installed, Manifest, VoiceName};
 use signet_text::{
     EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget, PhonemeIdMap,
-    PreparedText, Segment, SegmentSentences, Timings,
+    PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
 };
 
 use crate::options::{check_scales, check_speed, Settings, SpeakOptions, Speaker};
@@ -498,6 +498,20 @@ impl Synthesizer {
         )?)
     }
 
+    /// Which layers of its sandbox the espeak-ng helper runs with, as its hello
+    /// reported them; starts the helper when none is running.
+    pub fn espeak_sandbox(&self) -> Result<SandboxReport, Error> {
+        let mut guard = match self.phonemizer.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let ph = match guard.as_mut() {
+            Some(p) => p,
+            None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
+        };
+        Ok(ph.sandbox()?)
+    }
+
     fn espeak_voice(&self) -> &str {
         self.manifest
             .phonemes
@@ -546,6 +560,15 @@ impl Synthesizer {
     pub(crate) fn hop_length(&self) -> usize {
         self.vits.hop_length()
     }
+}
+
+/// Starts the espeak-ng helper a synthesizer of this store would use (the default
+/// configuration: the helper next to the executable, espeak-ng under the store's
+/// `espeak-ng/`), reads which sandbox layers it runs with, and stops it. `signet serve`
+/// reports this at start.
+pub fn probe_espeak_sandbox(store: &Store) -> Result<SandboxReport, Error> {
+    let mut phonemizer = EspeakPhonemizer::from_env(&store.espeak_dir())?;
+    Ok(phonemizer.sandbox()?)
 }
 
 /// Lists the voices in a store, verifying each.

@@ -281,9 +281,55 @@ fn verbose_lists_what_the_frontend_changed() {
     assert!(stderr.contains("bidirectional control"), "{stderr}");
     assert!(stderr.contains("zero-width"), "{stderr}");
     assert!(stderr.contains("rewrote numbers"), "{stderr}");
+    // Which sandbox espeak-ng ran in.
+    assert!(
+        stderr.contains("espeak-ng helper sandbox: seccomp-bpf allow-list, no_new_privs, not dumpable"),
+        "{stderr}"
+    );
     // Notes describe, they never repeat the text.
     assert!(
         !stderr.contains("Pay") && !stderr.contains("now"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn serve_reports_the_espeak_sandbox_at_start() {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signet"))
+        .arg("--home")
+        .arg(home())
+        .args(["serve", "--anonymous", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run signet serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut seen = Vec::new();
+    let found = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains("espeak-ng helper sandbox") => break Some(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break None,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = found.unwrap_or_else(|| panic!("no sandbox line; stderr: {seen:?}"));
+    assert!(
+        line.contains("seccomp-bpf allow-list") && line.contains("no_new_privs"),
+        "{line}"
     );
 }
