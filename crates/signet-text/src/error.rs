@@ -98,18 +98,15 @@ pub enum TextError {
     /// A file or folder that decides what code runs (the helper, espeak-ng's library or
     /// data) could be replaced by another user: it, or a folder above it, is group- or
     /// world-writable, or owned by someone other than the current user or root.
-    #[error("refusing the {what} {file}: {path} {reason}; {fix}")]
+    #[error("refusing the {what} {file}: {problem}")]
     UntrustedFile {
         /// What the file is for.
         what: &'static str,
         /// The file as configured.
         file: PathBuf,
-        /// The path found wanting (the file itself or a folder above it).
-        path: PathBuf,
-        /// What is wrong with it.
-        reason: String,
-        /// How to fix it.
-        fix: String,
+        /// The path found wanting (the file itself or a folder above it), what is wrong
+        /// with it, and how to fix it.
+        problem: String,
     },
     /// The helper reported that it runs without its sandbox; it was stopped before it
     /// received any text.

@@ -67,9 +67,7 @@ fn refuse(what: &'static str, file: &Path, path: &Path, reason: String, is_dir: 
     TextError::UntrustedFile {
         what,
         file: file.to_owned(),
-        path: path.to_owned(),
-        reason,
-        fix,
+        problem: format!("{} {reason}; {fix}", path.display()),
     }
 }
 

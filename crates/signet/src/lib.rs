@@ -65,5 +65,6 @@ pub use signet_text::{
 pub use store::Store;
 pub use stream::{SpeechStream, Utterance, ESTIMATE_FRAMES_PER_ID};
 pub use synthesizer::{
-    list_voices, probe_espeak_sandbox, Scales, Speech, Synthesizer, SynthesizerBuilder, VoiceSummary, DEFAULT_VOICE,
+    list_voices, probe_espeak_sandbox, Scales, Speech, Synthesizer, SynthesizerBuilder,
+    VoiceSummary, DEFAULT_VOICE,
 };

@@ -283,7 +283,9 @@ fn verbose_lists_what_the_frontend_changed() {
     assert!(stderr.contains("rewrote numbers"), "{stderr}");
     // Which sandbox espeak-ng ran in.
     assert!(
-        stderr.contains("espeak-ng helper sandbox: seccomp-bpf allow-list, no_new_privs, not dumpable"),
+        stderr.contains(
+            "espeak-ng helper sandbox: seccomp-bpf allow-list, no_new_privs, not dumpable"
+        ),
         "{stderr}"
     );
     // Notes describe, they never repeat the text.
@@ -299,7 +301,14 @@ fn serve_reports_the_espeak_sandbox_at_start() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_signet"))
         .arg("--home")
         .arg(home())
-        .args(["serve", "--anonymous", "--bind", "127.0.0.1:0", "--workers", "1"])
+        .args([
+            "serve",
+            "--anonymous",
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+        ])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
