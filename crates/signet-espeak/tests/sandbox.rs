@@ -201,7 +201,24 @@ fn writable_helper_or_library_is_refused_with_the_fix() -> Result<()> {
         "{msg}"
     );
     std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o644))?;
-    EspeakPhonemizer::new(cfg)?.phonemize("en-us", "Hello.")?;
+    let mut phonemizer = EspeakPhonemizer::new(cfg)?;
+    phonemizer.phonemize("en-us", "Hello.")?;
+    // Checked again whenever a helper starts: a restart after the library became
+    // writable is refused.
+    std::fs::set_permissions(&library, std::fs::Permissions::from_mode(0o666))?;
+    let pid = phonemizer.helper_pid().context("no helper")?;
+    ensure!(std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()?
+        .success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z"))
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let err = phonemizer.phonemize("en-us", "Hello.").unwrap_err();
+    ensure!(matches!(err, TextError::UntrustedFile { .. }), "{err}");
 
     // A world-writable helper.
     let helper = dir.path().join("signet-espeak");

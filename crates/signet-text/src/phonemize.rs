@@ -375,9 +375,12 @@ impl HelperProcess {
         })
     }
 
-    /// Starts a helper and reads its hello before `deadline`; with
-    /// [`HelperSandbox::Required`], refuses one that runs without its sandbox.
+    /// Checks the files ([`EspeakConfig::check`]), starts a helper and reads its hello
+    /// before `deadline`; with [`HelperSandbox::Required`], refuses one that runs without
+    /// its sandbox.
     fn start(config: &EspeakConfig, deadline: Instant) -> Result<Self, TextError> {
+        // Again at every start: a restart must not run a file swapped in meanwhile.
+        config.check()?;
         let mut process = Self::spawn(config)?;
         let frame = match process.receive(deadline) {
             Ok(frame) => frame,
