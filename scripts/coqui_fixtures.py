@@ -1,0 +1,269 @@
+#!/usr/bin/env python3
+"""Writes the checkpoint fixtures of signet-checkpoint's tests with torch's own writer.
+
+Never a run-time or CI dependency: it needs coqui-tts and torch, which are large, so it runs in
+a throw-away venv outside the repository, and its output is committed (well under 1 MB):
+
+    python3 -m venv /work/coqui-venv
+    /work/coqui-venv/bin/pip install "coqui-tts[cpu]==0.28.0"
+    /work/coqui-venv/bin/pip install torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 six
+    /work/coqui-venv/bin/python scripts/coqui_fixtures.py crates/signet-checkpoint/tests/data/fixtures
+
+It writes, into the folder given:
+
+- hifigan_tiny_zip.pth: a tiny random-initialized Coqui HiFi-GAN generator (weight norm as
+  parametrizations) saved the way Coqui's trainer saves a checkpoint (trainer.io.save_model:
+  model, config, optimizer, scheduler, scaler, step, epoch, date, model_loss), in torch's zip
+  format, with a real AdamW state after one step;
+- hifigan_tiny_legacy.pth: the same checkpoint in the legacy stream format
+  (_use_new_zipfile_serialization=False);
+- with --vits, also vits_tiny_zip.pth and vits_tiny_legacy.pth: a tiny Coqui VITS the same
+  way. Coqui's VITS hard-codes a 192-channel duration predictor, so these are about 15 MB each:
+  write them to a folder outside the repository for a manual check (`signet scan`), never
+  commit them;
+- tensors_zip.pth and tensors_legacy.pth: a bare dict of tensors in every dtype the reader
+  knows, with a transposed (non-contiguous) view, two views sharing one storage, a storage
+  offset, a scalar and an empty tensor;
+- expected.json: for each file, the format, every tensor the reader must produce (name, dtype,
+  shape, SHA-256 of its values as contiguous little-endian bytes), the tensors inside the
+  skipped training state, and a few config values.
+"""
+
+import hashlib
+import json
+import os
+import sys
+
+import torch
+
+torch.manual_seed(1234)
+
+DTYPES = {
+    torch.float64: "F64",
+    torch.float32: "F32",
+    torch.float16: "F16",
+    torch.bfloat16: "BF16",
+    torch.int64: "I64",
+    torch.int32: "I32",
+    torch.int16: "I16",
+    torch.int8: "I8",
+    torch.uint8: "U8",
+    torch.bool: "BOOL",
+}
+
+
+def digest(t):
+    t = t.detach().contiguous().cpu()
+    if t.dtype == torch.bfloat16:
+        raw = t.view(torch.int16).numpy().tobytes()
+    else:
+        raw = t.numpy().tobytes()
+    return hashlib.sha256(raw).hexdigest()
+
+
+def describe(state):
+    return [
+        {"name": k, "dtype": DTYPES[v.dtype], "shape": list(v.shape), "sha256": digest(v)}
+        for k, v in state.items()
+    ]
+
+
+def count_tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        return 1
+    if isinstance(obj, dict):
+        return sum(count_tensors(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(count_tensors(v) for v in obj)
+    return 0
+
+
+def tiny_vits():
+    from TTS.tts.configs.shared_configs import BaseAudioConfig, CharactersConfig
+    from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
+    from TTS.tts.models.vits import Vits
+
+    args = VitsArgs(
+        hidden_channels=8,
+        hidden_channels_ffn_text_encoder=16,
+        num_heads_text_encoder=2,
+        num_layers_text_encoder=1,
+        num_layers_posterior_encoder=1,
+        num_layers_flow=1,
+        kernel_size_flow=3,
+        kernel_size_posterior_encoder=3,
+        resblock_kernel_sizes_decoder=[3],
+        resblock_dilation_sizes_decoder=[[1, 3, 5]],
+        upsample_rates_decoder=[4, 4],
+        upsample_kernel_sizes_decoder=[8, 8],
+        upsample_initial_channel_decoder=8,
+        init_discriminator=False,
+    )
+    config = VitsConfig(
+        model_args=args,
+        audio=BaseAudioConfig(fft_size=128, win_length=128, hop_length=16, num_mels=10, sample_rate=16000),
+        characters=CharactersConfig(
+            characters_class="TTS.tts.models.vits.VitsCharacters",
+            pad="_",
+            eos="",
+            bos="",
+            blank=None,
+            characters="abcdefghijklmnopqrstuvwxyz",
+            punctuations=" .,!?",
+            phonemes=None,
+            is_unique=False,
+            is_sorted=True,
+        ),
+        use_phonemes=False,
+        text_cleaner="english_cleaners",
+        add_blank=True,
+    )
+    model = Vits(config)
+    return config, model
+
+
+def tiny_hifigan():
+    from TTS.vocoder.configs import HifiganConfig
+    from TTS.vocoder.models.hifigan_generator import HifiganGenerator
+
+    params = {
+        "upsample_factors": [4, 4],
+        "upsample_kernel_sizes": [8, 8],
+        "upsample_initial_channel": 16,
+        "resblock_kernel_sizes": [3],
+        "resblock_dilation_sizes": [[1, 3, 5]],
+        "resblock_type": "1",
+    }
+    config = HifiganConfig(generator_model_params=params)
+    config.audio.num_mels = 10
+    model = HifiganGenerator(
+        in_channels=10,
+        out_channels=1,
+        resblock_type=params["resblock_type"],
+        resblock_dilation_sizes=params["resblock_dilation_sizes"],
+        resblock_kernel_sizes=params["resblock_kernel_sizes"],
+        upsample_kernel_sizes=params["upsample_kernel_sizes"],
+        upsample_initial_channel=params["upsample_initial_channel"],
+        upsample_factors=params["upsample_factors"],
+    )
+    return config, model
+
+
+def trainer_checkpoint(path, config, model, legacy):
+    import trainer.io
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=2e-4, betas=(0.8, 0.99), weight_decay=0.01)
+    for p in params:
+        p.grad = torch.randn_like(p) * 1e-3
+    optimizer.step()
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.999875)
+    scheduler.step()
+
+    if legacy:
+        original = trainer.io.save_fsspec
+
+        def save_legacy(state, p, **kwargs):
+            with open(p, "wb") as f:
+                torch.save(state, f, _use_new_zipfile_serialization=False)
+
+        trainer.io.save_fsspec = save_legacy
+    try:
+        trainer.io.save_model(
+            config,
+            model,
+            path,
+            current_step=1000,
+            epoch=3,
+            optimizer=[optimizer],
+            scheduler=[scheduler],
+            scaler=None,
+            model_loss={"train_loss": 1.5, "eval_loss": None},
+        )
+    finally:
+        if legacy:
+            trainer.io.save_fsspec = original
+    # What torch itself reads back (weights_only=False is safe here: we wrote it just now).
+    loaded = torch.load(path, map_location="cpu", weights_only=False)
+    return {
+        "format": "legacy" if legacy else "zip",
+        "layout": "trainer",
+        "tensors": describe(loaded["model"]),
+        "skipped": {
+            "optimizer": count_tensors(loaded["optimizer"]),
+            "scheduler": count_tensors(loaded["scheduler"]),
+            "scaler": count_tensors(loaded["scaler"]),
+        },
+        "config": {
+            "model": loaded["config"]["model"],
+            "sample_rate": loaded["config"]["audio"]["sample_rate"],
+        },
+        "step": loaded["step"],
+        "epoch": loaded["epoch"],
+    }
+
+
+def tensor_zoo():
+    base = torch.arange(24, dtype=torch.float32).reshape(4, 6) / 7.0
+    shared = torch.randn(10)
+    return {
+        "f64": torch.randn(3, 2, dtype=torch.float64),
+        "f32": torch.randn(2, 3, 4),
+        "f16": torch.randn(5).half(),
+        "bf16": torch.randn(2, 2).bfloat16(),
+        "i64": torch.tensor([-(2**40), 0, 2**40]),
+        "i32": torch.tensor([[-7, 8]], dtype=torch.int32),
+        "i16": torch.tensor([-300, 300], dtype=torch.int16),
+        "i8": torch.tensor([-128, 127], dtype=torch.int8),
+        "u8": torch.tensor([0, 255], dtype=torch.uint8),
+        "bool": torch.tensor([True, False, True]),
+        "transposed": base.t(),
+        "strided": base[::2, 1::2],
+        "shared_head": shared[:4],
+        "shared_tail": shared[6:],
+        "scalar": torch.tensor(3.25),
+        "empty": torch.zeros(0, 4),
+        "expanded": torch.tensor([1.0, 2.0]).unsqueeze(0).expand(3, 2),
+    }
+
+
+def zoo_checkpoint(path, legacy):
+    zoo = tensor_zoo()
+    torch.save(zoo, path, _use_new_zipfile_serialization=not legacy)
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+    return {
+        "format": "legacy" if legacy else "zip",
+        "layout": "state_dict",
+        "tensors": describe(loaded),
+    }
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    out = args[0] if args else "crates/signet-checkpoint/tests/data/fixtures"
+    os.makedirs(out, exist_ok=True)
+    config, model = tiny_hifigan()
+    files = {
+        "hifigan_tiny_zip.pth": trainer_checkpoint(os.path.join(out, "hifigan_tiny_zip.pth"), config, model, False),
+        "hifigan_tiny_legacy.pth": trainer_checkpoint(
+            os.path.join(out, "hifigan_tiny_legacy.pth"), config, model, True
+        ),
+        "tensors_zip.pth": zoo_checkpoint(os.path.join(out, "tensors_zip.pth"), False),
+        "tensors_legacy.pth": zoo_checkpoint(os.path.join(out, "tensors_legacy.pth"), True),
+    }
+    if "--vits" in sys.argv:
+        # Coqui's VITS hard-codes a 192-channel duration predictor, so even the tiniest one is
+        # about 15 MB with its optimizer state: written for a manual check, never committed.
+        config, model = tiny_vits()
+        for name, legacy in (("vits_tiny_zip.pth", False), ("vits_tiny_legacy.pth", True)):
+            files[name] = trainer_checkpoint(os.path.join(out, name), config, model, legacy)
+    expected = {"generator": f"torch {torch.__version__}", "files": files}
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump(expected, f, indent=1)
+        f.write("\n")
+    for name in expected["files"]:
+        print(name, os.path.getsize(os.path.join(out, name)), "bytes")
+
+
+if __name__ == "__main__":
+    main()
