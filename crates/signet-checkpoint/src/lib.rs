@@ -255,13 +255,11 @@ pub mod fuzzing {
     /// Reads and scans `bytes` as a checkpoint, with limits small enough for the fuzzer: neither
     /// may panic, hang or allocate beyond the limits.
     pub fn read_checkpoint(bytes: &[u8]) {
-        let limits = crate::Limits {
-            max_tensor_elements: 1 << 20,
-            max_total_tensor_bytes: 64 << 20,
-            max_objects: 1 << 20,
-            max_values: 1 << 20,
-            ..crate::Limits::default()
-        };
+        let mut limits = crate::Limits::default();
+        limits.max_tensor_elements = 1 << 20;
+        limits.max_total_tensor_bytes = 64 << 20;
+        limits.max_objects = 1 << 20;
+        limits.max_values = 1 << 20;
         let _ = crate::read(bytes, &limits);
         let _ = crate::scan(bytes, &limits);
     }

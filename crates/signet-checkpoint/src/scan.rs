@@ -128,6 +128,26 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<ScanReport, CheckpointError
                 if let Ok(ev) = &s.result {
                     list_tensors(ev, &table, limits, &mut report.tensors);
                 }
+                // A storage entry no tensor uses is never read by torch.load, but a pickle
+                // hidden there is reported.
+                let mut unused: Vec<(&str, &[u8])> = src
+                    .storages
+                    .iter()
+                    .filter(|(k, _)| !table.decls.iter().any(|d| d.key == **k))
+                    .map(|(k, v)| (*k, *v))
+                    .collect();
+                unused.sort_unstable();
+                for (key, data) in unused {
+                    report.notes.push(format!("entry {prefix}/data/{key} is not a storage the pickle uses"));
+                    if looks_like_pickle_entry(data) {
+                        let s = pickle::scan(
+                            torch::window(data, 0, limits),
+                            limits,
+                            &mut StorageTable::default(),
+                        );
+                        add_part(&mut report, &mut uses, format!("{prefix}/data/{key}"), &s);
+                    }
+                }
                 for e in &src.unexpected {
                     if e.name.ends_with(".pkl") || looks_like_pickle_entry(e.data) {
                         let s = pickle::scan(

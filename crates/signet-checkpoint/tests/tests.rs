@@ -8,4 +8,5 @@
     clippy::panic
 )]
 mod builder;
+mod corpus;
 mod fixtures;
