@@ -10,3 +10,4 @@
 mod builder;
 mod corpus;
 mod fixtures;
+mod robustness;
