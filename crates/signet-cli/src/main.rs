@@ -31,6 +31,7 @@ mod keys;
 mod output;
 mod phonemize;
 mod registry;
+mod scan;
 mod serve;
 mod speak;
 mod trust;
@@ -67,6 +68,9 @@ enum Command {
     Phonemize(phonemize::PhonemizeArgs),
     /// Show a WAV file's format, length and provenance metadata.
     Inspect(inspect::InspectArgs),
+    /// Report what loading a PyTorch checkpoint (.pth) with pickle would import and call,
+    /// without running any of it.
+    Scan(scan::ScanArgs),
     /// Generate and show signing keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
@@ -109,6 +113,7 @@ fn main() -> ExitCode {
             Command::Speak(args) => speak::run(&home, *args),
             Command::Voices(cmd) => voices::run(&home, cmd),
             Command::Inspect(args) => inspect::run(&args),
+            Command::Scan(args) => scan::run(&args),
             Command::Phonemize(args) => phonemize::run(&home, &args),
             Command::Keys(cmd) => keys::run(&home, cmd),
             Command::Trust(cmd) => trust::run(&home, cmd),

@@ -12,3 +12,4 @@ mod e2e;
 mod edges;
 mod frontend;
 mod readme;
+mod scan;
