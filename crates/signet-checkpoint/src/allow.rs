@@ -30,7 +30,17 @@ pub(crate) enum Allowed {
     CodecsEncode,
 }
 
-const BUILTIN_TYPES: &[&str] = &["set", "frozenset", "list", "dict", "int", "float", "str", "tuple", "bool"];
+const BUILTIN_TYPES: &[&str] = &[
+    "set",
+    "frozenset",
+    "list",
+    "dict",
+    "int",
+    "float",
+    "str",
+    "tuple",
+    "bool",
+];
 
 /// Every allow-listed `(module, attribute)` pair, for documentation and the scan report.
 pub const ALLOW_LIST: &[(&str, &str)] = &[
@@ -97,14 +107,23 @@ mod tests {
 
     #[test]
     fn lookups_are_exact() {
-        assert_eq!(lookup("collections", "OrderedDict"), Some(Allowed::OrderedDict));
+        assert_eq!(
+            lookup("collections", "OrderedDict"),
+            Some(Allowed::OrderedDict)
+        );
         assert_eq!(lookup("collections ", "OrderedDict"), None);
         assert_eq!(lookup("collections", "OrderedDict\r"), None);
         assert_eq!(lookup("torch", "_utils._rebuild_tensor_v2"), None);
-        assert_eq!(lookup("torch._utils", "_rebuild_parameter_with_state"), None);
+        assert_eq!(
+            lookup("torch._utils", "_rebuild_parameter_with_state"),
+            None
+        );
         assert_eq!(lookup("torch", "load"), None);
         assert_eq!(lookup("builtins", "eval"), None);
         assert_eq!(lookup("__builtin__", "set"), None);
-        assert_eq!(lookup("torch", "FloatStorage"), Some(Allowed::StorageClass(Dtype::F32)));
+        assert_eq!(
+            lookup("torch", "FloatStorage"),
+            Some(Allowed::StorageClass(Dtype::F32))
+        );
     }
 }

@@ -128,7 +128,10 @@ impl Checkpoint {
             .map(|(k, v)| match (k, v) {
                 (Value::Str(name), Value::Tensor(t)) => Ok((name.as_str(), t)),
                 (Value::Str(name), other) => Err(CheckpointError::BadLayout {
-                    reason: format!("state dict entry {name} is a {}, not a tensor", other.kind()),
+                    reason: format!(
+                        "state dict entry {name} is a {}, not a tensor",
+                        other.kind()
+                    ),
                 }),
                 (other, _) => Err(CheckpointError::BadLayout {
                     reason: format!("a state dict key is a {}, not a string", other.kind()),
@@ -147,7 +150,10 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CheckpointError
         let mut table = StorageTable::default();
         let ev = pickle::evaluate(src.pickle, Mode::Strict, limits, &mut table)?;
         if ev.consumed != src.pickle.len() {
-            return Err(CheckpointError::malformed(ev.consumed, "data follows the pickle's STOP"));
+            return Err(CheckpointError::malformed(
+                ev.consumed,
+                "data follows the pickle's STOP",
+            ));
         }
         let map = torch::match_zip_storages(&table.decls, &src.storages, limits)?;
         (src.format, ev, table.decls, map)
@@ -206,7 +212,27 @@ fn check_pickle_len(len: usize, limits: &Limits) -> Result<(), CheckpointError> 
 pub(crate) fn looks_like_pickle(bytes: &[u8]) -> bool {
     matches!(
         bytes.first(),
-        Some(0x80 | b'(' | b'c' | b'}' | b']' | b')' | b'N' | b'I' | b'L' | b'S' | b'V' | b'X' | b'J' | b'K' | b'M' | b'F' | b'G' | b'd' | b'l' | b'P')
+        Some(
+            0x80 | b'('
+                | b'c'
+                | b'}'
+                | b']'
+                | b')'
+                | b'N'
+                | b'I'
+                | b'L'
+                | b'S'
+                | b'V'
+                | b'X'
+                | b'J'
+                | b'K'
+                | b'M'
+                | b'F'
+                | b'G'
+                | b'd'
+                | b'l'
+                | b'P'
+        )
     )
 }
 
@@ -232,7 +258,10 @@ fn layout_of(ev: &pickle::Evaluated) -> Layout {
         })
         .collect();
     for key in MODEL_KEYS {
-        if matches!(keys.get(key).map(|v| ev.obj(*v)), Some(pickle::Obj::Dict(_))) {
+        if matches!(
+            keys.get(key).map(|v| ev.obj(*v)),
+            Some(pickle::Obj::Dict(_))
+        ) {
             return Layout::Trainer {
                 model_key: (*key).to_owned(),
             };

@@ -376,11 +376,17 @@ impl Machine<'_, '_> {
         if self.stack.len() <= floor {
             return Err(self.err("stack underflow"));
         }
-        self.stack.last().copied().ok_or_else(|| self.err("stack underflow"))
+        self.stack
+            .last()
+            .copied()
+            .ok_or_else(|| self.err("stack underflow"))
     }
 
     fn pop_mark(&mut self) -> Result<Vec<Id>, CheckpointError> {
-        let mark = self.marks.pop().ok_or_else(|| self.err("no MARK to pop to"))?;
+        let mark = self
+            .marks
+            .pop()
+            .ok_or_else(|| self.err("no MARK to pop to"))?;
         Ok(self.stack.split_off(mark.min(self.stack.len())))
     }
 
@@ -465,7 +471,11 @@ impl Machine<'_, '_> {
     }
 
     /// Pushes the opaque result of a call that is not allowed (scan only).
-    fn refused_call(&mut self, opcode: &'static str, callable: String) -> Result<(), CheckpointError> {
+    fn refused_call(
+        &mut self,
+        opcode: &'static str,
+        callable: String,
+    ) -> Result<(), CheckpointError> {
         self.record_call(opcode, callable.clone(), false)?;
         self.push(Obj::Opaque(format!("{callable}(...)")))
     }
@@ -614,9 +624,8 @@ impl Machine<'_, '_> {
                 }
                 b'S' => {
                     let line = self.line()?.to_vec();
-                    let bytes = unquote_py2_string(&line).ok_or_else(|| {
-                        self.err("STRING argument is not a quoted string")
-                    })?;
+                    let bytes = unquote_py2_string(&line)
+                        .ok_or_else(|| self.err("STRING argument is not a quoted string"))?;
                     let s = String::from_utf8(bytes)
                         .map_err(|_| self.err("STRING value is not UTF-8"))?;
                     self.push(Obj::Str(s))?;
@@ -716,7 +725,8 @@ impl Machine<'_, '_> {
                 }
                 b'g' => {
                     let line = self.line()?.to_vec();
-                    let i = parse_index(&line).ok_or_else(|| self.err("GET index is not a number"))?;
+                    let i =
+                        parse_index(&line).ok_or_else(|| self.err("GET index is not a number"))?;
                     self.get(i)?;
                 }
                 b'h' => {
@@ -729,7 +739,8 @@ impl Machine<'_, '_> {
                 }
                 b'p' => {
                     let line = self.line()?.to_vec();
-                    let i = parse_index(&line).ok_or_else(|| self.err("PUT index is not a number"))?;
+                    let i =
+                        parse_index(&line).ok_or_else(|| self.err("PUT index is not a number"))?;
                     self.put(i)?;
                 }
                 b'q' => {
@@ -898,10 +909,13 @@ impl Machine<'_, '_> {
         if items.len() % 2 != 0 {
             return Err(self.err("a dict needs an even number of items"));
         }
-        Ok(items.chunks_exact(2).filter_map(|c| match c {
-            [k, v] => Some((*k, *v)),
-            _ => None,
-        }).collect())
+        Ok(items
+            .chunks_exact(2)
+            .filter_map(|c| match c {
+                [k, v] => Some((*k, *v)),
+                _ => None,
+            })
+            .collect())
     }
 
     fn get(&mut self, i: u64) -> Result<(), CheckpointError> {
@@ -933,7 +947,11 @@ impl Machine<'_, '_> {
             Obj::List(list) if opcode != "ADDITEMS" => list.extend(items),
             Obj::Set(set) if opcode == "ADDITEMS" => set.extend(items),
             Obj::Opaque(_) => {
-                let method = if opcode == "ADDITEMS" { "add" } else { "append" };
+                let method = if opcode == "ADDITEMS" {
+                    "add"
+                } else {
+                    "append"
+                };
                 self.record_call(opcode, format!("{what}.{method}"), false)?;
             }
             _ => return Err(self.err(format!("{opcode} on a {what}"))),
@@ -941,7 +959,11 @@ impl Machine<'_, '_> {
         Ok(())
     }
 
-    fn set_items(&mut self, pairs: Vec<(Id, Id)>, opcode: &'static str) -> Result<(), CheckpointError> {
+    fn set_items(
+        &mut self,
+        pairs: Vec<(Id, Id)>,
+        opcode: &'static str,
+    ) -> Result<(), CheckpointError> {
         let target = self.top()?;
         let what = self.describe(target);
         match self.obj_mut(target)? {
@@ -997,7 +1019,10 @@ impl Machine<'_, '_> {
                             Obj::None | Obj::Global(Global::Allowed(Allowed::BuiltinType(_)))
                         );
                         if !ok {
-                            return Err(bad(self, "the default factory must be None or a builtin type"));
+                            return Err(bad(
+                                self,
+                                "the default factory must be None or a builtin type",
+                            ));
                         }
                         Vec::new()
                     }
@@ -1051,7 +1076,9 @@ impl Machine<'_, '_> {
                 [text, encoding]
                     if matches!(self.str_of(*encoding), Some("latin1" | "latin-1")) =>
                 {
-                    let s = self.str_of(*text).ok_or_else(|| bad(self, "expects a str"))?;
+                    let s = self
+                        .str_of(*text)
+                        .ok_or_else(|| bad(self, "expects a str"))?;
                     let bytes: Option<Vec<u8>> =
                         s.chars().map(|c| u8::try_from(u32::from(c)).ok()).collect();
                     Obj::Bytes(bytes.ok_or_else(|| bad(self, "a character is not latin-1"))?)
@@ -1106,7 +1133,11 @@ impl Machine<'_, '_> {
             .map(|&i| {
                 self.int_of(i)
                     .and_then(|v| u64::try_from(v).ok())
-                    .ok_or_else(|| self.err(format!("a tensor's {what} holds a negative or non-integer value")))
+                    .ok_or_else(|| {
+                        self.err(format!(
+                            "a tensor's {what} holds a negative or non-integer value"
+                        ))
+                    })
             })
             .collect()
     }
@@ -1229,7 +1260,9 @@ impl Machine<'_, '_> {
                     let off = self.int_of(*off).and_then(|x| u64::try_from(x).ok());
                     let len = self.int_of(*len).and_then(|x| u64::try_from(x).ok());
                     match (off, len) {
-                        (Some(o), Some(l)) if o.checked_add(l).is_some_and(|e| e <= numel) => (o, l),
+                        (Some(o), Some(l)) if o.checked_add(l).is_some_and(|e| e <= numel) => {
+                            (o, l)
+                        }
                         _ => return Err(self.err("a storage view lies outside its storage")),
                     }
                 }
@@ -1237,7 +1270,11 @@ impl Machine<'_, '_> {
             },
             Some(_) => return Err(self.err("a storage view is not (key, offset, size)")),
         };
-        self.record_call("BINPERSID", format!("persistent_load(storage {})", dtype), true)?;
+        self.record_call(
+            "BINPERSID",
+            format!("persistent_load(storage {})", dtype),
+            true,
+        )?;
         self.push(Obj::Storage {
             index,
             offset,
@@ -1247,12 +1284,19 @@ impl Machine<'_, '_> {
 }
 
 /// Checks that a view (`offset`, `shape`, `stride`) stays inside `numel` elements.
-pub(crate) fn check_extent(offset: u64, shape: &[u64], stride: &[u64], numel: u64) -> Result<(), String> {
-    if shape.iter().any(|&s| s == 0) {
+pub(crate) fn check_extent(
+    offset: u64,
+    shape: &[u64],
+    stride: &[u64],
+    numel: u64,
+) -> Result<(), String> {
+    if shape.contains(&0) {
         return if offset <= numel {
             Ok(())
         } else {
-            Err(format!("storage offset {offset} is past the storage's {numel} elements"))
+            Err(format!(
+                "storage offset {offset} is past the storage's {numel} elements"
+            ))
         };
     }
     let mut last = offset;

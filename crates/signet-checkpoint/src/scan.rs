@@ -138,7 +138,9 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<ScanReport, CheckpointError
                     .collect();
                 unused.sort_unstable();
                 for (key, data) in unused {
-                    report.notes.push(format!("entry {prefix}/data/{key} is not a storage the pickle uses"));
+                    report.notes.push(format!(
+                        "entry {prefix}/data/{key} is not a storage the pickle uses"
+                    ));
                     if looks_like_pickle_entry(data) {
                         let s = pickle::scan(
                             torch::window(data, 0, limits),
@@ -159,7 +161,9 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<ScanReport, CheckpointError
                     }
                 }
             }
-            Err(e) => report.notes.push(format!("the archive cannot be walked: {e}")),
+            Err(e) => report
+                .notes
+                .push(format!("the archive cannot be walked: {e}")),
         }
     } else if crate::looks_like_pickle(bytes) {
         scan_stream(bytes, limits, &mut report, &mut uses)?;
@@ -190,8 +194,15 @@ fn scan_stream(
 ) -> Result<(), CheckpointError> {
     let mut pos = 0;
     let mut torch_file = true;
-    for (i, part) in ["magic number", "protocol version", "sys info"].iter().enumerate() {
-        let s = pickle::scan(torch::window(bytes, pos, limits), limits, &mut StorageTable::default());
+    for (i, part) in ["magic number", "protocol version", "sys info"]
+        .iter()
+        .enumerate()
+    {
+        let s = pickle::scan(
+            torch::window(bytes, pos, limits),
+            limits,
+            &mut StorageTable::default(),
+        );
         if i == 0 {
             if let Err(e) = &s.result {
                 if s.globals.is_empty() && s.calls.is_empty() {
@@ -293,7 +304,9 @@ fn aggregate(report: &mut ScanReport, uses: &[(Vec<GlobalUse>, Vec<CallUse>)]) {
         }
         for c in cs {
             let n = call_order.len();
-            let i = *call_order.entry((c.callable.clone(), c.opcode)).or_insert(n);
+            let i = *call_order
+                .entry((c.callable.clone(), c.opcode))
+                .or_insert(n);
             let e = calls
                 .entry((i, c.callable.clone(), c.opcode))
                 .or_insert((c.allowed, 0));
@@ -305,7 +318,11 @@ fn aggregate(report: &mut ScanReport, uses: &[(Vec<GlobalUse>, Vec<CallUse>)]) {
     }
     report.globals = globals
         .into_iter()
-        .map(|((_, name), (allowed, count))| GlobalReport { name, allowed, count })
+        .map(|((_, name), (allowed, count))| GlobalReport {
+            name,
+            allowed,
+            count,
+        })
         .collect();
     report.calls = calls
         .into_iter()
@@ -322,9 +339,23 @@ fn aggregate(report: &mut ScanReport, uses: &[(Vec<GlobalUse>, Vec<CallUse>)]) {
 }
 
 /// Every tensor reachable from the root, by path, within the depth and count limits.
-fn list_tensors(ev: &Evaluated, table: &StorageTable, limits: &Limits, out: &mut Vec<TensorReport>) {
+fn list_tensors(
+    ev: &Evaluated,
+    table: &StorageTable,
+    limits: &Limits,
+    out: &mut Vec<TensorReport>,
+) {
     let mut budget = limits.max_values;
-    walk(ev, table, ev.root, String::new(), 0, limits, &mut budget, out);
+    walk(
+        ev,
+        table,
+        ev.root,
+        String::new(),
+        0,
+        limits,
+        &mut budget,
+        out,
+    );
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -371,7 +402,16 @@ fn walk(
         }
         Obj::List(v) | Obj::Tuple(v) => {
             for (i, item) in v.iter().enumerate() {
-                walk(ev, table, *item, join(&i.to_string()), depth + 1, limits, budget, out);
+                walk(
+                    ev,
+                    table,
+                    *item,
+                    join(&i.to_string()),
+                    depth + 1,
+                    limits,
+                    budget,
+                    out,
+                );
             }
         }
         _ => {}

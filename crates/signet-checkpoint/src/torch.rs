@@ -103,13 +103,19 @@ pub(crate) fn open_zip<'a>(
             "byteorder" => match e.data {
                 b"little" => {}
                 b"big" => big_endian = true,
-                _ => return Err(CheckpointError::archive("byteorder is neither little nor big")),
+                _ => {
+                    return Err(CheckpointError::archive(
+                        "byteorder is neither little nor big",
+                    ))
+                }
             },
             "version" | ".data/version" => {
                 let v = std::str::from_utf8(e.data)
                     .ok()
                     .and_then(|s| s.trim().parse::<u64>().ok())
-                    .ok_or_else(|| CheckpointError::archive(format!("{} is not a number", e.name)))?;
+                    .ok_or_else(|| {
+                        CheckpointError::archive(format!("{} is not a number", e.name))
+                    })?;
                 version = Some(v);
             }
             ".data/serialization_id" | ".format_version" | ".storage_alignment" => {}
@@ -149,7 +155,9 @@ pub(crate) fn open_zip<'a>(
         });
     }
     let pickle = pickle.ok_or_else(|| {
-        CheckpointError::archive(format!("no {prefix}/data.pkl entry: not a torch.save archive"))
+        CheckpointError::archive(format!(
+            "no {prefix}/data.pkl entry: not a torch.save archive"
+        ))
     })?;
     Ok(Source {
         format: Format::Zip { prefix, version },
@@ -174,9 +182,9 @@ pub(crate) fn legacy_header(
             ("magic number", Obj::BigInt(b)) => b.as_slice() == LEGACY_MAGIC,
             ("protocol version", Obj::Int(p)) => *p == LEGACY_PROTOCOL,
             ("sys info", Obj::Dict(items)) => {
-                let little = items.iter().find(|(k, _)| {
-                    matches!(ev.obj(*k), Obj::Str(s) if s == "little_endian")
-                });
+                let little = items
+                    .iter()
+                    .find(|(k, _)| matches!(ev.obj(*k), Obj::Str(s) if s == "little_endian"));
                 match little.map(|(_, v)| ev.obj(*v)) {
                     Some(Obj::Bool(false)) => {
                         return Err(CheckpointError::Unsupported {
@@ -221,7 +229,10 @@ pub(crate) fn legacy_records<'a>(
             .iter()
             .map(|k| match keys_ev.obj(*k) {
                 Obj::Str(s) => Ok(s.clone()),
-                _ => Err(CheckpointError::malformed(base_offset, "a storage key is not a string")),
+                _ => Err(CheckpointError::malformed(
+                    base_offset,
+                    "a storage key is not a string",
+                )),
             })
             .collect::<Result<_, _>>()?,
         _ => {
@@ -235,10 +246,12 @@ pub(crate) fn legacy_records<'a>(
     let mut pos = keys_ev.consumed;
     let mut out = HashMap::new();
     for key in &keys {
-        let decl = by_key.get(key.as_str()).ok_or_else(|| CheckpointError::BadTensor {
-            tensor: key.clone(),
-            reason: "its storage record is listed but no tensor declares it".into(),
-        })?;
+        let decl = by_key
+            .get(key.as_str())
+            .ok_or_else(|| CheckpointError::BadTensor {
+                tensor: key.clone(),
+                reason: "its storage record is listed but no tensor declares it".into(),
+            })?;
         let head = after_object
             .get(pos..pos + 8)
             .ok_or_else(|| CheckpointError::BadTensor {
@@ -283,7 +296,10 @@ pub(crate) fn legacy_records<'a>(
     if pos != after_object.len() {
         return Err(CheckpointError::malformed(
             base_offset + pos,
-            format!("{} bytes follow the last storage record", after_object.len() - pos),
+            format!(
+                "{} bytes follow the last storage record",
+                after_object.len() - pos
+            ),
         ));
     }
     Ok((out, keys_ev))
@@ -318,7 +334,10 @@ pub(crate) fn match_zip_storages<'a>(
             .get(d.key.as_str())
             .ok_or_else(|| CheckpointError::BadTensor {
                 tensor: d.key.clone(),
-                reason: format!("the pickle declares storage {} but the archive has no data/{} entry", d.key, d.key),
+                reason: format!(
+                    "the pickle declares storage {} but the archive has no data/{} entry",
+                    d.key, d.key
+                ),
             })?;
         let len = storage_len(d, limits)?;
         if data.len() != len {
@@ -563,12 +582,8 @@ pub(crate) fn gather(
             let strides: Vec<usize> = meta.stride.iter().map(|&s| s as usize).collect();
             let mut idx = vec![0usize; shape.len()];
             for _ in 0..numel {
-                let at: usize = offset
-                    + idx
-                        .iter()
-                        .zip(&strides)
-                        .map(|(i, s)| i * s)
-                        .sum::<usize>();
+                let at: usize =
+                    offset + idx.iter().zip(&strides).map(|(i, s)| i * s).sum::<usize>();
                 let bytes = data
                     .get(at * es..at * es + es)
                     .ok_or_else(|| bad("the view lies outside the storage".into()))?;

@@ -112,27 +112,28 @@ impl Tensor {
         Some(match self.dtype {
             Dtype::F32 => d
                 .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .map(|c| f32::from_le_bytes(le(c)))
                 .collect(),
             Dtype::F64 => d
                 .chunks_exact(8)
-                .map(|c| {
-                    let mut b = [0u8; 8];
-                    b.copy_from_slice(c);
-                    f64::from_le_bytes(b) as f32
-                })
+                .map(|c| f64::from_le_bytes(le(c)) as f32)
                 .collect(),
             Dtype::F16 => d
                 .chunks_exact(2)
-                .map(|c| f16_to_f32(u16::from_le_bytes([c[0], c[1]])))
+                .map(|c| f16_to_f32(u16::from_le_bytes(le(c))))
                 .collect(),
             Dtype::BF16 => d
                 .chunks_exact(2)
-                .map(|c| f32::from_bits(u32::from(u16::from_le_bytes([c[0], c[1]])) << 16))
+                .map(|c| f32::from_bits(u32::from(u16::from_le_bytes(le(c))) << 16))
                 .collect(),
             _ => return None,
         })
     }
+}
+
+/// A chunk of exactly `N` bytes as an array (`chunks_exact` guarantees the length).
+fn le<const N: usize>(chunk: &[u8]) -> [u8; N] {
+    <[u8; N]>::try_from(chunk).unwrap_or([0; N])
 }
 
 /// IEEE 754 half precision to single precision.

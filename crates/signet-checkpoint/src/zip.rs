@@ -66,7 +66,10 @@ impl<'a> Fields<'a> {
 
     fn u16(&mut self) -> Result<u16, CheckpointError> {
         let s = self.take(2)?;
-        Ok(u16::from_le_bytes([s.first().copied().unwrap_or(0), s.get(1).copied().unwrap_or(0)]))
+        Ok(u16::from_le_bytes([
+            s.first().copied().unwrap_or(0),
+            s.get(1).copied().unwrap_or(0),
+        ]))
     }
 
     fn u32(&mut self) -> Result<u32, CheckpointError> {
@@ -115,7 +118,9 @@ pub(crate) fn read_archive<'a>(
         let _disk = l.u32()?;
         let rec_pos = to_usize(l.u64()?, "zip64 record offset")?;
         if rec_pos >= loc_pos {
-            return Err(bad("zip64 end-of-central-directory record points past its locator"));
+            return Err(bad(
+                "zip64 end-of-central-directory record points past its locator",
+            ));
         }
         let mut r = Fields::at(bytes, rec_pos, "zip64 end of central directory");
         if r.u32()? != EOCD64_SIG {
@@ -161,7 +166,9 @@ pub(crate) fn read_archive<'a>(
     let mut f = Fields::at(bytes, cd_start, "central directory record");
     for index in 0..entries {
         if f.u32()? != CENTRAL_SIG {
-            return Err(bad(format!("central directory record {index} has a bad signature")));
+            return Err(bad(format!(
+                "central directory record {index} has a bad signature"
+            )));
         }
         let _made = f.u16()?;
         let _need = f.u16()?;
@@ -183,7 +190,9 @@ pub(crate) fn read_archive<'a>(
         let extra = f.take(extra_len)?;
         let _comment = f.take(comment_len)?;
         if f.pos > cd_end {
-            return Err(bad("the central directory is longer than its end record says"));
+            return Err(bad(
+                "the central directory is longer than its end record says",
+            ));
         }
         let name = check_name(name_bytes, limits)?;
         if flags & 0x1 != 0 || flags & 0x40 != 0 {
@@ -210,7 +219,9 @@ pub(crate) fn read_archive<'a>(
         let local_pos = to_usize(local, "local header offset")?;
         let mut l = Fields::at(bytes, local_pos, "local header");
         if l.u32()? != LOCAL_SIG {
-            return Err(bad(format!("entry {name}: no local header at offset {local_pos}")));
+            return Err(bad(format!(
+                "entry {name}: no local header at offset {local_pos}"
+            )));
         }
         let _need = l.u16()?;
         let lflags = l.u16()?;
@@ -243,13 +254,17 @@ pub(crate) fn read_archive<'a>(
             .get(data_start..data_end)
             .ok_or_else(|| bad(format!("entry {name} runs past the end of the file")))?;
         if crc32(data) != crc {
-            return Err(bad(format!("entry {name}: CRC-32 mismatch (the file is corrupt)")));
+            return Err(bad(format!(
+                "entry {name}: CRC-32 mismatch (the file is corrupt)"
+            )));
         }
         spans.push((local_pos, data_end, out.len()));
         out.push(Entry { name, data });
     }
     if f.pos != cd_end {
-        return Err(bad("the central directory is shorter than its end record says"));
+        return Err(bad(
+            "the central directory is shorter than its end record says",
+        ));
     }
     spans.sort_unstable();
     for pair in spans.windows(2) {
@@ -279,13 +294,16 @@ fn find_eocd(bytes: &[u8]) -> Result<usize, CheckpointError> {
         if bytes.get(pos..pos + 4) == Some(&EOCD_SIG.to_le_bytes()[..]) {
             let clen = bytes
                 .get(pos + 20..pos + 22)
-                .map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])));
+                .and_then(|c| <[u8; 2]>::try_from(c).ok())
+                .map(|c| usize::from(u16::from_le_bytes(c)));
             if clen.map(|c| pos + EOCD_LEN + c) == Some(bytes.len()) {
                 return Ok(pos);
             }
         }
         if pos == lowest {
-            return Err(bad("no end-of-central-directory record (truncated archive?)"));
+            return Err(bad(
+                "no end-of-central-directory record (truncated archive?)",
+            ));
         }
         pos -= 1;
     }
@@ -297,9 +315,9 @@ fn apply_zip64_extra(
     csize: &mut u64,
     local: &mut u64,
 ) -> Result<(), CheckpointError> {
-    while extra.len() >= 4 {
-        let id = u16::from_le_bytes([extra[0], extra[1]]);
-        let len = usize::from(u16::from_le_bytes([extra[2], extra[3]]));
+    while let [i0, i1, l0, l1, ..] = *extra {
+        let id = u16::from_le_bytes([i0, i1]);
+        let len = usize::from(u16::from_le_bytes([l0, l1]));
         let body = extra
             .get(4..4 + len)
             .ok_or_else(|| bad("an extra field runs past its record"))?;
@@ -327,8 +345,12 @@ fn check_name<'a>(bytes: &'a [u8], limits: &Limits) -> Result<&'a str, Checkpoin
             limits.max_entry_name_bytes,
         ));
     }
-    let name = std::str::from_utf8(bytes)
-        .map_err(|_| bad(format!("an entry name is not UTF-8: {}", escape_bytes(bytes))))?;
+    let name = std::str::from_utf8(bytes).map_err(|_| {
+        bad(format!(
+            "an entry name is not UTF-8: {}",
+            escape_bytes(bytes)
+        ))
+    })?;
     let refuse = |why: &str| bad(format!("entry name {} {why}", escape_bytes(bytes)));
     if name.chars().any(|c| c.is_control() || c == '\\') {
         return Err(refuse("holds a control character or backslash"));
@@ -359,6 +381,8 @@ pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
 }
 
 /// CRC-32 (IEEE 802.3, reflected), as zip uses it.
+// Both indexes are below 256 by construction (the loop bound, `& 0xFF`).
+#[allow(clippy::indexing_slicing)]
 pub(crate) fn crc32(data: &[u8]) -> u32 {
     const TABLE: [u32; 256] = {
         let mut t = [0u32; 256];
@@ -367,7 +391,11 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
             let mut c = i as u32;
             let mut k = 0;
             while k < 8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
                 k += 1;
             }
             t[i] = c;

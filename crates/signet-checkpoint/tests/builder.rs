@@ -106,7 +106,9 @@ impl P {
 
     /// `collections.OrderedDict()`.
     pub fn ordered_dict(self) -> Self {
-        self.global("collections", "OrderedDict").empty_tuple().reduce()
+        self.global("collections", "OrderedDict")
+            .empty_tuple()
+            .reduce()
     }
 
     /// A call `module.name(arg)` with one string argument, through `GLOBAL`.
@@ -132,7 +134,15 @@ impl P {
     }
 
     /// `_rebuild_tensor_v2(storage, offset, shape, stride, False, OrderedDict())`.
-    pub fn tensor(self, class: &str, key: &str, numel: i32, offset: i32, shape: &[i32], stride: &[i32]) -> Self {
+    pub fn tensor(
+        self,
+        class: &str,
+        key: &str,
+        numel: i32,
+        offset: i32,
+        shape: &[i32],
+        stride: &[i32],
+    ) -> Self {
         let mut p = self
             .global("torch._utils", "_rebuild_tensor_v2")
             .mark()
@@ -159,7 +169,9 @@ pub fn state_dict(tensors: &[(&str, &str, &[i32])]) -> Vec<u8> {
         for i in (0..shape.len().saturating_sub(1)).rev() {
             stride[i] = stride[i + 1] * shape[i + 1];
         }
-        p = p.str(name).tensor("FloatStorage", key, numel, 0, shape, &stride);
+        p = p
+            .str(name)
+            .tensor("FloatStorage", key, numel, 0, shape, &stride);
     }
     p.setitems().stop()
 }
@@ -194,7 +206,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= u32::from(b);
         for _ in 0..8 {
-            c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
         }
     }
     !c
@@ -274,7 +290,9 @@ pub fn legacy(object: &[u8], records: &[(&str, u64, Vec<u8>)]) -> Vec<u8> {
     // Magic number 0x1950a86a20f9469cfc6c as LONG1, protocol 1001, sys info.
     let mut out = P::new()
         .op(0x8a)
-        .raw(&[10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19])
+        .raw(&[
+            10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+        ])
         .stop();
     out.extend(P::new().op(b'M').raw(&1001u16.to_le_bytes()).stop());
     out.extend(
@@ -326,6 +344,10 @@ impl Canary {
     }
 
     pub fn assert_untouched(&self) {
-        assert!(!self.path.exists(), "the payload ran: {} exists", self.path.display());
+        assert!(
+            !self.path.exists(),
+            "the payload ran: {} exists",
+            self.path.display()
+        );
     }
 }

@@ -5,7 +5,9 @@
 
 use signet_checkpoint::{read, scan, CheckpointError, Limits, Verdict};
 
-use crate::builder::{f32_bytes, legacy, state_dict, torch_entries, torch_zip, zip, Canary, ZipEntry, P};
+use crate::builder::{
+    f32_bytes, legacy, state_dict, torch_entries, torch_zip, zip, Canary, ZipEntry, P,
+};
 
 /// Reads `bytes`, expecting a refusal, and scans it; the canary must be untouched after both.
 fn refuse(bytes: &[u8], canary: &Canary) -> CheckpointError {
@@ -19,14 +21,19 @@ fn refuse_with(bytes: &[u8], canary: &Canary, limits: &Limits) -> CheckpointErro
     };
     // The scan never fails on a checkpoint-shaped file, hostile or not.
     let report = scan(bytes, limits).expect("scan reports, it does not fail");
-    assert!(report.refused.is_some(), "the scan must say the reader refuses it");
+    assert!(
+        report.refused.is_some(),
+        "the scan must say the reader refuses it"
+    );
     canary.assert_untouched();
     err
 }
 
 fn assert_global(err: &CheckpointError, module: &str, name: &str) {
     match err {
-        CheckpointError::ForbiddenGlobal { module: m, name: n, .. } => {
+        CheckpointError::ForbiddenGlobal {
+            module: m, name: n, ..
+        } => {
             assert_eq!((m.as_str(), n.as_str()), (module, name), "{err}");
         }
         other => panic!("expected the global {module}.{name} to be refused, got: {other}"),
@@ -37,7 +44,11 @@ fn assert_global(err: &CheckpointError, module: &str, name: &str) {
 
 fn assert_call(err: &CheckpointError, opcode: &str, callable: &str) {
     match err {
-        CheckpointError::ForbiddenCall { opcode: o, callable: c, .. } => {
+        CheckpointError::ForbiddenCall {
+            opcode: o,
+            callable: c,
+            ..
+        } => {
             assert_eq!(*o, opcode, "{err}");
             assert!(c.contains(callable), "{err}");
         }
@@ -135,17 +146,36 @@ fn builtins_exec_via_global() {
 fn python2_builtin_eval_via_global() {
     // pickle maps `__builtin__` to `builtins` when loading; Signet never maps names.
     let canary = Canary::new();
-    let bytes = in_zip(P::new().call1("__builtin__", "eval", &canary.python()).stop());
+    let bytes = in_zip(
+        P::new()
+            .call1("__builtin__", "eval", &canary.python())
+            .stop(),
+    );
     assert_global(&refuse(&bytes, &canary), "__builtin__", "eval");
     assert_scan_names(&bytes, "__builtin__.eval");
 }
 
 /// `getattr(import_module('os'), 'system')(cmd)`: a `__reduce__` chain through two calls.
 fn getattr_chain(p: P, stack: bool, canary: &Canary) -> Vec<u8> {
-    let g = |p: P, m: &str, n: &str| if stack { p.stack_global(m, n) } else { p.global(m, n) };
+    let g = |p: P, m: &str, n: &str| {
+        if stack {
+            p.stack_global(m, n)
+        } else {
+            p.global(m, n)
+        }
+    };
     let p = g(p, "builtins", "getattr");
-    let p = g(p, "importlib", "import_module").str("os").tuple1().reduce();
-    p.str("system").tuple2().reduce().str(&canary.shell()).tuple1().reduce().stop()
+    let p = g(p, "importlib", "import_module")
+        .str("os")
+        .tuple1()
+        .reduce();
+    p.str("system")
+        .tuple2()
+        .reduce()
+        .str(&canary.shell())
+        .tuple1()
+        .reduce()
+        .stop()
 }
 
 #[test]
@@ -187,7 +217,9 @@ fn subprocess_popen_via_stack_global() {
 #[test]
 fn builtins_eval_via_stack_global() {
     let canary = Canary::new();
-    let bytes = P::new().stack_call1("builtins", "eval", &canary.python()).stop();
+    let bytes = P::new()
+        .stack_call1("builtins", "eval", &canary.python())
+        .stop();
     assert_global(&refuse(&bytes, &canary), "builtins", "eval");
     assert_scan_names(&bytes, "builtins.eval");
 }
@@ -195,7 +227,9 @@ fn builtins_eval_via_stack_global() {
 #[test]
 fn builtins_exec_via_stack_global() {
     let canary = Canary::new();
-    let bytes = P::new().stack_call1("builtins", "exec", &canary.python()).stop();
+    let bytes = P::new()
+        .stack_call1("builtins", "exec", &canary.python())
+        .stop();
     assert_global(&refuse(&bytes, &canary), "builtins", "exec");
     assert_scan_names(&bytes, "builtins.exec");
 }
@@ -262,9 +296,19 @@ fn reduce_chain_hidden_in_a_tensor_argument() {
 fn reduce_on_the_result_of_an_allowed_call_is_refused() {
     // OrderedDict() is data; calling the dict it returns is not.
     let canary = Canary::new();
-    let bytes = in_zip(P::new().ordered_dict().str(&canary.shell()).tuple1().reduce().stop());
+    let bytes = in_zip(
+        P::new()
+            .ordered_dict()
+            .str(&canary.shell())
+            .tuple1()
+            .reduce()
+            .stop(),
+    );
     let err = refuse(&bytes, &canary);
-    assert!(matches!(err, CheckpointError::MalformedPickle { .. }), "{err}");
+    assert!(
+        matches!(err, CheckpointError::MalformedPickle { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("not callable"), "{err}");
 }
 
@@ -320,7 +364,13 @@ fn inst_opcode() {
 #[test]
 fn inst_of_an_allowed_class_is_still_refused() {
     let canary = Canary::new();
-    let bytes = in_zip(P::new().mark().op(b'i').raw(b"collections\nOrderedDict\n").stop());
+    let bytes = in_zip(
+        P::new()
+            .mark()
+            .op(b'i')
+            .raw(b"collections\nOrderedDict\n")
+            .stop(),
+    );
     assert_call(&refuse(&bytes, &canary), "INST", "collections.OrderedDict");
 }
 
@@ -365,15 +415,31 @@ fn newobj_ex_is_always_refused() {
             .op(0x92)
             .stop(),
     );
-    assert_call(&refuse(&bytes, &canary), "NEWOBJ_EX", "collections.OrderedDict");
+    assert_call(
+        &refuse(&bytes, &canary),
+        "NEWOBJ_EX",
+        "collections.OrderedDict",
+    );
 }
 
 #[test]
 fn extension_registry_lookup() {
     // EXT1 looks a class up in copyreg's extension registry: code by number.
     let canary = Canary::new();
-    let bytes = in_zip(P::new().op(0x82).raw(&[1]).str(&canary.shell()).tuple1().reduce().stop());
-    assert_call(&refuse(&bytes, &canary), "EXT1", "extension registry code 1");
+    let bytes = in_zip(
+        P::new()
+            .op(0x82)
+            .raw(&[1])
+            .str(&canary.shell())
+            .tuple1()
+            .reduce()
+            .stop(),
+    );
+    assert_call(
+        &refuse(&bytes, &canary),
+        "EXT1",
+        "extension registry code 1",
+    );
 }
 
 #[test]
@@ -437,14 +503,20 @@ fn text_global_with_a_trailing_space_on_an_allowed_name() {
 fn text_global_with_a_tab_before_an_allowed_name() {
     let canary = Canary::new();
     let bytes = in_zip(P::proto0().raw(b"ctorch._utils\n\t_rebuild_tensor_v2\n.").0);
-    assert_global(&refuse(&bytes, &canary), "torch._utils", "\\x09_rebuild_tensor_v2");
+    assert_global(
+        &refuse(&bytes, &canary),
+        "torch._utils",
+        "\\x09_rebuild_tensor_v2",
+    );
 }
 
 #[test]
 fn dotted_attribute_path_through_an_allowed_module() {
     // Protocol 4 resolves dotted names attribute by attribute: torch.serialization.os.system.
     let canary = Canary::new();
-    let bytes = P::new().stack_call1("torch", "serialization.os.system", &canary.shell()).stop();
+    let bytes = P::new()
+        .stack_call1("torch", "serialization.os.system", &canary.shell())
+        .stop();
     assert_global(&refuse(&bytes, &canary), "torch", "serialization.os.system");
     assert_scan_names(&bytes, "torch.serialization.os.system");
 }
@@ -461,7 +533,11 @@ fn call_hidden_in_another_zip_entry() {
     ));
     let bytes = zip(&entries);
     let err = refuse(&bytes, &canary);
-    assert!(err.to_string().contains("unexpected entry archive/extra.pkl"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("unexpected entry archive/extra.pkl"),
+        "{err}"
+    );
     assert_scan_names(&bytes, "os.system");
 }
 
@@ -475,7 +551,10 @@ fn second_data_pkl_under_another_top_folder() {
     ));
     let bytes = zip(&entries);
     let err = refuse(&bytes, &canary);
-    assert!(err.to_string().contains("more than one top folder"), "{err}");
+    assert!(
+        err.to_string().contains("more than one top folder"),
+        "{err}"
+    );
     assert_scan_names(&bytes, "os.system");
 }
 
@@ -485,7 +564,11 @@ fn pickle_hidden_as_an_unused_storage_entry() {
     let payload = P::new().call1("os", "system", &canary.shell()).stop();
     let bytes = torch_zip(&P::new().empty_dict().stop(), &[("7", payload)]);
     let err = refuse(&bytes, &canary);
-    assert!(err.to_string().contains("data/7 is not a storage the pickle uses"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("data/7 is not a storage the pickle uses"),
+        "{err}"
+    );
     assert_scan_names(&bytes, "os.system");
 }
 
@@ -582,23 +665,46 @@ fn torch_hub_load_callable() {
 #[test]
 fn torch_utils_member_other_than_the_allowed_ones() {
     let canary = Canary::new();
-    let bytes = in_zip(P::new().call1("torch._utils", "_import_dotted_name", "os.system").stop());
-    assert_global(&refuse(&bytes, &canary), "torch._utils", "_import_dotted_name");
+    let bytes = in_zip(
+        P::new()
+            .call1("torch._utils", "_import_dotted_name", "os.system")
+            .stop(),
+    );
+    assert_global(
+        &refuse(&bytes, &canary),
+        "torch._utils",
+        "_import_dotted_name",
+    );
     assert_scan_names(&bytes, "torch._utils._import_dotted_name");
 }
 
 #[test]
 fn torch_rebuild_parameter_with_state_is_not_allowed() {
     let canary = Canary::new();
-    let bytes = in_zip(P::new().global("torch._utils", "_rebuild_parameter_with_state").stop());
-    assert_global(&refuse(&bytes, &canary), "torch._utils", "_rebuild_parameter_with_state");
+    let bytes = in_zip(
+        P::new()
+            .global("torch._utils", "_rebuild_parameter_with_state")
+            .stop(),
+    );
+    assert_global(
+        &refuse(&bytes, &canary),
+        "torch._utils",
+        "_rebuild_parameter_with_state",
+    );
 }
 
 #[test]
 fn storage_class_called_directly() {
     // Storage classes are allowed inside persistent ids only.
     let canary = Canary::new();
-    let bytes = in_zip(P::new().global("torch", "FloatStorage").int(4).tuple1().reduce().stop());
+    let bytes = in_zip(
+        P::new()
+            .global("torch", "FloatStorage")
+            .int(4)
+            .tuple1()
+            .reduce()
+            .stop(),
+    );
     let err = refuse(&bytes, &canary);
     assert_call(&err, "REDUCE", "torch storage class");
 }
@@ -608,7 +714,9 @@ fn forbidden_global_in_the_legacy_sys_info() {
     let canary = Canary::new();
     let mut bytes = P::new()
         .op(0x8a)
-        .raw(&[10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19])
+        .raw(&[
+            10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19,
+        ])
         .stop();
     bytes.extend(P::new().op(b'M').raw(&1001u16.to_le_bytes()).stop());
     bytes.extend(P::new().call1("os", "system", &canary.shell()).stop());
@@ -652,7 +760,10 @@ fn memo_read_of_a_key_never_stored() {
     let canary = Canary::new();
     let bytes = in_zip(P::new().binget(7).stop());
     let err = refuse(&bytes, &canary);
-    assert!(err.to_string().contains("memo key 7 was never stored"), "{err}");
+    assert!(
+        err.to_string().contains("memo key 7 was never stored"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -737,9 +848,18 @@ fn binbytes_declaring_four_gigabytes() {
 #[test]
 fn binunicode8_declaring_more_than_the_file_holds() {
     let canary = Canary::new();
-    let bytes = in_zip(P::new().op(0x8d).raw(&1000u64.to_le_bytes()).raw(b"abc").stop());
+    let bytes = in_zip(
+        P::new()
+            .op(0x8d)
+            .raw(&1000u64.to_le_bytes())
+            .raw(b"abc")
+            .stop(),
+    );
     let err = refuse(&bytes, &canary);
-    assert!(err.to_string().contains("declares 1000 bytes but only"), "{err}");
+    assert!(
+        err.to_string().contains("declares 1000 bytes but only"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -752,7 +872,13 @@ fn long4_declaring_two_gigabytes() {
 #[test]
 fn frame_declaring_more_than_the_file_holds() {
     let canary = Canary::new();
-    let bytes = in_zip(P::new().op(0x95).raw(&(1u64 << 33).to_le_bytes()).none().stop());
+    let bytes = in_zip(
+        P::new()
+            .op(0x95)
+            .raw(&(1u64 << 33).to_le_bytes())
+            .none()
+            .stop(),
+    );
     let err = refuse(&bytes, &canary);
     assert!(err.to_string().contains("a frame declares"), "{err}");
 }
@@ -808,7 +934,10 @@ fn zip_duplicate_entry_names() {
 fn zip_parent_directory_entry_name() {
     let canary = Canary::new();
     let mut entries = torch_entries(&P::new().empty_dict().stop(), &[]);
-    entries.push(ZipEntry::new("archive/../../etc/cron.d/x", b"* * * * * root id"));
+    entries.push(ZipEntry::new(
+        "archive/../../etc/cron.d/x",
+        b"* * * * * root id",
+    ));
     let err = refuse(&zip(&entries), &canary);
     assert!(err.to_string().contains("`..` component"), "{err}");
 }
@@ -837,7 +966,10 @@ fn zip_declaring_more_entries_than_its_directory_holds() {
 fn torchscript_archive_is_refused() {
     let canary = Canary::new();
     let mut entries = torch_entries(&P::new().empty_dict().stop(), &[]);
-    entries.push(ZipEntry::new("archive/code/__torch__.py", b"import os\nos.system('x')\n"));
+    entries.push(ZipEntry::new(
+        "archive/code/__torch__.py",
+        b"import os\nos.system('x')\n",
+    ));
     let err = refuse(&zip(&entries), &canary);
     assert!(err.to_string().contains("TorchScript"), "{err}");
 }
@@ -854,7 +986,11 @@ fn storage_shorter_than_its_tensor() {
         .setitem()
         .stop();
     let err = refuse(&torch_zip(&pickle, &[("0", f32_bytes(4))]), &canary);
-    assert!(err.to_string().contains("reaches element 5, but its storage has 4"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("reaches element 5, but its storage has 4"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -886,16 +1022,28 @@ fn overlapping_view_with_out_of_range_stride() {
 fn size_times_stride_overflow() {
     let canary = Canary::new();
     let pickle = P::new()
-        .tensor("FloatStorage", "0", 1, 0, &[i32::MAX, i32::MAX, i32::MAX], &[i32::MAX, i32::MAX, 1])
+        .tensor(
+            "FloatStorage",
+            "0",
+            1,
+            0,
+            &[i32::MAX, i32::MAX, i32::MAX],
+            &[i32::MAX, i32::MAX, 1],
+        )
         .stop();
     let err = refuse(&torch_zip(&pickle, &[("0", f32_bytes(1))]), &canary);
-    assert!(matches!(err, CheckpointError::MalformedPickle { .. }), "{err}");
+    assert!(
+        matches!(err, CheckpointError::MalformedPickle { .. }),
+        "{err}"
+    );
 }
 
 #[test]
 fn negative_stride() {
     let canary = Canary::new();
-    let pickle = P::new().tensor("FloatStorage", "0", 4, 3, &[4], &[-1]).stop();
+    let pickle = P::new()
+        .tensor("FloatStorage", "0", 4, 3, &[4], &[-1])
+        .stop();
     let err = refuse(&torch_zip(&pickle, &[("0", f32_bytes(4))]), &canary);
     assert!(err.to_string().contains("negative"), "{err}");
 }
@@ -919,7 +1067,10 @@ fn legacy_storage_record_with_another_count() {
     let object = state_dict(&[("w", "0", &[4])]);
     let bytes = legacy(&object, &[("0", 1 << 40, f32_bytes(4))]);
     let err = refuse(&bytes, &canary);
-    assert!(err.to_string().contains("holds 1099511627776 elements"), "{err}");
+    assert!(
+        err.to_string().contains("holds 1099511627776 elements"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -930,7 +1081,10 @@ fn legacy_stream_with_trailing_bytes() {
     assert!(read(&bytes, &Limits::default()).is_ok());
     bytes.extend(P::new().call1("os", "system", &canary.shell()).stop());
     let err = refuse(&bytes, &canary);
-    assert!(err.to_string().contains("follow the last storage record"), "{err}");
+    assert!(
+        err.to_string().contains("follow the last storage record"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -941,4 +1095,3 @@ fn big_endian_archive_is_refused() {
     let err = refuse(&zip(&entries), &canary);
     assert!(err.to_string().contains("big-endian"), "{err}");
 }
-

@@ -32,7 +32,11 @@ fn check_against_torch(file: &str) {
     assert_eq!(tensors.len(), want.len(), "{file}: tensor count");
     for ((name, t), w) in tensors.iter().zip(want) {
         assert_eq!(*name, w["name"].as_str().unwrap(), "{file}: order of names");
-        assert_eq!(t.dtype.to_string(), w["dtype"].as_str().unwrap(), "{file}: {name}");
+        assert_eq!(
+            t.dtype.to_string(),
+            w["dtype"].as_str().unwrap(),
+            "{file}: {name}"
+        );
         let shape: Vec<usize> = w["shape"]
             .as_array()
             .unwrap()
@@ -74,7 +78,12 @@ fn trainer_layout_skips_training_state_and_keeps_config() {
     for file in ["hifigan_tiny_zip.pth", "hifigan_tiny_legacy.pth"] {
         let e = &exp["files"][file];
         let ck = read(&fixture(file), &Limits::default()).unwrap();
-        assert_eq!(ck.layout(), &Layout::Trainer { model_key: "model".into() });
+        assert_eq!(
+            ck.layout(),
+            &Layout::Trainer {
+                model_key: "model".into()
+            }
+        );
         for key in ["optimizer", "scheduler", "scaler"] {
             let want = e["skipped"][key].as_u64().unwrap() as usize;
             match ck.root().get(key) {
@@ -86,14 +95,23 @@ fn trainer_layout_skips_training_state_and_keeps_config() {
             }
         }
         let config = ck.config().unwrap();
-        assert_eq!(config.get("model").and_then(Value::as_str), e["config"]["model"].as_str());
+        assert_eq!(
+            config.get("model").and_then(Value::as_str),
+            e["config"]["model"].as_str()
+        );
         let audio = config.get("audio").unwrap();
         assert_eq!(
             audio.get("sample_rate"),
             Some(&Value::Int(e["config"]["sample_rate"].as_i64().unwrap()))
         );
-        assert_eq!(ck.root().get("step"), Some(&Value::Int(e["step"].as_i64().unwrap())));
-        assert_eq!(ck.root().get("epoch"), Some(&Value::Int(e["epoch"].as_i64().unwrap())));
+        assert_eq!(
+            ck.root().get("step"),
+            Some(&Value::Int(e["step"].as_i64().unwrap()))
+        );
+        assert_eq!(
+            ck.root().get("epoch"),
+            Some(&Value::Int(e["epoch"].as_i64().unwrap()))
+        );
         assert!(matches!(ck.root().get("date"), Some(Value::Str(_))));
         assert!(matches!(ck.root().get("model_loss"), Some(Value::Dict(_))));
     }

@@ -39,23 +39,33 @@ fn clean_fixtures_scan_as_data_only() {
         assert_eq!(report.refused, None, "{file}");
         assert!(report.globals.iter().all(|g| g.allowed), "{file}");
         assert!(
-            report.calls.iter().any(|c| c.callable == "torch._utils._rebuild_tensor_v2"),
+            report
+                .calls
+                .iter()
+                .any(|c| c.callable == "torch._utils._rebuild_tensor_v2"),
             "{file}"
         );
         assert!(!report.tensors.is_empty(), "{file}");
     }
     let report = scan(&fixture("hifigan_tiny_zip.pth"), &Limits::default()).unwrap();
     assert_eq!(report.format, "zip");
+    assert!(report.tensors.iter().any(|t| t.name
+        == "model/conv_pre.parametrizations.weight.original1"
+        && t.shape == [16, 10, 7]));
     assert!(report
         .tensors
         .iter()
-        .any(|t| t.name == "model/conv_pre.parametrizations.weight.original1" && t.shape == [16, 10, 7]));
-    assert!(report.tensors.iter().any(|t| t.name.starts_with("optimizer/0/state/")));
+        .any(|t| t.name.starts_with("optimizer/0/state/")));
 }
 
 #[test]
 fn scan_fails_only_on_files_that_are_not_checkpoints() {
-    for bytes in [&b""[..], b"RIFF\x00\x00\x00\x00WAVE", b"hello world", b"\x00\x01\x02"] {
+    for bytes in [
+        &b""[..],
+        b"RIFF\x00\x00\x00\x00WAVE",
+        b"hello world",
+        b"\x00\x01\x02",
+    ] {
         match scan(bytes, &Limits::default()) {
             Err(CheckpointError::NotACheckpoint { .. }) => {}
             other => panic!("{bytes:?}: {other:?}"),
@@ -90,13 +100,27 @@ fn numpy_scalars_codecs_sets_and_defaultdicts_read_as_plain_values() {
             .tuple()
             .build()
     };
-    let codecs = |p: P, s: &str| p.global("_codecs", "encode").str(s).str("latin1").tuple2().reduce();
-    let mut p = P::new().empty_dict().mark().str("lr").global("numpy.core.multiarray", "scalar");
+    let codecs = |p: P, s: &str| {
+        p.global("_codecs", "encode")
+            .str(s)
+            .str("latin1")
+            .tuple2()
+            .reduce()
+    };
+    let mut p = P::new()
+        .empty_dict()
+        .mark()
+        .str("lr")
+        .global("numpy.core.multiarray", "scalar");
     p = dtype(p, "f8");
-    p = codecs(p, "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{e0}?").tuple2().reduce();
+    p = codecs(p, "\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{e0}?")
+        .tuple2()
+        .reduce();
     p = p.str("n").global("numpy._core.multiarray", "scalar");
     p = dtype(p, "i8");
-    p = codecs(p, "\u{fd}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}").tuple2().reduce();
+    p = codecs(p, "\u{fd}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}\u{ff}")
+        .tuple2()
+        .reduce();
     p = p
         .str("seen")
         .global("builtins", "set")
@@ -118,7 +142,10 @@ fn numpy_scalars_codecs_sets_and_defaultdicts_read_as_plain_values() {
     let root = ck.root();
     assert_eq!(root.get("lr"), Some(&Value::Float(0.5)));
     assert_eq!(root.get("n"), Some(&Value::Int(-3)));
-    assert_eq!(root.get("seen"), Some(&Value::Set(vec![Value::Int(1), Value::Int(2)])));
+    assert_eq!(
+        root.get("seen"),
+        Some(&Value::Set(vec![Value::Int(1), Value::Int(2)]))
+    );
     assert_eq!(root.get("counts"), Some(&Value::Dict(vec![])));
     assert_eq!(root.get("raw"), Some(&Value::Bytes(vec![0xff])));
     assert_eq!(
@@ -148,9 +175,19 @@ fn a_defaultdict_factory_that_is_code_is_refused() {
 
 #[test]
 fn a_builtin_type_may_not_be_called_except_set() {
-    let bytes = torch_zip(&P::new().global("builtins", "list").empty_tuple().reduce().stop(), &[]);
+    let bytes = torch_zip(
+        &P::new()
+            .global("builtins", "list")
+            .empty_tuple()
+            .reduce()
+            .stop(),
+        &[],
+    );
     let err = read(&bytes, &Limits::default()).unwrap_err();
-    assert!(matches!(err, CheckpointError::ForbiddenCall { .. }), "{err}");
+    assert!(
+        matches!(err, CheckpointError::ForbiddenCall { .. }),
+        "{err}"
+    );
 }
 
 proptest! {

@@ -32,7 +32,10 @@ pub struct ScanArgs {
 
 pub fn run(args: &ScanArgs) -> Result<()> {
     let path = args.file.display();
-    let cap = signet_io::Cap::new(MAX_CHECKPOINT_BYTES, "a fixed limit of signet scan (16 GiB)");
+    let cap = signet_io::Cap::new(
+        MAX_CHECKPOINT_BYTES,
+        "a fixed limit of signet scan (16 GiB)",
+    );
     let bytes =
         signet_io::read_capped(&args.file, cap).with_context(|| format!("cannot open {path}"))?;
     let report = signet_checkpoint::scan(&bytes, &Limits::default())
@@ -52,7 +55,9 @@ fn text(path: &str, r: &ScanReport) -> String {
     s.push_str(&format!("file:      {}\n", escape(path)));
     let format = match r.format.as_str() {
         "zip" => "zip (torch.save, torch 1.6 and later)",
-        "legacy" => "legacy stream (torch.save before 1.6, or _use_new_zipfile_serialization=False)",
+        "legacy" => {
+            "legacy stream (torch.save before 1.6, or _use_new_zipfile_serialization=False)"
+        }
         _ => "a pickle stream that is not a torch checkpoint",
     };
     s.push_str(&format!("format:    {format}\n"));
@@ -87,16 +92,25 @@ fn text(path: &str, r: &ScanReport) -> String {
     }
     s.push_str(&format!("tensors:   {}\n", r.tensors.len()));
     for t in listed {
-        s.push_str(&format!("  {} {} {:?}\n", escape(&t.name), t.dtype, t.shape));
+        s.push_str(&format!(
+            "  {} {} {:?}\n",
+            escape(&t.name),
+            t.dtype,
+            t.shape
+        ));
     }
     for (key, n) in skipped {
-        s.push_str(&format!("  {key}: {n} tensors (training state, not read)\n"));
+        s.push_str(&format!(
+            "  {key}: {n} tensors (training state, not read)\n"
+        ));
     }
     for note in &r.notes {
         s.push_str(&format!("note:      {}\n", escape(note)));
     }
     match &r.verdict {
-        Verdict::DataOnly => s.push_str("verdict:   data only (pickle would build data and call nothing else)\n"),
+        Verdict::DataOnly => {
+            s.push_str("verdict:   data only (pickle would build data and call nothing else)\n")
+        }
         Verdict::WouldRunCode { callables } => {
             let names: Vec<String> = callables.iter().map(|c| escape(c)).collect();
             s.push_str(&format!(

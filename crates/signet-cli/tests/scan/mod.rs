@@ -43,15 +43,24 @@ fn scan_says_data_only_for_checkpoints_torch_wrote() {
     ] {
         let text = stdout(&scan(&fixture(name), false));
         assert!(text.contains("verdict:   data only"), "{name}: {text}");
-        assert!(text.contains("signet:    reads it as data"), "{name}: {text}");
+        assert!(
+            text.contains("signet:    reads it as data"),
+            "{name}: {text}"
+        );
         assert!(!text.contains("CODE"), "{name}: {text}");
         let json: serde_json::Value =
             serde_json::from_str(&stdout(&scan(&fixture(name), true))).expect("JSON report");
         assert_eq!(json["verdict"]["kind"], "data-only", "{name}");
-        assert!(json["tensors"].as_array().is_some_and(|t| !t.is_empty()), "{name}");
+        assert!(
+            json["tensors"].as_array().is_some_and(|t| !t.is_empty()),
+            "{name}"
+        );
     }
     let text = stdout(&scan(&fixture("hifigan_tiny_zip.pth"), false));
-    assert!(text.contains("model/conv_pre.parametrizations.weight.original1 F32 [16, 10, 7]"), "{text}");
+    assert!(
+        text.contains("model/conv_pre.parametrizations.weight.original1 F32 [16, 10, 7]"),
+        "{text}"
+    );
     assert!(text.contains("optimizer: "), "{text}");
     assert!(text.contains("training state, not read"), "{text}");
 }
@@ -89,19 +98,47 @@ fn scan_names_the_callable_of_each_malicious_checkpoint() {
     let shell = format!("touch {}", canary.display());
     let python = format!("open({:?}, 'w').close()", canary.display().to_string());
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("os_system", global_call("os", "system", &shell), "os.system"),
-        ("posix_system", stack_global_call("posix", "system", &shell), "posix.system"),
-        ("eval", global_call("builtins", "eval", &python), "builtins.eval"),
-        ("exec", stack_global_call("builtins", "exec", &python), "builtins.exec"),
-        ("popen", global_call("subprocess", "Popen", &shell), "subprocess.Popen"),
-        ("torch_load", global_call("torch", "load", "/tmp/x.pth"), "torch.load"),
-        ("inst", {
-            let mut p = b"(X".to_vec();
-            p.extend_from_slice(&(shell.len() as u32).to_le_bytes());
-            p.extend_from_slice(shell.as_bytes());
-            p.extend_from_slice(b"ios\nsystem\n.");
-            p
-        }, "os.system"),
+        (
+            "os_system",
+            global_call("os", "system", &shell),
+            "os.system",
+        ),
+        (
+            "posix_system",
+            stack_global_call("posix", "system", &shell),
+            "posix.system",
+        ),
+        (
+            "eval",
+            global_call("builtins", "eval", &python),
+            "builtins.eval",
+        ),
+        (
+            "exec",
+            stack_global_call("builtins", "exec", &python),
+            "builtins.exec",
+        ),
+        (
+            "popen",
+            global_call("subprocess", "Popen", &shell),
+            "subprocess.Popen",
+        ),
+        (
+            "torch_load",
+            global_call("torch", "load", "/tmp/x.pth"),
+            "torch.load",
+        ),
+        (
+            "inst",
+            {
+                let mut p = b"(X".to_vec();
+                p.extend_from_slice(&(shell.len() as u32).to_le_bytes());
+                p.extend_from_slice(shell.as_bytes());
+                p.extend_from_slice(b"ios\nsystem\n.");
+                p
+            },
+            "os.system",
+        ),
     ];
     for (name, bytes, callable) in cases {
         let file = dir.path().join(format!("{name}.pth"));
@@ -109,10 +146,14 @@ fn scan_names_the_callable_of_each_malicious_checkpoint() {
         let text = stdout(&scan(&file, false));
         assert!(text.contains("WOULD RUN CODE"), "{name}: {text}");
         assert!(
-            text.lines().any(|l| l.starts_with("verdict:") && l.contains(callable)),
+            text.lines()
+                .any(|l| l.starts_with("verdict:") && l.contains(callable)),
             "{name}: {text}"
         );
-        assert!(text.contains(&format!("CODE  {callable}")), "{name}: {text}");
+        assert!(
+            text.contains(&format!("CODE  {callable}")),
+            "{name}: {text}"
+        );
         assert!(text.contains("signet:    refuses it"), "{name}: {text}");
         let json: serde_json::Value =
             serde_json::from_str(&stdout(&scan(&file, true))).expect("JSON report");
