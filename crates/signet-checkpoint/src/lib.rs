@@ -144,6 +144,15 @@ impl Checkpoint {
 /// Reads a checkpoint from its bytes. Refuses, with the reason, anything that is not plain
 /// data or breaks a bound in `limits`; nothing in the file is ever executed.
 pub fn read(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CheckpointError> {
+    read_inner(bytes, limits, true)
+}
+
+/// Runs every check [`read`] runs, without copying tensor values (the scan's second opinion).
+pub(crate) fn check(bytes: &[u8], limits: &Limits) -> Result<(), CheckpointError> {
+    read_inner(bytes, limits, false).map(|_| ())
+}
+
+fn read_inner(bytes: &[u8], limits: &Limits, copy: bool) -> Result<Checkpoint, CheckpointError> {
     let (format, ev, decls, storage_bytes) = if zip::looks_like_zip(bytes) {
         let src = torch::open_zip(bytes, limits, true)?;
         check_pickle_len(src.pickle.len(), limits)?;
@@ -186,6 +195,8 @@ pub fn read(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, CheckpointError
         limits,
         values: 0,
         tensor_bytes: 0,
+        budget: torch::tensor_budget(bytes.len(), limits),
+        copy,
     };
     let root = conv.root(skip)?;
     Ok(Checkpoint {

@@ -6,7 +6,7 @@
 //! zip archive nor a pickle stream. After the walk, a file whose pickles are data only is also
 //! run through [`crate::read`], and the reader's refusal, if any, is reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
@@ -130,10 +130,11 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<ScanReport, CheckpointError
                 }
                 // A storage entry no tensor uses is never read by torch.load, but a pickle
                 // hidden there is reported.
+                let declared: HashSet<&str> = table.decls.iter().map(|d| d.key.as_str()).collect();
                 let mut unused: Vec<(&str, &[u8])> = src
                     .storages
                     .iter()
-                    .filter(|(k, _)| !table.decls.iter().any(|d| d.key == **k))
+                    .filter(|(k, _)| !declared.contains(**k))
                     .map(|(k, v)| (*k, *v))
                     .collect();
                 unused.sort_unstable();
@@ -172,7 +173,7 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<ScanReport, CheckpointError
     }
     aggregate(&mut report, &uses);
     if report.verdict == Verdict::DataOnly {
-        if let Err(e) = crate::read(bytes, limits) {
+        if let Err(e) = crate::check(bytes, limits) {
             report.refused = Some(e.to_string());
         }
     } else {
@@ -259,16 +260,18 @@ fn add_part(
     name: String,
     s: &PickleScan,
 ) {
+    let mut seen = HashSet::new();
     let mut globals: Vec<String> = Vec::new();
     for g in &s.globals {
         let n = format!("{}.{}", g.module, g.name);
-        if !globals.contains(&n) {
+        if seen.insert(n.clone()) {
             globals.push(n);
         }
     }
+    let mut seen = HashSet::new();
     let mut calls: Vec<String> = Vec::new();
     for c in &s.calls {
-        if !calls.contains(&c.callable) {
+        if seen.insert(c.callable.as_str()) {
             calls.push(c.callable.clone());
         }
     }
@@ -291,6 +294,7 @@ fn aggregate(report: &mut ScanReport, uses: &[(Vec<GlobalUse>, Vec<CallUse>)]) {
     let mut calls: BTreeMap<(usize, String, &'static str), (bool, u64)> = BTreeMap::new();
     let mut call_order: BTreeMap<(String, &'static str), usize> = BTreeMap::new();
     let mut bad: Vec<String> = Vec::new();
+    let mut bad_seen: HashSet<String> = HashSet::new();
     for (gs, cs) in uses {
         for g in gs {
             let name = format!("{}.{}", g.module, g.name);
@@ -298,7 +302,7 @@ fn aggregate(report: &mut ScanReport, uses: &[(Vec<GlobalUse>, Vec<CallUse>)]) {
             let i = *order.entry(name.clone()).or_insert(n);
             let e = globals.entry((i, name.clone())).or_insert((g.allowed, 0));
             e.1 += 1;
-            if !g.allowed && !bad.contains(&name) {
+            if !g.allowed && bad_seen.insert(name.clone()) {
                 bad.push(name);
             }
         }
@@ -311,7 +315,7 @@ fn aggregate(report: &mut ScanReport, uses: &[(Vec<GlobalUse>, Vec<CallUse>)]) {
                 .entry((i, c.callable.clone(), c.opcode))
                 .or_insert((c.allowed, 0));
             e.1 += 1;
-            if !c.allowed && !bad.contains(&c.callable) {
+            if !c.allowed && bad_seen.insert(c.callable.clone()) {
                 bad.push(c.callable.clone());
             }
         }

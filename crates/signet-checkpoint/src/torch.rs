@@ -372,6 +372,20 @@ pub(crate) struct Converter<'e, 'b> {
     pub limits: &'e Limits,
     pub values: u64,
     pub tensor_bytes: u64,
+    /// Most bytes all tensors together may take once materialized.
+    pub budget: u64,
+    /// Whether to copy tensor values (`false`: check every view, keep no data).
+    pub copy: bool,
+}
+
+/// The materialized-bytes budget for a file of `file_len` bytes: the limit, and never more than
+/// four times the file plus 1 MiB, so views that repeat elements (stride 0) cannot blow a small
+/// file up.
+pub(crate) fn tensor_budget(file_len: usize, limits: &Limits) -> u64 {
+    (file_len as u64)
+        .saturating_mul(4)
+        .saturating_add(1 << 20)
+        .min(limits.max_total_tensor_bytes)
 }
 
 impl Converter<'_, '_> {
@@ -491,17 +505,22 @@ impl Converter<'_, '_> {
             .get(meta.storage)
             .ok_or_else(|| CheckpointError::malformed(0, "a tensor names an unknown storage"))?;
         let data = self.bytes.get(&decl.key).copied().unwrap_or(&[]);
-        let tensor = gather(meta, decl, data, self.limits)?;
-        self.tensor_bytes += tensor.data.len() as u64;
-        if self.tensor_bytes > self.limits.max_total_tensor_bytes {
+        // Counted before anything is allocated.
+        let bytes = meta
+            .shape
+            .iter()
+            .try_fold(decl.dtype.size() as u64, |n, &d| n.checked_mul(d))
+            .unwrap_or(u64::MAX);
+        self.tensor_bytes = self.tensor_bytes.saturating_add(bytes);
+        if self.tensor_bytes > self.budget {
             return Err(CheckpointError::limit(
-                "bytes of all tensors",
+                "bytes of all tensors (at most four times the file's size plus 1 MiB)",
                 "max_total_tensor_bytes",
                 self.tensor_bytes,
-                self.limits.max_total_tensor_bytes,
+                self.budget,
             ));
         }
-        Ok(tensor)
+        gather(meta, decl, data, self.limits, self.copy)
     }
 }
 
@@ -533,6 +552,7 @@ pub(crate) fn gather(
     decl: &StorageDecl,
     data: &[u8],
     limits: &Limits,
+    copy: bool,
 ) -> Result<Tensor, CheckpointError> {
     let bad = |reason: String| CheckpointError::BadTensor {
         tensor: format!("on storage {}", decl.key),
@@ -562,8 +582,9 @@ pub(crate) fn gather(
         .collect::<Result<_, _>>()?;
     let numel = usize::try_from(numel).map_err(|_| bad("too many elements".into()))?;
     let offset = usize::try_from(meta.offset).map_err(|_| bad("offset too large".into()))?;
-    let mut out = Vec::with_capacity(numel * es);
-    if numel > 0 {
+    let mut out = Vec::new();
+    if numel > 0 && copy {
+        out.reserve_exact(numel * es);
         // Row-major strides: one copy.
         let mut expected = 1u64;
         let mut contiguous = true;

@@ -1095,3 +1095,38 @@ fn big_endian_archive_is_refused() {
     let err = refuse(&zip(&entries), &canary);
     assert!(err.to_string().contains("big-endian"), "{err}");
 }
+
+#[test]
+fn stride_zero_view_cannot_blow_up_a_small_file() {
+    // One stored float viewed as 65536 × 65536 (16 GiB) through zero strides.
+    let canary = Canary::new();
+    let pickle = P::new()
+        .ordered_dict()
+        .str("w")
+        .tensor("FloatStorage", "0", 1, 0, &[65536, 65536], &[0, 0])
+        .setitem()
+        .stop();
+    let err = refuse(&torch_zip(&pickle, &[("0", f32_bytes(1))]), &canary);
+    assert_limit(&err, "max_total_tensor_bytes");
+    assert!(
+        err.to_string().contains("four times the file's size"),
+        "{err}"
+    );
+}
+
+#[test]
+fn many_distinct_globals_scan_in_linear_time() {
+    // 50,000 different forbidden globals: the report's de-duplication must not be quadratic.
+    let mut p = P::new().empty_list();
+    for i in 0..50_000 {
+        p = p.global("m", &format!("f{i}")).append();
+    }
+    let bytes = in_zip(p.stop());
+    let started = std::time::Instant::now();
+    let report = scan(&bytes, &Limits::default()).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    match report.verdict {
+        Verdict::WouldRunCode { callables } => assert_eq!(callables.len(), 50_000),
+        Verdict::DataOnly => panic!("data only"),
+    }
+}
