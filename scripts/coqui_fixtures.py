@@ -9,6 +9,8 @@ a throw-away venv outside the repository, and its output is committed (well unde
     /work/coqui-venv/bin/pip install torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 six
     /work/coqui-venv/bin/python scripts/coqui_fixtures.py crates/signet-checkpoint/tests/data/fixtures
 
+or all of it with scripts/coqui_fixtures.sh [VENV_DIR].
+
 It writes, into the folder given:
 
 - hifigan_tiny_zip.pth: a tiny random-initialized Coqui HiFi-GAN generator (weight norm as

@@ -209,6 +209,31 @@ impl Value {
         }
     }
 
+    /// The integer, if this is one (a bool is not).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// The number as a float, if this is a float or an integer.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Float(f) => Some(*f),
+            Value::Int(i) => Some(*i as f64),
+            _ => None,
+        }
+    }
+
+    /// The bool, if this is one.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
     /// The value under a string key, if this is a dict that has it.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
@@ -243,6 +268,28 @@ impl Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floating_tensors_widen_to_f32_and_integers_do_not() {
+        let t = |dtype, data: Vec<u8>| Tensor {
+            dtype,
+            shape: vec![data.len() / dtype.size()],
+            data,
+        };
+        assert_eq!(
+            t(Dtype::F64, 1.5f64.to_le_bytes().to_vec()).to_f32(),
+            Some(vec![1.5])
+        );
+        assert_eq!(t(Dtype::BF16, vec![0xc0, 0x3f]).to_f32(), Some(vec![1.5]));
+        assert_eq!(t(Dtype::F16, vec![0x00, 0x3e]).to_f32(), Some(vec![1.5]));
+        assert_eq!(
+            t(Dtype::F32, 1.5f32.to_le_bytes().to_vec()).to_f32(),
+            Some(vec![1.5])
+        );
+        assert_eq!(t(Dtype::I32, vec![0; 4]).to_f32(), None);
+        assert_eq!(Value::Int(3).as_f64(), Some(3.0));
+        assert_eq!(Value::Bool(true).as_i64(), None);
+    }
 
     #[test]
     fn half_precision_converts_exactly() {

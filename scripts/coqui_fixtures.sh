@@ -1,0 +1,21 @@
+#!/bin/sh
+# Regenerates signet-checkpoint's fixtures with torch's and coqui-tts's own writers, in a
+# throw-away venv outside the repository (about 5.6 GB; never a run-time or CI dependency).
+#
+#   scripts/coqui_fixtures.sh [VENV_DIR]          default VENV_DIR: /work/coqui-venv
+#
+# Writes crates/signet-checkpoint/tests/data/fixtures/ (commit the result, well under 1 MB),
+# and the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan` check.
+set -eu
+venv=${1:-/work/coqui-venv}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+case "$venv" in
+"$repo"/*) echo "coqui_fixtures.sh: put the venv outside the repository" >&2; exit 2 ;;
+esac
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install "coqui-tts[cpu]==0.28.0"
+    "$venv/bin/pip" install torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 six
+fi
+"$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$repo/crates/signet-checkpoint/tests/data/fixtures"
+"$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$venv-vits" --vits
