@@ -98,6 +98,12 @@ pub enum Verdict {
         /// The globals and callables that are not data, deduplicated, in order.
         callables: Vec<String>,
     },
+    /// The walk could not reach the end of every pickle (a malformed archive or pickle), and
+    /// found nothing that runs code before it stopped: what follows is unknown.
+    Unknown {
+        /// Why the walk stopped.
+        reason: String,
+    },
 }
 
 /// Scans a file. Fails only when it is neither a zip archive nor a pickle stream.
@@ -162,9 +168,14 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<ScanReport, CheckpointError
                     }
                 }
             }
-            Err(e) => report
-                .notes
-                .push(format!("the archive cannot be walked: {e}")),
+            Err(e) => {
+                report
+                    .notes
+                    .push(format!("the archive cannot be walked: {e}"));
+                report.verdict = Verdict::Unknown {
+                    reason: format!("the archive cannot be walked: {e}"),
+                };
+            }
         }
     } else if crate::looks_like_pickle(bytes) {
         scan_stream(bytes, limits, &mut report, &mut uses)?;
@@ -172,12 +183,10 @@ pub fn scan(bytes: &[u8], limits: &Limits) -> Result<ScanReport, CheckpointError
         return Err(crate::not_a_checkpoint(bytes));
     }
     aggregate(&mut report, &uses);
-    if report.verdict == Verdict::DataOnly {
-        if let Err(e) = crate::check(bytes, limits) {
-            report.refused = Some(e.to_string());
-        }
-    } else {
+    if matches!(report.verdict, Verdict::WouldRunCode { .. }) {
         report.refused = Some("it is not data only: loading it with pickle would run code".into());
+    } else if let Err(e) = crate::check(bytes, limits) {
+        report.refused = Some(e.to_string());
     }
     Ok(report)
 }
@@ -339,6 +348,16 @@ fn aggregate(report: &mut ScanReport, uses: &[(Vec<GlobalUse>, Vec<CallUse>)]) {
         .collect();
     if !bad.is_empty() {
         report.verdict = Verdict::WouldRunCode { callables: bad };
+    } else if report.verdict != Verdict::DataOnly {
+        // Already unknown: the archive could not be walked.
+    } else if let Some(p) = report.pickles.iter().find(|p| p.error.is_some()) {
+        report.verdict = Verdict::Unknown {
+            reason: format!(
+                "the walk of {} stopped: {}",
+                p.name,
+                p.error.as_deref().unwrap_or_default()
+            ),
+        };
     }
 }
 

@@ -72,7 +72,7 @@ fn assert_scan_names(bytes: &[u8], callable: &str) {
             callables.iter().any(|c| c.contains(callable)),
             "{callable} not in {callables:?}"
         ),
-        Verdict::DataOnly => panic!("the scan called a file calling {callable} data only"),
+        other => panic!("the scan of a file calling {callable} says {other:?}"),
     }
 }
 
@@ -1127,6 +1127,35 @@ fn many_distinct_globals_scan_in_linear_time() {
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     match report.verdict {
         Verdict::WouldRunCode { callables } => assert_eq!(callables.len(), 50_000),
-        Verdict::DataOnly => panic!("data only"),
+        other => panic!("{other:?}"),
     }
+}
+
+#[test]
+fn scan_of_an_archive_it_cannot_walk_is_not_called_data_only() {
+    // Two data.pkl entries, the second calling os.system: the archive is refused before any
+    // pickle is walked, so the scan cannot vouch for it.
+    let canary = Canary::new();
+    let mut entries = torch_entries(&P::new().empty_dict().stop(), &[]);
+    entries.push(ZipEntry::new(
+        "archive/data.pkl",
+        &P::new().call1("os", "system", &canary.shell()).stop(),
+    ));
+    let bytes = zip(&entries);
+    let report = scan(&bytes, &Limits::default()).unwrap();
+    match &report.verdict {
+        Verdict::Unknown { reason } => assert!(reason.contains("appears twice"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(report
+        .refused
+        .as_deref()
+        .is_some_and(|r| r.contains("appears twice")));
+    // A pickle cut short after plain data: what followed is unknown too.
+    let cut = in_zip(P::new().empty_dict().str("a").0);
+    match scan(&cut, &Limits::default()).unwrap().verdict {
+        Verdict::Unknown { reason } => assert!(reason.contains("data.pkl"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    canary.assert_untouched();
 }

@@ -3,8 +3,8 @@
 //!
 //! The file is read through signet-io (regular file, capped) and walked by
 //! `signet_checkpoint::scan`, which evaluates no code: it lists the format, every global the
-//! pickles import, every call they make, the tensors they declare, and a verdict (data only, or
-//! would run code: which). A hostile file is reported, not refused: the command succeeds. It
+//! pickles import, every call they make, the tensors they declare, and a verdict (data only,
+//! would run code: which, or unknown when a malformed file stops the walk). A hostile file is reported, not refused: the command succeeds. It
 //! fails only on a file that is not a checkpoint at all. Every string from the file passes
 //! `escape` before it reaches the terminal.
 
@@ -111,6 +111,10 @@ fn text(path: &str, r: &ScanReport) -> String {
         Verdict::DataOnly => {
             s.push_str("verdict:   data only (pickle would build data and call nothing else)\n")
         }
+        Verdict::Unknown { reason } => s.push_str(&format!(
+            "verdict:   UNKNOWN: nothing that runs code was found before {}\n",
+            escape(reason)
+        )),
         Verdict::WouldRunCode { callables } => {
             let names: Vec<String> = callables.iter().map(|c| escape(c)).collect();
             s.push_str(&format!(
