@@ -648,6 +648,13 @@ fn readme_examples_run_as_written() {
         )
         .expect("stand-in voice");
     }
+    // `signet scan model.pth`: a Coqui checkpoint torch wrote (a committed fixture).
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../signet-checkpoint/tests/data/fixtures/hifigan_tiny_zip.pth"),
+        work.path().join("model.pth"),
+    )
+    .expect("stand-in checkpoint");
     std::fs::write(
         work.path().join("book.txt"),
         "A short book. It ends here.\n",
