@@ -1,0 +1,182 @@
+//! Embedding: a short-time Fourier transform with a square-root Hann window
+//! at 50 % overlap (analysis and synthesis windows multiply to a Hann
+//! window, whose shifted copies sum to one, so unmarked bins reconstruct
+//! exactly), one real gain per bin and frame, and overlap-add.
+
+use std::collections::VecDeque;
+use std::f64::consts::PI;
+
+use crate::fft::{Complex, Fft};
+use crate::layout::{
+    band_edges, check_rate, frame_len, Pattern, Role, GAIN_DB, TILES_PER_PERIOD, TILES_PER_SECOND,
+};
+use crate::{Key, Payload, WatermarkError};
+
+/// Marks `samples` (mono, at `rate` Hz) with `key` and `payload`; the result
+/// has the same length. The same as feeding the samples to an [`Embedder`]
+/// in any number of pieces.
+///
+/// Samples are not clipped: a marked cell may be 1.5 dB louder than the
+/// input, so apply level processing after the mark.
+pub fn embed(
+    samples: &[f32],
+    rate: u32,
+    key: &Key,
+    payload: Payload,
+) -> Result<Vec<f32>, WatermarkError> {
+    let mut embedder = Embedder::new(rate, key, payload)?;
+    let mut out = embedder.push(samples)?;
+    out.extend(embedder.finish());
+    Ok(out)
+}
+
+/// A streaming embedder: samples go in piece by piece and come out marked,
+/// delayed by at most one frame (about 50 to 93 ms); [`Embedder::finish`]
+/// returns the rest. The pieces joined equal [`embed`]'s output for the
+/// whole signal, whatever the split.
+pub struct Embedder {
+    fft: Fft,
+    /// Frame length `n`; the hop is `n / 2`.
+    n: usize,
+    rate: u32,
+    window: Vec<f64>,
+    /// Per tile of the period, the gain of each bin `0..=n/2`.
+    gains: Vec<Vec<f64>>,
+    /// Input from the start of the next frame on (the stream is preceded by
+    /// `n / 2` zeros).
+    pending: Vec<f64>,
+    /// Overlap-add accumulator, `n` samples from the start of the next frame.
+    acc: VecDeque<f64>,
+    /// Index of the next frame; frame `m` is centred on sample `m · n/2`.
+    next_frame: u64,
+    /// Samples received.
+    received: u64,
+    /// Samples returned (the first `n / 2` outputs of frame 0 precede the
+    /// stream and are dropped).
+    emitted: u64,
+    buf: Vec<Complex>,
+}
+
+impl Embedder {
+    /// A streaming embedder for mono audio at `rate` Hz.
+    pub fn new(rate: u32, key: &Key, payload: Payload) -> Result<Self, WatermarkError> {
+        check_rate(rate)?;
+        let n = frame_len(rate);
+        let hop = n / 2;
+        let pattern = Pattern::new(key);
+        let edges = band_edges();
+        let up = 10f64.powf(GAIN_DB / 20.0);
+        let down = 1.0 / up;
+        let gains = (0..TILES_PER_PERIOD)
+            .map(|tile| {
+                (0..=n / 2)
+                    .map(|bin| {
+                        let f = bin as f64 * f64::from(rate) / n as f64;
+                        let band = edges.windows(2).position(|w| match w {
+                            [lo, hi] => f >= *lo && f < *hi,
+                            _ => false,
+                        });
+                        let Some(cell) = band.and_then(|b| pattern.cell(tile, b)) else {
+                            return 1.0;
+                        };
+                        let sign = match cell.role {
+                            Role::Data(label) if payload.flips(label) => -cell.sign,
+                            Role::Sync | Role::Data(_) => cell.sign,
+                        };
+                        if sign > 0.0 {
+                            up
+                        } else {
+                            down
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        let window = (0..n).map(|i| (PI * i as f64 / n as f64).sin()).collect();
+        Ok(Self {
+            fft: Fft::new(n),
+            n,
+            rate,
+            window,
+            gains,
+            pending: vec![0.0; hop],
+            acc: std::iter::repeat_n(0.0, n).collect(),
+            next_frame: 0,
+            received: 0,
+            emitted: 0,
+            buf: vec![Complex::default(); n],
+        })
+    }
+
+    /// Marks the next piece of the stream and returns the samples that are
+    /// now final (possibly none). A piece with a NaN or infinite sample is
+    /// refused whole and the embedder is left as it was.
+    pub fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>, WatermarkError> {
+        if let Some((i, &value)) = samples.iter().enumerate().find(|(_, s)| !s.is_finite()) {
+            return Err(WatermarkError::NonFiniteSample {
+                index: self.received + i as u64,
+                value,
+            });
+        }
+        self.received += samples.len() as u64;
+        self.pending.extend(samples.iter().map(|&s| f64::from(s)));
+        let mut out = Vec::with_capacity(samples.len() + self.n);
+        while self.pending.len() >= self.n {
+            self.frame(&mut out);
+        }
+        Ok(out)
+    }
+
+    /// Ends the stream: returns the last marked samples.
+    pub fn finish(mut self) -> Vec<f32> {
+        let mut out = Vec::with_capacity(self.n * 2);
+        while self.emitted < self.received {
+            if self.pending.len() < self.n {
+                self.pending.resize(self.n, 0.0);
+            }
+            self.frame(&mut out);
+        }
+        out
+    }
+
+    /// Processes the frame at the start of `pending`, and moves on by a hop.
+    fn frame(&mut self, out: &mut Vec<f32>) {
+        let hop = self.n / 2;
+        // Centre sample m·hop, 250 ms tiles: tile = floor(m·hop·4 / rate).
+        let centre = self.next_frame * hop as u64;
+        let tile =
+            ((centre * TILES_PER_SECOND / u64::from(self.rate)) % TILES_PER_PERIOD as u64) as usize;
+        for ((c, x), w) in self.buf.iter_mut().zip(&self.pending).zip(&self.window) {
+            *c = Complex { re: x * w, im: 0.0 };
+        }
+        self.fft.forward(&mut self.buf);
+        if let Some(gains) = self.gains.get(tile) {
+            let (low, high) = self.buf.split_at_mut(self.n / 2 + 1);
+            for (c, g) in low.iter_mut().zip(gains) {
+                c.re *= g;
+                c.im *= g;
+            }
+            // Bins above n/2 mirror bins n/2-1 down to 1.
+            for (c, g) in high.iter_mut().rev().zip(gains.iter().skip(1)) {
+                c.re *= g;
+                c.im *= g;
+            }
+        }
+        self.fft.inverse(&mut self.buf);
+        for ((a, c), w) in self.acc.iter_mut().zip(&self.buf).zip(&self.window) {
+            *a += c.re * w;
+        }
+        // The first hop of the accumulator is final.
+        for _ in 0..hop {
+            let y = self.acc.pop_front().unwrap_or(0.0);
+            self.acc.push_back(0.0);
+            // Frame 0's first hop lies before the stream.
+            if self.next_frame > 0 && self.emitted < self.received {
+                out.push(y as f32);
+                self.emitted += 1;
+            }
+        }
+        self.pending.drain(..hop.min(self.pending.len()));
+        self.next_frame += 1;
+    }
+}
