@@ -65,7 +65,8 @@ pub struct Detection {
     /// An upper bound on the probability that audio without this key's mark
     /// scores this high: `min(1, hypotheses · exp(-score² / 2))`.
     pub false_positive: f64,
-    /// Hypotheses searched (windows × speeds × phases).
+    /// Hypotheses counted by the threshold (windows × speeds × phases ×
+    /// payload values).
     pub hypotheses: u64,
     /// The id of the key searched for.
     pub key_id: KeyId,
