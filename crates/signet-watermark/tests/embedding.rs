@@ -38,13 +38,14 @@ fn streaming_in_random_pieces_equals_batch_exactly() {
 }
 
 #[test]
-fn marked_speech_keeps_segmental_snr_above_13_db() {
+fn marked_speech_keeps_segmental_snr_above_15_db() {
     let key = Key::from_bytes([6; 32]);
     for seed in 10..13 {
         let audio = speech(6.0, RATE, seed);
         let marked = embed(&audio, RATE, &key, Payload(seed as u16)).unwrap();
         let snr = segmental_snr(&audio, &marked, RATE);
-        assert!(snr >= 13.0, "segmental SNR {snr:.1} dB for seed {seed}");
+        eprintln!("seed {seed}: segmental SNR {snr:.1} dB");
+        assert!(snr >= 15.0, "segmental SNR {snr:.1} dB for seed {seed}");
     }
 }
 
