@@ -225,3 +225,22 @@ fn garbage_input_gives_clear_errors() {
         assert!(marked.iter().all(|s| s.is_finite()));
     }
 }
+
+#[test]
+fn mark_is_found_at_8_16_and_48_khz() {
+    for (rate, seed) in [(8_000u32, 190u64), (16_000, 191), (48_000, 192)] {
+        let clean = speech(6.0, rate, seed);
+        let audio = embed(&clean, rate, &key(), PAYLOAD).unwrap();
+        assert_found(&audio, rate, &format!("{rate} Hz"));
+        assert!(!detect(&clean, rate, &key()).unwrap().present, "{rate} Hz unmarked");
+    }
+}
+
+#[test]
+fn shortest_and_extreme_rate_inputs_are_answered() {
+    for rate in [8_000u32, 192_000] {
+        let x = speech(1.0, rate, 5);
+        let d = detect(&x, rate, &key()).unwrap();
+        assert!(!d.present, "{rate} Hz: {d:?}");
+    }
+}
