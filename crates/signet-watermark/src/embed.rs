@@ -3,7 +3,6 @@
 //! window, whose shifted copies sum to one, so unmarked bins reconstruct
 //! exactly), one real gain per bin and frame, and overlap-add.
 
-use std::collections::VecDeque;
 use std::f64::consts::PI;
 
 use crate::fft::{Complex, Fft};
@@ -46,7 +45,7 @@ pub struct Embedder {
     /// `n / 2` zeros).
     pending: Vec<f64>,
     /// Overlap-add accumulator, `n` samples from the start of the next frame.
-    acc: VecDeque<f64>,
+    acc: Vec<f64>,
     /// Index of the next frame; frame `m` is centred on sample `m · n/2`.
     next_frame: u64,
     /// Samples received.
@@ -100,7 +99,7 @@ impl Embedder {
             window,
             gains,
             pending: vec![0.0; hop],
-            acc: std::iter::repeat_n(0.0, n).collect(),
+            acc: vec![0.0; n],
             next_frame: 0,
             received: 0,
             emitted: 0,
@@ -167,17 +166,18 @@ impl Embedder {
             *a += c.re * w;
         }
         // The first hop of the accumulator is final.
-        for _ in 0..hop {
-            let y = self.acc.pop_front().unwrap_or(0.0);
-            self.acc.push_back(0.0);
-            // Frame 0's first hop lies before the stream.
-            if self.next_frame > 0 && self.emitted < self.received {
+        // Frame 0's first hop lies before the stream.
+        if self.next_frame > 0 {
+            let left = usize::try_from(self.received - self.emitted).unwrap_or(usize::MAX);
+            for &y in self.acc.iter().take(hop.min(left)) {
                 // Finite input stays finite: a sample near f32::MAX made
                 // 1.5 dB louder is held at the largest finite value.
                 out.push(y.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32);
                 self.emitted += 1;
             }
         }
+        self.acc.copy_within(hop.., 0);
+        self.acc.iter_mut().skip(self.n - hop).for_each(|a| *a = 0.0);
         self.pending.drain(..hop.min(self.pending.len()));
         self.next_frame += 1;
     }
