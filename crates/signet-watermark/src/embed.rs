@@ -1,7 +1,9 @@
 //! Embedding: a short-time Fourier transform with a square-root Hann window
 //! at 50 % overlap (analysis and synthesis windows multiply to a Hann
 //! window, whose shifted copies sum to one, so unmarked bins reconstruct
-//! exactly), one real gain per bin and frame, and overlap-add.
+//! exactly), one real gain per bin and frame, and overlap-add. Frames go
+//! through the FFT two at a time, one as the real and one as the imaginary
+//! part.
 
 use std::f64::consts::PI;
 
@@ -30,7 +32,7 @@ pub fn embed(
 }
 
 /// A streaming embedder: samples go in piece by piece and come out marked,
-/// delayed by at most one frame (about 50 to 93 ms); [`Embedder::finish`]
+/// delayed by at most a frame and a half (about 75 to 140 ms); [`Embedder::finish`]
 /// returns the rest. The pieces joined equal [`embed`]'s output for the
 /// whole signal, whatever the split.
 pub struct Embedder {
@@ -39,12 +41,14 @@ pub struct Embedder {
     n: usize,
     rate: u32,
     window: Vec<f64>,
-    /// Per tile of the period, the gain of each bin `0..=n/2`.
+    /// Per tile of the period, the gain of each bin `0..n` (bins above
+    /// `n/2` mirror those below, so a real signal stays real).
     gains: Vec<Vec<f64>>,
     /// Input from the start of the next frame on (the stream is preceded by
     /// `n / 2` zeros).
     pending: Vec<f64>,
-    /// Overlap-add accumulator, `n` samples from the start of the next frame.
+    /// Overlap-add accumulator, `n + n/2` samples from the start of the next
+    /// frame.
     acc: Vec<f64>,
     /// Index of the next frame; frame `m` is centred on sample `m · n/2`.
     next_frame: u64,
@@ -54,6 +58,7 @@ pub struct Embedder {
     /// stream and are dropped).
     emitted: u64,
     buf: Vec<Complex>,
+    spare: Vec<Complex>,
 }
 
 impl Embedder {
@@ -88,7 +93,12 @@ impl Embedder {
                             down
                         }
                     })
-                    .collect()
+                    .collect::<Vec<f64>>()
+            })
+            .map(|half| {
+                // Mirror bins n/2-1 down to 1 above n/2.
+                let mirror: Vec<f64> = half.iter().skip(1).take(n / 2 - 1).rev().copied().collect();
+                half.into_iter().chain(mirror).collect()
             })
             .collect();
         let window = (0..n).map(|i| (PI * i as f64 / n as f64).sin()).collect();
@@ -99,11 +109,12 @@ impl Embedder {
             window,
             gains,
             pending: vec![0.0; hop],
-            acc: vec![0.0; n],
+            acc: vec![0.0; n + hop],
             next_frame: 0,
             received: 0,
             emitted: 0,
             buf: vec![Complex::default(); n],
+            spare: vec![Complex::default(); n],
         })
     }
 
@@ -120,8 +131,8 @@ impl Embedder {
         self.received += samples.len() as u64;
         self.pending.extend(samples.iter().map(|&s| f64::from(s)));
         let mut out = Vec::with_capacity(samples.len() + self.n);
-        while self.pending.len() >= self.n {
-            self.frame(&mut out);
+        while self.pending.len() >= self.n + self.n / 2 {
+            self.frame_pair(&mut out);
         }
         Ok(out)
     }
@@ -130,55 +141,87 @@ impl Embedder {
     pub fn finish(mut self) -> Vec<f32> {
         let mut out = Vec::with_capacity(self.n * 2);
         while self.emitted < self.received {
-            if self.pending.len() < self.n {
-                self.pending.resize(self.n, 0.0);
+            if self.pending.len() < self.n + self.n / 2 {
+                self.pending.resize(self.n + self.n / 2, 0.0);
             }
-            self.frame(&mut out);
+            self.frame_pair(&mut out);
         }
         out
     }
 
-    /// Processes the frame at the start of `pending`, and moves on by a hop.
-    fn frame(&mut self, out: &mut Vec<f32>) {
-        let hop = self.n / 2;
-        // Centre sample m·hop, 250 ms tiles: tile = floor(m·hop·4 / rate).
-        let centre = self.next_frame * hop as u64;
-        let tile =
-            ((centre * TILES_PER_SECOND / u64::from(self.rate)) % TILES_PER_PERIOD as u64) as usize;
-        for ((c, x), w) in self.buf.iter_mut().zip(&self.pending).zip(&self.window) {
-            *c = Complex { re: x * w, im: 0.0 };
+    /// The tile of frame `m`: its centre is sample `m·hop`, tiles are 250 ms.
+    fn tile(&self, m: u64) -> usize {
+        let centre = m * (self.n / 2) as u64;
+        ((centre * TILES_PER_SECOND / u64::from(self.rate)) % TILES_PER_PERIOD as u64) as usize
+    }
+
+    /// Processes the two frames at the start of `pending` in one FFT (the
+    /// first as the real part, the second as the imaginary part), and moves
+    /// on by two hops.
+    fn frame_pair(&mut self, out: &mut Vec<f32>) {
+        let n = self.n;
+        let hop = n / 2;
+        let first = self.pending.iter();
+        let second = self.pending.iter().skip(hop);
+        for (((c, x1), x2), w) in self.buf.iter_mut().zip(first).zip(second).zip(&self.window) {
+            *c = Complex {
+                re: x1 * w,
+                im: x2 * w,
+            };
         }
         self.fft.forward(&mut self.buf);
-        if let Some(gains) = self.gains.get(tile) {
-            let (low, high) = self.buf.split_at_mut(self.n / 2 + 1);
-            for (c, g) in low.iter_mut().zip(gains) {
-                c.re *= g;
-                c.im *= g;
-            }
-            // Bins above n/2 mirror bins n/2-1 down to 1.
-            for (c, g) in high.iter_mut().rev().zip(gains.iter().skip(1)) {
-                c.re *= g;
-                c.im *= g;
+        let (t1, t2) = (self.tile(self.next_frame), self.tile(self.next_frame + 1));
+        if let (Some(g1), Some(g2)) = (self.gains.get(t1), self.gains.get(t2)) {
+            // With A = Z[k] and B = conj(Z[n-k]), the frames' spectra are
+            // X1 = (A + B)/2 and X2 = (A - B)/2i; the gains being real and
+            // even, G1·X1 + i·G2·X2 = A(G1 + G2)/2 + B(G1 - G2)/2.
+            self.spare.copy_from_slice(&self.buf);
+            let mirrored = self
+                .spare
+                .iter()
+                .take(1)
+                .chain(self.spare.iter().skip(1).rev());
+            for ((((c, a), b), p), q) in self
+                .buf
+                .iter_mut()
+                .zip(&self.spare)
+                .zip(mirrored)
+                .zip(g1)
+                .zip(g2)
+            {
+                let (sum, diff) = ((p + q) / 2.0, (p - q) / 2.0);
+                *c = Complex {
+                    re: a.re * sum + b.re * diff,
+                    im: a.im * sum - b.im * diff,
+                };
             }
         }
         self.fft.inverse(&mut self.buf);
         for ((a, c), w) in self.acc.iter_mut().zip(&self.buf).zip(&self.window) {
             *a += c.re * w;
         }
-        // The first hop of the accumulator is final.
-        // Frame 0's first hop lies before the stream.
-        if self.next_frame > 0 {
-            let left = usize::try_from(self.received - self.emitted).unwrap_or(usize::MAX);
-            for &y in self.acc.iter().take(hop.min(left)) {
-                // Finite input stays finite: a sample near f32::MAX made
-                // 1.5 dB louder is held at the largest finite value.
-                out.push(y.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32);
-                self.emitted += 1;
-            }
+        for ((a, c), w) in self
+            .acc
+            .iter_mut()
+            .skip(hop)
+            .zip(&self.buf)
+            .zip(&self.window)
+        {
+            *a += c.im * w;
         }
-        self.acc.copy_within(hop.., 0);
-        self.acc.iter_mut().skip(self.n - hop).for_each(|a| *a = 0.0);
-        self.pending.drain(..hop.min(self.pending.len()));
-        self.next_frame += 1;
+        // The first two hops of the accumulator are final, less frame 0's
+        // first hop, which lies before the stream.
+        let skip = if self.next_frame == 0 { hop } else { 0 };
+        let left = usize::try_from(self.received - self.emitted).unwrap_or(usize::MAX);
+        for &y in self.acc.iter().take(2 * hop).skip(skip).take(left) {
+            // Finite input stays finite: a sample near f32::MAX made 1.5 dB
+            // louder is held at the largest finite value.
+            out.push(y.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32);
+            self.emitted += 1;
+        }
+        self.acc.copy_within(2 * hop.., 0);
+        self.acc.iter_mut().skip(hop).for_each(|a| *a = 0.0);
+        self.pending.drain(..(2 * hop).min(self.pending.len()));
+        self.next_frame += 2;
     }
 }

@@ -232,7 +232,10 @@ fn mark_is_found_at_8_16_and_48_khz() {
         let clean = speech(6.0, rate, seed);
         let audio = embed(&clean, rate, &key(), PAYLOAD).unwrap();
         assert_found(&audio, rate, &format!("{rate} Hz"));
-        assert!(!detect(&clean, rate, &key()).unwrap().present, "{rate} Hz unmarked");
+        assert!(
+            !detect(&clean, rate, &key()).unwrap().present,
+            "{rate} Hz unmarked"
+        );
     }
 }
 
