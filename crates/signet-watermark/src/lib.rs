@@ -108,6 +108,12 @@
 //! SNR costs about a third of the score. Unmarked audio scored at most 7.1
 //! over 500 windows and 50 wrong keys.
 //!
+//! # Cost
+//!
+//! `cargo bench -p signet-watermark` (10 s at 22.05 kHz): embedding about
+//! 0.9 ms and detection about 5.4 ms per second of audio, measured on a
+//! shared, busy 2-core machine.
+//!
 //! # What it proves
 //!
 //! Detection needs the key: the mark is a provenance tool for its operator,
