@@ -1,0 +1,141 @@
+//! Embedding: streaming equals batch, quality bounds, refused input.
+
+use signet_watermark::{embed, Embedder, Key, Payload, WatermarkError};
+
+use crate::common::{band_energy, segmental_snr, speech, Rng, RATE};
+
+#[test]
+fn streaming_in_random_pieces_equals_batch_exactly() {
+    let key = Key::from_bytes([5; 32]);
+    for (seed, rate) in [(1u64, RATE), (2, 16_000), (3, 48_000), (4, 8_000)] {
+        let audio = speech(3.3, rate, seed);
+        let batch = embed(&audio, rate, &key, Payload(0x1234)).unwrap();
+        assert_eq!(batch.len(), audio.len());
+        let mut rng = Rng::new(seed * 77);
+        for split in 0..4 {
+            let mut embedder = Embedder::new(rate, &key, Payload(0x1234)).unwrap();
+            let mut streamed = Vec::new();
+            let mut rest = &audio[..];
+            while !rest.is_empty() {
+                // Pieces from 0 samples to a few frames, some of one sample.
+                let max = if split == 0 { 3 } else { 9000 };
+                let take = ((rng.uniform() * max as f64) as usize).min(rest.len());
+                let (piece, tail) = rest.split_at(take);
+                streamed.extend(embedder.push(piece).unwrap());
+                rest = tail;
+            }
+            streamed.extend(embedder.finish());
+            assert_eq!(streamed.len(), batch.len(), "rate {rate}, split {split}");
+            assert!(
+                streamed
+                    .iter()
+                    .zip(&batch)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "streamed output differs from batch at rate {rate}, split {split}"
+            );
+        }
+    }
+}
+
+#[test]
+fn marked_speech_keeps_segmental_snr_above_15_db() {
+    let key = Key::from_bytes([6; 32]);
+    for seed in 10..13 {
+        let audio = speech(6.0, RATE, seed);
+        let marked = embed(&audio, RATE, &key, Payload(seed as u16)).unwrap();
+        let snr = segmental_snr(&audio, &marked, RATE);
+        eprintln!("seed {seed}: segmental SNR {snr:.1} dB");
+        assert!(snr >= 15.0, "segmental SNR {snr:.1} dB for seed {seed}");
+    }
+}
+
+#[test]
+fn mark_changes_each_band_by_at_most_1_5_db_and_leaves_outside_bands_alone() {
+    let key = Key::from_bytes([8; 32]);
+    let audio = speech(4.0, RATE, 21);
+    let marked = embed(&audio, RATE, &key, Payload(0xA5A5)).unwrap();
+    // A few bands across the range, 1/24 octave or 40 Hz wide.
+    for (lo, hi) in [
+        (400.0, 440.0),
+        (1000.0, 1040.0),
+        (2000.0, 2058.0),
+        (5000.0, 5146.0),
+    ] {
+        let a = band_energy(&audio, RATE, lo, hi);
+        let b = band_energy(&marked, RATE, lo, hi);
+        let db = 10.0 * (b / a).log10();
+        assert!(db.abs() <= 1.5, "{lo}-{hi} Hz changed by {db:.2} dB");
+    }
+    // Below 300 Hz and above 8 kHz nothing is marked.
+    for (lo, hi) in [(100.0, 250.0), (8500.0, 10000.0)] {
+        let a = band_energy(&audio, RATE, lo, hi);
+        let b = band_energy(&marked, RATE, lo, hi);
+        let db = 10.0 * (b / a).log10();
+        assert!(
+            db.abs() < 0.1,
+            "unmarked band {lo}-{hi} Hz changed by {db:.2} dB"
+        );
+    }
+}
+
+#[test]
+fn silence_stays_silent_and_empty_input_gives_empty_output() {
+    let key = Key::from_bytes([9; 32]);
+    let silent = vec![0.0f32; 30_000];
+    let marked = embed(&silent, RATE, &key, Payload(1)).unwrap();
+    assert!(marked.iter().all(|&s| s == 0.0));
+    assert!(embed(&[], RATE, &key, Payload(1)).unwrap().is_empty());
+    let mut stream = Embedder::new(RATE, &key, Payload(1)).unwrap();
+    assert!(stream.push(&[]).unwrap().is_empty());
+    assert!(stream.finish().is_empty());
+}
+
+#[test]
+fn non_finite_samples_and_bad_rates_are_refused_with_their_cause() {
+    let key = Key::from_bytes([9; 32]);
+    let mut audio = speech(1.0, RATE, 3);
+    audio[777] = f32::NAN;
+    match embed(&audio, RATE, &key, Payload(0)) {
+        Err(WatermarkError::NonFiniteSample { index: 777, .. }) => {}
+        other => panic!("expected NonFiniteSample at 777, got {other:?}"),
+    }
+    // The streaming embedder counts from the start of the stream and keeps
+    // its state when it refuses a piece.
+    let clean = speech(1.0, RATE, 3);
+    let mut stream = Embedder::new(RATE, &key, Payload(0)).unwrap();
+    let mut out = stream.push(&clean[..1000]).unwrap();
+    match stream.push(&[0.0, f32::INFINITY]) {
+        Err(WatermarkError::NonFiniteSample { index: 1001, .. }) => {}
+        other => panic!("expected NonFiniteSample at 1001, got {other:?}"),
+    }
+    out.extend(stream.push(&clean[1000..]).unwrap());
+    out.extend(stream.finish());
+    assert_eq!(out, embed(&clean, RATE, &key, Payload(0)).unwrap());
+    for rate in [0, 7_999, 192_001, u32::MAX] {
+        assert!(matches!(
+            embed(&clean, rate, &key, Payload(0)),
+            Err(WatermarkError::UnsupportedRate { .. })
+        ));
+        assert!(Embedder::new(rate, &key, Payload(0)).is_err());
+    }
+    let msg = embed(&clean, 4_000, &key, Payload(0))
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("4000 Hz") && msg.contains("resample"), "{msg}");
+}
+
+#[test]
+fn key_id_is_stable_and_debug_hides_the_key() {
+    let key = Key::from_bytes([0xAB; 32]);
+    assert_eq!(key.id(), Key::from_bytes([0xAB; 32]).id());
+    assert_ne!(key.id(), Key::from_bytes([0xAC; 32]).id());
+    assert_eq!(key.id().to_string().len(), 16);
+    let shown = format!("{key:?}");
+    assert!(
+        shown.contains(&key.id().to_string()) && !shown.contains("171, 171"),
+        "{shown}"
+    );
+    let a = Key::generate().unwrap();
+    let b = Key::generate().unwrap();
+    assert_ne!(a.as_bytes(), b.as_bytes());
+}
