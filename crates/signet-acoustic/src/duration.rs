@@ -11,7 +11,7 @@
 //! ElementwiseAffine 0]`: upstream drops the first ConvFlow (`flows.1`) when reversing, so a
 //! bundle holds no `dp.flows.1`. The posterior flows (`post_*`) are training-only.
 
-use signet_nn::{zero_tail, Conv1d, ConvSpec, LayerNorm, Path};
+use signet_nn::{zero_tail, Conv1d, ConvSpec, LayerNorm, Path, Replicate};
 use tch::{Kind, Tensor};
 
 use signet_schema::vits::{DDS_LAYERS, DP_FILTER, DP_KERNEL as KERNEL, SDP_FLOWS};
@@ -282,6 +282,61 @@ impl Durations {
         match self {
             Durations::Stochastic(p) => p.forward(x, g, noise_w, valid),
             Durations::Deterministic(p) => p.forward(x, g, valid),
+        }
+    }
+}
+
+impl Replicate for DdsConv {
+    fn replicate(&self) -> Self {
+        DdsConv {
+            layers: self.layers.replicate(),
+        }
+    }
+}
+
+impl Replicate for ConvFlow {
+    fn replicate(&self) -> Self {
+        ConvFlow {
+            pre: self.pre.replicate(),
+            convs: self.convs.replicate(),
+            proj: self.proj.replicate(),
+            filter: self.filter,
+        }
+    }
+}
+
+impl Replicate for StochasticDurationPredictor {
+    fn replicate(&self) -> Self {
+        StochasticDurationPredictor {
+            pre: self.pre.replicate(),
+            cond: self.cond.replicate(),
+            convs: self.convs.replicate(),
+            proj: self.proj.replicate(),
+            flows: self.flows.replicate(),
+            ea_m: self.ea_m.replicate(),
+            ea_inv_scale: self.ea_inv_scale.replicate(),
+        }
+    }
+}
+
+impl Replicate for DurationPredictor {
+    fn replicate(&self) -> Self {
+        DurationPredictor {
+            cond: self.cond.replicate(),
+            conv_1: self.conv_1.replicate(),
+            norm_1: self.norm_1.replicate(),
+            conv_2: self.conv_2.replicate(),
+            norm_2: self.norm_2.replicate(),
+            proj: self.proj.replicate(),
+        }
+    }
+}
+
+impl Replicate for Durations {
+    fn replicate(&self) -> Self {
+        match self {
+            Durations::Stochastic(p) => Durations::Stochastic(p.replicate()),
+            Durations::Deterministic(p) => Durations::Deterministic(p.replicate()),
         }
     }
 }

@@ -7,7 +7,7 @@
 //! training code. Coupling layers sit at even indices `flows.0, 2, 4, 6`; the odd indices are
 //! parameter-free flips.
 
-use signet_nn::{zero_tail, Conv1d, ConvSpec, Path};
+use signet_nn::{zero_tail, Conv1d, ConvSpec, Path, Replicate};
 use tch::Tensor;
 
 use signet_schema::vits::{FLOW_COUPLINGS as COUPLINGS, WN_DILATION_RATE, WN_KERNEL, WN_LAYERS};
@@ -184,5 +184,35 @@ impl Flow {
             x = coupling.reverse(&x.f_flip([1])?, g, valid)?;
         }
         Ok(x)
+    }
+}
+
+impl Replicate for WaveNet {
+    fn replicate(&self) -> Self {
+        WaveNet {
+            in_layers: self.in_layers.replicate(),
+            res_skip_layers: self.res_skip_layers.replicate(),
+            cond_layer: self.cond_layer.replicate(),
+            hidden: self.hidden,
+        }
+    }
+}
+
+impl Replicate for Coupling {
+    fn replicate(&self) -> Self {
+        Coupling {
+            pre: self.pre.replicate(),
+            enc: self.enc.replicate(),
+            post: self.post.replicate(),
+            half: self.half,
+        }
+    }
+}
+
+impl Replicate for Flow {
+    fn replicate(&self) -> Self {
+        Flow {
+            couplings: self.couplings.replicate(),
+        }
     }
 }

@@ -29,9 +29,10 @@
 //! sentences (building them again for every new length costs more than synthesizing a short
 //! sentence). The decoder runs channels-last and in fixed-size overlapping windows; see
 //! `signet-vocoder`. Most of the time goes to oneDNN's convolutions, close to the CPU's peak.
-//! libtorch parallelizes each operation with OpenMP threads ([`set_num_threads`]); on a
-//! machine whose cores are busy with other work, one thread per synthesizer is far more
-//! predictable than several.
+//! libtorch parallelizes each operation with OpenMP threads ([`set_num_threads`];
+//! [`default_threads`] is one per physical core). Concurrent [`Vits::infer`] calls run at
+//! the same time on replicas sharing the weights, so on a busy machine several syntheses
+//! with one thread each use the cores better than one synthesis with several.
 //!
 //! **Architecture invariant:** this crate depends on `signet-vocoder` (the decoder is part of
 //! the VITS model, so composing it here keeps one `from_bundle`), never the other way round.
@@ -51,7 +52,7 @@ pub mod text_encoder;
 mod vits;
 
 pub use error::AcousticError;
-pub use signet_nn::set_num_threads;
+pub use signet_nn::{default_threads, set_num_threads};
 pub use signet_schema::{CheckedVits, VitsConfig};
 pub use vits::{Inference, Scales, Vits};
 

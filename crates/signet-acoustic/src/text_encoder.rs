@@ -11,7 +11,7 @@
 //! diagonals they can touch instead of upstream's padded `2L - 1` embeddings: the same sums,
 //! without multiplying by the zero padding.
 
-use signet_nn::{zero_tail, Conv1d, ConvSpec, Embedding, LayerNorm, Path};
+use signet_nn::{zero_tail, Conv1d, ConvSpec, Embedding, LayerNorm, Path, Replicate};
 use tch::Tensor;
 
 use signet_schema::vits::WINDOW;
@@ -299,5 +299,52 @@ impl TextEncoder {
         let m_p = stats.f_narrow(1, 0, self.inter)?;
         let logs_p = stats.f_narrow(1, self.inter, self.inter)?;
         Ok(Encoded { x, m_p, logs_p })
+    }
+}
+
+impl Replicate for Attention {
+    fn replicate(&self) -> Self {
+        Attention {
+            qkv: self.qkv.replicate(),
+            conv_o: self.conv_o.replicate(),
+            rel_k_t: self.rel_k_t.replicate(),
+            rel_v: self.rel_v.replicate(),
+            hidden: self.hidden,
+            heads: self.heads,
+            k_channels: self.k_channels,
+        }
+    }
+}
+
+impl Replicate for Ffn {
+    fn replicate(&self) -> Self {
+        Ffn {
+            conv_1: self.conv_1.replicate(),
+            conv_2: self.conv_2.replicate(),
+            pad: self.pad,
+        }
+    }
+}
+
+impl Replicate for Layer {
+    fn replicate(&self) -> Self {
+        Layer {
+            attn: self.attn.replicate(),
+            norm_1: self.norm_1.replicate(),
+            ffn: self.ffn.replicate(),
+            norm_2: self.norm_2.replicate(),
+        }
+    }
+}
+
+impl Replicate for TextEncoder {
+    fn replicate(&self) -> Self {
+        TextEncoder {
+            emb: self.emb.replicate(),
+            scale: self.scale,
+            layers: self.layers.replicate(),
+            proj: self.proj.replicate(),
+            inter: self.inter,
+        }
     }
 }

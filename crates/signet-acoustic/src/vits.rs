@@ -12,9 +12,10 @@
 //! 4. `z_p = m_p + randn * exp(logs_p) * noise_scale`; `z = flow⁻¹(z_p, g)`;
 //! 5. `audio = dec(z, g)`.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
-use signet_nn::{Embedding, Weights};
+use signet_nn::{Embedding, Replicate, Weights};
 use signet_registry::VerifiedBundle;
 use signet_vocoder::{Generator, BUCKET_FRAMES};
 use tch::{Device, Kind, Tensor};
@@ -101,12 +102,20 @@ struct Model {
 
 /// A loaded VITS voice: every tensor of the bundle checked and in use.
 ///
-/// `Vits` is `Send + Sync`. libtorch tensors are not `Sync` in tch, so the model sits behind a
-/// mutex and concurrent [`infer`](Self::infer) calls run one after another (each one already
-/// uses libtorch's intra-op threads; see [`set_num_threads`](crate::set_num_threads)).
+/// `Vits` is `Send + Sync`, and concurrent [`infer`](Self::infer) calls run at the same time:
+/// libtorch tensors are not `Sync` in tch, so each call takes a replica of the model from a
+/// pool, making one when all are busy. Replicas share the weights' storage
+/// ([`Replicate`]), so the pool grows only by tensor handles, up to the number of calls that
+/// ever ran at once. Each call also uses libtorch's intra-op threads (see
+/// [`set_num_threads`](crate::set_num_threads)).
 #[derive(Debug)]
 pub struct Vits {
-    model: Mutex<Model>,
+    /// The model as loaded: replicas are made from it, and it never runs.
+    prototype: Mutex<Model>,
+    /// Replicas not in use.
+    idle: Mutex<Vec<Model>>,
+    /// Replicas made, in use or not.
+    replicas: AtomicUsize,
     cfg: CheckedVits,
     sample_rate: u32,
 }
@@ -135,7 +144,9 @@ impl Vits {
         let model = tch::no_grad(|| Model::load(&cfg, &weights))?;
         weights.finish()?;
         Ok(Vits {
-            model: Mutex::new(model),
+            idle: Mutex::new(vec![model.replicate()]),
+            replicas: AtomicUsize::new(1),
+            prototype: Mutex::new(model),
             cfg,
             sample_rate: manifest.voice.sample_rate,
         })
@@ -207,12 +218,33 @@ impl Vits {
             }
         };
         scales.check()?;
-        let model = match self.model.lock() {
-            Ok(m) => m,
-            // The model is never mutated, so a panic elsewhere cannot leave it inconsistent.
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        tch::no_grad(|| model.infer(ids, speaker, scales, c.inter_channels))
+        let model = self.checkout();
+        let out = tch::no_grad(|| model.infer(ids, speaker, scales, c.inter_channels));
+        lock(&self.idle).push(model);
+        out
+    }
+
+    /// An idle replica, or a new one when every replica is busy.
+    fn checkout(&self) -> Model {
+        if let Some(model) = lock(&self.idle).pop() {
+            return model;
+        }
+        self.replicas.fetch_add(1, Ordering::Relaxed);
+        lock(&self.prototype).replicate()
+    }
+
+    /// Replicas of the model made so far: the most calls that ever ran at once.
+    pub fn replicas(&self) -> usize {
+        self.replicas.load(Ordering::Relaxed)
+    }
+}
+
+/// Locks `m`. The models and the pool are never left half-changed (a replica is pushed or
+/// popped whole, and inference only reads weights), so a panic elsewhere cannot poison them.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 
@@ -223,6 +255,18 @@ fn parse_config(table: &toml::Table) -> Result<VitsConfig, AcousticError> {
         .map_err(|e: toml::de::Error| AcousticError::BadConfig {
             reason: e.message().to_owned(),
         })
+}
+
+impl Replicate for Model {
+    fn replicate(&self) -> Self {
+        Model {
+            enc_p: self.enc_p.replicate(),
+            dp: self.dp.replicate(),
+            flow: self.flow.replicate(),
+            dec: self.dec.replicate(),
+            emb_g: self.emb_g.replicate(),
+        }
+    }
 }
 
 impl Model {

@@ -142,6 +142,41 @@ fn vits_is_send_and_sync() {
 }
 
 #[test]
+fn concurrent_calls_agree_with_sequential_ones() -> Result<()> {
+    let vits = tiny()?;
+    let inputs: Vec<Vec<i64>> = (1..=4)
+        .map(|n| (0..n * 37).map(|i| (i * 7 + n) % 12).collect())
+        .collect();
+    let want = inputs
+        .iter()
+        .map(|ids| Ok(vits.infer(ids, None, &Scales::DETERMINISTIC)?.samples))
+        .collect::<Result<Vec<_>>>()?;
+    let barrier = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..3)
+            .map(|t| {
+                let (vits, inputs, want, barrier) = (&vits, &inputs, &want, &barrier);
+                s.spawn(move || -> Result<()> {
+                    barrier.wait();
+                    for round in 0..3 {
+                        let k = (t + round) % inputs.len();
+                        let got = vits.infer(&inputs[k], None, &Scales::DETERMINISTIC)?;
+                        assert_eq!(got.samples, want[k], "thread {t}, input {k}");
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .try_for_each(|h| h.join().map_err(|_| anyhow::anyhow!("a thread panicked"))?)
+    })?;
+    // One replica per call that ever ran at once, and no more.
+    assert!((1..=3).contains(&vits.replicas()), "{}", vits.replicas());
+    Ok(())
+}
+
+#[test]
 fn the_longest_accepted_input_runs() -> Result<()> {
     let vits = tiny()?;
     let ids: Vec<i64> = (0..MAX_IDS as i64).map(|i| i % 12).collect();

@@ -87,7 +87,8 @@ pub struct SpeakArgs {
     /// samples, also with noise on (default: a different take each run).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
-    /// Threads for libtorch (default 1; see the README on throughput).
+    /// Threads for libtorch [default: one per physical core, at most 8; see the README on
+    /// throughput].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Largest text accepted, in bytes of UTF-8 [default: 1048576]. Every limit can also

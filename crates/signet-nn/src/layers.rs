@@ -6,7 +6,7 @@
 
 use tch::{Kind, Tensor};
 
-use crate::{NnError, Path};
+use crate::{NnError, Path, Replicate};
 
 /// Hyper-parameters of a 1-D convolution (plain or transposed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +213,18 @@ impl Conv1d {
     }
 }
 
+impl Replicate for Conv1d {
+    fn replicate(&self) -> Self {
+        Conv1d {
+            weight: self.weight.replicate(),
+            weight4: self.weight4.replicate(),
+            pointwise: self.pointwise.replicate(),
+            bias: self.bias.replicate(),
+            spec: self.spec,
+        }
+    }
+}
+
 /// Zeroes `t` along `dim` from index `from` on, in place, and returns it. Zeroing a
 /// convolution's input past a sequence's valid length makes the convolution compute, on the
 /// valid positions, exactly what its own zero padding computes at the sequence's end: this lets
@@ -326,6 +338,17 @@ impl ConvTranspose1d {
     }
 }
 
+impl Replicate for ConvTranspose1d {
+    fn replicate(&self) -> Self {
+        ConvTranspose1d {
+            weight: self.weight.replicate(),
+            weight4: self.weight4.replicate(),
+            bias: self.bias.replicate(),
+            spec: self.spec,
+        }
+    }
+}
+
 /// Layer norm over the channel axis of `[batch, channels, time]` tensors, with VITS's parameter
 /// names `gamma` (scale) and `beta` (shift) and epsilon 1e-5.
 #[derive(Debug)]
@@ -362,6 +385,16 @@ impl LayerNorm {
     }
 }
 
+impl Replicate for LayerNorm {
+    fn replicate(&self) -> Self {
+        LayerNorm {
+            gamma: self.gamma.replicate(),
+            beta: self.beta.replicate(),
+            channels: self.channels,
+        }
+    }
+}
+
 /// A lookup table: `weight` `[count, dim]`.
 #[derive(Debug)]
 pub struct Embedding {
@@ -387,6 +420,15 @@ impl Embedding {
     /// checks): the result has one more axis of size `dim`.
     pub fn forward(&self, ids: &Tensor) -> Result<Tensor, NnError> {
         Ok(Tensor::f_embedding(&self.weight, ids, -1, false, false)?)
+    }
+}
+
+impl Replicate for Embedding {
+    fn replicate(&self) -> Self {
+        Embedding {
+            weight: self.weight.replicate(),
+            count: self.count,
+        }
     }
 }
 

@@ -10,7 +10,10 @@
 //!   matches the checkpoint's own names.
 //! - Layers: [`Conv1d`], [`ConvTranspose1d`], [`LayerNorm`] (channels-first, VITS style),
 //!   [`Embedding`], and [`leaky_relu`].
-//! - [`set_num_threads`]: libtorch's intra-op thread count.
+//! - [`Replicate`]: copies of a loaded model that share its weights, so several threads can
+//!   run one model at once.
+//! - [`set_num_threads`]: libtorch's intra-op thread count, and [`default_threads`]: one per
+//!   physical core.
 //!
 //! **Architecture invariant:** this crate knows tensors and layers, never a model architecture,
 //! text, audio files or the CLI.
@@ -18,6 +21,7 @@
 
 mod error;
 mod layers;
+mod replicate;
 mod weights;
 
 pub use error::{torch_message, NnError};
@@ -25,6 +29,7 @@ pub use layers::{
     from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Embedding,
     LayerNorm, FLOAT,
 };
+pub use replicate::Replicate;
 pub use tch;
 pub use weights::{Path, Weights};
 
@@ -36,7 +41,71 @@ pub fn set_num_threads(n: usize) {
     tch::set_num_threads(n);
 }
 
+/// Most threads [`default_threads`] picks: beyond this, oneDNN's convolutions at the sizes of
+/// one sentence gain little, and a larger machine is better used by more syntheses at once.
+pub const MAX_DEFAULT_THREADS: usize = 8;
+
+/// Threads for one synthesis when the caller does not say: one per physical core this process
+/// may run on (the CPUs it is allowed, divided by the hardware threads per core), at most
+/// [`MAX_DEFAULT_THREADS`]. Hardware threads of one core share its vector units, which the
+/// convolutions already keep busy, so counting them twice only adds contention.
+pub fn default_threads() -> usize {
+    let logical = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    (logical / threads_per_core()).clamp(1, MAX_DEFAULT_THREADS)
+}
+
+/// Hardware threads per core, from Linux's CPU topology (1 when it cannot be read).
+fn threads_per_core() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/cpu0/topology/thread_siblings_list")
+        .ok()
+        .and_then(|list| count_cpu_list(list.trim()))
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// Counts the CPUs of a Linux CPU list such as `0-1`, `0,32` or `3` (`None` if malformed).
+fn count_cpu_list(list: &str) -> Option<usize> {
+    let mut n = 0usize;
+    for part in list.split(',') {
+        n = n.checked_add(match part.split_once('-') {
+            Some((a, b)) => {
+                let (a, b) = (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?);
+                b.checked_sub(a)?.checked_add(1)?
+            }
+            None => {
+                part.parse::<usize>().ok()?;
+                1
+            }
+        })?;
+    }
+    Some(n)
+}
+
 /// The number of threads libtorch currently uses inside one operation.
 pub fn num_threads() -> usize {
     usize::try_from(tch::get_num_threads()).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_lists_are_counted() {
+        assert_eq!(count_cpu_list("0"), Some(1));
+        assert_eq!(count_cpu_list("0-1"), Some(2));
+        assert_eq!(count_cpu_list("0,32"), Some(2));
+        assert_eq!(count_cpu_list("0-3,8-11"), Some(8));
+        assert_eq!(count_cpu_list(""), None);
+        assert_eq!(count_cpu_list("3-1"), None);
+        assert_eq!(count_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn default_threads_is_within_bounds() {
+        let n = default_threads();
+        assert!((1..=MAX_DEFAULT_THREADS).contains(&n), "{n}");
+        let logical = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        assert!(n <= logical, "{n} > {logical}");
+    }
 }

@@ -161,6 +161,9 @@ impl Pool {
         ));
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut handles = Vec::new();
+        // The workers share the cores: each synthesis gets its part of them, so that all
+        // workers busy at once do not oversubscribe the machine.
+        let threads = (signet::default_threads() / settings.workers.max(1)).max(1);
         for n in 0..settings.workers {
             let rx = Arc::clone(&queue);
             let ready = ready_tx.clone();
@@ -178,6 +181,7 @@ impl Pool {
                             .home(&home)
                             .voice(name)
                             .limits(limits)
+                            .threads(threads)
                             .build()
                         {
                             Ok(s) => {

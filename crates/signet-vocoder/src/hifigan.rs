@@ -17,6 +17,7 @@
 
 use signet_nn::{
     from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Path,
+    Replicate,
 };
 use signet_schema::hifigan::{CheckedHifiGan, ResBlockKind, OUTER_KERNEL};
 use tch::Tensor;
@@ -469,4 +470,33 @@ struct Window {
 fn to_vec(t: &Tensor) -> Result<Vec<f32>, VocoderError> {
     let flat = t.f_contiguous()?.f_reshape([-1])?;
     Ok(Vec::<f32>::try_from(&flat)?)
+}
+
+impl Replicate for ResBlock {
+    fn replicate(&self) -> Self {
+        match self {
+            ResBlock::One { convs1, convs2 } => ResBlock::One {
+                convs1: convs1.replicate(),
+                convs2: convs2.replicate(),
+            },
+            ResBlock::Two { convs } => ResBlock::Two {
+                convs: convs.replicate(),
+            },
+        }
+    }
+}
+
+impl Replicate for Generator {
+    fn replicate(&self) -> Self {
+        Generator {
+            cfg: self.cfg.clone(),
+            conv_pre: self.conv_pre.replicate(),
+            cond: self.cond.replicate(),
+            ups: self.ups.replicate(),
+            resblocks: self.resblocks.replicate(),
+            conv_post: self.conv_post.replicate(),
+            window_frames: self.window_frames,
+            margins: self.margins.clone(),
+        }
+    }
 }

@@ -90,13 +90,16 @@ impl SynthesizerBuilder {
         self
     }
 
-    /// Threads libtorch may use (default: 1).
+    /// Threads libtorch may use inside one synthesis (default: one per
+    /// physical core, at most 8; see [`default_threads`](crate::default_threads)).
     ///
-    /// libtorch has one thread pool per process, so this is process-wide. One
-    /// thread is the default because measured here libtorch's intra-op
-    /// threading degrades badly when the machine is busy (1.6 to 2 times
-    /// slower with 2 threads than with 1 on a loaded 2-core machine); for more
-    /// throughput, run several synthesizers in parallel instead.
+    /// This is process-wide: libtorch has one setting per process, and each
+    /// thread that synthesizes uses that many. The default suits one synthesis
+    /// at a time on an idle machine. When several run at once (a server's
+    /// workers, parallel jobs), give each `cores / concurrent syntheses`: more
+    /// threads than cores in total makes everyone slower, and measured here
+    /// libtorch's intra-op threading degrades badly on busy cores (1.6 to 2
+    /// times slower with 2 threads than with 1 on a loaded 2-core machine).
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n);
         self
@@ -175,7 +178,7 @@ impl SynthesizerBuilder {
             });
         }
         {
-            let n = self.threads.unwrap_or(1);
+            let n = self.threads.unwrap_or_else(signet_acoustic::default_threads);
             if n == 0 || n > 1024 {
                 return Err(Error::InvalidSetting {
                     setting: "threads",
