@@ -169,6 +169,19 @@ impl Flow {
         Ok(Flow { couplings })
     }
 
+    /// Frames on each side of a frame that can influence its output (exactly the reach of the
+    /// WaveNet convolutions; the rest of the flow works frame by frame): a window of `z_p` that
+    /// reads this many more on either side gives exactly the frames of a whole pass.
+    pub fn context_frames() -> usize {
+        let mut dilation = 1usize;
+        let mut per_coupling = 0usize;
+        for _ in 0..WN_LAYERS {
+            per_coupling += (WN_KERNEL - 1) * dilation / 2;
+            dilation *= WN_DILATION_RATE;
+        }
+        COUPLINGS * per_coupling
+    }
+
     /// Maps `z_p` `[1, inter, T]` to the latent `z` (flip, then invert each coupling).
     ///
     /// With `valid`, frames from `valid` on are padding: the valid frames come out as they

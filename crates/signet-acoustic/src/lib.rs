@@ -54,7 +54,7 @@ mod vits;
 pub use error::AcousticError;
 pub use signet_nn::{default_threads, set_num_threads};
 pub use signet_schema::{CheckedVits, VitsConfig};
-pub use vits::{Inference, Scales, Vits};
+pub use vits::{Inference, Scales, Synthesis, Vits, FIRST_WINDOW_FRAMES};
 
 /// Most phoneme ids one [`Vits::infer`] call accepts. Attention memory grows with the square of
 /// the length (about 1.6 GB of scores at this limit); callers split text into sentences.

@@ -17,7 +17,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use signet_nn::{Embedding, Replicate, Weights};
 use signet_registry::VerifiedBundle;
-use signet_vocoder::{Generator, BUCKET_FRAMES};
+use signet_vocoder::{DecodeWindow, Generator, BUCKET_FRAMES};
 use tch::{Device, Kind, Tensor};
 
 use signet_schema::{vits, ArchitectureSchema, CheckedVits, VitsConfig};
@@ -27,8 +27,12 @@ use crate::flow::Flow;
 use crate::text_encoder::TextEncoder;
 use crate::{AcousticError, MAX_FRAMES, MAX_IDS};
 
-/// Ids are padded to a multiple of this (see [`Model::infer`]).
+/// Ids are padded to a multiple of this (see [`Model::prepare`]).
 const ID_BUCKET: i64 = 16;
+
+/// Latent frames of the first window of a sentence longer than one window (about 0.74 s at
+/// 22,050 Hz with a hop of 256): what must be decoded before its first samples.
+pub const FIRST_WINDOW_FRAMES: usize = 64;
 
 /// Synthesis controls (Piper's `scales`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -177,13 +181,35 @@ impl Vits {
     /// `speaker` selects a speaker of a multi-speaker voice (`None`: speaker 0, as Piper does);
     /// a single-speaker voice takes `None` only. Noise comes from libtorch's global generator:
     /// seed it with [`manual_seed`](crate::manual_seed) for repeatable noisy output; with
-    /// `noise_scale` and `noise_w` at 0 the output is deterministic.
+    /// `noise_scale` and `noise_w` at 0 the output is deterministic. The samples are those of
+    /// [`start`](Self::start)'s windows, joined.
     pub fn infer(
         &self,
         ids: &[i64],
         speaker: Option<i64>,
         scales: &Scales,
     ) -> Result<Inference, AcousticError> {
+        let mut synthesis = self.start(ids, speaker, scales)?;
+        let mut samples = Vec::with_capacity(synthesis.samples_total());
+        for window in synthesis.by_ref() {
+            samples.extend(window?);
+        }
+        Ok(Inference {
+            samples,
+            durations: std::mem::take(&mut synthesis.prepared.durations),
+        })
+    }
+
+    /// Starts synthesizing phoneme `ids` (see [`infer`](Self::infer)): runs the text encoder and
+    /// the duration predictor, then gives the samples window by window as the flow and the
+    /// decoder make them. A sentence of more than one window (about 6 s of audio) starts with
+    /// a short window of [`FIRST_WINDOW_FRAMES`], so its first samples come early.
+    pub fn start(
+        &self,
+        ids: &[i64],
+        speaker: Option<i64>,
+        scales: &Scales,
+    ) -> Result<Synthesis<'_>, AcousticError> {
         let c = self.cfg.get();
         if ids.is_empty() {
             return Err(AcousticError::EmptyInput);
@@ -219,9 +245,24 @@ impl Vits {
         };
         scales.check()?;
         let model = self.checkout();
-        let out = tch::no_grad(|| model.infer(ids, speaker, scales, c.inter_channels));
-        lock(&self.idle).push(model);
-        out
+        let prepared = match tch::no_grad(|| model.prepare(ids, speaker, scales, c.inter_channels))
+        {
+            Ok(p) => p,
+            Err(e) => {
+                lock(&self.idle).push(model);
+                return Err(e);
+            }
+        };
+        let windows = model
+            .dec
+            .plan(prepared.frames, Some(FIRST_WINDOW_FRAMES))
+            .into_iter();
+        Ok(Synthesis {
+            vits: self,
+            model: Some(model),
+            prepared,
+            windows,
+        })
     }
 
     /// An idle replica, or a new one when every replica is busy.
@@ -291,13 +332,15 @@ impl Model {
         })
     }
 
-    fn infer(
+    /// Everything before the flow: the text encoder, the durations and the prior sample
+    /// `z_p`, expanded to frames.
+    fn prepare(
         &self,
         ids: &[i64],
         speaker: Option<i64>,
         scales: &Scales,
         inter: usize,
-    ) -> Result<Inference, AcousticError> {
+    ) -> Result<Prepared, AcousticError> {
         // Pad the ids (with id 0) to a multiple of ID_BUCKET: the text side then sees a few
         // distinct lengths only, and the padding is masked out exactly as upstream masks it.
         let len = i64::try_from(ids.len()).unwrap_or(i64::MAX);
@@ -365,16 +408,106 @@ impl Model {
                 .f_mul_scalar(f64::from(scales.noise_scale))?;
             m_p.f_add(&noise)?
         };
-        // Pad the frames to a multiple of BUCKET_FRAMES: the flow and the decoder then see a
-        // few distinct lengths only, and oneDNN reuses its compiled kernels across sentences.
         let frames = z_p.size().get(2).copied().unwrap_or(1);
-        let bucket = i64::try_from(BUCKET_FRAMES).unwrap_or(1);
-        let padded = (frames + bucket - 1) / bucket * bucket;
-        let z_p = z_p.f_constant_pad_nd([0, padded - frames])?;
-        let z = self.flow.reverse(&z_p, g.as_ref(), Some(frames))?;
-        let samples = self.dec.decode_prefix(&z, frames, g.as_ref())?;
-        Ok(Inference { samples, durations })
+        Ok(Prepared {
+            z_p,
+            g,
+            frames,
+            durations,
+        })
     }
+
+    /// Runs the flow and the decoder on one window of the plan: the flow on the window's latent
+    /// frames and its own context on either side (so the frames the decoder reads are exact),
+    /// zero-padded to a multiple of [`BUCKET_FRAMES`] so that oneDNN sees a few lengths only.
+    fn decode_window(&self, p: &Prepared, w: &DecodeWindow) -> Result<Vec<f32>, AcousticError> {
+        let need = w.latent();
+        let ctx = i64::try_from(Flow::context_frames()).unwrap_or(i64::MAX / 4);
+        let lo = (need.start - ctx).max(0);
+        let hi = need.end.saturating_add(ctx).min(p.frames);
+        let bucket = i64::try_from(BUCKET_FRAMES).unwrap_or(1);
+        let padded = (hi - lo + bucket - 1) / bucket * bucket;
+        let z_p = p
+            .z_p
+            .f_narrow(2, lo, hi - lo)?
+            .f_constant_pad_nd([0, padded - (hi - lo)])?;
+        // Only a window that reaches the end of the sequence has padding to mask; elsewhere
+        // what follows `hi` is at least the flow's context away from the frames kept.
+        let valid = (hi == p.frames).then_some(hi - lo);
+        let z = self.flow.reverse(&z_p, p.g.as_ref(), valid)?;
+        let z = z.f_narrow(2, need.start - lo, padded - (need.start - lo))?;
+        Ok(self.dec.decode_window(&z, w, p.g.as_ref())?)
+    }
+}
+
+/// A sentence being synthesized ([`Vits::start`]): its durations are known, and each `next()`
+/// runs the flow and the decoder on one more window, giving its samples. Joined, the windows
+/// are [`Vits::infer`]'s samples. The model replica it holds goes back to the pool when it is
+/// dropped, finished or not.
+#[derive(Debug)]
+pub struct Synthesis<'v> {
+    vits: &'v Vits,
+    model: Option<Model>,
+    prepared: Prepared,
+    windows: std::vec::IntoIter<DecodeWindow>,
+}
+
+impl Synthesis<'_> {
+    /// Latent frames given to each input id (each frame is `hop_length()` samples).
+    pub fn durations(&self) -> &[i64] {
+        &self.prepared.durations
+    }
+
+    /// Samples the whole sentence will have.
+    pub fn samples_total(&self) -> usize {
+        usize::try_from(self.prepared.frames)
+            .unwrap_or(0)
+            .saturating_mul(self.vits.hop_length())
+    }
+}
+
+impl Iterator for Synthesis<'_> {
+    type Item = Result<Vec<f32>, AcousticError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let model = self.model.as_ref()?;
+        let Some(w) = self.windows.next() else {
+            self.finish();
+            return None;
+        };
+        let out = tch::no_grad(|| model.decode_window(&self.prepared, &w));
+        if out.is_err() {
+            self.finish();
+        }
+        Some(out)
+    }
+}
+
+impl Synthesis<'_> {
+    /// Gives the replica back and ends the iteration.
+    fn finish(&mut self) {
+        if let Some(model) = self.model.take() {
+            lock(&self.vits.idle).push(model);
+        }
+        self.windows = Vec::new().into_iter();
+    }
+}
+
+impl Drop for Synthesis<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
+/// A sentence after the text encoder and the durations, before the flow and the decoder.
+#[derive(Debug)]
+struct Prepared {
+    /// The prior sample `[1, inter, frames]`.
+    z_p: Tensor,
+    /// The speaker embedding of a multi-speaker voice.
+    g: Option<Tensor>,
+    frames: i64,
+    durations: Vec<i64>,
 }
 
 #[cfg(test)]

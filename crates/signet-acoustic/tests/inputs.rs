@@ -188,3 +188,29 @@ fn the_longest_accepted_input_runs() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_long_sentence_comes_in_windows_that_join_into_the_whole() -> Result<()> {
+    let vits = tiny()?;
+    // A long input: several decoding windows, the first a short one.
+    let ids: Vec<i64> = (0..1_500).map(|i| (i * 5 + 1) % 12).collect();
+    let whole = vits.infer(&ids, None, &Scales::DETERMINISTIC)?;
+    let mut synthesis = vits.start(&ids, None, &Scales::DETERMINISTIC)?;
+    assert_eq!(synthesis.durations(), whole.durations.as_slice());
+    assert_eq!(synthesis.samples_total(), whole.samples.len());
+    let windows: Vec<Vec<f32>> = synthesis.by_ref().collect::<Result<_, _>>()?;
+    assert!(windows.len() > 2, "{} windows", windows.len());
+    let first = windows[0].len();
+    assert_eq!(
+        first,
+        signet_acoustic::FIRST_WINDOW_FRAMES * vits.hop_length()
+    );
+    assert!(windows[1].len() > first);
+    assert_eq!(windows.concat(), whole.samples);
+    // A window in progress holds a replica; dropping it mid-way gives it back.
+    let mut partial = vits.start(&ids, None, &Scales::DETERMINISTIC)?;
+    assert!(partial.next().is_some());
+    drop(partial);
+    assert_eq!(vits.replicas(), 1);
+    Ok(())
+}

@@ -16,8 +16,7 @@
 //! the layers.
 
 use signet_nn::{
-    from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Path,
-    Replicate,
+    from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Path, Replicate,
 };
 use signet_schema::hifigan::{CheckedHifiGan, ResBlockKind, OUTER_KERNEL};
 use tch::Tensor;
@@ -388,7 +387,8 @@ impl Generator {
 
     /// Decodes the first `valid` frames of `z` `[1, in_channels, frames >= valid]`; what the
     /// frames after them hold does not matter. Callers that pad their own sequences to a
-    /// multiple of [`BUCKET_FRAMES`] save a copy here.
+    /// multiple of [`BUCKET_FRAMES`] save a copy here. The same as decoding each window of
+    /// [`plan`](Self::plan)`(valid, None)` in turn and joining the samples.
     pub fn decode_prefix(
         &self,
         z: &Tensor,
@@ -411,6 +411,24 @@ impl Generator {
                 })
             }
         };
+        let hop = i64::try_from(self.hop_length()).unwrap_or(i64::MAX);
+        let mut out = Vec::with_capacity(usize::try_from(frames.saturating_mul(hop)).unwrap_or(0));
+        let available = size.get(2).copied().unwrap_or(0);
+        for w in self.plan(frames, None) {
+            let piece = z.f_narrow(2, w.lo, w.padded.min(available - w.lo))?;
+            out.extend(self.decode_window(&piece, &w, g)?);
+        }
+        Ok(out)
+    }
+
+    /// The windows that decode a latent of `frames` frames (at least 1), in order. A latent of
+    /// up to one window is one window, zero-padded to a multiple of [`BUCKET_FRAMES`]; a longer
+    /// one is cut into windows that each yield [`set_window_frames`](Self::set_window_frames)
+    /// frames (the first only `first` frames, when given: less to compute before the first
+    /// samples) and read [`context_frames`](Self::context_frames) more on either side. Windows
+    /// come in at most two sizes, so oneDNN reuses its compiled convolutions.
+    pub fn plan(&self, frames: i64, first: Option<usize>) -> Vec<DecodeWindow> {
+        let frames = frames.max(1);
         let step = i64::try_from(self.window_frames).unwrap_or(i64::MAX / 4);
         let ctx = self.margins.first().copied().unwrap_or(0);
         let window = step + 2 * ctx;
@@ -419,39 +437,101 @@ impl Generator {
             let padded = ((frames + bucket - 1) / bucket * bucket)
                 .min(window)
                 .max(frames);
-            let available = size.get(2).copied().unwrap_or(0);
-            let z = if available >= padded {
-                // The padding frames must be zero for the first convolution.
-                zero_tail(z.f_narrow(2, 0, padded)?.f_contiguous()?, 2, Some(frames))?
-            } else {
-                z.f_narrow(2, 0, frames)?
-                    .f_constant_pad_nd([0, padded - frames])?
-            };
-            let w = Window {
-                valid: frames,
-                start: 0,
-                end: frames,
-                crop: None,
-            };
-            return to_vec(&self.forward_window(&z, g, w)?);
+            return vec![DecodeWindow {
+                lo: 0,
+                read: frames,
+                padded,
+                w: Window {
+                    valid: frames,
+                    start: 0,
+                    end: frames,
+                    crop: None,
+                },
+            }];
         }
-        let hop = i64::try_from(self.hop_length()).unwrap_or(i64::MAX);
-        let mut out = Vec::with_capacity(usize::try_from(frames.saturating_mul(hop)).unwrap_or(0));
+        let first = first
+            .and_then(|f| i64::try_from(f).ok())
+            .map_or(step, |f| f.clamp(1, step));
+        let mut out = Vec::new();
         let mut start = 0i64;
         while start < frames {
-            let end = (start + step).min(frames);
-            let lo = (start - ctx).clamp(0, frames - window);
-            let piece = z.f_narrow(2, lo, window)?;
-            let w = Window {
-                valid: window,
-                start: start - lo,
-                end: end - lo,
-                crop: Some(step),
-            };
-            out.extend(to_vec(&self.forward_window(&piece, g, w)?)?);
+            let this = if start == 0 { first } else { step };
+            let size = (this + 2 * ctx).min(frames);
+            let end = (start + this).min(frames);
+            let lo = (start - ctx).clamp(0, frames - size);
+            out.push(DecodeWindow {
+                lo,
+                read: size,
+                padded: size,
+                w: Window {
+                    valid: size,
+                    start: start - lo,
+                    end: end - lo,
+                    crop: Some(this),
+                },
+            });
             start = end;
         }
-        Ok(out)
+        out
+    }
+
+    /// Decodes one window of a [`plan`](Self::plan): `z` `[1, in_channels, n]` holds the latent
+    /// from frame [`DecodeWindow::latent`]`.start` on, at least as far as that range's end
+    /// (frames after it are ignored). Returns the samples of [`DecodeWindow::frames`].
+    pub fn decode_window(
+        &self,
+        z: &Tensor,
+        w: &DecodeWindow,
+        g: Option<&Tensor>,
+    ) -> Result<Vec<f32>, VocoderError> {
+        let size = z.size();
+        match size.as_slice() {
+            [1, c, t]
+                if usize::try_from(*c).ok() == Some(self.cfg.get().in_channels) && *t >= w.read => {
+            }
+            _ => {
+                return Err(VocoderError::BadLatent {
+                    channels: self.cfg.get().in_channels,
+                    found: size,
+                })
+            }
+        }
+        let available = size.get(2).copied().unwrap_or(0);
+        let piece = if w.padded == w.read {
+            z.f_narrow(2, 0, w.read)?
+        } else if available >= w.padded {
+            // The padding frames must be zero for the first convolution.
+            zero_tail(z.f_narrow(2, 0, w.padded)?.f_contiguous()?, 2, Some(w.read))?
+        } else {
+            z.f_narrow(2, 0, w.read)?
+                .f_constant_pad_nd([0, w.padded - w.read])?
+        };
+        to_vec(&self.forward_window(&piece, g, w.w)?)
+    }
+}
+
+/// One window of a decoding [`plan`](Generator::plan): the latent frames it reads and those
+/// whose samples it yields.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeWindow {
+    /// First latent frame read.
+    lo: i64,
+    /// Latent frames read from `lo` on.
+    read: i64,
+    /// Frames the window runs on (`read` plus zero padding).
+    padded: i64,
+    w: Window,
+}
+
+impl DecodeWindow {
+    /// The latent frames the window reads.
+    pub fn latent(&self) -> std::ops::Range<i64> {
+        self.lo..self.lo + self.read
+    }
+
+    /// The latent frames whose samples the window yields.
+    pub fn frames(&self) -> std::ops::Range<i64> {
+        self.lo + self.w.start..self.lo + self.w.end
     }
 }
 

@@ -22,5 +22,5 @@ mod error;
 pub mod hifigan;
 
 pub use error::VocoderError;
-pub use hifigan::{Generator, BUCKET_FRAMES, DEFAULT_WINDOW_FRAMES};
+pub use hifigan::{DecodeWindow, Generator, BUCKET_FRAMES, DEFAULT_WINDOW_FRAMES};
 pub use signet_schema::hifigan::{CheckedHifiGan, HifiGanConfig, ResBlockKind};

@@ -215,9 +215,30 @@ fn windowed_decoding_matches_one_pass() -> Result<()> {
             let whole = generator.forward(&z, g.as_ref())?;
             let whole: Vec<f32> = Vec::try_from(&whole.reshape([-1]))?;
             assert_eq!(whole.len(), frames as usize * 16);
-            for window in [1usize, 3, 8, 64] {
+            for (window, first) in [
+                (1usize, None),
+                (3, None),
+                (8, None),
+                (8, Some(2)),
+                (64, None),
+            ] {
                 generator.set_window_frames(window);
-                let windowed = generator.decode(&z, g.as_ref())?;
+                let windowed = match first {
+                    None => generator.decode(&z, g.as_ref())?,
+                    Some(first) => {
+                        let mut out = Vec::new();
+                        let mut next = 0;
+                        for w in generator.plan(frames, Some(first)) {
+                            assert_eq!(w.frames().start, next, "windows follow each other");
+                            next = w.frames().end;
+                            let piece =
+                                z.narrow(2, w.latent().start, w.latent().end - w.latent().start);
+                            out.extend(generator.decode_window(&piece, &w, g.as_ref())?);
+                        }
+                        assert_eq!(next, frames);
+                        out
+                    }
+                };
                 assert_eq!(windowed.len(), whole.len());
                 let worst = whole
                     .iter()

@@ -178,7 +178,9 @@ impl SynthesizerBuilder {
             });
         }
         {
-            let n = self.threads.unwrap_or_else(signet_acoustic::default_threads);
+            let n = self
+                .threads
+                .unwrap_or_else(signet_acoustic::default_threads);
             if n == 0 || n > 1024 {
                 return Err(Error::InvalidSetting {
                     setting: "threads",
