@@ -13,7 +13,7 @@
 //! 5. `audio = dec(z, g)`.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use signet_nn::{Embedding, Replicate, Weights};
 use signet_registry::VerifiedBundle;
@@ -116,8 +116,8 @@ struct Model {
 pub struct Vits {
     /// The model as loaded: replicas are made from it, and it never runs.
     prototype: Mutex<Model>,
-    /// Replicas not in use.
-    idle: Mutex<Vec<Model>>,
+    /// Replicas not in use (shared with the [`Synthesis`]es that hold one).
+    idle: Arc<Mutex<Vec<Model>>>,
     /// Replicas made, in use or not.
     replicas: AtomicUsize,
     cfg: CheckedVits,
@@ -148,7 +148,7 @@ impl Vits {
         let model = tch::no_grad(|| Model::load(&cfg, &weights))?;
         weights.finish()?;
         Ok(Vits {
-            idle: Mutex::new(vec![model.replicate()]),
+            idle: Arc::new(Mutex::new(vec![model.replicate()])),
             replicas: AtomicUsize::new(1),
             prototype: Mutex::new(model),
             cfg,
@@ -209,7 +209,7 @@ impl Vits {
         ids: &[i64],
         speaker: Option<i64>,
         scales: &Scales,
-    ) -> Result<Synthesis<'_>, AcousticError> {
+    ) -> Result<Synthesis, AcousticError> {
         let c = self.cfg.get();
         if ids.is_empty() {
             return Err(AcousticError::EmptyInput);
@@ -258,7 +258,8 @@ impl Vits {
             .plan(prepared.frames, Some(FIRST_WINDOW_FRAMES))
             .into_iter();
         Ok(Synthesis {
-            vits: self,
+            idle: Arc::clone(&self.idle),
+            hop: self.hop_length(),
             model: Some(model),
             prepared,
             windows,
@@ -445,14 +446,15 @@ impl Model {
 /// are [`Vits::infer`]'s samples. The model replica it holds goes back to the pool when it is
 /// dropped, finished or not.
 #[derive(Debug)]
-pub struct Synthesis<'v> {
-    vits: &'v Vits,
+pub struct Synthesis {
+    idle: Arc<Mutex<Vec<Model>>>,
+    hop: usize,
     model: Option<Model>,
     prepared: Prepared,
     windows: std::vec::IntoIter<DecodeWindow>,
 }
 
-impl Synthesis<'_> {
+impl Synthesis {
     /// Latent frames given to each input id (each frame is `hop_length()` samples).
     pub fn durations(&self) -> &[i64] {
         &self.prepared.durations
@@ -462,11 +464,16 @@ impl Synthesis<'_> {
     pub fn samples_total(&self) -> usize {
         usize::try_from(self.prepared.frames)
             .unwrap_or(0)
-            .saturating_mul(self.vits.hop_length())
+            .saturating_mul(self.hop)
+    }
+
+    /// Windows still to come.
+    pub fn windows_left(&self) -> usize {
+        self.windows.len()
     }
 }
 
-impl Iterator for Synthesis<'_> {
+impl Iterator for Synthesis {
     type Item = Result<Vec<f32>, AcousticError>;
 
     fn next(&mut self) -> Option<Self::Item> {
@@ -483,17 +490,17 @@ impl Iterator for Synthesis<'_> {
     }
 }
 
-impl Synthesis<'_> {
+impl Synthesis {
     /// Gives the replica back and ends the iteration.
     fn finish(&mut self) {
         if let Some(model) = self.model.take() {
-            lock(&self.vits.idle).push(model);
+            lock(&self.idle).push(model);
         }
         self.windows = Vec::new().into_iter();
     }
 }
 
-impl Drop for Synthesis<'_> {
+impl Drop for Synthesis {
     fn drop(&mut self) {
         self.finish();
     }

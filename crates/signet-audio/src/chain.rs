@@ -141,6 +141,14 @@ impl AudioOptions {
         self.sample_rate.unwrap_or(voice_rate)
     }
 
+    /// Whether the chain can run on a sentence's audio in pieces, as it is
+    /// decoded, for a voice at `voice_rate`: nothing in it needs the whole
+    /// sentence (no silence trimming, no resampling, no volume change), so it
+    /// only puts the pause in front of the first piece.
+    pub fn works_in_pieces(&self, voice_rate: u32) -> bool {
+        !self.trim_silence && self.volume.is_none() && self.output_rate(voice_rate) == voice_rate
+    }
+
     /// Runs the chain (see the module docs) on one sentence's raw audio;
     /// `pause_before` puts the pause between sentences in front of it.
     ///

@@ -81,6 +81,14 @@ pub struct Utterance {
     /// Diagnostics found since the previous utterance (the first one also
     /// carries those about the whole text).
     pub diagnostics: Vec<Diagnostic>,
+    /// Which part of its sentence this is, from 0. A stream that gives audio
+    /// by window ([`SpeechStream::by_window`]) yields a long sentence in
+    /// several parts: the first carries the sentence's timings and
+    /// diagnostics, the later ones only audio. Otherwise always 0.
+    pub part: usize,
+    /// Whether this is the last part of its sentence (always true when the
+    /// stream gives whole sentences).
+    pub last: bool,
 }
 
 /// A sentence waiting to be synthesized.
@@ -151,6 +159,19 @@ pub struct SpeechStream<'a> {
     voiced: bool,
     require_voice: bool,
     done: bool,
+    /// Whether to give audio by decoding window (see [`SpeechStream::by_window`]).
+    by_window: bool,
+    /// The sentence being decoded window by window.
+    current: Option<Current>,
+}
+
+/// A sentence whose first part is out and whose other windows are still to decode.
+#[derive(Debug)]
+struct Current {
+    synthesis: signet_acoustic::Synthesis,
+    index: usize,
+    text: Range<usize>,
+    part: usize,
 }
 
 impl<'a> SpeechStream<'a> {
@@ -182,7 +203,22 @@ impl<'a> SpeechStream<'a> {
             voiced: false,
             require_voice,
             done: false,
+            by_window: false,
+            current: None,
         }
+    }
+
+    /// Gives a long sentence's audio as it is decoded, window by window
+    /// (several [`Utterance`]s with the same `index`, numbered by `part`),
+    /// instead of once the whole sentence is made: the first audio of a
+    /// sentence longer than one decoding window (about 6 s of speech) then
+    /// comes after a fraction of its synthesis. Only when the audio options
+    /// allow it (see [`AudioOptions::works_in_pieces`](signet_audio::AudioOptions::works_in_pieces));
+    /// otherwise sentences stay whole. Joined, the audio is the same either way.
+    #[must_use]
+    pub fn by_window(mut self, on: bool) -> Self {
+        self.by_window = on;
+        self
     }
 }
 
@@ -298,6 +334,7 @@ impl SpeechStream<'_> {
 
     fn stop(&mut self) {
         self.done = true;
+        self.current = None;
         self.pending.clear();
         self.segments.clear();
     }
@@ -324,6 +361,14 @@ impl SpeechStream<'_> {
 
     /// Synthesizes one sentence and runs the audio chain on it.
     fn speak_sentence(&mut self, sentence: Pending) -> Result<Utterance, Error> {
+        if self.by_window
+            && self
+                .settings
+                .audio
+                .works_in_pieces(self.synth.sample_rate())
+        {
+            return self.start_sentence(sentence);
+        }
         // Stop before a sentence that would pass the output limit, rather
         // than make it and throw it away.
         let rate = self.sample_rate();
@@ -366,12 +411,121 @@ impl SpeechStream<'_> {
             volume: processed.volume,
             diagnostics: std::mem::take(&mut self.diagnostics),
             audio: processed.audio,
+            part: 0,
+            last: true,
         };
         self.offset = end;
         self.index += 1;
         self.ids_done = self.ids_done.saturating_add(ids);
         self.spoken_secs += processed.body as f64 / f64::from(to.max(1));
         Ok(utterance)
+    }
+
+    /// Starts a sentence window by window: its length and timings are known
+    /// from the durations, so the output limit is checked before any audio is
+    /// decoded; the first window's audio comes back now, the rest from
+    /// [`next_window`](Self::next_window).
+    fn start_sentence(&mut self, sentence: Pending) -> Result<Utterance, Error> {
+        let synth = &*self.synth;
+        let mut synthesis = synth.start(&sentence.ids, &self.settings)?;
+        self.voiced |= sentence.voiced;
+        let rate = synth.sample_rate();
+        let total = synthesis.samples_total() as u64;
+        let t = align::sentence_timings(
+            &self.text,
+            &sentence.symbols,
+            synthesis.durations(),
+            synth.hop_length(),
+            &sentence.words,
+        );
+        let mut audio = if self.index > 0 && self.settings.audio.sentence_silence_ms > 0 {
+            Audio::silence(rate, self.settings.audio.sentence_silence_ms)?
+        } else {
+            Audio::new(Vec::new(), rate)?
+        };
+        let pause = audio.samples().len() as u64;
+        let timings = align::place(
+            t,
+            0,
+            total,
+            rate,
+            rate,
+            total,
+            self.offset.saturating_add(pause),
+        );
+        synth.limits().check_output_samples(
+            self.offset.saturating_add(pause).saturating_add(total),
+            rate,
+        )?;
+        self.ids_done = self.ids_done.saturating_add(sentence.ids.len() as u64);
+        self.spoken_secs += total as f64 / f64::from(rate.max(1));
+        let first = synthesis.next().unwrap_or_else(|| Ok(Vec::new()))?;
+        audio.append(&Audio::new(first, rate)?)?;
+        let last = synthesis.windows_left() == 0;
+        let utterance = Utterance {
+            index: self.index,
+            text: sentence.text.clone(),
+            start: self.offset,
+            timings,
+            volume: None,
+            diagnostics: std::mem::take(&mut self.diagnostics),
+            audio,
+            part: 0,
+            last,
+        };
+        self.offset = self
+            .offset
+            .saturating_add(utterance.audio.samples().len() as u64);
+        if last {
+            self.index += 1;
+        } else {
+            self.current = Some(Current {
+                synthesis,
+                index: self.index,
+                text: sentence.text,
+                part: 0,
+            });
+        }
+        Ok(utterance)
+    }
+
+    /// The next window of the sentence being decoded, if there is one.
+    fn next_window(&mut self) -> Option<Result<Utterance, Error>> {
+        let current = self.current.as_mut()?;
+        let rate = self.synth.sample_rate();
+        let Some(next) = current.synthesis.next() else {
+            self.current = None;
+            self.index += 1;
+            return None;
+        };
+        let samples = match next {
+            Ok(s) => s,
+            Err(e) => return Some(Err(e.into())),
+        };
+        current.part += 1;
+        let last = current.synthesis.windows_left() == 0;
+        let utterance = match Audio::new(samples, rate) {
+            Ok(audio) => Utterance {
+                index: current.index,
+                text: current.text.clone(),
+                start: self.offset,
+                timings: Timings::default(),
+                volume: None,
+                diagnostics: Vec::new(),
+                audio,
+                part: current.part,
+                last,
+            },
+            Err(e) => return Some(Err(e.into())),
+        };
+        self.offset = self
+            .offset
+            .saturating_add(utterance.audio.samples().len() as u64);
+        if last {
+            self.current = None;
+            self.index += 1;
+        }
+        Some(Ok(utterance))
     }
 }
 
@@ -380,7 +534,9 @@ impl Iterator for SpeechStream<'_> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            let result = if let Some(sentence) = self.pending.pop_front() {
+            let result = if let Some(result) = self.next_window() {
+                result
+            } else if let Some(sentence) = self.pending.pop_front() {
                 self.speak_sentence(sentence)
             } else if let Some(segment) = self.segments.pop_front() {
                 match self.phonemize(&segment) {

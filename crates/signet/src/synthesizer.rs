@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use signet_acoustic::Vits;
+use signet_acoustic::{Synthesis, Vits};
 use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
 use signet_registry::{verify_installed, Manifest, VoiceName};
 use signet_text::{
@@ -559,6 +559,12 @@ impl Synthesizer {
     ) -> Result<(Audio, Vec<i64>), Error> {
         let out = self.vits.infer(ids, settings.speaker, &settings.scales)?;
         Ok((Audio::new(out.samples, self.sample_rate())?, out.durations))
+    }
+
+    /// Starts the model on one sentence's ids: its durations are known, its
+    /// raw samples come window by window.
+    pub(crate) fn start(&self, ids: &[i64], settings: &Settings) -> Result<Synthesis, Error> {
+        Ok(self.vits.start(ids, settings.speaker, &settings.scales)?)
     }
 
     /// Samples per frame of the model's durations.

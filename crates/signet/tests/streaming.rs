@@ -268,6 +268,55 @@ fn estimate_of_the_audio_is_close_to_the_audio_made() {
     }
 }
 
+/// One sentence of about 400 characters: longer than one decoding window.
+const LONG: &str = "When the committee finally gathered in the old library on the hill, with \
+    rain drumming on the tall windows and the fire burning low in the grate, the chair opened \
+    the folder of letters that had arrived over the winter, read each of them aloud in a \
+    steady voice, and asked every member in turn, slowly and without hurry, what the town \
+    should do about the bridge, the school and the harbour wall";
+
+#[test]
+fn by_window_parts_join_into_what_speak_returns() {
+    let s = synth();
+    let text = format!("Short one first. {LONG}. And a short one last.");
+    for options in [
+        AudioOptions::default(),
+        AudioOptions::default().with_sentence_silence_ms(200),
+    ] {
+        let opts = SpeakOptions::default().with_audio(options.clone());
+        let parts: Vec<Utterance> = s
+            .speak_stream_with(&text, &opts)
+            .unwrap()
+            .by_window(true)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let whole = s.speak_with(&text, &opts).unwrap();
+        assert_eq!(joined(&parts), whole.audio.samples(), "{options:?}");
+        // The long sentence comes in several parts, numbered, the first one short.
+        let long: Vec<&Utterance> = parts.iter().filter(|p| p.index == 1).collect();
+        assert!(long.len() > 2, "{} parts", long.len());
+        for (k, p) in long.iter().enumerate() {
+            assert_eq!(p.part, k);
+            assert_eq!(p.last, k + 1 == long.len());
+            assert_eq!(p.timings.words.is_empty(), k > 0);
+        }
+        assert!(long[0].audio.samples().len() < long[1].audio.samples().len());
+        // Each part starts where the one before ended; timings are those of `speak`.
+        let mut start = 0u64;
+        for p in &parts {
+            assert_eq!(p.start, start);
+            start += p.audio.samples().len() as u64;
+        }
+        let words: Vec<_> = parts.iter().flat_map(|p| p.timings.words.clone()).collect();
+        assert_eq!(words, whole.timings.words);
+        assert_eq!(
+            parts.iter().map(|p| p.index).max(),
+            Some(2),
+            "three sentences"
+        );
+    }
+}
+
 #[test]
 fn a_sentence_that_would_pass_the_output_limit_is_not_synthesized() {
     let full = synth();
@@ -292,4 +341,27 @@ fn a_sentence_that_would_pass_the_output_limit_is_not_synthesized() {
         refused_after * 5 < synthesis,
         "refused after {refused_after:?}; synthesizing it takes {synthesis:?}"
     );
+}
+
+#[test]
+fn by_window_keeps_sentences_whole_when_the_audio_chain_needs_them() {
+    let s = synth();
+    for options in [
+        AudioOptions::default().with_trim_silence(true),
+        AudioOptions::default().with_volume(0.5),
+        AudioOptions::default().with_sample_rate(16_000),
+    ] {
+        let opts = SpeakOptions::default().with_audio(options.clone());
+        let parts: Vec<Utterance> = s
+            .speak_stream_with(LONG, &opts)
+            .unwrap()
+            .by_window(true)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert!(parts.iter().all(|p| p.part == 0 && p.last), "{options:?}");
+        assert_eq!(
+            joined(&parts),
+            s.speak_with(LONG, &opts).unwrap().audio.samples()
+        );
+    }
 }
