@@ -8,6 +8,9 @@
 //! - end-to-end real-time factor on sentences: `Synthesizer::speak` against
 //!   piper-tts, and the text frontend's share of each;
 //! - model load time, and the peak RSS of one `signet speak` process;
+//! - the time to the first audio of a 400-character sentence (given by
+//!   decoding window) against its whole synthesis, and the throughput of two
+//!   concurrent syntheses against one (Signet only, criterion);
 //! - streaming (Signet only): time to the first chunk of a 20,000-word text
 //!   (criterion, in the library), and, for `signet speak --file --stream` on
 //!   2,000 and 20,000 words, the time to the first audio byte and the peak
@@ -104,6 +107,7 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
             .env("SIGNET_BENCH_IDS", &ids_file)
             .env("SIGNET_BENCH_TEXTS", &texts_file)
             .env("SIGNET_BENCH_THREADS", threads.to_string())
+            .env("SIGNET_BENCH_CONCURRENT", "2")
             .env("SIGNET_BENCH_OUT", &side)
             .env("SIGNET_BENCH_LONG_TEXT", &long_file)
             .env("SIGNET_HOME", &p.home),
@@ -113,6 +117,9 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
     let ids_s = crit("ids")?;
     let text_s = crit("text")?;
     let first_chunk_s = crit("first_chunk")?;
+    let first_audio_s = crit("first_audio_400")?;
+    let whole_s = crit("whole_400")?;
+    let concurrent_s = crit("ids_concurrent")?;
 
     // Peak RSS of one CLI process speaking the longest id sequence.
     let longest = ids.iter().max_by_key(|s| s.len()).context("no ids")?;
@@ -179,6 +186,15 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
         num(&peer["maxrss_kib"])? / 1024.0
     );
     println!("goal: RTF ratio on phoneme ids at most 0.8 (lower is faster)");
+    println!(
+        "a 400-character sentence: first audio after {:.0} ms, whole sentence {:.0} ms (goal: first audio within 150 ms)",
+        first_audio_s * 1e3,
+        whole_s * 1e3
+    );
+    println!(
+        "throughput of 2 concurrent syntheses ({threads} thread(s) each): {:.2}x one synthesis (goal: 1.8x on 2 cores)",
+        2.0 * ids_s / concurrent_s
+    );
 
     frontend(root, &cargo, seconds, &p.home)?;
 

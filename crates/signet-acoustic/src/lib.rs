@@ -52,7 +52,10 @@ pub mod text_encoder;
 mod vits;
 
 pub use error::AcousticError;
-pub use signet_nn::{default_threads, set_num_threads};
+pub use signet_nn::{
+    default_threads, resolve_precision, set_num_threads, CpuFeatures, Effective, Precision,
+    DISABLE_BF16_ENV,
+};
 pub use signet_schema::{CheckedVits, VitsConfig};
 pub use vits::{Inference, Scales, Synthesis, Vits, FIRST_WINDOW_FRAMES};
 

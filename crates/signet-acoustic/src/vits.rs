@@ -15,7 +15,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use signet_nn::{Embedding, Replicate, Weights};
+use signet_nn::{Effective, Embedding, Replicate, Weights};
 use signet_registry::VerifiedBundle;
 use signet_vocoder::{DecodeWindow, Generator, BUCKET_FRAMES};
 use tch::{Device, Kind, Tensor};
@@ -154,6 +154,38 @@ impl Vits {
             cfg,
             sample_rate: manifest.voice.sample_rate,
         })
+    }
+
+    /// The same voice with its decoder at `precision` (see `signet_nn::Precision`; the caller
+    /// resolves it against the CPU first). Must be called before the first synthesis.
+    pub fn with_precision(self, precision: Effective) -> Result<Vits, AcousticError> {
+        if precision == Effective::Fp32 {
+            return Ok(self);
+        }
+        let model = match self.prototype.into_inner() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let model = Model {
+            dec: model.dec.with_bf16()?,
+            ..model
+        };
+        Ok(Vits {
+            idle: Arc::new(Mutex::new(vec![model.replicate()])),
+            replicas: AtomicUsize::new(1),
+            prototype: Mutex::new(model),
+            cfg: self.cfg,
+            sample_rate: self.sample_rate,
+        })
+    }
+
+    /// The precision the decoder runs at.
+    pub fn precision(&self) -> Effective {
+        if lock(&self.prototype).dec.is_bf16() {
+            Effective::Bf16
+        } else {
+            Effective::Fp32
+        }
     }
 
     /// The validated architecture config.

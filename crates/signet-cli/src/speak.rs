@@ -87,6 +87,11 @@ pub struct SpeakArgs {
     /// samples, also with noise on (default: a different take each run).
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
+    /// Number format of the decoder: auto (bf16 on CPUs with native bf16, else fp32), fp32
+    /// (the model as trained), or bf16 (falls back to fp32 on a CPU without native bf16;
+    /// --verbose says so).
+    #[arg(long, value_name = "auto|fp32|bf16", default_value = "auto")]
+    precision: signet::Precision,
     /// Threads for libtorch [default: one per physical core, at most 8; see the README on
     /// throughput].
     #[arg(long, value_name = "N")]
@@ -176,6 +181,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     if let Some(n) = args.threads {
         b = b.threads(n);
     }
+    b = b.precision(args.precision);
     let limits = args.limits(crate::config::limits_over(home, signet::Limits::default())?);
     b = b.limits(limits);
     if let Some(s) = &args.speaker {
@@ -198,6 +204,12 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     }
     b = b.audio_options(audio);
     let synth = b.build()?;
+    if args.verbose {
+        eprintln!("signet: decoder precision {}", synth.precision());
+        if let Some(note) = synth.precision_note() {
+            eprintln!("signet: note: {note}");
+        }
+    }
     if let Some(seed) = args.seed {
         // Reinterpreted, not truncated: every u64 is a distinct seed.
         signet::manual_seed(i64::from_ne_bytes(seed.to_ne_bytes()));
@@ -281,6 +293,11 @@ fn speak_one(
         Some(ids) => synth.speak_ids_stream(ids)?,
         None => synth.speak_stream(text)?,
     };
+    // Audio goes out as each decoding window is ready, unless something needs
+    // whole sentences: the timing and subtitle files (a record per sentence)
+    // and --normalize (a gain from the peak of everything).
+    let stream =
+        stream.by_window(args.timings.is_none() && args.subtitles.is_none() && !args.normalize);
     let rate = stream.sample_rate();
     let mut sidecars = Sidecars {
         timings: match &args.timings {

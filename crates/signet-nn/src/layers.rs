@@ -213,6 +213,18 @@ impl Conv1d {
     }
 }
 
+impl Conv1d {
+    /// The same layer with its tensors converted to `kind` (e.g. bfloat16); its input must
+    /// then be of that kind too.
+    pub fn to_kind(&self, kind: Kind) -> Result<Self, NnError> {
+        let bias = match &self.bias {
+            Some(b) => Some(b.f_to_kind(kind)?),
+            None => None,
+        };
+        Self::from_parts(self.weight.f_to_kind(kind)?, bias, self.spec)
+    }
+}
+
 impl Replicate for Conv1d {
     fn replicate(&self) -> Self {
         Conv1d {
@@ -338,6 +350,22 @@ impl ConvTranspose1d {
     }
 }
 
+impl ConvTranspose1d {
+    /// The same layer with its tensors converted to `kind`; see [`Conv1d::to_kind`].
+    pub fn to_kind(&self, kind: Kind) -> Result<Self, NnError> {
+        let weight = self.weight.f_to_kind(kind)?;
+        Ok(ConvTranspose1d {
+            weight4: weight.f_unsqueeze(2)?,
+            weight,
+            bias: match &self.bias {
+                Some(b) => Some(b.f_to_kind(kind)?),
+                None => None,
+            },
+            spec: self.spec,
+        })
+    }
+}
+
 impl Replicate for ConvTranspose1d {
     fn replicate(&self) -> Self {
         ConvTranspose1d {
@@ -434,7 +462,10 @@ impl Replicate for Embedding {
 
 /// Leaky ReLU with the given negative slope: `x` where `x >= 0`, else `slope * x`.
 pub fn leaky_relu(x: &Tensor, slope: f64) -> Result<Tensor, NnError> {
-    let w = Tensor::f_from_slice(&[slope as f32])?;
+    let mut w = Tensor::f_from_slice(&[slope as f32])?;
+    if x.kind() != Kind::Float {
+        w = w.f_to_kind(x.kind())?;
+    }
     Ok(x.f_prelu(&w)?)
 }
 

@@ -10,6 +10,8 @@
 //!   matches the checkpoint's own names.
 //! - Layers: [`Conv1d`], [`ConvTranspose1d`], [`LayerNorm`] (channels-first, VITS style),
 //!   [`Embedding`], and [`leaky_relu`].
+//! - [`Precision`]: fp32 or bf16 for the heavy convolutions, chosen by the CPU's features at
+//!   run time.
 //! - [`Replicate`]: copies of a loaded model that share its weights, so several threads can
 //!   run one model at once.
 //! - [`set_num_threads`]: libtorch's intra-op thread count, and [`default_threads`]: one per
@@ -21,6 +23,7 @@
 
 mod error;
 mod layers;
+mod precision;
 mod replicate;
 mod weights;
 
@@ -28,6 +31,9 @@ pub use error::{torch_message, NnError};
 pub use layers::{
     from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Embedding,
     LayerNorm, FLOAT,
+};
+pub use precision::{
+    resolve as resolve_precision, CpuFeatures, Effective, Precision, DISABLE_BF16_ENV,
 };
 pub use replicate::Replicate;
 pub use tch;

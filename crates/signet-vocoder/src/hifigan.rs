@@ -19,7 +19,7 @@ use signet_nn::{
     from_nhwc, leaky_relu, to_nhwc, zero_tail, Conv1d, ConvSpec, ConvTranspose1d, Path, Replicate,
 };
 use signet_schema::hifigan::{CheckedHifiGan, ResBlockKind, OUTER_KERNEL};
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::VocoderError;
 
@@ -196,6 +196,8 @@ pub struct Generator {
     window_frames: usize,
     /// Frames of context needed on each side before the generator and after each stage.
     margins: Vec<i64>,
+    /// Whether the upsampling stages run in bfloat16 (see [`Generator::with_bf16`]).
+    bf16: bool,
 }
 
 impl Generator {
@@ -269,7 +271,37 @@ impl Generator {
             conv_post,
             window_frames: DEFAULT_WINDOW_FRAMES,
             margins,
+            bf16: false,
         })
+    }
+
+    /// The same generator with its upsampling stages (transposed convolutions and residual
+    /// blocks, nearly all of its arithmetic) in bfloat16; `conv_pre`, the speaker
+    /// conditioning and `conv_post` stay fp32, and activations are converted at the stages'
+    /// edges. Fast only on CPUs with native bf16 (see `signet_nn::Precision`); the samples
+    /// differ from fp32 by bf16's rounding.
+    pub fn with_bf16(mut self) -> Result<Self, VocoderError> {
+        if self.bf16 {
+            return Ok(self);
+        }
+        let half = Kind::BFloat16;
+        self.ups = self
+            .ups
+            .iter()
+            .map(|u| u.to_kind(half))
+            .collect::<Result<_, _>>()?;
+        self.resblocks = self
+            .resblocks
+            .iter()
+            .map(|stage| stage.iter().map(|b| b.to_kind(half)).collect())
+            .collect::<Result<_, VocoderError>>()?;
+        self.bf16 = true;
+        Ok(self)
+    }
+
+    /// Whether the upsampling stages run in bfloat16.
+    pub fn is_bf16(&self) -> bool {
+        self.bf16
     }
 
     /// The configuration.
@@ -330,6 +362,9 @@ impl Generator {
         let n_kernels = self.cfg.get().resblock_kernel_sizes.len() as f64;
         // The upsampling stages run in the channels-last 2-D layout (see signet_nn::to_nhwc).
         let mut x = to_nhwc(&x)?;
+        if self.bf16 {
+            x = x.f_to_kind(Kind::BFloat16)?;
+        }
         // The frames `x` covers, relative to the window, and its samples per frame.
         let (mut lo, mut len) = (0i64, frames);
         let mut rate = 1i64;
@@ -364,6 +399,9 @@ impl Generator {
                     (lo, len) = (lo + shift, new_len);
                 }
             }
+        }
+        if self.bf16 {
+            x = x.f_to_kind(Kind::Float)?;
         }
         let x = tail.scaled(rate).zero(leaky_relu(&x, LRELU_SLOPE_POST)?)?;
         let x = self.conv_post.forward_nhwc(&x)?;
@@ -552,6 +590,23 @@ fn to_vec(t: &Tensor) -> Result<Vec<f32>, VocoderError> {
     Ok(Vec::<f32>::try_from(&flat)?)
 }
 
+impl ResBlock {
+    fn to_kind(&self, kind: Kind) -> Result<Self, VocoderError> {
+        let all = |v: &[Conv1d]| -> Result<Vec<Conv1d>, VocoderError> {
+            Ok(v.iter()
+                .map(|c| c.to_kind(kind))
+                .collect::<Result<_, _>>()?)
+        };
+        Ok(match self {
+            ResBlock::One { convs1, convs2 } => ResBlock::One {
+                convs1: all(convs1)?,
+                convs2: all(convs2)?,
+            },
+            ResBlock::Two { convs } => ResBlock::Two { convs: all(convs)? },
+        })
+    }
+}
+
 impl Replicate for ResBlock {
     fn replicate(&self) -> Self {
         match self {
@@ -577,6 +632,7 @@ impl Replicate for Generator {
             conv_post: self.conv_post.replicate(),
             window_frames: self.window_frames,
             margins: self.margins.clone(),
+            bf16: self.bf16,
         }
     }
 }

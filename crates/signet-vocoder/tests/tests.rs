@@ -329,3 +329,33 @@ fn loading_is_strict() -> Result<()> {
     ));
     Ok(())
 }
+
+#[test]
+fn bf16_stages_stay_close_to_fp32() -> Result<()> {
+    for (kind, gin, bias) in [(ResBlockKind::One, 0, true), (ResBlockKind::Two, 5, false)] {
+        let cfg = config(kind, gin, bias);
+        let b = bundle(&random(&specs(&cfg), 7))?;
+        let weights = Weights::from_bundle(&b.verified, &declared(&cfg)?)?;
+        let fp32 = Generator::new(cfg.validate()?, &(weights.root() / "dec"))?;
+        weights.finish()?;
+        tch::manual_seed(9);
+        let g = (gin > 0).then(|| Tensor::randn([1, gin as i64, 1], (Kind::Float, Device::Cpu)));
+        let z = Tensor::randn([1, 6, 50], (Kind::Float, Device::Cpu));
+        let want = fp32.decode(&z, g.as_ref())?;
+        let bf16 = fp32.with_bf16()?;
+        assert!(bf16.is_bf16());
+        let got = bf16.decode(&z, g.as_ref())?;
+        assert_eq!(got.len(), want.len());
+        let signal: f64 = want.iter().map(|&x| f64::from(x).powi(2)).sum();
+        let noise: f64 = want
+            .iter()
+            .zip(&got)
+            .map(|(&a, &b)| f64::from(a - b).powi(2))
+            .sum();
+        let snr = 10.0 * (signal / noise.max(1e-30)).log10();
+        // bf16 keeps 8 bits of mantissa: about 48 dB per value, less after the layers.
+        assert!(snr > 25.0, "{kind:?}: SNR {snr:.1} dB");
+        assert!(noise > 0.0, "bf16 must actually change the arithmetic");
+    }
+    Ok(())
+}

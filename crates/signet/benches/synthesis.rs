@@ -4,7 +4,8 @@
 //! (onnxruntime / piper-tts, measured in the same run) exactly the same work:
 //! - `SIGNET_BENCH_IDS`: JSON array of phoneme-id sequences;
 //! - `SIGNET_BENCH_TEXTS`: JSON array of sentences, for the end-to-end case;
-//! - `SIGNET_BENCH_THREADS`: libtorch threads;
+//! - `SIGNET_BENCH_THREADS`: libtorch threads (per synthesis);
+//! - `SIGNET_BENCH_CONCURRENT`: syntheses at once in the throughput case;
 //! - `SIGNET_BENCH_OUT`: where to write the audio seconds and load time;
 //! - `SIGNET_BENCH_LONG_TEXT`: a long text file (20,000 words from
 //!   `cargo xtask bench`) for the time to the first streamed chunk.
@@ -17,6 +18,21 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use signet::Synthesizer;
+
+/// One sentence of about 400 characters (longer than one decoding window).
+const LONG_SENTENCE: &str = "When the committee finally gathered in the old library on the \
+    hill, with rain drumming on the tall windows and the fire burning low in the grate, the \
+    chair opened the folder of letters that had arrived over the winter, read each of them \
+    aloud in a steady voice, and asked every member in turn, slowly and without hurry, what the \
+    town should do about the bridge, the school and the harbour wall.";
+
+/// Concurrent syntheses in the throughput case (`SIGNET_BENCH_CONCURRENT`, default 2).
+static CONCURRENT: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::env::var("SIGNET_BENCH_CONCURRENT")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(2)
+});
 
 fn env_json<T: serde::de::DeserializeOwned>(key: &str) -> T {
     let path =
@@ -89,6 +105,35 @@ fn benches(c: &mut Criterion) {
             for s in &texts {
                 std::hint::black_box(synth.speak(s).expect("speak text"));
             }
+        })
+    });
+    // A sentence of about 400 characters: the time to its first audio when
+    // given by window, against its whole synthesis.
+    g.bench_function("first_audio_400", |b| {
+        b.iter(|| {
+            let mut stream = synth
+                .speak_stream(LONG_SENTENCE)
+                .expect("stream")
+                .by_window(true);
+            std::hint::black_box(stream.next().expect("audio").expect("audio"));
+        })
+    });
+    g.bench_function("whole_400", |b| {
+        b.iter(|| std::hint::black_box(synth.speak(LONG_SENTENCE).expect("speak")))
+    });
+    // Throughput of concurrent syntheses: each of `CONCURRENT` threads
+    // synthesizes every id sequence, on the one shared synthesizer.
+    g.bench_function("ids_concurrent", |b| {
+        b.iter(|| {
+            std::thread::scope(|s| {
+                for _ in 0..*CONCURRENT {
+                    s.spawn(|| {
+                        for ids in &ids {
+                            std::hint::black_box(synth.speak_ids(ids).expect("speak ids"));
+                        }
+                    });
+                }
+            })
         })
     });
     if let Ok(path) = std::env::var("SIGNET_BENCH_LONG_TEXT") {

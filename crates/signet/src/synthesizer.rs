@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use signet_acoustic::{Effective, Precision};
 use signet_acoustic::{Synthesis, Vits};
 use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
 use signet_registry::{verify_installed, Manifest, VoiceName};
@@ -72,6 +73,7 @@ pub struct SynthesizerBuilder {
     options: SpeakOptions,
     espeak: Option<EspeakConfig>,
     limits: Option<Limits>,
+    precision: Precision,
 }
 
 /// The default voice, installed by `cargo xtask setup`.
@@ -102,6 +104,15 @@ impl SynthesizerBuilder {
     /// times slower with 2 threads than with 1 on a loaded 2-core machine).
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = Some(n);
+        self
+    }
+
+    /// Number format of the decoder's heavy convolutions (default:
+    /// [`Precision::Auto`], bf16 where the CPU has native bf16, else fp32).
+    /// A request the CPU cannot serve falls back to fp32;
+    /// [`Synthesizer::precision_note`] says so.
+    pub fn precision(mut self, precision: Precision) -> Self {
+        self.precision = precision;
         self
     }
 
@@ -192,7 +203,11 @@ impl SynthesizerBuilder {
         }
         let bundle = verify_installed(&store.voices_dir(), &name, &store.trust_store()?)?;
         let manifest = bundle.manifest().clone();
-        let vits = Vits::from_bundle(&bundle)?;
+        let (precision, precision_note) = signet_acoustic::resolve_precision(
+            self.precision,
+            signet_acoustic::CpuFeatures::detect(),
+        );
+        let vits = Vits::from_bundle(&bundle)?.with_precision(precision)?;
         let d = &manifest.inference;
         let voice_scales = Scales {
             noise_scale: d.noise_scale,
@@ -222,6 +237,7 @@ impl SynthesizerBuilder {
             manifest_sha256: bundle.manifest_sha256().to_owned(),
             manifest,
             vits,
+            precision_note,
         })
     }
 }
@@ -272,6 +288,8 @@ pub struct Synthesizer {
     espeak: EspeakConfig,
     /// Started on first use; restarted by the client when it fails.
     phonemizer: Mutex<Option<EspeakPhonemizer>>,
+    /// Why the decoder's precision is not what was asked, if it is not.
+    precision_note: Option<String>,
 }
 
 impl std::fmt::Debug for Synthesizer {
@@ -565,6 +583,17 @@ impl Synthesizer {
     /// raw samples come window by window.
     pub(crate) fn start(&self, ids: &[i64], settings: &Settings) -> Result<Synthesis, Error> {
         Ok(self.vits.start(ids, settings.speaker, &settings.scales)?)
+    }
+
+    /// The precision the decoder runs at.
+    pub fn precision(&self) -> Effective {
+        self.vits.precision()
+    }
+
+    /// Why the precision is not the one asked for (e.g. bf16 on a CPU without
+    /// native bf16), if it is not.
+    pub fn precision_note(&self) -> Option<&str> {
+        self.precision_note.as_deref()
     }
 
     /// Samples per frame of the model's durations.

@@ -342,3 +342,44 @@ fn serve_reports_the_espeak_sandbox_at_start() {
         "{line}"
     );
 }
+
+#[test]
+fn precision_falls_back_to_fp32_without_native_bf16_and_says_so() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    let run = |precision: &str, out: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_signet"))
+            .arg("--home")
+            .arg(home())
+            .env(signet::DISABLE_BF16_ENV, "1")
+            .args([
+                "speak",
+                "Precision test.",
+                "--verbose",
+                "--noise-scale",
+                "0",
+            ])
+            .args(["--noise-w", "0", "--precision", precision, "-o"])
+            .arg(scratch.path().join(out))
+            .output()
+            .expect("run signet")
+    };
+    let bf16 = run("bf16", "bf16.wav");
+    let stderr = String::from_utf8_lossy(&bf16.stderr);
+    assert!(bf16.status.success(), "{stderr}");
+    assert!(stderr.contains("decoder precision fp32"), "{stderr}");
+    assert!(stderr.contains("falling back to fp32"), "{stderr}");
+    let fp32 = run("fp32", "fp32.wav");
+    let stderr = String::from_utf8_lossy(&fp32.stderr);
+    assert!(fp32.status.success(), "{stderr}");
+    assert!(stderr.contains("decoder precision fp32"), "{stderr}");
+    assert!(!stderr.contains("falling back"), "{stderr}");
+    let read = |name: &str| std::fs::read(scratch.path().join(name)).expect("output");
+    assert_eq!(
+        read("bf16.wav"),
+        read("fp32.wav"),
+        "the fallback is fp32 exactly"
+    );
+    let bad = run("fp16", "bad.wav");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("auto, fp32 or bf16"));
+}
