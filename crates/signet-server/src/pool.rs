@@ -465,8 +465,10 @@ fn run_job(
     // starts: text errors are a 400, not a cut stream. Later segments are
     // phonemized as the audio of the earlier ones leaves.
     let options = SpeakOptions::default().with_speed(speed);
+    // Audio leaves as each decoding window is ready: a long sentence's first
+    // bytes do not wait for the whole sentence.
     let mut stream = match synth.speak_stream_with(&text, &options) {
-        Ok(s) => s,
+        Ok(s) => s.by_window(true),
         Err(e) => {
             let _ = started.send(Err(text_err(&e)));
             return;
