@@ -30,7 +30,7 @@
 //! sentence). The decoder runs channels-last and in fixed-size overlapping windows; see
 //! `signet-vocoder`. Most of the time goes to oneDNN's convolutions, close to the CPU's peak.
 //! libtorch parallelizes each operation with OpenMP threads ([`set_num_threads`];
-//! [`default_threads`] is one per physical core). Concurrent [`Vits::infer`] calls run at
+//! [`default_threads`] is one per physical core when idle OpenMP threads sleep, else 1). Concurrent [`Vits::infer`] calls run at
 //! the same time on replicas sharing the weights, so on a busy machine several syntheses
 //! with one thread each use the cores better than one synthesis with several.
 //!
@@ -53,8 +53,8 @@ mod vits;
 
 pub use error::AcousticError;
 pub use signet_nn::{
-    default_threads, resolve_precision, set_num_threads, CpuFeatures, Effective, Precision,
-    DISABLE_BF16_ENV,
+    default_threads, omp_wait_is_passive, resolve_precision, set_num_threads, CpuFeatures,
+    Effective, Precision, DISABLE_BF16_ENV, OMP_WAIT_POLICY_ENV,
 };
 pub use signet_schema::{CheckedVits, VitsConfig};
 pub use vits::{Inference, Scales, Synthesis, Vits, FIRST_WINDOW_FRAMES};

@@ -87,7 +87,34 @@ enum Command {
     Registry(registry::RegistryCommand),
 }
 
+/// Starts this program again with libtorch's OpenMP threads set to sleep when idle, unless the
+/// environment already says what they do. The OpenMP runtime reads its wait policy once, as it
+/// loads, before `main`; spinning threads make synthesis several times slower on busy cores
+/// (see `signet::default_threads`), and with sleeping ones a synthesis may use every core.
+fn restart_with_sleeping_omp_threads() {
+    use std::os::unix::process::CommandExt;
+    if std::env::var_os(signet::OMP_WAIT_POLICY_ENV).is_some() {
+        return;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut command = std::process::Command::new(exe);
+    if let Some(arg0) = args.next() {
+        command.arg0(arg0);
+    }
+    let err = command
+        .args(args)
+        .env(signet::OMP_WAIT_POLICY_ENV, "passive")
+        .exec();
+    // Only reached when the restart failed: go on with the runtime's default policy (and one
+    // libtorch thread by default).
+    let _ = err;
+}
+
 fn main() -> ExitCode {
+    restart_with_sleeping_omp_threads();
     std::panic::set_hook(Box::new(|info| {
         let msg = info
             .payload()

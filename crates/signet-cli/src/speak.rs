@@ -92,8 +92,8 @@ pub struct SpeakArgs {
     /// --verbose says so).
     #[arg(long, value_name = "auto|fp32|bf16", default_value = "auto")]
     precision: signet::Precision,
-    /// Threads for libtorch [default: one per physical core, at most 8; see the README on
-    /// throughput].
+    /// Threads for libtorch [default: one per physical core, at most 8, with idle threads
+    /// sleeping (OMP_WAIT_POLICY=passive unless set); see the README on throughput].
     #[arg(long, value_name = "N")]
     threads: Option<usize>,
     /// Largest text accepted, in bytes of UTF-8 [default: 1048576]. Every limit can also

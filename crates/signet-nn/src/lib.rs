@@ -51,13 +51,38 @@ pub fn set_num_threads(n: usize) {
 /// one sentence gain little, and a larger machine is better used by more syntheses at once.
 pub const MAX_DEFAULT_THREADS: usize = 8;
 
-/// Threads for one synthesis when the caller does not say: one per physical core this process
-/// may run on (the CPUs it is allowed, divided by the hardware threads per core), at most
-/// [`MAX_DEFAULT_THREADS`]. Hardware threads of one core share its vector units, which the
-/// convolutions already keep busy, so counting them twice only adds contention.
+/// Environment variable of libtorch's OpenMP runtime that decides what its idle threads do:
+/// `passive` makes them sleep, the default makes them spin. It is read once, when the runtime
+/// loads (before `main`), so it must be in the environment the process starts with.
+pub const OMP_WAIT_POLICY_ENV: &str = "OMP_WAIT_POLICY";
+
+/// Threads for one synthesis when the caller does not say.
+///
+/// With [`OMP_WAIT_POLICY_ENV`]` = passive` in the process's environment: one per physical
+/// core this process may run on (the CPUs it is allowed, divided by the hardware threads per
+/// core, since threads of one core share the vector units the convolutions keep busy), at most
+/// [`MAX_DEFAULT_THREADS`]. Otherwise 1: spinning OpenMP threads on cores that other work
+/// also wants slow a synthesis down several times (measured here on a busy 2-core machine:
+/// 2 spinning threads took 12 to 52 s where 1 thread took 8 to 13 s and 2 sleeping threads
+/// 9 to 11 s). The `signet` command starts itself with the passive policy.
 pub fn default_threads() -> usize {
     let logical = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    (logical / threads_per_core()).clamp(1, MAX_DEFAULT_THREADS)
+    pick_threads(omp_wait_is_passive(), logical, threads_per_core())
+}
+
+/// [`default_threads`] for a wait policy, `logical` allowed CPUs and `per_core` hardware
+/// threads per core.
+fn pick_threads(passive: bool, logical: usize, per_core: usize) -> usize {
+    if passive {
+        (logical / per_core.max(1)).clamp(1, MAX_DEFAULT_THREADS)
+    } else {
+        1
+    }
+}
+
+/// Whether the process's environment makes idle OpenMP threads sleep.
+pub fn omp_wait_is_passive() -> bool {
+    std::env::var(OMP_WAIT_POLICY_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("passive"))
 }
 
 /// Hardware threads per core, from Linux's CPU topology (1 when it cannot be read).
@@ -105,6 +130,16 @@ mod tests {
         assert_eq!(count_cpu_list(""), None);
         assert_eq!(count_cpu_list("3-1"), None);
         assert_eq!(count_cpu_list("x"), None);
+    }
+
+    #[test]
+    fn default_threads_is_one_per_core_only_when_idle_threads_sleep() {
+        assert_eq!(pick_threads(false, 16, 2), 1);
+        assert_eq!(pick_threads(true, 2, 1), 2);
+        assert_eq!(pick_threads(true, 16, 2), 8);
+        assert_eq!(pick_threads(true, 64, 2), MAX_DEFAULT_THREADS);
+        assert_eq!(pick_threads(true, 1, 2), 1);
+        assert_eq!(pick_threads(true, 4, 0), 4);
     }
 
     #[test]

@@ -53,7 +53,9 @@ pub use error::Error;
 pub use options::{SpeakOptions, Speaker, MAX_SPEED, MIN_SPEED};
 /// Seeds the model's noise (libtorch's global generator): the same seed and
 /// input give the same samples with noise on. See [`signet_acoustic::manual_seed`].
-pub use signet_acoustic::{default_threads, manual_seed, Effective, Precision, DISABLE_BF16_ENV};
+pub use signet_acoustic::{
+    default_threads, manual_seed, Effective, Precision, DISABLE_BF16_ENV, OMP_WAIT_POLICY_ENV,
+};
 pub use signet_audio::{
     write_wav_stream, Audio, AudioOptions, Provenance, SampleFormat, VolumeChange, WavInfo,
     WavLimits, WavWriter, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,

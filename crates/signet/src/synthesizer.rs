@@ -93,7 +93,9 @@ impl SynthesizerBuilder {
     }
 
     /// Threads libtorch may use inside one synthesis (default: one per
-    /// physical core, at most 8; see [`default_threads`](crate::default_threads)).
+    /// physical core, at most 8, when the process started with
+    /// `OMP_WAIT_POLICY=passive`, else 1; see
+    /// [`default_threads`](crate::default_threads)).
     ///
     /// This is process-wide: libtorch has one setting per process, and each
     /// thread that synthesizes uses that many. The default suits one synthesis
