@@ -11,7 +11,9 @@
 //! [`Envelope::verify`] is the only place where signatures are counted, for bundles, indexes and
 //! releases alike. It counts **distinct** key ids that the trust store lists for the wanted
 //! role, that are neither revoked nor expired, and whose signature verifies (strict ed25519);
-//! a second signature by the same key id counts nothing. Fewer than the role's threshold is
+//! a second signature by a key id that already counted counts nothing, and a signature that
+//! does not verify never takes a key's place (junk placed first under a trusted key id cannot
+//! hide that key's real signature). Fewer than the role's threshold is
 //! [`SignError::SignatureThreshold`], which lists every signature that did not count and
 //! why.
 //!
@@ -192,8 +194,7 @@ impl Envelope {
                 limit: MAX_ENVELOPE_LEN,
             });
         }
-        let json: EnvelopeJson =
-            serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+        let json: EnvelopeJson = serde_json::from_slice(bytes).map_err(|e| invalid(escaped(&e)))?;
         check_payload_type(&json.payload_type)?;
         if json.signatures.is_empty() {
             return Err(invalid("no signatures".to_owned()));
@@ -276,7 +277,9 @@ impl Envelope {
         let now = crate::time::unix_seconds(now);
         let threshold = trust.threshold(role);
         let message = pae(&self.payload_type, &self.payload);
-        let mut seen = BTreeSet::new();
+        // Only keys whose signature verified are remembered: a junk signature that claims a
+        // trusted key id must not make that key's real signature, later in the list, a
+        // "duplicate" (it would hide a valid signature and fail the threshold).
         let mut valid = BTreeSet::new();
         let mut rejected = Vec::new();
         for s in &self.signatures {
@@ -284,7 +287,7 @@ impl Envelope {
                 key_id: s.key_id.clone(),
                 reason,
             };
-            if !seen.insert(&s.key_id) {
+            if valid.contains(&s.key_id) {
                 rejected.push(reject(Rejection::Duplicate));
                 continue;
             }
@@ -325,6 +328,12 @@ impl Envelope {
             signers: valid.into_iter().collect(),
         })
     }
+}
+
+/// A parser's message with control characters escaped: serde quotes unknown field names, which
+/// come from the (not yet verified) file.
+pub(crate) fn escaped(e: &impl fmt::Display) -> String {
+    signet_io::escape_controls(&e.to_string()).into_owned()
 }
 
 fn check_payload_type(t: &str) -> Result<(), SignError> {
@@ -402,6 +411,39 @@ mod tests {
             env.verify("other", &trust, Role::BundleSigner),
             Err(SignError::PayloadTypeMismatch { .. })
         ));
+    }
+
+    #[test]
+    fn junk_signature_first_does_not_hide_the_real_one() {
+        let a = SecretKey::from_seed(&[1; 32]);
+        let b = SecretKey::from_seed(&[2; 32]);
+        let mut trust = TrustStore::with_key(a.public(), Role::BundleSigner);
+        trust
+            .add(TrustedKey::new(b.public(), Role::BundleSigner))
+            .unwrap();
+        trust.set_threshold(Role::BundleSigner, 2).unwrap();
+        let real = Envelope::sign(T, b"payload".to_vec(), &a).unwrap();
+        // Junk under a's key id first, then a's real signature, then b's.
+        let mut env = Envelope {
+            payload_type: T.to_owned(),
+            payload: b"payload".to_vec(),
+            signatures: vec![Signature {
+                key_id: a.key_id(),
+                sig: [0x55; 64],
+            }],
+        };
+        env.push_signature(real.signatures()[0].clone()).unwrap();
+        env.add_signature(&b).unwrap();
+        let ok = env.verify(T, &trust, Role::BundleSigner).unwrap();
+        assert_eq!(ok.signers().len(), 2);
+        // A second valid signature by a still counts once.
+        env.push_signature(real.signatures()[0].clone()).unwrap();
+        let mut one = trust.clone();
+        one.set_threshold(Role::BundleSigner, 3).unwrap();
+        let (valid, rej) = threshold_err(env.verify(T, &one, Role::BundleSigner));
+        assert_eq!(valid, 2);
+        assert_eq!(rej[0].reason, Rejection::BadSignature);
+        assert_eq!(rej[1].reason, Rejection::Duplicate);
     }
 
     #[test]
