@@ -15,8 +15,15 @@
 //!   ([`Cap::how_to_change`]).
 //!
 //! [`write_atomic`] replaces a file so that it holds either the old or the new bytes, never a
-//! mix; [`write_new_synced`], [`sibling`] and [`sync_dir`] are its pieces, used by writers of
-//! whole folders.
+//! mix ([`write_atomic_private`]: mode 0600 in folders created 0700); [`write_new_synced`],
+//! [`sibling`] and [`sync_dir`] are its pieces, used by writers of whole folders. Sibling names
+//! are unpredictable and carry a separator ([`SIBLING_SEPARATOR`]) that voice and bundle file
+//! names cannot contain, so [`sibling_kind`] matches exactly one target's leftovers.
+//!
+//! [`check_private`] refuses, as ssh does, a file that grants trust (trust store, private key)
+//! or its folder when another user could change it (writable by group or others, or owned by
+//! someone else), naming the path and the `chmod`/`chown` that fixes it.
+//! [`escape_controls`] shows control characters escaped in messages that quote foreign text.
 //!
 //! **Architecture invariant:** this crate depends on nothing of Signet; it knows files, not
 //! what is in them.
@@ -103,6 +110,19 @@ pub enum FileError {
         /// Offset of the first invalid byte.
         offset: usize,
     },
+    /// A file or folder that grants trust (trust store, key, key folder) could be changed by
+    /// someone else: writable by group or others, or owned by another user.
+    #[error("{what} {path} {problem}; someone else could change what Signet trusts (fix: {fix})")]
+    NotPrivate {
+        /// The path.
+        path: PathBuf,
+        /// What it is ("trust store", "private key folder", ...).
+        what: String,
+        /// What is wrong ("is writable by its group (mode 664)").
+        problem: String,
+        /// The command that fixes it (`chmod go-w ...`).
+        fix: String,
+    },
     /// An operating-system call on `path` failed.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -130,6 +150,7 @@ impl FileError {
             | Self::NotARegularFile { path, .. }
             | Self::TooLarge { path, .. }
             | Self::NotUtf8 { path, .. }
+            | Self::NotPrivate { path, .. }
             | Self::Io { path, .. } => path,
         }
     }
@@ -266,25 +287,52 @@ fn too_large(path: &Path, cap: Cap) -> FileError {
     }
 }
 
-/// A fresh hidden name next to a target: `<parent>/.<leaf>.<kind>-<pid>-<n>`.
+/// The separator between a target's name and the kind of a [`sibling`] name. Voice names and
+/// bundle file names cannot contain it, so a sibling of `x` can never be mistaken for a sibling
+/// of another name that merely starts with `x` (`x.tmp-a`).
+pub const SIBLING_SEPARATOR: char = '+';
+
+/// A fresh, unpredictable hidden name next to a target:
+/// `<parent>/.<leaf>+<kind>-<16 random hex digits>` (see [`SIBLING_SEPARATOR`]). The name is
+/// only a name: create it exclusively (`create_new`, `create_dir`), never by opening what may
+/// already be there.
 pub fn sibling(parent: &Path, leaf: &str, kind: &str) -> PathBuf {
+    parent.join(format!(".{leaf}{SIBLING_SEPARATOR}{kind}-{}", random_hex()))
+}
+
+/// If `file_name` is a [`sibling`] name of exactly `leaf`, its kind (`tmp`, `old`, ...).
+pub fn sibling_kind<'a>(file_name: &'a str, leaf: &str) -> Option<&'a str> {
+    let rest = file_name
+        .strip_prefix('.')?
+        .strip_prefix(leaf)?
+        .strip_prefix(SIBLING_SEPARATOR)?;
+    let (kind, _) = rest.split_once('-')?;
+    Some(kind)
+}
+
+/// 16 hex digits from the operating system's random source; should it fail, the process id,
+/// a counter and the clock, which are still unique within this process (names are always
+/// created exclusively, so uniqueness, not secrecy, is what correctness rests on).
+fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::getrandom(&mut bytes).is_ok() {
+        return bytes.iter().map(|b| format!("{b:02x}")).collect();
+    }
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    parent.join(format!(
-        ".{leaf}.{kind}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{:06x}{:04x}{:06x}",
+        std::process::id() & 0xff_ffff,
+        COUNTER.fetch_add(1, Ordering::Relaxed) & 0xffff,
+        nanos & 0xff_ffff
+    )
 }
 
 /// Creates `path` (which must not exist), writes `bytes` and fsyncs the file.
 pub fn write_new_synced(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| FileError::io(path, e))?;
-    f.write_all(bytes).map_err(|e| FileError::io(path, e))?;
-    f.sync_all().map_err(|e| FileError::io(path, e))
+    write_new_with(path, bytes, Privacy::Default)
 }
 
 /// Fsyncs a folder, so renames inside it are durable (a no-op where folders cannot be opened).
@@ -304,6 +352,23 @@ pub fn sync_dir(path: &Path) -> Result<(), FileError> {
 /// the folder), so `path` holds either the old or the new content. Missing parent folders are
 /// created.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    write_atomic_with(path, bytes, Privacy::Default)
+}
+
+/// [`write_atomic`] for a file that grants trust or holds state an attacker would like to
+/// change (trust store, rollback records): on Unix the file is created with mode 0600 and
+/// missing parent folders with mode 0700, whatever the umask.
+pub fn write_atomic_private(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    write_atomic_with(path, bytes, Privacy::OwnerOnly)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Privacy {
+    Default,
+    OwnerOnly,
+}
+
+fn write_atomic_with(path: &Path, bytes: &[u8], privacy: Privacy) -> Result<(), FileError> {
     let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
         FileError::io(
             path,
@@ -317,15 +382,151 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    fs::create_dir_all(&dir).map_err(|e| FileError::io(&dir, e))?;
+    match privacy {
+        Privacy::Default => fs::create_dir_all(&dir).map_err(|e| FileError::io(&dir, e))?,
+        Privacy::OwnerOnly => create_private_dir(&dir)?,
+    }
     let tmp = sibling(&dir, name, "tmp");
-    let result = write_new_synced(&tmp, bytes)
+    let result = write_new_with(&tmp, bytes, privacy)
         .and_then(|()| fs::rename(&tmp, path).map_err(|e| FileError::io(path, e)))
         .and_then(|()| sync_dir(&dir));
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+fn write_new_with(path: &Path, bytes: &[u8], privacy: Privacy) -> Result<(), FileError> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if privacy == Privacy::OwnerOnly {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = privacy;
+    let mut f = options.open(path).map_err(|e| FileError::io(path, e))?;
+    f.write_all(bytes).map_err(|e| FileError::io(path, e))?;
+    f.sync_all().map_err(|e| FileError::io(path, e))
+}
+
+/// Creates `dir` and its missing parents; on Unix each folder this call creates gets mode 0700
+/// (folders that already exist are left as they are: [`check_private`] judges them).
+pub fn create_private_dir(dir: &Path) -> Result<(), FileError> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| FileError::io(dir, e))
+}
+
+/// Refuses, as ssh does, a file or folder that grants trust (`what`: "trust store", "private
+/// key", "private key folder") if someone other than its user could change it:
+///
+/// - `path` itself must be owned by the current user (or root) and not writable by its group
+///   or others;
+/// - its parent folder likewise, unless the folder is sticky (`/tmp`): there others cannot
+///   rename or delete what they do not own.
+///
+/// A missing `path` is [`FileError::NotFound`]. The error names the path and the command that
+/// fixes it. A no-op where Unix permissions do not exist.
+pub fn check_private(path: &Path, what: &str) -> Result<(), FileError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let euid = rustix::process::geteuid().as_raw();
+        let meta = match fs::symlink_metadata(path) {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(FileError::NotFound {
+                    path: path.to_owned(),
+                })
+            }
+            Err(e) => return Err(FileError::io(path, e)),
+        };
+        if let Some((problem, fix)) = judge_private(meta.uid(), meta.mode(), euid, false, path) {
+            return Err(FileError::NotPrivate {
+                path: path.to_owned(),
+                what: what.to_owned(),
+                problem,
+                fix,
+            });
+        }
+        let parent = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let pmeta = fs::metadata(&parent).map_err(|e| FileError::io(&parent, e))?;
+        if let Some((problem, fix)) = judge_private(pmeta.uid(), pmeta.mode(), euid, true, &parent)
+        {
+            return Err(FileError::NotPrivate {
+                path: parent,
+                what: format!("the folder of {what}"),
+                problem,
+                fix,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (path, what);
+    Ok(())
+}
+
+/// The rule of [`check_private`] for one node: `None` if it is private enough, else what is
+/// wrong and the fix.
+#[cfg(unix)]
+fn judge_private(
+    uid: u32,
+    mode: u32,
+    euid: u32,
+    is_parent: bool,
+    path: &Path,
+) -> Option<(String, String)> {
+    const STICKY: u32 = 0o1000;
+    if uid != euid && uid != 0 {
+        return Some((
+            format!("is owned by user id {uid}, not by this user (id {euid}) or root"),
+            format!("chown {euid} {}", path.display()),
+        ));
+    }
+    let writable = mode & 0o022;
+    if writable == 0 || (is_parent && mode & STICKY != 0) {
+        return None;
+    }
+    let who = match writable {
+        0o020 => "its group",
+        0o002 => "everyone",
+        _ => "its group and everyone",
+    };
+    Some((
+        format!("is writable by {who} (mode {:o})", mode & 0o7777),
+        format!("chmod go-w {}", path.display()),
+    ))
+}
+
+/// `text` with every control character (C0, DEL, C1) and every bidirectional override shown
+/// escaped (`\u{1b}`), so a message that quotes foreign text (an unknown field name from a
+/// manifest, a URL, a file's metadata) cannot move the cursor, retitle or clear a terminal.
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    fn dangerous(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(dangerous) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if dangerous(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 #[cfg(test)]
@@ -448,5 +649,101 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.toml")]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn check_private_refuses_group_or_world_writable_files_and_folders() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("trust.toml");
+        write_atomic_private(&path, b"x").unwrap();
+        check_private(&path, "trust store").unwrap();
+        for (mode, who) in [
+            (0o620, "its group"),
+            (0o602, "everyone"),
+            (0o666, "its group and everyone"),
+        ] {
+            fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
+            let err = check_private(&path, "trust store").unwrap_err();
+            let text = err.to_string();
+            assert!(matches!(err, FileError::NotPrivate { .. }), "{err:?}");
+            assert!(text.contains(who), "{text}");
+            assert!(
+                text.contains(&format!("chmod go-w {}", path.display())),
+                "{text}"
+            );
+        }
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        check_private(&path, "trust store").unwrap();
+        // A group-writable folder lets the group swap the file: refused too...
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o770)).unwrap();
+        let err = check_private(&path, "trust store").unwrap_err();
+        assert_eq!(err.path(), tmp.path());
+        // ...unless it is sticky, as /tmp is.
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+        check_private(&path, "trust store").unwrap();
+        fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(matches!(
+            check_private(&tmp.path().join("none"), "trust store"),
+            Err(FileError::NotFound { .. })
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn check_private_refuses_another_users_file() {
+        let p = Path::new("/x/trust.toml");
+        let (problem, fix) = judge_private(1234, 0o100600, 1000, false, p).unwrap();
+        assert!(problem.contains("owned by user id 1234"), "{problem}");
+        assert_eq!(fix, "chown 1000 /x/trust.toml");
+        assert!(judge_private(1000, 0o100600, 1000, false, p).is_none());
+        assert!(judge_private(0, 0o100644, 1000, false, p).is_none());
+        // Sticky only excuses a folder, not the file itself.
+        assert!(judge_private(1000, 0o101666, 1000, false, p).is_some());
+        assert!(judge_private(0, 0o41777, 1000, true, p).is_none());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn private_writes_get_owner_only_modes_whatever_the_umask() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("home/state/x.toml");
+        write_atomic_private(&path, b"1").unwrap();
+        write_atomic_private(&path, b"2").unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        assert_eq!(mode(&tmp.path().join("home")), 0o700);
+        create_private_dir(&tmp.path().join("keys")).unwrap();
+        assert_eq!(mode(&tmp.path().join("keys")), 0o700);
+    }
+
+    #[test]
+    fn sibling_names_match_exactly_one_leaf() {
+        let dir = Path::new("/v");
+        let a = sibling(dir, "x", "tmp");
+        let b = sibling(dir, "x", "tmp");
+        assert_ne!(a, b);
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert_eq!(sibling_kind(name, "x"), Some("tmp"));
+        // A sibling of `x.tmp-a` (a valid voice name) is not a sibling of `x`, and back.
+        let other = sibling(dir, "x.tmp-a", "tmp");
+        let other = other.file_name().unwrap().to_str().unwrap();
+        assert_eq!(sibling_kind(other, "x"), None);
+        assert_eq!(sibling_kind(other, "x.tmp-a"), Some("tmp"));
+        assert_eq!(sibling_kind(name, "x.tmp-a"), None);
+        assert_eq!(sibling_kind(".x.tmp-a", "x"), None);
+    }
+
+    #[test]
+    fn escape_controls_shows_escapes_and_leaves_text_alone() {
+        assert_eq!(escape_controls("plain é ✓"), "plain é ✓");
+        assert_eq!(
+            escape_controls("a\u{1b}]0;owned\u{7}b\nc\u{202e}"),
+            "a\\u{1b}]0;owned\\u{7}b\\u{a}c\\u{202e}"
+        );
+        assert!(!escape_controls("\u{9b}31m").chars().any(char::is_control));
     }
 }

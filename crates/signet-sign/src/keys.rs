@@ -201,10 +201,13 @@ impl SecretKey {
             .map_err(|e| SignError::io(path, e))
     }
 
-    /// Reads a key written by [`write_new`](Self::write_new). On Unix a file readable by group
-    /// or others is refused.
+    /// Reads a key written by [`write_new`](Self::write_new). On Unix a key file readable by
+    /// group or others is refused, and so are a key file or key folder that another user could
+    /// change ([`signet_io::check_private`]: writable by group or others, owned by another
+    /// user), with the path and the `chmod` that fixes it.
     pub fn load(path: &Path) -> Result<Self, SignError> {
-        let (f, len) = signet_io::open_regular(path)?;
+        signet_io::check_private(path, "private key")?;
+        let (f, _) = signet_io::open_regular(path)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -214,19 +217,15 @@ impl SecretKey {
                 return Err(SignError::BadKey {
                     reason: format!(
                         "private key file {} has mode {:o}; it must be readable by its owner \
-                         only (chmod 600)",
+                         only (chmod 600 {})",
                         path.display(),
-                        mode & 0o777
+                        mode & 0o777,
+                        path.display()
                     ),
                 });
             }
         }
-        let bytes = Zeroizing::new(signet_io::read_stream_capped(
-            f,
-            path,
-            len,
-            SECRET_KEY_FILE_CAP,
-        )?);
+        let bytes = read_secret(f, path)?;
         let not_a_key = || SignError::BadKey {
             reason: format!("{} is not a PKCS#8 PEM ed25519 private key", path.display()),
         };
@@ -234,6 +233,40 @@ impl SecretKey {
         let key = SigningKey::from_pkcs8_pem(text).map_err(|_| not_a_key())?;
         Ok(Self { key })
     }
+}
+
+/// Reads a private key file into one zeroizing buffer of the cap + 1 bytes, reserved before the
+/// first read: the buffer never grows, so no copy of key bytes is left behind in a freed,
+/// unzeroed allocation.
+fn read_secret(mut f: std::fs::File, path: &Path) -> Result<Zeroizing<Vec<u8>>, SignError> {
+    use std::io::Read;
+    let cap = usize::try_from(MAX_SECRET_KEY_FILE_LEN).unwrap_or(usize::MAX);
+    let mut buf = Zeroizing::new(vec![0u8; cap.saturating_add(1)]);
+    let mut filled = 0;
+    loop {
+        let Some(rest) = buf.get_mut(filled..) else {
+            break;
+        };
+        if rest.is_empty() {
+            break;
+        }
+        match f.read(rest) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(SignError::io(path, e)),
+        }
+    }
+    if filled > cap {
+        return Err(signet_io::FileError::TooLarge {
+            path: path.to_owned(),
+            cap: MAX_SECRET_KEY_FILE_LEN,
+            how_to_change: SECRET_KEY_FILE_CAP.how_to_change(),
+        }
+        .into());
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 impl fmt::Debug for SecretKey {
@@ -246,14 +279,7 @@ impl fmt::Debug for SecretKey {
 
 /// Creates `dir` (and parents); on Unix a folder this call creates gets mode 0700.
 pub(crate) fn create_private_dir(dir: &Path) -> Result<(), SignError> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| SignError::io(dir, e))
+    Ok(signet_io::create_private_dir(dir)?)
 }
 
 #[cfg(test)]
@@ -361,5 +387,50 @@ mod tests {
             SecretKey::load(&path),
             Err(SignError::BadKey { .. })
         ));
+    }
+
+    #[test]
+    fn key_file_is_read_into_a_buffer_reserved_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("k.key");
+        SecretKey::from_seed(&[9; 32]).write_new(&path).unwrap();
+        let (f, _) = signet_io::open_regular(&path).unwrap();
+        let bytes = read_secret(f, &path).unwrap();
+        // The whole cap was reserved before reading, and the buffer never grew past it.
+        assert_eq!(bytes.capacity(), MAX_SECRET_KEY_FILE_LEN as usize + 1);
+        assert_eq!(&bytes[..], std::fs::read(&path).unwrap().as_slice());
+        let big = tmp.path().join("big.key");
+        std::fs::write(&big, vec![b'A'; MAX_SECRET_KEY_FILE_LEN as usize + 1]).unwrap();
+        let (f, _) = signet_io::open_regular(&big).unwrap();
+        assert!(matches!(
+            read_secret(f, &big),
+            Err(SignError::File(signet_io::FileError::TooLarge { .. }))
+        ));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn key_in_a_group_writable_folder_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("keys");
+        let path = dir.join("k.key");
+        SecretKey::generate().unwrap().write_new(&path).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o775)).unwrap();
+        let err = SecretKey::load(&path).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                SignError::File(signet_io::FileError::NotPrivate { .. })
+            ),
+            "{err:?}"
+        );
+        assert!(
+            text.contains(&format!("chmod go-w {}", dir.display())),
+            "{text}"
+        );
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert!(SecretKey::load(&path).is_ok());
     }
 }

@@ -151,8 +151,11 @@ impl TrustStore {
         store
     }
 
-    /// Reads and strictly parses the file at `path`.
+    /// Reads and strictly parses the file at `path`. A file or folder that someone else could
+    /// change is refused first ([`signet_io::check_private`]: writable by group or others, or
+    /// owned by another user), with the path and the `chmod` that fixes it.
     pub fn load(path: &Path) -> Result<Self, SignError> {
+        signet_io::check_private(path, "trust store")?;
         let bytes = signet_io::read_capped(path, TRUST_STORE_CAP)?;
         Self::parse(&bytes)
     }
@@ -175,7 +178,8 @@ impl TrustStore {
             });
         }
         let text = std::str::from_utf8(bytes).map_err(|e| invalid(format!("not UTF-8: {e}")))?;
-        let file: TrustFile = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        let file: TrustFile =
+            toml::from_str(text).map_err(|e| invalid(crate::envelope::escaped(&e)))?;
         let mut store = Self {
             keys: Vec::new(),
             revoked: BTreeSet::new(),
@@ -242,9 +246,13 @@ impl TrustStore {
         ))
     }
 
-    /// Writes the store to `path` atomically (temporary file, fsync, rename).
+    /// Writes the store to `path` atomically (temporary file, fsync, rename), mode 0600 in a
+    /// folder created 0700.
     pub fn save(&self, path: &Path) -> Result<(), SignError> {
-        Ok(signet_io::write_atomic(path, self.to_toml()?.as_bytes())?)
+        Ok(signet_io::write_atomic_private(
+            path,
+            self.to_toml()?.as_bytes(),
+        )?)
     }
 
     /// Adds a key for a role; the same key twice in the same role is refused.
@@ -396,5 +404,34 @@ mod tests {
         let store = TrustStore::with_key(SecretKey::from_seed(&[3; 32]).public(), Role::IndexRoot);
         store.save(&path).unwrap();
         assert_eq!(TrustStore::load(&path).unwrap(), store);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn group_writable_trust_store_is_refused_with_the_fix() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("trust.toml");
+        TrustStore::new().save(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let err = TrustStore::load_or_empty(&path).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                SignError::File(signet_io::FileError::NotPrivate { .. })
+            ),
+            "{err:?}"
+        );
+        assert!(
+            text.contains("trust store") && text.contains("its group"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("chmod go-w {}", path.display())),
+            "{text}"
+        );
     }
 }
