@@ -15,13 +15,15 @@
 //! Installing: `<voices>/<name>/` holds one bundle; next to it live hidden helpers
 //! `.<name>.lock` (an advisory lock held for the whole install or removal, so concurrent
 //! installs of the same voice run one after the other) and, only while an install runs,
-//! `.<name>.tmp-*` (the new copy being written). An install writes the exact verified bytes
+//! `.<name>+tmp-*` (the new copy being written). The `+` is a character voice names cannot
+//! contain, so clean-up matches exactly one voice's leftovers, never those of a voice whose
+//! name merely starts with this one's (`x` and `x.tmp-a`). An install writes the exact verified bytes
 //! into the temporary folder, fsyncs every file and the folder, verifies the copy again against
 //! the trust store, and then swaps it in: on Linux with one atomic exchange of the two folders
 //! (`renameat2(RENAME_EXCHANGE)`), elsewhere with two renames. A crash before the swap leaves
 //! the old bundle untouched (the stray temporary folder is removed by the next install); on
 //! systems without the exchange, a crash between the two renames leaves the old bundle at
-//! `.<name>.old-*`, which the next install or removal of that voice moves back first.
+//! `.<name>+old-*`, which the next install or removal of that voice moves back first.
 //!
 //! A bundle whose version is lower than the installed one is refused
 //! ([`RegistryError::Rollback`]), and so is a different bundle with the same version;
@@ -321,9 +323,6 @@ fn lock_exclusive(_file: &File) -> std::io::Result<()> {
 /// missing but an old copy was set aside, it is moved back.
 fn recover(voices_dir: &Path, name: &str) -> Result<(), RegistryError> {
     let dest = voices_dir.join(name);
-    let tmp_prefix = format!(".{name}.tmp-");
-    let old_prefix = format!(".{name}.old-");
-    let removed_prefix = format!(".{name}.removed-");
     let mut old = Vec::new();
     for entry in fs::read_dir(voices_dir).map_err(|e| RegistryError::io(voices_dir, e))? {
         let entry = entry.map_err(|e| RegistryError::io(voices_dir, e))?;
@@ -331,10 +330,14 @@ fn recover(voices_dir: &Path, name: &str) -> Result<(), RegistryError> {
         let Some(n) = file_name.to_str() else {
             continue;
         };
-        if n.starts_with(&tmp_prefix) || n.starts_with(&removed_prefix) {
-            let _ = fs::remove_dir_all(entry.path());
-        } else if n.starts_with(&old_prefix) {
-            old.push(entry.path());
+        // Exactly this voice's leftovers: voice names cannot contain the separator, so
+        // `.x+tmp-...` is never another voice's (`x.tmp-a`'s are `.x.tmp-a+tmp-...`).
+        match signet_io::sibling_kind(n, name) {
+            Some("tmp" | "removed") => {
+                let _ = fs::remove_dir_all(entry.path());
+            }
+            Some("old") => old.push(entry.path()),
+            _ => {}
         }
     }
     old.sort();
@@ -438,8 +441,8 @@ mod tests {
         install_bundle(&src, &voices, &trust).unwrap();
         // Simulate a crash between the two renames of the fallback path, plus a stray copy.
         let dest = voices.join("test-voice");
-        fs::rename(&dest, voices.join(".test-voice.old-1-0")).unwrap();
-        fs::create_dir(voices.join(".test-voice.tmp-1-1")).unwrap();
+        fs::rename(&dest, voices.join(".test-voice+old-0001")).unwrap();
+        fs::create_dir(voices.join(".test-voice+tmp-0002")).unwrap();
         let _lock = lock(&voices, "test-voice").unwrap();
         recover(&voices, "test-voice").unwrap();
         assert!(verify_bundle_dir(&dest, &trust).is_ok());
@@ -449,5 +452,36 @@ mod tests {
             .collect();
         names.sort();
         assert_eq!(names, [".test-voice.lock", "test-voice"]);
+    }
+
+    #[test]
+    fn cleanup_leaves_other_voices_temporary_folders_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let voices = tmp.path().join("voices");
+        fs::create_dir_all(&voices).unwrap();
+        // Leftovers of voices whose valid names start with `x.`; under the old naming
+        // (`.<name>.tmp-*`) each of them matched the prefix `.x.tmp-` or `.x.old-`.
+        let theirs = [
+            sibling(&voices, "x.tmp-a", "tmp"),
+            sibling(&voices, "x.old-a", "old"),
+            sibling(&voices, "x.removed-a", "removed"),
+            voices.join(".x.tmp-a"),
+            voices.join(".x.old-a"),
+        ];
+        for d in &theirs {
+            fs::create_dir(d).unwrap();
+        }
+        let mine = sibling(&voices, "x", "tmp");
+        fs::create_dir(&mine).unwrap();
+        let _lock = lock(&voices, "x").unwrap();
+        recover(&voices, "x").unwrap();
+        assert!(!mine.exists());
+        for d in &theirs {
+            assert!(d.exists(), "{} was removed", d.display());
+        }
+        assert!(
+            !voices.join("x").exists(),
+            "another voice's old copy was moved in"
+        );
     }
 }
