@@ -174,7 +174,9 @@ fn one_line(e: &anyhow::Error) -> String {
         }
         out.push_str(&s);
     }
-    out.replace('\n', " ")
+    // Messages may quote foreign text (a manifest's unknown field, a server's reason): show
+    // control characters escaped, never raw on the user's terminal.
+    signet_io::escape_controls(&out.replace('\n', " ")).into_owned()
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

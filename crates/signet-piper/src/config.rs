@@ -71,7 +71,7 @@ fn scale(root: &Value, key: &str, default: f32) -> Result<f32, PiperError> {
 /// Parses and checks the config bytes.
 pub(crate) fn parse_config(bytes: &[u8]) -> Result<PiperConfig, PiperError> {
     let root: Value = serde_json::from_slice(bytes).map_err(|e| PiperError::ConfigSyntax {
-        reason: e.to_string(),
+        reason: signet_io::escape_controls(&e.to_string()).into_owned(),
     })?;
     if !root.is_object() {
         return Err(PiperError::ConfigSyntax {

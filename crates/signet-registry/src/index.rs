@@ -98,6 +98,11 @@ fn invalid(reason: impl Into<String>) -> RegistryError {
     }
 }
 
+/// A parser's message with control characters escaped (serde quotes unknown field names).
+fn escaped(e: &impl std::fmt::Display) -> String {
+    signet_io::escape_controls(&e.to_string()).into_owned()
+}
+
 fn is_hex_digest(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
@@ -113,7 +118,7 @@ impl Index {
                 limit: MAX_INDEX_LEN,
             });
         }
-        let index: Index = serde_json::from_slice(payload).map_err(|e| invalid(e.to_string()))?;
+        let index: Index = serde_json::from_slice(payload).map_err(|e| invalid(escaped(&e)))?;
         index.validate()?;
         Ok(index)
     }
@@ -266,7 +271,8 @@ impl IndexState {
         const CAP: Cap = Cap::new(64 * 1024, "a fixed limit of the index state file");
         let bytes = signet_io::read_capped(path, CAP)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| invalid(format!("index state: {e}")))?;
-        toml::from_str(text).map_err(|e| invalid(format!("index state {}: {e}", path.display())))
+        toml::from_str(text)
+            .map_err(|e| invalid(format!("index state {}: {}", path.display(), escaped(&e))))
     }
 
     /// Writes the state file atomically.

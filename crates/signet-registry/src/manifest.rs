@@ -156,7 +156,7 @@ pub(crate) fn parse_manifest(bytes: &[u8]) -> Result<Manifest, RegistryError> {
         reason: format!("not UTF-8: {e}"),
     })?;
     let manifest: Manifest = toml::from_str(text).map_err(|e| RegistryError::ManifestSyntax {
-        reason: e.message().to_owned(),
+        reason: signet_io::escape_controls(e.message()).into_owned(),
     })?;
     validate(&manifest)?;
     Ok(manifest)

@@ -210,8 +210,12 @@ impl<'a> SafeTensors<'a> {
         if header.first() != Some(&b'{') {
             return Err(RegistryError::safetensors("header does not start with `{`"));
         }
-        let raw: RawHeader = serde_json::from_slice(header)
-            .map_err(|e| RegistryError::safetensors(format!("header JSON: {e}")))?;
+        let raw: RawHeader = serde_json::from_slice(header).map_err(|e| {
+            RegistryError::safetensors(format!(
+                "header JSON: {}",
+                signet_io::escape_controls(&e.to_string())
+            ))
+        })?;
 
         let mut tensors = BTreeMap::new();
         let mut ranges = Vec::with_capacity(raw.tensors.len());
@@ -392,8 +396,12 @@ pub fn write_safetensors(
         );
         offset = end;
     }
-    let mut json = serde_json::to_vec(&header)
-        .map_err(|e| RegistryError::safetensors(format!("header JSON: {e}")))?;
+    let mut json = serde_json::to_vec(&header).map_err(|e| {
+        RegistryError::safetensors(format!(
+            "header JSON: {}",
+            signet_io::escape_controls(&e.to_string())
+        ))
+    })?;
     while json.len() % 8 != 0 {
         json.push(b' ');
     }

@@ -327,3 +327,36 @@ proptest! {
         let _ = Manifest::parse(&b);
     }
 }
+
+#[test]
+fn escape_sequence_in_an_envelope_field_name_is_shown_escaped() {
+    let fx = fixture();
+    let path = fx.dir.join(signet_registry::SIGNATURE_FILE);
+    let json = fs::read_to_string(&path).unwrap();
+    // An unknown field whose name retitles and clears a terminal if printed raw.
+    let evil = json.replacen('{', "{\"\\u001b]0;owned\\u0007\\u001b[2J\": 1,", 1);
+    fs::write(&path, evil).unwrap();
+    let e = err(&fx.dir);
+    let text = e.to_string();
+    assert!(text.contains("unknown field"), "{text}");
+    assert!(
+        !text.chars().any(char::is_control),
+        "raw control in {text:?}"
+    );
+    assert!(text.contains("\\u{1b}]0;owned\\u{7}\\u{1b}[2J"), "{text}");
+}
+
+#[test]
+fn escape_sequence_in_a_manifest_field_name_is_shown_escaped() {
+    let fx = fixture();
+    let path = fx.dir.join("manifest.toml");
+    let text = fs::read_to_string(&path).unwrap();
+    fs::write(&path, format!("\"\\u001b[2J\" = 1\n{text}")).unwrap();
+    sign_manifest(&fx.dir, &key());
+    let text = err(&fx.dir).to_string();
+    assert!(
+        !text.chars().any(char::is_control),
+        "raw control in {text:?}"
+    );
+    assert!(text.contains("\\u{1b}[2J"), "{text}");
+}
