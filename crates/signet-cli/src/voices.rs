@@ -25,6 +25,13 @@ pub enum VoicesCommand {
         /// With an index URL: trust only this CA (PEM) for the server's certificate.
         #[arg(long, value_name = "PEM")]
         ca: Option<PathBuf>,
+        /// With an index URL: the most the whole download may take, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 3600.0, value_parser = positive_seconds)]
+        download_timeout: f64,
+        /// With an index URL: the slowest transfer accepted, in bytes per second averaged over
+        /// 30 s (0: no minimum).
+        #[arg(long, value_name = "BYTES_PER_SECOND", default_value_t = signet_fetch::DEFAULT_MIN_BYTES_PER_SECOND)]
+        min_download_rate: u64,
         /// Tests only: allow plain http:// to a loopback host.
         #[arg(long, hide = true)]
         allow_loopback_http_for_tests: bool,
@@ -74,15 +81,22 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
             source,
             name,
             ca,
+            download_timeout,
+            min_download_rate,
             allow_loopback_http_for_tests,
         } => {
             if source.contains("://") {
                 let name = name.context("installing from an index URL needs --name VOICE")?;
+                let limits = crate::registry::DownloadLimits {
+                    deadline: std::time::Duration::from_secs_f64(download_timeout),
+                    min_bytes_per_second: min_download_rate,
+                };
                 crate::registry::install_remote(
                     &store,
                     &source,
                     &name,
                     ca.as_deref(),
+                    limits,
                     allow_loopback_http_for_tests,
                 )
             } else {
@@ -230,8 +244,7 @@ fn import_piper(
             store.voices_dir().display()
         );
     }
-    std::fs::create_dir_all(store.voices_dir())
-        .with_context(|| format!("cannot create {}", store.voices_dir().display()))?;
+    signet_io::create_private_dir(&store.voices_dir())?;
     let mut options = signet_piper::ImportOptions::default();
     options.name = Some(name);
     options.license = license;
@@ -250,5 +263,18 @@ fn human_size(bytes: u64) -> String {
         format!("{:.1} MiB", bytes as f64 / MIB)
     } else {
         format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// A duration in seconds: a finite number above 0 and at most a year (decimals allowed).
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    let v: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds (e.g. 600 or 0.5)"))?;
+    if v.is_finite() && v > 0.0 && v <= 366.0 * 86_400.0 {
+        Ok(v)
+    } else {
+        Err(format!("{text} is not between 0 and a year of seconds"))
     }
 }

@@ -145,6 +145,31 @@ pub enum RegistryError {
         /// The version offered.
         offered: u64,
     },
+    /// A bundle older than the highest version of that voice ever installed here, at install
+    /// or at load (an older signed bundle copied over the installed one).
+    #[error(
+        "rollback refused: voice {name:?} version {highest} was installed before (recorded in \
+         {record}), this bundle is version {offered}; install version {highest} or later, or \
+         delete the record to downgrade on purpose"
+    )]
+    RollbackBelowRecord {
+        /// The voice.
+        name: String,
+        /// The highest version installed before.
+        highest: u64,
+        /// The version offered or found installed.
+        offered: u64,
+        /// The file holding the record.
+        record: PathBuf,
+    },
+    /// A version record (rollback protection) is damaged.
+    #[error("version record {path} is damaged: {reason}; restore it, or delete it to start again")]
+    VersionRecordInvalid {
+        /// The record.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A signed bundle names another voice than the one it was installed or listed as
     /// (mix-and-match).
     #[error("bundle is signed as voice {found:?}, but was found under the name {expected:?}")]

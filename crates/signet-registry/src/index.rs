@@ -14,7 +14,8 @@
 //! fetches the files one by one, each capped at its declared size, into a temporary folder, and
 //! then verifies that folder as a bundle like any other. A client keeps the last index version
 //! it accepted ([`IndexState`]) and refuses an older one (rollback), a different index with the
-//! same version, and an expired one (freeze). A bundle is taken only under the name the index
+//! same version, and an expired one (freeze). [`IndexStates`] keeps that state per index-root
+//! key rather than per URL, raised monotonically under a lock. A bundle is taken only under the name the index
 //! lists, and its signed manifest must carry that name and version (mix-and-match).
 
 use std::collections::BTreeSet;
@@ -26,7 +27,7 @@ use sha2::{Digest, Sha256};
 
 use signet_io::Cap;
 use signet_sign::time::{format_rfc3339, parse_rfc3339, unix_seconds};
-use signet_sign::{Envelope, Role, SecretKey, TrustStore};
+use signet_sign::{Envelope, KeyId, Role, SecretKey, TrustStore};
 
 use crate::bundle::{verify_bundle_dir, VerifiedBundle, MAX_FILE_LEN};
 use crate::error::RegistryError;
@@ -237,6 +238,7 @@ fn check_relative_url(url: &str) -> Result<(), RegistryError> {
 pub struct VerifiedIndex {
     index: Index,
     digest: String,
+    signers: Vec<KeyId>,
 }
 
 impl VerifiedIndex {
@@ -248,6 +250,65 @@ impl VerifiedIndex {
     /// SHA-256 of the signed payload.
     pub fn digest(&self) -> &str {
         &self.digest
+    }
+
+    /// The index-root keys whose signatures counted (empty when opened with [`open_index`]).
+    pub fn signers(&self) -> &[KeyId] {
+        &self.signers
+    }
+}
+
+/// The rollback state of every index this client has accepted, one file per index-root key:
+/// `<dir>/<key id>.toml` holds the highest index version that key signed and was accepted, with
+/// its digest. Keyed by the signing key, not by the URL, so another spelling of the URL or a
+/// mirror starts from the same state. Records are written 0600 in a 0700 folder, and only ever
+/// raised, under an exclusive lock on `<dir>/.lock`, so two installs finishing in either order
+/// leave the higher version.
+#[derive(Debug, Clone)]
+pub struct IndexStates {
+    dir: std::path::PathBuf,
+}
+
+impl IndexStates {
+    /// The states kept in `dir` (created when first written).
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// The folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The record of `key`.
+    pub fn path(&self, key: &KeyId) -> std::path::PathBuf {
+        self.dir.join(format!("{key}.toml"))
+    }
+
+    /// The state of the highest version any of `signers` accepted before (version 0 if none).
+    pub fn highest(&self, signers: &[KeyId]) -> Result<IndexState, RegistryError> {
+        let mut best = IndexState::default();
+        for key in signers {
+            let state = IndexState::load(&self.path(key))?;
+            if state.version > best.version {
+                best = state;
+            }
+        }
+        Ok(best)
+    }
+
+    /// Remembers `index` for each key that signed it, raising each record and never lowering
+    /// one (a record already at a higher version is kept).
+    pub fn record(&self, index: &VerifiedIndex) -> Result<(), RegistryError> {
+        signet_io::create_private_dir(&self.dir)?;
+        let _lock = crate::store::lock_file(&self.dir.join(".lock"))?;
+        for key in &index.signers {
+            let path = self.path(key);
+            if IndexState::load(&path)?.version < index.index.version {
+                accept_index(index).save(&path)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -275,12 +336,12 @@ impl IndexState {
             .map_err(|e| invalid(format!("index state {}: {}", path.display(), escaped(&e))))
     }
 
-    /// Writes the state file atomically.
+    /// Writes the state file atomically (mode 0600, in a folder created 0700).
     pub fn save(&self, path: &Path) -> Result<(), RegistryError> {
         let text = toml::to_string(self).map_err(|e| RegistryError::Serialize {
             reason: e.to_string(),
         })?;
-        Ok(signet_io::write_atomic(path, text.as_bytes())?)
+        Ok(signet_io::write_atomic_private(path, text.as_bytes())?)
     }
 }
 
@@ -293,6 +354,33 @@ pub fn open_index(
     state: &IndexState,
     now: SystemTime,
 ) -> Result<VerifiedIndex, RegistryError> {
+    let (index, digest, _) = verify_index(envelope_bytes, trust, now)?;
+    check_fresh(index, digest, state, now)
+}
+
+/// [`open_index`] with the rollback state kept per index-root key in `states`: the index is
+/// compared with the highest version any of its signing keys has vouched for before, however
+/// its URL was spelled (`…/index.json?`, `:443`, a mirror). Call [`IndexStates::record`] once
+/// the index is used.
+pub fn open_index_with_states(
+    envelope_bytes: &[u8],
+    trust: &TrustStore,
+    states: &IndexStates,
+    now: SystemTime,
+) -> Result<VerifiedIndex, RegistryError> {
+    let (index, digest, signers) = verify_index(envelope_bytes, trust, now)?;
+    let state = states.highest(&signers)?;
+    let mut verified = check_fresh(index, digest, &state, now)?;
+    verified.signers = signers;
+    Ok(verified)
+}
+
+/// Size cap, strict parse and `index-root` threshold; the payload and the keys that signed it.
+fn verify_index(
+    envelope_bytes: &[u8],
+    trust: &TrustStore,
+    now: SystemTime,
+) -> Result<(Index, String, Vec<KeyId>), RegistryError> {
     if envelope_bytes.len() as u64 > MAX_INDEX_LEN {
         return Err(RegistryError::TooLarge {
             what: "index".to_owned(),
@@ -304,6 +392,16 @@ pub fn open_index(
     let payload = verified.payload();
     let index = Index::parse(payload)?;
     let digest = hex::encode(Sha256::digest(payload));
+    Ok((index, digest, verified.signers().to_vec()))
+}
+
+/// Expiry (freeze) and version against `state` (rollback).
+fn check_fresh(
+    index: Index,
+    digest: String,
+    state: &IndexState,
+    now: SystemTime,
+) -> Result<VerifiedIndex, RegistryError> {
     let expires = index.expires_unix()?;
     if expires <= unix_seconds(now) {
         return Err(RegistryError::IndexExpired {
@@ -323,7 +421,11 @@ pub fn open_index(
             offered: index.version,
         });
     }
-    Ok(VerifiedIndex { index, digest })
+    Ok(VerifiedIndex {
+        index,
+        digest,
+        signers: Vec::new(),
+    })
 }
 
 /// The state to remember after accepting `index`.

@@ -28,6 +28,15 @@
 //! A bundle whose version is lower than the installed one is refused
 //! ([`RegistryError::Rollback`]), and so is a different bundle with the same version;
 //! reinstalling the identical bundle changes nothing.
+//!
+//! Rollback at rest: next to each voice, `.<name>+highest` records the highest version of it
+//! ever installed, raised (never lowered) under the voice's lock after each install. Installs
+//! and loads ([`verify_installed`]) refuse a bundle below it
+//! ([`RegistryError::RollbackBelowRecord`]), so an older signed bundle copied into
+//! `voices/<name>/`, or offered by an index after the index state was deleted, is refused. The
+//! record outlives a removal (`signet voices remove` then installing an older version is a
+//! downgrade: delete the record to allow it). A voice installed before records were kept gets
+//! one when first loaded.
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -198,7 +207,7 @@ pub fn install_verified(
 ) -> Result<Installed, RegistryError> {
     let name = bundle.manifest().name.clone();
     let version = bundle.manifest().version;
-    fs::create_dir_all(voices_dir).map_err(|e| RegistryError::io(voices_dir, e))?;
+    signet_io::create_private_dir(voices_dir)?;
     let leaf = name.as_str();
     let _lock = lock(voices_dir, leaf)?;
     recover(voices_dir, leaf)?;
@@ -207,6 +216,8 @@ pub fn install_verified(
     let previous = installed_manifest(&dest)?;
     if let Some((installed, bytes)) = &previous {
         if *installed == version && bytes.as_slice() == bundle.manifest_bytes() {
+            check_high_water(voices_dir, &name, version)?;
+            raise_high_water(voices_dir, leaf, version)?;
             return Ok(Installed {
                 name,
                 version,
@@ -223,6 +234,7 @@ pub fn install_verified(
             });
         }
     }
+    check_high_water(voices_dir, &name, version)?;
 
     let tmp = sibling(voices_dir, leaf, "tmp");
     fs::create_dir(&tmp).map_err(|e| RegistryError::io(&tmp, e))?;
@@ -236,6 +248,7 @@ pub fn install_verified(
         let _ = fs::remove_dir_all(&tmp);
     }
     result?;
+    raise_high_water(voices_dir, leaf, version)?;
     Ok(Installed {
         name,
         version,
@@ -265,7 +278,73 @@ pub fn verify_installed(
             found: bundle.manifest().name.to_string(),
         });
     }
+    let version = bundle.manifest().version;
+    check_high_water(voices_dir, name, version)?;
+    if read_high_water(voices_dir, name.as_str())?.is_none() {
+        // A voice installed before marks were kept: remember it now (best effort; a store this
+        // process cannot write is still loaded).
+        if let Ok(_lock) = lock(voices_dir, name.as_str()) {
+            let _ = raise_high_water(voices_dir, name.as_str(), version);
+        }
+    }
     Ok(bundle)
+}
+
+/// The file recording the highest version of `name` ever installed: `.<name>+highest` in the
+/// voices folder (the separator keeps it apart from every voice's name and leftovers).
+pub fn high_water_path(voices_dir: &Path, name: &VoiceName) -> PathBuf {
+    high_water_file(voices_dir, name.as_str())
+}
+
+fn high_water_file(voices_dir: &Path, name: &str) -> PathBuf {
+    voices_dir.join(format!(".{name}{}highest", signet_io::SIBLING_SEPARATOR))
+}
+
+/// The recorded high-water mark of `name`, if any.
+fn read_high_water(voices_dir: &Path, name: &str) -> Result<Option<u64>, RegistryError> {
+    const CAP: signet_io::Cap = signet_io::Cap::new(64, "a fixed limit of a version record");
+    let path = high_water_file(voices_dir, name);
+    let text = match signet_io::read_capped_string(&path, CAP) {
+        Ok(t) => t,
+        Err(signet_io::FileError::NotFound { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    text.trim()
+        .parse::<u64>()
+        .map(Some)
+        .map_err(|_| RegistryError::VersionRecordInvalid {
+            path,
+            reason: "it does not hold one decimal version number".to_owned(),
+        })
+}
+
+/// Refuses `version` of `name` if a higher version was installed before.
+fn check_high_water(
+    voices_dir: &Path,
+    name: &VoiceName,
+    version: u64,
+) -> Result<(), RegistryError> {
+    match read_high_water(voices_dir, name.as_str())? {
+        Some(highest) if version < highest => Err(RegistryError::RollbackBelowRecord {
+            name: name.to_string(),
+            highest,
+            offered: version,
+            record: high_water_file(voices_dir, name.as_str()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Raises the high-water mark of `name` to `version`; never lowers it. The caller holds the
+/// voice's lock, so two installs cannot interleave their read and write.
+fn raise_high_water(voices_dir: &Path, name: &str, version: u64) -> Result<(), RegistryError> {
+    if read_high_water(voices_dir, name)?.is_some_and(|h| h >= version) {
+        return Ok(());
+    }
+    Ok(signet_io::write_atomic_private(
+        &high_water_file(voices_dir, name),
+        format!("{version}\n").as_bytes(),
+    )?)
 }
 
 /// Removes the installed voice `name`; [`RegistryError::NotInstalled`] if there is none.
@@ -296,7 +375,12 @@ pub fn remove_bundle(voices_dir: &Path, name: &VoiceName) -> Result<(), Registry
 
 /// An exclusive advisory lock on `.<name>.lock`, released when the file is dropped.
 fn lock(voices_dir: &Path, name: &str) -> Result<File, RegistryError> {
-    let path = voices_dir.join(format!(".{name}.lock"));
+    lock_file(&voices_dir.join(format!(".{name}.lock")))
+}
+
+/// An exclusive advisory lock on the file `path` (created if missing), released on drop.
+pub(crate) fn lock_file(path: &Path) -> Result<File, RegistryError> {
+    let path = path.to_owned();
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -451,7 +535,10 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         names.sort();
-        assert_eq!(names, [".test-voice.lock", "test-voice"]);
+        assert_eq!(
+            names,
+            [".test-voice+highest", ".test-voice.lock", "test-voice"]
+        );
     }
 
     #[test]

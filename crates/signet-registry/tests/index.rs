@@ -4,7 +4,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use signet_registry::index::{
-    accept_index, open_index, publish_index, Index, IndexState, INDEX_PAYLOAD_TYPE,
+    accept_index, open_index, open_index_with_states, publish_index, Index, IndexState,
+    IndexStates, INDEX_PAYLOAD_TYPE,
 };
 use signet_registry::{RegistryError, Role, SecretKey, TrustedKey, VoiceName};
 use signet_sign::{Envelope, SignError};
@@ -211,4 +212,43 @@ fn index_fuzz_seed_parses() {
 
 fn vn(name: &str) -> VoiceName {
     VoiceName::new(name).unwrap()
+}
+
+#[test]
+fn index_states_are_raised_never_lowered_by_concurrent_installs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let states = IndexStates::new(tmp.path().join("index-state"));
+    let fixtures: Vec<_> = (1..=8).map(published).collect();
+    // Every install opened its index before any finished: all pass the rollback check.
+    let opened: Vec<_> = fixtures
+        .iter()
+        .map(|(bytes, _)| {
+            open_index_with_states(bytes, &trust_with_root(), &states, at(NOW)).unwrap()
+        })
+        .collect();
+    assert_eq!(opened[0].signers(), &[root().key_id()]);
+    std::thread::scope(|s| {
+        for v in opened.iter().rev() {
+            let states = &states;
+            s.spawn(move || states.record(v).unwrap());
+        }
+    });
+    assert_eq!(states.highest(&[root().key_id()]).unwrap().version, 8);
+    // Now an older index is refused, whatever URL it came from: the state is the key's.
+    match open_index_with_states(&fixtures[6].0, &trust_with_root(), &states, at(NOW)) {
+        Err(RegistryError::IndexRollback {
+            seen: 8,
+            offered: 7,
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(states.path(&root().key_id()))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 }

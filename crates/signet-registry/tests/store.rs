@@ -155,7 +155,9 @@ fn concurrent_installs_of_the_same_voice() {
             s.spawn(move || {
                 // Older versions may lose the race and be refused as rollbacks; nothing else.
                 match install_bundle(src, &voices, &trust()) {
-                    Ok(_) | Err(RegistryError::Rollback { .. }) => {}
+                    Ok(_)
+                    | Err(RegistryError::Rollback { .. })
+                    | Err(RegistryError::RollbackBelowRecord { .. }) => {}
                     Err(e) => panic!("{e}"),
                 }
             });
@@ -167,7 +169,77 @@ fn concurrent_installs_of_the_same_voice() {
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
-    assert_eq!(names.len(), 2, "leftovers: {names:?}");
+    assert_eq!(names.len(), 3, "leftovers: {names:?}");
+    // The record is the highest version, whatever order the installs finished in.
+    let record = signet_registry::store::high_water_path(&voices, &vn("en_US-test-medium"));
+    assert_eq!(fs::read_to_string(record).unwrap().trim(), "6");
+}
+
+#[test]
+fn older_signed_bundle_copied_over_the_installed_one_is_refused_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let voices = tmp.path().join("voices");
+    let v3 = bundle_with_version(tmp.path(), "v3", 3, 1.0);
+    let v4 = bundle_with_version(tmp.path(), "v4", 4, 4.0);
+    install_bundle(&v3, &voices, &trust()).unwrap();
+    install_bundle(&v4, &voices, &trust()).unwrap();
+    // Someone swaps the older, validly signed bundle in by hand.
+    let dest = voices.join("en_US-test-medium");
+    fs::remove_dir_all(&dest).unwrap();
+    fs::create_dir(&dest).unwrap();
+    for e in fs::read_dir(&v3).unwrap() {
+        let e = e.unwrap();
+        fs::copy(e.path(), dest.join(e.file_name())).unwrap();
+    }
+    let err = verify_installed(&voices, &vn("en_US-test-medium"), &trust()).unwrap_err();
+    match &err {
+        RegistryError::RollbackBelowRecord {
+            highest: 4,
+            offered: 3,
+            record,
+            ..
+        } => assert!(err.to_string().contains(&record.display().to_string())),
+        other => panic!("{other:?}"),
+    }
+    // Removing the voice does not forget the record: reinstalling v3 is refused too.
+    remove_bundle(&voices, &vn("en_US-test-medium")).unwrap();
+    assert!(matches!(
+        install_bundle(&v3, &voices, &trust()),
+        Err(RegistryError::RollbackBelowRecord { highest: 4, .. })
+    ));
+    install_bundle(&v4, &voices, &trust()).unwrap();
+}
+
+#[test]
+fn voice_installed_before_records_were_kept_gets_one_at_load() {
+    let tmp = tempfile::tempdir().unwrap();
+    let voices = tmp.path().join("voices");
+    let v4 = bundle_with_version(tmp.path(), "v4", 4, 4.0);
+    install_bundle(&v4, &voices, &trust()).unwrap();
+    let record = signet_registry::store::high_water_path(&voices, &vn("en_US-test-medium"));
+    fs::remove_file(&record).unwrap();
+    verify_installed(&voices, &vn("en_US-test-medium"), &trust()).unwrap();
+    assert_eq!(fs::read_to_string(&record).unwrap().trim(), "4");
+    fs::write(&record, "four").unwrap();
+    assert!(matches!(
+        verify_installed(&voices, &vn("en_US-test-medium"), &trust()),
+        Err(RegistryError::VersionRecordInvalid { .. })
+    ));
+}
+
+#[cfg(unix)]
+#[test]
+fn store_folder_and_records_are_created_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let voices = tmp.path().join("home/voices");
+    let v3 = bundle_with_version(tmp.path(), "v3", 3, 1.0);
+    install_bundle(&v3, &voices, &trust()).unwrap();
+    let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&voices), 0o700);
+    assert_eq!(mode(&tmp.path().join("home")), 0o700);
+    let record = signet_registry::store::high_water_path(&voices, &vn("en_US-test-medium"));
+    assert_eq!(mode(&record), 0o600);
 }
 
 fn vn(name: &str) -> VoiceName {
