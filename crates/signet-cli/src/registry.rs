@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use sha2::{Digest, Sha256};
 use signet::Store;
 use signet_fetch::{FetchOptions, Fetcher, HttpPolicy};
 use signet_registry::index::{publish_index, Index, INDEX_PAYLOAD_TYPE};
@@ -109,15 +108,26 @@ fn unix_now() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// How long a remote install may take and how slow it may get (`--download-timeout`,
+/// `--min-download-rate`).
+#[derive(Debug, Clone, Copy)]
+pub struct DownloadLimits {
+    pub deadline: std::time::Duration,
+    pub min_bytes_per_second: u64,
+}
+
 /// Installs `name` from the signed index at `url` (see `signet voices install`).
 pub fn install_remote(
     store: &Store,
     url: &str,
     name: &signet::store::VoiceName,
     ca: Option<&Path>,
+    limits: DownloadLimits,
     allow_loopback_http: bool,
 ) -> Result<()> {
     let mut options = FetchOptions::default();
+    options.deadline = limits.deadline;
+    options.min_rate.bytes_per_second = limits.min_bytes_per_second;
     if let Some(ca) = ca {
         const CAP: signet_io::Cap = signet_io::Cap::new(
             1024 * 1024,
@@ -130,10 +140,8 @@ pub fn install_remote(
     }
     let fetcher = Fetcher::new(&options)?;
     let trust = store.trust_store()?;
-    let state = store.home().join("index-state").join(format!(
-        "{}.toml",
-        &hex::encode(Sha256::digest(url.as_bytes()))[..16]
-    ));
+    // Kept per index-root key, whatever the URL's spelling.
+    let states = signet_registry::index::IndexStates::new(store.home().join("index-state"));
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
@@ -152,7 +160,7 @@ pub fn install_remote(
         &store.voices_dir(),
         &store.home().join("tmp"),
         &trust,
-        &state,
+        &states,
         &mut |done, total| {
             if let Some(bar) = &bar {
                 bar.set_length(total);

@@ -9,23 +9,29 @@
 //! built with [`HttpPolicy::AllowLoopbackHttpForTests`]. A server certificate is checked against
 //! the built-in web roots, or only against the CA given with [`FetchOptions::ca_pem`].
 //! [`install_from_index`] is the whole client: fetch and verify the index (threshold, expiry,
-//! rollback), find the bundle by name, fetch each of its files (capped, digest-checked) into a
-//! temporary folder, verify that folder as a bundle, check it is the bundle the index names,
-//! install it, and only then remember the index version.
+//! rollback against the state kept per index-root key), find the bundle by name, fetch each of
+//! its files (capped, digest-checked) into a temporary folder, verify that folder as a bundle,
+//! check it is the bundle the index names, install it (the store refuses a version below the
+//! voice's recorded high-water mark), and only then remember the index version.
+//!
+//! Every download is bounded in time as well as size: the whole install must finish within
+//! [`FetchOptions::deadline`], and every window of [`MinRate::window`] must bring at least
+//! [`MinRate::bytes_per_second`] × window bytes, so a server that trickles a byte now and then
+//! cannot hold a client. A 3xx answer is [`FetchError::Redirect`], never followed.
 
 #![forbid(unsafe_code)]
 
 use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use sha2::{Digest, Sha256};
 
 use signet_registry::index::{
-    accept_index, check_bundle_matches, open_index, IndexState, MAX_INDEX_LEN,
+    check_bundle_matches, open_index_with_states, IndexStates, MAX_INDEX_LEN,
 };
 use signet_registry::{install_verified, Installed, RegistryError, TrustStore, VoiceName};
 
@@ -75,6 +81,42 @@ pub enum FetchError {
         /// Digest of the bytes received.
         found: String,
     },
+    /// The whole download took longer than its deadline ([`FetchOptions::deadline`]).
+    #[error(
+        "fetching {url} did not finish within the deadline of {seconds} s; download stopped \
+         (raise it with --download-timeout SECONDS)"
+    )]
+    DeadlineExceeded {
+        /// The URL being fetched when the deadline passed.
+        url: String,
+        /// The deadline, in seconds.
+        seconds: f64,
+    },
+    /// The server sent less than the minimum rate over a whole window ([`MinRate`]).
+    #[error(
+        "{url} sent {bytes} bytes in {seconds} s, below the minimum of {min_bytes_per_second} \
+         bytes per second; download stopped (lower it with --min-download-rate BYTES_PER_SECOND)"
+    )]
+    TooSlow {
+        /// The URL.
+        url: String,
+        /// Bytes received in the window.
+        bytes: u64,
+        /// The window, in seconds.
+        seconds: f64,
+        /// The minimum rate.
+        min_bytes_per_second: u64,
+    },
+    /// The server answered with a redirect; redirects are never followed.
+    #[error("{url} answered HTTP {status} (a redirect{location}); redirects are not followed: use the final URL")]
+    Redirect {
+        /// The URL.
+        url: String,
+        /// The 3xx status.
+        status: u16,
+        /// `to <Location>` when the server named one (control characters escaped).
+        location: String,
+    },
     /// Connection, TLS or HTTP status failure.
     #[error("fetching {url} failed: {reason}")]
     Http {
@@ -105,20 +147,65 @@ pub enum HttpPolicy {
     AllowLoopbackHttpForTests,
 }
 
+/// The slowest transfer accepted: at least `bytes_per_second × window` bytes must arrive in
+/// every `window` of a download (a server that trickles a byte now and then is cut off, and so
+/// is one that sends nothing for a whole window).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MinRate {
+    /// The minimum average rate over a window, in bytes per second (0: no minimum).
+    pub bytes_per_second: u64,
+    /// The window the rate is judged over.
+    pub window: Duration,
+}
+
+impl Default for MinRate {
+    /// 1 KiB/s over 30 s.
+    fn default() -> Self {
+        Self {
+            bytes_per_second: DEFAULT_MIN_BYTES_PER_SECOND,
+            window: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Default deadline of a whole install (index and every file): one hour.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(3600);
+
+/// Default minimum transfer rate, in bytes per second.
+pub const DEFAULT_MIN_BYTES_PER_SECOND: u64 = 1024;
+
 /// How a [`Fetcher`] connects.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct FetchOptions {
     /// PEM of the only CA to trust for server certificates (instead of the built-in web roots).
     pub ca_pem: Option<Vec<u8>>,
     /// Plain HTTP policy.
     pub http: HttpPolicy,
+    /// The most a whole [`install_from_index`] (index and every file) or one
+    /// [`Fetcher::get_capped`] may take, connection included ([`DEFAULT_DEADLINE`]).
+    pub deadline: Duration,
+    /// The slowest transfer accepted ([`MinRate::default`]: 1 KiB/s over 30 s).
+    pub min_rate: MinRate,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        Self {
+            ca_pem: None,
+            http: HttpPolicy::default(),
+            deadline: DEFAULT_DEADLINE,
+            min_rate: MinRate::default(),
+        }
+    }
 }
 
 /// An HTTPS client with the registry's rules. See the module docs.
 pub struct Fetcher {
     agent: ureq::Agent,
     http: HttpPolicy,
+    deadline: Duration,
+    min_rate: MinRate,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -139,10 +226,16 @@ fn http_err(url: &str, reason: impl Into<String>) -> FetchError {
 impl Fetcher {
     /// A client with `options`.
     pub fn new(options: &FetchOptions) -> Result<Self, FetchError> {
+        // A read that waits a whole rate window has already failed the minimum rate.
+        let read_timeout = if options.min_rate.bytes_per_second > 0 {
+            options.min_rate.window.max(Duration::from_millis(1))
+        } else {
+            Duration::from_secs(60)
+        };
         let mut builder = ureq::AgentBuilder::new()
             .redirects(0)
-            .timeout_connect(Duration::from_secs(15))
-            .timeout_read(Duration::from_secs(60))
+            .timeout_connect(Duration::from_secs(15).min(options.deadline))
+            .timeout_read(read_timeout)
             .https_only(options.http == HttpPolicy::HttpsOnly);
         if let Some(pem) = &options.ca_pem {
             let mut roots = rustls::RootCertStore::empty();
@@ -168,6 +261,8 @@ impl Fetcher {
         Ok(Self {
             agent: builder.build(),
             http: options.http,
+            deadline: options.deadline,
+            min_rate: options.min_rate,
         })
     }
 
@@ -201,35 +296,87 @@ impl Fetcher {
 
     /// GETs `url`, reading at most `limit` bytes: a body longer than that is
     /// [`FetchError::DownloadTooLong`] (endless data), and reading stops at `limit + 1`.
-    /// `progress` is called with the bytes read so far.
+    /// The fetch must finish within the deadline and keep the minimum rate
+    /// ([`FetchOptions`]). `progress` is called with the bytes read so far.
     pub fn get_capped(
         &self,
         url: &url::Url,
         limit: u64,
         progress: &mut dyn FnMut(u64),
     ) -> Result<Vec<u8>, FetchError> {
+        self.get_before(url, limit, Instant::now() + self.deadline, progress)
+    }
+
+    /// [`get_capped`](Self::get_capped) that must finish before `deadline`.
+    fn get_before(
+        &self,
+        url: &url::Url,
+        limit: u64,
+        deadline: Instant,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<Vec<u8>, FetchError> {
         self.check_url(url)?;
         let s = url.as_str();
-        let response = match self.agent.get(s).call() {
+        let late = || FetchError::DeadlineExceeded {
+            url: s.to_owned(),
+            seconds: self.deadline.as_secs_f64(),
+        };
+        let remaining = deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(late)?;
+        let response = match self.agent.get(s).timeout(remaining).call() {
             Ok(r) => r,
+            Err(ureq::Error::Status(code, r)) if (300..400).contains(&code) => {
+                return Err(redirect(s, code, &r))
+            }
             Err(ureq::Error::Status(code, _)) => {
                 return Err(http_err(s, format!("the server answered HTTP {code}")))
             }
+            Err(_) if Instant::now() >= deadline => return Err(late()),
             Err(e) => return Err(http_err(s, e.to_string())),
         };
-        if response.status() != 200 {
-            return Err(http_err(
-                s,
-                format!("the server answered HTTP {}", response.status()),
-            ));
+        let status = response.status();
+        if (300..400).contains(&status) {
+            return Err(redirect(s, status, &response));
+        }
+        if status != 200 {
+            return Err(http_err(s, format!("the server answered HTTP {status}")));
         }
         let mut reader = response.into_reader().take(limit.saturating_add(1));
         let mut out = Vec::new();
         let mut buf = vec![0u8; 64 * 1024];
+        let window = self.min_rate.window;
+        let min_bytes =
+            u64::try_from(u128::from(self.min_rate.bytes_per_second) * window.as_millis() / 1000)
+                .unwrap_or(u64::MAX);
+        let mut window_start = Instant::now();
+        let mut window_bytes = 0u64;
         loop {
-            let n = reader
-                .read(&mut buf)
-                .map_err(|e| http_err(s, e.to_string()))?;
+            let read = reader.read(&mut buf);
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(late());
+            }
+            let n = match read {
+                Ok(n) => n,
+                Err(e)
+                    if self.min_rate.bytes_per_second > 0
+                        && matches!(
+                            e.kind(),
+                            std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+                        ) =>
+                {
+                    // Nothing at all for a whole window.
+                    return Err(FetchError::TooSlow {
+                        url: s.to_owned(),
+                        bytes: window_bytes,
+                        seconds: now.duration_since(window_start).as_secs_f64(),
+                        min_bytes_per_second: self.min_rate.bytes_per_second,
+                    });
+                }
+                Err(e) => return Err(http_err(s, e.to_string())),
+            };
             if n == 0 {
                 break;
             }
@@ -241,15 +388,45 @@ impl Fetcher {
                 });
             }
             progress(out.len() as u64);
+            window_bytes = window_bytes.saturating_add(n as u64);
+            let elapsed = now.duration_since(window_start);
+            if self.min_rate.bytes_per_second > 0 && elapsed >= window {
+                if window_bytes < min_bytes {
+                    return Err(FetchError::TooSlow {
+                        url: s.to_owned(),
+                        bytes: window_bytes,
+                        seconds: elapsed.as_secs_f64(),
+                        min_bytes_per_second: self.min_rate.bytes_per_second,
+                    });
+                }
+                window_start = now;
+                window_bytes = 0;
+            }
         }
         Ok(out)
     }
 }
 
+fn redirect(url: &str, status: u16, response: &ureq::Response) -> FetchError {
+    let location = response
+        .header("location")
+        .map(|l| {
+            let l: String = l.chars().take(200).collect();
+            format!(" to {}", signet_io::escape_controls(&l))
+        })
+        .unwrap_or_default();
+    FetchError::Redirect {
+        url: url.to_owned(),
+        status,
+        location,
+    }
+}
+
 /// Installs the bundle listed as `name` in the signed index at `index_url`. See the module
-/// docs for the steps. `state_path` holds the last accepted index version; `scratch` is a folder
-/// for the temporary download (created if missing, on the same file system as `voices_dir`
-/// preferably). `progress(done, total)` reports bundle bytes.
+/// docs for the steps. `states` holds the last accepted index version per index-root key;
+/// `scratch` is a folder for the temporary download (created if missing, on the same file
+/// system as `voices_dir` preferably). The whole install (index and files) must finish within
+/// the fetcher's deadline. `progress(done, total)` reports bundle bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn install_from_index(
     fetcher: &Fetcher,
@@ -258,17 +435,17 @@ pub fn install_from_index(
     voices_dir: &Path,
     scratch: &Path,
     trust: &TrustStore,
-    state_path: &Path,
+    states: &IndexStates,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<Installed, FetchError> {
+    let deadline = Instant::now() + fetcher.deadline;
     let base = url::Url::parse(index_url).map_err(|e| FetchError::InsecureUrl {
         url: index_url.to_owned(),
         reason: format!("not a URL: {e}"),
     })?;
     fetcher.check_url(&base)?;
-    let state = IndexState::load(state_path)?;
-    let bytes = fetcher.get_capped(&base, MAX_INDEX_LEN, &mut |_| {})?;
-    let verified = open_index(&bytes, trust, &state, SystemTime::now())?;
+    let bytes = fetcher.get_before(&base, MAX_INDEX_LEN, deadline, &mut |_| {})?;
+    let verified = open_index_with_states(&bytes, trust, states, SystemTime::now())?;
     let entry = verified.index().entry(name)?.clone();
 
     std::fs::create_dir_all(scratch).map_err(|source| FetchError::Io {
@@ -285,7 +462,9 @@ pub fn install_from_index(
             let url = folder
                 .join(&f.name)
                 .map_err(|e| http_err(&f.name, e.to_string()))?;
-            let body = fetcher.get_capped(&url, f.size, &mut |n| progress(done + n, entry.size))?;
+            let body = fetcher.get_before(&url, f.size, deadline, &mut |n| {
+                progress(done + n, entry.size)
+            })?;
             if body.len() as u64 != f.size {
                 return Err(FetchError::DownloadTooShort {
                     url: url.to_string(),
@@ -310,7 +489,7 @@ pub fn install_from_index(
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     let installed = result?;
-    accept_index(&verified).save(state_path)?;
+    states.record(&verified)?;
     Ok(installed)
 }
 

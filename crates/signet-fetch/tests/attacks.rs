@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use signet_fetch::{install_from_index, FetchError, FetchOptions, Fetcher, HttpPolicy};
-use signet_registry::index::{publish_index, IndexState};
+use signet_registry::index::{publish_index, IndexState, IndexStates};
 use signet_registry::{
     write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults, Manifest, PhonemeSpec,
     RegistryError, Role, SecretKey, TrustStore, TrustedKey, VoiceInfo, VoiceName, BUNDLE_FORMAT,
@@ -90,7 +90,7 @@ struct World {
     _home: tempfile::TempDir,
     voices: PathBuf,
     scratch: PathBuf,
-    state: PathBuf,
+    states: IndexStates,
     fetcher: Fetcher,
 }
 
@@ -102,7 +102,7 @@ fn world() -> World {
     World {
         voices: home.path().join("voices"),
         scratch: home.path().join("tmp"),
-        state: home.path().join("index-state.toml"),
+        states: IndexStates::new(home.path().join("index-state")),
         fetcher: Fetcher::new(&options).unwrap(),
         server,
         _home: home,
@@ -138,16 +138,21 @@ impl World {
             &self.voices,
             &self.scratch,
             &trust(),
-            &self.state,
+            &self.states,
             &mut |_, _| {},
         )
+    }
+
+    /// The remembered index state of the root key.
+    fn state(&self) -> IndexState {
+        self.states.highest(&[root_key().key_id()]).unwrap()
     }
 
     fn assert_nothing_installed(&self) {
         let entries: Vec<String> = std::fs::read_dir(&self.voices)
             .map(|rd| {
                 rd.map(|e| e.unwrap().file_name().into_string().unwrap())
-                    .filter(|n| !n.ends_with(".lock"))
+                    .filter(|n| !n.ends_with(".lock") && !n.ends_with("+highest"))
                     .collect()
             })
             .unwrap_or_default();
@@ -173,7 +178,7 @@ fn installs_from_a_signed_index_over_https() {
     let b = signet_registry::verify_installed(&w.voices, &VoiceName::new(NAME).unwrap(), &trust())
         .unwrap();
     assert_eq!(b.manifest().version, 3);
-    assert_eq!(IndexState::load(&w.state).unwrap().version, 1);
+    assert_eq!(w.state().version, 1);
 }
 
 #[test]
@@ -192,7 +197,7 @@ fn rollback_of_the_index_version() {
         other => panic!("{other:?}"),
     }
     w.assert_nothing_installed();
-    assert_eq!(IndexState::load(&w.state).unwrap().version, 5);
+    assert_eq!(w.state().version, 5);
 }
 
 #[test]
@@ -207,7 +212,7 @@ fn expired_index_freeze() {
         }))
     ));
     w.assert_nothing_installed();
-    assert_eq!(IndexState::load(&w.state).unwrap(), IndexState::default());
+    assert_eq!(w.state(), IndexState::default());
 }
 
 #[test]
@@ -263,10 +268,10 @@ fn mix_and_match_bundle() {
 fn bundle_not_listed_in_the_index() {
     let w = world();
     let url = w.publish("site", 1, now() + DAY, &[("a", NAME, 3)]);
-    assert!(matches!(
-        w.install(&url, "en_US-unlisted-low"),
-        Err(FetchError::Registry(RegistryError::NotInIndex { .. }))
-    ));
+    match w.install(&url, "en_US-unlisted-low") {
+        Err(FetchError::Registry(RegistryError::NotInIndex { .. })) => {}
+        other => panic!("{other:?}"),
+    }
     w.assert_nothing_installed();
 }
 
@@ -340,7 +345,7 @@ fn plain_http_and_unknown_certificates_are_refused() {
         &w.voices,
         &w.scratch,
         &trust(),
-        &w.state,
+        &w.states,
         &mut |_, _| {},
     )
     .unwrap_err();
@@ -380,4 +385,169 @@ fn ca_files_that_hold_no_usable_certificate_are_refused() {
         b"-----BEGIN CERTIFICATE-----\naGVsbG8gd29ybGQ=\n-----END CERTIFICATE-----\n",
         "CA certificate",
     );
+}
+
+#[test]
+fn index_state_is_kept_per_root_key_not_per_url() {
+    let w = world();
+    let url = w.publish("site", 5, now() + DAY, &[("a", NAME, 3)]);
+    w.install(&url, NAME).unwrap();
+    signet_registry::remove_bundle(&w.voices, &VoiceName::new(NAME).unwrap()).unwrap();
+    // The same root key's older index, at another spelling of the URL and at a mirror.
+    let mirror = w.publish("mirror", 4, now() + DAY, &[("a", NAME, 3)]);
+    for old in [format!("{url}?"), url.replace("/site/", "/site//"), mirror] {
+        std::fs::copy(
+            w.server.root.join("mirror/index.json"),
+            w.server.root.join("site/index.json"),
+        )
+        .unwrap();
+        match w.install(&old, NAME) {
+            Err(FetchError::Registry(RegistryError::IndexRollback {
+                seen: 5,
+                offered: 4,
+            })) => {}
+            other => panic!("{old}: {other:?}"),
+        }
+    }
+    assert_eq!(w.state().version, 5);
+}
+
+#[test]
+fn deleting_the_index_state_does_not_allow_a_voice_rollback() {
+    let w = world();
+    let url = w.publish("site", 1, now() + DAY, &[("a", NAME, 3)]);
+    w.install(&url, NAME).unwrap();
+    std::fs::remove_dir_all(w.states.dir()).unwrap();
+    // Any index now starts from version 0 again, but the voice's own record still holds.
+    let old = w.publish("old", 1, now() + DAY, &[("a", NAME, 2)]);
+    signet_registry::remove_bundle(&w.voices, &VoiceName::new(NAME).unwrap()).unwrap();
+    match w.install(&old, NAME) {
+        Err(FetchError::Registry(RegistryError::RollbackBelowRecord {
+            highest: 3,
+            offered: 2,
+            ..
+        })) => {}
+        other => panic!("{other:?}"),
+    }
+    w.assert_nothing_installed();
+}
+
+/// A plain-HTTP loopback server (the test-only policy) that answers every request with
+/// `head`, then sends `body` one byte every `every`. Returns its base URL.
+fn slow_server(head: String, body: Vec<u8>, every: std::time::Duration) -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut s) = stream else { return };
+            let head = head.clone();
+            let body = body.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                if s.write_all(head.as_bytes()).is_err() {
+                    return;
+                }
+                for b in body {
+                    std::thread::sleep(every);
+                    if s.write_all(&[b]).and_then(|()| s.flush()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://127.0.0.1:{port}/")
+}
+
+fn loopback_fetcher(deadline_ms: u64, min_rate: u64, window_ms: u64) -> Fetcher {
+    let mut options = FetchOptions::default();
+    options.http = HttpPolicy::AllowLoopbackHttpForTests;
+    options.deadline = std::time::Duration::from_millis(deadline_ms);
+    options.min_rate = signet_fetch::MinRate {
+        bytes_per_second: min_rate,
+        window: std::time::Duration::from_millis(window_ms),
+    };
+    Fetcher::new(&options).unwrap()
+}
+
+#[test]
+fn trickling_server_trips_the_minimum_rate() {
+    let ms = std::time::Duration::from_millis;
+    let url = slow_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_owned(),
+        vec![7; 1000],
+        ms(200),
+    );
+    // At least 100 bytes/s over every 600 ms: a byte every 200 ms is 5 bytes/s.
+    let fetcher = loopback_fetcher(60_000, 100, 600);
+    let start = std::time::Instant::now();
+    let err = fetcher
+        .get_capped(&url.parse().unwrap(), 1000, &mut |_| {})
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            FetchError::TooSlow {
+                min_bytes_per_second: 100,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--min-download-rate"), "{err}");
+    assert!(start.elapsed() < ms(5_000), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn trickling_server_trips_the_overall_deadline() {
+    let ms = std::time::Duration::from_millis;
+    let url = slow_server(
+        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n".to_owned(),
+        vec![7; 1000],
+        ms(100),
+    );
+    // 10 bytes/s passes a 1 byte/s minimum, but not a 1.5 s deadline for 1000 bytes.
+    let fetcher = loopback_fetcher(1_500, 1, 1_000);
+    let start = std::time::Instant::now();
+    let err = fetcher
+        .get_capped(&url.parse().unwrap(), 1000, &mut |_| {})
+        .unwrap_err();
+    assert!(matches!(err, FetchError::DeadlineExceeded { .. }), "{err}");
+    assert!(err.to_string().contains("--download-timeout"), "{err}");
+    assert!(start.elapsed() < ms(5_000), "took {:?}", start.elapsed());
+}
+
+#[test]
+fn redirect_is_refused_not_followed() {
+    let w = world();
+    let good = w.publish("site", 1, now() + DAY, &[("a", NAME, 3)]);
+    let url = slow_server(
+        format!("HTTP/1.1 302 Found\r\nLocation: {good}\r\nContent-Length: 0\r\n\r\n"),
+        Vec::new(),
+        std::time::Duration::ZERO,
+    );
+    let fetcher = loopback_fetcher(10_000, 1, 1_000);
+    let err = install_from_index(
+        &fetcher,
+        &format!("{url}index.json"),
+        &VoiceName::new(NAME).unwrap(),
+        &w.voices,
+        &w.scratch,
+        &trust(),
+        &w.states,
+        &mut |_, _| {},
+    )
+    .unwrap_err();
+    match &err {
+        FetchError::Redirect {
+            status: 302,
+            location,
+            ..
+        } => assert!(location.contains(&good)),
+        other => panic!("{other:?}"),
+    }
+    w.assert_nothing_installed();
+    assert_eq!(w.state(), IndexState::default());
 }
