@@ -83,10 +83,9 @@ impl Target {
                 file: BufWriter::new(file),
             });
         }
-        let mut name = path.file_name().unwrap_or_default().to_os_string();
-        name.push(format!(".{}.signet-part", std::process::id()));
-        let tmp = path.with_file_name(name);
-        let file = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+        let tmp = part_path(path);
+        let file =
+            create_exclusive(&tmp).with_context(|| format!("cannot write {}", path.display()))?;
         Ok(Self {
             path: path.to_path_buf(),
             tmp: Some(tmp),
@@ -97,6 +96,25 @@ impl Target {
     /// Whether the target is a regular file (seekable, renamed at the end).
     fn is_regular(&self) -> bool {
         self.tmp.is_some()
+    }
+
+    /// Runs `write` on the file; an error of the file itself (a full disk, `/dev/full`) names
+    /// the user's path, never the temporary name. Other errors (synthesis) pass unchanged.
+    fn write<T>(
+        &mut self,
+        write: impl FnOnce(&mut Tracked<&mut BufWriter<File>>) -> Result<T>,
+    ) -> Result<T> {
+        let mut tracked = Tracked {
+            inner: &mut self.file,
+            failed: false,
+        };
+        let result = write(&mut tracked);
+        match result {
+            Err(e) if tracked.failed => {
+                Err(e.context(format!("cannot write {}", self.path.display())))
+            }
+            other => other,
+        }
     }
 
     fn finish(mut self) -> Result<()> {
@@ -111,6 +129,64 @@ impl Target {
         }
         Ok(())
     }
+}
+
+/// A writer that remembers whether one of its own calls failed.
+struct Tracked<W> {
+    inner: W,
+    failed: bool,
+}
+
+impl<W> Tracked<W> {
+    fn note<T>(&mut self, r: std::io::Result<T>) -> std::io::Result<T> {
+        self.failed |= r.is_err();
+        r
+    }
+}
+
+impl<W: Write> Write for Tracked<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.note(r)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        let r = self.inner.flush();
+        self.note(r)
+    }
+}
+
+impl<W: std::io::Seek> std::io::Seek for Tracked<W> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        let r = self.inner.seek(pos);
+        self.note(r)
+    }
+}
+
+/// The temporary name a regular output file is written under: hidden, next to the target,
+/// with an unpredictable part (`.<name>+signet-part-<16 hex digits>`).
+fn part_path(path: &Path) -> PathBuf {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let leaf = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    signet_io::sibling(parent, &leaf, "signet-part")
+}
+
+/// Creates `path`, which must not exist, without following a symbolic link there (a link
+/// planted at the name is refused, not written through).
+fn create_exclusive(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
 }
 
 impl Drop for Target {
@@ -142,16 +218,23 @@ where
         }
         (Encoding::Raw(format), Destination::File(p)) => {
             let mut t = Target::create(p)?;
-            write_raw(&mut t.file, format, pieces, flush_each)?;
+            t.write(|f| write_raw(f, format, pieces, flush_each))?;
             t.finish()
         }
         (Encoding::Wav, Destination::File(p)) => {
             let mut t = Target::create(p)?;
             if t.is_regular() {
-                signet::write_wav_stream(&mut t.file, rate, SampleFormat::S16, provenance, pieces)?;
+                t.write(|f| {
+                    signet::write_wav_stream(f, rate, SampleFormat::S16, provenance, pieces)
+                        .map_err(anyhow::Error::from)
+                })?;
             } else {
                 let bytes = wav_in_memory(rate, provenance, pieces)?;
-                t.file.write_all(&bytes)?;
+                t.write(|f| {
+                    f.write_all(&bytes)
+                        .and_then(|()| f.flush())
+                        .map_err(Into::into)
+                })?;
             }
             t.finish()
         }
@@ -454,5 +537,31 @@ mod tests {
             cue_text("<b>x</b> & y", SubtitleFormat::WebVtt),
             "&lt;b&gt;x&lt;/b&gt; &amp; y"
         );
+    }
+
+    #[test]
+    fn temporary_output_is_unpredictable_hidden_and_created_exclusively() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("speech.wav");
+        let (a, b) = (part_path(&out), part_path(&out));
+        assert_ne!(a, b, "the temporary name must not be predictable");
+        assert_eq!(a.parent(), Some(dir.path()));
+        let name = a.file_name().unwrap().to_str().unwrap();
+        assert!(name.starts_with(".speech.wav+signet-part-"), "{name}");
+        // A symbolic link planted at the name is not followed, and an existing file is not
+        // reused.
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"keep").unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&victim, &a).unwrap();
+            assert!(create_exclusive(&a).is_err());
+            assert_eq!(std::fs::read(&victim).unwrap(), b"keep");
+        }
+        std::fs::write(&b, b"x").unwrap();
+        assert!(create_exclusive(&b).is_err());
+        let t = Target::create(&out).unwrap();
+        t.finish().unwrap();
+        assert!(out.is_file());
     }
 }

@@ -109,9 +109,9 @@ pub struct SpeakArgs {
     /// Most phonemes in the whole request [default: 200000].
     #[arg(long, value_name = "N")]
     max_phonemes_per_request: Option<usize>,
-    /// Most seconds of audio produced [default: 3600].
-    #[arg(long, value_name = "SECONDS")]
-    max_output_seconds: Option<u32>,
+    /// Most seconds of audio produced; decimals allowed (0.5) [default: 3600].
+    #[arg(long, value_name = "SECONDS", value_parser = output_seconds)]
+    max_output_seconds: Option<f64>,
     /// Print what the text frontend changed (kinds, counts, byte positions; never the text).
     #[arg(short, long)]
     verbose: bool,
@@ -546,4 +546,14 @@ fn read_ids(path: &Path) -> Result<Vec<i64>> {
             })
         })
         .collect()
+}
+
+/// `--max-output-seconds`: a finite number of seconds, at least 0, decimals allowed.
+fn output_seconds(text: &str) -> std::result::Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds (a number at least 0, e.g. 600 or 0.5)"
+        )),
+    }
 }

@@ -102,7 +102,7 @@ pub struct Config {
 pub fn default_limits() -> Limits {
     Limits::default()
         .with_max_input_bytes(4096)
-        .with_max_output_seconds(600)
+        .with_max_output_seconds(600.0)
 }
 
 /// `base` with the keys that a `[limits]` table sets; unknown keys and
@@ -420,13 +420,16 @@ impl Config {
             n(Limits::default().max_input_bytes),
             "bytes",
         )?;
-        range(
-            "limits.max_output_seconds",
-            u64::from(self.limits.max_output_seconds),
-            1,
-            u64::from(Limits::default().max_output_seconds),
-            "s",
-        )?;
+        let (secs, most) = (
+            self.limits.max_output_seconds,
+            Limits::default().max_output_seconds,
+        );
+        if !(secs > 0.0 && secs <= most) {
+            return Err(ServerError::InvalidSetting {
+                setting: "limits.max_output_seconds",
+                reason: format!("{secs} s is not above 0 and at most {most} s"),
+            });
+        }
         if self.limits.max_input_bytes > self.max_body_bytes {
             return Err(ServerError::InvalidSetting {
                 setting: "limits.max_input_bytes",
@@ -588,7 +591,7 @@ mod tests {
         let home: toml::Value = toml::from_str("max_chars = 50\nmax_input_bytes = 300").unwrap();
         let base = limits_over(default_limits(), &home).unwrap();
         assert_eq!((base.max_chars, base.max_input_bytes), (50, 300));
-        assert_eq!(base.max_output_seconds, 600);
+        assert_eq!(base.max_output_seconds, 600.0);
         let c = Config::from_toml_over("[limits]\nmax_input_bytes = 200", base).unwrap();
         assert_eq!((c.limits.max_chars, c.limits.max_input_bytes), (50, 200));
         // Unknown keys and wrong types are errors.

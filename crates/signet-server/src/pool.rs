@@ -710,6 +710,10 @@ fn limit_message(limit: &str, value: u64, max: u64) -> String {
         "max_output_seconds" => "seconds of audio",
         _ => "",
     };
+    let (max, value) = (
+        signet_text::limit_value_text(limit, max),
+        signet_text::limit_value_text(limit, value),
+    );
     format!(
         "the request is over the server's limit of {max} {unit} (limits.{limit}; this request \
          needs {value}); split the text into several requests"

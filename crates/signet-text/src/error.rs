@@ -26,13 +26,19 @@ pub enum TextError {
         offset: usize,
     },
     /// A configured limit of [`Limits`](crate::Limits) was exceeded.
-    #[error("this input needs {value} {}, more than {limit} = {max}; {hint}", unit_of(.limit))]
+    #[error(
+        "this input needs {} {}, more than {limit} = {}; {hint}",
+        limit_value_text(.limit, *.value),
+        unit_of(.limit),
+        limit_value_text(.limit, *.max)
+    )]
     LimitExceeded {
         /// Which limit (`max_input_bytes`, `max_chars`, ...).
         limit: &'static str,
-        /// The measured value.
+        /// The measured value, in the limit's unit; for `max_output_seconds`, milliseconds
+        /// (see [`limit_value_text`]).
         value: u64,
-        /// The largest value allowed.
+        /// The largest value allowed, in the same unit as `value`.
         max: u64,
         /// How to change the limit (CLI flag and config key; library users set the
         /// [`Limits`](crate::Limits) field of the same name).
@@ -301,6 +307,21 @@ impl fmt::Display for Diagnostic {
                 )
             }
         }
+    }
+}
+
+/// A value of [`TextError::LimitExceeded`] as a person reads it: the number itself, except
+/// for `max_output_seconds`, whose values are milliseconds and are shown as seconds with
+/// decimals (`100` → `0.1`, `2000` → `2`).
+pub fn limit_value_text(limit: &str, value: u64) -> String {
+    if limit != "max_output_seconds" {
+        return value.to_string();
+    }
+    let (whole, ms) = (value / 1000, value % 1000);
+    if ms == 0 {
+        whole.to_string()
+    } else {
+        format!("{whole}.{ms:03}").trim_end_matches('0').to_owned()
     }
 }
 

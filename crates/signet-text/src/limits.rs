@@ -27,7 +27,7 @@ pub const DEFAULT_MAX_PHONEMES_PER_SENTENCE: usize = 2_000;
 /// Default [`Limits::max_phonemes_per_request`].
 pub const DEFAULT_MAX_PHONEMES_PER_REQUEST: usize = 200_000;
 /// Default [`Limits::max_output_seconds`]: one hour.
-pub const DEFAULT_MAX_OUTPUT_SECONDS: u32 = 3_600;
+pub const DEFAULT_MAX_OUTPUT_SECONDS: f64 = 3_600.0;
 
 /// Upper bounds on the work one request may cause. Build with [`Limits::default`] and the
 /// `with_*` methods.
@@ -49,7 +49,7 @@ pub const DEFAULT_MAX_OUTPUT_SECONDS: u32 = 3_600;
 /// assert_eq!(limits.max_chars, 1000);
 /// assert!(toml::from_str::<signet_text::Limits>("max_char = 1").is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Limits {
@@ -62,8 +62,10 @@ pub struct Limits {
     pub max_phonemes_per_sentence: usize,
     /// Most phonemes in a whole request (CLI `--max-phonemes-per-request`).
     pub max_phonemes_per_request: usize,
-    /// Most seconds of audio one request may produce (CLI `--max-output-seconds`).
-    pub max_output_seconds: u32,
+    /// Most seconds of audio one request may produce (CLI `--max-output-seconds`); decimals
+    /// are allowed (`0.5`). A config value must be a finite number, at least 0.
+    #[serde(deserialize_with = "seconds")]
+    pub max_output_seconds: f64,
 }
 
 impl Default for Limits {
@@ -75,6 +77,18 @@ impl Default for Limits {
             max_phonemes_per_request: DEFAULT_MAX_PHONEMES_PER_REQUEST,
             max_output_seconds: DEFAULT_MAX_OUTPUT_SECONDS,
         }
+    }
+}
+
+/// A number of seconds from a config: an integer or a decimal, finite and not negative.
+fn seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = <f64 as serde::Deserialize>::deserialize(d)?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(serde::de::Error::custom(format!(
+            "{v} is not a number of seconds (a finite number, at least 0)"
+        )))
     }
 }
 
@@ -122,10 +136,10 @@ impl Limits {
         self
     }
 
-    /// Sets [`Limits::max_output_seconds`].
+    /// Sets [`Limits::max_output_seconds`] (a negative or non-finite value counts as 0).
     #[must_use]
-    pub fn with_max_output_seconds(mut self, max: u32) -> Self {
-        self.max_output_seconds = max;
+    pub fn with_max_output_seconds(mut self, max: f64) -> Self {
+        self.max_output_seconds = if max.is_finite() { max.max(0.0) } else { 0.0 };
         self
     }
 
@@ -195,22 +209,42 @@ impl Limits {
     }
 
     /// Checks the length of the audio produced so far, in samples at `sample_rate` Hz.
-    /// Whole seconds are reported, rounded up.
+    /// The refusal carries milliseconds (the audio's, rounded up, and the limit's), which its
+    /// message shows as seconds with decimals.
     ///
     /// # Errors
     /// [`TextError::LimitExceeded`] naming `max_output_seconds`.
     pub fn check_output_samples(&self, samples: u64, sample_rate: u32) -> Result<(), TextError> {
-        let max_samples = u64::from(self.max_output_seconds).saturating_mul(u64::from(sample_rate));
-        if samples > max_samples {
-            let seconds = samples.div_ceil(u64::from(sample_rate.max(1)));
+        // Exact in u128: max_ms × rate / 1000, with the limit taken to the millisecond.
+        let max_ms = seconds_to_ms(self.max_output_seconds);
+        let max_samples = u128::from(max_ms) * u128::from(sample_rate) / 1000;
+        if u128::from(samples) > max_samples {
+            let ms = u128::from(samples) * 1000;
+            let ms = ms.div_ceil(u128::from(sample_rate.max(1)));
             return Err(TextError::LimitExceeded {
                 limit: "max_output_seconds",
-                value: seconds,
-                max: u64::from(self.max_output_seconds),
+                value: u64::try_from(ms).unwrap_or(u64::MAX),
+                max: max_ms,
                 hint: HINT_SECONDS,
             });
         }
         Ok(())
+    }
+}
+
+/// Whole milliseconds of `seconds` (rounded down; 0 for anything not finite and positive).
+fn seconds_to_ms(seconds: f64) -> u64 {
+    if !(seconds.is_finite() && seconds > 0.0) {
+        return 0;
+    }
+    let ms = (seconds * 1000.0).floor();
+    if ms >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        // In range and not negative: the conversion is exact for the integer part.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let ms = ms as u64;
+        ms
     }
 }
 
@@ -239,7 +273,7 @@ mod tests {
 
     #[test]
     fn output_seconds_refusal_reads_right_and_speaks_of_flags_not_methods() {
-        let limits = Limits::default().with_max_output_seconds(0);
+        let limits = Limits::default().with_max_output_seconds(0.0);
         let (limit, msg) = refusal(limits.check_output_samples(22_050, 22_050));
         assert_eq!(limit, "max_output_seconds");
         assert!(
@@ -278,7 +312,7 @@ mod tests {
         let limits = Limits::default()
             .with_max_phonemes_per_sentence(10)
             .with_max_phonemes_per_request(20)
-            .with_max_output_seconds(2);
+            .with_max_output_seconds(2.0);
         assert!(limits.check_sentence_phonemes(10).is_ok());
         let (limit, msg) = refusal(limits.check_sentence_phonemes(11));
         assert_eq!(limit, "max_phonemes_per_sentence");
@@ -295,5 +329,23 @@ mod tests {
         assert!(msg.contains("--max-output-seconds"), "{msg}");
         // A zero sample rate never divides by zero.
         assert!(limits.check_output_samples(1, 0).is_err());
+    }
+
+    #[test]
+    fn output_seconds_take_decimals_in_code_and_config() {
+        let limits = Limits::default().with_max_output_seconds(0.1);
+        assert!(limits.check_output_samples(2_205, 22_050).is_ok());
+        let (limit, msg) = refusal(limits.check_output_samples(2_206, 22_050));
+        assert_eq!(limit, "max_output_seconds");
+        assert!(
+            msg.contains("needs 0.101 seconds of audio, more than max_output_seconds = 0.1"),
+            "{msg}"
+        );
+        let from_config: Limits = toml::from_str("max_output_seconds = 0.5").unwrap();
+        assert_eq!(from_config.max_output_seconds, 0.5);
+        let whole: Limits = toml::from_str("max_output_seconds = 600").unwrap();
+        assert_eq!(whole.max_output_seconds, 600.0);
+        assert!(toml::from_str::<Limits>("max_output_seconds = -1").is_err());
+        assert!(toml::from_str::<Limits>("max_output_seconds = nan").is_err());
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn home() -> &'static Path {
 /// Stands for "a scratch output file" in argument lists: `run` swaps it for
 /// a fresh path in a temporary folder. Tests never write to `/dev/null`,
 /// which on some machines is a plain file that other tools read back.
-const SINK: &str = "<scratch output>";
+pub(crate) const SINK: &str = "<scratch output>";
 
 pub(crate) fn run(args: &[&str]) -> Output {
     let scratch = tempfile::tempdir().expect("temp dir");

@@ -709,3 +709,56 @@ fn readme_examples_run_as_written() {
     eprintln!("README: {ran} examples ran, {skipped} skipped");
     assert!(ran >= 20, "only {ran} README examples ran");
 }
+
+#[test]
+fn max_output_seconds_takes_decimals() {
+    let out = run(&[
+        "speak",
+        "Hello there, this sentence takes more than a tenth of a second.",
+        "--max-output-seconds",
+        "0.1",
+        "-o",
+        crate::e2e::SINK,
+    ]);
+    assert_clean_failure(&out, "more than max_output_seconds = 0.1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("invalid digit"), "{stderr}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let wav = dir.path().join("hi.wav");
+    let ok = run(&[
+        "speak",
+        "Hi.",
+        "--max-output-seconds",
+        "30.5",
+        "-o",
+        path_str(&wav),
+    ]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let bad = run(&[
+        "speak",
+        "Hi.",
+        "--max-output-seconds",
+        "-1",
+        "-o",
+        path_str(&wav),
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn write_errors_name_the_users_path() {
+    // A special file that refuses every write: the error names it.
+    let out = run(&["speak", "Hi.", "-o", "/dev/full"]);
+    assert_clean_failure(&out, "cannot write /dev/full");
+    // A regular file that cannot be created: the user's path, not a temporary name.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let target = dir.path().join("missing-folder").join("out.wav");
+    let out = run(&["speak", "Hi.", "-o", path_str(&target)]);
+    assert_clean_failure(&out, &format!("cannot write {}", target.display()));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("signet-part"), "{stderr}");
+}

@@ -57,7 +57,7 @@ fn corpus() -> Vec<Entry> {
 fn limits() -> Limits {
     Limits::default()
         .with_max_chars(1_000)
-        .with_max_output_seconds(10)
+        .with_max_output_seconds(10.0)
 }
 
 /// `Some(kind)` for an error that is a clear refusal, `None` for anything else.

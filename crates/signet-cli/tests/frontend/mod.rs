@@ -117,7 +117,7 @@ fn every_limit_names_itself_and_its_fix() {
             "--max-phonemes-per-request",
         ),
         (
-            Limits::default().with_max_output_seconds(1),
+            Limits::default().with_max_output_seconds(1.0),
             "max_output_seconds",
             "--max-output-seconds",
         ),
