@@ -117,9 +117,17 @@ pub fn verify_release(dir: &Path, trust: &TrustStore) -> Result<VerifiedRelease,
     let entries = fs::read_dir(dir).map_err(|source| io_error(dir, source))?;
     for entry in entries {
         let entry = entry.map_err(|source| io_error(dir, source))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name != SUMS_FILE && name != ENVELOPE_FILE && !names.contains_key(name.as_str()) {
-            return Err(RegistryError::ReleaseUnlistedFile { name });
+        // Exact names only, as the bundle verifier reads them: a name that is not UTF-8 is
+        // never taken for a listed one through a lossy conversion (`a\xff` is not `a\u{fffd}`).
+        let name = entry.file_name();
+        match name.to_str() {
+            Some(SUMS_FILE | ENVELOPE_FILE) => {}
+            Some(n) if names.contains_key(n) => {}
+            _ => {
+                return Err(RegistryError::ReleaseUnlistedFile {
+                    name: name.to_string_lossy().into_owned(),
+                })
+            }
         }
     }
     for (name, expected) in &listed {
@@ -264,8 +272,22 @@ fn sha256_regular_file(dir: &Path, name: &str) -> Result<String, RegistryError> 
     Ok(hex::encode(h.finalize()))
 }
 
+/// Writes `path` anew: a file or link already there is replaced, never written through.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
-    let mut f = File::create(path).map_err(|source| io_error(path, source))?;
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_dir() => {
+            return Err(RegistryError::AlreadyExists {
+                path: path.to_owned(),
+            })
+        }
+        Ok(_) => fs::remove_file(path).map_err(|source| io_error(path, source))?,
+        Err(_) => {}
+    }
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|source| io_error(path, source))?;
     f.write_all(bytes)
         .and_then(|()| f.sync_all())
         .map_err(|source| io_error(path, source))
@@ -430,6 +452,46 @@ mod tests {
                 );
             }
         }
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_non_utf8_name_is_not_taken_for_a_listed_one() -> Result<(), RegistryError> {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().map_err(|source| io_error(Path::new("tmp"), source))?;
+        // `tool\u{fffd}` is listed and present; `tool\xff` is not listed, but its lossy
+        // name is the listed one.
+        write_file(&dir.path().join("tool\u{fffd}"), b"listed")?;
+        sign_release(dir.path(), &["tool\u{fffd}"], &key(7))?;
+        let trust = TrustStore::with_key(key(7).public(), Role::ReleaseSigner);
+        assert!(verify_release(dir.path(), &trust).is_ok());
+        let sneaky = dir
+            .path()
+            .join(std::ffi::OsStr::from_bytes(b"tool\xff"));
+        write_file(&sneaky, b"payload")?;
+        assert!(matches!(
+            verify_release(dir.path(), &trust),
+            Err(RegistryError::ReleaseUnlistedFile { .. })
+        ));
+        Ok(())
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn signing_replaces_a_planted_link_instead_of_writing_through_it() -> Result<(), RegistryError>
+    {
+        let dir = tempfile::tempdir().map_err(|source| io_error(Path::new("tmp"), source))?;
+        let outside = tempfile::tempdir().map_err(|source| io_error(Path::new("tmp"), source))?;
+        let victim = outside.path().join("victim");
+        write_file(&victim, b"keep")?;
+        write_file(&dir.path().join("tool"), b"bytes")?;
+        std::os::unix::fs::symlink(&victim, dir.path().join(SUMS_FILE))
+            .map_err(|s| io_error(&victim, s))?;
+        sign_release(dir.path(), &["tool"], &key(7))?;
+        assert_eq!(fs::read(&victim).map_err(|s| io_error(&victim, s))?, b"keep");
+        let trust = TrustStore::with_key(key(7).public(), Role::ReleaseSigner);
+        assert!(verify_release(dir.path(), &trust).is_ok());
         Ok(())
     }
 
