@@ -16,6 +16,15 @@ pub const MAX_INITIALIZERS: usize = 1 << 16;
 /// Most entries accepted in one repeated field of a node or tensor (inputs, dims, ints, ...).
 pub const MAX_LIST: usize = 1 << 16;
 
+/// Bytes of decoded structure (node, attribute, tensor and list entries, counted at twice their
+/// in-memory size to cover a vector's spare capacity) allowed per byte of input, on top of
+/// [`STRUCTURE_SLACK`]. A protobuf entry takes at least two bytes of the file while its decoded
+/// form takes 16 to 120, so a file of empty entries could otherwise make the importer allocate
+/// many times its own size; an honest model is mostly weights, which are borrowed, not copied.
+pub const STRUCTURE_PER_INPUT_BYTE: usize = 4;
+/// Decoded structure allowed whatever the input's size.
+pub const STRUCTURE_SLACK: usize = 1 << 20;
+
 /// ONNX `TensorProto.DataType.FLOAT`.
 pub const DATA_TYPE_FLOAT: i32 = 1;
 
@@ -167,12 +176,50 @@ fn set_once<T>(
     Ok(())
 }
 
+/// What is left of the structure allowance of one file (see [`STRUCTURE_PER_INPUT_BYTE`]).
+struct Budget {
+    left: std::cell::Cell<usize>,
+    total: usize,
+}
+
+impl Budget {
+    fn for_input(len: usize) -> Self {
+        let total = len
+            .saturating_mul(STRUCTURE_PER_INPUT_BYTE)
+            .saturating_add(STRUCTURE_SLACK);
+        Self {
+            left: std::cell::Cell::new(total),
+            total,
+        }
+    }
+
+    /// Charges `count` entries of `T` (at twice their size, for spare capacity).
+    fn charge<T>(&self, count: usize, what: &'static str, field: &str) -> Result<(), PiperError> {
+        let bytes = count.saturating_mul(2 * std::mem::size_of::<T>().max(1));
+        match self.left.get().checked_sub(bytes) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => Err(PiperError::MalformedOnnx {
+                context: what,
+                reason: format!(
+                    "the file describes more structure than its size can honestly hold (at \
+                     `{field}`: over {} bytes of decoded entries); it is not an ONNX model \
+                     Signet can import",
+                    self.total
+                ),
+            }),
+        }
+    }
+}
+
 fn push_limited<T>(
     list: &mut Vec<T>,
     value: T,
     limit: usize,
-    what: &'static str,
-    field: &str,
+    budget: &Budget,
+    (what, field): (&'static str, &str),
 ) -> Result<(), PiperError> {
     if list.len() >= limit {
         return Err(PiperError::MalformedOnnx {
@@ -180,12 +227,25 @@ fn push_limited<T>(
             reason: format!("more than {limit} `{field}` entries"),
         });
     }
+    budget.charge::<T>(1, what, field)?;
     list.push(value);
     Ok(())
 }
 
+/// Charges what a repeated scalar field just appended to `list` (from `before` entries).
+fn charge_growth<T>(
+    list: &[T],
+    before: usize,
+    budget: &Budget,
+    what: &'static str,
+    field: &str,
+) -> Result<(), PiperError> {
+    budget.charge::<T>(list.len().saturating_sub(before), what, field)
+}
+
 /// Decodes a serialized `ModelProto`.
 pub fn parse_model(bytes: &[u8]) -> Result<Model<'_>, PiperError> {
+    let budget = Budget::for_input(bytes.len());
     let mut r = Reader::new(bytes, "ModelProto");
     let what = r.what();
     let mut model = Model::default();
@@ -207,7 +267,7 @@ pub fn parse_model(bytes: &[u8]) -> Result<Model<'_>, PiperError> {
             )?,
             7 => {
                 let sub = r.nested(value.bytes(what, "graph")?, "GraphProto")?;
-                set_once(&mut graph, parse_graph(sub)?, what, "graph")?;
+                set_once(&mut graph, parse_graph(sub, &budget)?, what, "graph")?;
             }
             8 => {
                 let mut sub = r.nested(value.bytes(what, "opset_import")?, "OperatorSetIdProto")?;
@@ -230,7 +290,13 @@ pub fn parse_model(bytes: &[u8]) -> Result<Model<'_>, PiperError> {
                     }
                 }
                 let entry = (domain.unwrap_or_default(), version.unwrap_or_default());
-                push_limited(&mut model.opsets, entry, MAX_LIST, what, "opset_import")?;
+                push_limited(
+                    &mut model.opsets,
+                    entry,
+                    MAX_LIST,
+                    &budget,
+                    (what, "opset_import"),
+                )?;
             }
             _ => {}
         }
@@ -254,7 +320,7 @@ pub fn parse_model(bytes: &[u8]) -> Result<Model<'_>, PiperError> {
     Ok(model)
 }
 
-fn parse_graph(mut r: Reader<'_>) -> Result<Graph<'_>, PiperError> {
+fn parse_graph<'a>(mut r: Reader<'a>, budget: &Budget) -> Result<Graph<'a>, PiperError> {
     let what = r.what();
     let mut g = Graph::default();
     let mut name = None;
@@ -262,17 +328,19 @@ fn parse_graph(mut r: Reader<'_>) -> Result<Graph<'_>, PiperError> {
         match field {
             1 => {
                 let sub = r.nested(value.bytes(what, "node")?, "NodeProto")?;
-                push_limited(&mut g.nodes, parse_node(sub)?, MAX_NODES, what, "node")?;
+                let node = parse_node(sub, budget)?;
+                push_limited(&mut g.nodes, node, MAX_NODES, budget, (what, "node"))?;
             }
             2 => set_once(&mut name, value.string(what, "name")?, what, "name")?,
             5 => {
                 let sub = r.nested(value.bytes(what, "initializer")?, "TensorProto")?;
+                let tensor = parse_tensor(sub, budget)?;
                 push_limited(
                     &mut g.initializers,
-                    parse_tensor(sub)?,
+                    tensor,
                     MAX_INITIALIZERS,
-                    what,
-                    "initializer",
+                    budget,
+                    (what, "initializer"),
                 )?;
             }
             11 | 12 => {
@@ -294,7 +362,13 @@ fn parse_graph(mut r: Reader<'_>) -> Result<Graph<'_>, PiperError> {
                 } else {
                     &mut g.outputs
                 };
-                push_limited(list, vname.unwrap_or_default(), MAX_LIST, what, label)?;
+                push_limited(
+                    list,
+                    vname.unwrap_or_default(),
+                    MAX_LIST,
+                    budget,
+                    (what, label),
+                )?;
             }
             15 => {
                 return Err(PiperError::UnsupportedOnnx {
@@ -308,7 +382,7 @@ fn parse_graph(mut r: Reader<'_>) -> Result<Graph<'_>, PiperError> {
     Ok(g)
 }
 
-fn parse_node(mut r: Reader<'_>) -> Result<Node<'_>, PiperError> {
+fn parse_node<'a>(mut r: Reader<'a>, budget: &Budget) -> Result<Node<'a>, PiperError> {
     let what = r.what();
     let mut n = Node::default();
     let (mut name, mut op, mut domain) = (None, None, None);
@@ -318,26 +392,27 @@ fn parse_node(mut r: Reader<'_>) -> Result<Node<'_>, PiperError> {
                 &mut n.inputs,
                 value.string(what, "input")?,
                 MAX_LIST,
-                what,
-                "input",
+                budget,
+                (what, "input"),
             )?,
             2 => push_limited(
                 &mut n.outputs,
                 value.string(what, "output")?,
                 MAX_LIST,
-                what,
-                "output",
+                budget,
+                (what, "output"),
             )?,
             3 => set_once(&mut name, value.string(what, "name")?, what, "name")?,
             4 => set_once(&mut op, value.string(what, "op_type")?, what, "op_type")?,
             5 => {
                 let sub = r.nested(value.bytes(what, "attribute")?, "AttributeProto")?;
+                let attribute = parse_attribute(sub, budget)?;
                 push_limited(
                     &mut n.attributes,
-                    parse_attribute(sub)?,
+                    attribute,
                     MAX_LIST,
-                    what,
-                    "attribute",
+                    budget,
+                    (what, "attribute"),
                 )?;
             }
             7 => set_once(&mut domain, value.string(what, "domain")?, what, "domain")?,
@@ -350,7 +425,7 @@ fn parse_node(mut r: Reader<'_>) -> Result<Node<'_>, PiperError> {
     Ok(n)
 }
 
-fn parse_attribute(mut r: Reader<'_>) -> Result<Attribute<'_>, PiperError> {
+fn parse_attribute<'a>(mut r: Reader<'a>, budget: &Budget) -> Result<Attribute<'a>, PiperError> {
     let what = r.what();
     let mut name = None;
     let (mut f, mut i, mut ty) = (None, None, None);
@@ -370,8 +445,16 @@ fn parse_attribute(mut r: Reader<'_>) -> Result<Attribute<'_>, PiperError> {
                 }
             },
             3 => set_once(&mut i, value.varint(what, "i")? as i64, what, "i")?,
-            7 => value.push_floats(&mut floats, MAX_LIST, what, "floats")?,
-            8 => value.push_int64s(&mut ints, MAX_LIST, what, "ints")?,
+            7 => {
+                let before = floats.len();
+                value.push_floats(&mut floats, MAX_LIST, what, "floats")?;
+                charge_growth(&floats, before, budget, what, "floats")?;
+            }
+            8 => {
+                let before = ints.len();
+                value.push_int64s(&mut ints, MAX_LIST, what, "ints")?;
+                charge_growth(&ints, before, budget, what, "ints")?;
+            }
             20 => set_once(&mut ty, value.varint(what, "type")? as i64, what, "type")?,
             // s, t, g, strings, tensors, graphs, sparse tensors, type protos: kept opaque.
             4 => other_kind = Some(3),
@@ -408,13 +491,17 @@ fn parse_attribute(mut r: Reader<'_>) -> Result<Attribute<'_>, PiperError> {
     })
 }
 
-fn parse_tensor(mut r: Reader<'_>) -> Result<Tensor<'_>, PiperError> {
+fn parse_tensor<'a>(mut r: Reader<'a>, budget: &Budget) -> Result<Tensor<'a>, PiperError> {
     let what = r.what();
     let mut t = Tensor::default();
     let (mut name, mut ty, mut raw) = (None, None, None);
     while let Some((field, value)) = r.next_field()? {
         match field {
-            1 => value.push_int64s(&mut t.dims, MAX_LIST, what, "dims")?,
+            1 => {
+                let before = t.dims.len();
+                value.push_int64s(&mut t.dims, MAX_LIST, what, "dims")?;
+                charge_growth(&t.dims, before, budget, what, "dims")?;
+            }
             2 => {
                 let v = value.varint(what, "data_type")?;
                 let v = i32::try_from(v as i64).map_err(|_| PiperError::MalformedOnnx {
@@ -428,7 +515,11 @@ fn parse_tensor(mut r: Reader<'_>) -> Result<Tensor<'_>, PiperError> {
                     reason: "segmented tensors".to_owned(),
                 })
             }
-            4 => value.push_floats(&mut t.float_data, usize::MAX, what, "float_data")?,
+            4 => {
+                let before = t.float_data.len();
+                value.push_floats(&mut t.float_data, usize::MAX, what, "float_data")?;
+                charge_growth(&t.float_data, before, budget, what, "float_data")?;
+            }
             8 => set_once(&mut name, value.string(what, "name")?, what, "name")?,
             9 => set_once(&mut raw, value.bytes(what, "raw_data")?, what, "raw_data")?,
             13 => t.external = true,
@@ -533,6 +624,62 @@ mod tests {
     fn no_graph_is_an_error() {
         assert!(matches!(
             parse_model(&[]),
+            Err(PiperError::MalformedOnnx { .. })
+        ));
+    }
+
+    /// A model whose one node carries `entries` copies of `entry` (field, body).
+    fn model_with_node_entries(field: u32, body: &[u8], entries: usize) -> Vec<u8> {
+        let mut node = ld(4, b"Conv");
+        for _ in 0..entries {
+            node.extend(ld(field, body));
+        }
+        let mut model = ld(7, &ld(1, &node));
+        model.extend(ld(8, &[0x10, 15]));
+        model
+    }
+
+    #[test]
+    fn empty_entries_cannot_make_the_importer_allocate_many_times_the_file() {
+        // 2-byte empty `input` and `attribute` entries decode to 16- and 48-byte entries (plus
+        // spare capacity): without the budget this 120 KB file built vectors of 1 to 4 MB,
+        // 8 to 32 times its size.
+        for (field, label) in [(1, "input"), (5, "attribute")] {
+            let model = model_with_node_entries(field, b"", 60_000);
+            let allowance = model.len() * STRUCTURE_PER_INPUT_BYTE + STRUCTURE_SLACK;
+            match parse_model(&model) {
+                Err(PiperError::MalformedOnnx { reason, .. }) => {
+                    assert!(reason.contains("more structure than its size"), "{reason}");
+                    assert!(reason.contains(&allowance.to_string()), "{reason}");
+                }
+                other => panic!("{label}: {other:?}"),
+            }
+        }
+        // The same number of entries with honest names fits.
+        let named =
+            model_with_node_entries(1, b"/enc_p/encoder/attn_layers.0/Add_output_0", 60_000);
+        assert_eq!(
+            parse_model(&named).unwrap().graph.nodes[0].inputs.len(),
+            60_000
+        );
+        // Packed dims: one byte each in the file, eight in memory; within bounds, refused past.
+        let mut tensor = ld(8, b"w");
+        tensor.extend(ld(1, &vec![1u8; 60_000]));
+        let mut model = ld(7, &ld(5, &tensor));
+        model.extend(ld(8, &[0x10, 15]));
+        assert!(parse_model(&model).is_ok());
+        let mut many = ld(8, b"w");
+        for _ in 0..40 {
+            many.extend(ld(1, &vec![1u8; 65_000 / 40]));
+        }
+        let mut budget_buster = Vec::new();
+        for _ in 0..200 {
+            budget_buster.extend(ld(5, &many));
+        }
+        let mut model = ld(7, &budget_buster);
+        model.extend(ld(8, &[0x10, 15]));
+        assert!(matches!(
+            parse_model(&model),
             Err(PiperError::MalformedOnnx { .. })
         ));
     }

@@ -466,9 +466,7 @@ mod tests {
         sign_release(dir.path(), &["tool\u{fffd}"], &key(7))?;
         let trust = TrustStore::with_key(key(7).public(), Role::ReleaseSigner);
         assert!(verify_release(dir.path(), &trust).is_ok());
-        let sneaky = dir
-            .path()
-            .join(std::ffi::OsStr::from_bytes(b"tool\xff"));
+        let sneaky = dir.path().join(std::ffi::OsStr::from_bytes(b"tool\xff"));
         write_file(&sneaky, b"payload")?;
         assert!(matches!(
             verify_release(dir.path(), &trust),
@@ -489,7 +487,10 @@ mod tests {
         std::os::unix::fs::symlink(&victim, dir.path().join(SUMS_FILE))
             .map_err(|s| io_error(&victim, s))?;
         sign_release(dir.path(), &["tool"], &key(7))?;
-        assert_eq!(fs::read(&victim).map_err(|s| io_error(&victim, s))?, b"keep");
+        assert_eq!(
+            fs::read(&victim).map_err(|s| io_error(&victim, s))?,
+            b"keep"
+        );
         let trust = TrustStore::with_key(key(7).public(), Role::ReleaseSigner);
         assert!(verify_release(dir.path(), &trust).is_ok());
         Ok(())
