@@ -762,3 +762,67 @@ fn write_errors_name_the_users_path() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("signet-part"), "{stderr}");
 }
+
+#[test]
+fn escape_sequences_from_a_bundle_reach_the_terminal_escaped() {
+    // A bundle whose envelope carries an unknown field named with terminal escapes (retitle,
+    // clear screen): the parser's message quotes it, and the CLI must show it escaped.
+    let empty = tempfile::tempdir().expect("temp dir");
+    let bundle = empty.path().join("evil-bundle");
+    std::fs::create_dir(&bundle).expect("bundle dir");
+    std::fs::write(bundle.join("manifest.toml"), "format = \"x\"\n").expect("manifest");
+    std::fs::write(
+        bundle.join("manifest.dsse.json"),
+        "{\"\\u001b]0;owned\\u0007\\u001b[2J\": 1}",
+    )
+    .expect("envelope");
+    let home = empty.path().join("home");
+    let out = in_empty_home(&home, &["voices", "install", path_str(&bundle)]);
+    assert_clean_failure(&out, "\\u{1b}]0;owned\\u{7}\\u{1b}[2J");
+    assert!(
+        !out.stderr.iter().any(|b| *b == 0x1b || *b == 0x07),
+        "raw control bytes on stderr: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_trust_store_others_can_change_is_refused_with_the_fix() {
+    use std::os::unix::fs::PermissionsExt;
+    let empty = tempfile::tempdir().expect("temp dir");
+    let home = empty.path().join("home");
+    let made = in_empty_home(&home, &["keys", "generate", "--name", "k"]);
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let printed = String::from_utf8_lossy(&made.stdout).into_owned();
+    let public = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("ed25519:"))
+        .expect("the public key is printed");
+    let added = in_empty_home(&home, &["trust", "add", public, "--role", "bundle-signer"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let trust = home.join("trust.toml");
+    let keys = home.join("keys");
+    let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&trust), 0o600);
+    assert_eq!(mode(&home), 0o700);
+    assert_eq!(mode(&keys), 0o700);
+    assert_eq!(mode(&keys.join("k.key")), 0o600);
+    // A group member could add a key of theirs: refused, with the fix.
+    std::fs::set_permissions(&trust, std::fs::Permissions::from_mode(0o664)).expect("chmod");
+    let out = in_empty_home(&home, &["trust", "list"]);
+    assert_clean_failure(&out, &format!("chmod go-w {}", trust.display()));
+    std::fs::set_permissions(&trust, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // A key folder anyone can write to: anyone could swap the key.
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+    let out = in_empty_home(&home, &["keys", "export-public", "--name", "k"]);
+    assert_clean_failure(&out, &format!("chmod go-w {}", keys.display()));
+}
