@@ -226,7 +226,6 @@ where
             if t.is_regular() {
                 t.write(|f| {
                     signet::write_wav_stream(f, rate, SampleFormat::S16, provenance, pieces)
-                        .map_err(anyhow::Error::from)
                 })?;
             } else {
                 let bytes = wav_in_memory(rate, provenance, pieces)?;

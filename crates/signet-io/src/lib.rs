@@ -112,17 +112,8 @@ pub enum FileError {
     },
     /// A file or folder that grants trust (trust store, key, key folder) could be changed by
     /// someone else: writable by group or others, or owned by another user.
-    #[error("{what} {path} {problem}; someone else could change what Signet trusts (fix: {fix})")]
-    NotPrivate {
-        /// The path.
-        path: PathBuf,
-        /// What it is ("trust store", "private key folder", ...).
-        what: String,
-        /// What is wrong ("is writable by its group (mode 664)").
-        problem: String,
-        /// The command that fixes it (`chmod go-w ...`).
-        fix: String,
-    },
+    #[error("{0}")]
+    NotPrivate(Box<NotPrivate>),
     /// An operating-system call on `path` failed.
     #[error("I/O error on {path}: {source}")]
     Io {
@@ -150,10 +141,24 @@ impl FileError {
             | Self::NotARegularFile { path, .. }
             | Self::TooLarge { path, .. }
             | Self::NotUtf8 { path, .. }
-            | Self::NotPrivate { path, .. }
             | Self::Io { path, .. } => path,
+            Self::NotPrivate(p) => &p.path,
         }
     }
+}
+
+/// What [`check_private`] found wrong (boxed in [`FileError::NotPrivate`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{what} {path} {problem}; someone else could change what Signet trusts (fix: {fix})")]
+pub struct NotPrivate {
+    /// The path.
+    pub path: PathBuf,
+    /// What it is ("trust store", "the folder of private key", ...).
+    pub what: String,
+    /// What is wrong ("is writable by its group (mode 664)").
+    pub problem: String,
+    /// The command that fixes it (`chmod go-w ...`).
+    pub fix: String,
 }
 
 fn kind_of(t: fs::FileType) -> &'static str {
@@ -449,12 +454,12 @@ pub fn check_private(path: &Path, what: &str) -> Result<(), FileError> {
             Err(e) => return Err(FileError::io(path, e)),
         };
         if let Some((problem, fix)) = judge_private(meta.uid(), meta.mode(), euid, false, path) {
-            return Err(FileError::NotPrivate {
+            return Err(FileError::NotPrivate(Box::new(NotPrivate {
                 path: path.to_owned(),
                 what: what.to_owned(),
                 problem,
                 fix,
-            });
+            })));
         }
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -463,12 +468,12 @@ pub fn check_private(path: &Path, what: &str) -> Result<(), FileError> {
         let pmeta = fs::metadata(&parent).map_err(|e| FileError::io(&parent, e))?;
         if let Some((problem, fix)) = judge_private(pmeta.uid(), pmeta.mode(), euid, true, &parent)
         {
-            return Err(FileError::NotPrivate {
+            return Err(FileError::NotPrivate(Box::new(NotPrivate {
                 path: parent,
                 what: format!("the folder of {what}"),
                 problem,
                 fix,
-            });
+            })));
         }
     }
     #[cfg(not(unix))]
@@ -667,7 +672,7 @@ mod tests {
             fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
             let err = check_private(&path, "trust store").unwrap_err();
             let text = err.to_string();
-            assert!(matches!(err, FileError::NotPrivate { .. }), "{err:?}");
+            assert!(matches!(err, FileError::NotPrivate(_)), "{err:?}");
             assert!(text.contains(who), "{text}");
             assert!(
                 text.contains(&format!("chmod go-w {}", path.display())),

@@ -243,10 +243,7 @@ fn read_secret(mut f: std::fs::File, path: &Path) -> Result<Zeroizing<Vec<u8>>, 
     let cap = usize::try_from(MAX_SECRET_KEY_FILE_LEN).unwrap_or(usize::MAX);
     let mut buf = Zeroizing::new(vec![0u8; cap.saturating_add(1)]);
     let mut filled = 0;
-    loop {
-        let Some(rest) = buf.get_mut(filled..) else {
-            break;
-        };
+    while let Some(rest) = buf.get_mut(filled..) {
         if rest.is_empty() {
             break;
         }
@@ -420,10 +417,7 @@ mod tests {
         let err = SecretKey::load(&path).unwrap_err();
         let text = err.to_string();
         assert!(
-            matches!(
-                err,
-                SignError::File(signet_io::FileError::NotPrivate { .. })
-            ),
+            matches!(err, SignError::File(signet_io::FileError::NotPrivate(_))),
             "{err:?}"
         );
         assert!(

@@ -419,10 +419,7 @@ mod tests {
         let err = TrustStore::load_or_empty(&path).unwrap_err();
         let text = err.to_string();
         assert!(
-            matches!(
-                err,
-                SignError::File(signet_io::FileError::NotPrivate { .. })
-            ),
+            matches!(err, SignError::File(signet_io::FileError::NotPrivate(_))),
             "{err:?}"
         );
         assert!(
