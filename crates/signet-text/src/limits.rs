@@ -323,7 +323,7 @@ mod tests {
         let (limit, msg) = refusal(limits.check_output_samples(44_101, 22_050));
         assert_eq!(limit, "max_output_seconds");
         assert!(
-            msg.contains("needs 3 seconds of audio, more than max_output_seconds = 2"),
+            msg.contains("needs 2.001 seconds of audio, more than max_output_seconds = 2"),
             "{msg}"
         );
         assert!(msg.contains("--max-output-seconds"), "{msg}");
