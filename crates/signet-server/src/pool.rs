@@ -487,7 +487,7 @@ fn run_job(
         }
     };
     let max = synth.limits().max_output_seconds;
-    if estimate > f64::from(max) {
+    if estimate > max {
         let _ = started.send(Err(JobError::BadText {
             reason: "limit_exceeded",
             message: format!(

@@ -53,7 +53,7 @@ fn one_key_flooding_the_workers_does_not_starve_another_key() {
     c.auth.max_concurrent = 4;
     c.auth.requests_per_minute = 10_000;
     c.auth.audio_seconds_per_minute = 1_000_000;
-    c.limits.max_output_seconds = 120;
+    c.limits.max_output_seconds = 120.0;
     c.request_timeout_secs = 600;
     let srv = start(c);
     let addr = srv.addr;
@@ -168,7 +168,7 @@ fn one_key_flooding_the_workers_does_not_starve_another_key() {
 #[test]
 fn a_request_over_the_output_cap_is_refused_before_synthesis() {
     let mut c = config();
-    c.limits.max_output_seconds = 5;
+    c.limits.max_output_seconds = 5.0;
     let srv = start(c);
     let r = speak(srv.addr, &json!({"input": sentences(8), "voice": VOICE}));
     assert_eq!(r.status, 400, "{}", r.text());

@@ -326,7 +326,7 @@ fn a_sentence_that_would_pass_the_output_limit_is_not_synthesized() {
     let secs = whole.audio.duration_secs();
     assert!(secs > 8.0, "{secs} s");
 
-    let capped = synth_with_limits(signet::Limits::default().with_max_output_seconds(4));
+    let capped = synth_with_limits(signet::Limits::default().with_max_output_seconds(4.0));
     let mut stream = capped.speak_stream(LONG_SENTENCE).unwrap();
     stream.check_first().unwrap();
     let t0 = std::time::Instant::now();
