@@ -4,10 +4,10 @@
 Never a run-time or CI dependency: it needs coqui-tts and torch, which are large, so it runs in
 a throw-away venv outside the repository, and its output is committed (well under 1 MB):
 
-    python3 -m venv /work/coqui-venv
-    /work/coqui-venv/bin/pip install "coqui-tts[cpu]==0.28.0"
-    /work/coqui-venv/bin/pip install torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 six
-    /work/coqui-venv/bin/python scripts/coqui_fixtures.py crates/signet-checkpoint/tests/data/fixtures
+    python3 -m venv ../coqui-venv
+    ../coqui-venv/bin/pip install "coqui-tts[cpu]==0.28.0"
+    ../coqui-venv/bin/pip install torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 six
+    ../coqui-venv/bin/python scripts/coqui_fixtures.py crates/signet-checkpoint/tests/data/fixtures
 
 or all of it with scripts/coqui_fixtures.sh [VENV_DIR].
 

@@ -2,13 +2,13 @@
 # Regenerates signet-checkpoint's fixtures with torch's and coqui-tts's own writers, in a
 # throw-away venv outside the repository (about 5.6 GB; never a run-time or CI dependency).
 #
-#   scripts/coqui_fixtures.sh [VENV_DIR]          default VENV_DIR: /work/coqui-venv
+#   scripts/coqui_fixtures.sh [VENV_DIR]          default VENV_DIR: coqui-venv next to the repository
 #
 # Writes crates/signet-checkpoint/tests/data/fixtures/ (commit the result, well under 1 MB),
 # and the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan` check.
 set -eu
-venv=${1:-/work/coqui-venv}
 repo=$(cd "$(dirname "$0")/.." && pwd)
+venv=${1:-$(dirname "$repo")/coqui-venv}
 case "$venv" in
 "$repo"/*) echo "coqui_fixtures.sh: put the venv outside the repository" >&2; exit 2 ;;
 esac

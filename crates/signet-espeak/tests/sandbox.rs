@@ -21,7 +21,7 @@ fn home_with_key() -> Result<(tempfile::TempDir, std::path::PathBuf)> {
     let keys = home.path().join("keys");
     std::fs::create_dir(&keys)?;
     let key = keys.join("importer.key");
-    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nnot a real key\n")?;
+    std::fs::write(&key, "test key material, not a real key\n")?;
     Ok((home, key))
 }
 
