@@ -26,6 +26,8 @@ It writes, into the folder given:
 - tensors_zip.pth and tensors_legacy.pth: a bare dict of tensors in every dtype the reader
   knows, with a transposed (non-contiguous) view, two views sharing one storage, a storage
   offset, a scalar and an empty tensor;
+- with --stages DIR, the two-stage fixtures of the model crates instead (see `stage_fixtures`):
+  DIR/signet-vocoder/coqui/ and DIR/signet-audio/coqui/ under the crates folder DIR;
 - expected.json: for each file, the format, every tensor the reader must produce (name, dtype,
   shape, SHA-256 of its values as contiguous little-endian bytes), the tensors inside the
   skipped training state, and a few config values.
@@ -240,7 +242,135 @@ def zoo_checkpoint(path, legacy):
     }
 
 
+def tiny_gan_vocoder():
+    """A Coqui HiFi-GAN vocoder as its trainer builds it (`GAN`: generator `model_g`, discriminator
+    `model_d`), small: the discriminator is swapped for one tiny layer so the checkpoint stays a
+    few kilobytes while still holding `model_d.*` tensors the importer must drop."""
+    from TTS.vocoder.configs import HifiganConfig
+    from TTS.vocoder.models.gan import GAN
+
+    params = {
+        "upsample_factors": [4, 2, 2],
+        "upsample_kernel_sizes": [8, 4, 4],
+        "upsample_initial_channel": 16,
+        "resblock_kernel_sizes": [3, 5],
+        "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5]],
+        "resblock_type": "1",
+    }
+    config = HifiganConfig(generator_model_params=params)
+    config.audio.num_mels = 10
+    config.audio.sample_rate = 16000
+    config.audio.hop_length = 16
+    config.audio.win_length = 128
+    config.audio.fft_size = 128
+    model = GAN(config)
+    model.model_d = torch.nn.Conv1d(1, 2, 3)
+    return config, model
+
+
+def perturb_weight_norm(model):
+    """Random init leaves every weight-norm magnitude equal to the norm of its direction, which
+    would hide a wrong fold; scale the magnitudes so the fold is exercised."""
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("original0"):
+                p.mul_(torch.rand_like(p) + 0.5)
+
+
+def to_weight_g_v(state):
+    """The same state dict with weight norm in its older form (`weight_g`, `weight_v`)."""
+    out = {}
+    for k, v in state.items():
+        k = k.replace("parametrizations.weight.original0", "weight_g")
+        k = k.replace("parametrizations.weight.original1", "weight_v")
+        out[k] = v
+    return out
+
+
+def norm_cases():
+    """Coqui AudioProcessor settings whose normalize/denormalize the tests reproduce."""
+    base = {"num_mels": 10, "sample_rate": 16000, "hop_length": 16, "win_length": 128, "fft_size": 128}
+    return {
+        "symmetric_clip": dict(base, signal_norm=True, symmetric_norm=True, max_norm=4.0, clip_norm=True),
+        "symmetric_noclip": dict(base, signal_norm=True, symmetric_norm=True, max_norm=1.0, clip_norm=False),
+        "asymmetric_clip": dict(
+            base, signal_norm=True, symmetric_norm=False, max_norm=1.0, clip_norm=True, min_level_db=-80, ref_level_db=10
+        ),
+        "asymmetric_noclip": dict(base, signal_norm=True, symmetric_norm=False, max_norm=2.5, clip_norm=False),
+        "off": dict(base, signal_norm=False),
+        "stats": dict(base, signal_norm=True, stats="yes"),
+    }
+
+
+def stage_fixtures(crates):
+    """Two-stage fixtures: Coqui's HiFi-GAN vocoder (trainer checkpoint, both weight-norm forms,
+    config, a mel and the audio coqui-tts makes of it) and Coqui's spectrogram normalization."""
+    from TTS.config.shared_configs import BaseAudioConfig
+    from TTS.utils.audio import AudioProcessor
+    from TTS.vocoder.models import setup_model
+
+    voc_dir = os.path.join(crates, "signet-vocoder", "tests", "data", "coqui")
+    os.makedirs(voc_dir, exist_ok=True)
+    config, model = tiny_gan_vocoder()
+    perturb_weight_norm(model)
+    ckpt = os.path.join(voc_dir, "hifigan_gan.pth")
+    trainer_checkpoint(ckpt, config, model, False)
+    config.save_json(os.path.join(voc_dir, "hifigan_config.json"))
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+    torch.save(to_weight_g_v(state), os.path.join(voc_dir, "hifigan_gv_bare.pth"))
+
+    # coqui-tts's own loading path: the GAN loads the trainer checkpoint and removes weight norm.
+    vocoder = setup_model(config)
+    vocoder.model_d = torch.nn.Conv1d(1, 2, 3)
+    vocoder.load_checkpoint(config, ckpt, eval=True)
+    vocoder.eval()
+    gen = torch.Generator().manual_seed(7)
+    mel = torch.rand(1, 10, 37, generator=gen) * 8.0 - 4.0
+    with torch.inference_mode():
+        audio = vocoder.inference(mel)
+    with open(os.path.join(voc_dir, "hifigan_parity.json"), "w") as f:
+        json.dump(
+            {
+                "generator": f"coqui-tts 0.28, torch {torch.__version__}",
+                "mel_shape": list(mel.shape),
+                "mel": mel.flatten().tolist(),
+                "audio": audio.flatten().tolist(),
+            },
+            f,
+        )
+        f.write("\n")
+
+    audio_dir = os.path.join(crates, "signet-audio", "tests", "data", "coqui")
+    os.makedirs(audio_dir, exist_ok=True)
+    db = (torch.rand(10, 23, generator=gen) * 200.0 - 150.0).double().numpy()
+    cases = {}
+    for name, settings in norm_cases().items():
+        settings = dict(settings)
+        stats = settings.pop("stats", None)
+        ap = AudioProcessor(BaseAudioConfig(**settings))
+        entry = {"audio": {k: v for k, v in settings.items()}}
+        if stats:
+            mean = (torch.rand(10, generator=gen) * 40.0 - 60.0).double().numpy()
+            std = (torch.rand(10, generator=gen) * 10.0 + 5.0).double().numpy()
+            ap.setup_scaler(mean, std, mean, std)
+            entry["mel_mean"] = mean.tolist()
+            entry["mel_std"] = std.tolist()
+        normalized = ap.normalize(db)
+        entry["normalized"] = normalized.flatten().tolist()
+        entry["denormalized"] = ap.denormalize(normalized).flatten().tolist()
+        entry["settings"] = {
+            k: getattr(ap, k) for k in ("signal_norm", "symmetric_norm", "max_norm", "clip_norm", "min_level_db", "ref_level_db")
+        }
+        cases[name] = entry
+    with open(os.path.join(audio_dir, "mel_normalization.json"), "w") as f:
+        json.dump({"shape": list(db.shape), "db": db.flatten().tolist(), "cases": cases}, f)
+        f.write("\n")
+
+
 def main():
+    if "--stages" in sys.argv:
+        stage_fixtures(sys.argv[sys.argv.index("--stages") + 1])
+        return
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     out = args[0] if args else "crates/signet-checkpoint/tests/data/fixtures"
     os.makedirs(out, exist_ok=True)

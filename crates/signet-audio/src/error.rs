@@ -257,6 +257,22 @@ pub enum AudioError {
         /// What is allowed.
         reason: &'static str,
     },
+    /// A spectrogram normalization setting is out of range.
+    #[error("mel normalization setting `{key}` is invalid: {reason}; fix the voice's or vocoder's audio settings")]
+    InvalidMelNormalization {
+        /// The setting (Coqui's key name).
+        key: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// A spectrogram does not have the number of mel bins its settings describe.
+    #[error("spectrogram of {values} values is not {num_mels} mel bins times whole frames")]
+    MelShape {
+        /// Values handed over.
+        values: usize,
+        /// Mel bins the settings describe.
+        num_mels: usize,
+    },
 }
 
 #[cfg(test)]

@@ -22,6 +22,9 @@
 //! - Resampling: [`Audio::resample`] converts to any rate from
 //!   [`MIN_RESAMPLE_RATE`] to [`MAX_RESAMPLE_RATE`] with rubato's windowed-sinc
 //!   resampler (see the `resample` module for the filter and why).
+//! - Spectrograms between two models: [`MelNormalization`] (Coqui's normalization settings)
+//!   denormalizes an acoustic model's mel and normalizes it for a vocoder (see the `mel`
+//!   module).
 //! - Levels: [`Audio::peak`], [`Audio::rms`], [`Audio::normalize_peak`],
 //!   [`Audio::with_volume`] (never clips), [`Audio::trim_silence`] and
 //!   [`Audio::silence`], computed with ndarray (see the `dsp` module).
@@ -57,6 +60,7 @@
 mod chain;
 mod dsp;
 mod error;
+mod mel;
 mod provenance;
 mod resample;
 mod wav;
@@ -67,6 +71,7 @@ use std::io::Write;
 pub use chain::{AudioOptions, Processed, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD};
 pub use dsp::{VolumeChange, MAX_SILENCE_MS};
 pub use error::{AudioError, FourCc};
+pub use mel::{MelNormalization, MelStats, MAX_MELS};
 pub use provenance::{InfoFields, Provenance, MAX_FIELD_BYTES};
 pub use resample::{MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
 pub use wav::{WavInfo, WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};

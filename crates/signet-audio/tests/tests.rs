@@ -9,6 +9,7 @@
 
 mod common;
 mod levels;
+mod mel_normalization;
 mod provenance;
 mod resampling;
 mod wav_reader;

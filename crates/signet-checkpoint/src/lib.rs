@@ -23,6 +23,9 @@
 //! `epoch`, `date`, `model_loss`) is recognized: the training state under [`SKIPPED_KEYS`] is
 //! walked (it must be data too) but its tensors are never materialized.
 //!
+//! [`float_params`] turns a state dict into named `f32` parameters with weight norm folded (both
+//! of PyTorch's forms), as importers want them.
+//!
 //! [`scan`] is the report behind `signet scan`: what a pickle-based loader would import and
 //! call, without doing it.
 //!
@@ -41,6 +44,7 @@
 mod allow;
 mod error;
 mod limits;
+mod params;
 mod pickle;
 mod scan;
 mod torch;
@@ -52,6 +56,7 @@ use std::collections::HashMap;
 pub use allow::ALLOW_LIST;
 pub use error::CheckpointError;
 pub use limits::Limits;
+pub use params::{float_params, Param};
 pub use scan::{scan, CallReport, GlobalReport, PartReport, ScanReport, TensorReport, Verdict};
 pub use torch::{Format, SKIPPED_KEYS};
 pub use value::{Dtype, Tensor, Value};
