@@ -1,5 +1,6 @@
 //! Integration tests of signet-vocoder (one binary): a small random HiFi-GAN built from a
-//! verified bundle, windowed decoding against one pass, and loader strictness.
+//! verified bundle, windowed decoding against one pass, and loader strictness; Coqui's HiFi-GAN
+//! vocoder mapped and run against coqui-tts (`coqui`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -18,6 +19,8 @@ use signet_registry::{
 use signet_schema::{ArchitectureSchema, SchemaError, TensorSpec};
 use signet_vocoder::{Generator, HifiGanConfig, ResBlockKind, VocoderError};
 use tch::{Device, Kind, Tensor};
+
+mod coqui;
 
 fn config(resblock: ResBlockKind, gin: usize, conv_post_bias: bool) -> HifiGanConfig {
     let (name, dilations) = match resblock {
@@ -153,6 +156,12 @@ struct Bundle {
 }
 
 fn bundle(tensors: &Tensors) -> Result<Bundle> {
+    bundle_as(tensors, toml::Table::new())
+}
+
+/// A signed, verified `hifigan` bundle holding `tensors`, with `config` as its
+/// `architecture.config`.
+fn bundle_as(tensors: &Tensors, config: toml::Table) -> Result<Bundle> {
     let list: Vec<(&str, Dtype, &[usize], &[u8])> = tensors
         .iter()
         .map(|(n, (d, s, b))| (n.as_str(), *d, s.as_slice(), b.as_slice()))
@@ -182,7 +191,7 @@ fn bundle(tensors: &Tensors) -> Result<Bundle> {
         },
         architecture: Architecture {
             kind: "hifigan".to_owned(),
-            config: toml::Table::new(),
+            config,
         },
         source: None,
         files: Vec::new(),

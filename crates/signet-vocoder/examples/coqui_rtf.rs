@@ -1,0 +1,116 @@
+//! Real-time factor of the mel vocoder on a Coqui HiFi-GAN checkpoint, to set beside
+//! coqui-tts's on the same files (written by scripts/coqui_rtf.py, which also times coqui-tts):
+//!
+//! ```text
+//! cargo run -p signet-vocoder --example coqui_rtf -- DIR [--threads N]
+//! ```
+//!
+//! Maps `DIR/vocoder.pth` with `DIR/config.json`, signs it into a temporary bundle, and times
+//! the vocoder on `DIR/mel.json` (best of 5 runs after a warm-up).
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use signet_registry::{
+    verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype, InferenceDefaults,
+    Manifest, PhonemeSpec, Role, SecretKey, TrustStore, VoiceInfo, VoiceName, BUNDLE_FORMAT,
+    WEIGHTS_FILE,
+};
+use signet_vocoder::coqui::map_hifigan;
+use signet_vocoder::MelVocoder;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(dir) = args.first() else {
+        bail!("usage: coqui_rtf DIR [--threads N]");
+    };
+    let threads = match args.iter().position(|a| a == "--threads") {
+        Some(i) => args.get(i + 1).context("--threads N")?.parse()?,
+        None => 1,
+    };
+    signet_nn::set_num_threads(threads);
+    let bytes = std::fs::read(format!("{dir}/vocoder.pth"))?;
+    let ckpt = signet_checkpoint::read(&bytes, &signet_checkpoint::Limits::default())?;
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/config.json"))?)?;
+    let mapped = map_hifigan(&ckpt.state_dict()?, &config)?;
+    let raw: Vec<(String, Vec<usize>, Vec<u8>)> = mapped
+        .tensors
+        .iter()
+        .map(|(n, p)| {
+            (
+                n.clone(),
+                p.shape.clone(),
+                p.data.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    let list: Vec<(&str, Dtype, &[usize], &[u8])> = raw
+        .iter()
+        .map(|(n, s, b)| (n.as_str(), Dtype::F32, s.as_slice(), b.as_slice()))
+        .collect();
+    let manifest = Manifest {
+        format: BUNDLE_FORMAT.to_owned(),
+        name: VoiceName::new("coqui-vocoder")?,
+        version: 1,
+        license: "CC0-1.0".to_owned(),
+        voice: VoiceInfo {
+            language: "xx".to_owned(),
+            quality: None,
+            sample_rate: mapped.sample_rate,
+            num_speakers: 1,
+            speaker_id_map: BTreeMap::new(),
+        },
+        phonemes: PhonemeSpec {
+            kind: "none".to_owned(),
+            espeak_voice: None,
+            id_map: BTreeMap::new(),
+        },
+        inference: InferenceDefaults {
+            noise_scale: 0.0,
+            length_scale: 1.0,
+            noise_w: 0.0,
+        },
+        architecture: Architecture {
+            kind: "hifigan".to_owned(),
+            config: toml::Table::try_from(&mapped.config)?,
+        },
+        source: None,
+        files: Vec::new(),
+    };
+    let tmp = tempfile::tempdir()?;
+    let path = tmp.path().join("bundle");
+    let key = SecretKey::from_seed(&[7; 32]);
+    write_bundle(
+        &path,
+        manifest,
+        &[(WEIGHTS_FILE, &write_safetensors(&list)?)],
+        &key,
+    )?;
+    let bundle = verify_bundle_dir(
+        &path,
+        &TrustStore::with_key(key.public(), Role::BundleSigner),
+    )?;
+    let vocoder = MelVocoder::from_bundle(&bundle)?;
+
+    let mel: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{dir}/mel.json"))?)?;
+    let shape: Vec<i64> = serde_json::from_value(mel["shape"].clone())?;
+    let values: Vec<f32> = serde_json::from_value(mel["mel"].clone())?;
+    let mel = tch::Tensor::from_slice(&values).reshape(shape.as_slice());
+    let mut audio = vocoder.vocode(&mel)?;
+    let mut best = f64::INFINITY;
+    for _ in 0..5 {
+        let start = Instant::now();
+        audio = vocoder.vocode(&mel)?;
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    let seconds = audio.len() as f64 / f64::from(mapped.sample_rate);
+    println!(
+        "signet mel vocoder, {threads} thread(s), {} frames: {best:.3} s for {seconds:.2} s of audio, RTF {:.4}",
+        shape.get(2).copied().unwrap_or(0),
+        best / seconds
+    );
+    Ok(())
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Real-time factor of coqui-tts's HiFi-GAN vocoder, and the files to time Signet's on the same.
+
+Runs in the throw-away coqui venv (see coqui_fixtures.py); never a run-time or CI dependency:
+
+    ../coqui-venv/bin/python scripts/coqui_rtf.py OUT_DIR [--threads N] [--frames F]
+    cargo run -p signet-vocoder --example coqui_rtf -- OUT_DIR [--threads N]
+
+It builds a random-initialized vocoder at the size of Coqui's LJSpeech `hifigan_v2` recipe
+(upsampling 8-8-2-2, 128 initial channels, residual kernels 3/7/11), saves it the way Coqui's
+trainer does with its config.json and a mel of F frames (default 430, about 5 s of 22.05 kHz
+audio), times coqui-tts's own inference path on it at N threads (best of 5 runs after a
+warm-up) and prints the RTF. The example then times Signet's mel vocoder on the same files.
+"""
+
+import json
+import os
+import sys
+import time
+
+import torch
+
+
+def main():
+    args = [a for a in sys.argv[1:]]
+    out = args[0]
+    threads = int(args[args.index("--threads") + 1]) if "--threads" in args else 1
+    frames = int(args[args.index("--frames") + 1]) if "--frames" in args else 430
+    torch.set_num_threads(threads)
+    torch.manual_seed(3)
+    os.makedirs(out, exist_ok=True)
+
+    import trainer.io
+    from TTS.vocoder.configs import HifiganConfig
+    from TTS.vocoder.models import setup_model
+
+    config = HifiganConfig(
+        generator_model_params={
+            "upsample_factors": [8, 8, 2, 2],
+            "upsample_kernel_sizes": [16, 16, 4, 4],
+            "upsample_initial_channel": 128,
+            "resblock_kernel_sizes": [3, 7, 11],
+            "resblock_dilation_sizes": [[1, 3, 5], [1, 3, 5], [1, 3, 5]],
+            "resblock_type": "1",
+        }
+    )
+    model = setup_model(config)
+    model.model_d = torch.nn.Conv1d(1, 1, 1)
+    ckpt = os.path.join(out, "vocoder.pth")
+    trainer.io.save_model(config, model, ckpt, current_step=1, epoch=1, optimizer=None, scheduler=None, scaler=None)
+    config.save_json(os.path.join(out, "config.json"))
+    model.load_checkpoint(config, ckpt, eval=True)
+    model.eval()
+    mel = torch.rand(1, config.audio.num_mels, frames) * 8.0 - 4.0
+    with open(os.path.join(out, "mel.json"), "w") as f:
+        json.dump({"shape": list(mel.shape), "mel": mel.flatten().tolist()}, f)
+    with torch.inference_mode():
+        audio = model.inference(mel)
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            audio = model.inference(mel)
+            best = min(best, time.perf_counter() - start)
+    seconds = audio.numel() / config.audio.sample_rate
+    print(f"coqui-tts hifigan_v2-size vocoder, {threads} thread(s), {frames} frames: "
+          f"{best:.3f} s for {seconds:.2f} s of audio, RTF {best / seconds:.4f}")
+
+
+if __name__ == "__main__":
+    main()
