@@ -340,6 +340,38 @@ def stage_fixtures(crates):
         )
         f.write("\n")
 
+    # The boundary between the stages, through coqui-tts's own Synthesizer._run_vocoder: a mel
+    # normalized with a spectrogram model's settings (here asymmetric, unclipped, another
+    # reference level) is denormalized, normalized with the vocoder's settings, and vocoded.
+    import types
+
+    from TTS.utils.synthesizer import Synthesizer
+
+    tts_settings = dict(
+        num_mels=10, sample_rate=16000, hop_length=16, win_length=128, fft_size=128,
+        signal_norm=True, symmetric_norm=False, max_norm=1.0, clip_norm=False, min_level_db=-90, ref_level_db=15,
+    )
+    stub = types.SimpleNamespace(
+        tts_model=types.SimpleNamespace(ap=AudioProcessor(BaseAudioConfig(**tts_settings))),
+        vocoder_ap=AudioProcessor(config.audio),
+        vocoder_config=config,
+        vocoder_model=vocoder,
+    )
+    tts_mel = torch.rand(29, 10, generator=gen) * 1.1 - 0.05  # [frames, bins], as model_outputs[0]
+    with torch.inference_mode():
+        staged = Synthesizer._run_vocoder(stub, tts_mel, "cpu")
+    with open(os.path.join(voc_dir, "two_stage.json"), "w") as f:
+        json.dump(
+            {
+                "tts_audio": tts_settings,
+                "mel_shape": [1, 10, 29],
+                "mel": tts_mel.t().contiguous().flatten().tolist(),
+                "audio": staged.flatten().tolist(),
+            },
+            f,
+        )
+        f.write("\n")
+
     audio_dir = os.path.join(crates, "signet-audio", "tests", "data", "coqui")
     os.makedirs(audio_dir, exist_ok=True)
     db = (torch.rand(10, 23, generator=gen) * 200.0 - 150.0).double().numpy()

@@ -93,6 +93,86 @@ impl MelNormalization {
         }
     }
 
+    /// The settings of a Coqui `config.json`'s `audio` table: the keys above, Coqui's defaults
+    /// for those absent, every other key ignored (they describe feature extraction, which
+    /// synthesis does not do). A config naming a `stats_path` needs that file's `mel_mean` and
+    /// `mel_std` as `stats` (it is a numpy pickle, which Signet does not load itself); without
+    /// them it is refused, as are `stats` for a config that names none.
+    pub fn from_coqui_audio(
+        audio: &serde_json::Value,
+        stats: Option<MelStats>,
+    ) -> Result<Self, AudioError> {
+        let bad = |key, reason: String| AudioError::InvalidMelNormalization { key, reason };
+        let mut s = MelNormalization::coqui_default(0);
+        let num = |key: &'static str| -> Result<Option<f64>, AudioError> {
+            match audio.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_f64()
+                    .map(Some)
+                    .ok_or_else(|| bad(key, format!("{v} is not a number"))),
+            }
+        };
+        let flag = |key: &'static str| -> Result<Option<bool>, AudioError> {
+            match audio.get(key) {
+                None | Some(serde_json::Value::Null) => Ok(None),
+                Some(v) => v
+                    .as_bool()
+                    .map(Some)
+                    .ok_or_else(|| bad(key, format!("{v} is not true or false"))),
+            }
+        };
+        let mels = audio
+            .get("num_mels")
+            .and_then(serde_json::Value::as_u64)
+            .ok_or_else(|| bad("num_mels", "is missing or not a count".to_owned()))?;
+        s.num_mels = usize::try_from(mels).unwrap_or(usize::MAX);
+        if let Some(v) = flag("signal_norm")? {
+            s.signal_norm = v;
+        }
+        if let Some(v) = flag("symmetric_norm")? {
+            s.symmetric_norm = v;
+        }
+        if let Some(v) = flag("clip_norm")? {
+            s.clip_norm = v;
+        }
+        if let Some(v) = num("max_norm")? {
+            s.max_norm = v;
+        }
+        if let Some(v) = num("min_level_db")? {
+            s.min_level_db = v;
+        }
+        if let Some(v) = num("ref_level_db")? {
+            s.ref_level_db = v;
+        }
+        let stats_path = audio
+            .get("stats_path")
+            .is_some_and(|v| !v.is_null() && v.as_str() != Some(""));
+        match (stats_path, stats) {
+            (true, None) => {
+                return Err(bad(
+                    "stats_path",
+                    "names a mean-variance statistics file; pass its mel_mean and mel_std"
+                        .to_owned(),
+                ))
+            }
+            (false, Some(_)) => {
+                return Err(bad(
+                    "stats_path",
+                    "is not set, so the config has no mean-variance statistics to use".to_owned(),
+                ))
+            }
+            // coqui-tts turns range normalization on whenever statistics are loaded.
+            (true, Some(st)) => {
+                s.signal_norm = true;
+                s.mel_stats = Some(st);
+            }
+            (false, None) => {}
+        }
+        s.validate()?;
+        Ok(s)
+    }
+
     /// Checks every value: bins in `1..=`[`MAX_MELS`], `max_norm` finite and positive,
     /// `min_level_db` finite and negative, `ref_level_db` finite, statistics of `num_mels`
     /// finite means and finite positive deviations.

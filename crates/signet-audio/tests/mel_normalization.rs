@@ -99,3 +99,38 @@ fn mel_settings_deserialize_with_coquis_defaults() {
     assert_eq!(s, MelNormalization::coqui_default(80));
     assert!(serde_json::from_str::<MelNormalization>(r#"{"num_mels": 80, "mystery": 1}"#).is_err());
 }
+
+#[test]
+fn coqui_audio_settings_are_read_from_config_json() {
+    let f = fixture();
+    for (name, case) in f["cases"].as_object().unwrap() {
+        let mut audio = case["audio"].clone();
+        // Keys of feature extraction are ignored.
+        audio["fft_size"] = 1024.into();
+        audio["mel_fmax"] = serde_json::Value::Null;
+        let stats = case.get("mel_mean").map(|m| MelStats {
+            mel_mean: floats(m),
+            mel_std: floats(&case["mel_std"]),
+        });
+        if stats.is_some() {
+            audio["stats_path"] = "scale_stats.npy".into();
+            // The statistics file is needed.
+            assert!(MelNormalization::from_coqui_audio(&audio, None).is_err());
+        }
+        let read = MelNormalization::from_coqui_audio(&audio, stats).unwrap();
+        assert_eq!(read, settings(case), "{name}");
+    }
+    let mut audio = f["cases"]["off"]["audio"].clone();
+    assert!(MelNormalization::from_coqui_audio(
+        &audio,
+        Some(MelStats {
+            mel_mean: vec![0.0; 10],
+            mel_std: vec![1.0; 10]
+        })
+    )
+    .is_err());
+    audio["max_norm"] = "four".into();
+    assert!(MelNormalization::from_coqui_audio(&audio, None).is_err());
+    audio["max_norm"] = (-4.0).into();
+    assert!(MelNormalization::from_coqui_audio(&audio, None).is_err());
+}

@@ -253,3 +253,29 @@ fn a_mel_vocoder_bundle_with_a_bad_config_is_refused() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn the_stage_boundary_matches_coquis_synthesizer() -> Result<()> {
+    // A mel in a spectrogram model's normalization, renormalized for the vocoder and vocoded,
+    // against coqui-tts's Synthesizer._run_vocoder on the same mel and checkpoint.
+    let config = json("hifigan_config.json");
+    let mapped = map_file("hifigan_gan.pth", &config)?;
+    let (_b, vocoder) = vocoder(&mapped)?;
+    let stage = json("two_stage.json");
+    let acoustic = signet_audio::MelNormalization::from_coqui_audio(&stage["tts_audio"], None)?;
+    let vocoder_norm = signet_audio::MelNormalization::from_coqui_audio(&config["audio"], None)?;
+    assert_ne!(
+        acoustic, vocoder_norm,
+        "the two stages normalize differently"
+    );
+    let mut mel = floats(&stage["mel"]);
+    vocoder_norm.renormalize(&acoustic, &mut mel)?;
+    let mel = Tensor::from_slice(&mel).reshape([1, 10, 29]);
+    let want = floats(&stage["audio"]);
+    let got = vocoder.vocode(&mel)?;
+    assert_eq!(got.len(), want.len(), "equal length");
+    let snr = snr_db(&want, &got);
+    eprintln!("stage boundary and vocoder against coqui-tts's Synthesizer: SNR {snr:.1} dB");
+    assert!(snr >= 40.0, "SNR {snr:.1} dB");
+    Ok(())
+}
