@@ -302,6 +302,68 @@ def norm_cases():
     }
 
 
+def tiny_glow_tts():
+    """A small Coqui Glow-TTS (default encoder: relative-position transformer with a prenet,
+    mean only; flow decoder with ActNorm, 4-way invertible 1x1 convolutions and WaveNet
+    couplings, squeeze 2)."""
+    from TTS.tts.configs.glow_tts_config import GlowTTSConfig
+    from TTS.tts.models.glow_tts import GlowTTS
+
+    config = GlowTTSConfig(
+        num_chars=20,
+        hidden_channels_enc=16,
+        hidden_channels_dec=16,
+        hidden_channels_dp=16,
+        out_channels=10,
+        num_flow_blocks_dec=3,
+        num_block_layers=2,
+        kernel_size_dec=3,
+        encoder_params={
+            "kernel_size": 3,
+            "dropout_p": 0.1,
+            "num_layers": 2,
+            "num_heads": 2,
+            "hidden_channels_ffn": 32,
+            "input_length": None,
+        },
+    )
+    model = GlowTTS(config)
+    # Random init leaves ActNorm, the couplings' last layers and the prenet's projection at
+    # zero (identity flows); perturb every parameter so each layer matters.
+    gen = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for _, p in model.named_parameters():
+            p.add_(torch.randn(p.shape, generator=gen) * 0.2)
+        # A few frames per token rather than the minimum of one.
+        model.encoder.duration_predictor.proj.bias.add_(1.5)
+    return config, model
+
+
+def glow_tts_fixture(crates):
+    """Glow-TTS: trainer checkpoint, config and the mel coqui-tts makes of a few id sequences
+    with its inference defaults (noise scale 0, length scale 1)."""
+    from TTS.tts.models.glow_tts import GlowTTS
+
+    out = os.path.join(crates, "signet-acoustic", "tests", "data", "coqui")
+    os.makedirs(out, exist_ok=True)
+    config, model = tiny_glow_tts()
+    ckpt = os.path.join(out, "glow_tts.pth")
+    trainer_checkpoint(ckpt, config, model, False)
+    config.save_json(os.path.join(out, "glow_tts_config.json"))
+    loaded = GlowTTS(config)
+    loaded.load_checkpoint(config, ckpt, eval=True)
+    cases = []
+    for ids in ([3, 7, 1, 19, 4, 4, 12, 0, 8], [5, 2], [2, 9, 11, 13, 17, 6, 14, 1, 10, 18, 16, 15, 7, 3]):
+        x = torch.tensor([ids])
+        with torch.inference_mode():
+            o = loaded.inference(x, aux_input={"x_lengths": torch.tensor([len(ids)]), "d_vectors": None, "speaker_ids": None})
+        mel = o["model_outputs"].transpose(1, 2)  # [1, C, T]
+        cases.append({"ids": ids, "mel_shape": list(mel.shape), "mel": mel.flatten().tolist()})
+    with open(os.path.join(out, "glow_tts_parity.json"), "w") as f:
+        json.dump({"generator": f"coqui-tts 0.28, torch {torch.__version__}", "cases": cases}, f)
+        f.write("\n")
+
+
 def stage_fixtures(crates):
     """Two-stage fixtures: Coqui's HiFi-GAN vocoder (trainer checkpoint, both weight-norm forms,
     config, a mel and the audio coqui-tts makes of it) and Coqui's spectrogram normalization."""
@@ -402,6 +464,7 @@ def stage_fixtures(crates):
 def main():
     if "--stages" in sys.argv:
         stage_fixtures(sys.argv[sys.argv.index("--stages") + 1])
+        glow_tts_fixture(sys.argv[sys.argv.index("--stages") + 1])
         return
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     out = args[0] if args else "crates/signet-checkpoint/tests/data/fixtures"

@@ -10,7 +10,9 @@ use thiserror::Error;
 #[non_exhaustive]
 pub enum AcousticError {
     /// The bundle describes another architecture.
-    #[error("architecture `{kind}` is not supported (expected `vits`)")]
+    #[error(
+        "architecture `{kind}` is not supported here (expected `vits` or `glow_tts` by loader)"
+    )]
     WrongArchitecture {
         /// The manifest's `architecture.kind`.
         kind: String,
@@ -100,6 +102,35 @@ pub enum AcousticError {
     /// The vocoder failed.
     #[error(transparent)]
     Vocoder(#[from] VocoderError),
+    /// A config value of a non-VITS architecture is out of range or inconsistent.
+    #[error("{architecture} config `{key}` is invalid: {reason}")]
+    InvalidConfig {
+        /// The architecture (`glow_tts`).
+        architecture: &'static str,
+        /// The key.
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A Coqui config asks for something Signet does not run.
+    #[error("Coqui config `{key}`: {reason}; Signet does not run this variant")]
+    UnsupportedCoqui {
+        /// The config key.
+        key: String,
+        /// What was found.
+        reason: String,
+    },
+    /// A checkpoint tensor does not map onto the model.
+    #[error("checkpoint tensor {tensor} {reason}; the checkpoint does not match its config.json")]
+    Mapping {
+        /// The tensor.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The checkpoint's state dict could not be read as parameters.
+    #[error(transparent)]
+    Checkpoint(#[from] signet_checkpoint::CheckpointError),
 }
 
 impl From<tch::TchError> for AcousticError {

@@ -47,6 +47,7 @@
 pub mod duration;
 mod error;
 pub mod flow;
+pub mod glow_tts;
 mod spline;
 pub mod text_encoder;
 mod vits;

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod glow_tts;
 mod inputs;
 mod loading;
 mod padding;
