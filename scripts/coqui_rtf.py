@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
-"""Real-time factor of coqui-tts's HiFi-GAN vocoder, and the files to time Signet's on the same.
+"""Real-time factors of coqui-tts's HiFi-GAN vocoder and Glow-TTS, and the files to time
+Signet's on the same.
 
 Runs in the throw-away coqui venv (see coqui_fixtures.py); never a run-time or CI dependency:
 
     ../coqui-venv/bin/python scripts/coqui_rtf.py OUT_DIR [--threads N] [--frames F]
     cargo run -p signet-vocoder --example coqui_rtf -- OUT_DIR [--threads N]
+    cargo run -p signet-acoustic --example coqui_glow_rtf -- OUT_DIR [--threads N]
 
 It builds a random-initialized vocoder at the size of Coqui's LJSpeech `hifigan_v2` recipe
 (upsampling 8-8-2-2, 128 initial channels, residual kernels 3/7/11), saves it the way Coqui's
 trainer does with its config.json and a mel of F frames (default 430, about 5 s of 22.05 kHz
 audio), times coqui-tts's own inference path on it at N threads (best of 5 runs after a
 warm-up) and prints the RTF. The example then times Signet's mel vocoder on the same files.
+Likewise a random-initialized Glow-TTS at Coqui's default size (glow.pth, glow_config.json,
+glow_ids.json: 120 ids), whose RTF is mel seconds (at 22.05 kHz, hop 256) per second of
+compute, noise off.
 """
 
 import json
@@ -64,6 +69,40 @@ def main():
     seconds = audio.numel() / config.audio.sample_rate
     print(f"coqui-tts hifigan_v2-size vocoder, {threads} thread(s), {frames} frames: "
           f"{best:.3f} s for {seconds:.2f} s of audio, RTF {best / seconds:.4f}")
+
+    glow(out, threads)
+
+
+def glow(out, threads):
+    import trainer.io
+    from TTS.tts.configs.glow_tts_config import GlowTTSConfig
+    from TTS.tts.models.glow_tts import GlowTTS
+
+    config = GlowTTSConfig(num_chars=67)
+    model = GlowTTS(config)
+    with torch.no_grad():
+        model.encoder.duration_predictor.proj.bias.add_(1.5)
+    ckpt = os.path.join(out, "glow.pth")
+    trainer.io.save_model(config, model, ckpt, current_step=1, epoch=1, optimizer=None, scheduler=None, scaler=None)
+    config.save_json(os.path.join(out, "glow_config.json"))
+    model = GlowTTS(config)
+    model.load_checkpoint(config, ckpt, eval=True)
+    ids = [(i * 7) % 60 + 1 for i in range(120)]
+    with open(os.path.join(out, "glow_ids.json"), "w") as f:
+        json.dump(ids, f)
+    aux = {"x_lengths": torch.tensor([len(ids)]), "d_vectors": None, "speaker_ids": None}
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        o = model.inference(x, aux_input=aux)
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            o = model.inference(x, aux_input=aux)
+            best = min(best, time.perf_counter() - start)
+    frames = o["model_outputs"].shape[1]
+    seconds = frames * 256 / 22050
+    print(f"coqui-tts Glow-TTS (default size), {threads} thread(s), {len(ids)} ids: "
+          f"{best:.3f} s for {frames} frames ({seconds:.2f} s of audio), RTF {best / seconds:.4f}")
 
 
 if __name__ == "__main__":
