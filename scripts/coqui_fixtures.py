@@ -327,6 +327,14 @@ def tiny_glow_tts():
             "input_length": None,
         },
     )
+    config.audio.num_mels = 10
+    config.audio.sample_rate = 16000
+    config.audio.hop_length = 16
+    config.audio.win_length = 128
+    config.audio.fft_size = 128
+    config.audio.max_norm = 1.0
+    config.audio.symmetric_norm = False
+    config.audio.ref_level_db = 15
     model = GlowTTS(config)
     # Random init leaves ActNorm, the couplings' last layers and the prenet's projection at
     # zero (identity flows); perturb every parameter so each layer matters.
@@ -359,6 +367,33 @@ def glow_tts_fixture(crates):
             o = loaded.inference(x, aux_input={"x_lengths": torch.tensor([len(ids)]), "d_vectors": None, "speaker_ids": None})
         mel = o["model_outputs"].transpose(1, 2)  # [1, C, T]
         cases.append({"ids": ids, "mel_shape": list(mel.shape), "mel": mel.flatten().tolist()})
+    # Both stages end to end as coqui-tts's Synthesizer runs them: Glow-TTS, then the vocoder of
+    # signet-vocoder's fixtures through Synthesizer._run_vocoder (denormalize with Glow-TTS's
+    # audio settings, normalize with the vocoder's, vocode).
+    import types
+
+    from TTS.config import load_config
+    from TTS.utils.audio import AudioProcessor
+    from TTS.utils.synthesizer import Synthesizer
+    from TTS.vocoder.models import setup_model
+
+    voc_dir = os.path.join(crates, "signet-vocoder", "tests", "data", "coqui")
+    voc_config = load_config(os.path.join(voc_dir, "hifigan_config.json"))
+    vocoder = setup_model(voc_config)
+    vocoder.model_d = torch.nn.Conv1d(1, 2, 3)
+    vocoder.load_checkpoint(voc_config, os.path.join(voc_dir, "hifigan_gan.pth"), eval=True)
+    stub = types.SimpleNamespace(
+        tts_model=types.SimpleNamespace(ap=AudioProcessor(config.audio)),
+        vocoder_ap=AudioProcessor(voc_config.audio),
+        vocoder_config=voc_config,
+        vocoder_model=vocoder,
+    )
+    for case in cases:
+        x = torch.tensor([case["ids"]])
+        with torch.inference_mode():
+            o = loaded.inference(x, aux_input={"x_lengths": torch.tensor([len(case["ids"])]), "d_vectors": None, "speaker_ids": None})
+            audio = Synthesizer._run_vocoder(stub, o["model_outputs"][0], "cpu")
+        case["audio"] = audio.flatten().tolist()
     with open(os.path.join(out, "glow_tts_parity.json"), "w") as f:
         json.dump({"generator": f"coqui-tts 0.28, torch {torch.__version__}", "cases": cases}, f)
         f.write("\n")

@@ -6,6 +6,7 @@ use anyhow::Result;
 use serde_json::Value as Json;
 use signet_acoustic::glow_tts::{map_glow_tts, CoquiGlowTts, GlowTts};
 use signet_acoustic::AcousticError;
+use signet_audio::MelNormalization;
 use signet_checkpoint::{read, Limits};
 use signet_registry::Dtype;
 
@@ -26,15 +27,17 @@ fn mapped(config: &Json) -> Result<CoquiGlowTts, AcousticError> {
     map_glow_tts(&ckpt.state_dict().unwrap(), config)
 }
 
-fn bundle(m: &CoquiGlowTts) -> Result<TempBundle> {
-    let tensors: Tensors = m
-        .tensors
-        .iter()
+fn as_tensors(list: &[(String, signet_checkpoint::Param)]) -> Tensors {
+    list.iter()
         .map(|(n, p)| {
             let bytes = p.data.iter().flat_map(|v| v.to_le_bytes()).collect();
             (n.clone(), (Dtype::F32, p.shape.clone(), bytes))
         })
-        .collect();
+        .collect()
+}
+
+fn bundle(m: &CoquiGlowTts) -> Result<TempBundle> {
+    let tensors = as_tensors(&m.tensors);
     let mut man = manifest(&crate::support::tiny_config(1, false, "2"))?;
     man.architecture.kind = "glow_tts".to_owned();
     man.architecture.config = toml::Table::try_from(&m.config)?;
@@ -152,5 +155,52 @@ fn glow_tts_mapping_and_inputs_are_strict() -> Result<()> {
     let out = model.infer(&[5], Some(0.01))?;
     assert_eq!(out.frames, 2);
     assert!(out.mel.iter().all(|v| v.is_finite()));
+    Ok(())
+}
+
+#[test]
+fn glow_tts_and_hifigan_end_to_end_match_coquis_synthesizer() -> Result<()> {
+    // Stage 1: Glow-TTS. Stage boundary: denormalize with Glow-TTS's audio settings, normalize
+    // with the vocoder's. Stage 2: the HiFi-GAN vocoder of signet-vocoder's fixtures. Against
+    // coqui-tts's Synthesizer (`_run_vocoder` after the model's inference) on the same ids.
+    let glow_config = json("glow_tts_config.json");
+    let b = bundle(&mapped(&glow_config)?)?;
+    let model = GlowTts::from_bundle(&b.verified()?)?;
+    let voc_dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../signet-vocoder/tests/data/coqui"
+    );
+    let voc_config: Json = serde_json::from_str(&std::fs::read_to_string(format!(
+        "{voc_dir}/hifigan_config.json"
+    ))?)?;
+    let bytes = std::fs::read(format!("{voc_dir}/hifigan_gan.pth"))?;
+    let ckpt = read(&bytes, &Limits::default())?;
+    let voc = signet_vocoder::coqui::map_hifigan(&ckpt.state_dict()?, &voc_config)?;
+    let mut man = manifest(&crate::support::tiny_config(1, false, "2"))?;
+    man.architecture.kind = "hifigan".to_owned();
+    man.architecture.config = toml::Table::try_from(&voc.config)?;
+    let vb = write(man, &as_tensors(&voc.tensors))?;
+    let vocoder = signet_vocoder::MelVocoder::from_bundle(&vb.verified()?)?;
+    let acoustic_norm = MelNormalization::from_coqui_audio(&glow_config["audio"], None)?;
+    let vocoder_norm = MelNormalization::from_coqui_audio(&voc_config["audio"], None)?;
+    assert_ne!(acoustic_norm, vocoder_norm);
+    for case in json("glow_tts_parity.json")["cases"].as_array().unwrap() {
+        let ids: Vec<i64> = serde_json::from_value(case["ids"].clone())?;
+        let want_mel: Vec<f32> = serde_json::from_value(case["mel"].clone())?;
+        let want: Vec<f32> = serde_json::from_value(case["audio"].clone())?;
+        let out = model.infer(&ids, None)?;
+        let mel_snr = snr_db(&want_mel, &out.mel);
+        let mut mel = out.mel;
+        vocoder_norm.renormalize(&acoustic_norm, &mut mel)?;
+        let frames = i64::try_from(out.frames)?;
+        let audio = vocoder.vocode(&tch::Tensor::from_slice(&mel).reshape([1, 10, frames]))?;
+        assert_eq!(audio.len(), want.len(), "{ids:?}: equal length");
+        let snr = snr_db(&want, &audio);
+        eprintln!("two stages against coqui-tts's Synthesizer, {} ids: mel SNR {mel_snr:.1} dB, audio SNR {snr:.1} dB", ids.len());
+        assert!(
+            mel_snr >= 40.0 && snr >= 40.0,
+            "{ids:?}: mel {mel_snr:.1} dB, audio {snr:.1} dB"
+        );
+    }
     Ok(())
 }
