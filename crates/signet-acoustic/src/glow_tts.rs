@@ -193,13 +193,11 @@ impl GlowTtsConfig {
             ));
         }
         // The widest dilation must stay modest: dilation_rate ^ (layers - 1).
-        let widest = (self.kernel_size_dec - 1)
-            .checked_mul(
-                self.dilation_rate
-                    .checked_pow(u32::try_from(self.num_block_layers - 1).unwrap_or(u32::MAX))
-                    .unwrap_or(usize::MAX),
-            )
-            .unwrap_or(usize::MAX);
+        let widest = (self.kernel_size_dec - 1).saturating_mul(
+            self.dilation_rate
+                .checked_pow(u32::try_from(self.num_block_layers - 1).unwrap_or(u32::MAX))
+                .unwrap_or(usize::MAX),
+        );
         if widest > 1 << 16 {
             return Err(invalid(
                 "dilation_rate",

@@ -96,8 +96,10 @@ fn main() -> Result<()> {
 
     let mel: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(format!("{dir}/mel.json"))?)?;
-    let shape: Vec<i64> = serde_json::from_value(mel["shape"].clone())?;
-    let values: Vec<f32> = serde_json::from_value(mel["mel"].clone())?;
+    let shape: Vec<i64> =
+        serde_json::from_value(mel.get("shape").cloned().context("mel.json: shape")?)?;
+    let values: Vec<f32> =
+        serde_json::from_value(mel.get("mel").cloned().context("mel.json: mel")?)?;
     let mel = tch::Tensor::from_slice(&values).reshape(shape.as_slice());
     let mut audio = vocoder.vocode(&mel)?;
     let mut best = f64::INFINITY;
