@@ -5,7 +5,8 @@
 #   scripts/coqui_fixtures.sh [VENV_DIR]          default VENV_DIR: coqui-venv next to the repository
 #
 # Writes crates/signet-checkpoint/tests/data/fixtures/ (commit the result, well under 1 MB),
-# and the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan` check.
+# the two-stage fixtures (crates/signet-{vocoder,acoustic,audio}/tests/data/coqui/, about
+# 1 MB), and the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan` check.
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-$(dirname "$repo")/coqui-venv}
@@ -18,4 +19,5 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install torch==2.11.0 torchaudio==2.11.0 torchcodec==0.11.1 six
 fi
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$repo/crates/signet-checkpoint/tests/data/fixtures"
+"$venv/bin/python" "$repo/scripts/coqui_fixtures.py" --stages "$repo/crates"
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$venv-vits" --vits
