@@ -12,7 +12,8 @@ It builds a random-initialized vocoder at the size of Coqui's LJSpeech `hifigan_
 (upsampling 8-8-2-2, 128 initial channels, residual kernels 3/7/11), saves it the way Coqui's
 trainer does with its config.json and a mel of F frames (default 430, about 5 s of 22.05 kHz
 audio), times coqui-tts's own inference path on it at N threads (best of 5 runs after a
-warm-up) and prints the RTF. The example then times Signet's mel vocoder on the same files.
+warm-up) and prints the RTF; its output is kept (audio.json, glow_mel.json) so the examples
+also report their SNR against coqui-tts at these real sizes. The example then times Signet's mel vocoder on the same files.
 Likewise a random-initialized Glow-TTS at Coqui's default size (glow.pth, glow_config.json,
 glow_ids.json: 120 ids), whose RTF is mel seconds (at 22.05 kHz, hop 256) per second of
 compute, noise off.
@@ -66,6 +67,8 @@ def main():
             start = time.perf_counter()
             audio = model.inference(mel)
             best = min(best, time.perf_counter() - start)
+    with open(os.path.join(out, "audio.json"), "w") as f:
+        json.dump(audio.flatten().tolist(), f)
     seconds = audio.numel() / config.audio.sample_rate
     print(f"coqui-tts hifigan_v2-size vocoder, {threads} thread(s), {frames} frames: "
           f"{best:.3f} s for {seconds:.2f} s of audio, RTF {best / seconds:.4f}")
@@ -99,6 +102,8 @@ def glow(out, threads):
             start = time.perf_counter()
             o = model.inference(x, aux_input=aux)
             best = min(best, time.perf_counter() - start)
+    with open(os.path.join(out, "glow_mel.json"), "w") as f:
+        json.dump(o["model_outputs"][0].t().flatten().tolist(), f)
     frames = o["model_outputs"].shape[1]
     seconds = frames * 256 / 22050
     print(f"coqui-tts Glow-TTS (default size), {threads} thread(s), {len(ids)} ids: "

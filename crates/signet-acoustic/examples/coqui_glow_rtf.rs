@@ -110,5 +110,30 @@ fn main() -> Result<()> {
         out.frames,
         best / seconds
     );
+    if let Ok(text) = std::fs::read_to_string(format!("{dir}/glow_mel.json")) {
+        let want: Vec<f32> = serde_json::from_str(&text)?;
+        match snr_db(&want, &out.mel) {
+            Some(snr) => println!("against coqui-tts's output: equal length, SNR {snr:.1} dB"),
+            None => println!(
+                "against coqui-tts's output: lengths differ ({} vs {})",
+                want.len(),
+                out.mel.len()
+            ),
+        }
+    }
     Ok(())
+}
+
+/// SNR in dB of `got` against `want`, or `None` when their lengths differ.
+fn snr_db(want: &[f32], got: &[f32]) -> Option<f64> {
+    if want.len() != got.len() {
+        return None;
+    }
+    let signal: f64 = want.iter().map(|&x| f64::from(x).powi(2)).sum();
+    let noise: f64 = want
+        .iter()
+        .zip(got)
+        .map(|(&a, &b)| f64::from(a - b).powi(2))
+        .sum();
+    Some(10.0 * (signal / noise.max(1e-30)).log10())
 }
