@@ -13,6 +13,12 @@ use std::str::FromStr;
 /// compare precisions, or to work around a CPU problem).
 pub const DISABLE_BF16_ENV: &str = "SIGNET_DISABLE_BF16";
 
+/// Environment variable that, set to `1`, lets an explicit [`Precision::Bf16`] run bf16 on a
+/// CPU without native bf16, emulated by libtorch and many times slower than fp32: only to
+/// measure bf16's quality on any machine (`cargo xtask bench --quality`). [`Precision::Auto`]
+/// never emulates.
+pub const EMULATE_BF16_ENV: &str = "SIGNET_EMULATE_BF16";
+
 /// The precision asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Precision {
@@ -75,6 +81,9 @@ impl fmt::Display for Effective {
 pub struct CpuFeatures {
     /// Native bf16 dot products.
     pub bf16: bool,
+    /// An explicit bf16 request runs emulated where there is no native bf16
+    /// ([`EMULATE_BF16_ENV`]).
+    pub emulate_bf16: bool,
 }
 
 impl CpuFeatures {
@@ -83,6 +92,7 @@ impl CpuFeatures {
         let disabled = std::env::var_os(DISABLE_BF16_ENV).is_some_and(|v| v == "1");
         CpuFeatures {
             bf16: !disabled && native_bf16(),
+            emulate_bf16: std::env::var_os(EMULATE_BF16_ENV).is_some_and(|v| v == "1"),
         }
     }
 }
@@ -102,6 +112,13 @@ pub fn resolve(requested: Precision, cpu: CpuFeatures) -> (Effective, Option<Str
     match (requested, cpu.bf16) {
         (Precision::Fp32, _) => (Effective::Fp32, None),
         (Precision::Auto | Precision::Bf16, true) => (Effective::Bf16, None),
+        (Precision::Bf16, false) if cpu.emulate_bf16 => (
+            Effective::Bf16,
+            Some(format!(
+                "precision bf16 emulated ({EMULATE_BF16_ENV}=1): this CPU has no native bf16, \
+                 so it runs far slower than fp32; for measuring quality only"
+            )),
+        ),
         (Precision::Auto, false) => (
             Effective::Fp32,
             Some("precision auto: this CPU has no native bf16, so fp32".to_owned()),
@@ -124,8 +141,14 @@ mod tests {
 
     #[test]
     fn requests_resolve_by_cpu() {
-        let with = CpuFeatures { bf16: true };
-        let without = CpuFeatures { bf16: false };
+        let with = CpuFeatures {
+            bf16: true,
+            emulate_bf16: false,
+        };
+        let without = CpuFeatures {
+            bf16: false,
+            emulate_bf16: false,
+        };
         assert_eq!(resolve(Precision::Fp32, with), (Effective::Fp32, None));
         assert_eq!(resolve(Precision::Auto, with), (Effective::Bf16, None));
         assert_eq!(resolve(Precision::Bf16, with), (Effective::Bf16, None));
@@ -133,6 +156,19 @@ mod tests {
         assert_eq!(e, Effective::Fp32);
         assert!(note.unwrap().contains("falling back to fp32"));
         assert_eq!(resolve(Precision::Auto, without).0, Effective::Fp32);
+    }
+
+    #[test]
+    fn only_an_explicit_bf16_request_is_emulated() {
+        let emulating = CpuFeatures {
+            bf16: false,
+            emulate_bf16: true,
+        };
+        let (e, note) = resolve(Precision::Bf16, emulating);
+        assert_eq!(e, Effective::Bf16);
+        assert!(note.unwrap().contains("emulated"));
+        assert_eq!(resolve(Precision::Auto, emulating).0, Effective::Fp32);
+        assert_eq!(resolve(Precision::Fp32, emulating), (Effective::Fp32, None));
     }
 
     #[test]
