@@ -5,7 +5,8 @@
         REF_DIR and TEST_DIR hold raw little-endian f32 files of the same names (the same
         phoneme ids spoken at two precisions). Prints JSON: per-file and mean log-spectral
         distance (dB) and mel-cepstral distortion (dB, coefficients 1-24 of a log-mel
-        spectrum's DCT, frame by frame; the two files have the same durations).
+        spectrum's DCT, frame by frame; the two files have the same durations), over the
+        speech frames (within 40 dB of the loudest) with powers floored 80 dB down.
 
     bench_quality.py wer TEXTS.json DIR [DIR ...]
         Each DIR holds 0001.wav, 0002.wav, ... (16 kHz mono, 16-bit), one per sentence of
@@ -27,6 +28,10 @@ N_FFT = 1024
 HOP = 256
 MELS = 80
 CEPSTRA = 24
+# Frames more than SPEECH_DB below the loudest are silence, left out of the distances.
+SPEECH_DB = 40.0
+# Spectral powers are floored this far below the loudest bin.
+FLOOR_DB = 80.0
 
 
 def frames_power(x):
@@ -71,12 +76,27 @@ def spectra(ref_dir, test_dir, rate=22050):
         b = np.fromfile(os.path.join(test_dir, name), dtype="<f4").astype(np.float64)
         n = min(len(a), len(b))
         pa, pb = frames_power(a[:n]), frames_power(b[:n])
-        eps = 1e-10
-        lsd = np.mean(np.sqrt(np.mean((10 * np.log10(pa + eps) - 10 * np.log10(pb + eps)) ** 2, axis=1)))
-        ca = (dct @ np.log(pa @ fb.T + eps).T).T[:, 1:]
-        cb = (dct @ np.log(pb @ fb.T + eps).T).T[:, 1:]
+        # Speech frames only: those within SPEECH_DB of the reference's loudest frame.
+        # Silence between words is near zero in both, and its log spectra differ by
+        # tens of dB over nothing audible. Powers are floored FLOOR_DB below the peak.
+        energy = pa.sum(axis=1)
+        speech = energy >= energy.max() * 10 ** (-SPEECH_DB / 10)
+        floor = pa.max() * 10 ** (-FLOOR_DB / 10)
+        pa, pb = np.maximum(pa[speech], floor), np.maximum(pb[speech], floor)
+        lsd = np.mean(np.sqrt(np.mean((10 * np.log10(pa) - 10 * np.log10(pb)) ** 2, axis=1)))
+        mel_floor = floor * fb.sum(axis=1).min()
+        ca = (dct @ np.log(np.maximum(pa @ fb.T, mel_floor)).T).T[:, 1:]
+        cb = (dct @ np.log(np.maximum(pb @ fb.T, mel_floor)).T).T[:, 1:]
         mcd = np.mean(10.0 / np.log(10.0) * np.sqrt(2.0 * np.sum((ca - cb) ** 2, axis=1)))
-        rows.append({"file": name, "samples": [len(a), len(b)], "lsd_db": lsd, "mcd_db": mcd})
+        rows.append(
+            {
+                "file": name,
+                "samples": [len(a), len(b)],
+                "speech_frames": int(speech.sum()),
+                "lsd_db": float(lsd),
+                "mcd_db": float(mcd),
+            }
+        )
     if not rows:
         sys.exit(f"no files in {ref_dir}")
     return {

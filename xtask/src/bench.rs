@@ -281,7 +281,14 @@ fn quality(
             .arg("--home")
             .arg(&p.home)
             .args(["--precision", precision])
-            .args(["--noise-scale", "0", "--noise-w", "0", "--length-scale", "1"])
+            .args([
+                "--noise-scale",
+                "0",
+                "--noise-w",
+                "0",
+                "--length-scale",
+                "1",
+            ])
             .env("SIGNET_EMULATE_BF16", "1");
         cmd
     };
