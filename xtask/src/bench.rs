@@ -46,6 +46,7 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
         threads,
         seconds,
         stream_words,
+        quality: quality_only,
     } = args;
     let p = setup::run(root)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -69,6 +70,10 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
     std::fs::write(&ids_file, serde_json::to_vec(&ids)?)?;
     std::fs::write(&texts_file, serde_json::to_vec(&texts)?)?;
     let onnx = p.voice_dir.join(format!("{}.onnx", setup::DEFAULT_VOICE));
+    let signet_release = root.join("target/release/signet");
+    if quality_only {
+        return quality(root, &p, &signet_release, &ids, &texts, &out_dir);
+    }
 
     eprintln!("bench: peer (onnxruntime, piper-tts), {threads} thread(s)");
     let peer: Value = serde_json::from_str(&util::run_quiet(
@@ -125,7 +130,6 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
     let longest = ids.iter().max_by_key(|s| s.len()).context("no ids")?;
     let one = out_dir.join("longest.json");
     std::fs::write(&one, serde_json::to_vec(longest)?)?;
-    let signet_release = root.join("target/release/signet");
     let rss: Value = serde_json::from_str(&util::run_quiet(
         Command::new(&p.python)
             .arg(root.join("scripts/bench_peer.py"))
@@ -197,6 +201,7 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
     );
 
     frontend(root, &cargo, seconds, &p.home)?;
+    quality(root, &p, &signet_release, &ids, &texts, &out_dir)?;
 
     println!();
     println!(
@@ -245,6 +250,113 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
             );
         }
     }
+    Ok(())
+}
+
+/// bf16 against fp32 on the same inputs: the log-spectral distance and mel-cepstral
+/// distortion of the benchmark's id sequences (noise 0, so both have the same durations),
+/// and the word error rate of an offline recognizer (pocketsphinx) on its sentences at
+/// each precision. Where the CPU has no native bf16 it is emulated
+/// (`SIGNET_EMULATE_BF16=1`): far slower, but the same arithmetic.
+fn quality(
+    root: &Path,
+    p: &setup::Provisioned,
+    signet: &Path,
+    ids: &[Vec<i64>],
+    texts: &[String],
+    out_dir: &Path,
+) -> Result<()> {
+    let dir = out_dir.join("quality");
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let sentences = dir.join("texts.txt");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(&sentences, texts.join("\n"))?;
+    let texts_json = dir.join("texts.json");
+    std::fs::write(&texts_json, serde_json::to_vec(texts)?)?;
+    let speak = |precision: &str| {
+        let mut cmd = Command::new(signet);
+        cmd.arg("speak")
+            .arg("--home")
+            .arg(&p.home)
+            .args(["--precision", precision])
+            .args([
+                "--noise-scale",
+                "0",
+                "--noise-w",
+                "0",
+                "--length-scale",
+                "1",
+            ])
+            .env("SIGNET_EMULATE_BF16", "1");
+        cmd
+    };
+    for precision in ["fp32", "bf16"] {
+        eprintln!(
+            "bench: quality, {precision}: {} id sequences and {} sentences",
+            ids.len(),
+            texts.len()
+        );
+        let ids_dir = dir.join(precision).join("ids");
+        std::fs::create_dir_all(&ids_dir)?;
+        for (i, seq) in ids.iter().enumerate() {
+            let file = dir.join(format!("ids-{i:04}.json"));
+            std::fs::write(&file, serde_json::to_vec(seq)?)?;
+            util::run_quiet(
+                speak(precision)
+                    .arg("--phoneme-ids")
+                    .arg(&file)
+                    .args(["--format", "f32", "-o"])
+                    .arg(ids_dir.join(format!("{i:04}.f32"))),
+            )?;
+        }
+        util::run_quiet(
+            speak(precision)
+                .arg("--file")
+                .arg(&sentences)
+                .args(["--sample-rate", "16000", "--output-dir"])
+                .arg(dir.join(precision).join("texts")),
+        )?;
+    }
+    let script = root.join("scripts/bench_quality.py");
+    let spectra: Value = serde_json::from_str(&util::run_quiet(
+        Command::new(&p.python)
+            .arg(&script)
+            .arg("spectra")
+            .arg(dir.join("fp32/ids"))
+            .arg(dir.join("bf16/ids")),
+    )?)?;
+    let fp32_texts = dir.join("fp32/texts");
+    let bf16_texts = dir.join("bf16/texts");
+    let wer: Value = serde_json::from_str(&util::run_quiet(
+        Command::new(&p.python)
+            .arg(&script)
+            .arg("wer")
+            .arg(&texts_json)
+            .arg(&fp32_texts)
+            .arg(&bf16_texts),
+    )?)?;
+    let wer_of = |d: &Path| num(&wer[d.to_string_lossy().as_ref()]["wer"]);
+    println!();
+    println!(
+        "quality, bf16 against fp32 ({} id sequences{}): log-spectral distance {:.3} dB, mel-cepstral distortion {:.3} dB mean, {:.3} dB worst (goal: MCD at most 0.5 dB)",
+        ids.len(),
+        if spectra["equal_lengths"] == Value::Bool(true) {
+            ", equal lengths"
+        } else {
+            ", LENGTHS DIFFER"
+        },
+        num(&spectra["lsd_db_mean"])?,
+        num(&spectra["mcd_db_mean"])?,
+        num(&spectra["mcd_db_max"])?,
+    );
+    println!(
+        "word error rate of pocketsphinx on {} sentences: fp32 {:.1} %, bf16 {:.1} % (goal: bf16 at most 0.5 points worse)",
+        texts.len(),
+        100.0 * wer_of(&fp32_texts)?,
+        100.0 * wer_of(&bf16_texts)?,
+    );
     Ok(())
 }
 

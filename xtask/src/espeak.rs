@@ -78,9 +78,13 @@ pub fn provision(repo_root: &Path, signet_home: &Path) -> Result<PathBuf> {
 
 /// Whether `dir` holds espeak-ng extracted from the pinned wheel.
 pub fn is_provisioned(dir: &Path) -> bool {
-    dir.join("espeakbridge.so").is_file()
-        && dir.join("espeak-ng-data").join("phondata").is_file()
+    dir.join("espeak-ng-data").join("phondata").is_file()
         && stamp_matches(&dir.join(STAMP), PIPER_WHEEL_SHA256)
+        && check_pinned(
+            &dir.join("espeakbridge.so"),
+            signet_text::ESPEAK_LIBRARY_SHA256,
+        )
+        .is_ok()
 }
 
 /// The venv's python if there is one, else the system's.
@@ -151,6 +155,12 @@ fn extract(repo_root: &Path, wheel: &Path, dest: &Path) -> Result<()> {
             .arg(wheel)
             .arg(&part),
     )?;
+    // The helper loads only the build signet-text pins; a wheel whose library is not that
+    // build is refused here rather than at every start.
+    check_pinned(
+        &part.join("espeakbridge.so"),
+        signet_text::ESPEAK_LIBRARY_SHA256,
+    )?;
     write_stamp(&part.join(STAMP), PIPER_WHEEL_SHA256)?;
     if dest.exists() || dest.is_symlink() {
         if dest.is_dir() && !dest.is_symlink() {
@@ -189,7 +199,7 @@ mod tests {
     }
 
     #[test]
-    fn a_folder_without_stamp_is_not_provisioned() -> Result<()> {
+    fn a_folder_without_stamp_or_pinned_library_is_not_provisioned() -> Result<()> {
         let dir = std::env::temp_dir().join(format!("xtask-espeak-stamp-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("espeak-ng-data"))?;
         std::fs::write(dir.join("espeakbridge.so"), b"")?;
@@ -198,6 +208,12 @@ mod tests {
         write_stamp(&dir.join(STAMP), "0000")?;
         assert!(!is_provisioned(&dir));
         write_stamp(&dir.join(STAMP), PIPER_WHEEL_SHA256)?;
+        // Stamped, but the library is not the pinned build.
+        assert!(!is_provisioned(&dir));
+        let real =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/espeak-ng/espeakbridge.so");
+        std::fs::copy(&real, dir.join("espeakbridge.so"))
+            .with_context(|| format!("{} (run `cargo xtask setup`)", real.display()))?;
         assert!(is_provisioned(&dir));
         std::fs::remove_dir_all(&dir)?;
         Ok(())

@@ -119,6 +119,11 @@ pub struct Bench {
     /// words and does not enforce the memory goal).
     #[arg(long, value_name = "N", default_value_t = 20_000)]
     pub stream_words: usize,
+    /// Run only the quality comparison of bf16 against fp32 (log-spectral
+    /// distance, mel-cepstral distortion, word error rate); bf16 is emulated
+    /// where the CPU has no native bf16.
+    #[arg(long)]
+    pub quality: bool,
 }
 
 /// `cargo xtask loadtest [--seconds S] [--concurrency C] [--requests N]`.

@@ -10,7 +10,8 @@ use crate::selftest::Attempt;
 /// Usage text.
 pub const USAGE: &str = "usage: signet-espeak --library <espeakbridge.so> --data <espeak-ng-data> \
 [--cpu-seconds-per-request N] [--cpu-seconds-total N] [--address-space-bytes N] [--open-files N] \
-[--sandbox required|off]
+[--sandbox required|off] [--library-sha256 HEX]
+  the library is loaded only if its SHA-256 is HEX (default: the pinned espeak-ng build);
   paths default to $SIGNET_ESPEAK_LIBRARY and $SIGNET_ESPEAK_DATA;
   requests and responses are length-prefixed frames on stdin/stdout (see signet_text::protocol)";
 
@@ -40,6 +41,8 @@ pub struct Args {
     pub open_files: u64,
     /// Whether the helper sandboxes itself.
     pub sandbox: Mode,
+    /// SHA-256 the library must have (lowercase hex).
+    pub library_sha256: String,
     /// Hidden `--sandbox-selftest`: make this attempt after start-up instead of serving.
     pub selftest: Option<Attempt>,
 }
@@ -69,6 +72,7 @@ impl Args {
         let mut open_files = DEFAULT_OPEN_FILES;
         let mut sandbox = Mode::default();
         let mut selftest = None;
+        let mut library_sha256 = signet_text::ESPEAK_LIBRARY_SHA256.to_owned();
         let mut args = args.into_iter();
         while let Some(arg) = args.next() {
             let name = arg.to_string_lossy().into_owned();
@@ -97,6 +101,15 @@ impl Args {
                     sandbox = Mode::parse(&v)
                         .ok_or_else(|| format!("--sandbox takes required or off, not {v:?}"))?;
                 }
+                "--library-sha256" => {
+                    let v = value.to_string_lossy();
+                    if v.len() != 64 || !v.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+                        return Err(format!(
+                            "--library-sha256 takes 64 lowercase hex digits, not {v:?}"
+                        ));
+                    }
+                    library_sha256 = v.into_owned();
+                }
                 "--sandbox-selftest" => {
                     selftest = Some(Attempt::parse(&value.to_string_lossy())?);
                 }
@@ -117,6 +130,7 @@ impl Args {
             address_space_bytes,
             open_files,
             sandbox,
+            library_sha256,
             selftest,
         }))
     }
@@ -157,9 +171,34 @@ mod tests {
                 address_space_bytes: 1000,
                 open_files: 8,
                 sandbox: Mode::Required,
+                library_sha256: signet_text::ESPEAK_LIBRARY_SHA256.to_owned(),
                 selftest: None,
             }))
         );
+    }
+
+    #[test]
+    fn library_digest_defaults_to_the_pin_and_must_be_hex() {
+        let digest = "ab".repeat(32);
+        let parsed = parse(&[
+            "--library",
+            "/l",
+            "--data",
+            "/d",
+            "--library-sha256",
+            &digest,
+        ]);
+        assert!(matches!(parsed, Ok(Parsed::Run(a)) if a.library_sha256 == digest));
+        for bad in [
+            "",
+            "AB",
+            &"AB".repeat(32),
+            &"ab".repeat(33),
+            &"zz".repeat(32),
+        ] {
+            let parsed = parse(&["--library", "/l", "--data", "/d", "--library-sha256", bad]);
+            assert!(parsed.is_err(), "{bad:?} was accepted");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr, CString};
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -123,14 +124,20 @@ fn dlsym(handle: *mut c_void, name: &CStr) -> Result<*mut c_void, FfiError> {
 }
 
 impl Espeak {
-    /// Loads the library at `library` and initialises espeak with the data folder `data`.
-    pub fn load(library: &Path, data: &Path) -> Result<Self, FfiError> {
+    /// Loads the library at `library`, if its SHA-256 is `sha256`
+    /// ([`crate::pin::open_pinned`]), from the very file that was hashed, and initialises
+    /// espeak with the data folder `data`.
+    pub fn load(library: &Path, sha256: &str, data: &Path) -> Result<Self, FfiError> {
+        let file = crate::pin::open_pinned(library, sha256).map_err(FfiError::Load)?;
         // The library calls libm (cos, exp, pow) without declaring it; make it available
         // globally before loading, so that every symbol resolves now (RTLD_NOW).
         dlopen(c"libm.so.6", libc::RTLD_NOW | libc::RTLD_GLOBAL)?;
-        let lib = CString::new(library.as_os_str().as_bytes()).map_err(|_| FfiError::Nul)?;
+        let lib = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            .map_err(|_| FfiError::Nul)?;
         let data = CString::new(data.as_os_str().as_bytes()).map_err(|_| FfiError::Nul)?;
         let handle = dlopen(&lib, libc::RTLD_NOW | libc::RTLD_LOCAL)?;
+        // The mapping keeps the library; the descriptor is no longer needed.
+        drop(file);
         let initialize = dlsym(handle, c"espeak_Initialize")?;
         let set_voice = dlsym(handle, c"espeak_SetVoiceByName")?;
         let to_phonemes = dlsym(handle, c"espeak_TextToPhonemesWithTerminator")?;

@@ -9,13 +9,14 @@
 //!
 //! Start-up, in this order: close inherited descriptors and move the protocol output off
 //! descriptor 1; resource limits; load espeak-ng's library and initialise espeak-ng with
-//! its data folder (paths from the argument vector); the [sandbox](sandbox) (dumpable
+//! its data folder (paths from the argument vector; the library is opened once, hashed,
+//! and loaded from that same open file only if its SHA-256 is the pinned one); the [sandbox](sandbox) (dumpable
 //! flag cleared, `no_new_privs`, Landlock, seccomp-bpf); the hello frame that reports the
 //! sandbox; then requests. No request byte reaches espeak-ng before the sandbox is on.
 //!
 //! Usage: `signet-espeak --library <espeakbridge.so> --data <espeak-ng-data>
 //! [--cpu-seconds-per-request N] [--cpu-seconds-total N] [--address-space-bytes N]
-//! [--open-files N] [--sandbox required|off]`; the paths may also come from
+//! [--open-files N] [--sandbox required|off] [--library-sha256 HEX]`; the paths may also come from
 //! `SIGNET_ESPEAK_LIBRARY` and `SIGNET_ESPEAK_DATA`.
 //!
 //! This crate is GPL-3.0-or-later and is distributed separately from Signet's
@@ -24,6 +25,7 @@
 
 mod args;
 mod ffi;
+mod pin;
 mod sandbox;
 mod selftest;
 mod serve;
@@ -156,7 +158,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    let espeak = match Espeak::load(&args.library, &args.data) {
+    let espeak = match Espeak::load(&args.library, &args.library_sha256, &args.data) {
         Ok(e) => e,
         Err(e) => {
             eprintln!(

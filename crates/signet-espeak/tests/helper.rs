@@ -333,6 +333,51 @@ fn a_library_that_is_not_espeak_fails_with_its_stderr() -> Result<()> {
     Ok(())
 }
 
+/// A copy of the real library with one byte appended: still a loadable ELF file, but not
+/// the pinned build. Returns the folder (kept alive by the caller) and the copy's path.
+fn modified_library() -> Result<(tempfile::TempDir, std::path::PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let copy = dir.path().join("espeakbridge.so");
+    let mut bytes = std::fs::read(espeak_dir()?.join("espeakbridge.so"))?;
+    bytes.push(0);
+    std::fs::write(&copy, &bytes)?;
+    Ok((dir, copy))
+}
+
+#[test]
+fn a_modified_library_is_refused_before_it_is_loaded() -> Result<()> {
+    let (_dir, copy) = modified_library()?;
+    let cfg = EspeakConfig::new(HELPER, &copy, espeak_dir()?.join("espeak-ng-data"))
+        .with_timeout(Duration::from_secs(5));
+    let err = EspeakPhonemizer::new(cfg)?
+        .phonemize("en-us", "Hello.")
+        .unwrap_err();
+    let msg = err.to_string();
+    ensure!(matches!(err, TextError::HelperDied { .. }), "{msg}");
+    ensure!(
+        msg.contains(signet_text::ESPEAK_LIBRARY_SHA256) && msg.contains("not the pinned"),
+        "{msg}"
+    );
+    Ok(())
+}
+
+#[test]
+fn the_library_is_checked_against_the_configured_pin() -> Result<()> {
+    use sha2::Digest;
+    let (_dir, copy) = modified_library()?;
+    let digest = hex::encode(sha2::Sha256::digest(std::fs::read(&copy)?));
+    let cfg = EspeakConfig::new(HELPER, &copy, espeak_dir()?.join("espeak-ng-data"))
+        .with_library_sha256(digest);
+    let phonemes = EspeakPhonemizer::new(cfg)?.phonemize("en-us", "Hello.")?;
+    ensure!(!phonemes.is_empty());
+    // The real library under a pin that is not its own is refused.
+    let cfg = config()?.with_library_sha256("00".repeat(32));
+    ensure!(EspeakPhonemizer::new(cfg)?
+        .phonemize("en-us", "Hello.")
+        .is_err());
+    Ok(())
+}
+
 /// Runs the helper's `--sandbox-selftest ATTEMPT` with the client's default limits and
 /// the given sandbox mode: `(exit code, signal, its one line of output)`.
 pub fn selftest(attempt: &str, sandbox: &str) -> Result<(Option<i32>, Option<i32>, String)> {

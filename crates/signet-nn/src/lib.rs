@@ -34,6 +34,7 @@ pub use layers::{
 };
 pub use precision::{
     resolve as resolve_precision, CpuFeatures, Effective, Precision, DISABLE_BF16_ENV,
+    EMULATE_BF16_ENV,
 };
 pub use replicate::Replicate;
 pub use tch;

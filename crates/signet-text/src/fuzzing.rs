@@ -11,9 +11,16 @@ use crate::protocol::{Clause, Terminator};
 use crate::TextError;
 
 /// A phonemizer that answers fuzzer-chosen phoneme strings, for [`fuzz_frontend`].
+///
+/// Answers are reused in turn, but their total length is capped at a few times the
+/// fuzzer's input: a real helper's answers grow with the text, and without the cap one
+/// long answer repeated for every piece of a long text makes a single input cost
+/// quadratic time, which starves the fuzzer of executions.
 struct Untrusted<'a> {
     answers: Vec<&'a str>,
     next: usize,
+    /// Bytes of answers still to give; once spent, every answer is empty.
+    budget: usize,
 }
 
 impl Phonemize for Untrusted<'_> {
@@ -24,6 +31,13 @@ impl Phonemize for Untrusted<'_> {
             .copied()
             .unwrap_or_default();
         self.next += 1;
+        let answer = if answer.len() <= self.budget {
+            self.budget -= answer.len();
+            answer
+        } else {
+            self.budget = 0;
+            ""
+        };
         // Each `|`-separated part is a clause; a part ending in a terminator ends there.
         Ok(answer
             .split('|')
@@ -50,6 +64,9 @@ impl Phonemize for Untrusted<'_> {
     }
 }
 
+/// Bytes of stand-in answers per byte of fuzzer input (see [`Untrusted`]).
+const ANSWER_BUDGET_PER_INPUT_BYTE: usize = 4;
+
 /// The fuzz harness of the text path (`fuzz/fuzz_targets/text_frontend.rs`): bytes →
 /// [`prepare_bytes`](crate::prepare_bytes) → [`phonemize_segment`](crate::phonemize_segment) → ids, with a stand-in phonemizer whose
 /// answers the fuzzer chooses too, so that the code reading the helper's untrusted
@@ -66,8 +83,20 @@ impl Phonemize for Untrusted<'_> {
 /// `^ _ ... $`, a segment outside the input): the fuzz target panics on it. Errors of the
 /// frontend itself (limits, nothing to speak) are not failures.
 pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
+    run(data).map(|_| ())
+}
+
+/// What the stand-in phonemizer was asked and answered during one [`run`].
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Answered {
+    calls: usize,
+    bytes: usize,
+}
+
+/// [`fuzz_frontend`], reporting what the stand-in answered.
+fn run(data: &[u8]) -> Result<Answered, String> {
     let Some((&first, rest)) = data.split_first() else {
-        return Ok(());
+        return Ok(Answered::default());
     };
     let max = usize::from(first % 64) + 1;
     let (text, answers) = match rest.iter().position(|&b| b == 0xFF) {
@@ -84,6 +113,7 @@ pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
     let mut phonemizer = Untrusted {
         answers: answers.iter().map(String::as_str).collect(),
         next: 0,
+        budget: data.len().saturating_mul(ANSWER_BUDGET_PER_INPUT_BYTE),
     };
     let mut map = BTreeMap::new();
     for (i, s) in [
@@ -95,13 +125,14 @@ pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
         map.insert(s.to_owned(), vec![i64::try_from(i).unwrap_or(0)]);
     }
     let map = PhonemeIdMap::new(map).map_err(|e| e.to_string())?;
+    let budget = phonemizer.budget;
     let limits = Limits::default()
         .with_max_phonemes_per_sentence(max)
         .with_max_chars(10_000);
     let Ok(prepared) = prepare_bytes(text, Normalization::English, &limits) else {
-        return Ok(());
+        return Ok(Answered::default());
     };
-    let mut budget = PhonemeBudget::new();
+    let mut spent = PhonemeBudget::new();
     for segment in &prepared.segments {
         if segment.source.end > text.len() || segment.source.start >= segment.source.end {
             return Err(format!(
@@ -122,11 +153,14 @@ pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
                 return Err(format!("ids not framed: {:?}", s.ids));
             }
         }
-        if budget.spend(&out.sentences, &limits).is_err() {
+        if spent.spend(&out.sentences, &limits).is_err() {
             break;
         }
     }
-    Ok(())
+    Ok(Answered {
+        calls: phonemizer.next,
+        bytes: budget - phonemizer.budget,
+    })
 }
 
 #[cfg(test)]
@@ -145,5 +179,20 @@ mod tests {
         for seed in seeds {
             assert_eq!(fuzz_frontend(seed), Ok(()));
         }
+    }
+
+    #[test]
+    fn one_long_answer_is_not_repeated_for_every_piece_of_a_long_text() {
+        // 200 sentences and one answer of 600 unknown symbols: without the answer budget
+        // each of the many helper calls would get all 600 symbols again.
+        let mut input = vec![2u8];
+        input.extend(b"Word. ".repeat(200));
+        input.push(0xFF);
+        input.extend(b"a".repeat(600));
+        let answered = super::run(&input).unwrap();
+        let budget = input.len() * super::ANSWER_BUDGET_PER_INPUT_BYTE;
+        assert!(answered.calls > 20, "{answered:?}");
+        assert!(answered.calls * 600 > 2 * budget, "{answered:?}");
+        assert!(answered.bytes <= budget, "{answered:?} over {budget}");
     }
 }

@@ -65,7 +65,9 @@ pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
 pub use limits::Limits;
 pub use normalize::normalize_en;
-pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, HelperSandbox, Phonemize};
+pub use phonemize::{
+    EspeakConfig, EspeakPhonemizer, HelperLimits, HelperSandbox, Phonemize, ESPEAK_LIBRARY_SHA256,
+};
 pub use protocol::{Clause, LandlockState, SandboxReport, Terminator};
 pub use segment::{split_segments, split_sentences};
 pub use unicode::sanitize;

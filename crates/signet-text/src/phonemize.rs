@@ -113,7 +113,17 @@ pub struct EspeakConfig {
     pub limits: HelperLimits,
     /// Whether the helper must sandbox itself.
     pub sandbox: HelperSandbox,
+    /// SHA-256 (lowercase hex) the library must have; the helper hashes the file it
+    /// opened and loads that same open file only if the digest matches. Defaults to
+    /// [`ESPEAK_LIBRARY_SHA256`].
+    pub library_sha256: String,
 }
+
+/// SHA-256 of the espeak-ng library Signet loads: `piper/espeakbridge.so` from the
+/// x86-64 Linux wheel of piper-tts 1.8.0, the build Piper voices were trained with
+/// (`cargo xtask setup` extracts it and checks it against this pin).
+pub const ESPEAK_LIBRARY_SHA256: &str =
+    "7ec4a80efda263303c257e77749c18f1d544b5ea3f5102c06b2c4fe2a6323fe6";
 
 impl EspeakConfig {
     /// A configuration from explicit paths, with the default timeout and limits.
@@ -130,6 +140,7 @@ impl EspeakConfig {
             timeout: DEFAULT_TIMEOUT,
             limits: HelperLimits::default(),
             sandbox: HelperSandbox::default(),
+            library_sha256: ESPEAK_LIBRARY_SHA256.to_owned(),
         }
     }
 
@@ -172,6 +183,15 @@ impl EspeakConfig {
     #[must_use]
     pub fn with_sandbox(mut self, sandbox: HelperSandbox) -> Self {
         self.sandbox = sandbox;
+        self
+    }
+
+    /// Pins another espeak-ng build (its SHA-256, lowercase hex) in place of
+    /// [`ESPEAK_LIBRARY_SHA256`], for a platform whose wheel carries a different library.
+    /// There is no way to load a library unchecked.
+    #[must_use]
+    pub fn with_library_sha256(mut self, sha256: impl Into<String>) -> Self {
+        self.library_sha256 = sha256.into();
         self
     }
 
@@ -318,6 +338,8 @@ impl HelperProcess {
             .arg(limits.open_files.to_string())
             .arg("--sandbox")
             .arg(config.sandbox.as_arg())
+            .arg("--library-sha256")
+            .arg(&config.library_sha256)
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

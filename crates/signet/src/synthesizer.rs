@@ -110,7 +110,7 @@ impl SynthesizerBuilder {
     }
 
     /// Number format of the decoder's heavy convolutions (default:
-    /// [`Precision::Auto`], bf16 where the CPU has native bf16, else fp32).
+    /// [`Precision::Auto`], which is fp32; bf16 is opt-in).
     /// A request the CPU cannot serve falls back to fp32;
     /// [`Synthesizer::precision_note`] says so.
     pub fn precision(mut self, precision: Precision) -> Self {
