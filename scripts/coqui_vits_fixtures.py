@@ -20,6 +20,9 @@ It writes, into the folder given:
   synthesizes at noise 0 (inference_noise_scale = inference_noise_scale_dp = 0);
 - vits_tiny.ref.f32: those samples, little-endian f32.
 
+With --time STEM it only times coqui-tts again on STEM.pth (written before by --ljspeech) at
+one thread and records it in STEM.expected.json, to compare with Signet under the same load.
+
 With --ljspeech OUT_DIR it also writes a real-size LJSpeech-recipe VITS (random init, about
 330 MB with the discriminator left out), its config, token ids and reference audio of a long
 sentence, and coqui-tts's synthesis time per thread count, for a manual check (never commit).
@@ -156,7 +159,46 @@ def write_common(out, stem, config, model, tokenizer, sentences):
     return path, ids, audio
 
 
+def best_time(model, ids, threads, runs=3):
+    torch.set_num_threads(threads)
+    synthesize(model, ids)
+    best = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        synthesize(model, ids)
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    return best
+
+
+def time_again(stem):
+    from TTS.config import load_config
+    from TTS.tts.models.vits import Vits
+
+    config = load_config(stem + ".json")
+    model = Vits.init_from_config(config)
+    # Our own file, written by this script: unpickling it here is safe.
+    model.load_checkpoint(config, stem + ".pth", eval=True)
+    model.inference_noise_scale = 0.0
+    model.inference_noise_scale_dp = 0.0
+    with open(stem + ".expected.json") as f:
+        expected = json.load(f)
+    ids = expected["sentences"][0]["ids"]
+    audio = synthesize(model, ids)
+    reference = torch.from_numpy(__import__("numpy").fromfile(stem + ".ref.f32", dtype="<f4"))
+    assert audio.numel() == reference.numel() and torch.allclose(audio, reference, atol=1e-5)
+    best = best_time(model, ids, 1)
+    rate = config.audio["sample_rate"]
+    expected["coqui_timings"] = {"1": {"seconds": best, "rtf": best / (audio.numel() / rate)}}
+    with open(stem + ".expected.json", "w") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+    print("coqui-tts, one thread:", expected["coqui_timings"])
+
+
 def main():
+    if "--time" in sys.argv:
+        time_again(sys.argv[sys.argv.index("--time") + 1])
+        return
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     out = args[0] if args else "crates/signet-coqui/tests/data"
     os.makedirs(out, exist_ok=True)
@@ -184,17 +226,8 @@ def main():
         )
         config, model, tokenizer = build(ljspeech_config())
         path, ids, audio = write_common(big, "ljspeech_vits", config, model, tokenizer, [text])
-        timings = {}
-        for threads in (1, 4):
-            torch.set_num_threads(threads)
-            synthesize(model, ids[0])
-            best = None
-            for _ in range(3):
-                t0 = time.perf_counter()
-                synthesize(model, ids[0])
-                dt = time.perf_counter() - t0
-                best = dt if best is None else min(best, dt)
-            timings[str(threads)] = {"seconds": best, "rtf": best / (audio.numel() / 22050)}
+        timings = {"1": {"seconds": best_time(model, ids[0], 1)}}
+        timings["1"]["rtf"] = timings["1"]["seconds"] / (audio.numel() / 22050)
         with open(os.path.join(big, "ljspeech_vits.expected.json"), "w") as f:
             json.dump(
                 {"vocab": vocab(tokenizer), "sentences": [{"text": text, "ids": ids[0]}],

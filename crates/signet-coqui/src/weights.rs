@@ -116,7 +116,7 @@ fn fold(name: &str, g: &Tensor, v: &Tensor) -> Result<Param, CoquiError> {
             found: g.shape.clone(),
         });
     };
-    if groups == 0 || vv.len() % groups != 0 {
+    if groups == 0 || vv.is_empty() || vv.len() % groups != 0 {
         return Err(CoquiError::BadTensor {
             tensor: name.to_owned(),
             reason: "an empty weight-norm direction".into(),
@@ -207,6 +207,9 @@ mod tests {
         assert!(err.to_string().contains("twice"), "{err}");
         let err = collect(&[("c.weight", &v), ("c.weight_g", &g), ("c.weight_v", &v)]).unwrap_err();
         assert!(err.to_string().contains("plainly"), "{err}");
+        let empty = t(&[0, 1, 1], &[]);
+        let err = collect(&[("c.weight_g", &t(&[], &[1.0])), ("c.weight_v", &empty)]).unwrap_err();
+        assert!(err.to_string().contains("empty"), "{err}");
         let bad_g = t(&[2, 1, 1], &[1.0, 1.0]);
         let err = collect(&[("c.weight_g", &bad_g), ("c.weight_v", &v)]).unwrap_err();
         assert!(matches!(err, CoquiError::ShapeMismatch { .. }), "{err}");
