@@ -6,7 +6,10 @@
 #
 # Writes crates/signet-checkpoint/tests/data/fixtures/ (commit the result, well under 1 MB),
 # the two-stage fixtures (crates/signet-{vocoder,acoustic,audio}/tests/data/coqui/, about
-# 1 MB), and the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan` check.
+# 1 MB), crates/signet-coqui/tests/data/ (the VITS parity fixture: 5.6 MB, 0.9 MB
+# compressed), the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan`
+# check, and a real-size LJSpeech VITS into $VENV_DIR-vits/lj/ for the manual check of
+# `cargo run -p signet-acoustic --example coqui_check -- $VENV_DIR-vits/lj/ljspeech_vits`.
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-$(dirname "$repo")/coqui-venv}
@@ -21,3 +24,4 @@ fi
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$repo/crates/signet-checkpoint/tests/data/fixtures"
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" --stages "$repo/crates"
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$venv-vits" --vits
+"$venv/bin/python" "$repo/scripts/coqui_vits_fixtures.py" "$repo/crates/signet-coqui/tests/data" --ljspeech "$venv-vits/lj"

@@ -127,8 +127,9 @@ impl StochasticDurationPredictor {
     /// Takes the predictor's tensors under `path` (`dp`).
     pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         let c = cfg.get();
-        // Upstream overrides the filter width with the input width.
-        let filter = c.hidden_channels;
+        // jaywalnut310/vits overrides the filter width with the input width; Coqui's is 192
+        // (the config's `sdp_channels`).
+        let filter = cfg.sdp_channels();
         let cond = if c.gin_channels > 0 {
             Some(Conv1d::load(
                 &(path / "cond"),

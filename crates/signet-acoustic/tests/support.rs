@@ -84,6 +84,7 @@ pub fn tiny_config(n_speakers: usize, use_sdp: bool, resblock: &str) -> VitsConf
         n_speakers,
         gin_channels: if n_speakers > 1 { 8 } else { 0 },
         use_sdp,
+        sdp_channels: None,
     }
 }
 
@@ -285,6 +286,7 @@ pub fn manifest(cfg: &VitsConfig) -> Result<Manifest> {
             kind: "espeak".to_owned(),
             espeak_voice: None,
             id_map: BTreeMap::from([("_".to_owned(), vec![0])]),
+            coqui: None,
         },
         inference: InferenceDefaults {
             noise_scale: 0.667,

@@ -1,4 +1,5 @@
-//! Integration tests of signet-acoustic (one binary): parity with the original Piper voice,
+//! Integration tests of signet-acoustic (one binary): parity with the original Piper voice and
+//! with coqui-tts on an imported Coqui checkpoint,
 //! synthetic multi-speaker voices, loader strictness and input validation.
 #![allow(
     clippy::unwrap_used,
@@ -9,6 +10,7 @@
 
 mod support;
 
+mod coqui_parity;
 mod glow_tts;
 mod inputs;
 mod loading;

@@ -71,6 +71,25 @@ pub enum ImportCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Import a Coqui TTS model (checkpoint + config.json), read as data: nothing in the
+    /// checkpoint is unpickled or run. VITS (single speaker) today; XTTS, Bark, Tortoise and
+    /// other models Signet does not run are refused by name.
+    Coqui {
+        /// The model's checkpoint (`model_file.pth`, `best_model.pth`...).
+        model: PathBuf,
+        /// Its Coqui `config.json`.
+        #[arg(long)]
+        config: PathBuf,
+        /// Name in the store (default: the checkpoint's file stem).
+        #[arg(long)]
+        name: Option<String>,
+        /// SPDX licence of the voice (default `unknown`: Coqui configs carry none).
+        #[arg(long, value_name = "SPDX")]
+        license: Option<String>,
+        /// Replace an installed voice of the same name.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
@@ -116,6 +135,13 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
             license,
             force,
         }) => import_piper(&store, &model, config.as_deref(), name, license, force),
+        VoicesCommand::Import(ImportCommand::Coqui {
+            model,
+            config,
+            name,
+            license,
+            force,
+        }) => import_coqui(&store, &model, &config, name, license, force),
     }
 }
 
@@ -216,14 +242,14 @@ fn verify(store: &Store, name: &VoiceName) -> Result<()> {
     Ok(())
 }
 
-fn import_piper(
+/// The store folder a new voice goes to: `--name`, else the model's file stem; an installed
+/// voice of that name is refused unless `force`.
+fn import_destination(
     store: &Store,
     model: &Path,
-    config: Option<&Path>,
     name: Option<String>,
-    license: Option<String>,
     force: bool,
-) -> Result<()> {
+) -> Result<(String, std::path::PathBuf)> {
     let name = match name {
         Some(n) => n,
         None => model
@@ -245,6 +271,39 @@ fn import_piper(
         );
     }
     signet_io::create_private_dir(&store.voices_dir())?;
+    Ok((name, dest))
+}
+
+fn import_coqui(
+    store: &Store,
+    model: &Path,
+    config: &Path,
+    name: Option<String>,
+    license: Option<String>,
+    force: bool,
+) -> Result<()> {
+    let (name, dest) = import_destination(store, model, name, force)?;
+    let mut options = signet_coqui::ImportOptions::default();
+    options.name = Some(name);
+    options.license = license;
+    if force {
+        options.existing = signet_coqui::ExistingBundle::Replace;
+    }
+    let (key, _) = crate::keys::importer_key(store)?;
+    let report = signet_coqui::import_coqui(model, config, &dest, &options, &key)?;
+    eprintln!("imported {report}");
+    Ok(())
+}
+
+fn import_piper(
+    store: &Store,
+    model: &Path,
+    config: Option<&Path>,
+    name: Option<String>,
+    license: Option<String>,
+    force: bool,
+) -> Result<()> {
+    let (name, dest) = import_destination(store, model, name, force)?;
     let mut options = signet_piper::ImportOptions::default();
     options.name = Some(name);
     options.license = license;

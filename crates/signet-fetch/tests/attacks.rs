@@ -57,6 +57,7 @@ fn manifest(name: &str, version: u64) -> Manifest {
             kind: "espeak".to_owned(),
             espeak_voice: Some("en-us".to_owned()),
             id_map: BTreeMap::from([("a".to_owned(), vec![1])]),
+            coqui: None,
         },
         inference: InferenceDefaults {
             noise_scale: 0.667,

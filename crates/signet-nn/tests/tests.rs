@@ -43,6 +43,7 @@ fn bundle(tensors: &[(&str, Dtype, &[usize], &[u8])]) -> Result<Bundle> {
             kind: "none".to_owned(),
             espeak_voice: None,
             id_map: BTreeMap::new(),
+            coqui: None,
         },
         inference: InferenceDefaults {
             noise_scale: 0.0,

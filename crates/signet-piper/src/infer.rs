@@ -196,6 +196,8 @@ pub(crate) fn infer_config(
         n_speakers,
         gin_channels,
         use_sdp,
+        // Piper's predictor is as wide as the encoder.
+        sdp_channels: None,
     })
 }
 

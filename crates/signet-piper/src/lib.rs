@@ -39,13 +39,14 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use signet_registry::{
-    replace_bundle, verify_bundle_dir, write_bundle, write_safetensors, Architecture, Dtype,
-    InferenceDefaults, Manifest, PhonemeSpec, RegistryError, Role, SecretKey, Source, TrustStore,
-    VoiceInfo, VoiceName, BUNDLE_FORMAT, WEIGHTS_FILE,
+    write_imported_bundle, Architecture, InferenceDefaults, Manifest, PhonemeSpec, RegistryError,
+    SecretKey, Source, VoiceInfo, VoiceName, BUNDLE_FORMAT,
 };
 use signet_schema::ArchitectureSchema;
 
 pub use error::PiperError;
+/// What to do when the output directory already exists (shared by every importer).
+pub use signet_registry::ExistingBundle;
 pub use signet_schema::VitsConfig;
 
 /// Default cap on the ONNX file size (2 GiB).
@@ -53,18 +54,6 @@ pub const DEFAULT_MAX_ONNX_BYTES: u64 = 2 * 1024 * 1024 * 1024;
 
 /// Default cap on the JSON config size (8 MiB).
 pub const DEFAULT_MAX_CONFIG_BYTES: u64 = 8 * 1024 * 1024;
-
-/// What to do when the output directory already exists.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ExistingBundle {
-    /// Refuse with [`signet_registry::RegistryError::AlreadyExists`] (the default).
-    #[default]
-    Refuse,
-    /// Replace it if it is a bundle (a directory holding `manifest.toml`); anything else is
-    /// still refused. The new bundle is complete on disk before the old one is moved away.
-    Replace,
-}
 
 /// Options of [`import_piper_with`]. Start from [`ImportOptions::default`] and set fields.
 #[derive(Debug, Clone)]
@@ -193,18 +182,11 @@ pub fn import_piper_with(
     let vits = extracted.config.get().clone();
     cross_check(&piper, &vits)?;
 
-    let tensors: Vec<(&str, Dtype, &[usize], &[u8])> = extracted
-        .params
-        .iter()
-        .map(|(n, p)| (n.as_str(), Dtype::F32, p.shape.as_slice(), p.data.as_ref()))
-        .collect();
     let parameters = extracted
         .params
         .values()
         .map(|p| p.data.len() as u64 / 4)
         .sum();
-    let weights = write_safetensors(&tensors)?;
-    drop(tensors);
 
     let onnx_sha256 = hex::encode(Sha256::digest(&onnx_bytes));
     let license = options
@@ -238,6 +220,7 @@ pub fn import_piper_with(
             kind: piper.phoneme_type.clone(),
             espeak_voice: piper.espeak_voice.clone(),
             id_map: piper.phoneme_id_map.clone(),
+            coqui: None,
         },
         inference: InferenceDefaults {
             noise_scale: piper.noise_scale,
@@ -252,32 +235,29 @@ pub fn import_piper_with(
         source: Some(Source {
             kind: "piper-onnx".to_owned(),
             file,
-            onnx_sha256,
+            model_sha256: onnx_sha256,
             config_sha256: hex::encode(Sha256::digest(&config_bytes)),
         }),
         files: Vec::new(),
     };
     let tensor_count = extracted.params.len();
-    let bytes = weights.len() as u64;
-    let files = [(WEIGHTS_FILE, weights.as_slice())];
-    match options.existing {
-        ExistingBundle::Refuse => write_bundle(out_dir, manifest, &files, signer)?,
-        ExistingBundle::Replace => replace_bundle(out_dir, manifest, &files, signer)?,
-    }
-    // Read back what was written, exactly as a loader trusting this key would.
-    let own = TrustStore::with_key(signer.public(), Role::BundleSigner);
-    let verified = verify_bundle_dir(out_dir, &own)?;
+    let tensors: Vec<(&str, &[usize], &[u8])> = extracted
+        .params
+        .iter()
+        .map(|(n, p)| (n.as_str(), p.shape.as_slice(), p.data.as_ref()))
+        .collect();
+    let written = write_imported_bundle(out_dir, manifest, &tensors, signer, options.existing)?;
 
     Ok(ImportReport {
         name: name.to_string(),
         bundle_dir: out_dir.to_owned(),
         tensors: tensor_count,
         parameters,
-        bytes,
+        bytes: written.weights_bytes,
         dropped_tensors: extracted.dropped,
         skipped_constants: extracted.constants,
         config: vits,
-        manifest_sha256: verified.manifest_sha256().to_owned(),
+        manifest_sha256: written.manifest_sha256,
     })
 }
 

@@ -47,7 +47,7 @@ fn imports_joe_with_the_expected_architecture() {
     assert_eq!(src.kind, "piper-onnx");
     assert_eq!(src.file, format!("{VOICE}.onnx"));
     assert_eq!(
-        src.onnx_sha256,
+        src.model_sha256,
         "58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
     );
     assert_eq!(

@@ -333,6 +333,59 @@ pub fn replace_bundle(
     )
 }
 
+/// What to do when an importer's output directory already exists.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ExistingBundle {
+    /// Refuse with [`RegistryError::AlreadyExists`] (the default).
+    #[default]
+    Refuse,
+    /// Replace it if it is a bundle (a directory holding `manifest.toml`); anything else is
+    /// still refused. The new bundle is complete on disk before the old one is moved away.
+    Replace,
+}
+
+/// What [`write_imported_bundle`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ImportedBundle {
+    /// Size of `weights.safetensors`, in bytes.
+    pub weights_bytes: u64,
+    /// SHA-256 of the written `manifest.toml`, as a loader sees it.
+    pub manifest_sha256: String,
+}
+
+/// The one way importers (Piper ONNX, Coqui checkpoints) write a bundle: `tensors` (name,
+/// shape, little-endian F32 bytes) become `weights.safetensors`, the manifest is completed
+/// with its size and digest and signed by `signer` ([`write_bundle`] or [`replace_bundle`] as
+/// `existing` says), and the result is read back with [`verify_bundle_dir`] against a trust
+/// store holding the signer's key alone, exactly as a loader trusting that key would.
+pub fn write_imported_bundle(
+    dir: &Path,
+    manifest_without_files: Manifest,
+    tensors: &[(&str, &[usize], &[u8])],
+    signer: &SecretKey,
+    existing: ExistingBundle,
+) -> Result<ImportedBundle, RegistryError> {
+    let typed: Vec<_> = tensors
+        .iter()
+        .map(|&(name, shape, data)| (name, crate::safetensors::Dtype::F32, shape, data))
+        .collect();
+    let weights = crate::safetensors::write_safetensors(&typed)?;
+    drop(typed);
+    let files = [(WEIGHTS_FILE, weights.as_slice())];
+    match existing {
+        ExistingBundle::Refuse => write_bundle(dir, manifest_without_files, &files, signer)?,
+        ExistingBundle::Replace => replace_bundle(dir, manifest_without_files, &files, signer)?,
+    }
+    let own = TrustStore::with_key(signer.public(), Role::BundleSigner);
+    let verified = verify_bundle_dir(dir, &own)?;
+    Ok(ImportedBundle {
+        weights_bytes: weights.len() as u64,
+        manifest_sha256: verified.manifest_sha256().to_owned(),
+    })
+}
+
 /// Adds `signer`'s signature to the bundle in `dir` (for bundles that need several signers).
 /// The manifest is not changed; the envelope file is replaced atomically. A key that already
 /// signed is refused. The bundle's files are not checked here; verification does that.

@@ -48,13 +48,14 @@ mod safetensors;
 pub mod store;
 
 pub use bundle::{
-    add_bundle_signature, replace_bundle, verify_bundle_dir, write_bundle, VerifiedBundle,
-    MAX_FILE_LEN, MAX_MANIFEST_LEN, MAX_SIGNATURE_FILE_LEN,
+    add_bundle_signature, replace_bundle, verify_bundle_dir, write_bundle, write_imported_bundle,
+    ExistingBundle, ImportedBundle, VerifiedBundle, MAX_FILE_LEN, MAX_MANIFEST_LEN,
+    MAX_SIGNATURE_FILE_LEN,
 };
 pub use error::RegistryError;
 pub use manifest::{
-    Architecture, FileEntry, InferenceDefaults, Manifest, PhonemeSpec, Source, VoiceInfo,
-    BUNDLE_FORMAT, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
+    Architecture, CoquiText, FileEntry, InferenceDefaults, Manifest, PhonemeSpec, Source,
+    VoiceInfo, BUNDLE_FORMAT, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
 };
 pub use name::{VoiceName, MAX_NAME_LEN};
 pub use safetensors::{write_safetensors, Dtype, SafeTensors, TensorView, MAX_HEADER_LEN};
@@ -126,6 +127,7 @@ mod test_support {
                 kind: "espeak".to_owned(),
                 espeak_voice: Some("en-us".to_owned()),
                 id_map: BTreeMap::from([("a".to_owned(), vec![1])]),
+                coqui: None,
             },
             inference: InferenceDefaults {
                 noise_scale: 0.667,

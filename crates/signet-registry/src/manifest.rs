@@ -80,8 +80,50 @@ pub struct PhonemeSpec {
     /// espeak-ng voice, e.g. `en-us`, when `kind` is `espeak`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub espeak_voice: Option<String>,
-    /// Phoneme symbol → ids (Piper's `phoneme_id_map`).
+    /// Phoneme symbol → ids (Piper's `phoneme_id_map`; for a Coqui voice, each symbol of
+    /// [`CoquiText::symbols`] → its id, the last position where a symbol repeats, as Coqui's
+    /// own lookup gives).
     pub id_map: BTreeMap<String, Vec<i64>>,
+    /// Coqui TTS's tokenization, for a voice imported from Coqui (`kind = "coqui"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coqui: Option<CoquiText>,
+}
+
+/// How Coqui TTS turns text into token ids for a voice (its `characters` config and text
+/// settings), recorded at import so the frontend can reproduce it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoquiText {
+    /// Text is phonemized first (`use_phonemes`); otherwise characters are the symbols.
+    pub use_phonemes: bool,
+    /// The phonemizer (`espeak` only) when `use_phonemes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phonemizer: Option<String>,
+    /// `phoneme_language`, e.g. `en-us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phoneme_language: Option<String>,
+    /// `text_cleaner` (`english_cleaners`, `phoneme_cleaners`, `basic_cleaners`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_cleaner: Option<String>,
+    /// `add_blank`: the blank symbol (or pad, without one) between every two ids and at both
+    /// ends.
+    pub add_blank: bool,
+    /// `enable_eos_bos_chars`: `bos` before and `eos` after the ids.
+    pub enable_eos_bos: bool,
+    /// The pad symbol, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pad: Option<String>,
+    /// The blank symbol, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blank: Option<String>,
+    /// The beginning-of-sentence symbol, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bos: Option<String>,
+    /// The end-of-sentence symbol, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eos: Option<String>,
+    /// Every symbol in id order (a symbol may repeat: Coqui does not de-duplicate).
+    pub symbols: Vec<String>,
 }
 
 /// Default synthesis parameters.
@@ -124,8 +166,10 @@ pub struct Source {
     pub kind: String,
     /// File name of the original model.
     pub file: String,
-    /// SHA-256 (hex) of the original model file.
-    pub onnx_sha256: String,
+    /// SHA-256 (hex) of the original model file (the ONNX file, the Coqui checkpoint). Older
+    /// manifests call it `onnx_sha256`, which still parses.
+    #[serde(alias = "onnx_sha256")]
+    pub model_sha256: String,
     /// SHA-256 (hex) of the original JSON config.
     pub config_sha256: String,
 }
@@ -247,7 +291,7 @@ pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
     }
     if let Some(src) = &m.source {
         for (field, digest) in [
-            ("source.onnx_sha256", &src.onnx_sha256),
+            ("source.model_sha256", &src.model_sha256),
             ("source.config_sha256", &src.config_sha256),
         ] {
             if !is_hex_digest(digest) {

@@ -73,6 +73,7 @@ pub fn manifest() -> Manifest {
                 ("ˈ".to_owned(), vec![120]),
                 ("\"".to_owned(), vec![150, 151]),
             ]),
+            coqui: None,
         },
         inference: InferenceDefaults {
             noise_scale: 0.667,
@@ -86,7 +87,7 @@ pub fn manifest() -> Manifest {
         source: Some(Source {
             kind: "piper-onnx".to_owned(),
             file: "en_US-test-medium.onnx".to_owned(),
-            onnx_sha256: "a".repeat(64),
+            model_sha256: "a".repeat(64),
             config_sha256: "b".repeat(64),
         }),
         files: Vec::new(),

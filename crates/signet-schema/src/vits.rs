@@ -42,6 +42,9 @@ pub const WN_LAYERS: usize = 4;
 /// Dilation growth of the flow's WaveNet layers.
 pub const WN_DILATION_RATE: usize = 1;
 
+/// Width of the stochastic duration predictor in Coqui TTS's VITS (hard-coded there).
+pub const COQUI_SDP_CHANNELS: usize = 192;
+
 /// Name prefixes of `SynthesizerTrn` parameters that only training uses; importers drop them.
 pub const TRAINING_ONLY: &[&str] = &[
     "enc_q.",
@@ -97,6 +100,12 @@ pub struct VitsConfig {
     pub gin_channels: usize,
     /// Stochastic duration predictor (`true`) or the deterministic one.
     pub use_sdp: bool,
+    /// Width of the stochastic duration predictor. Absent (Piper, jaywalnut310/vits): the
+    /// predictor is as wide as the encoder (`hidden_channels`), whatever filter width upstream
+    /// passes. Coqui TTS fixes it at 192 ([`COQUI_SDP_CHANNELS`]) whatever `hidden_channels`
+    /// is, so a Coqui import writes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdp_channels: Option<usize>,
 }
 
 /// A [`VitsConfig`] that passed [`VitsConfig::validate`]; only that function builds one.
@@ -157,6 +166,15 @@ impl VitsConfig {
         if self.n_speakers == 1 && self.gin_channels != 0 {
             return Err(bad("gin_channels", "must be 0 for a single-speaker voice"));
         }
+        if let Some(w) = self.sdp_channels {
+            range("sdp_channels", w, 1, MAX_CHANNELS)?;
+            if !self.use_sdp {
+                return Err(bad(
+                    "sdp_channels",
+                    "only the stochastic duration predictor (use_sdp) has this width",
+                ));
+            }
+        }
         let generator = HifiGanConfig {
             in_channels: self.inter_channels,
             resblock: self.resblock.clone(),
@@ -190,6 +208,11 @@ impl CheckedVits {
     /// Per-head channels of the text encoder's attention.
     pub fn head_channels(&self) -> usize {
         self.cfg.hidden_channels / self.cfg.n_heads
+    }
+
+    /// Width of the stochastic duration predictor: `sdp_channels`, else `hidden_channels`.
+    pub fn sdp_channels(&self) -> usize {
+        self.cfg.sdp_channels.unwrap_or(self.cfg.hidden_channels)
     }
 }
 
@@ -229,12 +252,14 @@ impl ArchitectureSchema for CheckedVits {
         // Duration predictor.
         let mut dp = root.at("dp");
         if c.use_sdp {
-            // Upstream passes a filter width of 192 but the predictor uses its input width.
-            dp.at("pre").conv(h, h, 1);
-            dds_conv(&mut dp.at("convs"), h);
-            dp.at("proj").conv(h, h, 1);
+            // jaywalnut310/vits passes a filter width of 192 but the predictor uses its input
+            // width; Coqui's uses 192 (`sdp_channels`).
+            let w = self.sdp_channels();
+            dp.at("pre").conv(h, w, 1);
+            dds_conv(&mut dp.at("convs"), w);
+            dp.at("proj").conv(w, w, 1);
             if g > 0 {
-                dp.at("cond").conv(g, h, 1);
+                dp.at("cond").conv(g, w, 1);
             }
             let mut flows = dp.at("flows");
             let mut affine = flows.at(0);
@@ -242,9 +267,9 @@ impl ArchitectureSchema for CheckedVits {
             affine.tensor("logs", &[2, 1]);
             for n in 1..SDP_FLOWS {
                 let mut flow = flows.at(2 * n + 1);
-                flow.at("pre").conv(1, h, 1);
-                dds_conv(&mut flow.at("convs"), h);
-                flow.at("proj").conv(h, SPLINE_PARAMS, 1);
+                flow.at("pre").conv(1, w, 1);
+                dds_conv(&mut flow.at("convs"), w);
+                flow.at("proj").conv(w, SPLINE_PARAMS, 1);
             }
         } else {
             dp.at("conv_1").conv(h, DP_FILTER, DP_KERNEL);
@@ -322,6 +347,7 @@ mod tests {
             n_speakers: 1,
             gin_channels: 0,
             use_sdp: true,
+            sdp_channels: None,
         }
     }
 
@@ -383,6 +409,36 @@ mod tests {
         let p = tensors(&c);
         assert_eq!(p["dp.pre.weight"], [96, 96, 1]);
         assert_eq!(p["dp.cond.weight"], [96, 512, 1]);
+    }
+
+    #[test]
+    fn coqui_sdp_width_is_its_own_key() {
+        let mut c = joe();
+        c.hidden_channels = 16;
+        c.inter_channels = 16;
+        c.sdp_channels = Some(COQUI_SDP_CHANNELS);
+        let p = tensors(&c);
+        assert_eq!(p["dp.pre.weight"], [192, 16, 1]);
+        assert_eq!(p["dp.proj.weight"], [192, 192, 1]);
+        assert_eq!(p["dp.flows.3.pre.weight"], [192, 1, 1]);
+        assert_eq!(p["dp.flows.7.convs.convs_1x1.2.weight"], [192, 192, 1]);
+        assert_eq!(p["dp.flows.7.proj.weight"], [29, 192, 1]);
+        // Text encoder and flow keep the encoder width.
+        assert_eq!(p["flow.flows.0.pre.weight"], [16, 8, 1]);
+        // Absent, as every Piper manifest has it, the width is the encoder's.
+        c.sdp_channels = None;
+        assert_eq!(tensors(&c)["dp.pre.weight"], [16, 16, 1]);
+        // The key round-trips and only exists for the stochastic predictor.
+        c.sdp_channels = Some(192);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""sdp_channels":192"#));
+        assert_eq!(serde_json::from_str::<VitsConfig>(&json).unwrap(), c);
+        c.use_sdp = false;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("sdp_channels"));
     }
 
     #[test]

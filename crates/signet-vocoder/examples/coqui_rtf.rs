@@ -66,6 +66,7 @@ fn main() -> Result<()> {
             kind: "none".to_owned(),
             espeak_voice: None,
             id_map: BTreeMap::new(),
+            coqui: None,
         },
         inference: InferenceDefaults {
             noise_scale: 0.0,

@@ -183,6 +183,7 @@ fn bundle_as(tensors: &Tensors, config: toml::Table) -> Result<Bundle> {
             kind: "none".to_owned(),
             espeak_voice: None,
             id_map: BTreeMap::new(),
+            coqui: None,
         },
         inference: InferenceDefaults {
             noise_scale: 0.0,

@@ -604,7 +604,8 @@ fn skip_reason(cmd: &str) -> Option<&'static str> {
 /// Walks README.md top to bottom and runs every `signet ...` example of its
 /// shell blocks, in order, in a scratch folder with a fresh home, so the
 /// README cannot drift from the CLI. Local stand-ins: the default voice's
-/// files stand in for `en_US-lessac-medium.onnx`, short texts for
+/// files stand in for `en_US-lessac-medium.onnx`, signet-coqui's tiny VITS
+/// for `model_file.pth` and `config.json`, short texts for
 /// `book.txt` and `prompts.txt`. Skipped, with the reason printed: examples
 /// that need a URL, a player, a running server, a placeholder or a bundle
 /// folder from elsewhere (`skip_reason`).
@@ -655,6 +656,15 @@ fn readme_examples_run_as_written() {
         work.path().join("model.pth"),
     )
     .expect("stand-in checkpoint");
+    // `signet voices import coqui model_file.pth --config config.json`: a Coqui VITS that
+    // coqui-tts wrote (signet-coqui's committed fixture).
+    let coqui = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
+    for (from, to) in [
+        ("vits_tiny.pth", "model_file.pth"),
+        ("vits_tiny.json", "config.json"),
+    ] {
+        std::fs::copy(coqui.join(from), work.path().join(to)).expect("stand-in Coqui model");
+    }
     std::fs::write(
         work.path().join("book.txt"),
         "A short book. It ends here.\n",

@@ -1,0 +1,139 @@
+//! The importer's single error type.
+
+use std::path::PathBuf;
+
+/// Why a Coqui checkpoint could not be imported.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoquiError {
+    /// An operating-system call on `path` failed.
+    #[error("I/O error on {path}: {source}")]
+    Io {
+        /// The file the call was about.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An input file is larger than the importer's cap.
+    #[error("{what} exceeds the limit of {limit} bytes (raise it with ImportOptions)")]
+    TooLarge {
+        /// Which file.
+        what: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The checkpoint is not plain data or breaks a reader bound (the reader's reason).
+    #[error("checkpoint refused: {0}")]
+    Checkpoint(#[from] signet_checkpoint::CheckpointError),
+    /// `config.json` is not valid JSON or a key has the wrong type.
+    #[error("config.json: {reason}")]
+    BadConfig {
+        /// What is wrong, with the key.
+        reason: String,
+    },
+    /// The config names a model Signet does not run.
+    #[error("Coqui model {model:?} is not supported: {reason}")]
+    UnsupportedModel {
+        /// The config's `model` key.
+        model: String,
+        /// Why, and what works instead.
+        reason: &'static str,
+    },
+    /// A config setting Signet's definition of the architecture does not implement.
+    #[error("config key `{key}` = {value} is not supported: {reason}")]
+    UnsupportedSetting {
+        /// The key, dotted (`model_args.kernel_size_flow`).
+        key: &'static str,
+        /// Its value, as JSON.
+        value: String,
+        /// Why, and what is supported.
+        reason: &'static str,
+    },
+    /// The text settings name a phonemizer Signet does not have.
+    #[error(
+        "phonemizer {name:?} is not supported: Signet phonemizes with its espeak-ng helper only \
+         (`phonemizer: \"espeak\"`)"
+    )]
+    UnsupportedPhonemizer {
+        /// The config's `phonemizer`.
+        name: String,
+    },
+    /// A tensor maps to no parameter of the architecture.
+    #[error("unexpected tensor {tensor:?}: {reason}")]
+    UnexpectedTensor {
+        /// The checkpoint's name for it.
+        tensor: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// A parameter the architecture needs is absent (Signet's name).
+    #[error("missing tensor {tensor:?}")]
+    MissingTensor {
+        /// The parameter name.
+        tensor: String,
+    },
+    /// A parameter's shape disagrees with the configuration (Signet's name).
+    #[error("tensor {tensor:?} has shape {found:?}, expected {expected:?} from config.json")]
+    ShapeMismatch {
+        /// The parameter name.
+        tensor: String,
+        /// Shape the configuration implies.
+        expected: Vec<usize>,
+        /// Shape in the file.
+        found: Vec<usize>,
+    },
+    /// A parameter is not a floating-point tensor, or its values are not finite.
+    #[error("tensor {tensor:?}: {reason}")]
+    BadTensor {
+        /// The checkpoint's name for it.
+        tensor: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The hyper-parameters read from the config do not form a valid architecture.
+    #[error(transparent)]
+    Schema(signet_schema::SchemaError),
+    /// The voice name is not usable.
+    #[error("bad voice name {name:?}: {reason}")]
+    BadName {
+        /// The name.
+        name: String,
+        /// Why.
+        reason: &'static str,
+    },
+    /// Writing or verifying the bundle failed.
+    #[error(transparent)]
+    Registry(#[from] signet_registry::RegistryError),
+}
+
+impl From<signet_schema::SchemaError> for CoquiError {
+    fn from(e: signet_schema::SchemaError) -> Self {
+        use signet_schema::SchemaError as S;
+        match e {
+            S::MissingTensor { tensor } => CoquiError::MissingTensor { tensor },
+            S::UnexpectedTensor { tensor } => CoquiError::UnexpectedTensor {
+                tensor,
+                reason: "not a parameter of this architecture as config.json describes it".into(),
+            },
+            S::ShapeMismatch {
+                tensor,
+                expected,
+                found,
+            } => CoquiError::ShapeMismatch {
+                tensor,
+                expected,
+                found,
+            },
+            other => CoquiError::Schema(other),
+        }
+    }
+}
+
+impl CoquiError {
+    pub(crate) fn config(reason: impl Into<String>) -> Self {
+        CoquiError::BadConfig {
+            reason: reason.into(),
+        }
+    }
+}

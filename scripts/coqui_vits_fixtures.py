@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Writes signet-coqui's VITS parity fixtures with coqui-tts 0.28's own model and writer.
+
+Never a run-time or CI dependency: it runs in the throw-away venv of scripts/coqui_fixtures.sh
+(coqui-tts 0.28, torch 2.11), and its small output is committed:
+
+    ../coqui-venv/bin/python scripts/coqui_vits_fixtures.py crates/signet-coqui/tests/data
+
+It writes, into the folder given:
+
+- vits_tiny.pth: a small random-initialized Coqui VITS (LJSpeech recipe layout: stochastic
+  duration predictor, flows and WaveNet at the recipe's sizes, a narrow text encoder and
+  decoder), saved with trainer.io.save_model (the trainer's layout, weight norm as
+  parametrizations) without optimizer state. Coqui hard-codes a 192-channel duration
+  predictor, so every parameter is rounded to a coarse grid (few distinct values): the values
+  stay random but git compresses the file several times;
+- vits_tiny.json: its config.json, as Coqui writes it;
+- vits_tiny.expected.json: the symbol table coqui-tts builds, the token ids of a few sentences
+  from coqui-tts's own tokenizer, and for the first sentence the number of samples coqui-tts
+  synthesizes at noise 0 (inference_noise_scale = inference_noise_scale_dp = 0);
+- vits_tiny.ref.f32: those samples, little-endian f32.
+
+With --time STEM it only times coqui-tts again on STEM.pth (written before by --ljspeech) at
+one thread and records it in STEM.expected.json, to compare with Signet under the same load.
+
+With --ljspeech OUT_DIR it also writes a real-size LJSpeech-recipe VITS (random init, about
+330 MB with the discriminator left out), its config, token ids and reference audio of a long
+sentence, and coqui-tts's synthesis time per thread count, for a manual check (never commit).
+"""
+
+import json
+import os
+import sys
+import time
+
+import torch
+
+torch.manual_seed(20261206)
+
+SENTENCES = [
+    "the quick brown fox jumps over the lazy dog.",
+    "Hello, world! How are you?",
+    "Signet reads checkpoints as data.",
+]
+
+
+def characters():
+    from TTS.tts.configs.shared_configs import CharactersConfig
+
+    return CharactersConfig(
+        characters_class="TTS.tts.models.vits.VitsCharacters",
+        pad="_",
+        eos="",
+        bos="",
+        blank=None,
+        characters="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        punctuations=" .,!?;:'\"-",
+        phonemes=None,
+        is_unique=False,
+        is_sorted=True,
+    )
+
+
+def tiny_config():
+    from TTS.tts.configs.shared_configs import BaseAudioConfig
+    from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
+
+    args = VitsArgs(
+        hidden_channels=16,
+        hidden_channels_ffn_text_encoder=32,
+        num_heads_text_encoder=2,
+        num_layers_text_encoder=2,
+        num_layers_posterior_encoder=1,
+        kernel_size_posterior_encoder=3,
+        resblock_type_decoder="1",
+        resblock_kernel_sizes_decoder=[3],
+        resblock_dilation_sizes_decoder=[[1, 3, 5]],
+        upsample_rates_decoder=[4, 4],
+        upsample_kernel_sizes_decoder=[8, 8],
+        upsample_initial_channel_decoder=16,
+        out_channels=33,
+        init_discriminator=False,
+    )
+    return VitsConfig(
+        model_args=args,
+        audio=BaseAudioConfig(fft_size=128, win_length=128, hop_length=16, num_mels=10, sample_rate=16000),
+        characters=characters(),
+        use_phonemes=False,
+        text_cleaner="english_cleaners",
+        add_blank=True,
+    )
+
+
+def ljspeech_config():
+    """The LJSpeech recipe (recipes/ljspeech/vits_tts/train_vits.py) at its real size."""
+    from TTS.tts.configs.shared_configs import BaseAudioConfig
+    from TTS.tts.configs.vits_config import VitsArgs, VitsConfig
+
+    audio = BaseAudioConfig(
+        sample_rate=22050, win_length=1024, hop_length=256, num_mels=80, mel_fmin=0, mel_fmax=None
+    )
+    return VitsConfig(
+        model_args=VitsArgs(init_discriminator=False),
+        audio=audio,
+        characters=characters(),
+        use_phonemes=False,
+        text_cleaner="english_cleaners",
+        add_blank=True,
+    )
+
+
+def coarse(model, levels=6):
+    """Rounds every parameter onto a grid of 2 * levels + 1 values per tensor (zero-initialized
+    tensors first get random values, so nothing is trivially zero)."""
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.numel() == 0:
+                continue
+            if float(p.abs().max()) == 0.0:
+                p.normal_(0.0, 0.05)
+            step = float(p.std()) if p.numel() > 1 else float(p.abs().max())
+            step = max(step, 1e-3) / 2.0
+            p.copy_((p / step).round().clamp(-levels, levels) * step)
+
+
+def build(config):
+    from TTS.tts.models.vits import Vits
+    from TTS.tts.utils.text.tokenizer import TTSTokenizer
+
+    model = Vits(config)
+    tokenizer, config = TTSTokenizer.init_from_config(config)
+    model.eval()
+    model.inference_noise_scale = 0.0
+    model.inference_noise_scale_dp = 0.0
+    model.length_scale = 1.0
+    return config, model, tokenizer
+
+
+def synthesize(model, ids):
+    with torch.no_grad():
+        x = torch.tensor([ids], dtype=torch.long)
+        out = model.inference(x, aux_input={"x_lengths": torch.tensor([len(ids)])})
+    return out["model_outputs"][0, 0].contiguous()
+
+
+def vocab(tokenizer):
+    return list(tokenizer.characters.vocab)
+
+
+def write_common(out, stem, config, model, tokenizer, sentences):
+    import trainer.io
+
+    path = os.path.join(out, stem + ".pth")
+    trainer.io.save_model(config, model, path, current_step=1, epoch=0, model_loss=None)
+    config.save_json(os.path.join(out, stem + ".json"))
+    ids = [tokenizer.text_to_ids(s) for s in sentences]
+    audio = synthesize(model, ids[0])
+    audio.numpy().astype("<f4").tofile(os.path.join(out, stem + ".ref.f32"))
+    return path, ids, audio
+
+
+def best_time(model, ids, threads, runs=3):
+    torch.set_num_threads(threads)
+    synthesize(model, ids)
+    best = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        synthesize(model, ids)
+        dt = time.perf_counter() - t0
+        best = dt if best is None else min(best, dt)
+    return best
+
+
+def time_again(stem):
+    from TTS.config import load_config
+    from TTS.tts.models.vits import Vits
+
+    config = load_config(stem + ".json")
+    model = Vits.init_from_config(config)
+    # Our own file, written by this script: unpickling it here is safe.
+    model.load_checkpoint(config, stem + ".pth", eval=True)
+    model.inference_noise_scale = 0.0
+    model.inference_noise_scale_dp = 0.0
+    with open(stem + ".expected.json") as f:
+        expected = json.load(f)
+    ids = expected["sentences"][0]["ids"]
+    audio = synthesize(model, ids)
+    reference = torch.from_numpy(__import__("numpy").fromfile(stem + ".ref.f32", dtype="<f4"))
+    assert audio.numel() == reference.numel() and torch.allclose(audio, reference, atol=1e-5)
+    best = best_time(model, ids, 1)
+    rate = config.audio["sample_rate"]
+    expected["coqui_timings"] = {"1": {"seconds": best, "rtf": best / (audio.numel() / rate)}}
+    with open(stem + ".expected.json", "w") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+    print("coqui-tts, one thread:", expected["coqui_timings"])
+
+
+def main():
+    if "--time" in sys.argv:
+        time_again(sys.argv[sys.argv.index("--time") + 1])
+        return
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    out = args[0] if args else "crates/signet-coqui/tests/data"
+    os.makedirs(out, exist_ok=True)
+    config, model, tokenizer = build(tiny_config())
+    coarse(model)
+    path, ids, audio = write_common(out, "vits_tiny", config, model, tokenizer, SENTENCES)
+    expected = {
+        "generator": f"coqui-tts 0.28, torch {torch.__version__}",
+        "vocab": vocab(tokenizer),
+        "sentences": [{"text": s, "ids": i} for s, i in zip(SENTENCES, ids)],
+        "samples": audio.numel(),
+        "peak": float(audio.abs().max()),
+    }
+    with open(os.path.join(out, "vits_tiny.expected.json"), "w") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(path, os.path.getsize(path), "bytes;", audio.numel(), "samples")
+
+    if "--ljspeech" in sys.argv:
+        big = sys.argv[sys.argv.index("--ljspeech") + 1]
+        os.makedirs(big, exist_ok=True)
+        text = (
+            "it is a truth universally acknowledged, that a single man in possession of a good "
+            "fortune, must be in want of a wife, and that is how the story begins."
+        )
+        config, model, tokenizer = build(ljspeech_config())
+        path, ids, audio = write_common(big, "ljspeech_vits", config, model, tokenizer, [text])
+        timings = {"1": {"seconds": best_time(model, ids[0], 1)}}
+        timings["1"]["rtf"] = timings["1"]["seconds"] / (audio.numel() / 22050)
+        with open(os.path.join(big, "ljspeech_vits.expected.json"), "w") as f:
+            json.dump(
+                {"vocab": vocab(tokenizer), "sentences": [{"text": text, "ids": ids[0]}],
+                 "samples": audio.numel(), "coqui_timings": timings},
+                f, indent=1, ensure_ascii=False,
+            )
+        print(path, os.path.getsize(path), "bytes;", audio.numel(), "samples;", timings)
+
+
+if __name__ == "__main__":
+    main()
