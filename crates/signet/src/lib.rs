@@ -48,6 +48,7 @@ pub mod security_guide {}
 pub mod store;
 mod stream;
 mod synthesizer;
+pub mod watermark;
 
 pub use error::Error;
 pub use options::{SpeakOptions, Speaker, MAX_SPEED, MIN_SPEED};
@@ -65,6 +66,7 @@ pub use signet_text::{
     TextError, Timings, WordTiming,
 };
 pub use store::Store;
+pub use watermark::{Payload, Watermark, WatermarkKey};
 pub use stream::{SpeechStream, Utterance, ESTIMATE_FRAMES_PER_ID};
 pub use synthesizer::{
     list_voices, probe_espeak_sandbox, Scales, Speech, Synthesizer, SynthesizerBuilder,
