@@ -59,23 +59,53 @@ fn conditions() -> Vec<(&'static str, Transform)> {
         ("resample 16 kHz", Ffmpeg(&["-ar", "16000"])),
         ("resample 8 kHz", Ffmpeg(&["-ar", "8000"])),
         ("8-bit", Ffmpeg(&["-c:a", "pcm_u8"])),
-        ("MP3 32 kbit/s", Codec("mp3", &["-c:a", "libmp3lame", "-b:a", "32k"])),
-        ("MP3 64 kbit/s", Codec("mp3", &["-c:a", "libmp3lame", "-b:a", "64k"])),
-        ("MP3 128 kbit/s", Codec("mp3", &["-c:a", "libmp3lame", "-b:a", "128k"])),
-        ("Opus 24 kbit/s", Codec("ogg", &["-c:a", "libopus", "-b:a", "24k"])),
+        (
+            "MP3 32 kbit/s",
+            Codec("mp3", &["-c:a", "libmp3lame", "-b:a", "32k"]),
+        ),
+        (
+            "MP3 64 kbit/s",
+            Codec("mp3", &["-c:a", "libmp3lame", "-b:a", "64k"]),
+        ),
+        (
+            "MP3 128 kbit/s",
+            Codec("mp3", &["-c:a", "libmp3lame", "-b:a", "128k"]),
+        ),
+        (
+            "Opus 24 kbit/s",
+            Codec("ogg", &["-c:a", "libopus", "-b:a", "24k"]),
+        ),
         ("volume +6 dB (clips)", Samples(|x, _, _, _| gain(x, 2.0))),
         ("volume -6 dB", Samples(|x, _, _, _| gain(x, 0.5))),
-        ("clipping at 25 % of peak", Samples(|x, _, _, _| clip(x, 0.25))),
+        (
+            "clipping at 25 % of peak",
+            Samples(|x, _, _, _| clip(x, 0.25)),
+        ),
         (
             "low-pass 4 kHz (8th order)",
-            Ffmpeg(&["-af", "lowpass=f=4000,lowpass=f=4000,lowpass=f=4000,lowpass=f=4000"]),
+            Ffmpeg(&[
+                "-af",
+                "lowpass=f=4000,lowpass=f=4000,lowpass=f=4000,lowpass=f=4000",
+            ]),
         ),
-        ("noise 20 dB SNR", Samples(|x, _, _, rng| noise(x, 20.0, rng))),
-        ("speed +5 %", Ffmpeg(&["-af", "asetrate=22050*1.05,aresample=22050"])),
-        ("speed -5 %", Ffmpeg(&["-af", "asetrate=22050*0.95,aresample=22050"])),
+        (
+            "noise 20 dB SNR",
+            Samples(|x, _, _, rng| noise(x, 20.0, rng)),
+        ),
+        (
+            "speed +5 %",
+            Ffmpeg(&["-af", "asetrate=22050*1.05,aresample=22050"]),
+        ),
+        (
+            "speed -5 %",
+            Ffmpeg(&["-af", "asetrate=22050*0.95,aresample=22050"]),
+        ),
         ("tempo +5 %", Ffmpeg(&["-af", "atempo=1.05"])),
         ("tempo -5 %", Ffmpeg(&["-af", "atempo=0.95"])),
-        ("crop to 2 s", Samples(|x, _, rate, rng| crop(x, 2.0, rate, rng))),
+        (
+            "crop to 2 s",
+            Samples(|x, _, rate, rng| crop(x, 2.0, rate, rng)),
+        ),
         (
             "after unmarked speech",
             Samples(|x, other, _, _| other.iter().chain(x).copied().collect()),
@@ -96,7 +126,12 @@ pub fn run(root: &Path, clips: usize, seed: u64) -> Result<Value> {
     let p = setup::run(root)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     util::run(Command::new(&cargo).current_dir(root).args([
-        "build", "--quiet", "-p", "signet-cli", "-p", "signet-espeak",
+        "build",
+        "--quiet",
+        "-p",
+        "signet-cli",
+        "-p",
+        "signet-espeak",
     ]))?;
     let signet = root.join("target/debug/signet");
     let work = root.join("target/watermark");
@@ -116,7 +151,13 @@ pub fn run(root: &Path, clips: usize, seed: u64) -> Result<Value> {
         Command::new(&signet)
             .arg("--home")
             .arg(&p.home)
-            .args(["speak", "--no-watermark", "--seed", &seed.to_string(), "--file"])
+            .args([
+                "speak",
+                "--no-watermark",
+                "--seed",
+                &seed.to_string(),
+                "--file",
+            ])
             .arg(&texts_file)
             .arg("--output-dir")
             .arg(&plain_dir),
@@ -212,7 +253,11 @@ pub fn run(root: &Path, clips: usize, seed: u64) -> Result<Value> {
     let mut windows = Vec::new();
     for (i, x) in plain.iter().enumerate() {
         for (k, secs) in [(0, 0.0), (1, 2.0), (2, 3.0), (3, 5.0)] {
-            let y = if secs == 0.0 { x.clone() } else { crop(x, secs, rate, &mut rng) };
+            let y = if secs == 0.0 {
+                x.clone()
+            } else {
+                crop(x, secs, rate, &mut rng)
+            };
             let f = fp_dir.join(format!("signet-{i:04}-{k}.wav"));
             write_wav(&f, &y, rate)?;
             windows.push(("unmarked Signet", f));
@@ -267,19 +312,29 @@ pub fn run(root: &Path, clips: usize, seed: u64) -> Result<Value> {
             e[1] = json!(e[1].as_u64().unwrap_or(0) + 1);
         }
     }
-    let marked_files: Vec<PathBuf> = (0..n).map(|i| marked_dir.join(format!("{i:04}.wav"))).collect();
+    let marked_files: Vec<PathBuf> = (0..n)
+        .map(|i| marked_dir.join(format!("{i:04}.wav")))
+        .collect();
     for k in 0..2 {
         let other = private_key_file(&work, &format!("wrong-{k}"), &Key::generate()?)?;
         let found = detect(&signet, &other, &marked_files)?;
-        let e = fp.entry("marked, wrong key".to_owned()).or_insert(json!([0, 0]));
+        let e = fp
+            .entry("marked, wrong key".to_owned())
+            .or_insert(json!([0, 0]));
         e[0] = json!(e[0].as_u64().unwrap_or(0) + n as u64);
         let hits = found.iter().filter(|d| d["present"] == true).count() as u64;
         e[1] = json!(e[1].as_u64().unwrap_or(0) + hits);
     }
 
     // 5. Quality.
-    let pesq = pesq(root, &p.python, &plain_dir, &marked_dir, &kept_indices(&texts, &kept_texts))
-        .unwrap_or_else(|e| json!({ "error": format!("{e:#}") }));
+    let pesq = pesq(
+        root,
+        &p.python,
+        &plain_dir,
+        &marked_dir,
+        &kept_indices(&texts, &kept_texts),
+    )
+    .unwrap_or_else(|e| json!({ "error": format!("{e:#}") }));
 
     let summary = json!({
         "clips": n,
@@ -291,7 +346,10 @@ pub fn run(root: &Path, clips: usize, seed: u64) -> Result<Value> {
         "embed_ms_per_audio_second": embed_ms_per_s,
         "detect_ms_per_audio_second": detect_ms_per_s,
     });
-    std::fs::write(work.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    std::fs::write(
+        work.join("summary.json"),
+        serde_json::to_vec_pretty(&summary)?,
+    )?;
     println!("{}", table(&summary));
     Ok(summary)
 }
@@ -300,9 +358,13 @@ pub fn run(root: &Path, clips: usize, seed: u64) -> Result<Value> {
 pub fn table(s: &Value) -> String {
     let mut out = format!(
         "Watermark: {} clips of 2-10 s ({:.0} s of audio) from the default voice\n",
-        s["clips"], s["audio_seconds"].as_f64().unwrap_or(0.0)
+        s["clips"],
+        s["audio_seconds"].as_f64().unwrap_or(0.0)
     );
-    out.push_str(&format!("{:<30} {:>10} {:>16}\n", "condition", "detected", "payload correct"));
+    out.push_str(&format!(
+        "{:<30} {:>10} {:>16}\n",
+        "condition", "detected", "payload correct"
+    ));
     for r in s["conditions"].as_array().into_iter().flatten() {
         out.push_str(&format!(
             "{:<30} {:>9.1}% {:>10}/{}\n",
@@ -349,13 +411,16 @@ fn detect(signet: &Path, key: &Path, files: &[PathBuf]) -> Result<Vec<Value>> {
             .args(chunk)
             .output()
             .context("run signet detect")?;
-        let v: Value = serde_json::from_slice(&out.stdout).with_context(|| {
-            format!("signet detect: {}", String::from_utf8_lossy(&out.stderr))
-        })?;
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("signet detect: {}", String::from_utf8_lossy(&out.stderr)))?;
         found.extend(v.as_array().cloned().unwrap_or_default());
     }
     if found.len() != files.len() {
-        bail!("signet detect answered {} of {} files", found.len(), files.len());
+        bail!(
+            "signet detect answered {} of {} files",
+            found.len(),
+            files.len()
+        );
     }
     Ok(found)
 }
@@ -369,7 +434,11 @@ fn ffmpeg(src: &Path, args: &[&str], dst: &Path) -> Result<()> {
         .output()
         .context("run ffmpeg")?;
     if !out.status.success() {
-        bail!("ffmpeg on {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "ffmpeg on {}: {}",
+            src.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
@@ -395,6 +464,26 @@ fn piper(python: &Path, voice_dir: &Path, texts: &[String], dir: &Path) -> Resul
 }
 
 fn pesq(root: &Path, python: &Path, plain: &Path, marked: &Path, kept: &[usize]) -> Result<Value> {
+    let have = Command::new(python)
+        .args(["-c", "import pesq"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("watermark: installing pesq (pinned source archive)");
+        util::run_quiet(
+            Command::new(python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--require-hashes",
+                    "--no-deps",
+                    "-r",
+                ])
+                .arg(root.join("xtask/pins/watermark-tools.txt")),
+        )?;
+    }
     let pairs: Vec<(PathBuf, PathBuf)> = kept
         .iter()
         .enumerate()
@@ -435,7 +524,10 @@ fn read_wav(path: &Path) -> Result<(Vec<f32>, u32)> {
             .collect::<Result<_, _>>()?,
         hound::SampleFormat::Float => r.samples::<f32>().collect::<Result<_, _>>()?,
     };
-    let mono = raw.chunks(ch).map(|c| c.iter().sum::<f32>() / ch as f32).collect();
+    let mono = raw
+        .chunks(ch)
+        .map(|c| c.iter().sum::<f32>() / ch as f32)
+        .collect();
     Ok((mono, spec.sample_rate))
 }
 
@@ -467,7 +559,9 @@ fn clip(x: &[f32], fraction: f32) -> Vec<f32> {
 fn noise(x: &[f32], snr_db: f64, rng: &mut Rng) -> Vec<f32> {
     let power = x.iter().map(|&s| f64::from(s).powi(2)).sum::<f64>() / x.len().max(1) as f64;
     let sigma = (power / 10f64.powf(snr_db / 10.0)).sqrt();
-    x.iter().map(|&s| s + (sigma * rng.gauss()) as f32).collect()
+    x.iter()
+        .map(|&s| s + (sigma * rng.gauss()) as f32)
+        .collect()
 }
 
 fn crop(x: &[f32], secs: f64, rate: u32, rng: &mut Rng) -> Vec<f32> {
@@ -479,25 +573,54 @@ fn crop(x: &[f32], secs: f64, rate: u32, rng: &mut Rng) -> Vec<f32> {
 /// A varied English text of one to three clauses.
 fn text(rng: &mut Rng) -> String {
     const WHO: &[&str] = &[
-        "The old fisherman", "A young teacher", "My neighbour", "The council", "Our driver",
-        "The quiet librarian", "A tired nurse", "The baker on the corner", "Her brother",
-        "The new manager", "A group of students", "The pilot", "Grandmother", "The engineer",
+        "The old fisherman",
+        "A young teacher",
+        "My neighbour",
+        "The council",
+        "Our driver",
+        "The quiet librarian",
+        "A tired nurse",
+        "The baker on the corner",
+        "Her brother",
+        "The new manager",
+        "A group of students",
+        "The pilot",
+        "Grandmother",
+        "The engineer",
     ];
     const DID: &[&str] = &[
-        "carried the heavy boxes", "read the letter twice", "painted the fence green",
-        "forgot the keys again", "walked along the river", "fixed the broken radio",
-        "baked bread before dawn", "sang an old song", "counted the coins slowly",
-        "opened every window", "wrote a long report", "planted seven trees",
+        "carried the heavy boxes",
+        "read the letter twice",
+        "painted the fence green",
+        "forgot the keys again",
+        "walked along the river",
+        "fixed the broken radio",
+        "baked bread before dawn",
+        "sang an old song",
+        "counted the coins slowly",
+        "opened every window",
+        "wrote a long report",
+        "planted seven trees",
     ];
     const WHEN: &[&str] = &[
-        "on a grey morning", "after the storm", "before the market opened",
-        "late on Sunday night", "in the middle of winter", "while the children slept",
-        "at a quarter past nine", "during the long holiday", "without saying a word",
+        "on a grey morning",
+        "after the storm",
+        "before the market opened",
+        "late on Sunday night",
+        "in the middle of winter",
+        "while the children slept",
+        "at a quarter past nine",
+        "during the long holiday",
+        "without saying a word",
     ];
     const THEN: &[&str] = &[
-        "and then everyone laughed", "but nobody noticed", "so the town was grateful",
-        "although it started to rain", "and the dog followed quietly",
-        "because the bridge was closed", "which surprised us all",
+        "and then everyone laughed",
+        "but nobody noticed",
+        "so the town was grateful",
+        "although it started to rain",
+        "and the dog followed quietly",
+        "because the bridge was closed",
+        "which surprised us all",
     ];
     let mut t = format!("{} {} {}", rng.pick(WHO), rng.pick(DID), rng.pick(WHEN));
     let clauses = 1 + (rng.uniform() * 3.0) as usize;
@@ -531,6 +654,8 @@ impl Rng {
     }
     fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
         let i = (self.uniform() * from.len() as f64) as usize;
-        from.get(i.min(from.len().saturating_sub(1))).copied().unwrap_or("")
+        from.get(i.min(from.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or("")
     }
 }

@@ -91,7 +91,10 @@ pub fn run(home: &Path, args: &DetectArgs) -> Result<()> {
         outln!("{}", serde_json::to_string_pretty(&json)?)?;
     }
     if failed > 0 {
-        bail!("{failed} of {} file(s) could not be searched", args.files.len());
+        bail!(
+            "{failed} of {} file(s) could not be searched",
+            args.files.len()
+        );
     }
     Ok(())
 }

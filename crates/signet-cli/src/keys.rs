@@ -101,7 +101,10 @@ fn list(store: &Store) -> Result<()> {
             .unwrap_or_default();
         if p == store.watermark_key_path() {
             match signet::watermark::read_key_file(&p) {
-                Ok(k) => outln!("{name:<24} {:<64} (watermark key: secret, no public part)", k.id())?,
+                Ok(k) => outln!(
+                    "{name:<24} {:<64} (watermark key: secret, no public part)",
+                    k.id()
+                )?,
                 Err(e) => outln!("{name:<24} unreadable: {e}")?,
             }
             continue;

@@ -155,7 +155,11 @@ fn drain_gives_every_sample_and_equals_batch_when_silence_follows() {
     let mut embedder = Embedder::new(rate, &key, Payload(7)).unwrap();
     let mut out = embedder.push(&first).unwrap();
     out.extend(embedder.drain());
-    assert_eq!(out.len(), first.len(), "a drain returns every sample received");
+    assert_eq!(
+        out.len(),
+        first.len(),
+        "a drain returns every sample received"
+    );
     assert_eq!(embedder.position(), first.len() as u64);
     let mut rest = embedder.push(&pause).unwrap();
     rest.extend(embedder.push(&second).unwrap());
@@ -164,7 +168,10 @@ fn drain_gives_every_sample_and_equals_batch_when_silence_follows() {
     out.extend(rest);
     assert!(embedder.drain().is_empty(), "nothing is returned twice");
     assert_eq!(out.len(), batch.len());
-    assert!(out.iter().zip(&batch).all(|(a, b)| a.to_bits() == b.to_bits()));
+    assert!(out
+        .iter()
+        .zip(&batch)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
 }
 
 #[test]
@@ -184,8 +191,13 @@ fn drain_without_pause_differs_only_before_the_drain_point() {
     // A frame at 16 kHz is 1024 samples: only the frame and a half before
     // the drain point may differ.
     let differ: Vec<usize> = (0..out.len()).filter(|&i| out[i] != batch[i]).collect();
-    assert!(!differ.is_empty(), "the look-ahead drain must assume silence");
-    assert!(differ.iter().all(|&i| i + 1536 >= first.len() && i < first.len()));
+    assert!(
+        !differ.is_empty(),
+        "the look-ahead drain must assume silence"
+    );
+    assert!(differ
+        .iter()
+        .all(|&i| i + 1536 >= first.len() && i < first.len()));
 }
 
 #[test]
@@ -194,8 +206,17 @@ fn key_file_text_round_trips_and_refuses_anything_else() {
     let text = key.to_file_text();
     assert_eq!(text.len(), 65);
     assert_eq!(Key::from_file_text(&text).unwrap(), key);
-    assert_eq!(Key::from_file_text(&format!("  {}\n\n", text.trim())).unwrap(), key);
-    for bad in ["", "abc", &text[..63], &format!("{}0", text.trim()), &text.replace('a', "g")] {
+    assert_eq!(
+        Key::from_file_text(&format!("  {}\n\n", text.trim())).unwrap(),
+        key
+    );
+    for bad in [
+        "",
+        "abc",
+        &text[..63],
+        &format!("{}0", text.trim()),
+        &text.replace('a', "g"),
+    ] {
         assert!(matches!(
             Key::from_file_text(bad),
             Err(WatermarkError::KeyFormat { .. })

@@ -66,9 +66,9 @@ pub use signet_text::{
     TextError, Timings, WordTiming,
 };
 pub use store::Store;
-pub use watermark::{Payload, Watermark, WatermarkKey};
 pub use stream::{SpeechStream, Utterance, ESTIMATE_FRAMES_PER_ID};
 pub use synthesizer::{
     list_voices, probe_espeak_sandbox, Scales, Speech, Synthesizer, SynthesizerBuilder,
     VoiceSummary, DEFAULT_VOICE,
 };
+pub use watermark::{Payload, Watermark, WatermarkKey};

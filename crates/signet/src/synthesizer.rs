@@ -424,11 +424,7 @@ impl Synthesizer {
     ) -> Result<SpeechStream<'a>, Error> {
         let settings = self.settings(options)?;
         let source = self.text_source(Cow::Borrowed(text))?;
-        SpeechStream::new(
-            SynthRef::Borrowed(self),
-            settings,
-            source,
-        )
+        SpeechStream::new(SynthRef::Borrowed(self), settings, source)
     }
 
     /// A stream that owns its text and shares the synthesizer, for moving
@@ -440,11 +436,7 @@ impl Synthesizer {
     ) -> Result<SpeechStream<'static>, Error> {
         let settings = self.settings(options)?;
         let source = self.text_source(Cow::Owned(text))?;
-        SpeechStream::new(
-            SynthRef::Shared(Arc::clone(self)),
-            settings,
-            source,
-        )
+        SpeechStream::new(SynthRef::Shared(Arc::clone(self)), settings, source)
     }
 
     /// The callback form of [`speak_stream`](Self::speak_stream): `f` gets

@@ -151,7 +151,11 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(leftovers.len(), 1, "only the key file remains: {leftovers:?}");
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "only the key file remains: {leftovers:?}"
+        );
     }
 
     #[cfg(unix)]

@@ -22,13 +22,23 @@ fn speech_carries_the_home_key_mark_by_default() {
     let s = synth();
     assert_eq!(s.watermark_key_id(), Some(home_key().id()));
     let speech = s.speak(TEXT).unwrap();
-    let found = detect(speech.audio.samples(), speech.audio.sample_rate(), &home_key()).unwrap();
+    let found = detect(
+        speech.audio.samples(),
+        speech.audio.sample_rate(),
+        &home_key(),
+    )
+    .unwrap();
     assert!(found.present, "score {} < {}", found.score, found.threshold);
     assert_eq!(found.payload, Some(Payload(0)));
     assert!(found.false_positive < 1e-6);
     // Unmarked speech of the same text scores under the threshold.
     let plain = unmarked().speak(TEXT).unwrap();
-    let none = detect(plain.audio.samples(), plain.audio.sample_rate(), &home_key()).unwrap();
+    let none = detect(
+        plain.audio.samples(),
+        plain.audio.sample_rate(),
+        &home_key(),
+    )
+    .unwrap();
     assert!(!none.present, "unmarked speech scored {}", none.score);
     assert_ne!(plain.audio.samples(), speech.audio.samples());
     assert_eq!(plain.audio.samples().len(), speech.audio.samples().len());
@@ -72,7 +82,12 @@ fn marked_stream_joined_equals_batch_in_every_form() {
                 start += p.audio.samples().len() as u64;
             }
         }
-        let found = detect(batch.audio.samples(), batch.audio.sample_rate(), &home_key()).unwrap();
+        let found = detect(
+            batch.audio.samples(),
+            batch.audio.sample_rate(),
+            &home_key(),
+        )
+        .unwrap();
         assert!(found.present, "{audio:?}: score {}", found.score);
         assert_eq!(found.payload, Some(Payload(0x1234)), "{audio:?}");
     }
@@ -96,7 +111,12 @@ fn a_long_sentence_by_window_is_marked_as_when_whole() {
     assert!(parts.last().unwrap().last);
     let batch = s.speak(text).unwrap();
     assert_eq!(joined(&parts), batch.audio.samples());
-    let found = detect(batch.audio.samples(), batch.audio.sample_rate(), &home_key()).unwrap();
+    let found = detect(
+        batch.audio.samples(),
+        batch.audio.sample_rate(),
+        &home_key(),
+    )
+    .unwrap();
     assert!(found.present);
 }
 

@@ -78,9 +78,16 @@ fn no_watermark_is_said_and_leaves_the_audio_unmarked() {
     // Same length; the mark is a small change (segmental level well below the speech).
     let (a, b) = (read_wav(&plain).samples, read_wav(&marked).samples);
     assert_eq!(a.len(), b.len());
-    let diff: f64 = a.iter().zip(&b).map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2)).sum();
+    let diff: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+        .sum();
     let power: f64 = a.iter().map(|x| f64::from(*x).powi(2)).sum();
-    assert!(diff > 0.0 && 10.0 * (power / diff).log10() > 10.0, "SNR too low");
+    assert!(
+        diff > 0.0 && 10.0 * (power / diff).log10() > 10.0,
+        "SNR too low"
+    );
 }
 
 #[test]
@@ -134,7 +141,10 @@ fn detect_refuses_garbage_empty_truncated_short_and_huge_files_clearly() {
     let odd_raw = write("odd.s16", &[1, 2, 3]);
     // A sparse file over the cap: refused before any read.
     let huge = dir.path().join("huge.wav");
-    std::fs::File::create(&huge).unwrap().set_len(1 << 31).unwrap();
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 31)
+        .unwrap();
     let huge = huge.to_str().unwrap().to_owned();
     let missing = dir.path().join("missing.wav").to_str().unwrap().to_owned();
 
@@ -144,8 +154,14 @@ fn detect_refuses_garbage_empty_truncated_short_and_huge_files_clearly() {
         (vec!["detect", truncated.as_str()], "truncated.wav"),
         (vec!["detect", header_only.as_str()], "header.wav"),
         (vec!["detect", short.as_str()], "too short"),
-        (vec!["detect", "--rate", "22050", odd_raw.as_str()], "whole number"),
-        (vec!["detect", "--rate", "4000", garbage.as_str()], "sample rate"),
+        (
+            vec!["detect", "--rate", "22050", odd_raw.as_str()],
+            "whole number",
+        ),
+        (
+            vec!["detect", "--rate", "4000", garbage.as_str()],
+            "sample rate",
+        ),
         (vec!["detect", huge.as_str()], "--max-bytes"),
         (vec!["detect", "/dev/zero"], "/dev/zero"),
         (vec!["detect", missing.as_str()], "missing.wav"),
@@ -158,5 +174,8 @@ fn detect_refuses_garbage_empty_truncated_short_and_huge_files_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("watermark PRESENT"));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("garbage.wav") && err.contains("1 of 2 file(s)"), "{err}");
+    assert!(
+        err.contains("garbage.wav") && err.contains("1 of 2 file(s)"),
+        "{err}"
+    );
 }
