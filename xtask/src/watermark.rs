@@ -118,10 +118,8 @@ pub fn run(root: &Path, clips: usize, seed: u64) -> Result<Value> {
     if clips == 0 {
         bail!("--clips must be at least 1");
     }
-    for tool in ["ffmpeg"] {
-        if Command::new(tool).arg("-version").output().is_err() {
-            bail!("{tool} is missing: `cargo xtask setup` installs it (Debian package {tool})");
-        }
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        bail!("ffmpeg is missing: `cargo xtask setup` installs it (Debian package ffmpeg)");
     }
     let p = setup::run(root)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -639,14 +637,14 @@ fn text(rng: &mut Rng) -> String {
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
     fn uniform(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
     fn gauss(&mut self) -> f64 {
         let (u, v) = (self.uniform().max(1e-12), self.uniform());

@@ -110,7 +110,7 @@ fn detect_file(
     let cap = signet_io::Cap::new(max_bytes, "raise it with --max-bytes");
     let bytes = signet_io::read_capped(file, cap).with_context(|| format!("cannot open {path}"))?;
     let audio = match args.rate {
-        Some(rate) => raw_audio(&bytes, rate, args.raw).with_context(|| format!("{path}"))?,
+        Some(rate) => raw_audio(&bytes, rate, args.raw).with_context(|| path.clone())?,
         None => {
             let limits = WavLimits::default().with_max_bytes(max_bytes);
             Audio::from_wav(&bytes, &limits)
@@ -118,7 +118,7 @@ fn detect_file(
         }
     };
     drop(bytes);
-    detect(audio.samples(), audio.sample_rate(), key).with_context(|| format!("{path}"))
+    detect(audio.samples(), audio.sample_rate(), key).with_context(|| path)
 }
 
 /// Raw mono samples.
