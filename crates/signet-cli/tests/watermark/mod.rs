@@ -31,7 +31,7 @@ fn detect_json(args: &[&str]) -> serde_json::Value {
 
 fn private_key_file(dir: &Path, byte: u8) -> std::path::PathBuf {
     let path = dir.join(format!("key-{byte}"));
-    let text: String = std::iter::repeat(format!("{byte:02x}")).take(32).collect();
+    let text = format!("{byte:02x}").repeat(32);
     std::fs::write(&path, format!("{text}\n")).unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
     path
