@@ -19,6 +19,10 @@
 //!   audio, so it takes many minutes; `--stream-words N` runs a shorter one
 //!   (N of 2,000 or less compares with N/10 words and does not enforce the goal).
 //!
+//! - the watermark (`cargo xtask watermark --clips N`, 50 clips here,
+//!   `--watermark-clips 0` leaves it out): detection after each condition,
+//!   false positives, PESQ-WB and cost.
+//!
 //! Noise scales are 0 on both sides so the audio lengths are equal.
 
 // Every index here is into a `serde_json::Value`, whose `Index` gives
@@ -47,6 +51,7 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
         seconds,
         stream_words,
         quality: quality_only,
+        watermark_clips,
     } = args;
     let p = setup::run(root)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -249,6 +254,11 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
                 100.0 * diff
             );
         }
+    }
+    // The watermark harness (its table is printed as it finishes).
+    if watermark_clips > 0 {
+        eprintln!("bench: watermark harness, {watermark_clips} clips");
+        crate::watermark::run(root, watermark_clips, 1)?;
     }
     Ok(())
 }

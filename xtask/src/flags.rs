@@ -45,6 +45,20 @@ pub enum Task {
     Loadtest(Loadtest),
     /// Provision espeak-ng (Piper's build) into the Signet home.
     Espeak,
+    /// The watermark's robustness, false positives, quality (PESQ-WB) and cost
+    /// on clips of the default voice.
+    Watermark(Watermark),
+}
+
+/// `cargo xtask watermark [--clips N] [--seed S]`.
+#[derive(Debug, Args)]
+pub struct Watermark {
+    /// Texts to speak; clips outside 2-10 s are left out.
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub clips: usize,
+    /// Seed of the texts, the synthesis noise, crops and added noise.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// `cargo xtask demo [-o FILE] [TEXT]`.
@@ -124,6 +138,9 @@ pub struct Bench {
     /// where the CPU has no native bf16.
     #[arg(long)]
     pub quality: bool,
+    /// Clips of the watermark harness run at the end (`cargo xtask watermark --clips`).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub watermark_clips: usize,
 }
 
 /// `cargo xtask loadtest [--seconds S] [--concurrency C] [--requests N]`.

@@ -26,6 +26,7 @@ mod tidy;
 mod tool;
 mod unsafe_count;
 mod util;
+mod watermark;
 
 use std::path::PathBuf;
 
@@ -57,6 +58,7 @@ fn run(task: Task) -> Result<()> {
         Task::Fixtures => fixtures::run(&root),
         Task::Bench(args) => bench::run(&root, args),
         Task::Loadtest(args) => loadtest::run(&root, args),
+        Task::Watermark(args) => watermark::run(&root, args.clips, args.seed).map(|_| ()),
         Task::Espeak => espeak::provision(&root, &util::signet_home()?).map(|_| ()),
     }
 }

@@ -138,7 +138,16 @@ fn install_default_voice(signet: &Path, home: &Path, voice_dir: &Path) -> Result
 /// Debian packages needed to build and test (a C++ compiler for tch's shim;
 /// nginx serves the signed index over HTTPS in the registry's tests and fronts two server
 /// replicas in signet-server's load-balancer test).
-const DEBIAN_PACKAGES: &[&str] = &["g++", "pkg-config", "git", "python3-venv", "nginx"];
+const DEBIAN_PACKAGES: &[&str] = &[
+    "g++",
+    "pkg-config",
+    "git",
+    "python3-venv",
+    "nginx",
+    // `cargo xtask watermark`: codecs and filters, and another engine's speech.
+    "ffmpeg",
+    "espeak-ng",
+];
 
 fn debian_packages() -> Result<()> {
     let missing: Vec<&str> = DEBIAN_PACKAGES

@@ -3,8 +3,9 @@
 //!
 //! [`AudioOptions::apply`] runs, in this order: trim leading and trailing
 //! silence (below [`TRIM_THRESHOLD`], keeping [`TRIM_KEEP_MS`]), resample to
-//! the output rate, apply the volume (never clipping), then put the pause
-//! between sentences in front of every sentence but the first. It reports
+//! the output rate, put the pause between sentences in front of every
+//! sentence but the first, mark it ([`AudioOptions::apply_marked`], the
+//! watermark), then apply the volume (never clipping). It reports
 //! what each step did ([`Processed`]) so that a caller can move timestamps
 //! along with the samples.
 
@@ -156,6 +157,26 @@ impl AudioOptions {
     /// A setting out of range (see [`check`](Self::check)), or a failure of
     /// the resampler.
     pub fn apply(&self, raw: Audio, pause_before: bool) -> Result<Processed, AudioError> {
+        self.apply_marked(raw, pause_before, None)
+    }
+
+    /// [`apply`](Self::apply) with the watermark: after trimming and
+    /// resampling, the pause and the sentence go through `mark` (the
+    /// stream's embedder, at the output rate, whose position is where this
+    /// sentence's pause starts in the whole speech), which hands them back
+    /// whole ([`Embedder::drain`](signet_watermark::Embedder::drain)); the
+    /// volume comes last, so that its clip guard sees the marked samples.
+    /// With `mark` `None` the result is `apply`'s.
+    ///
+    /// # Errors
+    /// As `apply`, and [`AudioError::Watermark`] when the embedder refuses
+    /// the audio.
+    pub fn apply_marked(
+        &self,
+        raw: Audio,
+        pause_before: bool,
+        mark: Option<&mut signet_watermark::Embedder>,
+    ) -> Result<Processed, AudioError> {
         self.check()?;
         let from = raw.sample_rate();
         let mut audio = raw;
@@ -176,14 +197,6 @@ impl AudioOptions {
         if to != from {
             audio = audio.resample(to)?;
         }
-        let volume = match self.volume {
-            Some(gain) => {
-                let (scaled, change) = audio.with_volume(gain)?;
-                audio = scaled;
-                Some(change)
-            }
-            None => None,
-        };
         let body = audio.samples().len() as u64;
         let mut pause = 0;
         if pause_before && self.sentence_silence_ms > 0 {
@@ -192,6 +205,21 @@ impl AudioOptions {
             paused.append(&audio)?;
             audio = paused;
         }
+        if let Some(embedder) = mark {
+            let mut marked = embedder.push(audio.samples())?;
+            marked.extend(embedder.drain());
+            audio = Audio::new(marked, to)?;
+        }
+        // Silence scaled stays silence: the volume over the pause and the
+        // sentence is the volume over the sentence with the pause in front.
+        let volume = match self.volume {
+            Some(gain) => {
+                let (scaled, change) = audio.with_volume(gain)?;
+                audio = scaled;
+                Some(change)
+            }
+            None => None,
+        };
         Ok(Processed {
             audio,
             cut,

@@ -273,6 +273,10 @@ pub enum AudioError {
         /// Mel bins the settings describe.
         num_mels: usize,
     },
+    /// The watermark could not be embedded (a rate outside its range, a
+    /// sample that is not finite).
+    #[error("watermarking the audio failed: {0}")]
+    Watermark(#[from] signet_watermark::WatermarkError),
 }
 
 #[cfg(test)]

@@ -99,6 +99,16 @@ fn list(store: &Store) -> Result<()> {
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if p == store.watermark_key_path() {
+            match signet::watermark::read_key_file(&p) {
+                Ok(k) => outln!(
+                    "{name:<24} {:<64} (watermark key: secret, no public part)",
+                    k.id()
+                )?,
+                Err(e) => outln!("{name:<24} unreadable: {e}")?,
+            }
+            continue;
+        }
         match SecretKey::load(&p) {
             Ok(k) => outln!("{name:<24} {} {}", k.key_id(), k.public().to_text())?,
             Err(e) => outln!("{name:<24} unreadable: {e}")?,

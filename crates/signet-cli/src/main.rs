@@ -26,6 +26,7 @@ macro_rules! out {
 }
 
 mod config;
+mod detect;
 mod inspect;
 mod keys;
 mod output;
@@ -68,6 +69,9 @@ enum Command {
     Phonemize(phonemize::PhonemizeArgs),
     /// Show a WAV file's format, length and provenance metadata.
     Inspect(inspect::InspectArgs),
+    /// Say whether audio files carry the watermark of a key (the home's by default), with
+    /// its score, offset, speed, payload and a false-positive estimate.
+    Detect(detect::DetectArgs),
     /// Report what loading a PyTorch checkpoint (.pth) with pickle would import and call,
     /// without running any of it.
     Scan(scan::ScanArgs),
@@ -140,6 +144,7 @@ fn main() -> ExitCode {
             Command::Speak(args) => speak::run(&home, *args),
             Command::Voices(cmd) => voices::run(&home, cmd),
             Command::Inspect(args) => inspect::run(&args),
+            Command::Detect(args) => detect::run(&home, &args),
             Command::Scan(args) => scan::run(&args),
             Command::Phonemize(args) => phonemize::run(&home, &args),
             Command::Keys(cmd) => keys::run(&home, cmd),

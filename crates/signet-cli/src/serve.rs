@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// TLS private key (PEM); needs --tls-cert [config: tls.key].
     #[arg(long, value_name = "PEM", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Serve speech without the inaudible watermark (logged at start)
+    /// [config: watermark.mode = "off"; default on, with the home's key].
+    #[arg(long)]
+    no_watermark: bool,
     /// Check the configuration, print it, and exit without serving.
     #[arg(long)]
     check: bool,
@@ -139,6 +143,9 @@ pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
     }
     if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
         config.tls = Some(TlsConfig::new(cert, key));
+    }
+    if args.no_watermark {
+        config.watermark.mode = signet_server::WatermarkMode::Off;
     }
     config.validate()?;
     if args.check {
@@ -209,6 +216,15 @@ fn settings(c: &Config) -> String {
         }
     );
     let _ = writeln!(s, "metrics                    = {}", c.metrics.as_str());
+    let _ = writeln!(
+        s,
+        "watermark                  = {}",
+        match (c.watermark.mode, &c.watermark.key_file) {
+            (signet_server::WatermarkMode::Off, _) => "off".to_owned(),
+            (_, Some(path)) => format!("on, key {}", path.display()),
+            (_, None) => "on, the home's key (keys/watermark.key)".to_owned(),
+        }
+    );
     let _ = writeln!(
         s,
         "header_read_timeout_secs   = {}",

@@ -115,6 +115,18 @@ pub struct SpeakArgs {
     /// Print what the text frontend changed (kinds, counts, byte positions; never the text).
     #[arg(short, long)]
     verbose: bool,
+    /// Leave out the inaudible watermark that marks Signet's speech (on by default, with the
+    /// home's key `<home>/keys/watermark.key`); the output is then the unmarked audio. Said
+    /// on stderr every time.
+    #[arg(long, conflicts_with_all = ["watermark_key", "watermark_payload"])]
+    no_watermark: bool,
+    /// Watermark with the key in FILE (64 hex digits, mode 0600) instead of the home's.
+    #[arg(long, value_name = "FILE")]
+    watermark_key: Option<PathBuf>,
+    /// The 16 bits of caller data the watermark carries, 0 to 65535 [default: 0]; `signet
+    /// detect` reports them.
+    #[arg(long, value_name = "N")]
+    watermark_payload: Option<u16>,
 }
 
 impl SpeakArgs {
@@ -203,7 +215,28 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
             .context("--sentence-silence")?;
     }
     b = b.audio_options(audio);
+    b = if args.no_watermark {
+        eprintln!("signet: watermark off (--no-watermark): this speech carries no mark");
+        b.watermark(signet::Watermark::Off)
+    } else if let Some(path) = &args.watermark_key {
+        b.watermark(signet::Watermark::Key(signet::watermark::read_key_file(
+            path,
+        )?))
+    } else {
+        b
+    };
+    if let Some(payload) = args.watermark_payload {
+        b = b.watermark_payload(payload);
+    }
     let synth = b.build()?;
+    if args.verbose {
+        if let Some(id) = synth.watermark_key_id() {
+            eprintln!(
+                "signet: watermark key {id}, payload {}",
+                args.watermark_payload.unwrap_or(0)
+            );
+        }
+    }
     if args.verbose {
         eprintln!("signet: decoder precision {}", synth.precision());
         if let Some(note) = synth.precision_note() {

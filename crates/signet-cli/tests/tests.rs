@@ -13,3 +13,4 @@ mod edges;
 mod frontend;
 mod readme;
 mod scan;
+mod watermark;

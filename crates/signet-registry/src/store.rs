@@ -5,8 +5,8 @@
 //!
 //! - `voices/<name>/`: one signed bundle per voice, named by a [`VoiceName`];
 //! - `trust.toml`: the trust store every load verifies against (a missing file trusts nothing);
-//! - `keys/`: private keys made by `signet keys generate` and setup's `local-importer.key`
-//!   (mode 0600, folder 0700);
+//! - `keys/`: private keys made by `signet keys generate`, setup's `local-importer.key` and
+//!   the watermark key `watermark.key` (mode 0600, folder 0700);
 //! - `espeak-ng/`: the espeak-ng library and data the phonemizer helper loads;
 //! - `config.toml`, `index-state/`, `tmp/`: the CLI's settings and the remote index's state.
 //!
@@ -54,6 +54,9 @@ pub const TRUST_FILE: &str = "trust.toml";
 
 /// Name of the key that signs locally imported voices.
 pub const IMPORTER_KEY_NAME: &str = "local-importer";
+
+/// Name of the key that watermarks the home's speech.
+pub const WATERMARK_KEY_NAME: &str = "watermark";
 
 /// `$SIGNET_HOME`, else `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet` (a variable
 /// set to the empty string counts as unset). The one place that computes the home folder.
@@ -122,6 +125,12 @@ impl Store {
     /// The local importer's private key file (`<home>/keys/local-importer.key`).
     pub fn importer_key_path(&self) -> PathBuf {
         self.keys_dir().join(format!("{IMPORTER_KEY_NAME}.key"))
+    }
+
+    /// The home's watermark key file (`<home>/keys/watermark.key`): the
+    /// secret that marks this home's speech and detects the mark.
+    pub fn watermark_key_path(&self) -> PathBuf {
+        self.keys_dir().join(format!("{WATERMARK_KEY_NAME}.key"))
     }
 
     /// The folder holding one bundle per voice, `<home>/voices`.

@@ -94,6 +94,33 @@ pub struct Config {
     pub auth: AuthConfig,
     /// TLS; plain HTTP when absent.
     pub tls: Option<TlsConfig>,
+    /// The watermark on every response's audio (the `[watermark]` table).
+    pub watermark: WatermarkConfig,
+}
+
+/// Whether the server watermarks its speech.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WatermarkMode {
+    /// Every response's audio carries the mark (default).
+    #[default]
+    On,
+    /// No mark; only when chosen explicitly, and logged at start.
+    Off,
+}
+
+/// The `[watermark]` table: the mark every response carries. Its 16 bits
+/// of caller data are the API key's tag ([`watermark_tag`](crate::watermark_tag)
+/// of the key id), so `signet detect` on a clip says which key asked for it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+#[non_exhaustive]
+pub struct WatermarkConfig {
+    /// `on` (default) or `off`.
+    pub mode: WatermarkMode,
+    /// The key file (64 hex digits, mode 0600); default: the home's
+    /// `keys/watermark.key`, made on first use.
+    pub key_file: Option<PathBuf>,
 }
 
 /// The limits a server starts from: signet's [`Limits`], with at most 4096
@@ -256,6 +283,7 @@ impl Default for Config {
             limits: default_limits(),
             auth: AuthConfig::default(),
             tls: None,
+            watermark: WatermarkConfig::default(),
         }
     }
 }

@@ -83,6 +83,12 @@ pub enum ServerError {
         /// The cause.
         source: signet::Error,
     },
+    /// The watermark key could not be read or made.
+    #[error("the watermark key cannot be used: {source}")]
+    Watermark {
+        /// The cause.
+        source: signet::Error,
+    },
     /// No voice to serve.
     #[error(
         "no verified voice in the store {store}: import one with `signet voices import piper`"

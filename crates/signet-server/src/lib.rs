@@ -52,7 +52,24 @@ use tokio::sync::Semaphore;
 pub use auth::hash_key;
 pub use config::{
     default_limits, limits_over, AuthConfig, AuthMode, Config, MetricsAccess, TlsConfig,
+    WatermarkConfig, WatermarkMode,
 };
+
+/// The 16 bits of caller data the watermark of a response carries: the first
+/// two bytes of SHA-256 over a domain tag and the API key's id (`anonymous`
+/// in anonymous mode). `signet detect` reports them as the payload; compute
+/// this for your key ids to see which one asked for a clip.
+#[must_use]
+pub fn watermark_tag(key_id: &str) -> u16 {
+    use sha2::{Digest, Sha256};
+    let digest: [u8; 32] = Sha256::new()
+        .chain_update(b"signet-server/watermark-tag/v1\0")
+        .chain_update(key_id.as_bytes())
+        .finalize()
+        .into();
+    let [a, b, ..] = digest;
+    u16::from_be_bytes([a, b])
+}
 pub use error::ServerError;
 
 /// State shared by every request.
@@ -124,8 +141,26 @@ impl Server {
                     addr: config.bind,
                     source,
                 })?;
+        let watermark = match (config.watermark.mode, &config.watermark.key_file) {
+            (WatermarkMode::Off, _) => {
+                tracing::warn!("watermark off (watermark.mode = \"off\"): responses carry no mark");
+                signet::Watermark::Off
+            }
+            (WatermarkMode::On, Some(path)) => signet::Watermark::Key(
+                signet::watermark::read_key_file(path)
+                    .map_err(|source| ServerError::Watermark { source })?,
+            ),
+            (WatermarkMode::On, None) => signet::Watermark::Key(
+                signet::watermark::home_key(&signet::Store::new(&home))
+                    .map_err(|source| ServerError::Watermark { source })?,
+            ),
+        };
+        if let signet::Watermark::Key(key) = &watermark {
+            tracing::info!(key_id = %key.id(), "watermark on");
+        }
         let metrics = Arc::new(metrics::Metrics::default());
         let settings = pool::PoolSettings {
+            watermark,
             workers: config.worker_count(),
             queue_capacity: config.queue_len(),
             per_key_workers: config.key_worker_ceiling(),

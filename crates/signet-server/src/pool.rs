@@ -145,6 +145,7 @@ pub(crate) struct PoolSettings {
     pub(crate) per_key_workers: usize,
     pub(crate) send_timeout: Duration,
     pub(crate) limits: signet::Limits,
+    pub(crate) watermark: signet::Watermark,
 }
 
 impl Pool {
@@ -172,6 +173,7 @@ impl Pool {
             let metrics = Arc::clone(&metrics);
             let send_timeout = settings.send_timeout;
             let limits = settings.limits;
+            let watermark = settings.watermark.clone();
             let h = std::thread::Builder::new()
                 .name(format!("signet-synth-{n}"))
                 .spawn(move || {
@@ -182,6 +184,7 @@ impl Pool {
                             .voice(name)
                             .limits(limits)
                             .threads(threads)
+                            .watermark(watermark.clone())
                             .build()
                         {
                             Ok(s) => {
@@ -464,7 +467,9 @@ fn run_job(
     // and `check_first` phonemizes the first segment, before the response
     // starts: text errors are a 400, not a cut stream. Later segments are
     // phonemized as the audio of the earlier ones leaves.
-    let options = SpeakOptions::default().with_speed(speed);
+    let options = SpeakOptions::default()
+        .with_speed(speed)
+        .with_watermark_payload(crate::watermark_tag(&key_id));
     // Audio leaves as each decoding window is ready: a long sentence's first
     // bytes do not wait for the whole sentence.
     let mut stream = match synth.speak_stream_with(&text, &options) {

@@ -35,6 +35,11 @@ pub fn embed(
 /// delayed by at most a frame and a half (about 75 to 140 ms); [`Embedder::finish`]
 /// returns the rest. The pieces joined equal [`embed`]'s output for the
 /// whole signal, whatever the split.
+///
+/// [`Embedder::drain`] hands out everything received so far at once, marked
+/// as if silence followed, and goes on: a stream of sentences can give each
+/// sentence whole and still mark the next one on the same grid.
+#[derive(Clone)]
 pub struct Embedder {
     fft: Fft,
     /// Frame length `n`; the hop is `n / 2`.
@@ -57,8 +62,21 @@ pub struct Embedder {
     /// Samples returned (the first `n / 2` outputs of frame 0 precede the
     /// stream and are dropped).
     emitted: u64,
+    /// Samples already handed out by [`Embedder::drain`]: their later
+    /// outputs are computed (they feed the overlap) but not returned again.
+    drained: u64,
     buf: Vec<Complex>,
     spare: Vec<Complex>,
+}
+
+impl std::fmt::Debug for Embedder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedder")
+            .field("rate", &self.rate)
+            .field("frame", &self.n)
+            .field("position", &self.received)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Embedder {
@@ -113,6 +131,7 @@ impl Embedder {
             next_frame: 0,
             received: 0,
             emitted: 0,
+            drained: 0,
             buf: vec![Complex::default(); n],
             spare: vec![Complex::default(); n],
         })
@@ -135,6 +154,25 @@ impl Embedder {
             self.frame_pair(&mut out);
         }
         Ok(out)
+    }
+
+    /// Returns every sample received and not yet returned, marked as if
+    /// silence followed (the last frame and a half, which would otherwise
+    /// wait for more input), and keeps going: later pieces are marked on the
+    /// same grid, with the true samples before them, and their output starts
+    /// right after what this returned. After a drain the output equals
+    /// [`embed`]'s except in the frame and a half before the drain point
+    /// when what follows is not silence; with a pause of at least a frame
+    /// and a half after it, it is the same.
+    pub fn drain(&mut self) -> Vec<f32> {
+        let out = self.clone().finish();
+        self.drained = self.drained.max(self.received);
+        out
+    }
+
+    /// Samples received so far: the position of the next sample pushed.
+    pub fn position(&self) -> u64 {
+        self.received
     }
 
     /// Ends the stream: returns the last marked samples.
@@ -216,7 +254,9 @@ impl Embedder {
         for &y in self.acc.iter().take(2 * hop).skip(skip).take(left) {
             // Finite input stays finite: a sample near f32::MAX made 1.5 dB
             // louder is held at the largest finite value.
-            out.push(y.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32);
+            if self.emitted >= self.drained {
+                out.push(y.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32);
+            }
             self.emitted += 1;
         }
         self.acc.copy_within(2 * hop.., 0);

@@ -43,4 +43,14 @@ pub enum WatermarkError {
         /// What the random source reported.
         reason: String,
     },
+    /// A key file does not hold a key.
+    #[error(
+        "a watermark key file holds 64 hexadecimal digits; this one holds {found} characters \
+         that are not such a key (was it edited or truncated? restore it from a backup, or \
+         move it away to make a new key, which cannot detect older marks)"
+    )]
+    KeyFormat {
+        /// Characters found after trimming white space.
+        found: usize,
+    },
 }

@@ -11,6 +11,7 @@ pub(crate) struct Complex {
 }
 
 /// A planned FFT of one size.
+#[derive(Clone)]
 pub(crate) struct Fft {
     n: usize,
     /// `exp(-2πik/n)` for `k < n/2`.

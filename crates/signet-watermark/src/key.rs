@@ -34,6 +34,31 @@ impl Key {
         Ok(Self { bytes })
     }
 
+    /// The key as a key file holds it: 64 lowercase hexadecimal digits and a
+    /// newline.
+    pub fn to_file_text(&self) -> String {
+        let mut text: String = self.bytes.iter().map(|b| format!("{b:02x}")).collect();
+        text.push('\n');
+        text
+    }
+
+    /// Reads a key file's text: 64 hexadecimal digits, surrounding white
+    /// space allowed, nothing else.
+    pub fn from_file_text(text: &str) -> Result<Self, WatermarkError> {
+        let digits = text.trim();
+        if digits.len() != 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(WatermarkError::KeyFormat {
+                found: digits.chars().count(),
+            });
+        }
+        let mut bytes = [0u8; 32];
+        for (byte, pair) in bytes.iter_mut().zip(digits.as_bytes().chunks(2)) {
+            let pair = std::str::from_utf8(pair).unwrap_or("00");
+            *byte = u8::from_str_radix(pair, 16).unwrap_or(0);
+        }
+        Ok(Self { bytes })
+    }
+
     /// The key's 32 bytes, to store it.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.bytes

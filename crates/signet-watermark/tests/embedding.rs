@@ -139,3 +139,87 @@ fn key_id_is_stable_and_debug_hides_the_key() {
     let b = Key::generate().unwrap();
     assert_ne!(a.as_bytes(), b.as_bytes());
 }
+
+#[test]
+fn drain_gives_every_sample_and_equals_batch_when_silence_follows() {
+    let key = Key::from_bytes([9; 32]);
+    let rate = 16_000;
+    let first = speech(2.1, rate, 11);
+    let second = speech(1.7, rate, 12);
+    // A pause longer than a frame and a half between the two: draining
+    // after the first piece is then exact.
+    let pause = vec![0.0f32; rate as usize / 2];
+    let whole: Vec<f32> = first.iter().chain(&pause).chain(&second).copied().collect();
+    let batch = embed(&whole, rate, &key, Payload(7)).unwrap();
+
+    let mut embedder = Embedder::new(rate, &key, Payload(7)).unwrap();
+    let mut out = embedder.push(&first).unwrap();
+    out.extend(embedder.drain());
+    assert_eq!(
+        out.len(),
+        first.len(),
+        "a drain returns every sample received"
+    );
+    assert_eq!(embedder.position(), first.len() as u64);
+    let mut rest = embedder.push(&pause).unwrap();
+    rest.extend(embedder.push(&second).unwrap());
+    rest.extend(embedder.drain());
+    assert_eq!(rest.len(), pause.len() + second.len());
+    out.extend(rest);
+    assert!(embedder.drain().is_empty(), "nothing is returned twice");
+    assert_eq!(out.len(), batch.len());
+    assert!(out
+        .iter()
+        .zip(&batch)
+        .all(|(a, b)| a.to_bits() == b.to_bits()));
+}
+
+#[test]
+fn drain_without_pause_differs_only_before_the_drain_point() {
+    let key = Key::from_bytes([9; 32]);
+    let rate = 16_000;
+    let first = speech(2.0, rate, 21);
+    let second = speech(2.0, rate, 22);
+    let whole: Vec<f32> = first.iter().chain(&second).copied().collect();
+    let batch = embed(&whole, rate, &key, Payload(7)).unwrap();
+    let mut embedder = Embedder::new(rate, &key, Payload(7)).unwrap();
+    let mut out = embedder.push(&first).unwrap();
+    out.extend(embedder.drain());
+    out.extend(embedder.push(&second).unwrap());
+    out.extend(embedder.drain());
+    assert_eq!(out.len(), batch.len());
+    // A frame at 16 kHz is 1024 samples: only the frame and a half before
+    // the drain point may differ.
+    let differ: Vec<usize> = (0..out.len()).filter(|&i| out[i] != batch[i]).collect();
+    assert!(
+        !differ.is_empty(),
+        "the look-ahead drain must assume silence"
+    );
+    assert!(differ
+        .iter()
+        .all(|&i| i + 1536 >= first.len() && i < first.len()));
+}
+
+#[test]
+fn key_file_text_round_trips_and_refuses_anything_else() {
+    let key = Key::from_bytes([0xA5; 32]);
+    let text = key.to_file_text();
+    assert_eq!(text.len(), 65);
+    assert_eq!(Key::from_file_text(&text).unwrap(), key);
+    assert_eq!(
+        Key::from_file_text(&format!("  {}\n\n", text.trim())).unwrap(),
+        key
+    );
+    for bad in [
+        "",
+        "abc",
+        &text[..63],
+        &format!("{}0", text.trim()),
+        &text.replace('a', "g"),
+    ] {
+        assert!(matches!(
+            Key::from_file_text(bad),
+            Err(WatermarkError::KeyFormat { .. })
+        ));
+    }
+}

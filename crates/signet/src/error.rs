@@ -45,6 +45,17 @@ pub enum Error {
     /// The text produced nothing to speak.
     #[error("nothing to speak: the text has no words the voice can pronounce")]
     NothingToSpeak,
+    /// The watermark key does not hold a key, or the mark could not be made.
+    #[error(transparent)]
+    Watermark(#[from] signet_watermark::WatermarkError),
+    /// The watermark key file could not be read, made, or is not private.
+    #[error("watermark key {path}: {reason}")]
+    WatermarkKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What went wrong, and what to do about it.
+        reason: String,
+    },
     /// File system error.
     #[error("{path}: {source}")]
     Io {

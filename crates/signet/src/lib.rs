@@ -48,6 +48,7 @@ pub mod security_guide {}
 pub mod store;
 mod stream;
 mod synthesizer;
+pub mod watermark;
 
 pub use error::Error;
 pub use options::{SpeakOptions, Speaker, MAX_SPEED, MIN_SPEED};
@@ -70,3 +71,4 @@ pub use synthesizer::{
     list_voices, probe_espeak_sandbox, Scales, Speech, Synthesizer, SynthesizerBuilder,
     VoiceSummary, DEFAULT_VOICE,
 };
+pub use watermark::{Payload, Watermark, WatermarkKey};

@@ -48,6 +48,9 @@ pub struct SpeakOptions {
     /// What happens to the audio after synthesis; replaces the
     /// synthesizer's [`AudioOptions`] as a whole when set.
     pub audio: Option<AudioOptions>,
+    /// The 16 bits of caller data the watermark carries (a tenant, a request
+    /// tag; `None` is 0). Ignored when the synthesizer does not watermark.
+    pub watermark_payload: Option<u16>,
 }
 
 impl SpeakOptions {
@@ -93,6 +96,13 @@ impl SpeakOptions {
         self
     }
 
+    /// These options with the watermark's 16 bits of caller data.
+    #[must_use]
+    pub fn with_watermark_payload(mut self, payload: u16) -> Self {
+        self.watermark_payload = Some(payload);
+        self
+    }
+
     /// Checks what can be checked without a voice: the speed and the audio
     /// options (the scales are checked once resolved against the voice's,
     /// when a request starts). A server checks a request's options here
@@ -120,6 +130,7 @@ impl SpeakOptions {
             speed: self.speed.or(base.speed),
             speaker: self.speaker.clone().or_else(|| base.speaker.clone()),
             audio: self.audio.clone().or_else(|| base.audio.clone()),
+            watermark_payload: self.watermark_payload.or(base.watermark_payload),
         }
     }
 }
@@ -130,6 +141,8 @@ pub(crate) struct Settings {
     pub(crate) scales: Scales,
     pub(crate) speaker: Option<i64>,
     pub(crate) audio: AudioOptions,
+    /// The watermark's caller data.
+    pub(crate) payload: signet_watermark::Payload,
 }
 
 /// Checks a speed.

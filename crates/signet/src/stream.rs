@@ -163,6 +163,10 @@ pub struct SpeechStream<'a> {
     by_window: bool,
     /// The sentence being decoded window by window.
     current: Option<Current>,
+    /// The watermark's embedder, at the output rate, its position the
+    /// number of samples marked so far (the whole speech's grid); `None`
+    /// when the synthesizer does not watermark.
+    mark: Option<signet_watermark::Embedder>,
 }
 
 /// A sentence whose first part is out and whose other windows are still to decode.
@@ -176,7 +180,20 @@ struct Current {
 
 impl<'a> SpeechStream<'a> {
     /// A stream over `source` with checked `settings`.
-    pub(crate) fn new(synth: SynthRef<'a>, settings: Settings, source: Source<'a>) -> Self {
+    pub(crate) fn new(
+        synth: SynthRef<'a>,
+        settings: Settings,
+        source: Source<'a>,
+    ) -> Result<Self, Error> {
+        let rate = settings.audio.output_rate(synth.sample_rate());
+        let mark = match synth.watermark_key() {
+            Some(key) => Some(signet_watermark::Embedder::new(
+                rate,
+                key,
+                settings.payload,
+            )?),
+            None => None,
+        };
         let (text, segments, pending, diagnostics, require_voice) = match source {
             Source::Text {
                 text,
@@ -187,7 +204,7 @@ impl<'a> SpeechStream<'a> {
                 (Cow::Borrowed(""), Vec::new(), pending, Vec::new(), false)
             }
         };
-        Self {
+        Ok(Self {
             synth,
             settings,
             text,
@@ -205,7 +222,8 @@ impl<'a> SpeechStream<'a> {
             done: false,
             by_window: false,
             current: None,
-        }
+            mark,
+        })
     }
 
     /// Gives a long sentence's audio as it is decoded, window by window
@@ -389,7 +407,10 @@ impl SpeechStream<'_> {
             synth.hop_length(),
             &sentence.words,
         );
-        let processed = self.settings.audio.apply(raw, self.index > 0)?;
+        let processed =
+            self.settings
+                .audio
+                .apply_marked(raw, self.index > 0, self.mark.as_mut())?;
         let to = processed.audio.sample_rate();
         let timings = align::place(
             t,
@@ -462,6 +483,7 @@ impl SpeechStream<'_> {
         let first = synthesis.next().unwrap_or_else(|| Ok(Vec::new()))?;
         audio.append(&Audio::new(first, rate)?)?;
         let last = synthesis.windows_left() == 0;
+        let audio = mark_piece(self.mark.as_mut(), audio, last)?;
         let utterance = Utterance {
             index: self.index,
             text: sentence.text.clone(),
@@ -504,7 +526,10 @@ impl SpeechStream<'_> {
         };
         current.part += 1;
         let last = current.synthesis.windows_left() == 0;
-        let utterance = match Audio::new(samples, rate) {
+        let marked = Audio::new(samples, rate)
+            .map_err(Error::from)
+            .and_then(|audio| mark_piece(self.mark.as_mut(), audio, last));
+        let utterance = match marked {
             Ok(audio) => Utterance {
                 index: current.index,
                 text: current.text.clone(),
@@ -516,7 +541,7 @@ impl SpeechStream<'_> {
                 part: current.part,
                 last,
             },
-            Err(e) => return Some(Err(e.into())),
+            Err(e) => return Some(Err(e)),
         };
         self.offset = self
             .offset
@@ -527,6 +552,26 @@ impl SpeechStream<'_> {
         }
         Some(Ok(utterance))
     }
+}
+
+/// Marks one piece of a sentence given window by window: what the embedder
+/// has final comes out now (a frame and a half later than it went in), and
+/// the sentence's last piece also takes the rest
+/// ([`Embedder::drain`](signet_watermark::Embedder::drain)), so that a
+/// sentence ends where it would have ended whole, marked the same.
+fn mark_piece(
+    mark: Option<&mut signet_watermark::Embedder>,
+    audio: Audio,
+    last: bool,
+) -> Result<Audio, Error> {
+    let Some(embedder) = mark else {
+        return Ok(audio);
+    };
+    let mut out = embedder.push(audio.samples())?;
+    if last {
+        out.extend(embedder.drain());
+    }
+    Ok(Audio::new(out, audio.sample_rate())?)
 }
 
 impl Iterator for SpeechStream<'_> {

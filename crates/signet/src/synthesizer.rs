@@ -16,6 +16,7 @@ use signet_text::{
 use crate::options::{check_scales, check_speed, Settings, SpeakOptions, Speaker};
 use crate::store::Store;
 use crate::stream::{Pending, Source, SpeechStream, SynthRef, Utterance};
+use crate::watermark::{KeyId, Payload, Watermark, WatermarkKey};
 use crate::Error;
 
 pub use signet_acoustic::Scales;
@@ -74,6 +75,7 @@ pub struct SynthesizerBuilder {
     espeak: Option<EspeakConfig>,
     limits: Option<Limits>,
     precision: Precision,
+    watermark: Watermark,
 }
 
 /// The default voice, installed by `cargo xtask setup`.
@@ -169,6 +171,21 @@ impl SynthesizerBuilder {
         self
     }
 
+    /// Whether and with which key the speech is watermarked (default:
+    /// [`Watermark::HomeKey`], the home's key, made on first use). See
+    /// [`crate::watermark`].
+    pub fn watermark(mut self, watermark: Watermark) -> Self {
+        self.watermark = watermark;
+        self
+    }
+
+    /// The watermark's 16 bits of caller data for every request that does
+    /// not set its own (default 0).
+    pub fn watermark_payload(mut self, payload: u16) -> Self {
+        self.options.watermark_payload = Some(payload);
+        self
+    }
+
     /// Where the espeak-ng helper, library and data are (default: the helper
     /// next to the executable, the rest under `<home>/espeak-ng/`).
     pub fn espeak(mut self, config: EspeakConfig) -> Self {
@@ -204,6 +221,11 @@ impl SynthesizerBuilder {
             signet_acoustic::set_num_threads(n);
         }
         let bundle = verify_installed(&store.voices_dir(), &name, &store.trust_store()?)?;
+        let watermark_key = match self.watermark {
+            Watermark::HomeKey => Some(crate::watermark::home_key(&store)?),
+            Watermark::Key(key) => Some(key),
+            Watermark::Off => None,
+        };
         let manifest = bundle.manifest().clone();
         let (precision, precision_note) = signet_acoustic::resolve_precision(
             self.precision,
@@ -240,6 +262,7 @@ impl SynthesizerBuilder {
             manifest,
             vits,
             precision_note,
+            watermark_key,
         })
     }
 }
@@ -269,6 +292,7 @@ fn resolve(options: &SpeakOptions, base: &Scales, manifest: &Manifest) -> Result
         scales,
         speaker,
         audio,
+        payload: Payload(options.watermark_payload.unwrap_or(0)),
     })
 }
 
@@ -292,6 +316,8 @@ pub struct Synthesizer {
     phonemizer: Mutex<Option<EspeakPhonemizer>>,
     /// Why the decoder's precision is not what was asked, if it is not.
     precision_note: Option<String>,
+    /// The key that marks the speech; `None` when the watermark is off.
+    watermark_key: Option<WatermarkKey>,
 }
 
 impl std::fmt::Debug for Synthesizer {
@@ -357,6 +383,7 @@ impl Synthesizer {
         let base = SpeakOptions {
             speaker: self.defaults.speaker.map(Speaker::Id),
             audio: Some(self.defaults.audio.clone()),
+            watermark_payload: Some(self.defaults.payload.0),
             ..SpeakOptions::default()
         };
         resolve(&options.over(&base), &self.defaults.scales, &self.manifest)
@@ -397,11 +424,7 @@ impl Synthesizer {
     ) -> Result<SpeechStream<'a>, Error> {
         let settings = self.settings(options)?;
         let source = self.text_source(Cow::Borrowed(text))?;
-        Ok(SpeechStream::new(
-            SynthRef::Borrowed(self),
-            settings,
-            source,
-        ))
+        SpeechStream::new(SynthRef::Borrowed(self), settings, source)
     }
 
     /// A stream that owns its text and shares the synthesizer, for moving
@@ -413,11 +436,7 @@ impl Synthesizer {
     ) -> Result<SpeechStream<'static>, Error> {
         let settings = self.settings(options)?;
         let source = self.text_source(Cow::Owned(text))?;
-        Ok(SpeechStream::new(
-            SynthRef::Shared(Arc::clone(self)),
-            settings,
-            source,
-        ))
+        SpeechStream::new(SynthRef::Shared(Arc::clone(self)), settings, source)
     }
 
     /// The callback form of [`speak_stream`](Self::speak_stream): `f` gets
@@ -563,11 +582,11 @@ impl Synthesizer {
             words: Vec::new(),
             voiced: true,
         }];
-        Ok(SpeechStream::new(
+        SpeechStream::new(
             SynthRef::Borrowed(self),
             self.defaults.clone(),
             Source::Sentences(pending),
-        ))
+        )
     }
 
     /// Runs the model on one sentence's ids: its raw audio at the voice's
@@ -585,6 +604,17 @@ impl Synthesizer {
     /// raw samples come window by window.
     pub(crate) fn start(&self, ids: &[i64], settings: &Settings) -> Result<Synthesis, Error> {
         Ok(self.vits.start(ids, settings.speaker, &settings.scales)?)
+    }
+
+    /// The id of the key that watermarks this synthesizer's speech, or
+    /// `None` when the watermark is off ([`Watermark::Off`]).
+    pub fn watermark_key_id(&self) -> Option<KeyId> {
+        self.watermark_key.as_ref().map(WatermarkKey::id)
+    }
+
+    /// The key that watermarks the speech, for the stream.
+    pub(crate) fn watermark_key(&self) -> Option<&WatermarkKey> {
+        self.watermark_key.as_ref()
     }
 
     /// The precision the decoder runs at.

@@ -32,6 +32,40 @@ pub fn synth_with_limits(limits: signet::Limits) -> Synthesizer {
         .expect("load the default voice")
 }
 
+/// The same voice and home with the watermark off: the model's audio
+/// through the audio chain alone, as before the watermark.
+pub fn unmarked() -> &'static Synthesizer {
+    static UNMARKED: OnceLock<Synthesizer> = OnceLock::new();
+    UNMARKED.get_or_init(|| {
+        let (home, _, espeak) = shared();
+        Synthesizer::builder()
+            .home(home.path())
+            .espeak(espeak.clone())
+            .noise_scale(0.0)
+            .noise_w(0.0)
+            .watermark(signet::Watermark::Off)
+            .build()
+            .expect("load the default voice")
+    })
+}
+
+/// The shared home folder.
+pub fn home() -> &'static Path {
+    shared().0.path()
+}
+
+/// The espeak-ng settings of the shared home.
+pub fn espeak() -> EspeakConfig {
+    shared().2.clone()
+}
+
+/// The home's watermark key, which [`synth`] marks with.
+pub fn home_key() -> signet::WatermarkKey {
+    let (home, _, _) = shared();
+    signet::watermark::read_key_file(&signet::Store::new(home.path()).watermark_key_path())
+        .expect("the home's watermark key")
+}
+
 fn shared() -> &'static (tempfile::TempDir, Arc<Synthesizer>, EspeakConfig) {
     static SYNTH: OnceLock<(tempfile::TempDir, Arc<Synthesizer>, EspeakConfig)> = OnceLock::new();
     SYNTH.get_or_init(|| {

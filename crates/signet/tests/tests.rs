@@ -13,3 +13,4 @@
 mod common;
 mod streaming;
 mod timings;
+mod watermark;
