@@ -94,6 +94,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// TLS; plain HTTP when absent.
     pub tls: Option<TlsConfig>,
+    /// The HTTP door: `on` (default) or `off` (Wyoming alone).
+    pub http: crate::HttpDoor,
+    /// The Wyoming door (the `[wyoming]` table); closed when absent.
+    pub wyoming: Option<crate::WyomingConfig>,
 }
 
 /// The limits a server starts from: signet's [`Limits`], with at most 4096
@@ -256,6 +260,8 @@ impl Default for Config {
             limits: default_limits(),
             auth: AuthConfig::default(),
             tls: None,
+            http: crate::HttpDoor::On,
+            wyoming: None,
         }
     }
 }
@@ -497,6 +503,16 @@ impl Config {
                     ),
                 });
             }
+        }
+        if let Some(w) = &self.wyoming {
+            w.validate()?;
+        } else if self.http == crate::HttpDoor::Off {
+            return Err(ServerError::InvalidSetting {
+                setting: "http",
+                reason: "the HTTP door is off and no [wyoming] table opens the Wyoming door, so \
+                         there is nothing to serve"
+                    .to_owned(),
+            });
         }
         if let Some(tls) = &self.tls {
             for (setting, p) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {
