@@ -135,15 +135,16 @@ impl Server {
         } else {
             voices.first().cloned().unwrap_or_default()
         };
-        let listener = match config.http {
-            HttpDoor::On => Some(TcpListener::bind(config.bind).await.map_err(|source| {
-                ServerError::Bind {
-                    addr: config.bind,
-                    source,
-                }
-            })?),
-            HttpDoor::Off => None,
-        };
+        let listener =
+            match config.http {
+                HttpDoor::On => Some(TcpListener::bind(config.bind).await.map_err(|source| {
+                    ServerError::Bind {
+                        addr: config.bind,
+                        source,
+                    }
+                })?),
+                HttpDoor::Off => None,
+            };
         let wyoming = match &config.wyoming {
             Some(w) => Some(wyoming::bind(w).await?),
             None => None,

@@ -154,7 +154,7 @@ pub(crate) async fn serve(
             _ = stop.changed() => continue,
         };
         let accepted = tokio::select! {
-            r = accept(&listener.inner) => r,
+            r = accept(&listener.inner, state.config.socket_send_buffer_bytes) => r,
             _ = stop.changed() => continue,
         };
         let (io, peer) = match accepted {
@@ -228,11 +228,16 @@ pub(crate) async fn serve(
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-async fn accept(l: &Inner) -> std::io::Result<(Box<dyn Io>, Option<SocketAddr>)> {
+async fn accept(
+    l: &Inner,
+    send_buffer: usize,
+) -> std::io::Result<(Box<dyn Io>, Option<SocketAddr>)> {
     match l {
         Inner::Tcp(l) => {
             let (s, peer) = l.accept().await?;
             let _ = s.set_nodelay(true);
+            // Bounds what a client that does not read holds in the kernel.
+            let _ = socket2::SockRef::from(&s).set_send_buffer_size(send_buffer);
             Ok((Box::new(s), Some(peer)))
         }
         Inner::Unix(l) => {
@@ -400,12 +405,7 @@ impl<'a> Conn<'a> {
         );
     }
 
-    async fn serve<R, W>(
-        &mut self,
-        rd: &mut R,
-        wr: &mut W,
-        stop: &mut watch::Receiver<bool>,
-    ) -> End
+    async fn serve<R, W>(&mut self, rd: &mut R, wr: &mut W, stop: &mut watch::Receiver<bool>) -> End
     where
         R: AsyncRead + Unpin,
         W: AsyncWrite + Unpin,
@@ -548,18 +548,17 @@ impl<'a> Conn<'a> {
                 Ok(())
             }
             Request::SynthesizeChunk { text } => {
-                let pushed = match self.stream.as_mut() {
-                    Some(s) if !s.stopped => s.text.push(&text).map_err(|o| o.max),
-                    _ => {
-                        return Err(self
+                let pushed =
+                    match self.stream.as_mut() {
+                        Some(s) if !s.stopped => s.text.push(&text).map_err(|o| o.max),
+                        _ => return Err(self
                             .fail(
                                 wr,
                                 "invalid_sequence",
                                 "synthesize-chunk outside a stream; send synthesize-start first",
                             )
-                            .await)
-                    }
-                };
+                            .await),
+                    };
                 if let Err(max) = pushed {
                     return Err(self
                         .fail(
@@ -822,9 +821,7 @@ impl<'a> Conn<'a> {
             .collect();
         signet_wyoming::info(&signet_wyoming::TtsProgram {
             name: "signet".to_owned(),
-            description: Some(
-                "Signet: text to speech with verified voices only".to_owned(),
-            ),
+            description: Some("Signet: text to speech with verified voices only".to_owned()),
             attribution,
             installed: true,
             version: Some(env!("CARGO_PKG_VERSION").to_owned()),

@@ -16,3 +16,4 @@ mod edges;
 mod lb;
 mod operator;
 mod tls;
+mod wyoming;

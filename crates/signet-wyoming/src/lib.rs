@@ -230,10 +230,9 @@ pub fn decode(buf: &[u8], caps: &Caps) -> Result<Option<(Event, usize)>, Wyoming
         return Ok(None);
     };
     let line = buf.get(..line_end).unwrap_or_default();
-    let header: Header =
-        serde_json::from_slice(line).map_err(|e| WyomingError::InvalidHeader {
-            reason: json_reason(&e),
-        })?;
+    let header: Header = serde_json::from_slice(line).map_err(|e| WyomingError::InvalidHeader {
+        reason: json_reason(&e),
+    })?;
     check_type(&header.kind)?;
     let data_len = header.data_length.unwrap_or(0);
     if data_len > caps.max_data_bytes as u64 {
@@ -733,7 +732,10 @@ mod tests {
         let payload = b"{\"type\":\"audio-chunk\",\"payload_length\":65537}\n";
         assert!(matches!(
             one(payload),
-            Err(WyomingError::PayloadTooLong { declared: 65537, .. })
+            Err(WyomingError::PayloadTooLong {
+                declared: 65537,
+                ..
+            })
         ));
         let negative = b"{\"type\":\"audio-chunk\",\"payload_length\":-1}\n";
         assert!(matches!(

@@ -177,11 +177,36 @@ impl WyomingConfig {
             Ok(())
         };
         let n = |x: usize| x as u64;
-        range("wyoming.max_header_bytes", n(self.max_header_bytes), 256, 1 << 20)?;
-        range("wyoming.max_data_bytes", n(self.max_data_bytes), 1024, 16 << 20)?;
-        range("wyoming.max_payload_bytes", n(self.max_payload_bytes), 0, 16 << 20)?;
-        range("wyoming.idle_timeout_secs", self.idle_timeout_secs, 1, 3_600)?;
-        range("wyoming.max_stream_bytes", n(self.max_stream_bytes), 1, 16 << 20)?;
+        range(
+            "wyoming.max_header_bytes",
+            n(self.max_header_bytes),
+            256,
+            1 << 20,
+        )?;
+        range(
+            "wyoming.max_data_bytes",
+            n(self.max_data_bytes),
+            1024,
+            16 << 20,
+        )?;
+        range(
+            "wyoming.max_payload_bytes",
+            n(self.max_payload_bytes),
+            0,
+            16 << 20,
+        )?;
+        range(
+            "wyoming.idle_timeout_secs",
+            self.idle_timeout_secs,
+            1,
+            3_600,
+        )?;
+        range(
+            "wyoming.max_stream_bytes",
+            n(self.max_stream_bytes),
+            1,
+            16 << 20,
+        )?;
         Ok(())
     }
 }
@@ -204,7 +229,13 @@ mod tests {
             "unix:///run/signet.sock".parse::<WyomingUri>().unwrap(),
             WyomingUri::Unix("/run/signet.sock".into())
         );
-        for bad in ["http://x:1", "tcp://example.com:1", "tcp://1.2.3.4", "unix://", "10200"] {
+        for bad in [
+            "http://x:1",
+            "tcp://example.com:1",
+            "tcp://1.2.3.4",
+            "unix://",
+            "10200",
+        ] {
             assert!(bad.parse::<WyomingUri>().is_err(), "{bad}");
         }
         let mut c = WyomingConfig {
@@ -212,7 +243,10 @@ mod tests {
             ..WyomingConfig::default()
         };
         let e = c.validate().unwrap_err().to_string();
-        assert!(e.contains("wyoming.uri") && e.contains("--allow-remote"), "{e}");
+        assert!(
+            e.contains("wyoming.uri") && e.contains("--allow-remote"),
+            "{e}"
+        );
         c.remote = RemoteAccess::Allowed;
         assert!(c.validate().is_ok());
         assert!(WyomingConfig::default().validate().is_ok());
