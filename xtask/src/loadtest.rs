@@ -12,7 +12,13 @@
 //!    limiter. The server's RSS is read from `/proc` before and after; growth
 //!    must stay under 10 %.
 //!
+//! 3. **Wyoming**: time to first audio over Wyoming streaming for a
+//!    three-sentence text, next to the time to synthesize its first sentence
+//!    alone (see the `wyoming` module); missing the goal fails the run.
+//!
 //! Any status other than 200, 429 or 503 fails the run.
+
+mod wyoming;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -204,6 +210,13 @@ pub fn run(root: &Path, args: Loadtest) -> Result<()> {
         None
     };
 
+    let wyoming_lines = wyoming::run(
+        &signet,
+        &p.home,
+        setup::DEFAULT_VOICE,
+        &dir.join("wyoming.log"),
+    )?;
+
     let mut report = String::new();
     let mut line = |s: String| {
         println!("{s}");
@@ -231,6 +244,9 @@ pub fn run(root: &Path, args: Loadtest) -> Result<()> {
         "shutdown: SIGTERM -> {}",
         exit.map_or("no exit within 40 s".to_owned(), |s| s.to_string())
     ));
+    for l in wyoming_lines {
+        line(l);
+    }
     std::fs::write(dir.join("report.txt"), &report)?;
     eprintln!("loadtest: report in {}", dir.join("report.txt").display());
 

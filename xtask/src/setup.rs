@@ -216,7 +216,7 @@ fn venv(root: &Path) -> Result<PathBuf> {
     // torch's own dependency list pulls in the whole CUDA stack (about 4 GB);
     // the CPU path that tch uses needs only the wheels in the file.
     pip_install_pinned(&python, &root.join(pins::LIBTORCH_REQUIREMENTS_PATH))?;
-    eprintln!("setup: installing fixture and benchmark tools (onnxruntime, piper-tts) into .venv");
+    eprintln!("setup: installing fixture, benchmark and test tools (onnxruntime, piper-tts, wyoming) into .venv");
     pip_install_pinned(&python, &root.join(pins::FIXTURE_REQUIREMENTS_PATH))?;
     let torch_dir = find_torch(&venv)?;
     let link = venv.join("libtorch");

@@ -38,6 +38,7 @@ mod speak;
 mod trust;
 mod verify_release;
 mod voices;
+mod wyoming;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,9 @@ enum Command {
     /// Serve speech over HTTP (API keys, rate limits, streaming audio).
     #[command(long_about = serve::LONG_ABOUT)]
     Serve(serve::ServeArgs),
+    /// Serve speech over the Wyoming protocol, for Home Assistant.
+    #[command(long_about = wyoming::LONG_ABOUT)]
+    Wyoming(wyoming::WyomingArgs),
     /// Publish a signed index of bundles.
     #[command(subcommand)]
     Registry(registry::RegistryCommand),
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             Command::Trust(cmd) => trust::run(&home, cmd),
             Command::VerifyRelease(args) => verify_release::run(args),
             Command::Serve(args) => serve::run(&home, args),
+            Command::Wyoming(args) => wyoming::run(&home, args),
             Command::Registry(cmd) => registry::run(&home, cmd),
         });
     match result {

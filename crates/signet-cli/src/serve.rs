@@ -85,6 +85,14 @@ pub struct ServeArgs {
     /// [config: watermark.mode = "off"; default on, with the home's key].
     #[arg(long)]
     no_watermark: bool,
+    /// Also serve the Wyoming protocol (Home Assistant) at this URI, e.g.
+    /// tcp://127.0.0.1:10200, with the same workers [config: the [wyoming] table].
+    #[arg(long, value_name = "URI")]
+    wyoming: Option<signet_server::WyomingUri>,
+    /// Let the Wyoming door bind a non-loopback address (Wyoming has no
+    /// authentication) [config: wyoming.remote = "allowed"].
+    #[arg(long)]
+    allow_remote: bool,
     /// Check the configuration, print it, and exit without serving.
     #[arg(long)]
     check: bool,
@@ -147,9 +155,12 @@ pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
     if args.no_watermark {
         config.watermark.mode = signet_server::WatermarkMode::Off;
     }
+    let open = args.wyoming.is_some();
+    crate::wyoming::DoorArgs::from_serve(args.wyoming, args.allow_remote).apply(&mut config, open);
     config.validate()?;
     if args.check {
         out!("{}", settings(&config))?;
+        out!("{}", crate::wyoming::settings(&config))?;
         return Ok(());
     }
     // Which sandbox the espeak-ng helpers run in (a failure here shows again, with its

@@ -94,6 +94,10 @@ pub struct Config {
     pub auth: AuthConfig,
     /// TLS; plain HTTP when absent.
     pub tls: Option<TlsConfig>,
+    /// The HTTP door: `on` (default) or `off` (Wyoming alone).
+    pub http: crate::HttpDoor,
+    /// The Wyoming door (the `[wyoming]` table); closed when absent.
+    pub wyoming: Option<crate::WyomingConfig>,
     /// The watermark on every response's audio (the `[watermark]` table).
     pub watermark: WatermarkConfig,
 }
@@ -284,6 +288,8 @@ impl Default for Config {
             auth: AuthConfig::default(),
             tls: None,
             watermark: WatermarkConfig::default(),
+            http: crate::HttpDoor::On,
+            wyoming: None,
         }
     }
 }
@@ -525,6 +531,16 @@ impl Config {
                     ),
                 });
             }
+        }
+        if let Some(w) = &self.wyoming {
+            w.validate()?;
+        } else if self.http == crate::HttpDoor::Off {
+            return Err(ServerError::InvalidSetting {
+                setting: "http",
+                reason: "the HTTP door is off and no [wyoming] table opens the Wyoming door, so \
+                         there is nothing to serve"
+                    .to_owned(),
+            });
         }
         if let Some(tls) = &self.tls {
             for (setting, p) in [("tls.cert", &tls.cert), ("tls.key", &tls.key)] {

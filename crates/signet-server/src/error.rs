@@ -75,6 +75,14 @@ pub enum ServerError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The Wyoming socket could not be opened.
+    #[error("cannot listen for Wyoming on {uri}: {source}")]
+    WyomingBind {
+        /// The URI.
+        uri: String,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// A configured voice could not be loaded (missing or failed verification).
     #[error("voice {name:?} cannot be served: {source}")]
     Voice {

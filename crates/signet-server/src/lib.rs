@@ -35,6 +35,7 @@ mod limits;
 mod metrics;
 mod pool;
 mod tls;
+mod wyoming;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -71,6 +72,7 @@ pub fn watermark_tag(key_id: &str) -> u16 {
     u16::from_be_bytes([a, b])
 }
 pub use error::ServerError;
+pub use wyoming::{HttpDoor, RemoteAccess, WyomingConfig, WyomingUri};
 
 /// State shared by every request.
 pub(crate) struct AppState {
@@ -96,15 +98,22 @@ impl AppState {
 
 /// A bound, ready server: voices loaded, socket open.
 pub struct Server {
-    listener: TcpListener,
+    /// The HTTP socket; none when the HTTP door is off.
+    listener: Option<TcpListener>,
     state: Arc<AppState>,
     tls: Option<tokio_rustls::TlsAcceptor>,
+    /// The Wyoming socket, when that door is open.
+    wyoming: Option<wyoming::Listener>,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Server")
-            .field("addr", &self.listener.local_addr().ok())
+            .field(
+                "addr",
+                &self.listener.as_ref().and_then(|l| l.local_addr().ok()),
+            )
+            .field("wyoming", &self.wyoming.as_ref().map(|w| &w.uri))
             .finish_non_exhaustive()
     }
 }
@@ -115,7 +124,16 @@ impl Server {
     /// inside a tokio runtime.
     pub async fn bind(config: Config) -> Result<Self, ServerError> {
         config.validate()?;
-        let keys = auth::Keys::load(&config.auth)?;
+        let keys = match config.http {
+            HttpDoor::On => auth::Keys::load(&config.auth)?,
+            // Without HTTP no request carries a key (Wyoming has none).
+            HttpDoor::Off => auth::Keys::load(&AuthConfig {
+                mode: AuthMode::Anonymous,
+                keys_file: None,
+                keys_env: String::new(),
+                ..config.auth.clone()
+            })?,
+        };
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let home = match &config.home {
             Some(h) => h.clone(),
@@ -135,12 +153,19 @@ impl Server {
             voices.first().cloned().unwrap_or_default()
         };
         let listener =
-            TcpListener::bind(config.bind)
-                .await
-                .map_err(|source| ServerError::Bind {
-                    addr: config.bind,
-                    source,
-                })?;
+            match config.http {
+                HttpDoor::On => Some(TcpListener::bind(config.bind).await.map_err(|source| {
+                    ServerError::Bind {
+                        addr: config.bind,
+                        source,
+                    }
+                })?),
+                HttpDoor::Off => None,
+            };
+        let wyoming = match &config.wyoming {
+            Some(w) => Some(wyoming::bind(w).await?),
+            None => None,
+        };
         let watermark = match (config.watermark.mode, &config.watermark.key_file) {
             (WatermarkMode::Off, _) => {
                 tracing::warn!("watermark off (watermark.mode = \"off\"): responses carry no mark");
@@ -201,7 +226,11 @@ impl Server {
             .unwrap_or(0)
             ^ std::process::id();
         tracing::info!(
-            addr = %listener.local_addr().map_or(config.bind, |a| a),
+            addr = %listener.as_ref().map_or_else(
+                || "off".to_owned(),
+                |l| l.local_addr().map_or(config.bind, |a| a).to_string()
+            ),
+            wyoming = %wyoming.as_ref().map_or_else(|| "off".to_owned(), |w| w.uri.to_string()),
             tls = tls.is_some(),
             workers = config.worker_count(),
             queue = config.queue_len(),
@@ -215,6 +244,7 @@ impl Server {
         );
         Ok(Self {
             listener,
+            wyoming,
             tls,
             state: Arc::new(AppState {
                 config,
@@ -233,7 +263,16 @@ impl Server {
 
     /// The address the socket is bound to (useful with port 0).
     pub fn local_addr(&self) -> Result<SocketAddr, std::io::Error> {
-        self.listener.local_addr()
+        self.listener
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("the HTTP door is off"))?
+            .local_addr()
+    }
+
+    /// Where the Wyoming door listens (with the port the system chose for
+    /// port 0), when it is open.
+    pub fn wyoming_uri(&self) -> Option<&WyomingUri> {
+        self.wyoming.as_ref().map(|w| &w.uri)
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets
@@ -244,10 +283,20 @@ impl Server {
             listener,
             state,
             tls,
+            wyoming,
         } = self;
         let cfg = &state.config;
         let conn_limit = Arc::new(Semaphore::new(cfg.max_connections));
         let per_peer = Arc::new(conn::PeerConnections::default());
+        // The Wyoming door shares the connection caps and the pool.
+        let (stop_wyoming, stop_rx) = tokio::sync::watch::channel(false);
+        let wyoming_task = wyoming.map(|l| {
+            let shared = wyoming::Shared {
+                conn_limit: Arc::clone(&conn_limit),
+                per_peer: Arc::clone(&per_peer),
+            };
+            tokio::spawn(wyoming::serve(l, Arc::clone(&state), shared, stop_rx))
+        });
         let graceful = GracefulShutdown::new();
         let router = http::router(Arc::clone(&state));
         let header_timeout = Config::secs(cfg.header_read_timeout_secs);
@@ -255,6 +304,11 @@ impl Server {
         let send_buffer = cfg.socket_send_buffer_bytes;
         tokio::pin!(shutdown);
         loop {
+            let Some(listener) = listener.as_ref() else {
+                // Wyoming alone.
+                (&mut shutdown).await;
+                break;
+            };
             let permit = tokio::select! {
                 p = Arc::clone(&conn_limit).acquire_owned() => match p {
                     Ok(p) => p,
@@ -337,6 +391,7 @@ impl Server {
             });
         }
         drop(listener);
+        let _ = stop_wyoming.send(true);
         state.shutting_down.store(true, Ordering::Relaxed);
         tracing::info!("shutting down: finishing in-flight requests");
         let grace = Config::secs(cfg.shutdown_grace_secs);
@@ -345,6 +400,10 @@ impl Server {
             .is_err()
         {
             tracing::warn!("shutdown grace period over; closing the remaining connections");
+        }
+        if let Some(t) = wyoming_task {
+            // It waits for its connections up to the grace period itself.
+            let _ = t.await;
         }
         let st = Arc::clone(&state);
         let _ = tokio::task::spawn_blocking(move || st.pool.shutdown()).await;

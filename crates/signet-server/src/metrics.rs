@@ -10,6 +10,8 @@ use std::sync::Mutex;
 pub(crate) struct Metrics {
     /// Responses by endpoint and status code.
     requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    /// Requests by door (`http`, `wyoming`) and outcome.
+    doors: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
     /// Refused or abandoned requests by reason.
     rejections: Mutex<BTreeMap<&'static str, u64>>,
     /// Requests waiting for a worker.
@@ -33,6 +35,23 @@ impl Metrics {
             Err(p) => p.into_inner(),
         };
         *m.entry((endpoint, status)).or_default() += 1;
+        drop(m);
+        let class = match status {
+            200..=299 => "2xx",
+            400..=499 => "4xx",
+            500..=599 => "5xx",
+            _ => "other",
+        };
+        self.door("http", class);
+    }
+
+    /// Counts a request of a door by outcome.
+    pub(crate) fn door(&self, door: &'static str, outcome: &'static str) {
+        let mut m = match self.doors.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *m.entry((door, outcome)).or_default() += 1;
     }
 
     pub(crate) fn reject(&self, reason: &'static str) {
@@ -61,6 +80,19 @@ impl Metrics {
                 let _ = writeln!(
                     s,
                     "signet_requests_total{{endpoint=\"{endpoint}\",status=\"{status}\"}} {n}"
+                );
+            }
+        }
+        let _ = writeln!(
+            s,
+            "# HELP signet_door_requests_total Requests by door (http, wyoming) and outcome.\n\
+             # TYPE signet_door_requests_total counter"
+        );
+        if let Ok(m) = self.doors.lock() {
+            for ((door, outcome), n) in m.iter() {
+                let _ = writeln!(
+                    s,
+                    "signet_door_requests_total{{door=\"{door}\",outcome=\"{outcome}\"}} {n}"
                 );
             }
         }
@@ -156,5 +188,15 @@ mod tests {
         );
         assert!(s.contains("signet_audio_seconds_total 2.000000"), "{s}");
         assert!(s.contains("# TYPE signet_queue_depth gauge"), "{s}");
+        assert!(
+            s.contains("signet_door_requests_total{door=\"http\",outcome=\"2xx\"} 2"),
+            "{s}"
+        );
+        m.door("wyoming", "completed");
+        let s = m.render(2, 8);
+        assert!(
+            s.contains("signet_door_requests_total{door=\"wyoming\",outcome=\"completed\"} 1"),
+            "{s}"
+        );
     }
 }

@@ -97,6 +97,8 @@ fn capture_logs() {
 /// A running server; stopped (gracefully) when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// The Wyoming door's address, when it is open.
+    pub wyoming: Option<signet_server::WyomingUri>,
     rt: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     done: Option<tokio::task::JoinHandle<()>>,
@@ -139,7 +141,11 @@ pub fn start(config: Config) -> TestServer {
     let server = rt
         .block_on(Server::bind(config))
         .unwrap_or_else(|e| panic!("server did not start: {e}"));
-    let addr = server.local_addr().unwrap();
+    // With the HTTP door off there is no HTTP address.
+    let addr = server
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let wyoming = server.wyoming_uri().cloned();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let done = rt.spawn(async move {
         server
@@ -151,6 +157,7 @@ pub fn start(config: Config) -> TestServer {
     });
     TestServer {
         addr,
+        wyoming,
         rt: Some(rt),
         stop: Some(tx),
         done: Some(done),

@@ -17,3 +17,4 @@ mod lb;
 mod operator;
 mod tls;
 mod watermark;
+mod wyoming;

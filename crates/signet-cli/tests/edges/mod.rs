@@ -836,3 +836,76 @@ fn a_trust_store_others_can_change_is_refused_with_the_fix() {
     let out = in_empty_home(&home, &["keys", "export-public", "--name", "k"]);
     assert_clean_failure(&out, &format!("chmod go-w {}", keys.display()));
 }
+
+#[test]
+fn wyoming_binds_loopback_unless_remote_is_allowed() {
+    let empty = tempfile::tempdir().expect("temp dir");
+    let run_check = |args: &[&str]| {
+        signet()
+            .arg("--home")
+            .arg(empty.path())
+            .arg("wyoming")
+            .args(args)
+            .arg("--check")
+            .env_remove("SIGNET_API_KEYS")
+            .output()
+            .expect("run")
+    };
+    let local = run_check(&[]);
+    let stdout = String::from_utf8_lossy(&local.stdout);
+    assert!(
+        local.status.success(),
+        "{}",
+        String::from_utf8_lossy(&local.stderr)
+    );
+    assert!(
+        stdout.contains("uri                        = tcp://127.0.0.1:10200"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("http                       = off"),
+        "{stdout}"
+    );
+    let remote = run_check(&["--uri", "tcp://0.0.0.0:10200"]);
+    let stderr = String::from_utf8_lossy(&remote.stderr);
+    assert!(!remote.status.success());
+    assert!(stderr.contains("no authentication"), "{stderr}");
+    assert!(stderr.contains("--allow-remote"), "{stderr}");
+    let allowed = run_check(&["--uri", "tcp://0.0.0.0:10200", "--allow-remote"]);
+    assert!(
+        allowed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&allowed.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&allowed.stdout).contains("remote                     = allowed")
+    );
+    // `serve --wyoming` opens both doors.
+    let both = signet()
+        .arg("--home")
+        .arg(empty.path())
+        .args([
+            "serve",
+            "--check",
+            "--anonymous",
+            "--wyoming",
+            "unix:///tmp/x.sock",
+        ])
+        .env_remove("SIGNET_API_KEYS")
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&both.stdout);
+    assert!(
+        both.status.success(),
+        "{}",
+        String::from_utf8_lossy(&both.stderr)
+    );
+    assert!(
+        stdout.contains("http                       = on"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("uri                        = unix:///tmp/x.sock"),
+        "{stdout}"
+    );
+}
