@@ -52,6 +52,7 @@ pub mod normalize;
 pub mod phonemize;
 pub mod protocol;
 pub mod segment;
+pub mod ssml;
 pub mod trusted;
 pub mod unicode;
 
@@ -68,4 +69,5 @@ pub use normalize::normalize_en;
 pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, HelperSandbox, Phonemize};
 pub use protocol::{Clause, LandlockState, SandboxReport, Terminator};
 pub use segment::{split_segments, split_sentences};
+pub use ssml::{looks_like_ssml, prepare_ssml, prepare_ssml_bytes, PreparedSsml, SsmlVoice, Step, Style};
 pub use unicode::sanitize;
