@@ -56,7 +56,7 @@ pub mod ssml;
 pub mod trusted;
 pub mod unicode;
 
-pub use align::{PhonemeTiming, Timings, WordPlan, WordTiming};
+pub use align::{MarkTiming, PhonemeTiming, Timings, WordPlan, WordTiming};
 pub use error::{limit_value_text, Diagnostic, TextError};
 pub use frontend::{
     phonemize_segment, prepare, prepare_bytes, Normalization, PhonemeBudget, PreparedText, Segment,

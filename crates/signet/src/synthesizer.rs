@@ -13,6 +13,9 @@ use signet_text::{
     PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
 };
 
+use signet_text::ssml::{Step, Style};
+use signet_text::{PreparedSsml, SsmlVoice};
+
 use crate::options::{check_scales, check_speed, Settings, SpeakOptions, Speaker};
 use crate::store::Store;
 use crate::stream::{Pending, Source, SpeechStream, SynthRef, Utterance};
@@ -438,9 +441,94 @@ impl Synthesizer {
         let prepared = self.prepare_text(&text)?;
         Ok(Source::Text {
             text,
-            segments: prepared.segments,
+            steps: prepared
+                .segments
+                .into_iter()
+                .map(|segment| Step::Speak {
+                    segment,
+                    style: Style::default(),
+                    marks: Vec::new(),
+                })
+                .collect(),
             diagnostics: prepared.diagnostics,
         })
+    }
+
+    fn ssml_source(&self, document: &str) -> Result<Source<'static>, Error> {
+        let prepared = self.prepare_ssml(document)?;
+        Ok(Source::Text {
+            text: Cow::Owned(prepared.text),
+            steps: prepared.steps,
+            diagnostics: prepared.diagnostics,
+        })
+    }
+
+    /// Reads an SSML document for this voice (the SSML form of
+    /// [`prepare_text`](Self::prepare_text)): see [`signet_text::ssml`] for
+    /// what is read, approximated and refused.
+    pub fn prepare_ssml(&self, document: &str) -> Result<PreparedSsml, Error> {
+        Ok(signet_text::prepare_ssml(
+            document,
+            SsmlVoice {
+                name: self.voice(),
+                language: self.espeak_voice(),
+                normalization: Normalization::for_language(self.espeak_voice()),
+            },
+            &self.limits,
+        )?)
+    }
+
+    /// Speaks an SSML document (`<speak>...</speak>`): breaks are exact
+    /// silences, prosody rate and volume change the length scale and the
+    /// gain, `<mark>`s come back in [`Speech::timings`] (`marks`). Word
+    /// ranges in the timings are byte ranges of the document's spoken text
+    /// ([`signet_text::PreparedSsml::text`]), not of the markup. See
+    /// [`signet_text::ssml`] for the elements.
+    pub fn speak_ssml(&self, document: &str) -> Result<Speech, Error> {
+        self.collect(self.speak_ssml_stream_with(document, &SpeakOptions::default())?)
+    }
+
+    /// [`speak_ssml`](Self::speak_ssml) with other settings for this call.
+    pub fn speak_ssml_with(&self, document: &str, options: &SpeakOptions) -> Result<Speech, Error> {
+        self.collect(self.speak_ssml_stream_with(document, options)?)
+    }
+
+    /// [`speak_ssml`](Self::speak_ssml) as a stream: the document is read
+    /// now (a bad document fails here), each sentence and break is one
+    /// [`Utterance`].
+    pub fn speak_ssml_stream(&self, document: &str) -> Result<SpeechStream<'_>, Error> {
+        self.speak_ssml_stream_with(document, &SpeakOptions::default())
+    }
+
+    /// [`speak_ssml_stream`](Self::speak_ssml_stream) with other settings.
+    pub fn speak_ssml_stream_with(
+        &self,
+        document: &str,
+        options: &SpeakOptions,
+    ) -> Result<SpeechStream<'_>, Error> {
+        let settings = self.settings(options)?;
+        let source = self.ssml_source(document)?;
+        Ok(SpeechStream::new(
+            SynthRef::Borrowed(self),
+            settings,
+            source,
+        ))
+    }
+
+    /// [`speak_ssml_stream`](Self::speak_ssml_stream) sharing the
+    /// synthesizer, for moving into another thread or task.
+    pub fn speak_ssml_stream_shared(
+        self: &Arc<Self>,
+        document: &str,
+        options: &SpeakOptions,
+    ) -> Result<SpeechStream<'static>, Error> {
+        let settings = self.settings(options)?;
+        let source = self.ssml_source(document)?;
+        Ok(SpeechStream::new(
+            SynthRef::Shared(Arc::clone(self)),
+            settings,
+            source,
+        ))
     }
 
     fn collect(&self, stream: SpeechStream<'_>) -> Result<Speech, Error> {
@@ -556,13 +644,7 @@ impl Synthesizer {
 
     /// [`speak_ids`](Self::speak_ids) as a stream of one utterance.
     pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<SpeechStream<'_>, Error> {
-        let pending = vec![Pending {
-            text: 0..0,
-            ids: ids.to_vec(),
-            symbols: self.id_map.label_ids(ids),
-            words: Vec::new(),
-            voiced: true,
-        }];
+        let pending = vec![Pending::ids(0..0, ids.to_vec(), self.id_map.label_ids(ids))];
         Ok(SpeechStream::new(
             SynthRef::Borrowed(self),
             self.defaults.clone(),

@@ -353,6 +353,8 @@ struct Parser<'a> {
     run: Option<(usize, Style, Vec<Mark>)>,
     root_seen: bool,
     root_closed: bool,
+    /// Whether the next text needs a space before it (see [`Parser::say_word`]).
+    pad: bool,
 }
 
 impl<'a> Parser<'a> {
@@ -372,6 +374,7 @@ impl<'a> Parser<'a> {
             run: None,
             root_seen: false,
             root_closed: false,
+            pad: false,
         }
     }
 
@@ -536,7 +539,13 @@ impl<'a> Parser<'a> {
                 "text outside <speak>: put all text inside the one <speak> element".to_owned(),
             ));
         }
-        self.say(piece);
+        // XML white space is not significant: a line break in the markup is a space,
+        // not the end of a sentence.
+        let spaced: String = piece
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
+        self.say(&spaced);
         Ok(())
     }
 
@@ -549,7 +558,22 @@ impl<'a> Parser<'a> {
         if self.run.is_none() {
             self.run = Some((self.text.len(), style, Vec::new()));
         }
+        // A word that replaced an element's content is kept apart from the text after
+        // it, unless that text starts with punctuation.
+        if std::mem::take(&mut self.pad) && piece.chars().next().is_some_and(char::is_alphanumeric) {
+            self.text.push(' ');
+        }
         self.text.push_str(piece);
+    }
+
+    /// Appends words that replace an element's content (`say-as`, `sub`, `phoneme`),
+    /// apart from the word before them.
+    fn say_word(&mut self, words: &str) {
+        if !self.text.is_empty() && !self.text.ends_with(char::is_whitespace) {
+            self.text.push(' ');
+        }
+        self.say(words);
+        self.pad = true;
     }
 
     /// Closes the open run, if any, and separates what follows from it.
@@ -562,6 +586,7 @@ impl<'a> Parser<'a> {
             });
             self.text.push('\n');
         }
+        self.pad = false;
     }
 
     fn open(&mut self, e: &BytesStart<'_>, offset: usize, empty: bool) -> Result<(), TextError> {
@@ -903,19 +928,13 @@ impl<'a> Parser<'a> {
         let content = hold.content;
         match hold.what {
             Held::Drop => {}
-            Held::Sub(Some(alias)) => self.say(&alias),
-            Held::Phoneme(Some(ph)) => {
-                let piece = format!(" [[ {ph} ]] ");
-                self.say(&piece);
-            }
+            Held::Sub(Some(alias)) => self.say_word(&alias),
+            Held::Phoneme(Some(ph)) => self.say_word(&format!("[[ {ph} ]]")),
             Held::Sub(None) | Held::Phoneme(None) => self.say(&content),
             Held::SayAs { kind, format } => {
                 let read = kind.and_then(|k| say_as(k, format.as_deref(), &content));
                 match read {
-                    Some(words) => {
-                        let piece = format!(" {words} ");
-                        self.say(&piece);
-                    }
+                    Some(words) => self.say_word(&words),
                     None => {
                         if kind.is_some() && !content.trim().is_empty() {
                             self.report(Diagnostic::SsmlBadValue {
