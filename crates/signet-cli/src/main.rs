@@ -28,6 +28,7 @@ macro_rules! out {
 mod config;
 mod inspect;
 mod keys;
+mod lexicon;
 mod output;
 mod phonemize;
 mod registry;
@@ -66,6 +67,9 @@ enum Command {
     /// Print a text's phonemes, or with --ids the phoneme ids that
     /// `speak --phoneme-ids` takes, one sentence per line.
     Phonemize(phonemize::PhonemizeArgs),
+    /// Check pronunciation lexicons (TOML or W3C PLS).
+    #[command(subcommand)]
+    Lexicon(lexicon::LexiconCommand),
     /// Show a WAV file's format, length and provenance metadata.
     Inspect(inspect::InspectArgs),
     /// Report what loading a PyTorch checkpoint (.pth) with pickle would import and call,
@@ -142,6 +146,7 @@ fn main() -> ExitCode {
             Command::Inspect(args) => inspect::run(&args),
             Command::Scan(args) => scan::run(&args),
             Command::Phonemize(args) => phonemize::run(&home, &args),
+            Command::Lexicon(cmd) => lexicon::run(&home, cmd),
             Command::Keys(cmd) => keys::run(&home, cmd),
             Command::Trust(cmd) => trust::run(&home, cmd),
             Command::VerifyRelease(args) => verify_release::run(args),

@@ -116,6 +116,8 @@ pub(crate) struct Job {
     pub(crate) key_id: String,
     pub(crate) voice: String,
     pub(crate) text: String,
+    /// Whether `text` is an SSML document.
+    pub(crate) ssml: bool,
     pub(crate) format: Format,
     pub(crate) speed: f32,
     pub(crate) deadline: Instant,
@@ -145,6 +147,8 @@ pub(crate) struct PoolSettings {
     pub(crate) per_key_workers: usize,
     pub(crate) send_timeout: Duration,
     pub(crate) limits: signet::Limits,
+    /// Pronunciation lexicons every worker's synthesizers use.
+    pub(crate) lexicons: Vec<signet::Lexicon>,
 }
 
 impl Pool {
@@ -172,18 +176,21 @@ impl Pool {
             let metrics = Arc::clone(&metrics);
             let send_timeout = settings.send_timeout;
             let limits = settings.limits;
+            let lexicons = settings.lexicons.clone();
             let h = std::thread::Builder::new()
                 .name(format!("signet-synth-{n}"))
                 .spawn(move || {
                     let mut synths = BTreeMap::new();
                     for name in &names {
-                        match Synthesizer::builder()
+                        let mut builder = Synthesizer::builder()
                             .home(&home)
                             .voice(name)
                             .limits(limits)
-                            .threads(threads)
-                            .build()
-                        {
+                            .threads(threads);
+                        for lexicon in &lexicons {
+                            builder = builder.lexicon(lexicon.clone());
+                        }
+                        match builder.build() {
                             Ok(s) => {
                                 synths.insert(name.clone(), s);
                             }
@@ -437,6 +444,7 @@ fn run_job(
         key_id,
         voice,
         text,
+        ssml,
         format,
         speed,
         deadline,
@@ -467,7 +475,12 @@ fn run_job(
     let options = SpeakOptions::default().with_speed(speed);
     // Audio leaves as each decoding window is ready: a long sentence's first
     // bytes do not wait for the whole sentence.
-    let mut stream = match synth.speak_stream_with(&text, &options) {
+    let opened = if ssml {
+        synth.speak_ssml_stream_with(&text, &options)
+    } else {
+        synth.speak_stream_with(&text, &options)
+    };
+    let mut stream = match opened {
         Ok(s) => s.by_window(true),
         Err(e) => {
             let _ = started.send(Err(text_err(&e)));
@@ -686,7 +699,20 @@ fn classify(e: &signet::Error) -> JobError {
             reason: "limit_exceeded",
             message: limit_message(limit, *value, *max),
         },
-        signet::Error::Text(t @ (T::InputTooLarge { .. } | T::NothingToSpeak { .. })) => {
+        signet::Error::Text(T::SsmlLimitExceeded { limit, max, .. }) => JobError::BadText {
+            reason: "limit_exceeded",
+            message: format!(
+                "the SSML document is over the server's limit of {max} (limits.{limit}); simplify the document"
+            ),
+        },
+        signet::Error::Text(
+            t @ (T::InputTooLarge { .. }
+            | T::NothingToSpeak { .. }
+            | T::InvalidUtf8 { .. }
+            | T::SsmlMalformed { .. }
+            | T::SsmlRefused { .. }
+            | T::SsmlLanguageMismatch { .. }),
+        ) => {
             JobError::BadText {
                 reason: "invalid_input",
                 message: t.to_string(),
@@ -732,6 +758,7 @@ mod tests {
             key_id: key.to_owned(),
             voice: String::new(),
             text: String::new(),
+            ssml: false,
             format: Format::Pcm,
             speed: 1.0,
             deadline: Instant::now(),

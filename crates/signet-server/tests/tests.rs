@@ -15,4 +15,5 @@ mod common;
 mod edges;
 mod lb;
 mod operator;
+mod ssml;
 mod tls;

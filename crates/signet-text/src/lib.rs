@@ -47,6 +47,7 @@ pub mod frontend;
 pub mod fuzzing;
 pub mod guard;
 pub mod ids;
+pub mod lexicon;
 pub mod limits;
 pub mod normalize;
 pub mod phonemize;
@@ -59,11 +60,12 @@ pub mod unicode;
 pub use align::{MarkTiming, PhonemeTiming, Timings, WordPlan, WordTiming};
 pub use error::{limit_value_text, Diagnostic, TextError};
 pub use frontend::{
-    phonemize_segment, prepare, prepare_bytes, Normalization, PhonemeBudget, PreparedText, Segment,
+    phonemize_segment, prepare, prepare_bytes, prepare_with, Normalization, PhonemeBudget, PreparedText, Segment,
     SegmentPart, SegmentSentences,
 };
 pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
+pub use lexicon::{Lexicon, LexiconEntry, LexiconIssue, Lexicons, Pronunciation};
 pub use limits::Limits;
 pub use normalize::normalize_en;
 pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, HelperSandbox, Phonemize};

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use signet_text::ssml::{Step, Style};
 use signet_text::{
-    prepare_ssml, prepare_ssml_bytes, Diagnostic, Limits, Normalization, SegmentPart,
+    prepare_ssml, prepare_ssml_bytes, Diagnostic, Lexicons, Limits, Normalization, SegmentPart,
     SsmlVoice, TextError,
 };
 
@@ -22,8 +22,11 @@ fn voice() -> SsmlVoice<'static> {
         name: "en_US-joe-medium",
         language: "en_US",
         normalization: Normalization::English,
+        lexicons: &NO_LEXICONS,
     }
 }
+
+static NO_LEXICONS: Lexicons = Lexicons::EMPTY;
 
 fn style(s: &Style) -> String {
     let mut out = String::new();

@@ -265,6 +265,13 @@ impl SpeechStream<'_> {
         self.segments_total
     }
 
+    /// The text the stream speaks, which the byte ranges of its utterances
+    /// and timings point into: the caller's text, or an SSML document's
+    /// spoken text (empty for bare ids).
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
     /// Text segments not yet phonemized.
     pub fn segments_left(&self) -> usize {
         self.segments.len()

@@ -14,7 +14,7 @@ use signet_text::{
 };
 
 use signet_text::ssml::{Step, Style};
-use signet_text::{PreparedSsml, SsmlVoice};
+use signet_text::{Lexicon, LexiconIssue, Lexicons, PreparedSsml, SsmlVoice};
 
 use crate::options::{check_scales, check_speed, Settings, SpeakOptions, Speaker};
 use crate::store::Store;
@@ -77,12 +77,21 @@ pub struct SynthesizerBuilder {
     espeak: Option<EspeakConfig>,
     limits: Option<Limits>,
     precision: Precision,
+    lexicons: Lexicons,
 }
 
 /// The default voice, installed by `cargo xtask setup`.
 pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
 
 impl SynthesizerBuilder {
+    /// Adds a pronunciation lexicon, below those added before it (the first
+    /// that has a word wins). These are the user's lexicons: they come before
+    /// the voice's own. See [`signet_text::lexicon`] for the rules.
+    pub fn lexicon(mut self, lexicon: Lexicon) -> Self {
+        self.lexicons.push(lexicon);
+        self
+    }
+
     /// Voice name in the store (default: `en_US-joe-medium`).
     pub fn voice(mut self, name: impl Into<String>) -> Self {
         self.voice = Some(name.into());
@@ -243,6 +252,7 @@ impl SynthesizerBuilder {
             manifest,
             vits,
             precision_note,
+            lexicons: self.lexicons,
         })
     }
 }
@@ -295,6 +305,8 @@ pub struct Synthesizer {
     phonemizer: Mutex<Option<EspeakPhonemizer>>,
     /// Why the decoder's precision is not what was asked, if it is not.
     precision_note: Option<String>,
+    /// Pronunciation lexicons, in priority order.
+    lexicons: Lexicons,
 }
 
 impl std::fmt::Debug for Synthesizer {
@@ -463,6 +475,12 @@ impl Synthesizer {
         })
     }
 
+    /// What a check of a lexicon against this voice finds: duplicate words,
+    /// and IPA symbols the voice's phoneme map lacks (`signet lexicon check`).
+    pub fn check_lexicon(&self, lexicon: &Lexicon) -> Vec<LexiconIssue> {
+        lexicon.check(Some(&self.id_map))
+    }
+
     /// Reads an SSML document for this voice (the SSML form of
     /// [`prepare_text`](Self::prepare_text)): see [`signet_text::ssml`] for
     /// what is read, approximated and refused.
@@ -473,6 +491,7 @@ impl Synthesizer {
                 name: self.voice(),
                 language: self.espeak_voice(),
                 normalization: Normalization::for_language(self.espeak_voice()),
+                lexicons: &self.lexicons,
             },
             &self.limits,
         )?)
@@ -581,10 +600,11 @@ impl Synthesizer {
     /// sentence and segment splitting, Unicode policy and, for English voices,
     /// normalization. See [`signet_text::prepare`].
     pub fn prepare_text(&self, text: &str) -> Result<PreparedText, Error> {
-        Ok(signet_text::prepare(
+        Ok(signet_text::prepare_with(
             text,
             Normalization::for_language(self.espeak_voice()),
             &self.limits,
+            &self.lexicons,
         )?)
     }
 

@@ -12,4 +12,5 @@
 
 mod common;
 mod streaming;
+mod ssml;
 mod timings;

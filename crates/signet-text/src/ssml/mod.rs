@@ -52,7 +52,8 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 
 use crate::error::{Diagnostic, TextError};
-use crate::frontend::{prepare, Normalization, Segment};
+use crate::frontend::{prepare_with, Normalization, Segment};
+use crate::lexicon::Lexicons;
 use crate::limits::Limits;
 use crate::normalize::{say_as, SayAs};
 
@@ -153,6 +154,8 @@ pub struct SsmlVoice<'a> {
     pub language: &'a str,
     /// How its text is normalized.
     pub normalization: Normalization,
+    /// Pronunciation lexicons, in priority order.
+    pub lexicons: &'a Lexicons,
 }
 
 /// Whether an input looks like an SSML document: after white space and a byte-order
@@ -214,7 +217,7 @@ pub fn prepare_ssml(
         diagnostics.push(Diagnostic::SsmlDiagnosticsCapped { count: dropped });
     }
     limits.check_text(&text)?;
-    let steps = build_steps(&text, entries, voice.normalization, limits, &mut diagnostics)?;
+    let steps = build_steps(&text, entries, voice, limits, &mut diagnostics)?;
     if steps.is_empty() {
         return Err(TextError::NothingToSpeak {
             reason: "the SSML document holds no text and no break",
@@ -246,7 +249,7 @@ enum Entry {
 fn build_steps(
     text: &str,
     entries: Vec<Entry>,
-    normalization: Normalization,
+    voice: SsmlVoice<'_>,
     limits: &Limits,
     diagnostics: &mut Vec<Diagnostic>,
 ) -> Result<Vec<Step>, TextError> {
@@ -267,7 +270,7 @@ fn build_steps(
                 let Some(piece) = text.get(range.clone()) else {
                     continue;
                 };
-                let prepared = match prepare(piece, normalization, limits) {
+                let prepared = match prepare_with(piece, voice.normalization, limits, voice.lexicons) {
                     Ok(p) => p,
                     Err(TextError::NothingToSpeak { .. }) => {
                         // Nothing to say in this run: its marks wait for what follows.
@@ -1135,8 +1138,11 @@ mod tests {
             name: "en_US-joe-medium",
             language: "en_US",
             normalization: Normalization::English,
+            lexicons: &NO_LEXICONS,
         }
     }
+
+    static NO_LEXICONS: Lexicons = Lexicons::EMPTY;
 
     #[test]
     fn looks_like_ssml_only_for_speak_documents() {
