@@ -79,7 +79,11 @@ pub fn run(home: &Path, cmd: LexiconCommand) -> Result<()> {
                 "{}: {} entr{} read, no problem found",
                 args.file.display(),
                 lexicon.entries().len(),
-                if lexicon.entries().len() == 1 { "y" } else { "ies" }
+                if lexicon.entries().len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
             )?;
             Ok(())
         }

@@ -7,9 +7,11 @@ use crate::frontend::{phonemize_segment, prepare_bytes, Normalization, PhonemeBu
 use crate::ids::PhonemeIdMap;
 use crate::lexicon::{Lexicon, Lexicons, MAX_LEXICON_ENTRIES};
 use crate::limits::Limits;
-use crate::ssml::{prepare_ssml_bytes, SsmlVoice, Step, MAX_BREAK_MS, MAX_GAIN_DB, MAX_RATE, MIN_RATE};
 use crate::phonemize::Phonemize;
 use crate::protocol::{Clause, Terminator};
+use crate::ssml::{
+    prepare_ssml_bytes, SsmlVoice, Step, MAX_BREAK_MS, MAX_GAIN_DB, MAX_RATE, MIN_RATE,
+};
 use crate::TextError;
 
 /// A phonemizer that answers fuzzer-chosen phoneme strings, for [`fuzz_frontend`].
@@ -101,7 +103,14 @@ pub fn fuzz_frontend(data: &[u8]) -> Result<(), String> {
         .with_max_phonemes_per_sentence(max)
         .with_max_chars(10_000);
     if let Ok(prepared) = prepare_bytes(text, Normalization::English, &limits) {
-        check_segments(&prepared.segments, text.len(), &mut phonemizer, &map, &limits, max)?;
+        check_segments(
+            &prepared.segments,
+            text.len(),
+            &mut phonemizer,
+            &map,
+            &limits,
+            max,
+        )?;
     }
     // The same bytes as an SSML document (the text path's other door).
     let voice = SsmlVoice {
@@ -192,8 +201,7 @@ pub fn fuzz_ssml(data: &[u8]) -> Result<(), String> {
                 style,
                 marks,
             } => {
-                if segment.source.end > p.text.len() || segment.source.start > segment.source.end
-                {
+                if segment.source.end > p.text.len() || segment.source.start > segment.source.end {
                     return Err(format!("segment {:?} outside the text", segment.source));
                 }
                 if !(MIN_RATE..=MAX_RATE).contains(&style.rate)

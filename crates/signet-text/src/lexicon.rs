@@ -191,7 +191,11 @@ impl Lexicon {
     /// # Errors
     /// [`TextError::LexiconInvalid`] naming `source_name` and what is wrong.
     pub fn parse(source_name: &str, text: &str) -> Result<Self, TextError> {
-        if text.trim_start_matches('\u{feff}').trim_start().starts_with('<') {
+        if text
+            .trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('<')
+        {
             Self::from_pls(source_name, text)
         } else {
             Self::from_toml(source_name, text)
@@ -227,10 +231,7 @@ impl Lexicon {
                 _ => {
                     return Err(TextError::LexiconInvalid {
                         source_name: source_name.to_owned(),
-                        message: format!(
-                            "{:?} needs exactly one of `ipa` and `say`",
-                            short(&word)
-                        ),
+                        message: format!("{:?} needs exactly one of `ipa` and `say`", short(&word)),
                     })
                 }
             };
@@ -256,7 +257,9 @@ impl Lexicon {
         let mut said: Option<Pronunciation> = None;
         let mut buffer = String::new();
         let line_of = |offset: u64| {
-            let end = usize::try_from(offset).unwrap_or(usize::MAX).min(text.len());
+            let end = usize::try_from(offset)
+                .unwrap_or(usize::MAX)
+                .min(text.len());
             text.as_bytes()
                 .get(..end)
                 .map_or(1, |b| b.iter().filter(|&&c| c == b'\n').count() + 1)
@@ -275,9 +278,7 @@ impl Lexicon {
                 Event::DocType(_) => {
                     return Err(bad(at, "a DOCTYPE is refused: Signet reads no DTD".into()))
                 }
-                Event::PI(_) => {
-                    return Err(bad(at, "a processing instruction is refused".into()))
-                }
+                Event::PI(_) => return Err(bad(at, "a processing instruction is refused".into())),
                 Event::Decl(_) | Event::Comment(_) => {}
                 Event::Start(e) | Event::Empty(e) => {
                     // With expand_empty_elements, an empty element comes as Start and End.
@@ -288,7 +289,8 @@ impl Lexicon {
                     match (path.len(), name.as_str()) {
                         (0, "lexicon") => {
                             for a in e.attributes().with_checks(true) {
-                                let a = a.map_err(|err| bad(at, format!("bad attribute: {err}")))?;
+                                let a =
+                                    a.map_err(|err| bad(at, format!("bad attribute: {err}")))?;
                                 if a.key.as_ref() == b"alphabet" {
                                     let v = a.unescape_value().map_err(|_| {
                                         bad(at, "an entity reference is refused".into())
@@ -296,7 +298,10 @@ impl Lexicon {
                                     if !v.eq_ignore_ascii_case("ipa") {
                                         return Err(bad(
                                             at,
-                                            format!("alphabet {:?}: only \"ipa\" is read", short(&v)),
+                                            format!(
+                                                "alphabet {:?}: only \"ipa\" is read",
+                                                short(&v)
+                                            ),
                                         ));
                                     }
                                 }
@@ -315,9 +320,7 @@ impl Lexicon {
                         (1, "meta" | "metadata") => {}
                         (2, "grapheme" | "phoneme" | "alias" | "example") => {}
                         _ if path.get(1).is_some_and(|p| p == "metadata" || p == "meta") => {}
-                        _ => {
-                            return Err(bad(at, format!("unexpected element <{}>", short(&name))))
-                        }
+                        _ => return Err(bad(at, format!("unexpected element <{}>", short(&name)))),
                     }
                     buffer.clear();
                     path.push(name);
@@ -336,7 +339,10 @@ impl Lexicon {
                         }
                         (1, "lexeme") => {
                             let Some(p) = said.take() else {
-                                return Err(bad(at, "a <lexeme> without <phoneme> or <alias>".into()));
+                                return Err(bad(
+                                    at,
+                                    "a <lexeme> without <phoneme> or <alias>".into(),
+                                ));
                             };
                             if graphemes.is_empty() {
                                 return Err(bad(at, "a <lexeme> without <grapheme>".into()));
@@ -391,7 +397,10 @@ impl Lexicon {
             }
         }
         if !path.is_empty() {
-            return Err(bad(text.len() as u64, "the file ends inside an element".into()));
+            return Err(bad(
+                text.len() as u64,
+                "the file ends inside an element".into(),
+            ));
         }
         Ok(lexicon)
     }
@@ -437,7 +446,9 @@ impl Lexicon {
                             symbols: unknown
                                 .iter()
                                 .map(|s| {
-                                    if s.chars().all(|c| c.is_alphabetic() || c.is_ascii_punctuation()) {
+                                    if s.chars()
+                                        .all(|c| c.is_alphabetic() || c.is_ascii_punctuation())
+                                    {
                                         s.clone()
                                     } else {
                                         s.chars().flat_map(char::escape_unicode).collect()
@@ -522,7 +533,10 @@ impl Lexicons {
             rest = tail;
             // Apostrophes and hyphens at the edges are punctuation, not part of the word.
             let core = word.trim_matches(|c| c == '\'' || c == '-' || c == '’');
-            let lead = word.len() - word.trim_start_matches(|c| c == '\'' || c == '-' || c == '’').len();
+            let lead = word.len()
+                - word
+                    .trim_start_matches(|c| c == '\'' || c == '-' || c == '’')
+                    .len();
             match self.get(core).filter(|_| !core.is_empty()) {
                 None => current.push_str(word),
                 Some(p) => {
@@ -615,7 +629,10 @@ mod tests {
     #[test]
     fn lexicon_priority_is_first_layer_first() -> Result<(), TextError> {
         let mut l = Lexicons::new();
-        l.push(Lexicon::parse("user", "[words]\ntomato = { say = \"tomahto\" }")?);
+        l.push(Lexicon::parse(
+            "user",
+            "[words]\ntomato = { say = \"tomahto\" }",
+        )?);
         l.push(Lexicon::parse("voice", TOML)?);
         assert_eq!(
             l.get("tomato"),
@@ -630,16 +647,28 @@ mod tests {
             ("unknown key", "[words]\na = { ipa = \"a\", x = 1 }"),
             ("both", "[words]\na = { ipa = \"a\", say = \"b\" }"),
             ("two words", "[words]\n\"a b\" = { say = \"c\" }"),
-            ("doctype", "<!DOCTYPE lexicon [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><lexicon/>"),
-            ("entity", "<lexicon><lexeme><grapheme>&x;</grapheme><alias>a</alias></lexeme></lexicon>"),
+            (
+                "doctype",
+                "<!DOCTYPE lexicon [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><lexicon/>",
+            ),
+            (
+                "entity",
+                "<lexicon><lexeme><grapheme>&x;</grapheme><alias>a</alias></lexeme></lexicon>",
+            ),
             ("alphabet", "<lexicon alphabet=\"x-sampa\"/>"),
             ("root", "<speak/>"),
-            ("no pronunciation", "<lexicon><lexeme><grapheme>a</grapheme></lexeme></lexicon>"),
+            (
+                "no pronunciation",
+                "<lexicon><lexeme><grapheme>a</grapheme></lexeme></lexicon>",
+            ),
             ("unclosed", "<lexicon><lexeme>"),
             ("brackets", "[words]\na = { ipa = \"]]\" }"),
         ] {
             assert!(
-                matches!(Lexicon::parse("f", text), Err(TextError::LexiconInvalid { .. })),
+                matches!(
+                    Lexicon::parse("f", text),
+                    Err(TextError::LexiconInvalid { .. })
+                ),
                 "{name}"
             );
         }

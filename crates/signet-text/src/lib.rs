@@ -60,8 +60,8 @@ pub mod unicode;
 pub use align::{MarkTiming, PhonemeTiming, Timings, WordPlan, WordTiming};
 pub use error::{limit_value_text, Diagnostic, TextError};
 pub use frontend::{
-    phonemize_segment, prepare, prepare_bytes, prepare_with, Normalization, PhonemeBudget, PreparedText, Segment,
-    SegmentPart, SegmentSentences,
+    phonemize_segment, prepare, prepare_bytes, prepare_with, Normalization, PhonemeBudget,
+    PreparedText, Segment, SegmentPart, SegmentSentences,
 };
 pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
@@ -71,5 +71,7 @@ pub use normalize::normalize_en;
 pub use phonemize::{EspeakConfig, EspeakPhonemizer, HelperLimits, HelperSandbox, Phonemize};
 pub use protocol::{Clause, LandlockState, SandboxReport, Terminator};
 pub use segment::{split_segments, split_sentences};
-pub use ssml::{looks_like_ssml, prepare_ssml, prepare_ssml_bytes, PreparedSsml, SsmlVoice, Step, Style};
+pub use ssml::{
+    looks_like_ssml, prepare_ssml, prepare_ssml_bytes, PreparedSsml, SsmlVoice, Step, Style,
+};
 pub use unicode::sanitize;

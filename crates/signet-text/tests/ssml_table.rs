@@ -181,17 +181,34 @@ fn refuse(document: &str, limits: &Limits) -> TextError {
 
 #[test]
 fn ssml_billion_laughs_is_refused_at_the_doctype() {
-    let mut doc = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE speak [\n<!ENTITY lol \"lol\">\n");
+    let mut doc =
+        String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE speak [\n<!ENTITY lol \"lol\">\n");
     for i in 1..10 {
         doc.push_str(&format!(
             "<!ENTITY lol{i} \"{}\">\n",
-            format!("&lol{};", if i == 1 { String::new() } else { (i - 1).to_string() }).repeat(10)
+            format!(
+                "&lol{};",
+                if i == 1 {
+                    String::new()
+                } else {
+                    (i - 1).to_string()
+                }
+            )
+            .repeat(10)
         ));
     }
     doc.push_str("]>\n<speak>&lol9;</speak>");
     let e = refuse(&doc, &Limits::default());
     assert!(
-        matches!(e, TextError::SsmlRefused { what: "a DOCTYPE", line: 2, column: 1, .. }),
+        matches!(
+            e,
+            TextError::SsmlRefused {
+                what: "a DOCTYPE",
+                line: 2,
+                column: 1,
+                ..
+            }
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("line 2, column 1"), "{e}");
@@ -202,66 +219,129 @@ fn ssml_external_entities_are_never_read() {
     let doc = "<!DOCTYPE speak [<!ENTITY xxe SYSTEM \"file:///etc/passwd\">]><speak>&xxe;</speak>";
     assert!(matches!(
         refuse(doc, &Limits::default()),
-        TextError::SsmlRefused { what: "a DOCTYPE", .. }
+        TextError::SsmlRefused {
+            what: "a DOCTYPE",
+            ..
+        }
     ));
     // Without a DOCTYPE the reference names nothing declared: refused, not looked up.
     let e = refuse("<speak>a &xxe; b</speak>", &Limits::default());
     assert!(
-        matches!(e, TextError::SsmlRefused { what: "an entity reference", line: 1, column: 10, .. }),
+        matches!(
+            e,
+            TextError::SsmlRefused {
+                what: "an entity reference",
+                line: 1,
+                column: 10,
+                ..
+            }
+        ),
         "{e:?}"
     );
-    let e = refuse("<speak><sub alias=\"&xxe;\">x</sub></speak>", &Limits::default());
+    let e = refuse(
+        "<speak><sub alias=\"&xxe;\">x</sub></speak>",
+        &Limits::default(),
+    );
     assert!(matches!(e, TextError::SsmlRefused { .. }), "{e:?}");
     let doc = "<!DOCTYPE speak SYSTEM \"http://127.0.0.1:9/x.dtd\"><speak>x</speak>";
-    assert!(matches!(refuse(doc, &Limits::default()), TextError::SsmlRefused { .. }));
+    assert!(matches!(
+        refuse(doc, &Limits::default()),
+        TextError::SsmlRefused { .. }
+    ));
 }
 
 #[test]
 fn ssml_processing_instructions_are_refused() {
-    let e = refuse("<speak><?xml-stylesheet href=\"x\"?>hi</speak>", &Limits::default());
+    let e = refuse(
+        "<speak><?xml-stylesheet href=\"x\"?>hi</speak>",
+        &Limits::default(),
+    );
     assert!(
-        matches!(e, TextError::SsmlRefused { what: "a processing instruction", .. }),
+        matches!(
+            e,
+            TextError::SsmlRefused {
+                what: "a processing instruction",
+                ..
+            }
+        ),
         "{e:?}"
     );
 }
 
 #[test]
 fn ssml_ten_thousand_deep_nesting_stops_at_the_depth_limit() {
-    let doc = format!("<speak>{}x{}</speak>", "<s>".repeat(10_000), "</s>".repeat(10_000));
+    let doc = format!(
+        "<speak>{}x{}</speak>",
+        "<s>".repeat(10_000),
+        "</s>".repeat(10_000)
+    );
     let e = refuse(&doc, &Limits::default());
     assert!(
-        matches!(e, TextError::SsmlLimitExceeded { limit: "max_ssml_depth", max: 32, line: 1, .. }),
+        matches!(
+            e,
+            TextError::SsmlLimitExceeded {
+                limit: "max_ssml_depth",
+                max: 32,
+                line: 1,
+                ..
+            }
+        ),
         "{e:?}"
     );
     // Raised limits: the reader keeps its own stack, so depth costs no recursion.
     let limits = Limits::default()
         .with_max_ssml_depth(20_000)
         .with_max_ssml_elements(20_000);
-    let doc = format!("<speak>{}x{}</speak>", "<prosody>".repeat(10_000), "</prosody>".repeat(10_000));
+    let doc = format!(
+        "<speak>{}x{}</speak>",
+        "<prosody>".repeat(10_000),
+        "</prosody>".repeat(10_000)
+    );
     let p = prepare_ssml(&doc, voice(), &limits).unwrap();
     assert_eq!(p.steps.len(), 1);
     // Element count, apart from depth.
     let doc = format!("<speak>{}</speak>", "<break time=\"0ms\"/>".repeat(10_001));
     let e = refuse(&doc, &Limits::default().with_max_input_bytes(1 << 20));
     assert!(
-        matches!(e, TextError::SsmlLimitExceeded { limit: "max_ssml_elements", .. }),
+        matches!(
+            e,
+            TextError::SsmlLimitExceeded {
+                limit: "max_ssml_elements",
+                ..
+            }
+        ),
         "{e:?}"
     );
 }
 
 #[test]
 fn ssml_ten_megabyte_attributes_are_refused() {
-    let doc = format!("<speak><sub alias=\"{}\">x</sub></speak>", "a".repeat(10 << 20));
+    let doc = format!(
+        "<speak><sub alias=\"{}\">x</sub></speak>",
+        "a".repeat(10 << 20)
+    );
     assert!(matches!(
         refuse(&doc, &Limits::default()),
-        TextError::LimitExceeded { limit: "max_input_bytes", .. }
+        TextError::LimitExceeded {
+            limit: "max_input_bytes",
+            ..
+        }
     ));
     let raised = Limits::default()
         .with_max_input_bytes(16 << 20)
         .with_max_chars(16 << 20);
     let e = refuse(&doc, &raised);
     assert!(
-        matches!(e, TextError::SsmlLimitExceeded { limit: "max_ssml_attribute_bytes", max: 4096, line: 1, column: 8, .. }),
+        matches!(
+            e,
+            TextError::SsmlLimitExceeded {
+                limit: "max_ssml_attribute_bytes",
+                max: 4096,
+                line: 1,
+                column: 8,
+                ..
+            }
+        ),
         "{e:?}"
     );
 }
@@ -278,7 +358,10 @@ fn ssml_invalid_utf8_names_the_offset() {
 #[test]
 fn ssml_unclosed_and_mismatched_tags_name_line_and_column() {
     let e = refuse("<speak>\n<s>Hello", &Limits::default());
-    assert!(matches!(e, TextError::SsmlMalformed { line: 2, .. }), "{e:?}");
+    assert!(
+        matches!(e, TextError::SsmlMalformed { line: 2, .. }),
+        "{e:?}"
+    );
     let e = refuse("<speak>\n  <s>Hello</p></speak>", &Limits::default());
     assert!(matches!(e, TextError::SsmlMalformed { line: 2, .. }), "{e}");
     let e = refuse("<speak><s>Hello</speak>", &Limits::default());
@@ -295,7 +378,12 @@ fn ssml_audio_is_never_fetched_and_its_fallback_is_spoken() {
     .unwrap();
     assert!(p.diagnostics.iter().any(|d| matches!(
         d,
-        Diagnostic::SsmlUnsupported { what: "<audio>", line: 1, column: 8, .. }
+        Diagnostic::SsmlUnsupported {
+            what: "<audio>",
+            line: 1,
+            column: 8,
+            ..
+        }
     )));
     assert_eq!(p.text.trim(), "a cat");
 }
@@ -304,7 +392,9 @@ fn ssml_audio_is_never_fetched_and_its_fallback_is_spoken() {
 fn ssml_every_truncation_of_a_document_is_an_answer() {
     let doc = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<speak version=\"1.1\" xml:lang=\"en-US\"><p><s>It is <say-as interpret-as=\"date\" format=\"mdy\">12/25/2024</say-as>.</s><s><prosody rate=\"slow\" volume=\"+3dB\">Slow &amp; loud</prosody><break time=\"300ms\"/><mark name=\"m\"/><phoneme alphabet=\"ipa\" ph=\"həˈloʊ\">hello</phoneme> <sub alias=\"World Wide Web\">WWW</sub>&#33;</s></p></speak>";
     for cut in 0..=doc.len() {
-        let Some(prefix) = doc.get(..cut) else { continue };
+        let Some(prefix) = doc.get(..cut) else {
+            continue;
+        };
         let _ = prepare_ssml(prefix, voice(), &Limits::default());
     }
     assert!(prepare_ssml(doc, voice(), &Limits::default()).is_ok());
@@ -324,4 +414,3 @@ fn ssml_diagnostics_are_capped() {
         .diagnostics
         .contains(&Diagnostic::SsmlDiagnosticsCapped { count: 50 }));
 }
-

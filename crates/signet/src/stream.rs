@@ -450,7 +450,13 @@ impl SpeechStream<'_> {
     /// Places a sentence's marks: at the first word at or after each mark,
     /// else (no word after it in this sentence) in the next sentence of the
     /// same segment, else at `end`.
-    fn place_marks(&mut self, marks: Vec<Mark>, text: &Range<usize>, timings: &mut Timings, end: u64) {
+    fn place_marks(
+        &mut self,
+        marks: Vec<Mark>,
+        text: &Range<usize>,
+        timings: &mut Timings,
+        end: u64,
+    ) {
         let mut carry = Vec::new();
         for mark in marks {
             match timings.words.iter().find(|w| w.text.start >= mark.offset) {
@@ -600,14 +606,12 @@ impl SpeechStream<'_> {
             synth.hop_length(),
             &sentence.words,
         );
-        let mut audio = if self.index > 0
-            && !self.after_pause
-            && self.settings.audio.sentence_silence_ms > 0
-        {
-            Audio::silence(rate, self.settings.audio.sentence_silence_ms)?
-        } else {
-            Audio::new(Vec::new(), rate)?
-        };
+        let mut audio =
+            if self.index > 0 && !self.after_pause && self.settings.audio.sentence_silence_ms > 0 {
+                Audio::silence(rate, self.settings.audio.sentence_silence_ms)?
+            } else {
+                Audio::new(Vec::new(), rate)?
+            };
         let pause = audio.samples().len() as u64;
         let mut timings = align::place(
             t,

@@ -31,10 +31,7 @@ fn ssml_break_is_exact_silence_and_replaces_the_sentence_pause() {
     // pause of its own: it is the sentence spoken alone.
     let alone = s.speak("Goodbye now.").unwrap();
     assert_eq!(u[2].audio.samples(), alone.audio.samples());
-    assert_eq!(
-        u[2].start,
-        pause.start + pause.audio.samples().len() as u64
-    );
+    assert_eq!(u[2].start, pause.start + pause.audio.samples().len() as u64);
     // Timings: the second sentence's words lie after the break.
     let first_word = u[2].timings.words.first().unwrap();
     assert!(first_word.start >= u[2].start, "{first_word:?}");
@@ -96,7 +93,9 @@ fn ssml_prosody_rate_is_the_length_scale_and_volume_a_gain() {
 fn ssml_phoneme_speaks_like_inline_phonemes() {
     let s = synth();
     let a = s
-        .speak_ssml("<speak>Say <phoneme alphabet=\"ipa\" ph=\"təmˈɑːtoʊ\">tomato</phoneme> now.</speak>")
+        .speak_ssml(
+            "<speak>Say <phoneme alphabet=\"ipa\" ph=\"təmˈɑːtoʊ\">tomato</phoneme> now.</speak>",
+        )
         .unwrap();
     let b = s.speak("Say [[ təmˈɑːtoʊ ]] now.").unwrap();
     assert_eq!(a.audio.samples(), b.audio.samples());
@@ -116,12 +115,14 @@ fn ssml_voice_language_and_refusals_come_back_as_errors() {
     let e = s
         .speak_ssml("<speak xml:lang=\"de-DE\">Hallo.</speak>")
         .unwrap_err();
-    assert!(matches!(
-        e,
-        Error::Text(TextError::SsmlLanguageMismatch { .. })
-    ), "{e}");
+    assert!(
+        matches!(e, Error::Text(TextError::SsmlLanguageMismatch { .. })),
+        "{e}"
+    );
     let e = s
-        .speak_ssml("<!DOCTYPE speak [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><speak>&x;</speak>")
+        .speak_ssml(
+            "<!DOCTYPE speak [<!ENTITY x SYSTEM \"file:///etc/passwd\">]><speak>&x;</speak>",
+        )
         .unwrap_err();
     assert!(e.to_string().contains("DOCTYPE"), "{e}");
     let other = s
@@ -132,7 +133,9 @@ fn ssml_voice_language_and_refusals_come_back_as_errors() {
         .iter()
         .any(|d| matches!(d, signet::Diagnostic::SsmlVoiceUnavailable { .. })));
     // A document of breaks alone is silence.
-    let quiet = s.speak_ssml("<speak><break time=\"300ms\"/></speak>").unwrap();
+    let quiet = s
+        .speak_ssml("<speak><break time=\"300ms\"/></speak>")
+        .unwrap();
     assert_eq!(
         quiet.audio.samples().len() as u64,
         u64::from(s.sample_rate()) * 300 / 1000

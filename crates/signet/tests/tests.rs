@@ -11,6 +11,6 @@
 )]
 
 mod common;
-mod streaming;
 mod ssml;
+mod streaming;
 mod timings;

@@ -73,8 +73,7 @@ pub fn say_as(kind: SayAs, format: Option<&str>, content: &str) -> Option<String
         }
         SayAs::Digits => {
             let digits: String = content.chars().filter(|c| !c.is_whitespace()).collect();
-            (all_digits(&digits) && digits.len() <= MAX_SPELLED_CHARS)
-                .then(|| digit_words(&digits))
+            (all_digits(&digits) && digits.len() <= MAX_SPELLED_CHARS).then(|| digit_words(&digits))
         }
         SayAs::Date => date(content, format.unwrap_or("ymd")),
         SayAs::Time => {
@@ -237,7 +236,11 @@ fn telephone(content: &str) -> Option<String> {
         return None;
     }
     let joined = groups.join(", ");
-    Some(if plus { format!("plus {joined}") } else { joined })
+    Some(if plus {
+        format!("plus {joined}")
+    } else {
+        joined
+    })
 }
 
 #[cfg(test)]
@@ -247,15 +250,39 @@ mod tests {
     #[test]
     fn readings() {
         let r = |k, f, c| say_as(k, f, c);
-        assert_eq!(r(SayAs::Cardinal, None, "1,234").as_deref(), Some("one thousand two hundred thirty-four"));
-        assert_eq!(r(SayAs::Ordinal, None, "21st").as_deref(), Some("twenty-first"));
-        assert_eq!(r(SayAs::Digits, None, "1203").as_deref(), Some("one two zero three"));
+        assert_eq!(
+            r(SayAs::Cardinal, None, "1,234").as_deref(),
+            Some("one thousand two hundred thirty-four")
+        );
+        assert_eq!(
+            r(SayAs::Ordinal, None, "21st").as_deref(),
+            Some("twenty-first")
+        );
+        assert_eq!(
+            r(SayAs::Digits, None, "1203").as_deref(),
+            Some("one two zero three")
+        );
         assert_eq!(r(SayAs::Characters, None, "abc").as_deref(), Some("A.B.C"));
-        assert_eq!(r(SayAs::Date, Some("dmy"), "05/03/2024").as_deref(), Some("March fifth, twenty twenty-four"));
-        assert_eq!(r(SayAs::Date, Some("md"), "12-25").as_deref(), Some("December twenty-fifth"));
-        assert_eq!(r(SayAs::Time, None, "3:05 pm").as_deref(), Some("three oh five P.M"));
-        assert_eq!(r(SayAs::Telephone, None, "555-0199").as_deref(), Some("five five five, zero one nine nine"));
-        assert_eq!(r(SayAs::Currency, None, "$5.50").as_deref(), Some("five dollars and fifty cents"));
+        assert_eq!(
+            r(SayAs::Date, Some("dmy"), "05/03/2024").as_deref(),
+            Some("March fifth, twenty twenty-four")
+        );
+        assert_eq!(
+            r(SayAs::Date, Some("md"), "12-25").as_deref(),
+            Some("December twenty-fifth")
+        );
+        assert_eq!(
+            r(SayAs::Time, None, "3:05 pm").as_deref(),
+            Some("three oh five P.M")
+        );
+        assert_eq!(
+            r(SayAs::Telephone, None, "555-0199").as_deref(),
+            Some("five five five, zero one nine nine")
+        );
+        assert_eq!(
+            r(SayAs::Currency, None, "$5.50").as_deref(),
+            Some("five dollars and fifty cents")
+        );
         assert_eq!(r(SayAs::Cardinal, None, "abc"), None);
         assert_eq!(r(SayAs::Date, Some("zz"), "1"), None);
     }

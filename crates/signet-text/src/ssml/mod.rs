@@ -66,9 +66,12 @@ pub const MAX_SSML_DIAGNOSTICS: usize = 100;
 /// Longest element, attribute or voice name quoted in a diagnostic, in characters.
 const MAX_QUOTED_CHARS: usize = 64;
 
-const HINT_DEPTH: &str = "raise `max_ssml_depth` in the `[limits]` table of config.toml, or nest fewer elements";
-const HINT_ELEMENTS: &str = "raise `max_ssml_elements` in the `[limits]` table of config.toml, or split the document";
-const HINT_ATTRIBUTE: &str = "raise `max_ssml_attribute_bytes` in the `[limits]` table of config.toml, or shorten the value";
+const HINT_DEPTH: &str =
+    "raise `max_ssml_depth` in the `[limits]` table of config.toml, or nest fewer elements";
+const HINT_ELEMENTS: &str =
+    "raise `max_ssml_elements` in the `[limits]` table of config.toml, or split the document";
+const HINT_ATTRIBUTE: &str =
+    "raise `max_ssml_attribute_bytes` in the `[limits]` table of config.toml, or shorten the value";
 
 /// How a piece of the document is said: rate and volume from `<prosody>` and `<emphasis>`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -270,15 +273,16 @@ fn build_steps(
                 let Some(piece) = text.get(range.clone()) else {
                     continue;
                 };
-                let prepared = match prepare_with(piece, voice.normalization, limits, voice.lexicons) {
-                    Ok(p) => p,
-                    Err(TextError::NothingToSpeak { .. }) => {
-                        // Nothing to say in this run: its marks wait for what follows.
-                        loose.extend(marks);
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
+                let prepared =
+                    match prepare_with(piece, voice.normalization, limits, voice.lexicons) {
+                        Ok(p) => p,
+                        Err(TextError::NothingToSpeak { .. }) => {
+                            // Nothing to say in this run: its marks wait for what follows.
+                            loose.extend(marks);
+                            continue;
+                        }
+                        Err(e) => return Err(e),
+                    };
                 diagnostics.extend(prepared.diagnostics);
                 let count = prepared.segments.len();
                 let mut marks = marks.into_iter().peekable();
@@ -301,7 +305,10 @@ fn build_steps(
         }
     }
     if !loose.is_empty() {
-        steps.push(Step::Pause { ms: 0, marks: loose });
+        steps.push(Step::Pause {
+            ms: 0,
+            marks: loose,
+        });
     }
     Ok(steps)
 }
@@ -563,7 +570,8 @@ impl<'a> Parser<'a> {
         }
         // A word that replaced an element's content is kept apart from the text after
         // it, unless that text starts with punctuation.
-        if std::mem::take(&mut self.pad) && piece.chars().next().is_some_and(char::is_alphanumeric) {
+        if std::mem::take(&mut self.pad) && piece.chars().next().is_some_and(char::is_alphanumeric)
+        {
             self.text.push(' ');
         }
         self.text.push_str(piece);
@@ -627,10 +635,7 @@ impl<'a> Parser<'a> {
             if name != "speak" {
                 return Err(self.malformed(
                     offset,
-                    format!(
-                        "the root element is <{}>, not <speak>",
-                        quote(&name)
-                    ),
+                    format!("the root element is <{}>, not <speak>", quote(&name)),
                 ));
             }
             self.root_seen = true;
@@ -673,7 +678,14 @@ impl<'a> Parser<'a> {
                         });
                     }
                 }
-                &["version", "xml:lang", "xml:base", "xmlns", "xmlns:xsi", "xsi:schemaLocation"]
+                &[
+                    "version",
+                    "xml:lang",
+                    "xml:base",
+                    "xmlns",
+                    "xmlns:xsi",
+                    "xsi:schemaLocation",
+                ]
             }
             "p" | "s" | "lang" => {
                 boundary = name != "lang";
@@ -695,10 +707,20 @@ impl<'a> Parser<'a> {
                         Some((v, capped)) => {
                             ms = v;
                             if capped {
-                                self.bad_value("break", "time", at, "longer than one minute; one minute used");
+                                self.bad_value(
+                                    "break",
+                                    "time",
+                                    at,
+                                    "longer than one minute; one minute used",
+                                );
                             }
                         }
-                        None => self.bad_value("break", "time", at, "not a duration such as 500ms or 2s; the strength (or 500 ms) used"),
+                        None => self.bad_value(
+                            "break",
+                            "time",
+                            at,
+                            "not a duration such as 500ms or 2s; the strength (or 500 ms) used",
+                        ),
                     }
                 }
                 self.end_run();
@@ -751,7 +773,12 @@ impl<'a> Parser<'a> {
                     "reduced" => (1.1, -3.0),
                     "none" => (1.0, 0.0),
                     _ => {
-                        self.bad_value("emphasis", "level", at, "not strong, moderate, reduced or none; moderate used");
+                        self.bad_value(
+                            "emphasis",
+                            "level",
+                            at,
+                            "not strong, moderate, reduced or none; moderate used",
+                        );
                         (0.92, 2.0)
                     }
                 };
@@ -762,7 +789,12 @@ impl<'a> Parser<'a> {
             "say-as" => {
                 let kind = attr(&attrs, "interpret-as").and_then(SayAs::from_attribute);
                 if kind.is_none() {
-                    self.bad_value("say-as", "interpret-as", at, "missing or not one Signet reads; the content is read as ordinary text");
+                    self.bad_value(
+                        "say-as",
+                        "interpret-as",
+                        at,
+                        "missing or not one Signet reads; the content is read as ordinary text",
+                    );
                 }
                 hold = Some(Held::SayAs {
                     kind,
@@ -791,13 +823,23 @@ impl<'a> Parser<'a> {
                     None
                 } else if let Some(p) = ph.filter(|p| !p.trim().is_empty()) {
                     if p.contains("[[") || p.contains("]]") {
-                        self.bad_value("phoneme", "ph", at, "holds `[[` or `]]`; the content is spoken");
+                        self.bad_value(
+                            "phoneme",
+                            "ph",
+                            at,
+                            "holds `[[` or `]]`; the content is spoken",
+                        );
                         None
                     } else {
                         Some(p.trim().to_owned())
                     }
                 } else {
-                    self.bad_value("phoneme", "ph", at, "missing or empty; the content is spoken");
+                    self.bad_value(
+                        "phoneme",
+                        "ph",
+                        at,
+                        "missing or empty; the content is spoken",
+                    );
                     None
                 };
                 hold = Some(Held::Phoneme(phonemes));
@@ -820,7 +862,17 @@ impl<'a> Parser<'a> {
                     }),
                 }
                 self.check_lang(&attrs, at);
-                &["name", "gender", "age", "variant", "languages", "xml:lang", "required", "ordering", "onvoicefailure"]
+                &[
+                    "name",
+                    "gender",
+                    "age",
+                    "variant",
+                    "languages",
+                    "xml:lang",
+                    "required",
+                    "ordering",
+                    "onvoicefailure",
+                ]
             }
             "mark" => {
                 match attr(&attrs, "name") {
@@ -845,7 +897,19 @@ impl<'a> Parser<'a> {
                     column: at.1,
                     reason: "Signet never fetches or reads a file that input names; the element's fallback text is spoken",
                 });
-                &["src", "fetchtimeout", "fetchhint", "maxage", "maxstale", "clipBegin", "clipEnd", "repeatCount", "repeatDur", "soundLevel", "speed"]
+                &[
+                    "src",
+                    "fetchtimeout",
+                    "fetchhint",
+                    "maxage",
+                    "maxstale",
+                    "clipBegin",
+                    "clipEnd",
+                    "repeatCount",
+                    "repeatDur",
+                    "soundLevel",
+                    "speed",
+                ]
             }
             "lexicon" | "meta" | "metadata" | "desc" => {
                 if name == "lexicon" {
@@ -945,7 +1009,8 @@ impl<'a> Parser<'a> {
                                 attribute: "interpret-as",
                                 line: hold.at.0,
                                 column: hold.at.1,
-                                reason: "the content is not of that kind; it is read as ordinary text",
+                                reason:
+                                    "the content is not of that kind; it is read as ordinary text",
                             });
                         }
                         self.say(&content);
@@ -1071,7 +1136,9 @@ fn quote(s: &str) -> String {
             out.push('…');
             break;
         }
-        if c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}') {
+        if c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
+        {
             out.extend(c.escape_unicode());
         } else {
             out.push(c);
@@ -1169,9 +1236,7 @@ mod tests {
             &Limits::default(),
         )?;
         assert_eq!(p.steps.len(), 3, "{:?}", p.steps);
-        assert!(
-            matches!(p.steps.get(1), Some(Step::Pause { ms: 250, marks }) if marks.is_empty())
-        );
+        assert!(matches!(p.steps.get(1), Some(Step::Pause { ms: 250, marks }) if marks.is_empty()));
         match p.steps.first() {
             Some(Step::Speak { marks, .. }) => {
                 assert_eq!(marks.len(), 1);
