@@ -366,3 +366,24 @@ fn lexicon_entries_change_the_phonemes_and_check_finds_problems() {
         "/etc/passwd",
     );
 }
+
+/// The README's example: a word the default voice says wrong, fixed by one entry.
+#[test]
+fn readme_lexicon_entry_fixes_gnocchi() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("names.toml");
+    std::fs::write(&toml, "[words]\ngnocchi = { ipa = \"nˈjoʊki\" }\n").unwrap();
+    let say = |extra: &[&str]| {
+        let mut args = vec!["phonemize", "gnocchi"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(say(&[]), "nˈɑːkaɪ");
+    assert_eq!(say(&["--lexicon", toml.to_str().unwrap()]), "nˈjoʊki");
+}

@@ -641,9 +641,8 @@ impl<'a> Parser<'a> {
             self.root_seen = true;
         }
         let at = self.at(offset);
-        if let Some(hold) = self.hold.as_ref() {
+        if self.hold.is_some() {
             // Elements inside say-as, sub, phoneme: their text joins the held content.
-            let _ = hold;
             self.report(Diagnostic::SsmlUnknownElement {
                 name: quote(&name),
                 line: at.0,
