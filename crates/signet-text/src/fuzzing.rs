@@ -218,7 +218,6 @@ pub fn fuzz_ssml(data: &[u8]) -> Result<(), String> {
                     return Err(format!("break of {ms} ms"));
                 }
             }
-            _ => {}
         }
     }
     Ok(())

@@ -299,8 +299,13 @@ fn ssml_breaks_and_marks_reach_the_audio_and_the_timings_file() {
     let there = &sentences[0]["words"].as_array().unwrap()[1];
     assert_eq!(there["word"], "there");
     assert_eq!(mark(&sentences[0], "w"), there["start"].as_u64().unwrap());
+    // A mark after the break stands at the next word.
     let goodbye = &sentences[2]["words"].as_array().unwrap()[0];
-    assert_eq!(mark(&sentences[1], "after"), end);
+    assert_eq!(goodbye["word"], "Goodbye");
+    assert_eq!(
+        mark(&sentences[2], "after"),
+        goodbye["start"].as_u64().unwrap()
+    );
     assert!(goodbye["start"].as_u64().unwrap() >= end);
 }
 
