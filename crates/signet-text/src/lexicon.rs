@@ -173,10 +173,13 @@ impl Lexicon {
         } else {
             (&mut self.folded, word.to_lowercase())
         };
-        if map.contains_key(&key) {
-            self.duplicates.push(word.to_owned());
-        } else {
-            map.insert(key, index);
+        match map.entry(key) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.duplicates.push(word.to_owned());
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
         }
         self.entries.push(LexiconEntry {
             word: word.to_owned(),
@@ -532,11 +535,8 @@ impl Lexicons {
             let (word, tail) = rest.split_at(word_len);
             rest = tail;
             // Apostrophes and hyphens at the edges are punctuation, not part of the word.
-            let core = word.trim_matches(|c| c == '\'' || c == '-' || c == '’');
-            let lead = word.len()
-                - word
-                    .trim_start_matches(|c| c == '\'' || c == '-' || c == '’')
-                    .len();
+            let core = word.trim_matches(['\'', '-', '’']);
+            let lead = word.len() - word.trim_start_matches(['\'', '-', '’']).len();
             match self.get(core).filter(|_| !core.is_empty()) {
                 None => current.push_str(word),
                 Some(p) => {

@@ -211,7 +211,7 @@ fn telephone(content: &str) -> Option<String> {
     let mut groups = Vec::new();
     let mut plus = false;
     for (i, group) in content
-        .split(|c: char| matches!(c, ' ' | '-' | '.' | '(' | ')'))
+        .split([' ', '-', '.', '(', ')'])
         .filter(|g| !g.is_empty())
         .enumerate()
     {
