@@ -29,6 +29,7 @@ mod config;
 mod detect;
 mod inspect;
 mod keys;
+mod lexicon;
 mod output;
 mod phonemize;
 mod registry;
@@ -68,6 +69,9 @@ enum Command {
     /// Print a text's phonemes, or with --ids the phoneme ids that
     /// `speak --phoneme-ids` takes, one sentence per line.
     Phonemize(phonemize::PhonemizeArgs),
+    /// Check pronunciation lexicons (TOML or W3C PLS).
+    #[command(subcommand)]
+    Lexicon(lexicon::LexiconCommand),
     /// Show a WAV file's format, length and provenance metadata.
     Inspect(inspect::InspectArgs),
     /// Say whether audio files carry the watermark of a key (the home's by default), with
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
             Command::Detect(args) => detect::run(&home, &args),
             Command::Scan(args) => scan::run(&args),
             Command::Phonemize(args) => phonemize::run(&home, &args),
+            Command::Lexicon(cmd) => lexicon::run(&home, cmd),
             Command::Keys(cmd) => keys::run(&home, cmd),
             Command::Trust(cmd) => trust::run(&home, cmd),
             Command::VerifyRelease(args) => verify_release::run(args),

@@ -284,7 +284,10 @@ where
 /// ```
 ///
 /// Positions are samples of the output audio (and seconds, rounded to the
-/// microsecond); `text` ranges are byte offsets in the input.
+/// microsecond); `text` ranges are byte offsets in the input (for SSML, in
+/// the document's spoken text). A sentence with SSML `<mark>`s also has
+/// `"marks": [{"name": "m", "sample": 1024, "s": 0.046}]`; an SSML break is
+/// a sentence of silence with no words.
 pub struct TimingsWriter {
     target: Target,
     rate: u32,
@@ -327,7 +330,7 @@ impl TimingsWriter {
                 })
             })
             .collect();
-        let sentence = serde_json::json!({
+        let mut sentence = serde_json::json!({
             "index": utterance.index,
             "text": [utterance.text.start, utterance.text.end],
             "start": utterance.start,
@@ -335,6 +338,17 @@ impl TimingsWriter {
             "words": words,
             "phonemes": phonemes,
         });
+        if !utterance.timings.marks.is_empty() {
+            let marks: Vec<serde_json::Value> = utterance
+                .timings
+                .marks
+                .iter()
+                .map(|m| serde_json::json!({"name": m.name, "sample": m.sample, "s": secs(m.sample)}))
+                .collect();
+            if let Some(obj) = sentence.as_object_mut() {
+                obj.insert("marks".to_owned(), serde_json::Value::Array(marks));
+            }
+        }
         if !self.first {
             self.target.file.write_all(b",\n")?;
         }

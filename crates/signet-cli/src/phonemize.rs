@@ -20,15 +20,22 @@ pub struct PhonemizeArgs {
     /// instead of its phonemes.
     #[arg(long)]
     ids: bool,
+    /// A pronunciation lexicon (TOML or W3C PLS), as `signet speak --lexicon`;
+    /// repeatable; `<home>/lexicon.toml` comes after them.
+    #[arg(long, value_name = "FILE")]
+    lexicon: Vec<std::path::PathBuf>,
 }
 
 /// Runs the frontend of `args.voice` on the text and prints each sentence.
 pub fn run(home: &Path, args: &PhonemizeArgs) -> Result<()> {
-    let synth = Synthesizer::builder()
+    let mut builder = Synthesizer::builder()
         .home(home)
         .voice(&args.voice)
-        .limits(signet::Limits::default().with_max_input_bytes(64 * 1024))
-        .build()?;
+        .limits(signet::Limits::default().with_max_input_bytes(64 * 1024));
+    for lexicon in crate::lexicon::user_lexicons(home, &args.lexicon)? {
+        builder = builder.lexicon(lexicon);
+    }
+    let synth = builder.build()?;
     let (sentences, _diagnostics) = synth.phonemize(&args.text)?;
     for sentence in sentences.iter().filter(|s| s.is_voiced()) {
         if args.ids {

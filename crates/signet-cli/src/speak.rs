@@ -127,6 +127,14 @@ pub struct SpeakArgs {
     /// detect` reports them.
     #[arg(long, value_name = "N")]
     watermark_payload: Option<u16>,
+    /// Read the input as an SSML document (`<speak>...</speak>`). Input that
+    /// starts with `<speak` or an XML declaration is read as SSML without it.
+    #[arg(long, conflicts_with_all = ["phoneme_ids", "output_dir"])]
+    ssml: bool,
+    /// A pronunciation lexicon (TOML or W3C PLS); repeatable, the first
+    /// that has a word wins; `<home>/lexicon.toml` comes after them.
+    #[arg(long, value_name = "FILE")]
+    lexicon: Vec<PathBuf>,
 }
 
 impl SpeakArgs {
@@ -196,6 +204,9 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
     b = b.precision(args.precision);
     let limits = args.limits(crate::config::limits_over(home, signet::Limits::default())?);
     b = b.limits(limits);
+    for lexicon in crate::lexicon::user_lexicons(home, &args.lexicon)? {
+        b = b.lexicon(lexicon);
+    }
     if let Some(s) = &args.speaker {
         b = match s.parse::<i64>() {
             Ok(id) => b.speaker_id(id),
@@ -324,8 +335,13 @@ fn speak_one(
 ) -> Result<()> {
     let stream = match ids {
         Some(ids) => synth.speak_ids_stream(ids)?,
+        None if args.ssml || signet::looks_like_ssml(text) => synth.speak_ssml_stream(text)?,
         None => synth.speak_stream(text)?,
     };
+    // Word ranges point into what the stream speaks: the text, or an SSML
+    // document's spoken text.
+    let spoken = stream.text().to_owned();
+    let text = spoken.as_str();
     // Audio goes out as each decoding window is ready, unless something needs
     // whole sentences: the timing and subtitle files (a record per sentence)
     // and --normalize (a gain from the peak of everything).

@@ -40,6 +40,10 @@ pub struct Config {
     /// that send those. An alias is a voice name itself and may not shadow a
     /// served voice.
     pub voice_aliases: BTreeMap<String, String>,
+    /// Pronunciation lexicon files (TOML or W3C PLS), read once at start, in
+    /// priority order: they come before each voice's own. Requests cannot
+    /// name a lexicon.
+    pub lexicons: Vec<PathBuf>,
     /// Synthesis worker threads = global synthesis concurrency (default: the
     /// number of cores). Each holds its own copy of every voice.
     pub workers: Option<usize>,
@@ -269,6 +273,7 @@ impl Default for Config {
             home: None,
             voices: Vec::new(),
             voice_aliases: BTreeMap::new(),
+            lexicons: Vec::new(),
             workers: None,
             queue_capacity: None,
             queue_timeout_ms: 5_000,

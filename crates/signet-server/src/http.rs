@@ -214,6 +214,8 @@ struct SpeechRequest {
     voice: String,
     format: Format,
     speed: f32,
+    /// Whether `text` is an SSML document.
+    ssml: bool,
 }
 
 /// `POST /v1/audio/speech` body.
@@ -226,6 +228,8 @@ struct OpenAiBody {
     voice: Option<String>,
     response_format: Option<String>,
     speed: Option<f32>,
+    /// Signet's extension: `"text"` (the default) or `"ssml"`.
+    input_type: Option<String>,
 }
 
 /// `/api/tts` parameters (query string, or form body on POST).
@@ -237,6 +241,8 @@ struct CoquiParams {
     speaker_id: Option<String>,
     style_wav: Option<String>,
     language_id: Option<String>,
+    /// `true` when `text` is an SSML document.
+    ssml: Option<String>,
 }
 
 /// Whether a `Content-Type` is `application/json` (parameters allowed).
@@ -267,7 +273,8 @@ async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Respons
                 "invalid_body",
                 format!(
                     "invalid JSON body ({e}); expected {{\"input\", \"voice\", \"model\", \
-                     \"response_format\": \"wav\"|\"pcm\", \"speed\"}}"
+                     \"response_format\": \"wav\"|\"pcm\", \"speed\", \
+                     \"input_type\": \"text\"|\"ssml\"}}"
                 ),
             )
         })?;
@@ -283,11 +290,23 @@ async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Respons
                 ))
             }
         };
+        let ssml = match b.input_type.as_deref() {
+            None | Some("text") => false,
+            Some("ssml") => true,
+            Some(_) => {
+                return Err(Refused::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_body",
+                    "input_type must be \"text\" or \"ssml\"",
+                ))
+            }
+        };
         Ok(SpeechRequest {
             text: b.input,
             voice: b.voice.unwrap_or_default(),
             format,
             speed: b.speed.unwrap_or(1.0),
+            ssml,
         })
     })
     .await
@@ -321,6 +340,7 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 speaker_id: f.speaker_id.or(p.speaker_id),
                 style_wav: f.style_wav.or(p.style_wav),
                 language_id: f.language_id.or(p.language_id),
+                ssml: f.ssml.or(p.ssml),
             };
         }
         if p.style_wav.as_deref().is_some_and(|s| !s.is_empty()) {
@@ -336,6 +356,11 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 "speaker_id and language_id are not supported; choose a voice with `voice`".into(),
             ));
         }
+        let ssml = match p.ssml.as_deref() {
+            None | Some("" | "false" | "0") => false,
+            Some("true" | "1") => true,
+            Some(_) => return Err(bad("ssml must be true or false".into())),
+        };
         Ok(SpeechRequest {
             text: p
                 .text
@@ -343,6 +368,7 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
             voice: p.voice.unwrap_or_default(),
             format: Format::Wav,
             speed: 1.0,
+            ssml,
         })
     })
     .await
@@ -423,6 +449,7 @@ where
                 key_id: key_id.clone(),
                 voice,
                 text: sr.text,
+                ssml: sr.ssml,
                 format: sr.format,
                 speed: sr.speed,
                 deadline,

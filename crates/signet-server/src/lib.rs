@@ -191,6 +191,7 @@ impl Server {
             per_key_workers: config.key_worker_ceiling(),
             send_timeout: Config::secs(config.send_timeout_secs),
             limits: config.limits,
+            lexicons: read_lexicons(&config.lexicons)?,
         };
         let m = Arc::clone(&metrics);
         let pool =
@@ -511,4 +512,36 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// Largest lexicon file the server reads, in bytes.
+const MAX_LEXICON_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads the config's lexicon files (regular files, capped), in order.
+fn read_lexicons(paths: &[std::path::PathBuf]) -> Result<Vec<signet::Lexicon>, ServerError> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    for path in paths {
+        let bad = |reason: String| ServerError::InvalidSetting {
+            setting: "lexicons",
+            reason: format!("{}: {reason}", path.display()),
+        };
+        let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| bad(e.to_string()))?;
+        if !meta.is_file() {
+            return Err(bad("not a regular file".into()));
+        }
+        let mut text = String::new();
+        file.take(MAX_LEXICON_BYTES + 1)
+            .read_to_string(&mut text)
+            .map_err(|e| bad(e.to_string()))?;
+        if text.len() as u64 > MAX_LEXICON_BYTES {
+            return Err(bad("larger than 4 MiB".into()));
+        }
+        out.push(
+            signet::Lexicon::parse(&path.display().to_string(), &text)
+                .map_err(|e| bad(e.to_string()))?,
+        );
+    }
+    Ok(out)
 }

@@ -116,6 +116,8 @@ pub(crate) struct Job {
     pub(crate) key_id: String,
     pub(crate) voice: String,
     pub(crate) text: String,
+    /// Whether `text` is an SSML document.
+    pub(crate) ssml: bool,
     pub(crate) format: Format,
     pub(crate) speed: f32,
     pub(crate) deadline: Instant,
@@ -146,6 +148,8 @@ pub(crate) struct PoolSettings {
     pub(crate) send_timeout: Duration,
     pub(crate) limits: signet::Limits,
     pub(crate) watermark: signet::Watermark,
+    /// Pronunciation lexicons every worker's synthesizers use.
+    pub(crate) lexicons: Vec<signet::Lexicon>,
 }
 
 impl Pool {
@@ -174,19 +178,22 @@ impl Pool {
             let send_timeout = settings.send_timeout;
             let limits = settings.limits;
             let watermark = settings.watermark.clone();
+            let lexicons = settings.lexicons.clone();
             let h = std::thread::Builder::new()
                 .name(format!("signet-synth-{n}"))
                 .spawn(move || {
                     let mut synths = BTreeMap::new();
                     for name in &names {
-                        match Synthesizer::builder()
+                        let mut builder = Synthesizer::builder()
                             .home(&home)
                             .voice(name)
                             .limits(limits)
                             .threads(threads)
-                            .watermark(watermark.clone())
-                            .build()
-                        {
+                            .watermark(watermark.clone());
+                        for lexicon in &lexicons {
+                            builder = builder.lexicon(lexicon.clone());
+                        }
+                        match builder.build() {
                             Ok(s) => {
                                 synths.insert(name.clone(), s);
                             }
@@ -440,6 +447,7 @@ fn run_job(
         key_id,
         voice,
         text,
+        ssml,
         format,
         speed,
         deadline,
@@ -472,7 +480,12 @@ fn run_job(
         .with_watermark_payload(crate::watermark_tag(&key_id));
     // Audio leaves as each decoding window is ready: a long sentence's first
     // bytes do not wait for the whole sentence.
-    let mut stream = match synth.speak_stream_with(&text, &options) {
+    let opened = if ssml {
+        synth.speak_ssml_stream_with(&text, &options)
+    } else {
+        synth.speak_stream_with(&text, &options)
+    };
+    let mut stream = match opened {
         Ok(s) => s.by_window(true),
         Err(e) => {
             let _ = started.send(Err(text_err(&e)));
@@ -691,7 +704,20 @@ fn classify(e: &signet::Error) -> JobError {
             reason: "limit_exceeded",
             message: limit_message(limit, *value, *max),
         },
-        signet::Error::Text(t @ (T::InputTooLarge { .. } | T::NothingToSpeak { .. })) => {
+        signet::Error::Text(T::SsmlLimitExceeded { limit, max, .. }) => JobError::BadText {
+            reason: "limit_exceeded",
+            message: format!(
+                "the SSML document is over the server's limit of {max} (limits.{limit}); simplify the document"
+            ),
+        },
+        signet::Error::Text(
+            t @ (T::InputTooLarge { .. }
+            | T::NothingToSpeak { .. }
+            | T::InvalidUtf8 { .. }
+            | T::SsmlMalformed { .. }
+            | T::SsmlRefused { .. }
+            | T::SsmlLanguageMismatch { .. }),
+        ) => {
             JobError::BadText {
                 reason: "invalid_input",
                 message: t.to_string(),
@@ -737,6 +763,7 @@ mod tests {
             key_id: key.to_owned(),
             voice: String::new(),
             text: String::new(),
+            ssml: false,
             format: Format::Pcm,
             speed: 1.0,
             deadline: Instant::now(),

@@ -15,6 +15,7 @@ mod common;
 mod edges;
 mod lb;
 mod operator;
+mod ssml;
 mod tls;
 mod watermark;
 mod wyoming;

@@ -71,6 +71,25 @@ pub struct PhonemeTiming {
     pub end: u64,
 }
 
+/// Where an SSML `<mark>` fell, in samples of the output audio.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MarkTiming {
+    /// The mark's name.
+    pub name: String,
+    /// The sample it stands at: the start of the first word after it, or the end of
+    /// the speech before it when no word follows in its sentence.
+    pub sample: u64,
+}
+
+impl MarkTiming {
+    /// A mark at a sample.
+    #[must_use]
+    pub fn new(name: String, sample: u64) -> Self {
+        Self { name, sample }
+    }
+}
+
 /// Word and phoneme timestamps of a piece of speech.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -80,6 +99,8 @@ pub struct Timings {
     /// Phonemes, in order, covering the speech from its first phoneme to its
     /// last.
     pub phonemes: Vec<PhonemeTiming>,
+    /// SSML marks, in order (empty for plain text).
+    pub marks: Vec<MarkTiming>,
 }
 
 impl Timings {
@@ -87,6 +108,7 @@ impl Timings {
     pub fn extend(&mut self, other: Timings) {
         self.words.extend(other.words);
         self.phonemes.extend(other.phonemes);
+        self.marks.extend(other.marks);
     }
 }
 
@@ -434,6 +456,7 @@ pub fn sentence_timings<S: AsRef<str>>(
                 end: p.end,
             })
             .collect(),
+        marks: Vec::new(),
     }
 }
 
@@ -477,6 +500,7 @@ pub fn place(
                 ..p
             })
             .collect(),
+        marks: t.marks,
     }
 }
 
@@ -598,6 +622,7 @@ mod tests {
                 start: 0,
                 end: 50,
             }],
+            marks: Vec::new(),
         };
         // 40 samples cut, 1000 kept, 22050 -> 44100 into 2000 samples, at 7.
         let p = place(t, 40, 1_000, 22_050, 44_100, 2_000, 7);

@@ -44,6 +44,61 @@ pub enum TextError {
         /// [`Limits`](crate::Limits) field of the same name).
         hint: &'static str,
     },
+    /// An SSML document is not well-formed XML, or breaks a rule of the SSML that Signet
+    /// reads (root not `<speak>`, text outside it, an undeclared entity).
+    #[error("SSML line {line}, column {column}: {message}")]
+    SsmlMalformed {
+        /// Line of the problem, from 1.
+        line: u64,
+        /// Column (in characters), from 1.
+        column: u64,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// An SSML document holds a construct that Signet refuses on principle: a DTD, an
+    /// entity declaration or reference beyond the five predefined ones, a processing
+    /// instruction. Nothing it names is ever read or fetched.
+    #[error("SSML line {line}, column {column}: {what} is refused: {reason}")]
+    SsmlRefused {
+        /// Line, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+        /// The construct (`a DOCTYPE`, `an entity reference`, ...).
+        what: &'static str,
+        /// Why, and what to write instead.
+        reason: &'static str,
+    },
+    /// An SSML document passes a structural limit of [`Limits`](crate::Limits).
+    #[error("SSML line {line}, column {column}: the document passes {limit} = {max}; {hint}")]
+    SsmlLimitExceeded {
+        /// Which limit (`max_ssml_depth`, `max_ssml_elements`, `max_ssml_attribute_bytes`).
+        limit: &'static str,
+        /// The limit's value.
+        max: u64,
+        /// Line where it was passed, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+        /// How to change the limit.
+        hint: &'static str,
+    },
+    /// An SSML document's `xml:lang` names a language other than the voice's.
+    #[error("the SSML document is in {document:?} but the voice speaks {voice:?}; choose a voice for that language or change the document's xml:lang")]
+    SsmlLanguageMismatch {
+        /// The document's `xml:lang`.
+        document: String,
+        /// The voice's language.
+        voice: String,
+    },
+    /// A lexicon file could not be read as a lexicon.
+    #[error("lexicon {source_name}: {message}")]
+    LexiconInvalid {
+        /// The file's name, or what it came from.
+        source_name: String,
+        /// What is wrong, with a line where known.
+        message: String,
+    },
     /// The text holds nothing the voice can speak (empty, only punctuation or white space,
     /// or only symbols missing from the voice's phoneme map).
     #[error("nothing to speak: {reason}")]
@@ -244,6 +299,73 @@ pub enum Diagnostic {
         /// How many times in that sentence.
         count: usize,
     },
+    /// An SSML element Signet does not read (or one where only text belongs); its text
+    /// was spoken.
+    SsmlUnknownElement {
+        /// Its name, escaped and shortened.
+        name: String,
+        /// Line, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+    },
+    /// An attribute Signet does not read; ignored.
+    SsmlUnknownAttribute {
+        /// The element's name.
+        element: String,
+        /// The attribute's name, escaped and shortened.
+        attribute: String,
+        /// Line, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+    },
+    /// An attribute value Signet could not read, or had to bound.
+    SsmlBadValue {
+        /// The element.
+        element: &'static str,
+        /// The attribute.
+        attribute: &'static str,
+        /// Line, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+        /// What is wrong and what was done instead.
+        reason: &'static str,
+    },
+    /// An SSML feature Signet accepts but cannot carry out (pitch, another phoneme
+    /// alphabet, `<audio>`, a change of language).
+    SsmlUnsupported {
+        /// The feature.
+        what: &'static str,
+        /// Line, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+        /// What was done instead.
+        reason: &'static str,
+    },
+    /// `<voice name>` names a voice other than the one speaking; the text was spoken by
+    /// the voice speaking.
+    SsmlVoiceUnavailable {
+        /// The name, escaped and shortened.
+        name: String,
+        /// Line, from 1.
+        line: u64,
+        /// Column, from 1.
+        column: u64,
+    },
+    /// More SSML diagnostics than are reported one by one
+    /// ([`MAX_SSML_DIAGNOSTICS`](crate::ssml::MAX_SSML_DIAGNOSTICS)).
+    SsmlDiagnosticsCapped {
+        /// How many were left out.
+        count: usize,
+    },
+    /// A lexicon entry replaced words before phonemization.
+    LexiconApplied {
+        /// How many words were replaced.
+        count: usize,
+    },
 }
 
 impl fmt::Display for Diagnostic {
@@ -306,6 +428,45 @@ impl fmt::Display for Diagnostic {
                     text.start, text.end
                 )
             }
+            Self::SsmlUnknownElement { name, line, column } => write!(
+                f,
+                "SSML line {line}, column {column}: element <{name}> is not read; its text is spoken"
+            ),
+            Self::SsmlUnknownAttribute {
+                element,
+                attribute,
+                line,
+                column,
+            } => write!(
+                f,
+                "SSML line {line}, column {column}: attribute {attribute} of <{element}> is not read; ignored"
+            ),
+            Self::SsmlBadValue {
+                element,
+                attribute,
+                line,
+                column,
+                reason,
+            } => write!(
+                f,
+                "SSML line {line}, column {column}: {attribute} of <{element}>: {reason}"
+            ),
+            Self::SsmlUnsupported {
+                what,
+                line,
+                column,
+                reason,
+            } => write!(f, "SSML line {line}, column {column}: {what}: {reason}"),
+            Self::SsmlVoiceUnavailable { name, line, column } => write!(
+                f,
+                "SSML line {line}, column {column}: voice {name:?} is not the voice speaking; the text is spoken by the voice speaking (choose the voice with --voice or the request's voice)"
+            ),
+            Self::SsmlDiagnosticsCapped { count } => {
+                write!(f, "{count} more SSML diagnostic(s) not listed")
+            }
+            Self::LexiconApplied { count } => {
+                write!(f, "the lexicon gave the pronunciation of {count} word(s)")
+            }
         }
     }
 }
@@ -333,6 +494,9 @@ fn unit_of(limit: &str) -> &'static str {
         "max_phonemes_per_sentence" => "phonemes in one sentence",
         "max_phonemes_per_request" => "phonemes",
         "max_output_seconds" => "seconds of audio",
+        "max_ssml_depth" => "levels of nesting",
+        "max_ssml_elements" => "elements",
+        "max_ssml_attribute_bytes" => "bytes in one attribute",
         _ => "units",
     }
 }

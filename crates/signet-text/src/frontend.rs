@@ -37,6 +37,7 @@ use std::ops::Range;
 
 use crate::error::{Diagnostic, TextError};
 use crate::ids::{group_sentences, labelled_ids, PhonemeIdMap, Sentence};
+use crate::lexicon::{Lexicons, Piece};
 use crate::limits::Limits;
 use crate::normalize::normalize_en;
 use crate::phonemize::Phonemize;
@@ -158,6 +159,21 @@ pub fn prepare(
     normalization: Normalization,
     limits: &Limits,
 ) -> Result<PreparedText, TextError> {
+    prepare_with(text, normalization, limits, &Lexicons::new())
+}
+
+/// [`prepare`] with pronunciation [`Lexicons`]: after the Unicode policy and
+/// normalization, each word an entry names is replaced by its respelling or becomes
+/// inline phonemes ([module docs of `lexicon`](crate::lexicon)).
+///
+/// # Errors
+/// As [`prepare`].
+pub fn prepare_with(
+    text: &str,
+    normalization: Normalization,
+    limits: &Limits,
+    lexicons: &Lexicons,
+) -> Result<PreparedText, TextError> {
     limits.check_text(text)?;
     let max_chars = MAX_SEGMENT_CHARS.min(limits.max_phonemes_per_sentence.max(2) / 2);
     let mut segments = Vec::new();
@@ -198,11 +214,23 @@ pub fn prepare(
             // Normalization may lengthen the piece ("1234567" becomes words): cut again.
             for sub in split_segments(&spoken, max_chars) {
                 if !sub.trim().is_empty() {
-                    push_part(
-                        &mut segments,
-                        source.clone(),
-                        SegmentPart::Text(sub.to_owned()),
-                    );
+                    if lexicons.is_empty() {
+                        push_part(
+                            &mut segments,
+                            source.clone(),
+                            SegmentPart::Text(sub.to_owned()),
+                        );
+                    } else {
+                        let (pieces, count) = lexicons.apply(sub);
+                        totals.lexicon += count;
+                        for piece in pieces {
+                            let part = match piece {
+                                Piece::Text(t) => SegmentPart::Text(t),
+                                Piece::Phonemes(p) => SegmentPart::Phonemes(p),
+                            };
+                            push_part(&mut segments, source.clone(), part);
+                        }
+                    }
                     // Each cut of a normalized piece is its own segment.
                     seal(&mut segments);
                 }
@@ -307,6 +335,7 @@ struct Totals {
     marks_max: usize,
     normalized: usize,
     words_cut: usize,
+    lexicon: usize,
 }
 
 impl Totals {
@@ -365,6 +394,11 @@ impl Totals {
         if self.normalized > 0 {
             out.push(Diagnostic::Normalized {
                 segments: self.normalized,
+            });
+        }
+        if self.lexicon > 0 {
+            out.push(Diagnostic::LexiconApplied {
+                count: self.lexicon,
             });
         }
         if self.words_cut > 0 {

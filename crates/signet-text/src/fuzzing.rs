@@ -3,11 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::frontend::{phonemize_segment, prepare_bytes, Normalization, PhonemeBudget};
+use crate::frontend::{phonemize_segment, prepare_bytes, Normalization, PhonemeBudget, Segment};
 use crate::ids::PhonemeIdMap;
+use crate::lexicon::{Lexicon, Lexicons, MAX_LEXICON_ENTRIES};
 use crate::limits::Limits;
 use crate::phonemize::Phonemize;
 use crate::protocol::{Clause, Terminator};
+use crate::ssml::{
+    prepare_ssml_bytes, SsmlVoice, Step, MAX_BREAK_MS, MAX_GAIN_DB, MAX_RATE, MIN_RATE,
+};
 use crate::TextError;
 
 /// A phonemizer that answers fuzzer-chosen phoneme strings, for [`fuzz_frontend`].
@@ -129,18 +133,65 @@ fn run(data: &[u8]) -> Result<Answered, String> {
     let limits = Limits::default()
         .with_max_phonemes_per_sentence(max)
         .with_max_chars(10_000);
-    let Ok(prepared) = prepare_bytes(text, Normalization::English, &limits) else {
-        return Ok(Answered::default());
+    if let Ok(prepared) = prepare_bytes(text, Normalization::English, &limits) {
+        check_segments(
+            &prepared.segments,
+            text.len(),
+            &mut phonemizer,
+            &map,
+            &limits,
+            max,
+        )?;
+    }
+    // The same bytes as an SSML document (the text path's other door).
+    let voice = SsmlVoice {
+        name: "fuzz",
+        language: "en_US",
+        normalization: Normalization::English,
+        lexicons: &Lexicons::EMPTY,
     };
+    if let Ok(prepared) = prepare_ssml_bytes(text, voice, &limits) {
+        let segments: Vec<Segment> = prepared
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                Step::Speak { segment, .. } => Some(segment.clone()),
+                _ => None,
+            })
+            .collect();
+        check_segments(
+            &segments,
+            prepared.text.len(),
+            &mut phonemizer,
+            &map,
+            &limits,
+            max,
+        )?;
+    }
+    Ok(Answered {
+        calls: phonemizer.next,
+        bytes: budget - phonemizer.budget,
+    })
+}
+
+/// Phonemizes prepared segments with the stand-in and checks the frontend's invariants.
+fn check_segments(
+    segments: &[Segment],
+    text_len: usize,
+    phonemizer: &mut Untrusted<'_>,
+    map: &PhonemeIdMap,
+    limits: &Limits,
+    max: usize,
+) -> Result<(), String> {
     let mut spent = PhonemeBudget::new();
-    for segment in &prepared.segments {
-        if segment.source.end > text.len() || segment.source.start >= segment.source.end {
+    for segment in segments {
+        if segment.source.end > text_len || segment.source.start >= segment.source.end {
             return Err(format!(
                 "segment range {:?} outside the input",
                 segment.source
             ));
         }
-        let out = phonemize_segment(&mut phonemizer, "en-us", &map, segment, &limits)
+        let out = phonemize_segment(phonemizer, "en-us", map, segment, limits)
             .map_err(|e| format!("phonemize_segment failed: {e}"))?;
         for s in &out.sentences {
             if s.phoneme_count() > max {
@@ -153,14 +204,80 @@ fn run(data: &[u8]) -> Result<Answered, String> {
                 return Err(format!("ids not framed: {:?}", s.ids));
             }
         }
-        if spent.spend(&out.sentences, &limits).is_err() {
+        if spent.spend(&out.sentences, limits).is_err() {
             break;
         }
     }
-    Ok(Answered {
-        calls: phonemizer.next,
-        bytes: budget - phonemizer.budget,
-    })
+    Ok(())
+}
+
+/// The fuzz harness of the SSML reader (`fuzz/fuzz_targets/ssml.rs`): bytes →
+/// [`prepare_ssml_bytes`]. Invariants: every segment and mark lies inside the spoken
+/// text, breaks are at most [`MAX_BREAK_MS`], rates and gains within their bounds.
+///
+/// # Errors
+/// A description of the broken invariant.
+pub fn fuzz_ssml(data: &[u8]) -> Result<(), String> {
+    let limits = Limits::default().with_max_chars(20_000);
+    let voice = SsmlVoice {
+        name: "fuzz",
+        language: "en_US",
+        normalization: Normalization::English,
+        lexicons: &Lexicons::EMPTY,
+    };
+    let Ok(p) = prepare_ssml_bytes(data, voice, &limits) else {
+        return Ok(());
+    };
+    for step in &p.steps {
+        match step {
+            Step::Speak {
+                segment,
+                style,
+                marks,
+            } => {
+                if segment.source.end > p.text.len() || segment.source.start > segment.source.end {
+                    return Err(format!("segment {:?} outside the text", segment.source));
+                }
+                if !(MIN_RATE..=MAX_RATE).contains(&style.rate)
+                    || !(0.0..=crate::ssml::db_to_gain(MAX_GAIN_DB) * 1.0001).contains(&style.gain)
+                {
+                    return Err(format!("style out of bounds: {style:?}"));
+                }
+                if marks.iter().any(|m| m.offset > p.text.len()) {
+                    return Err("mark outside the text".into());
+                }
+            }
+            Step::Pause { ms, .. } => {
+                if *ms > MAX_BREAK_MS {
+                    return Err(format!("break of {ms} ms"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The fuzz harness of the lexicon reader (`fuzz/fuzz_targets/lexicon.rs`): bytes →
+/// [`Lexicon::parse`], then the lexicon applied to a text and to the bytes themselves.
+///
+/// # Errors
+/// A description of the broken invariant.
+pub fn fuzz_lexicon(data: &[u8]) -> Result<(), String> {
+    let text = String::from_utf8_lossy(data);
+    let Ok(lexicon) = Lexicon::parse("fuzz", &text) else {
+        return Ok(());
+    };
+    if lexicon.entries().len() > MAX_LEXICON_ENTRIES {
+        return Err(format!("{} entries", lexicon.entries().len()));
+    }
+    let _ = lexicon.check(None);
+    let mut lexicons = Lexicons::new();
+    lexicons.push(lexicon);
+    let (pieces, _) = lexicons.apply("Nguyen said SQL's tomato-soup isn't 'GIF'.");
+    let _ = pieces;
+    let (pieces, _) = lexicons.apply(&text);
+    let _ = pieces;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -194,5 +311,26 @@ mod tests {
         assert!(answered.calls > 20, "{answered:?}");
         assert!(answered.calls * 600 > 2 * budget, "{answered:?}");
         assert!(answered.bytes <= budget, "{answered:?} over {budget}");
+    }
+
+    #[test]
+    fn the_ssml_and_lexicon_harnesses_hold_on_their_seeds() {
+        use super::{fuzz_lexicon, fuzz_ssml};
+        let ssml: [&[u8]; 3] = [
+            b"<speak>Hi <break time=\"1s\"/><mark name=\"m\"/><prosody rate=\"400%\">x</prosody></speak>",
+            b"<!DOCTYPE x><speak/>",
+            b"<speak><say-as interpret-as=\"date\" format=\"dmy\">1/2/2000</say-as></speak>",
+        ];
+        for seed in ssml {
+            assert_eq!(fuzz_ssml(seed), Ok(()));
+            assert_eq!(super::fuzz_frontend(seed), Ok(()));
+        }
+        let lexicons: [&[u8]; 2] = [
+            b"[words]\nNguyen = { ipa = \"w\" }\nSQL = { say = \"sequel\" }",
+            b"<lexicon alphabet=\"ipa\"><lexeme><grapheme>tomato</grapheme><phoneme>t</phoneme></lexeme></lexicon>",
+        ];
+        for seed in lexicons {
+            assert_eq!(fuzz_lexicon(seed), Ok(()));
+        }
     }
 }

@@ -47,22 +47,25 @@ pub mod frontend;
 pub mod fuzzing;
 pub mod guard;
 pub mod ids;
+pub mod lexicon;
 pub mod limits;
 pub mod normalize;
 pub mod phonemize;
 pub mod protocol;
 pub mod segment;
+pub mod ssml;
 pub mod trusted;
 pub mod unicode;
 
-pub use align::{PhonemeTiming, Timings, WordPlan, WordTiming};
+pub use align::{MarkTiming, PhonemeTiming, Timings, WordPlan, WordTiming};
 pub use error::{limit_value_text, Diagnostic, TextError};
 pub use frontend::{
-    phonemize_segment, prepare, prepare_bytes, Normalization, PhonemeBudget, PreparedText, Segment,
-    SegmentPart, SegmentSentences,
+    phonemize_segment, prepare, prepare_bytes, prepare_with, Normalization, PhonemeBudget,
+    PreparedText, Segment, SegmentPart, SegmentSentences,
 };
 pub use guard::DEFAULT_MAX_INPUT_BYTES;
 pub use ids::{text_to_sentences, text_to_sentences_with_limits, PhonemeIdMap, Sentence};
+pub use lexicon::{Lexicon, LexiconEntry, LexiconIssue, Lexicons, Pronunciation};
 pub use limits::Limits;
 pub use normalize::normalize_en;
 pub use phonemize::{
@@ -70,4 +73,7 @@ pub use phonemize::{
 };
 pub use protocol::{Clause, LandlockState, SandboxReport, Terminator};
 pub use segment::{split_segments, split_sentences};
+pub use ssml::{
+    looks_like_ssml, prepare_ssml, prepare_ssml_bytes, PreparedSsml, SsmlVoice, Step, Style,
+};
 pub use unicode::sanitize;

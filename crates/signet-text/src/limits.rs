@@ -28,6 +28,12 @@ pub const DEFAULT_MAX_PHONEMES_PER_SENTENCE: usize = 2_000;
 pub const DEFAULT_MAX_PHONEMES_PER_REQUEST: usize = 200_000;
 /// Default [`Limits::max_output_seconds`]: one hour.
 pub const DEFAULT_MAX_OUTPUT_SECONDS: f64 = 3_600.0;
+/// Default [`Limits::max_ssml_depth`].
+pub const DEFAULT_MAX_SSML_DEPTH: usize = 32;
+/// Default [`Limits::max_ssml_elements`].
+pub const DEFAULT_MAX_SSML_ELEMENTS: usize = 10_000;
+/// Default [`Limits::max_ssml_attribute_bytes`].
+pub const DEFAULT_MAX_SSML_ATTRIBUTE_BYTES: usize = 4_096;
 
 /// Upper bounds on the work one request may cause. Build with [`Limits::default`] and the
 /// `with_*` methods.
@@ -39,6 +45,9 @@ pub const DEFAULT_MAX_OUTPUT_SECONDS: f64 = 3_600.0;
 /// | `max_phonemes_per_sentence` | 2,000 | `--max-phonemes-per-sentence` |
 /// | `max_phonemes_per_request` | 200,000 | `--max-phonemes-per-request` |
 /// | `max_output_seconds` | 3,600 | `--max-output-seconds` |
+/// | `max_ssml_depth` | 32 | config only |
+/// | `max_ssml_elements` | 10,000 | config only |
+/// | `max_ssml_attribute_bytes` | 4,096 | config only |
 ///
 /// A `Limits` deserializes from a TOML table (or any serde format) whose keys are the
 /// field names; missing keys keep their defaults and unknown keys are an error, so a
@@ -66,6 +75,12 @@ pub struct Limits {
     /// are allowed (`0.5`). A config value must be a finite number, at least 0.
     #[serde(deserialize_with = "seconds")]
     pub max_output_seconds: f64,
+    /// Deepest nesting of elements in an SSML document (`<speak>` is depth 1).
+    pub max_ssml_depth: usize,
+    /// Most elements (start and empty tags) in an SSML document.
+    pub max_ssml_elements: usize,
+    /// Largest attribute value of an SSML element, in bytes as written.
+    pub max_ssml_attribute_bytes: usize,
 }
 
 impl Default for Limits {
@@ -76,6 +91,9 @@ impl Default for Limits {
             max_phonemes_per_sentence: DEFAULT_MAX_PHONEMES_PER_SENTENCE,
             max_phonemes_per_request: DEFAULT_MAX_PHONEMES_PER_REQUEST,
             max_output_seconds: DEFAULT_MAX_OUTPUT_SECONDS,
+            max_ssml_depth: DEFAULT_MAX_SSML_DEPTH,
+            max_ssml_elements: DEFAULT_MAX_SSML_ELEMENTS,
+            max_ssml_attribute_bytes: DEFAULT_MAX_SSML_ATTRIBUTE_BYTES,
         }
     }
 }
@@ -133,6 +151,27 @@ impl Limits {
     #[must_use]
     pub fn with_max_phonemes_per_request(mut self, max: usize) -> Self {
         self.max_phonemes_per_request = max;
+        self
+    }
+
+    /// Sets [`Limits::max_ssml_depth`].
+    #[must_use]
+    pub fn with_max_ssml_depth(mut self, max: usize) -> Self {
+        self.max_ssml_depth = max;
+        self
+    }
+
+    /// Sets [`Limits::max_ssml_elements`].
+    #[must_use]
+    pub fn with_max_ssml_elements(mut self, max: usize) -> Self {
+        self.max_ssml_elements = max;
+        self
+    }
+
+    /// Sets [`Limits::max_ssml_attribute_bytes`].
+    #[must_use]
+    pub fn with_max_ssml_attribute_bytes(mut self, max: usize) -> Self {
+        self.max_ssml_attribute_bytes = max;
         self
     }
 

@@ -11,3 +11,4 @@
 
 mod normalize_table;
 mod properties;
+mod ssml_table;

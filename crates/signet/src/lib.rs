@@ -62,8 +62,8 @@ pub use signet_audio::{
     WavLimits, WavWriter, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD,
 };
 pub use signet_text::{
-    Diagnostic, EspeakConfig, HelperSandbox, LandlockState, Limits, PhonemeTiming, SandboxReport,
-    TextError, Timings, WordTiming,
+    looks_like_ssml, Diagnostic, EspeakConfig, HelperSandbox, LandlockState, Lexicon, LexiconIssue,
+    Limits, MarkTiming, PhonemeTiming, PreparedSsml, SandboxReport, TextError, Timings, WordTiming,
 };
 pub use store::Store;
 pub use stream::{SpeechStream, Utterance, ESTIMATE_FRAMES_PER_ID};

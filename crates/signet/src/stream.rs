@@ -49,8 +49,9 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use signet_audio::{Audio, VolumeChange};
-use signet_text::align::{self, Timings, WordPlan};
-use signet_text::{Diagnostic, PhonemeBudget, Segment};
+use signet_text::align::{self, MarkTiming, Timings, WordPlan};
+use signet_text::ssml::{Mark, Step, Style};
+use signet_text::{Diagnostic, PhonemeBudget};
 
 use crate::options::Settings;
 use crate::{Error, Synthesizer};
@@ -104,6 +105,29 @@ pub(crate) struct Pending {
     pub(crate) words: Vec<WordPlan>,
     /// Whether it has a phoneme that is not a pause.
     pub(crate) voiced: bool,
+    /// How to say it (SSML prosody and emphasis; plain for text).
+    pub(crate) style: Style,
+    /// SSML marks to place in it.
+    pub(crate) marks: Vec<Mark>,
+    /// For an SSML break: the milliseconds of silence this item is, in place
+    /// of a sentence (its ids are empty).
+    pub(crate) pause_ms: Option<u32>,
+}
+
+impl Pending {
+    /// A sentence of bare ids, in the plain style, without marks.
+    pub(crate) fn ids(text: Range<usize>, ids: Vec<i64>, symbols: Vec<String>) -> Self {
+        Self {
+            text,
+            ids,
+            symbols,
+            words: Vec::new(),
+            voiced: true,
+            style: Style::default(),
+            marks: Vec::new(),
+            pause_ms: None,
+        }
+    }
 }
 
 /// The synthesizer a stream uses: borrowed or shared.
@@ -123,12 +147,13 @@ impl std::ops::Deref for SynthRef<'_> {
     }
 }
 
-/// What a stream speaks: segments of text still to phonemize, or sentences
+/// What a stream speaks: steps of text still to phonemize (segments of
+/// plain text, or an SSML document's segments and pauses), or sentences
 /// given directly (bare phoneme ids).
 pub(crate) enum Source<'a> {
     Text {
         text: Cow<'a, str>,
-        segments: Vec<Segment>,
+        steps: Vec<Step>,
         diagnostics: Vec<Diagnostic>,
     },
     Sentences(Vec<Pending>),
@@ -145,7 +170,7 @@ pub struct SpeechStream<'a> {
     synth: SynthRef<'a>,
     settings: Settings,
     text: Cow<'a, str>,
-    segments: VecDeque<Segment>,
+    segments: VecDeque<Step>,
     segments_total: usize,
     pending: VecDeque<Pending>,
     diagnostics: Vec<Diagnostic>,
@@ -167,6 +192,9 @@ pub struct SpeechStream<'a> {
     /// number of samples marked so far (the whole speech's grid); `None`
     /// when the synthesizer does not watermark.
     mark: Option<signet_watermark::Embedder>,
+    /// Whether the last item was an SSML break: the sentence after it gets
+    /// no sentence pause (the break is the pause).
+    after_pause: bool,
 }
 
 /// A sentence whose first part is out and whose other windows are still to decode.
@@ -197,9 +225,15 @@ impl<'a> SpeechStream<'a> {
         let (text, segments, pending, diagnostics, require_voice) = match source {
             Source::Text {
                 text,
-                segments,
+                steps,
                 diagnostics,
-            } => (text, segments, Vec::new(), diagnostics, true),
+            } => {
+                // A document of breaks alone is silence, not an error.
+                let voice = !steps
+                    .iter()
+                    .any(|s| matches!(s, Step::Pause { ms, .. } if *ms > 0));
+                (text, steps, Vec::new(), diagnostics, voice)
+            }
             Source::Sentences(pending) => {
                 (Cow::Borrowed(""), Vec::new(), pending, Vec::new(), false)
             }
@@ -223,6 +257,7 @@ impl<'a> SpeechStream<'a> {
             by_window: false,
             current: None,
             mark,
+            after_pause: false,
         })
     }
 
@@ -242,9 +277,17 @@ impl<'a> SpeechStream<'a> {
 
 impl SpeechStream<'_> {
     /// Text segments in the input (a segment is a sentence, or a part of a
-    /// very long one; it may give more than one [`Utterance`]).
+    /// very long one; it may give more than one [`Utterance`]); an SSML
+    /// document's breaks count as segments too.
     pub fn segments_total(&self) -> usize {
         self.segments_total
+    }
+
+    /// The text the stream speaks, which the byte ranges of its utterances
+    /// and timings point into: the caller's text, or an SSML document's
+    /// spoken text (empty for bare ids).
+    pub fn text(&self) -> &str {
+        &self.text
     }
 
     /// Text segments not yet phonemized.
@@ -327,7 +370,13 @@ impl SpeechStream<'_> {
         }
         let mut secs = self.offset as f64 / f64::from(self.sample_rate().max(1));
         for (i, sentence) in self.pending.iter().enumerate() {
-            secs += self.sentence_estimate(sentence.ids.len(), self.index + i);
+            secs += match sentence.pause_ms {
+                Some(ms) => f64::from(ms) / 1000.0,
+                None => {
+                    self.sentence_estimate(sentence.ids.len(), self.index + i)
+                        / f64::from(sentence.style.rate)
+                }
+            };
         }
         Ok(secs)
     }
@@ -357,8 +406,31 @@ impl SpeechStream<'_> {
         self.segments.clear();
     }
 
-    /// Phonemizes the next text segment into waiting sentences.
-    fn phonemize(&mut self, segment: &Segment) -> Result<(), Error> {
+    /// Phonemizes the next text segment into waiting sentences (an SSML
+    /// break waits as it is).
+    fn phonemize(&mut self, step: &Step) -> Result<(), Error> {
+        let (segment, style, marks) = match step {
+            Step::Speak {
+                segment,
+                style,
+                marks,
+            } => (segment, *style, marks.clone()),
+            Step::Pause { ms, marks } => {
+                self.pending.push_back(Pending {
+                    text: 0..0,
+                    ids: Vec::new(),
+                    symbols: Vec::new(),
+                    words: Vec::new(),
+                    voiced: false,
+                    style: Style::default(),
+                    marks: marks.clone(),
+                    pause_ms: Some(*ms),
+                });
+                return Ok(());
+            }
+            _ => return Ok(()),
+        };
+        let mut marks = Some(marks);
         let synth = &*self.synth;
         let out = synth.phonemize_segment(segment)?;
         self.budget.spend(&out.sentences, synth.limits())?;
@@ -372,14 +444,96 @@ impl SpeechStream<'_> {
                 ids: sentence.ids,
                 symbols: sentence.symbols,
                 words,
+                style,
+                marks: marks.take().unwrap_or_default(),
+                pause_ms: None,
+            });
+        }
+        if let Some(marks) = marks.filter(|m| !m.is_empty()) {
+            // Nothing to say in the segment: its marks stand where it would.
+            self.pending.push_back(Pending {
+                text: segment.source.clone(),
+                ids: Vec::new(),
+                symbols: Vec::new(),
+                words: Vec::new(),
+                voiced: false,
+                style,
+                marks,
+                pause_ms: Some(0),
             });
         }
         Ok(())
     }
 
+    /// Places a sentence's marks: at the first word at or after each mark,
+    /// else (no word after it in this sentence) in the next sentence of the
+    /// same segment, else at `end`.
+    fn place_marks(
+        &mut self,
+        marks: Vec<Mark>,
+        text: &Range<usize>,
+        timings: &mut Timings,
+        end: u64,
+    ) {
+        let mut carry = Vec::new();
+        for mark in marks {
+            match timings.words.iter().find(|w| w.text.start >= mark.offset) {
+                Some(w) => timings.marks.push(MarkTiming::new(mark.name, w.start)),
+                None => carry.push(mark),
+            }
+        }
+        if carry.is_empty() {
+            return;
+        }
+        match self.pending.front_mut() {
+            Some(next) if next.pause_ms.is_none() && next.text == *text => {
+                carry.append(&mut next.marks);
+                next.marks = carry;
+            }
+            _ => {
+                for mark in carry {
+                    timings.marks.push(MarkTiming::new(mark.name, end));
+                }
+            }
+        }
+    }
+
+    /// An SSML break: exactly its silence at the output rate, with its marks
+    /// at its start.
+    fn speak_pause(&mut self, ms: u32, marks: Vec<Mark>) -> Result<Utterance, Error> {
+        let rate = self.sample_rate();
+        let audio = Audio::silence(rate, ms)?;
+        let len = audio.samples().len() as u64;
+        let end = self.offset.saturating_add(len);
+        self.synth.limits().check_output_samples(end, rate)?;
+        let mut timings = Timings::default();
+        for mark in marks {
+            timings.marks.push(MarkTiming::new(mark.name, self.offset));
+        }
+        let utterance = Utterance {
+            index: self.index,
+            text: 0..0,
+            start: self.offset,
+            timings,
+            volume: None,
+            diagnostics: std::mem::take(&mut self.diagnostics),
+            audio,
+            part: 0,
+            last: true,
+        };
+        self.offset = end;
+        self.index += 1;
+        self.after_pause = self.after_pause || ms > 0;
+        Ok(utterance)
+    }
+
     /// Synthesizes one sentence and runs the audio chain on it.
-    fn speak_sentence(&mut self, sentence: Pending) -> Result<Utterance, Error> {
+    fn speak_sentence(&mut self, mut sentence: Pending) -> Result<Utterance, Error> {
+        if let Some(ms) = sentence.pause_ms {
+            return self.speak_pause(ms, std::mem::take(&mut sentence.marks));
+        }
         if self.by_window
+            && sentence.style.gain == 1.0
             && self
                 .settings
                 .audio
@@ -390,14 +544,16 @@ impl SpeechStream<'_> {
         // Stop before a sentence that would pass the output limit, rather
         // than make it and throw it away.
         let rate = self.sample_rate();
-        let ahead = self.sentence_estimate(sentence.ids.len(), self.index);
+        let ahead =
+            self.sentence_estimate(sentence.ids.len(), self.index) / f64::from(sentence.style.rate);
         let expected = self.offset as f64 + ahead * f64::from(rate);
         self.synth
             .limits()
             .check_output_samples(expected.ceil().min(u64::MAX as f64) as u64, rate)?;
         let ids = sentence.ids.len() as u64;
+        let settings = self.styled(sentence.style);
         let synth = &*self.synth;
-        let (raw, durations) = synth.infer(&sentence.ids, &self.settings)?;
+        let (raw, durations) = synth.infer(&sentence.ids, &settings)?;
         self.voiced |= sentence.voiced;
         let from = raw.sample_rate();
         let t = align::sentence_timings(
@@ -407,10 +563,16 @@ impl SpeechStream<'_> {
             synth.hop_length(),
             &sentence.words,
         );
-        let processed =
-            self.settings
-                .audio
-                .apply_marked(raw, self.index > 0, self.mark.as_mut())?;
+        let mut processed = self.settings.audio.apply_marked(
+            raw,
+            self.index > 0 && !self.after_pause,
+            self.mark.as_mut(),
+        )?;
+        if sentence.style.gain != 1.0 {
+            let (audio, change) = processed.audio.with_volume(sentence.style.gain)?;
+            processed.audio = audio;
+            processed.volume = processed.volume.or(Some(change));
+        }
         let to = processed.audio.sample_rate();
         let timings = align::place(
             t,
@@ -424,6 +586,9 @@ impl SpeechStream<'_> {
         let len = processed.audio.samples().len() as u64;
         let end = self.offset.saturating_add(len);
         synth.limits().check_output_samples(end, to)?;
+        let mut timings = timings;
+        self.place_marks(sentence.marks, &sentence.text, &mut timings, end);
+        self.after_pause = false;
         let utterance = Utterance {
             index: self.index,
             text: sentence.text,
@@ -447,8 +612,9 @@ impl SpeechStream<'_> {
     /// decoded; the first window's audio comes back now, the rest from
     /// [`next_window`](Self::next_window).
     fn start_sentence(&mut self, sentence: Pending) -> Result<Utterance, Error> {
+        let settings = self.styled(sentence.style);
         let synth = &*self.synth;
-        let mut synthesis = synth.start(&sentence.ids, &self.settings)?;
+        let mut synthesis = synth.start(&sentence.ids, &settings)?;
         self.voiced |= sentence.voiced;
         let rate = synth.sample_rate();
         let total = synthesis.samples_total() as u64;
@@ -459,13 +625,14 @@ impl SpeechStream<'_> {
             synth.hop_length(),
             &sentence.words,
         );
-        let mut audio = if self.index > 0 && self.settings.audio.sentence_silence_ms > 0 {
-            Audio::silence(rate, self.settings.audio.sentence_silence_ms)?
-        } else {
-            Audio::new(Vec::new(), rate)?
-        };
+        let mut audio =
+            if self.index > 0 && !self.after_pause && self.settings.audio.sentence_silence_ms > 0 {
+                Audio::silence(rate, self.settings.audio.sentence_silence_ms)?
+            } else {
+                Audio::new(Vec::new(), rate)?
+            };
         let pause = audio.samples().len() as u64;
-        let timings = align::place(
+        let mut timings = align::place(
             t,
             0,
             total,
@@ -474,10 +641,10 @@ impl SpeechStream<'_> {
             total,
             self.offset.saturating_add(pause),
         );
-        synth.limits().check_output_samples(
-            self.offset.saturating_add(pause).saturating_add(total),
-            rate,
-        )?;
+        let end = self.offset.saturating_add(pause).saturating_add(total);
+        synth.limits().check_output_samples(end, rate)?;
+        self.place_marks(sentence.marks, &sentence.text, &mut timings, end);
+        self.after_pause = false;
         self.ids_done = self.ids_done.saturating_add(sentence.ids.len() as u64);
         self.spoken_secs += total as f64 / f64::from(rate.max(1));
         let first = synthesis.next().unwrap_or_else(|| Ok(Vec::new()))?;
@@ -572,6 +739,17 @@ fn mark_piece(
         out.extend(embedder.drain());
     }
     Ok(Audio::new(out, audio.sample_rate())?)
+}
+
+impl SpeechStream<'_> {
+    /// The stream's settings with a style's rate laid on the length scale.
+    fn styled(&self, style: Style) -> crate::options::Settings {
+        let mut settings = self.settings.clone();
+        if style.rate != 1.0 && style.rate.is_finite() && style.rate > 0.0 {
+            settings.scales.length_scale /= style.rate;
+        }
+        settings
+    }
 }
 
 impl Iterator for SpeechStream<'_> {

@@ -13,6 +13,9 @@ use signet_text::{
     PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
 };
 
+use signet_text::ssml::{Step, Style};
+use signet_text::{Lexicon, LexiconIssue, Lexicons, PreparedSsml, SsmlVoice};
+
 use crate::options::{check_scales, check_speed, Settings, SpeakOptions, Speaker};
 use crate::store::Store;
 use crate::stream::{Pending, Source, SpeechStream, SynthRef, Utterance};
@@ -76,12 +79,21 @@ pub struct SynthesizerBuilder {
     limits: Option<Limits>,
     precision: Precision,
     watermark: Watermark,
+    lexicons: Lexicons,
 }
 
 /// The default voice, installed by `cargo xtask setup`.
 pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
 
 impl SynthesizerBuilder {
+    /// Adds a pronunciation lexicon, below those added before it (the first
+    /// that has a word wins). These are the user's lexicons: they come before
+    /// the voice's own. See [`signet_text::lexicon`] for the rules.
+    pub fn lexicon(mut self, lexicon: Lexicon) -> Self {
+        self.lexicons.push(lexicon);
+        self
+    }
+
     /// Voice name in the store (default: `en_US-joe-medium`).
     pub fn voice(mut self, name: impl Into<String>) -> Self {
         self.voice = Some(name.into());
@@ -263,6 +275,7 @@ impl SynthesizerBuilder {
             vits,
             precision_note,
             watermark_key,
+            lexicons: self.lexicons,
         })
     }
 }
@@ -318,6 +331,8 @@ pub struct Synthesizer {
     precision_note: Option<String>,
     /// The key that marks the speech; `None` when the watermark is off.
     watermark_key: Option<WatermarkKey>,
+    /// Pronunciation lexicons, in priority order.
+    lexicons: Lexicons,
 }
 
 impl std::fmt::Debug for Synthesizer {
@@ -457,9 +472,93 @@ impl Synthesizer {
         let prepared = self.prepare_text(&text)?;
         Ok(Source::Text {
             text,
-            segments: prepared.segments,
+            steps: prepared
+                .segments
+                .into_iter()
+                .map(|segment| Step::Speak {
+                    segment,
+                    style: Style::default(),
+                    marks: Vec::new(),
+                })
+                .collect(),
             diagnostics: prepared.diagnostics,
         })
+    }
+
+    fn ssml_source(&self, document: &str) -> Result<Source<'static>, Error> {
+        let prepared = self.prepare_ssml(document)?;
+        Ok(Source::Text {
+            text: Cow::Owned(prepared.text),
+            steps: prepared.steps,
+            diagnostics: prepared.diagnostics,
+        })
+    }
+
+    /// What a check of a lexicon against this voice finds: duplicate words,
+    /// and IPA symbols the voice's phoneme map lacks (`signet lexicon check`).
+    pub fn check_lexicon(&self, lexicon: &Lexicon) -> Vec<LexiconIssue> {
+        lexicon.check(Some(&self.id_map))
+    }
+
+    /// Reads an SSML document for this voice (the SSML form of
+    /// [`prepare_text`](Self::prepare_text)): see [`signet_text::ssml`] for
+    /// what is read, approximated and refused.
+    pub fn prepare_ssml(&self, document: &str) -> Result<PreparedSsml, Error> {
+        Ok(signet_text::prepare_ssml(
+            document,
+            SsmlVoice {
+                name: self.voice(),
+                language: self.espeak_voice(),
+                normalization: Normalization::for_language(self.espeak_voice()),
+                lexicons: &self.lexicons,
+            },
+            &self.limits,
+        )?)
+    }
+
+    /// Speaks an SSML document (`<speak>...</speak>`): breaks are exact
+    /// silences, prosody rate and volume change the length scale and the
+    /// gain, `<mark>`s come back in [`Speech::timings`] (`marks`). Word
+    /// ranges in the timings are byte ranges of the document's spoken text
+    /// ([`signet_text::PreparedSsml::text`]), not of the markup. See
+    /// [`signet_text::ssml`] for the elements.
+    pub fn speak_ssml(&self, document: &str) -> Result<Speech, Error> {
+        self.collect(self.speak_ssml_stream_with(document, &SpeakOptions::default())?)
+    }
+
+    /// [`speak_ssml`](Self::speak_ssml) with other settings for this call.
+    pub fn speak_ssml_with(&self, document: &str, options: &SpeakOptions) -> Result<Speech, Error> {
+        self.collect(self.speak_ssml_stream_with(document, options)?)
+    }
+
+    /// [`speak_ssml`](Self::speak_ssml) as a stream: the document is read
+    /// now (a bad document fails here), each sentence and break is one
+    /// [`Utterance`].
+    pub fn speak_ssml_stream(&self, document: &str) -> Result<SpeechStream<'_>, Error> {
+        self.speak_ssml_stream_with(document, &SpeakOptions::default())
+    }
+
+    /// [`speak_ssml_stream`](Self::speak_ssml_stream) with other settings.
+    pub fn speak_ssml_stream_with(
+        &self,
+        document: &str,
+        options: &SpeakOptions,
+    ) -> Result<SpeechStream<'_>, Error> {
+        let settings = self.settings(options)?;
+        let source = self.ssml_source(document)?;
+        SpeechStream::new(SynthRef::Borrowed(self), settings, source)
+    }
+
+    /// [`speak_ssml_stream`](Self::speak_ssml_stream) sharing the
+    /// synthesizer, for moving into another thread or task.
+    pub fn speak_ssml_stream_shared(
+        self: &Arc<Self>,
+        document: &str,
+        options: &SpeakOptions,
+    ) -> Result<SpeechStream<'static>, Error> {
+        let settings = self.settings(options)?;
+        let source = self.ssml_source(document)?;
+        SpeechStream::new(SynthRef::Shared(Arc::clone(self)), settings, source)
     }
 
     fn collect(&self, stream: SpeechStream<'_>) -> Result<Speech, Error> {
@@ -512,10 +611,11 @@ impl Synthesizer {
     /// sentence and segment splitting, Unicode policy and, for English voices,
     /// normalization. See [`signet_text::prepare`].
     pub fn prepare_text(&self, text: &str) -> Result<PreparedText, Error> {
-        Ok(signet_text::prepare(
+        Ok(signet_text::prepare_with(
             text,
             Normalization::for_language(self.espeak_voice()),
             &self.limits,
+            &self.lexicons,
         )?)
     }
 
@@ -575,13 +675,7 @@ impl Synthesizer {
 
     /// [`speak_ids`](Self::speak_ids) as a stream of one utterance.
     pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<SpeechStream<'_>, Error> {
-        let pending = vec![Pending {
-            text: 0..0,
-            ids: ids.to_vec(),
-            symbols: self.id_map.label_ids(ids),
-            words: Vec::new(),
-            voiced: true,
-        }];
+        let pending = vec![Pending::ids(0..0, ids.to_vec(), self.id_map.label_ids(ids))];
         SpeechStream::new(
             SynthRef::Borrowed(self),
             self.defaults.clone(),

@@ -11,6 +11,7 @@
 )]
 
 mod common;
+mod ssml;
 mod streaming;
 mod timings;
 mod watermark;

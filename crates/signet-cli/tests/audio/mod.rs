@@ -249,3 +249,146 @@ fn inspect_shows_provenance_and_refuses_malformed_files() {
     assert_clean_failure(&run(&["inspect", bad.to_str().unwrap()]), "not a RIFF file");
     assert_clean_failure(&run(&["inspect", "/nonexistent/x.wav"]), "cannot open");
 }
+
+#[test]
+fn ssml_breaks_and_marks_reach_the_audio_and_the_timings_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("t.json");
+    let wav_path = dir.path().join("s.wav");
+    let doc = "<speak>Hello <mark name=\"w\"/>there.<break time=\"700ms\"/><mark name=\"after\"/>Goodbye.</speak>";
+    let mut args = vec![
+        "speak",
+        doc,
+        "-o",
+        wav_path.to_str().unwrap(),
+        "--timings",
+        json.to_str().unwrap(),
+    ];
+    args.extend_from_slice(&DETERMINISTIC);
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wav = read_wav(&wav_path);
+    let t: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rate = t["sample_rate"].as_u64().unwrap();
+    let sentences = t["sentences"].as_array().unwrap();
+    assert_eq!(sentences.len(), 3, "{t}");
+    let pause = &sentences[1];
+    let (start, end) = (
+        pause["start"].as_u64().unwrap(),
+        pause["end"].as_u64().unwrap(),
+    );
+    assert_eq!(end - start, rate * 700 / 1000);
+    assert!(pause["words"].as_array().unwrap().is_empty());
+    assert!(wav.samples[start as usize..end as usize]
+        .iter()
+        .all(|&s| s == 0));
+    let mark = |s: &serde_json::Value, name: &str| {
+        s["marks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["name"] == name)
+            .unwrap()["sample"]
+            .as_u64()
+            .unwrap()
+    };
+    let there = &sentences[0]["words"].as_array().unwrap()[1];
+    assert_eq!(there["word"], "there");
+    assert_eq!(mark(&sentences[0], "w"), there["start"].as_u64().unwrap());
+    // A mark after the break stands at the next word.
+    let goodbye = &sentences[2]["words"].as_array().unwrap()[0];
+    assert_eq!(goodbye["word"], "Goodbye");
+    assert_eq!(
+        mark(&sentences[2], "after"),
+        goodbye["start"].as_u64().unwrap()
+    );
+    assert!(goodbye["start"].as_u64().unwrap() >= end);
+}
+
+#[test]
+fn lexicon_entries_change_the_phonemes_and_check_finds_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("l.toml");
+    std::fs::write(
+        &toml,
+        "[words]\ntomato = { ipa = \"təmˈɑːtoʊ\" }\nSQL = { say = \"sequel\" }\n",
+    )
+    .unwrap();
+    let pls = dir.path().join("l.pls");
+    std::fs::write(
+        &pls,
+        "<lexicon alphabet=\"ipa\"><lexeme><grapheme>tomato</grapheme><phoneme>təmˈɑːtoʊ</phoneme></lexeme><lexeme><grapheme>SQL</grapheme><alias>sequel</alias></lexeme></lexicon>",
+    )
+    .unwrap();
+    let phonemes = |extra: &[&str]| {
+        let mut args = vec!["phonemize", "A tomato and SQL."];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let plain = phonemes(&[]);
+    let with_toml = phonemes(&["--lexicon", toml.to_str().unwrap()]);
+    let with_pls = phonemes(&["--lexicon", pls.to_str().unwrap()]);
+    assert_ne!(plain, with_toml);
+    assert_eq!(with_toml, with_pls);
+    assert!(with_toml.contains("təmˈɑːtoʊ"), "{with_toml}");
+    let out = run(&["lexicon", "check", toml.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bad = dir.path().join("bad.pls");
+    std::fs::write(
+        &bad,
+        "<lexicon><lexeme><grapheme>a</grapheme><phoneme>\u{e000}</phoneme></lexeme><lexeme><grapheme>a</grapheme><alias>b</alias></lexeme></lexicon>",
+    )
+    .unwrap();
+    let out = run(&[
+        "lexicon",
+        "check",
+        bad.to_str().unwrap(),
+        "--voice",
+        "en_US-joe-medium",
+    ]);
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("more than one entry") && stdout.contains("\\u{e000}"),
+        "{stdout}"
+    );
+    assert_clean_failure(
+        &run(&["speak", "Hi.", "--lexicon", "/etc/passwd", "-o", "x.wav"]),
+        "/etc/passwd",
+    );
+}
+
+/// The README's example: a word the default voice says wrong, fixed by one entry.
+#[test]
+fn readme_lexicon_entry_fixes_gnocchi() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("names.toml");
+    std::fs::write(&toml, "[words]\ngnocchi = { ipa = \"nˈjoʊki\" }\n").unwrap();
+    let say = |extra: &[&str]| {
+        let mut args = vec!["phonemize", "gnocchi"];
+        args.extend_from_slice(extra);
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    assert_eq!(say(&[]), "nˈɑːkaɪ");
+    assert_eq!(say(&["--lexicon", toml.to_str().unwrap()]), "nˈjoʊki");
+}

@@ -675,6 +675,17 @@ fn readme_examples_run_as_written() {
         "First prompt.\nSecond one.\n",
     )
     .expect("write");
+    // The SSML and lexicon examples' files.
+    std::fs::write(
+        work.path().join("page.ssml"),
+        "<speak>A page.<break time=\"200ms\"/><mark name=\"end\"/>Done.</speak>",
+    )
+    .expect("write");
+    std::fs::write(
+        work.path().join("names.toml"),
+        "[words]\ngnocchi = { ipa = \"nˈjoʊki\" }\n",
+    )
+    .expect("write");
     let bin = Path::new(env!("CARGO_BIN_EXE_signet"))
         .parent()
         .expect("bin dir");

@@ -42,16 +42,19 @@
 //! The code is layered, each module using only those before it: [`numbers`] (number
 //! words) and [`tables`] (word tables), [`token`] (tokens and their neighbours), [`rules`]
 //! (the reading of one token), [`address`] (URLs and e-mail addresses), and [`pass`] (one
-//! rewriting pass over the text).
+//! rewriting pass over the text); [`say_as`](fn@say_as) reads one SSML `<say-as>` element's
+//! content as its `interpret-as` says.
 
 mod address;
 mod numbers;
 mod pass;
 mod rules;
+mod say_as;
 mod tables;
 mod token;
 
 pub use numbers::MAX_CARDINAL_DIGITS;
+pub use say_as::{say_as, SayAs};
 pub use tables::is_non_final_abbreviation;
 
 use pass::pass;

@@ -1,0 +1,1 @@
+<?xml version="1.0" encoding="UTF-8"?><lexicon version="1.0" alphabet="ipa" xml:lang="en-US"><lexeme><grapheme>Nguyen</grapheme><grapheme>NGUYEN</grapheme><phoneme>ŋwˈɪn</phoneme></lexeme><lexeme><grapheme>SQL</grapheme><alias>sequel</alias></lexeme></lexicon>
