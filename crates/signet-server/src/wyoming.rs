@@ -697,6 +697,8 @@ impl<'a> Conn<'a> {
             key_id: KEY_ID.to_owned(),
             voice,
             text,
+            // Wyoming's `text_format: "ssml"` is refused before this point.
+            ssml: false,
             format: Format::Pcm,
             speed: 1.0,
             deadline,
