@@ -138,7 +138,18 @@ fn install_default_voice(signet: &Path, home: &Path, voice_dir: &Path) -> Result
 /// Debian packages needed to build and test (a C++ compiler for tch's shim;
 /// nginx serves the signed index over HTTPS in the registry's tests and fronts two server
 /// replicas in signet-server's load-balancer test).
-const DEBIAN_PACKAGES: &[&str] = &["g++", "pkg-config", "git", "python3-venv", "nginx"];
+const DEBIAN_PACKAGES: &[&str] = &[
+    "g++",
+    "pkg-config",
+    "git",
+    "python3-venv",
+    "nginx",
+    // Codec libraries signet-encode links (libopus: BSD; LAME: LGPL, linked
+    // dynamically) and ffmpeg, the decoder the format tests check against.
+    "libopus-dev",
+    "libmp3lame-dev",
+    "ffmpeg",
+];
 
 fn debian_packages() -> Result<()> {
     let missing: Vec<&str> = DEBIAN_PACKAGES
