@@ -460,12 +460,17 @@ fn timed(addr: SocketAddr, key: &str, body: &str, whole: bool) -> Result<Duratio
             continue;
         };
         if !buf.starts_with(b"HTTP/1.1 200") {
-            bail!("the streaming request was refused: {}", String::from_utf8_lossy(&buf));
+            bail!(
+                "the streaming request was refused: {}",
+                String::from_utf8_lossy(&buf)
+            );
         }
         let payload = dechunk_partial(buf.get(h + 4..).unwrap_or_default());
         // ID3v2: 10-byte header, then a 28-bit syncsafe size.
         if let Some(size) = payload.get(6..10) {
-            let tag = size.iter().fold(0usize, |acc, &b| (acc << 7) | usize::from(b & 0x7f));
+            let tag = size
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 7) | usize::from(b & 0x7f));
             if payload.len() > 10 + tag {
                 return Ok(t0.elapsed());
             }
@@ -474,7 +479,10 @@ fn timed(addr: SocketAddr, key: &str, body: &str, whole: bool) -> Result<Duratio
     if whole && buf.starts_with(b"HTTP/1.1 200") {
         return Ok(t0.elapsed());
     }
-    bail!("the response ended before any audio: {}", String::from_utf8_lossy(&buf))
+    bail!(
+        "the response ended before any audio: {}",
+        String::from_utf8_lossy(&buf)
+    )
 }
 
 /// The payload of a chunked body received so far (the last chunk possibly partial).

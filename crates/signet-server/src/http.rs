@@ -1,4 +1,5 @@
-//! HTTP endpoints: the OpenAI- and Coqui-compatible speech APIs, voices,
+//! HTTP endpoints: the OpenAI- and Coqui-compatible speech APIs (and, in
+//! `marytts.rs`, MaryTTS's), voices,
 //! health, readiness and metrics.
 //!
 //! Every request first passes [`front`]: the client's address (the TCP
@@ -183,7 +184,11 @@ pub(crate) struct Refused {
 }
 
 impl Refused {
-    pub(crate) fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             reason,
@@ -287,9 +292,7 @@ struct OpenAiBody {
 #[serde(untagged)]
 enum OpenAiVoice {
     Name(String),
-    Custom {
-        id: String,
-    },
+    Custom { id: String },
 }
 
 /// `/api/tts` parameters (query string, or form body on POST).
@@ -353,18 +356,17 @@ async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Respons
                 Refused::new(StatusCode::BAD_REQUEST, "unsupported_format", message)
             })?,
         };
-        let delivery = match b.stream_format.as_deref() {
-            None | Some("audio") => Delivery::Audio,
-            Some("sse") => Delivery::Sse,
-            Some(_) => {
-                return Err(Refused::new(
+        let delivery =
+            match b.stream_format.as_deref() {
+                None | Some("audio") => Delivery::Audio,
+                Some("sse") => Delivery::Sse,
+                Some(_) => return Err(Refused::new(
                     StatusCode::BAD_REQUEST,
                     "unsupported_stream_format",
                     "stream_format must be \"audio\" (the default: the audio bytes as they are \
                      encoded) or \"sse\" (speech.audio.delta events)",
-                ))
-            }
-        };
+                )),
+            };
         let voice = match b.voice {
             None => String::new(),
             Some(OpenAiVoice::Name(n) | OpenAiVoice::Custom { id: n }) => n,
@@ -654,7 +656,11 @@ impl Drop for AbandonOnDrop {
     }
 }
 
-pub(crate) async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Refused> {
+pub(crate) async fn read_body(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Refused> {
     let cap = st.config.max_body_bytes;
     let too_big = || {
         Refused::new(

@@ -160,8 +160,8 @@ fn parse(
 ) -> Result<SpeechRequest, Refused> {
     let bad = |m: String| Refused::new(StatusCode::BAD_REQUEST, "invalid_parameters", m);
     let mut p = Params::default();
-    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
-        .map_err(|e| bad(format!("invalid query string: {e}")))?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(query).map_err(|e| bad(format!("invalid query string: {e}")))?;
     p.absorb(pairs).map_err(bad)?;
     if *method == Method::POST && !body.is_empty() {
         let form = headers.get(header::CONTENT_TYPE).is_none_or(|v| {
@@ -203,14 +203,15 @@ fn parse(
         .ok_or_else(|| bad("the INPUT_TEXT parameter is required".into()))?;
     let voice = match (p.voice.filter(|v| !v.is_empty()), p.locale) {
         (Some(v), _) => v,
-        (None, Some(locale)) if !locale.is_empty() => voice_for_locale(st, &locale)
-            .ok_or_else(|| {
+        (None, Some(locale)) if !locale.is_empty() => {
+            voice_for_locale(st, &locale).ok_or_else(|| {
                 Refused::new(
                     StatusCode::NOT_FOUND,
                     "unknown_locale",
                     "no voice on this server speaks that LOCALE; GET /locales lists them",
                 )
-            })?,
+            })?
+        }
         _ => String::new(),
     };
     Ok(SpeechRequest {
@@ -236,11 +237,7 @@ fn voice_for_locale(st: &AppState, locale: &str) -> Option<String> {
     if speaks(&st.default_voice) {
         return Some(st.default_voice.clone());
     }
-    st.pool
-        .voices
-        .keys()
-        .find(|name| speaks(name))
-        .cloned()
+    st.pool.voices.keys().find(|name| speaks(name)).cloned()
 }
 
 #[cfg(test)]

@@ -30,8 +30,8 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use base64::Engine as _;
+use bytes::Bytes;
 use signet::{SpeakOptions, Synthesizer};
 use signet_encode::{AudioFormat, Encoder};
 use tokio::sync::{mpsc, oneshot};

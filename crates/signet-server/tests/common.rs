@@ -454,7 +454,11 @@ pub fn signet_binary() -> PathBuf {
 /// API clients there).
 pub fn python() -> PathBuf {
     let p = repo_root().join(".venv/bin/python");
-    assert!(p.is_file(), "{} is missing: run `cargo xtask setup`", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo xtask setup`",
+        p.display()
+    );
     p
 }
 
@@ -472,7 +476,10 @@ pub fn run_python(script: &str, args: &[&str]) -> serde_json::Value {
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("python printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "python printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     })
 }
 
@@ -513,6 +520,10 @@ pub fn ffprobe(bytes: &[u8]) -> String {
         .arg(&input)
         .output()
         .expect("ffprobe: run `cargo xtask setup`");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -100,7 +100,10 @@ fn the_openai_client_gets_mp3_by_default_and_every_format_decodes() {
         assert_eq!(res[format!("{format}_type")], content_type, "{format}");
         let bytes = std::fs::read(dir.path().join(format)).unwrap();
         let probed = ffprobe(&bytes);
-        assert!(probed.contains(&format!("\"{probe}\"")), "{format}: {probed}");
+        assert!(
+            probed.contains(&format!("\"{probe}\"")),
+            "{format}: {probed}"
+        );
         // Provenance travels in each format's own tags.
         assert!(
             probed.contains("synthetic speech; generator=Signet") && probed.contains(VOICE),
@@ -113,7 +116,10 @@ fn the_openai_client_gets_mp3_by_default_and_every_format_decodes() {
     close("pcm", pcm.len() / 2);
     // AAC: a clear 400 naming what there is.
     let aac = res["aac"].as_str().unwrap();
-    assert!(aac.contains("400") && aac.contains("mp3, opus, flac, wav, pcm"), "{aac}");
+    assert!(
+        aac.contains("400") && aac.contains("mp3, opus, flac, wav, pcm"),
+        "{aac}"
+    );
     // Streamed: MP3 bytes in several pieces, one decodable file.
     assert_eq!(res["stream_type"], "audio/mpeg");
     assert!(res["stream_chunks"].as_u64().unwrap() >= 2, "{res}");
@@ -133,7 +139,10 @@ fn the_openai_client_gets_mp3_by_default_and_every_format_decodes() {
         .iter()
         .all(|e| *e == "speech.audio.delta"));
     assert!(res["usage"]["total_tokens"].is_number(), "{res}");
-    close("sse pcm", res["sse_audio_bytes"].as_u64().unwrap() as usize / 2);
+    close(
+        "sse pcm",
+        res["sse_audio_bytes"].as_u64().unwrap() as usize / 2,
+    );
 }
 
 #[test]
@@ -250,8 +259,16 @@ fn marytts_documented_forms_and_listings() {
     assert_eq!(r.status, 200, "{}", r.text());
     // Refusals are plain text, as MaryTTS answers.
     for (query, status, says) in [
-        ("INPUT_TEXT=Hi.&INPUT_TYPE=RAWMARYXML", 400, "INPUT_TYPE must be TEXT"),
-        ("INPUT_TEXT=Hi.&OUTPUT_TYPE=PHONEMES", 400, "OUTPUT_TYPE must be AUDIO"),
+        (
+            "INPUT_TEXT=Hi.&INPUT_TYPE=RAWMARYXML",
+            400,
+            "INPUT_TYPE must be TEXT",
+        ),
+        (
+            "INPUT_TEXT=Hi.&OUTPUT_TYPE=PHONEMES",
+            400,
+            "OUTPUT_TYPE must be AUDIO",
+        ),
         ("INPUT_TEXT=Hi.&LOCALE=de_DE", 404, "LOCALE"),
         ("INPUT_TEXT=Hi.&VOICE=../etc", 400, "never a path"),
         ("INPUT_TYPE=TEXT", 400, "INPUT_TEXT"),
@@ -259,14 +276,19 @@ fn marytts_documented_forms_and_listings() {
     ] {
         let r = get(srv.addr, &format!("/process?{query}"), &[]);
         assert_eq!(r.status, status, "{query}: {}", r.text());
-        assert!(r.header("content-type").unwrap().starts_with("text/plain"), "{query}");
+        assert!(
+            r.header("content-type").unwrap().starts_with("text/plain"),
+            "{query}"
+        );
         assert!(r.text().contains(says), "{query}: {}", r.text());
     }
     let r = get(srv.addr, "/voices", &[]);
     assert_eq!(r.status, 200);
     assert_eq!(r.text(), format!("{VOICE} en_US unknown neural\n"));
     assert_eq!(get(srv.addr, "/locales", &[]).text(), "en_US\n");
-    assert!(get(srv.addr, "/version", &[]).text().starts_with("Mary TTS server 5.2"));
+    assert!(get(srv.addr, "/version", &[])
+        .text()
+        .starts_with("Mary TTS server 5.2"));
     // The door is anonymous: a wrong key is still refused (plain text).
     let r = get(
         srv.addr,
@@ -298,14 +320,20 @@ fn marytts_callers_share_the_anonymous_limits() {
     assert!(r.header("retry-after").is_some());
     assert!(r.text().contains("\"anonymous\""), "{}", r.text());
     // Keyed callers of the other endpoints are not charged for it.
-    assert_eq!(speak(srv.addr, &json!({"input": "Hi.", "voice": VOICE})).status, 200);
+    assert_eq!(
+        speak(srv.addr, &json!({"input": "Hi.", "voice": VOICE})).status,
+        200
+    );
 }
 
 #[test]
 fn no_door_logs_the_input_text() {
     let srv = start(mary_config());
     let secret = "Zanzibar quokka marmalade";
-    let texts = [format!("{secret}."), format!("{secret} {}", "word ".repeat(2000))];
+    let texts = [
+        format!("{secret}."),
+        format!("{secret} {}", "word ".repeat(2000)),
+    ];
     for text in &texts {
         for body in [
             json!({"input": text, "voice": VOICE}),
@@ -324,16 +352,14 @@ fn no_door_logs_the_input_text() {
             );
         }
         let form = serde_urlencoded::to_string([("text", text.as_str())]).unwrap();
-        let _ = get(srv.addr, &format!("/api/tts?{form}"), &[("Authorization", &bearer())]);
+        let _ = get(
+            srv.addr,
+            &format!("/api/tts?{form}"),
+            &[("Authorization", &bearer())],
+        );
         let form = serde_urlencoded::to_string([("INPUT_TEXT", text.as_str())]).unwrap();
         let _ = get(srv.addr, &format!("/process?{form}"), &[]);
-        let _ = send(
-            srv.addr,
-            "POST",
-            "/process",
-            &[],
-            form.as_bytes(),
-        );
+        let _ = send(srv.addr, "POST", "/process", &[], form.as_bytes());
     }
     let logs = logs();
     assert!(logs.contains("marytts"), "the MaryTTS door logged nothing");

@@ -332,7 +332,11 @@ fn mp3_opus_and_flac_by_flag_or_extension_with_provenance() {
     let mut args = vec!["speak", TEXT, "--format", "mp3"];
     args.extend_from_slice(&DETERMINISTIC);
     let out = run(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.starts_with(b"ID3"));
 }
 
