@@ -1,6 +1,14 @@
 //! signet-encode's integration tests: every format decoded by ffmpeg (the
 //! Debian package setup installs), to the right length, with its tags.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    missing_docs
+)]
+
 use std::process::{Command, Stdio};
 
 use signet_audio::{Audio, Provenance};
