@@ -144,7 +144,12 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "git",
     "python3-venv",
     "nginx",
-    // `cargo xtask watermark`: codecs and filters, and another engine's speech.
+    // Codec libraries signet-encode links (libopus: BSD; LAME: LGPL, linked
+    // dynamically); ffmpeg, the decoder the format tests check against and
+    // `cargo xtask watermark`'s codecs and filters; espeak-ng, another
+    // engine's speech for the watermark's false-positive count.
+    "libopus-dev",
+    "libmp3lame-dev",
     "ffmpeg",
     "espeak-ng",
 ];

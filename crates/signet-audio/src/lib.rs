@@ -73,7 +73,7 @@ pub use dsp::{VolumeChange, MAX_SILENCE_MS};
 pub use error::{AudioError, FourCc};
 pub use mel::{MelNormalization, MelStats, MAX_MELS};
 pub use provenance::{InfoFields, Provenance, MAX_FIELD_BYTES};
-pub use resample::{MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
+pub use resample::{StreamResampler, MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
 pub use wav::{WavInfo, WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};
 pub use writer::{write_wav_stream, WavWriter, UNKNOWN_SIZE};
 

@@ -30,6 +30,8 @@ pub enum Encoding {
     Wav,
     /// Raw little-endian samples.
     Raw(SampleFormat),
+    /// MP3, Ogg Opus or FLAC through signet-encode, with provenance tags.
+    Compressed(signet_encode::AudioFormat),
 }
 
 /// Where the audio goes.
@@ -237,6 +239,15 @@ where
             }
             t.finish()
         }
+        (Encoding::Compressed(format), Destination::Stdout) => {
+            let mut out = std::io::stdout().lock();
+            encode_stream(&mut out, format, rate, provenance, pieces)
+        }
+        (Encoding::Compressed(format), Destination::File(p)) => {
+            let mut t = Target::create(p)?;
+            t.write(|f| encode_stream(f, format, rate, provenance, pieces))?;
+            t.finish()
+        }
         (Encoding::Wav, Destination::Stdout) => {
             let bytes = wav_in_memory(rate, provenance, pieces)?;
             let mut out = std::io::stdout().lock();
@@ -254,6 +265,30 @@ where
     let mut buf = Cursor::new(Vec::new());
     signet::write_wav_stream(&mut buf, rate, SampleFormat::S16, provenance, pieces)?;
     Ok(buf.into_inner())
+}
+
+/// Writes the pieces through a stream encoder as they come: MP3, Opus and
+/// FLAC need no sizes patched at the end, so stdout and pipes get them as
+/// they are made.
+fn encode_stream<W, I>(
+    w: &mut W,
+    format: signet_encode::AudioFormat,
+    rate: u32,
+    provenance: &Provenance,
+    pieces: I,
+) -> Result<()>
+where
+    W: Write,
+    I: Iterator<Item = Result<Audio>>,
+{
+    let mut enc = signet_encode::Encoder::new(format, rate, provenance)?;
+    w.write_all(&enc.take_header())?;
+    for piece in pieces {
+        w.write_all(&enc.encode(&piece?)?)?;
+    }
+    w.write_all(&enc.finish()?)?;
+    w.flush()?;
+    Ok(())
 }
 
 fn write_raw<W, I>(w: &mut W, format: SampleFormat, pieces: I, flush_each: bool) -> Result<()>

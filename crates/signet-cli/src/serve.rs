@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 
 use anyhow::Result;
 use clap::Args;
-use signet_server::{AuthMode, Config, MetricsAccess, ServerError, TlsConfig};
+use signet_server::{AuthMode, Config, MaryTtsAccess, MetricsAccess, ServerError, TlsConfig};
 
 /// Why `signet serve` will not start without keys, in the CLI's words.
 const NO_KEYS: &str = "no API keys: every speech request needs a key, and none is configured. \
@@ -17,7 +17,8 @@ key's hash. To serve without keys, pass --anonymous (all callers then share one 
 
 /// `signet serve --help`: what an operator needs before the first start.
 pub const LONG_ABOUT: &str = "Serve speech over HTTP: POST /v1/audio/speech (OpenAI-compatible), \
-GET|POST /api/tts (Coqui-compatible), GET /v1/voices, /healthz, /readyz, /metrics (Prometheus; needs a key unless --metrics open).
+GET|POST /api/tts (Coqui-compatible), GET /v1/voices, /healthz, /readyz, /metrics (Prometheus; needs a key unless --metrics open), \
+and with --marytts anonymous MaryTTS's GET|POST /process, /voices, /locales, /version (no keys: anonymous limits).
 
 Listens on 127.0.0.1:8080 unless told otherwise. Every speech request needs \
 `Authorization: Bearer <key>`. Keys are configured as SHA-256 hashes, never in the clear: \
@@ -63,6 +64,11 @@ pub struct ServeArgs {
     /// reach the port) or `off` (404) [config: metrics; default key].
     #[arg(long, value_name = "ACCESS", value_parser = parse_metrics)]
     metrics: Option<MetricsAccess>,
+    /// MaryTTS's API (/process, /voices, /locales, /version): `off` (404) or
+    /// `anonymous` (served without keys, under the shared anonymous limits)
+    /// [config: marytts; default off].
+    #[arg(long, value_name = "ACCESS", value_parser = parse_marytts)]
+    marytts: Option<MaryTtsAccess>,
     /// Open connections from one client address at most [config:
     /// max_connections_per_peer; default 32].
     #[arg(long, value_name = "N")]
@@ -99,6 +105,10 @@ pub struct ServeArgs {
 }
 
 fn parse_metrics(s: &str) -> Result<MetricsAccess, String> {
+    s.parse()
+}
+
+fn parse_marytts(s: &str) -> Result<MaryTtsAccess, String> {
     s.parse()
 }
 
@@ -139,6 +149,9 @@ pub fn run(home: &Path, args: ServeArgs) -> Result<()> {
     }
     if let Some(m) = args.metrics {
         config.metrics = m;
+    }
+    if let Some(m) = args.marytts {
+        config.marytts = m;
     }
     if let Some(n) = args.max_connections_per_peer {
         config.max_connections_per_peer = n;
@@ -227,6 +240,7 @@ fn settings(c: &Config) -> String {
         }
     );
     let _ = writeln!(s, "metrics                    = {}", c.metrics.as_str());
+    let _ = writeln!(s, "marytts                    = {}", c.marytts.as_str());
     let _ = writeln!(
         s,
         "watermark                  = {}",

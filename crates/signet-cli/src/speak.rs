@@ -49,9 +49,11 @@ pub struct SpeakArgs {
     /// Read the text from a file (UTF-8, up to --max-input-bytes).
     #[arg(long, value_name = "FILE", conflicts_with = "text")]
     file: Option<PathBuf>,
-    /// Output format: a WAV file (16-bit, with provenance metadata), or raw
-    /// little-endian 16-bit or 32-bit float PCM [default: wav; s16 with --stream].
-    /// A raw format into a file named `.wav` is refused (it would not be a WAV file).
+    /// Output format: a WAV file (16-bit, with provenance metadata), MP3 (ID3
+    /// tags), Opus in Ogg or FLAC (Vorbis comments), or raw little-endian
+    /// 16-bit or 32-bit float PCM [default: by the extension of -o (.mp3,
+    /// .opus/.ogg, .flac), else wav; s16 with --stream]. A format other than
+    /// the one the -o name says is refused.
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Write raw PCM to stdout as each sentence is ready, e.g.
@@ -168,16 +170,55 @@ enum Format {
     S16,
     /// Raw f32le samples, the model's output untouched.
     F32,
+    /// MP3 (LAME), with ID3v2 provenance tags.
+    Mp3,
+    /// Opus in Ogg, 48 kHz, with provenance in its Vorbis comments.
+    Opus,
+    /// FLAC, 16-bit, lossless, with provenance in its Vorbis comments.
+    Flac,
+}
+
+impl Format {
+    /// The format a file name's extension says, if it says one.
+    fn of_path(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "wav" => Format::Wav,
+            "mp3" => Format::Mp3,
+            "opus" | "ogg" => Format::Opus,
+            "flac" => Format::Flac,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Format::Wav => "wav",
+            Format::S16 => "s16",
+            Format::F32 => "f32",
+            Format::Mp3 => "mp3",
+            Format::Opus => "opus",
+            Format::Flac => "flac",
+        }
+    }
 }
 
 pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
+    let named = args
+        .output
+        .as_deref()
+        .filter(|p| *p != Path::new("-"))
+        .and_then(Format::of_path);
     let format = match (args.format, args.stream) {
-        (Some(Format::Wav), true) => {
-            bail!("--stream writes raw PCM: use --format s16 or f32, or leave --format out")
+        (Some(f @ (Format::Wav | Format::Mp3 | Format::Opus | Format::Flac)), true) => {
+            bail!(
+                "--stream writes raw PCM, not {}: use --format s16 or f32, or leave --format out",
+                f.name()
+            )
         }
         (Some(f), _) => f,
         (None, true) => Format::S16,
-        (None, false) => Format::Wav,
+        (None, false) => named.unwrap_or(Format::Wav),
     };
     if args.stream && args.output.as_deref().is_some_and(|p| p != Path::new("-")) {
         bail!("--stream writes to stdout: leave -o out (or pass -o -)");
@@ -275,6 +316,9 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         Format::Wav => Encoding::Wav,
         Format::S16 => Encoding::Raw(SampleFormat::S16),
         Format::F32 => Encoding::Raw(SampleFormat::F32),
+        Format::Mp3 => Encoding::Compressed(signet_encode::AudioFormat::Mp3),
+        Format::Opus => Encoding::Compressed(signet_encode::AudioFormat::Opus),
+        Format::Flac => Encoding::Compressed(signet_encode::AudioFormat::Flac),
     };
     let mut diagnostics = Vec::new();
     match (&args.output_dir, dest) {
@@ -424,11 +468,7 @@ fn speak_lines(
         bail!("nothing to speak: the input has no non-empty line");
     };
     let width = last.to_string().len().max(4);
-    let extension = match format {
-        Format::Wav => "wav",
-        Format::S16 => "s16",
-        Format::F32 => "f32",
-    };
+    let extension = format.name();
     let path_of = |number: usize| dir.join(format!("{number:0width$}.{extension}"));
     if !args.overwrite {
         if let Some(taken) = lines
@@ -485,6 +525,24 @@ fn is_nothing_to_speak(e: &anyhow::Error) -> bool {
 /// the same file: the second would overwrite the first.
 fn check_output_names(args: &SpeakArgs, format: Format) -> Result<()> {
     let audio = args.output.as_deref().filter(|p| *p != Path::new("-"));
+    // A compressed or WAV file under another format's name would mislead
+    // every player that trusts the name.
+    if let Some((path, named)) = audio.and_then(|p| Some((p, Format::of_path(p)?))) {
+        let fits = named.name() == format.name();
+        let raw_into_wav =
+            matches!(format, Format::S16 | Format::F32) && matches!(named, Format::Wav);
+        // (A raw format into a `.wav` name has its own message below.)
+        if !fits && !raw_into_wav {
+            bail!(
+                "--format {} does not match the name {} (a .{} file): leave --format out to \
+                 write what the name says, or name the file .{}",
+                format.name(),
+                path.display(),
+                named.name(),
+                format.name()
+            );
+        }
+    }
     if let (Format::S16 | Format::F32, Some(path)) = (format, audio) {
         let is_wav = path
             .extension()

@@ -74,6 +74,11 @@ pub struct Config {
     /// key, also in anonymous mode), `open` (anyone who can reach the port),
     /// or `off` (404).
     pub metrics: MetricsAccess,
+    /// The MaryTTS HTTP API (`/process`, `/voices`, `/locales`, `/version`):
+    /// `off` (default: not served, 404) or `anonymous` (served to callers
+    /// without a key, under the `anonymous` limits of `[auth]`, whatever
+    /// `auth.mode` says: MaryTTS clients cannot send keys).
+    pub marytts: MaryTtsAccess,
     /// Time a client has to send the request headers, in seconds.
     pub header_read_timeout_secs: u64,
     /// Time a client has to send the request body, in seconds.
@@ -194,6 +199,41 @@ impl std::str::FromStr for MetricsAccess {
     }
 }
 
+/// Whether the MaryTTS API is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MaryTtsAccess {
+    /// Not served: 404 (default).
+    #[default]
+    Off,
+    /// Served without keys, every caller under the shared `anonymous`
+    /// limits (a request that sends a key is checked and counted as that key).
+    Anonymous,
+}
+
+impl MaryTtsAccess {
+    /// The setting's spelling in the config file and on the command line.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MaryTtsAccess::Off => "off",
+            MaryTtsAccess::Anonymous => "anonymous",
+        }
+    }
+}
+
+impl std::str::FromStr for MaryTtsAccess {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "off" => Ok(MaryTtsAccess::Off),
+            "anonymous" => Ok(MaryTtsAccess::Anonymous),
+            _ => Err(format!("{s:?} is not one of `off`, `anonymous`")),
+        }
+    }
+}
+
 /// Who may call the speech endpoints.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -283,6 +323,7 @@ impl Default for Config {
             max_connections_per_peer: 32,
             trusted_proxies: Vec::new(),
             metrics: MetricsAccess::Key,
+            marytts: MaryTtsAccess::Off,
             header_read_timeout_secs: 10,
             body_read_timeout_secs: 10,
             send_timeout_secs: 15,

@@ -1,4 +1,5 @@
-//! HTTP endpoints: the OpenAI- and Coqui-compatible speech APIs, voices,
+//! HTTP endpoints: the OpenAI- and Coqui-compatible speech APIs (and, in
+//! `marytts.rs`, MaryTTS's), voices,
 //! health, readiness and metrics.
 //!
 //! Every request first passes [`front`]: the client's address (the TCP
@@ -44,8 +45,10 @@ use serde::Deserialize;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::auth::Caller;
-use crate::config::MetricsAccess;
-use crate::pool::{Format, Job, JobError, JobState, SubmitError};
+use crate::config::{MaryTtsAccess, MetricsAccess};
+use signet_encode::{AudioFormat, EncodeError};
+
+use crate::pool::{Delivery, Job, JobError, JobState, SubmitError};
 use crate::AppState;
 
 /// Pieces of audio (sentences) buffered between a worker and the client.
@@ -63,7 +66,7 @@ pub(crate) struct Peer(pub(crate) SocketAddr);
 struct Client(IpAddr);
 
 pub(crate) fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(
             "/v1/audio/speech",
             post(openai_speech).fallback(method_not_allowed),
@@ -72,7 +75,13 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/v1/voices", get(voices).fallback(method_not_allowed))
         .route("/healthz", get(healthz).fallback(method_not_allowed))
         .route("/readyz", get(readyz).fallback(method_not_allowed))
-        .route("/metrics", get(metrics).fallback(method_not_allowed))
+        .route("/metrics", get(metrics).fallback(method_not_allowed));
+    // MaryTTS's API only when the operator turned it on.
+    let router = match state.config.marytts {
+        MaryTtsAccess::Anonymous => crate::marytts::routes(router),
+        MaryTtsAccess::Off => router,
+    };
+    router
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
@@ -149,7 +158,7 @@ async fn front(State(st): State<Arc<AppState>>, mut req: Request, next: Next) ->
     response
 }
 
-fn client_of(req_extensions: &axum::http::Extensions) -> IpAddr {
+pub(crate) fn client_of(req_extensions: &axum::http::Extensions) -> IpAddr {
     req_extensions
         .get::<Client>()
         .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0)
@@ -167,15 +176,19 @@ async fn method_not_allowed(State(st): State<Arc<AppState>>) -> Response {
 }
 
 /// A refusal: status, machine-readable reason, human message.
-struct Refused {
+pub(crate) struct Refused {
     status: StatusCode,
-    reason: &'static str,
+    pub(crate) reason: &'static str,
     message: String,
     retry_after: Option<u64>,
 }
 
 impl Refused {
-    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        status: StatusCode,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             status,
             reason,
@@ -189,7 +202,21 @@ impl Refused {
         self
     }
 
-    fn into_response(self, request_id: &str) -> Response {
+    /// The refusal as MaryTTS clients expect it: the message as plain
+    /// text (same status and headers as the JSON shape).
+    pub(crate) fn into_plain_response(self, request_id: &str) -> Response {
+        let mut r = (self.status, format!("{}\n", self.message)).into_response();
+        let h = r.headers_mut();
+        if let Some(s) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+        }
+        if let Ok(v) = HeaderValue::from_str(request_id) {
+            h.insert("x-request-id", v);
+        }
+        r
+    }
+
+    pub(crate) fn into_response(self, request_id: &str) -> Response {
         let body = serde_json::json!({
             "error": { "message": self.message, "type": self.reason, "code": self.status.as_u16() }
         });
@@ -209,27 +236,67 @@ impl Refused {
 }
 
 /// A speech request after parsing, whichever API it came from.
-struct SpeechRequest {
-    text: String,
-    voice: String,
-    format: Format,
-    speed: f32,
+pub(crate) struct SpeechRequest {
+    pub(crate) text: String,
+    pub(crate) voice: String,
+    pub(crate) format: AudioFormat,
+    pub(crate) delivery: Delivery,
+    pub(crate) speed: f32,
     /// Whether `text` is an SSML document.
-    ssml: bool,
+    pub(crate) ssml: bool,
 }
 
-/// `POST /v1/audio/speech` body.
+/// The front door a speech request came through: its metrics and log
+/// label, who may call it, and how it says no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Door {
+    /// `POST /v1/audio/speech`.
+    OpenAi,
+    /// `GET|POST /api/tts`.
+    Coqui,
+    /// MaryTTS's `GET|POST /process` (only when `marytts = "anonymous"`):
+    /// a request without credentials is anonymous whatever `auth.mode`
+    /// says, and refusals are plain text, as MaryTTS answers.
+    MaryTts,
+}
+
+impl Door {
+    /// The `endpoint` label of metrics and logs.
+    fn label(self) -> &'static str {
+        match self {
+            Door::OpenAi => "speech",
+            Door::Coqui => "tts",
+            Door::MaryTts => "marytts",
+        }
+    }
+}
+
+/// `POST /v1/audio/speech` body, as OpenAI documents it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OpenAiBody {
     #[allow(dead_code)]
     model: Option<String>,
     input: String,
-    voice: Option<String>,
+    voice: Option<OpenAiVoice>,
+    /// `mp3` (the default), `opus`, `aac` (refused), `flac`, `wav`, `pcm`.
     response_format: Option<String>,
     speed: Option<f32>,
     /// Signet's extension: `"text"` (the default) or `"ssml"`.
     input_type: Option<String>,
+    /// Accepted and ignored: Signet's voices take no style prompt.
+    #[allow(dead_code)]
+    instructions: Option<String>,
+    /// `audio` (the default) or `sse`.
+    stream_format: Option<String>,
+}
+
+/// A voice as OpenAI's API names one: a name, or a custom voice object.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OpenAiVoice {
+    Name(String),
+    Custom { id: String },
 }
 
 /// `/api/tts` parameters (query string, or form body on POST).
@@ -255,7 +322,7 @@ fn is_json(headers: &HeaderMap) -> bool {
 }
 
 async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Response {
-    speech(st, req, "speech", |headers, body| {
+    speech(st, req, Door::OpenAi, |headers, body| {
         // A browser sends a cross-site form or `text/plain` POST without
         // asking; `application/json` it must ask for first (CORS), and this
         // server never says yes. So no web page can make a visitor's browser
@@ -273,22 +340,43 @@ async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Respons
                 "invalid_body",
                 format!(
                     "invalid JSON body ({e}); expected {{\"input\", \"voice\", \"model\", \
-                     \"response_format\": \"wav\"|\"pcm\", \"speed\", \
+                     \"response_format\": \"mp3\"|\"opus\"|\"flac\"|\"wav\"|\"pcm\", \"speed\", \
+                     \"instructions\", \"stream_format\": \"audio\"|\"sse\", \
                      \"input_type\": \"text\"|\"ssml\"}}"
                 ),
             )
         })?;
+        // OpenAI's default when the field is absent is MP3.
         let format = match b.response_format.as_deref() {
-            None | Some("wav") => Format::Wav,
-            Some("pcm") => Format::Pcm,
-            Some(_) => {
-                return Err(Refused::new(
+            None => AudioFormat::Mp3,
+            Some(name) => AudioFormat::parse(name).map_err(|e| {
+                let message = match e {
+                    EncodeError::Unsupported { .. } if name.eq_ignore_ascii_case("aac") => {
+                        format!(
+                            "response_format \"aac\" is not supported: Signet has no AAC encoder \
+                             with a licence and maintenance record it can ship; choose one of: {}",
+                            signet_encode::FORMAT_NAMES
+                        )
+                    }
+                    e => format!("response_format: {e}"),
+                };
+                Refused::new(StatusCode::BAD_REQUEST, "unsupported_format", message)
+            })?,
+        };
+        let delivery =
+            match b.stream_format.as_deref() {
+                None | Some("audio") => Delivery::Audio,
+                Some("sse") => Delivery::Sse,
+                Some(_) => return Err(Refused::new(
                     StatusCode::BAD_REQUEST,
-                    "unsupported_format",
-                    "response_format must be \"wav\" or \"pcm\" (16-bit little-endian at the \
-                     voice's rate, given in X-Sample-Rate)",
-                ))
-            }
+                    "unsupported_stream_format",
+                    "stream_format must be \"audio\" (the default: the audio bytes as they are \
+                     encoded) or \"sse\" (speech.audio.delta events)",
+                )),
+            };
+        let voice = match b.voice {
+            None => String::new(),
+            Some(OpenAiVoice::Name(n) | OpenAiVoice::Custom { id: n }) => n,
         };
         let ssml = match b.input_type.as_deref() {
             None | Some("text") => false,
@@ -303,8 +391,9 @@ async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Respons
         };
         Ok(SpeechRequest {
             text: b.input,
-            voice: b.voice.unwrap_or_default(),
+            voice,
             format,
+            delivery,
             speed: b.speed.unwrap_or(1.0),
             ssml,
         })
@@ -318,7 +407,7 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
     if method != Method::GET && method != Method::POST {
         return method_not_allowed(State(st)).await;
     }
-    speech(st, req, "tts", move |headers, body| {
+    speech(st, req, Door::Coqui, move |headers, body| {
         let bad = |m: String| Refused::new(StatusCode::BAD_REQUEST, "invalid_parameters", m);
         let mut p: CoquiParams = serde_urlencoded::from_str(&query)
             .map_err(|e| bad(format!("invalid query string: {e}")))?;
@@ -366,7 +455,8 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 .text
                 .ok_or_else(|| bad("the `text` parameter is required".into()))?,
             voice: p.voice.unwrap_or_default(),
-            format: Format::Wav,
+            format: AudioFormat::Wav,
+            delivery: Delivery::Audio,
             speed: 1.0,
             ssml,
         })
@@ -406,19 +496,26 @@ fn authorize(st: &AppState, headers: &HeaderMap, client: IpAddr) -> Result<Calle
     })
 }
 
-async fn speech<F>(st: Arc<AppState>, req: Request, endpoint: &'static str, parse: F) -> Response
+pub(crate) async fn speech<F>(st: Arc<AppState>, req: Request, door: Door, parse: F) -> Response
 where
     F: FnOnce(&HeaderMap, Bytes) -> Result<SpeechRequest, Refused>,
 {
     let t0 = Instant::now();
     let rid = st.request_id();
+    let endpoint = door.label();
     let (parts, body) = req.into_parts();
     let client = client_of(&parts.extensions);
     let mut key_id = String::from("-");
     let mut bytes_in = 0usize;
     let result =
         async {
-            let caller = authorize(&st, &parts.headers, client)?;
+            let caller = match door {
+                // MaryTTS clients send no key: the door is anonymous.
+                Door::MaryTts if !parts.headers.contains_key(header::AUTHORIZATION) => {
+                    Caller::Anonymous
+                }
+                _ => authorize(&st, &parts.headers, client)?,
+            };
             key_id = caller.id().to_owned();
             let slot = st
                 .limiter
@@ -451,6 +548,7 @@ where
                 text: sr.text,
                 ssml: sr.ssml,
                 format: sr.format,
+                delivery: sr.delivery,
                 speed: sr.speed,
                 deadline,
                 state: Arc::clone(&state),
@@ -519,9 +617,9 @@ where
                     )),
                 };
             abandon.disarm();
-            let content_type = match sr.format {
-                Format::Wav => "audio/wav",
-                Format::Pcm => "audio/pcm",
+            let content_type = match sr.delivery {
+                Delivery::Audio => sr.format.content_type(),
+                Delivery::Sse => "text/event-stream",
             };
             let stream = AudioStream {
                 rx: audio_rx,
@@ -545,7 +643,10 @@ where
         }
         Err(refused) => {
             st.metrics.reject(refused.reason);
-            refused.into_response(&rid)
+            match door {
+                Door::MaryTts => refused.into_plain_response(&rid),
+                Door::OpenAi | Door::Coqui => refused.into_response(&rid),
+            }
         }
     };
     let status = response.status().as_u16();
@@ -582,7 +683,11 @@ impl Drop for AbandonOnDrop {
     }
 }
 
-async fn read_body(st: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, Refused> {
+pub(crate) async fn read_body(
+    st: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, Refused> {
     let cap = st.config.max_body_bytes;
     let too_big = || {
         Refused::new(

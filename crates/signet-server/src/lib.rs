@@ -1,8 +1,10 @@
 //! signet-server: Signet's speech service.
 //!
 //! An HTTP service (axum on tokio) with an OpenAI-compatible
-//! `POST /v1/audio/speech`, a Coqui-compatible `/api/tts`, `GET /v1/voices`,
-//! `/healthz`, `/readyz` and Prometheus `/metrics`. It is built to face the
+//! `POST /v1/audio/speech` (MP3, Opus, FLAC, WAV or PCM, as audio bytes or
+//! server-sent events), a Coqui-compatible `/api/tts`, MaryTTS's `/process`,
+//! `/voices`, `/locales` and `/version` (off unless configured), `GET
+//! /v1/voices`, `/healthz`, `/readyz` and Prometheus `/metrics`. It is built to face the
 //! internet: API keys stored as hashes, per-key token buckets (the audio
 //! allowance weighed before synthesis) and concurrency caps below the worker
 //! count, a queue served round robin across keys, a body cap, text limits,
@@ -32,6 +34,7 @@ mod conn;
 mod error;
 mod http;
 mod limits;
+mod marytts;
 mod metrics;
 mod pool;
 mod tls;
@@ -52,8 +55,8 @@ use tokio::sync::Semaphore;
 
 pub use auth::hash_key;
 pub use config::{
-    default_limits, limits_over, AuthConfig, AuthMode, Config, MetricsAccess, TlsConfig,
-    WatermarkConfig, WatermarkMode,
+    default_limits, limits_over, AuthConfig, AuthMode, Config, MaryTtsAccess, MetricsAccess,
+    TlsConfig, WatermarkConfig, WatermarkMode,
 };
 
 /// The 16 bits of caller data the watermark of a response carries: the first

@@ -30,8 +30,10 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
 use bytes::Bytes;
-use signet::{SampleFormat, SpeakOptions, Synthesizer, WavWriter};
+use signet::{SpeakOptions, Synthesizer};
+use signet_encode::{AudioFormat, Encoder};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::limits::Slot;
@@ -45,15 +47,14 @@ const ABANDONED: u8 = 2;
 /// How often a worker retries handing audio to a client that is behind.
 const SEND_POLL: Duration = Duration::from_millis(5);
 
-/// Output encoding.
+/// How the encoded audio is delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    /// WAV, 16-bit PCM, with the provenance chunk; sizes marked unknown
-    /// since it streams.
-    Wav,
-    /// Raw little-endian 16-bit PCM at the voice's rate: no header, so no
-    /// provenance (the format has nowhere to carry it).
-    Pcm,
+pub(crate) enum Delivery {
+    /// The bytes themselves, as they are encoded.
+    Audio,
+    /// Server-sent events: each piece base64 in a `speech.audio.delta`
+    /// event, then `speech.audio.done` (OpenAI's `stream_format: "sse"`).
+    Sse,
 }
 
 /// What a request and its worker share.
@@ -118,7 +119,8 @@ pub(crate) struct Job {
     pub(crate) text: String,
     /// Whether `text` is an SSML document.
     pub(crate) ssml: bool,
-    pub(crate) format: Format,
+    pub(crate) format: AudioFormat,
+    pub(crate) delivery: Delivery,
     pub(crate) speed: f32,
     pub(crate) deadline: Instant,
     pub(crate) state: Arc<JobState>,
@@ -449,6 +451,7 @@ fn run_job(
         text,
         ssml,
         format,
+        delivery,
         speed,
         deadline,
         state,
@@ -561,30 +564,24 @@ fn run_job(
     let mut audio_secs = 0.0f64;
     let mut out_bytes = 0usize;
     let mut done = 0usize;
-    // WAV: the one writer of signet-audio, provenance first, sizes unknown.
-    let mut wav = match format {
-        Format::Wav => {
-            match WavWriter::unsized_stream(
-                Vec::new(),
-                rate,
-                SampleFormat::S16,
-                stream.provenance(),
-            ) {
-                Ok(w) => Some(w),
-                Err(e) => {
-                    tracing::error!(request_id = %request_id, error = %e, "encoding failed");
-                    outcome = Outcome::Failed;
-                    None
-                }
-            }
+    // Every format through signet-encode (WAV: signet-audio's one writer,
+    // provenance first, sizes unknown); its header (tags) leaves at once.
+    let mut encoder = match Encoder::new(format, rate, stream.provenance()) {
+        Ok(e) => Some(e),
+        Err(e) => {
+            tracing::error!(request_id = %request_id, error = %e, "encoding failed");
+            outcome = Outcome::Failed;
+            None
         }
-        Format::Pcm => None,
     };
-    if let Some(w) = wav.as_mut() {
-        let header = Bytes::from(std::mem::take(w.get_mut()));
-        out_bytes += header.len();
-        if let Err(o) = send(header) {
-            outcome = o;
+    if let Some(enc) = encoder.as_mut() {
+        let header = enc.take_header();
+        if !header.is_empty() {
+            let header = wrap(delivery, header);
+            out_bytes += header.len();
+            if let Err(o) = send(header) {
+                outcome = o;
+            }
         }
     }
     let synth_start = Instant::now();
@@ -613,17 +610,9 @@ fn run_job(
         metrics.sentences.fetch_add(1, Ordering::Relaxed);
         done += 1;
         audio_secs += utterance.audio.duration_secs();
-        let encoded = match wav.as_mut() {
-            Some(w) => w
-                .write(&utterance.audio)
-                .map(|()| std::mem::take(w.get_mut())),
-            None => {
-                let mut pcm = Vec::with_capacity(utterance.audio.samples().len().saturating_mul(2));
-                utterance
-                    .audio
-                    .write_raw(SampleFormat::S16, &mut pcm)
-                    .map(|()| pcm)
-            }
+        let encoded = match encoder.as_mut() {
+            Some(enc) => enc.encode(&utterance.audio),
+            None => break,
         };
         let bytes = match encoded {
             Ok(b) => b,
@@ -633,10 +622,40 @@ fn run_job(
                 break;
             }
         };
+        // Compressed formats work in frames: a short piece may give none yet.
+        if bytes.is_empty() {
+            continue;
+        }
+        let bytes = wrap(delivery, bytes);
         out_bytes += bytes.len();
-        if let Err(o) = send(Bytes::from(bytes)) {
+        if let Err(o) = send(bytes) {
             outcome = o;
             break;
+        }
+    }
+    // The encoder's last frames (and, for SSE, the closing event).
+    if matches!(outcome, Outcome::Completed) {
+        let last = match encoder.take().map(Encoder::finish) {
+            Some(Ok(b)) => Some(b),
+            Some(Err(e)) => {
+                tracing::error!(request_id = %request_id, error = %e, "encoding failed");
+                outcome = Outcome::Failed;
+                None
+            }
+            None => None,
+        };
+        let mut tail = match last {
+            Some(b) if !b.is_empty() => wrap(delivery, b).to_vec(),
+            _ => Vec::new(),
+        };
+        if matches!(outcome, Outcome::Completed) && delivery == Delivery::Sse {
+            tail.extend_from_slice(SSE_DONE.as_bytes());
+        }
+        if !tail.is_empty() {
+            out_bytes += tail.len();
+            if let Err(o) = send(Bytes::from(tail)) {
+                outcome = o;
+            }
         }
     }
     let synth_secs = synth_start.elapsed().as_secs_f64();
@@ -668,6 +687,24 @@ fn run_job(
         outcome = ?outcome,
         "synthesis finished"
     );
+}
+
+/// The event that ends an SSE response. Signet counts no tokens: the usage
+/// OpenAI's event carries is reported as zeros.
+const SSE_DONE: &str = "data: {\"type\":\"speech.audio.done\",\"usage\":{\"input_tokens\":0,\"output_tokens\":0,\"total_tokens\":0}}\n\n";
+
+/// Encoded bytes as they go to the client: as they are, or as one
+/// `speech.audio.delta` event.
+fn wrap(delivery: Delivery, bytes: Vec<u8>) -> Bytes {
+    match delivery {
+        Delivery::Audio => Bytes::from(bytes),
+        Delivery::Sse => {
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            Bytes::from(format!(
+                "data: {{\"type\":\"speech.audio.delta\",\"audio\":\"{b64}\"}}\n\n"
+            ))
+        }
+    }
 }
 
 /// Whether the stream stopped at the limit on seconds of audio.
@@ -764,7 +801,8 @@ mod tests {
             voice: String::new(),
             text: String::new(),
             ssml: false,
-            format: Format::Pcm,
+            format: AudioFormat::Pcm,
+            delivery: Delivery::Audio,
             speed: 1.0,
             deadline: Instant::now(),
             state: Arc::default(),

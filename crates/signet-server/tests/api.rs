@@ -203,8 +203,13 @@ fn body_cap_text_limit_voice_names_and_fields() {
         assert!(!r.text().contains("passwd"), "{}", r.text());
     }
 
-    let r = speak(srv.addr, &json!({"input": "Hi.", "response_format": "mp3"}));
+    let r = speak(srv.addr, &json!({"input": "Hi.", "response_format": "aac"}));
     assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("mp3, opus, flac, wav, pcm"),
+        "{}",
+        r.text()
+    );
     let r = speak(srv.addr, &json!({"input": "Hi.", "speed": 100}));
     assert_eq!(r.status, 400);
     assert!(r.text().contains("speed"), "{}", r.text());

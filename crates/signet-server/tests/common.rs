@@ -15,7 +15,7 @@ pub const KEY: &str = "test-key-alice-0123456789";
 /// A second key every test server accepts, as `bob`.
 pub const KEY_BOB: &str = "test-key-bob-9876543210";
 
-fn repo_root() -> PathBuf {
+pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
@@ -306,8 +306,19 @@ pub fn speak(addr: SocketAddr, body: &serde_json::Value) -> Resp {
 }
 
 /// `POST /v1/audio/speech` with `key`.
+///
+/// A body without `response_format` asks for WAV here: these tests were
+/// written when WAV was the endpoint's default and read the answers as WAV.
+/// OpenAI's default (MP3, when the field is absent) is tested with raw
+/// bodies and the `openai` client (`formats.rs`).
 pub fn speak_as(addr: SocketAddr, key: &str, body: &serde_json::Value) -> Resp {
     let auth = format!("Bearer {key}");
+    let mut body = body.clone();
+    if let Some(fields) = body.as_object_mut() {
+        fields
+            .entry("response_format")
+            .or_insert_with(|| serde_json::json!("wav"));
+    }
     send(
         addr,
         "POST",
@@ -444,4 +455,82 @@ pub fn signet_binary() -> PathBuf {
             exe.display()
         ),
     }
+}
+
+/// The project's venv Python (setup installs the pinned fixture tools and
+/// API clients there).
+pub fn python() -> PathBuf {
+    let p = repo_root().join(".venv/bin/python");
+    assert!(
+        p.is_file(),
+        "{} is missing: run `cargo xtask setup`",
+        p.display()
+    );
+    p
+}
+
+/// Runs a Python script with arguments; its stdout as JSON.
+pub fn run_python(script: &str, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "python printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Decodes audio bytes with ffmpeg (Debian package, installed by setup) to
+/// 16-bit mono at `rate`; returns the samples.
+pub fn ffmpeg_samples(bytes: &[u8], rate: u32) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::write(&input, bytes).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&input)
+        .args(["-f", "s16le", "-ac", "1", "-ar", &rate.to_string(), "-"])
+        .output()
+        .expect("ffmpeg: run `cargo xtask setup`");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "ffmpeg: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout.len() / 2
+}
+
+/// The format ffprobe finds in audio bytes, and its tags, as JSON text.
+pub fn ffprobe(bytes: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in");
+    std::fs::write(&input, bytes).unwrap();
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=format_name:format_tags:stream_tags",
+            "-of",
+            "json",
+        ])
+        .arg(&input)
+        .output()
+        .expect("ffprobe: run `cargo xtask setup`");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -266,7 +266,7 @@ fn every_refusal_is_the_json_error_shape() {
 fn a_half_closed_client_gets_its_whole_answer() {
     let srv = start(config());
     let auth = bearer();
-    let body = json!({"input": sentences(3), "voice": VOICE});
+    let body = json!({"input": sentences(3), "voice": VOICE, "response_format": "wav"});
     let mut s = connect(srv.addr);
     s.write_all(&request_bytes(
         "POST",

@@ -13,6 +13,7 @@ mod abuse;
 mod api;
 mod common;
 mod edges;
+mod formats;
 mod lb;
 mod operator;
 mod ssml;

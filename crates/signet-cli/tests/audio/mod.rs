@@ -392,3 +392,110 @@ fn readme_lexicon_entry_fixes_gnocchi() {
     assert_eq!(say(&[]), "nˈɑːkaɪ");
     assert_eq!(say(&["--lexicon", toml.to_str().unwrap()]), "nˈjoʊki");
 }
+
+/// ffmpeg's decoding of a file to 16-bit mono at `rate` (ffmpeg is the
+/// Debian package setup installs).
+fn ffmpeg_decode(path: &Path, rate: u32) -> Vec<i16> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(path)
+        .args(["-f", "s16le", "-ac", "1", "-ar", &rate.to_string(), "-"])
+        .output()
+        .expect("ffmpeg: run `cargo xtask setup`");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}: {}",
+        path.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+/// ffprobe's format name and tags of a file, as JSON text.
+fn ffprobe(path: &Path) -> String {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=format_name:format_tags:stream_tags",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output()
+        .expect("ffprobe: run `cargo xtask setup`");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn mp3_opus_and_flac_by_flag_or_extension_with_provenance() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = read_wav(&speak_to(dir.path(), "ref.wav", &[]));
+    let n = wav.samples.len();
+    for (name, extra, probe) in [
+        ("a.mp3", &[][..], "mp3"),
+        ("b.opus", &[][..], "ogg"),
+        ("c.ogg", &[][..], "ogg"),
+        ("d.flac", &[][..], "flac"),
+        ("e.audio", &["--format", "flac"][..], "flac"),
+        ("f.MP3", &["--format", "mp3"][..], "mp3"),
+    ] {
+        let path = speak_to(dir.path(), name, extra);
+        let probed = ffprobe(&path);
+        assert!(probed.contains(&format!("\"{probe}\"")), "{name}: {probed}");
+        assert!(
+            probed.contains("synthetic speech; generator=Signet")
+                && probed.contains("voice=en_US-joe-medium"),
+            "{name} carries no provenance: {probed}"
+        );
+        let decoded = ffmpeg_decode(&path, 22_050);
+        match probe {
+            // Lossless: exactly the WAV's samples.
+            "flac" => assert!(decoded == wav.samples, "{name} differs from the WAV"),
+            // LAME's delay and last-frame padding, no more.
+            "mp3" => assert!(
+                (n..=n + 2_400).contains(&decoded.len()),
+                "{name}: {} samples for {n}",
+                decoded.len()
+            ),
+            // Opus runs at 48 kHz; back at the voice's rate, within rounding.
+            _ => assert!(
+                decoded.len().abs_diff(n) <= 30,
+                "{name}: {} samples for {n}",
+                decoded.len()
+            ),
+        }
+    }
+    // To stdout as it is encoded.
+    let mut args = vec!["speak", TEXT, "--format", "mp3"];
+    args.extend_from_slice(&DETERMINISTIC);
+    let out = run(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.starts_with(b"ID3"));
+}
+
+#[test]
+fn a_format_that_contradicts_the_file_name_is_refused() {
+    assert_clean_failure(
+        &run(&["speak", "Hi.", "--format", "mp3", "-o", "x.wav"]),
+        "does not match",
+    );
+    assert_clean_failure(
+        &run(&["speak", "Hi.", "--format", "s16", "-o", "x.flac"]),
+        "does not match",
+    );
+    assert_clean_failure(
+        &run(&["speak", "Hi.", "--stream", "--format", "opus"]),
+        "raw PCM",
+    );
+    assert!(!Path::new("x.wav").exists() && !Path::new("x.flac").exists());
+}
