@@ -220,6 +220,8 @@ fn parse(
         format: AudioFormat::Wav,
         delivery: Delivery::Audio,
         speed: 1.0,
+        // MaryTTS's INPUT_TYPE is TEXT only.
+        ssml: false,
     })
 }
 

@@ -54,7 +54,7 @@ pub use config::{HttpDoor, RemoteAccess, WyomingConfig, WyomingUri};
 
 use crate::auth::KeyLimits;
 use crate::conn::PeerConnections;
-use crate::pool::{Format, Job, JobError, JobState, Started, SubmitError};
+use crate::pool::{Delivery, Job, JobError, JobState, Started, SubmitError};
 use crate::{AppState, Config, ServerError};
 
 /// The limiter's key id for every Wyoming request.
@@ -699,7 +699,8 @@ impl<'a> Conn<'a> {
             text,
             // Wyoming's `text_format: "ssml"` is refused before this point.
             ssml: false,
-            format: Format::Pcm,
+            format: signet_encode::AudioFormat::Pcm,
+            delivery: Delivery::Audio,
             speed: 1.0,
             deadline,
             state: Arc::clone(&state),
