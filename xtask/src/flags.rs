@@ -181,7 +181,7 @@ mod tests {
             .get_subcommands()
             .map(|c| c.get_name().to_owned())
             .collect();
-        assert_eq!(tasks.len(), 12, "{tasks:?}");
+        assert_eq!(tasks.len(), 13, "{tasks:?}");
         for task in tasks {
             let kind = parse(&[&task, "--help"]).err().map(|e| e.kind());
             assert_eq!(kind, Some(ErrorKind::DisplayHelp), "{task} --help");

@@ -588,9 +588,11 @@ fn strip_comment(line: &str) -> &str {
 fn skip_reason(cmd: &str) -> Option<&'static str> {
     if cmd.contains("https://") {
         Some("needs a URL (remote installs are tested against nginx in signet-fetch)")
-    } else if cmd.contains("aplay") {
+    } else if cmd.contains("aplay") || cmd.contains("| mpv") {
         Some("needs a player")
-    } else if cmd.contains("signet serve") {
+    } else if cmd.contains("signet serve")
+        || (cmd.contains("signet wyoming") && !cmd.contains("--check"))
+    {
         Some("runs a server until stopped (signet-server's tests cover it)")
     } else if cmd.contains("ed25519:...") || cmd.contains("KEY_ID") || cmd.contains(" DIR ") {
         Some("a placeholder the reader fills in")
