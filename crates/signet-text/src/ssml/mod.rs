@@ -1071,7 +1071,7 @@ impl<'a> Parser<'a> {
                 });
             }
             let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-            let value = match a.unescape_value() {
+            let value = match a.normalized_value(quick_xml::XmlVersion::Implicit1_0) {
                 Ok(v) => v.into_owned(),
                 Err(_) => {
                     return Err(self.refused(
