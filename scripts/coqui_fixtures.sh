@@ -25,3 +25,6 @@ fi
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" --stages "$repo/crates"
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$venv-vits" --vits
 "$venv/bin/python" "$repo/scripts/coqui_vits_fixtures.py" "$repo/crates/signet-coqui/tests/data" --ljspeech "$venv-vits/lj"
+# Committed gzipped (the unpacked file is git-ignored; `cargo xtask setup` unpacks it and
+# checks it against the digest in xtask/src/setup.rs, which a new fixture must update).
+gzip -9 -n -k -f "$repo/crates/signet-coqui/tests/data/vits_tiny.pth"

@@ -45,6 +45,7 @@ pub fn run(root: &Path) -> Result<Provisioned> {
     crate::devnull::repair();
     debian_packages()?;
     let python = venv(root)?;
+    unpack_fixtures(root, &python)?;
     let voice_dir = default_voice(root, &python)?;
     let home = util::signet_home()?;
     crate::espeak::provision(root, &home)?;
@@ -57,6 +58,39 @@ pub fn run(root: &Path) -> Result<Provisioned> {
         signet,
         home,
     })
+}
+
+/// Test fixtures too large to commit as they are, committed gzipped, and the
+/// SHA-256 of each unpacked file: `(path of the unpacked file, digest)`.
+const GZIPPED_FIXTURES: &[(&str, &str)] = &[(
+    // A tiny Coqui VITS as coqui-tts's trainer writes it (5.6 MB; its
+    // low-entropy weights compress to under 1 MB).
+    "crates/signet-coqui/tests/data/vits_tiny.pth",
+    "70ffa99d70fd636901f7a1cf60b51de990e0ab3c0c7422d4d5a13c445d567ec6",
+)];
+
+/// Unpacks each `GZIPPED_FIXTURES` entry next to its `.gz` (the unpacked
+/// file is git-ignored) unless it is there with the pinned digest; checks it.
+fn unpack_fixtures(root: &Path, python: &Path) -> Result<()> {
+    for (rel, sha256) in GZIPPED_FIXTURES {
+        let out = root.join(rel);
+        if util::check_pinned(&out, sha256).is_ok() {
+            continue;
+        }
+        let gz = root.join(format!("{rel}.gz"));
+        util::run_quiet(
+            Command::new(python)
+                .args([
+                    "-c",
+                    "import gzip, shutil, sys
+with gzip.open(sys.argv[1]) as i, open(sys.argv[2], 'wb') as o: shutil.copyfileobj(i, o)",
+                ])
+                .arg(&gz)
+                .arg(&out),
+        )?;
+        util::check_pinned(&out, sha256)?;
+    }
+    Ok(())
 }
 
 /// Builds `signet` and its `signet-espeak` helper (dev profile, shared with the tests).

@@ -295,9 +295,11 @@ impl Lexicon {
                                 let a =
                                     a.map_err(|err| bad(at, format!("bad attribute: {err}")))?;
                                 if a.key.as_ref() == b"alphabet" {
-                                    let v = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).map_err(|_| {
-                                        bad(at, "an entity reference is refused".into())
-                                    })?;
+                                    let v = a
+                                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                        .map_err(|_| {
+                                            bad(at, "an entity reference is refused".into())
+                                        })?;
                                     if !v.eq_ignore_ascii_case("ipa") {
                                         return Err(bad(
                                             at,
