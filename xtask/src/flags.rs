@@ -78,6 +78,10 @@ pub struct Fuzz {
     /// Seconds each target runs.
     #[arg(long, value_name = "N", default_value_t = 60)]
     pub seconds: u64,
+    /// Stop each target after this many executions, if that comes before
+    /// `--seconds` (libFuzzer's `-runs`).
+    #[arg(long, value_name = "R")]
+    pub runs: Option<u64>,
     /// Run only this target (a file name in fuzz/fuzz_targets/, without `.rs`).
     #[arg(value_name = "TARGET")]
     pub target: Option<String>,
@@ -194,6 +198,11 @@ mod tests {
             bail!("fuzz parsed as another task");
         };
         assert_eq!((f.seconds, f.target.as_deref()), (5, Some("frontend")));
+        assert_eq!(f.runs, None);
+        let Task::Fuzz(f) = parse(&["fuzz", "--seconds", "600", "--runs", "1000000"])? else {
+            bail!("fuzz parsed as another task");
+        };
+        assert_eq!((f.seconds, f.runs, f.target), (600, Some(1_000_000), None));
         let Task::Fuzz(f) = parse(&["fuzz"])? else {
             bail!("fuzz parsed as another task");
         };

@@ -51,7 +51,7 @@ fn run(task: Task) -> Result<()> {
         Task::Test => test::run(&root),
         Task::Demo(args) => demo::run(&root, args),
         Task::Audit => audit::run(&root),
-        Task::Fuzz(args) => fuzz::run(&root, args.seconds, args.target.as_deref()),
+        Task::Fuzz(args) => fuzz::run(&root, args.seconds, args.runs, args.target.as_deref()),
         Task::Sbom(args) => sbom::run(&root, args),
         Task::Release(args) => release::release(&root, args),
         Task::VerifyRelease(args) => release::verify(&args),

@@ -43,5 +43,5 @@ pub fn run(root: &Path) -> Result<()> {
             .env("SIGNET_TEST_VOICE_DIR", &provisioned.voice_dir),
     )
     .with_context(devnull::hint)?;
-    fuzz::run(root, FUZZ_SECONDS, None)
+    fuzz::run(root, FUZZ_SECONDS, None, None)
 }
