@@ -200,6 +200,16 @@ pub enum AudioError {
         /// What is wrong.
         reason: &'static str,
     },
+    /// An `sgcr` content-credentials chunk that does not parse (see the
+    /// `credentials` module for the format): the file's credentials cannot
+    /// be checked.
+    #[error("malformed content credentials (sgcr chunk) at offset {offset}: {reason}")]
+    BadCredentials {
+        /// Offset of the `sgcr` chunk header.
+        offset: u64,
+        /// What is wrong.
+        reason: &'static str,
+    },
     /// Provenance fields that cannot be written unambiguously, or a Signet
     /// provenance comment that does not parse.
     #[error("bad provenance {field}: {reason}")]

@@ -11,6 +11,12 @@
 //!   patched at the end; [`Audio::to_wav`], [`write_wav_stream`]) or as a
 //!   stream whose sizes are marked unknown; [`WavInfo::read`] shows the
 //!   metadata (see the `provenance` module for what it does not protect).
+//!   A complete file can also be signed: [`Audio::to_signed_wav`],
+//!   [`write_signed_wav_stream`] and [`WavWriter::finish_signed`] append
+//!   content credentials (an `sgcr` chunk after `data`: what made the audio
+//!   and the SHA-256 of its samples, signed with ed25519), which
+//!   [`WavInfo::read`] checks ([`Credentials`], [`CredentialStatus`]; see the
+//!   `credentials` module).
 //!   Raw little-endian PCM (`s16le`, `f32le`), which has no room for
 //!   metadata: [`Audio::write_raw`].
 //! - The per-sentence chain: [`AudioOptions::apply`] trims, resamples,
@@ -58,6 +64,7 @@
 #![forbid(unsafe_code)]
 
 mod chain;
+mod credentials;
 mod dsp;
 mod error;
 mod mel;
@@ -69,13 +76,17 @@ mod writer;
 use std::io::Write;
 
 pub use chain::{AudioOptions, Processed, MAX_VOLUME, TRIM_KEEP_MS, TRIM_THRESHOLD};
+pub use credentials::{
+    Claim, CredentialSigner, CredentialStatus, Credentials, CREDENTIALS_CHUNK_ID,
+    CREDENTIALS_PAYLOAD_TYPE, MAX_CLAIM_BYTES, MAX_CREDENTIALS_BYTES, TRAINED_ALGORITHMIC_MEDIA,
+};
 pub use dsp::{VolumeChange, MAX_SILENCE_MS};
 pub use error::{AudioError, FourCc};
 pub use mel::{MelNormalization, MelStats, MAX_MELS};
 pub use provenance::{InfoFields, Provenance, MAX_FIELD_BYTES};
 pub use resample::{StreamResampler, MAX_RESAMPLE_RATE, MIN_RESAMPLE_RATE};
 pub use wav::{WavInfo, WavLimits, DEFAULT_MAX_WAV_BYTES, DEFAULT_MAX_WAV_CHANNELS};
-pub use writer::{write_wav_stream, WavWriter, UNKNOWN_SIZE};
+pub use writer::{write_signed_wav_stream, write_wav_stream, WavWriter, UNKNOWN_SIZE};
 
 /// Lowest sample rate Signet writes.
 pub const MIN_SAMPLE_RATE: u32 = 8_000;

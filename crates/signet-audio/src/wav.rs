@@ -24,7 +24,10 @@
 //! canonical 44-byte header written here from the checked fields, chained
 //! with the checked data bytes (no copy). The redundant byte-rate field and
 //! other chunks (`fact`, `cue `, ...) are ignored; one `LIST` chunk of form
-//! `INFO` is allowed and [`WavInfo::read`] parses its text fields.
+//! `INFO` is allowed and [`WavInfo::read`] parses its text fields, and one
+//! `sgcr` content-credentials chunk (before or after `data`), which
+//! [`WavInfo::read`] parses (its size is capped before anything in it is
+//! read) and checks against the `fmt ` and `data` chunks.
 //!
 //! Memory: the decoded samples take at most four bytes per input byte
 //! (8-bit input), plus one mono buffer when downmixing. Channels are
@@ -58,6 +61,7 @@ const WAVE: FourCc = FourCc(*b"WAVE");
 const FMT: FourCc = FourCc(*b"fmt ");
 const DATA: FourCc = FourCc(*b"data");
 const LIST: FourCc = FourCc(*b"LIST");
+const SGCR: FourCc = FourCc(crate::CREDENTIALS_CHUNK_ID);
 
 /// Limits applied by [`Audio::from_wav`]. The defaults are safe for
 /// untrusted input; raise a limit only for input you trust.
@@ -138,6 +142,8 @@ struct Chunks<'a> {
     data: &'a [u8],
     /// Offset of the chunk header and its body (form type included).
     info: Option<(usize, &'a [u8])>,
+    /// Offset of the `sgcr` content-credentials chunk header and its body.
+    credentials: Option<(usize, &'a [u8])>,
 }
 
 /// Walks the RIFF form; see the module docs for the rules.
@@ -187,6 +193,7 @@ fn walk_chunks<'a>(bytes: &'a [u8], limits: &WavLimits) -> Result<Chunks<'a>, Au
     let mut fmt: Option<(usize, &[u8])> = None;
     let mut data: Option<(usize, &[u8])> = None;
     let mut info: Option<(usize, &[u8])> = None;
+    let mut credentials: Option<(usize, &[u8])> = None;
     // Each round advances `pos` by at least 8, so the loop ends.
     while pos < riff_end {
         let left = riff_end - pos;
@@ -241,13 +248,26 @@ fn walk_chunks<'a>(bytes: &'a [u8], limits: &WavLimits) -> Result<Chunks<'a>, Au
                 });
             }
             info = Some((pos, body));
+        } else if id == SGCR {
+            if credentials.is_some() {
+                return Err(AudioError::DuplicateChunk {
+                    id,
+                    offset: to_u64(pos),
+                });
+            }
+            credentials = Some((pos, body));
         }
         // `size <= available`, so this neither overflows nor passes the end
         // by more than the one pad byte a last odd chunk may omit.
         pos = body_start + size + (size & 1);
     }
     match (fmt, data) {
-        (Some((_, fmt)), Some((_, data))) => Ok(Chunks { fmt, data, info }),
+        (Some((_, fmt)), Some((_, data))) => Ok(Chunks {
+            fmt,
+            data,
+            info,
+            credentials,
+        }),
         (None, _) => Err(AudioError::MissingChunk { id: FMT }),
         (Some(_), None) => Err(AudioError::MissingChunk { id: DATA }),
     }
@@ -437,12 +457,18 @@ pub struct WavInfo {
     pub info: Option<crate::InfoFields>,
     /// Signet's provenance, when the comment carries it.
     pub provenance: Option<crate::Provenance>,
+    /// The content credentials (`sgcr` chunk), checked against this file's
+    /// `fmt ` and `data` chunks, when the file has them.
+    pub credentials: Option<crate::Credentials>,
 }
 
 impl WavInfo {
     /// Checks and decodes untrusted WAV bytes as [`Audio::from_wav`] does,
-    /// and reads the metadata. A malformed `LIST`/`INFO` chunk or a Signet
-    /// comment that does not parse is an error, not missing metadata.
+    /// and reads the metadata. A malformed `LIST`/`INFO` chunk, a Signet
+    /// comment or an `sgcr` credentials chunk that does not parse is an
+    /// error, not missing metadata. Credentials that parse are checked
+    /// against the same bytes the samples were decoded from; a failed check
+    /// is a [`CredentialStatus`](crate::CredentialStatus), not an error.
     pub fn read(bytes: &[u8], limits: &WavLimits) -> Result<WavInfo, AudioError> {
         let audio = Audio::from_wav(bytes, limits)?;
         let chunks = walk_chunks(bytes, limits)?;
@@ -455,6 +481,15 @@ impl WavInfo {
             Some(comment) => crate::Provenance::parse_comment(comment)?,
             None => None,
         };
+        let credentials = match chunks.credentials {
+            Some((offset, body)) => Some(crate::credentials::read(
+                body,
+                to_u64(offset),
+                chunks.fmt,
+                chunks.data,
+            )?),
+            None => None,
+        };
         Ok(WavInfo {
             channels: format.channels,
             sample_rate: format.sample_rate,
@@ -464,6 +499,7 @@ impl WavInfo {
             peak: audio.peak(),
             info,
             provenance,
+            credentials,
         })
     }
 

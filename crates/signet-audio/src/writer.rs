@@ -5,6 +5,11 @@
 //! IEEE float, mono), the provenance `LIST`/`INFO` chunk (see
 //! [`Provenance`]), then the `data` chunk. Metadata comes before the samples
 //! so that a stream, whose end is not known when it starts, carries it too.
+//! A complete file may also be signed ([`WavWriter::finish_signed`],
+//! [`write_signed_wav_stream`], [`Audio::to_signed_wav`]): the content
+//! credentials chunk `sgcr` then follows the `data` chunk, since it holds the
+//! SHA-256 of the samples (see the `credentials` module). A stream of unknown
+//! length cannot be signed: its samples run to the end of the stream.
 //!
 //! A [`WavWriter`] writes the header at once and the samples as they come,
 //! holding no audio itself. Its sizes are either
@@ -19,7 +24,9 @@
 
 use std::io::{Seek, SeekFrom, Write};
 
-use crate::{to_s16, Audio, AudioError, Provenance, SampleFormat};
+use sha2::{Digest, Sha256};
+
+use crate::{to_s16, Audio, AudioError, CredentialSigner, Provenance, SampleFormat};
 
 /// The size written for a `RIFF` form or `data` chunk whose length is not
 /// known: the data runs to the end of the stream.
@@ -45,6 +52,11 @@ pub struct WavWriter<W: Write> {
     /// Offset of the `data` chunk's size field.
     data_size_at: u64,
     data_bytes: u64,
+    /// What the content credentials state, if the file is signed.
+    provenance: Provenance,
+    fmt: Vec<u8>,
+    /// SHA-256 of the `data` chunk's body so far.
+    data_hash: Sha256,
 }
 
 fn width(format: SampleFormat) -> u16 {
@@ -54,31 +66,32 @@ fn width(format: SampleFormat) -> u16 {
     }
 }
 
-/// The header up to and including the `data` chunk's header.
-fn header(
-    sample_rate: u32,
-    format: SampleFormat,
-    provenance: &Provenance,
-    riff_size: u32,
-    data_size: u32,
-) -> Vec<u8> {
+/// The 16-byte body of the `fmt ` chunk.
+fn fmt_body(sample_rate: u32, format: SampleFormat) -> Vec<u8> {
     let (tag, bits): (u16, u16) = match format {
         SampleFormat::S16 => (1, 16),
         SampleFormat::F32 => (3, 32),
     };
     let block = width(format);
+    let mut f = Vec::with_capacity(16);
+    f.extend_from_slice(&tag.to_le_bytes());
+    f.extend_from_slice(&1u16.to_le_bytes());
+    f.extend_from_slice(&sample_rate.to_le_bytes());
+    f.extend_from_slice(&sample_rate.saturating_mul(u32::from(block)).to_le_bytes());
+    f.extend_from_slice(&block.to_le_bytes());
+    f.extend_from_slice(&bits.to_le_bytes());
+    f
+}
+
+/// The header up to and including the `data` chunk's header.
+fn header(fmt: &[u8], provenance: &Provenance, riff_size: u32, data_size: u32) -> Vec<u8> {
     let info = provenance.info_chunk();
     let mut h = Vec::with_capacity(44 + info.len());
     h.extend_from_slice(b"RIFF");
     h.extend_from_slice(&riff_size.to_le_bytes());
     h.extend_from_slice(b"WAVEfmt ");
     h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&tag.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes());
-    h.extend_from_slice(&sample_rate.to_le_bytes());
-    h.extend_from_slice(&sample_rate.saturating_mul(u32::from(block)).to_le_bytes());
-    h.extend_from_slice(&block.to_le_bytes());
-    h.extend_from_slice(&bits.to_le_bytes());
+    h.extend_from_slice(fmt);
     h.extend_from_slice(&info);
     h.extend_from_slice(b"data");
     h.extend_from_slice(&data_size.to_le_bytes());
@@ -99,7 +112,8 @@ impl<W: Write> WavWriter<W> {
             Sizes::Patched => (0, 0),
             Sizes::Unknown => (UNKNOWN_SIZE, UNKNOWN_SIZE),
         };
-        let h = header(sample_rate, format, provenance, riff, data);
+        let fmt = fmt_body(sample_rate, format);
+        let h = header(&fmt, provenance, riff, data);
         out.write_all(&h)?;
         Ok(Self {
             out,
@@ -108,6 +122,9 @@ impl<W: Write> WavWriter<W> {
             sizes,
             data_size_at: (h.len() as u64).saturating_sub(4),
             data_bytes: 0,
+            provenance: provenance.clone(),
+            fmt,
+            data_hash: Sha256::new(),
         })
     }
 
@@ -146,7 +163,11 @@ impl<W: Write> WavWriter<W> {
         if self.sizes == Sizes::Patched && total > max {
             return Err(AudioError::WavTooLarge { size: total, max });
         }
-        audio.write_raw_unflushed(self.format, &mut self.out)?;
+        let bytes = audio.encode_raw(self.format);
+        if self.sizes == Sizes::Patched {
+            self.data_hash.update(&bytes);
+        }
+        self.out.write_all(&bytes)?;
         self.data_bytes = total;
         Ok(())
     }
@@ -203,12 +224,49 @@ impl<W: Write + Seek> WavWriter<W> {
     ///
     /// # Errors
     /// A write or seek failure.
-    pub fn finish(mut self) -> Result<W, AudioError> {
+    pub fn finish(self) -> Result<W, AudioError> {
+        self.finish_with(None)
+    }
+
+    /// As [`finish`](Self::finish), after appending the signed content
+    /// credentials chunk (`sgcr`, after `data`; see the `credentials`
+    /// module) that states what made the audio and the SHA-256 of the `fmt `
+    /// and `data` chunks written.
+    ///
+    /// # Errors
+    /// A write or seek failure; a writer started with
+    /// [`unsized_stream`](WavWriter::unsized_stream), whose end is not known
+    /// (a stream cannot carry credentials).
+    pub fn finish_signed(self, signer: &CredentialSigner<'_>) -> Result<W, AudioError> {
+        if self.sizes == Sizes::Unknown {
+            return Err(AudioError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "a WAV stream of unknown length cannot carry content credentials",
+            )));
+        }
+        self.finish_with(Some(signer))
+    }
+
+    fn finish_with(mut self, signer: Option<&CredentialSigner<'_>>) -> Result<W, AudioError> {
         if self.sizes == Sizes::Patched {
-            let end = self
+            let mut end = self
                 .data_size_at
                 .saturating_add(4)
                 .saturating_add(self.data_bytes);
+            if let Some(signer) = signer {
+                // The data chunk holds whole 2- or 4-byte samples: its size
+                // is even, so the credentials follow it with no pad byte.
+                // Written at the end of what the writer wrote: the
+                // destination is there.
+                let digest = hex::encode(self.data_hash.finalize_reset());
+                let chunk = signer.chunk(
+                    &self.provenance,
+                    crate::credentials::sha256_hex(&self.fmt),
+                    digest,
+                );
+                self.out.write_all(&chunk)?;
+                end = end.saturating_add(chunk.len() as u64);
+            }
             let too_large = |size| AudioError::WavTooLarge {
                 size,
                 max: u64::from(u32::MAX),
@@ -255,7 +313,59 @@ where
     Ok(())
 }
 
+/// As [`write_wav_stream`], and signs the file: the signed content
+/// credentials chunk (see [`WavWriter::finish_signed`]) follows the samples.
+///
+/// # Errors
+/// As [`write_wav_stream`].
+pub fn write_signed_wav_stream<W, I, E>(
+    w: &mut W,
+    sample_rate: u32,
+    format: SampleFormat,
+    provenance: &Provenance,
+    signer: &CredentialSigner<'_>,
+    pieces: I,
+) -> Result<(), E>
+where
+    W: Write + Seek,
+    I: IntoIterator<Item = Result<Audio, E>>,
+    E: From<AudioError>,
+{
+    let mut writer = WavWriter::new(&mut *w, sample_rate, format, provenance)?;
+    for piece in pieces {
+        writer.write(&piece?)?;
+    }
+    writer.finish_signed(signer)?;
+    Ok(())
+}
+
 impl Audio {
+    /// As [`to_wav`](Self::to_wav), and signed: the file ends with the
+    /// content credentials chunk `signer` signs (see
+    /// [`WavWriter::finish_signed`]).
+    ///
+    /// # Errors
+    /// More than 4 GiB of samples.
+    pub fn to_signed_wav(
+        &self,
+        format: SampleFormat,
+        provenance: &Provenance,
+        signer: &CredentialSigner<'_>,
+    ) -> Result<Vec<u8>, AudioError> {
+        let mut out = std::io::Cursor::new(Vec::with_capacity(
+            2560 + self.samples().len() * usize::from(width(format)),
+        ));
+        write_signed_wav_stream::<_, _, AudioError>(
+            &mut out,
+            self.sample_rate(),
+            format,
+            provenance,
+            signer,
+            [Ok(self.clone())],
+        )?;
+        Ok(out.into_inner())
+    }
+
     /// Encodes the buffer as a complete WAV file that carries `provenance`
     /// (see the module docs). There is no unlabelled WAV writer: Signet's
     /// audio always says what made it.
@@ -287,6 +397,12 @@ impl Audio {
         format: SampleFormat,
         w: &mut W,
     ) -> Result<(), AudioError> {
+        w.write_all(&self.encode_raw(format))?;
+        Ok(())
+    }
+
+    /// The samples as raw little-endian PCM.
+    fn encode_raw(&self, format: SampleFormat) -> Vec<u8> {
         let mut buf = Vec::with_capacity(self.samples().len() * usize::from(width(format)));
         match format {
             SampleFormat::S16 => {
@@ -300,8 +416,7 @@ impl Audio {
                 }
             }
         }
-        w.write_all(&buf)?;
-        Ok(())
+        buf
     }
 }
 

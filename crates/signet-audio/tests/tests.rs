@@ -8,6 +8,7 @@
 )]
 
 mod common;
+mod credentials;
 mod levels;
 mod mel_normalization;
 mod provenance;

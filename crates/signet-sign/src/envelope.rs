@@ -39,7 +39,7 @@ use ed25519_dalek::Signature as DalekSignature;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SignError;
-use crate::keys::SecretKey;
+use crate::keys::{PublicKey, SecretKey};
 use crate::trust::TrustStore;
 use crate::types::{KeyId, RejectedSignature, Rejection, Role};
 
@@ -65,6 +65,31 @@ pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out.push(b' ');
     out.extend_from_slice(payload);
     out
+}
+
+/// A detached signature by `key` over `payload` of type `payload_type`: ed25519 over the same
+/// pre-authentication encoding ([`pae`]) an envelope's signatures cover, for artefacts that
+/// carry one signature next to their payload in their own format (the content credentials of a
+/// WAV file). No trust store is involved: the caller decides what the signer's key is worth.
+pub fn sign_detached(payload_type: &str, payload: &[u8], key: &SecretKey) -> [u8; 64] {
+    key.sign_raw(&pae(payload_type, payload))
+}
+
+/// Whether `signature` is `public`'s signature over `payload` of type `payload_type`
+/// ([`sign_detached`]; strict ed25519 verification). This checks one signature against one
+/// key and counts nothing; signatures that must meet a trust store's threshold go through
+/// [`Envelope::verify`].
+pub fn verify_detached(
+    payload_type: &str,
+    payload: &[u8],
+    public: &PublicKey,
+    signature: &[u8; 64],
+) -> bool {
+    let sig = DalekSignature::from_bytes(signature);
+    public
+        .0
+        .verify_strict(&pae(payload_type, payload), &sig)
+        .is_ok()
 }
 
 /// One signature: who (key id) and the 64 signature bytes.
@@ -359,6 +384,25 @@ mod tests {
     use crate::trust::TrustedKey;
 
     const T: &str = "application/vnd.signet.test";
+
+    #[test]
+    fn detached_signature_verifies_only_for_its_key_type_and_payload() {
+        let a = SecretKey::from_seed(&[1; 32]);
+        let b = SecretKey::from_seed(&[2; 32]);
+        let sig = sign_detached(T, b"claim", &a);
+        assert!(verify_detached(T, b"claim", &a.public(), &sig));
+        assert!(!verify_detached(T, b"claim", &b.public(), &sig));
+        assert!(!verify_detached(T, b"claim!", &a.public(), &sig));
+        assert!(!verify_detached(
+            "application/other",
+            b"claim",
+            &a.public(),
+            &sig
+        ));
+        let mut bent = sig;
+        bent[0] ^= 1;
+        assert!(!verify_detached(T, b"claim", &a.public(), &bent));
+    }
 
     #[test]
     fn pae_matches_the_dsse_definition() {

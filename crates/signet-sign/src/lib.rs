@@ -40,7 +40,7 @@ pub mod time;
 pub mod trust;
 mod types;
 
-pub use envelope::{pae, Envelope, VerifiedPayload};
+pub use envelope::{pae, sign_detached, verify_detached, Envelope, VerifiedPayload};
 pub use error::SignError;
 pub use keys::{PublicKey, SecretKey};
 pub use trust::{TrustStore, TrustedKey};
