@@ -163,11 +163,11 @@ impl<W: Write> WavWriter<W> {
         if self.sizes == Sizes::Patched && total > max {
             return Err(AudioError::WavTooLarge { size: total, max });
         }
-        let bytes = audio.encode_raw(self.format);
+        let encoded = audio.encode_raw(self.format);
         if self.sizes == Sizes::Patched {
-            self.data_hash.update(&bytes);
+            self.data_hash.update(&encoded);
         }
-        self.out.write_all(&bytes)?;
+        self.out.write_all(&encoded)?;
         self.data_bytes = total;
         Ok(())
     }

@@ -72,7 +72,7 @@ enum Command {
     /// Check pronunciation lexicons (TOML or W3C PLS).
     #[command(subcommand)]
     Lexicon(lexicon::LexiconCommand),
-    /// Show a WAV file's format, length and provenance metadata.
+    /// Show a WAV file's format, length, provenance metadata and content credentials (checked).
     Inspect(inspect::InspectArgs),
     /// Say whether audio files carry the watermark of a key (the home's by default), with
     /// its score, offset, speed, payload and a false-positive estimate.
@@ -151,7 +151,7 @@ fn main() -> ExitCode {
         .and_then(|home| match cli.command {
             Command::Speak(args) => speak::run(&home, *args),
             Command::Voices(cmd) => voices::run(&home, cmd),
-            Command::Inspect(args) => inspect::run(&args),
+            Command::Inspect(args) => inspect::run(&home, &args),
             Command::Detect(args) => detect::run(&home, &args),
             Command::Scan(args) => scan::run(&args),
             Command::Phonemize(args) => phonemize::run(&home, &args),

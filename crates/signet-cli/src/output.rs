@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use signet::credentials::CredentialSigner;
 use signet::{Audio, Provenance, SampleFormat, Utterance};
 
 /// Peak level `--normalize` scales to: -0.5 dBFS.
@@ -201,12 +202,14 @@ impl Drop for Target {
 }
 
 /// Writes audio pieces to `dest`; `flush_each` flushes stdout after each
-/// piece (`--stream`).
+/// piece (`--stream`). A WAV file is signed by `signer` when one is given:
+/// its content credentials follow the samples.
 pub fn write_audio<I>(
     dest: &Destination,
     encoding: Encoding,
     rate: u32,
     provenance: &Provenance,
+    signer: Option<&CredentialSigner<'_>>,
     pieces: I,
     flush_each: bool,
 ) -> Result<()>
@@ -226,11 +229,9 @@ where
         (Encoding::Wav, Destination::File(p)) => {
             let mut t = Target::create(p)?;
             if t.is_regular() {
-                t.write(|f| {
-                    signet::write_wav_stream(f, rate, SampleFormat::S16, provenance, pieces)
-                })?;
+                t.write(|f| write_wav(f, rate, provenance, signer, pieces))?;
             } else {
-                let bytes = wav_in_memory(rate, provenance, pieces)?;
+                let bytes = wav_in_memory(rate, provenance, signer, pieces)?;
                 t.write(|f| {
                     f.write_all(&bytes)
                         .and_then(|()| f.flush())
@@ -249,7 +250,7 @@ where
             t.finish()
         }
         (Encoding::Wav, Destination::Stdout) => {
-            let bytes = wav_in_memory(rate, provenance, pieces)?;
+            let bytes = wav_in_memory(rate, provenance, signer, pieces)?;
             let mut out = std::io::stdout().lock();
             out.write_all(&bytes)?;
             out.flush()?;
@@ -258,13 +259,43 @@ where
     }
 }
 
-fn wav_in_memory<I>(rate: u32, provenance: &Provenance, pieces: I) -> Result<Vec<u8>>
+fn wav_in_memory<I>(
+    rate: u32,
+    provenance: &Provenance,
+    signer: Option<&CredentialSigner<'_>>,
+    pieces: I,
+) -> Result<Vec<u8>>
 where
     I: Iterator<Item = Result<Audio>>,
 {
     let mut buf = Cursor::new(Vec::new());
-    signet::write_wav_stream(&mut buf, rate, SampleFormat::S16, provenance, pieces)?;
+    write_wav(&mut buf, rate, provenance, signer, pieces)?;
     Ok(buf.into_inner())
+}
+
+/// A whole 16-bit WAV file into `w`, signed when `signer` is given.
+fn write_wav<W, I>(
+    w: &mut W,
+    rate: u32,
+    provenance: &Provenance,
+    signer: Option<&CredentialSigner<'_>>,
+    pieces: I,
+) -> Result<()>
+where
+    W: Write + std::io::Seek,
+    I: Iterator<Item = Result<Audio>>,
+{
+    match signer {
+        Some(signer) => signet::credentials::write_signed_wav_stream(
+            w,
+            rate,
+            SampleFormat::S16,
+            provenance,
+            signer,
+            pieces,
+        ),
+        None => signet::write_wav_stream(w, rate, SampleFormat::S16, provenance, pieces),
+    }
 }
 
 /// Writes the pieces through a stream encoder as they come: MP3, Opus and

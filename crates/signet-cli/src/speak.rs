@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
+use signet::credentials::CredentialSigner;
 use signet::{Audio, AudioOptions, SampleFormat, Synthesizer};
 
 use crate::output::{
@@ -125,6 +126,11 @@ pub struct SpeakArgs {
     /// Watermark with the key in FILE (64 hex digits, mode 0600) instead of the home's.
     #[arg(long, value_name = "FILE")]
     watermark_key: Option<PathBuf>,
+    /// Sign the WAV file's content credentials with the ed25519 key in FILE (PKCS#8, mode
+    /// 0600; `signet keys generate --name NAME` makes `<home>/keys/NAME.key`) instead of the
+    /// home's `<home>/keys/credentials.key`, which is made on first use.
+    #[arg(long, value_name = "FILE")]
+    credentials_key: Option<PathBuf>,
     /// The 16 bits of caller data the watermark carries, 0 to 65535 [default: 0]; `signet
     /// detect` reports them.
     #[arg(long, value_name = "N")]
@@ -224,6 +230,27 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         bail!("--stream writes to stdout: leave -o out (or pass -o -)");
     }
     check_output_names(&args, format)?;
+    // Every WAV file is written whole (a file patched in place, or built in
+    // memory for stdout, a device or a FIFO), so every one is signed; raw
+    // PCM has no room for credentials, and the compressed formats carry the
+    // provenance tags only.
+    let credentials_key = if matches!(format, Format::Wav) {
+        Some(match &args.credentials_key {
+            Some(path) => signet::credentials::read_key_file(path)?,
+            None => signet::credentials::home_key(&signet::Store::new(home))?,
+        })
+    } else {
+        if args.credentials_key.is_some() {
+            bail!(
+                "--credentials-key signs WAV files only; this output is {}",
+                format.name()
+            );
+        }
+        None
+    };
+    let signer = credentials_key
+        .as_ref()
+        .map(signet::credentials::CredentialSigner::new);
     // Checked before the model loads: audio never goes to a terminal.
     let dest = match args.output_dir {
         Some(_) => None,
@@ -328,6 +355,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
             dir,
             format,
             encoding,
+            signer.as_ref(),
             &args,
             &mut diagnostics,
         )?,
@@ -337,6 +365,7 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
             ids.as_deref(),
             &dest,
             encoding,
+            signer.as_ref(),
             &args,
             &mut diagnostics,
         )?,
@@ -368,12 +397,14 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
 
 /// Speaks `text` (or `ids`) into `dest`, with the sidecar files and
 /// progress the arguments ask for; collects the frontend's diagnostics.
+#[allow(clippy::too_many_arguments)]
 fn speak_one(
     synth: &Synthesizer,
     text: &str,
     ids: Option<&[i64]>,
     dest: &Destination,
     encoding: Encoding,
+    signer: Option<&CredentialSigner<'_>>,
     args: &SpeakArgs,
     diagnostics: &mut Vec<signet::Diagnostic>,
 ) -> Result<()> {
@@ -425,13 +456,22 @@ fn speak_one(
                 1.0
             };
             let scaled = all.into_iter().map(|a| Ok(a.with_volume(gain)?.0));
-            write_audio(dest, encoding, rate, synth.provenance(), scaled, false)?;
+            write_audio(
+                dest,
+                encoding,
+                rate,
+                synth.provenance(),
+                signer,
+                scaled,
+                false,
+            )?;
         } else {
             write_audio(
                 dest,
                 encoding,
                 rate,
                 synth.provenance(),
+                signer,
                 &mut pieces,
                 args.stream,
             )?;
@@ -445,12 +485,14 @@ fn speak_one(
 /// `--output-dir`: each non-empty line of `text` into its own numbered file
 /// in `dir`. A line with nothing to speak (only punctuation, say) gets a note
 /// and no file; any other error stops the run, naming the line.
+#[allow(clippy::too_many_arguments)]
 fn speak_lines(
     synth: &Synthesizer,
     text: &str,
     dir: &Path,
     format: Format,
     encoding: Encoding,
+    signer: Option<&CredentialSigner<'_>>,
     args: &SpeakArgs,
     diagnostics: &mut Vec<signet::Diagnostic>,
 ) -> Result<()> {
@@ -487,7 +529,16 @@ fn speak_lines(
     for (number, line) in lines {
         let path = path_of(number);
         let dest = Destination::File(path.clone());
-        match speak_one(synth, line, None, &dest, encoding, args, diagnostics) {
+        match speak_one(
+            synth,
+            line,
+            None,
+            &dest,
+            encoding,
+            signer,
+            args,
+            diagnostics,
+        ) {
             Ok(()) => outln!("{}", path.display())?,
             Err(e) if is_nothing_to_speak(&e) => {
                 skipped += 1;

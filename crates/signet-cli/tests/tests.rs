@@ -8,6 +8,7 @@
     clippy::panic
 )]
 mod audio;
+mod credentials;
 mod e2e;
 mod edges;
 mod frontend;

@@ -6,7 +6,8 @@
 //! - `voices/<name>/`: one signed bundle per voice, named by a [`VoiceName`];
 //! - `trust.toml`: the trust store every load verifies against (a missing file trusts nothing);
 //! - `keys/`: private keys made by `signet keys generate`, setup's `local-importer.key` and
-//!   the watermark key `watermark.key` (mode 0600, folder 0700);
+//!   the watermark key `watermark.key` and the content-credentials signing key
+//!   `credentials.key` (mode 0600, folder 0700);
 //! - `espeak-ng/`: the espeak-ng library and data the phonemizer helper loads;
 //! - `config.toml`, `index-state/`, `tmp/`: the CLI's settings and the remote index's state.
 //!
@@ -57,6 +58,9 @@ pub const IMPORTER_KEY_NAME: &str = "local-importer";
 
 /// Name of the key that watermarks the home's speech.
 pub const WATERMARK_KEY_NAME: &str = "watermark";
+
+/// Name of the home's content-credentials signing key (`<home>/keys/credentials.key`).
+pub const CREDENTIALS_KEY_NAME: &str = "credentials";
 
 /// `$SIGNET_HOME`, else `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet` (a variable
 /// set to the empty string counts as unset). The one place that computes the home folder.
@@ -131,6 +135,12 @@ impl Store {
     /// secret that marks this home's speech and detects the mark.
     pub fn watermark_key_path(&self) -> PathBuf {
         self.keys_dir().join(format!("{WATERMARK_KEY_NAME}.key"))
+    }
+
+    /// The home's content-credentials signing key file (`<home>/keys/credentials.key`): the
+    /// ed25519 key that signs the WAV files Signet writes (see `signet_audio::Credentials`).
+    pub fn credentials_key_path(&self) -> PathBuf {
+        self.keys_dir().join(format!("{CREDENTIALS_KEY_NAME}.key"))
     }
 
     /// The folder holding one bundle per voice, `<home>/voices`.

@@ -56,6 +56,15 @@ pub enum Error {
         /// What went wrong, and what to do about it.
         reason: String,
     },
+    /// The content-credentials signing key file could not be read, made,
+    /// or is not private.
+    #[error("content-credentials key {path}: {reason}")]
+    CredentialsKeyFile {
+        /// The key file.
+        path: PathBuf,
+        /// What went wrong, and what to do about it.
+        reason: String,
+    },
     /// File system error.
     #[error("{path}: {source}")]
     Io {

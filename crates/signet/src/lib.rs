@@ -45,6 +45,7 @@ mod error;
 mod options;
 #[doc = include_str!("../../../docs/security-guide.md")]
 pub mod security_guide {}
+pub mod credentials;
 pub mod store;
 mod stream;
 mod synthesizer;

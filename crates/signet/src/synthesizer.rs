@@ -43,6 +43,20 @@ impl Speech {
     pub fn to_wav(&self, format: SampleFormat) -> Result<Vec<u8>, Error> {
         Ok(self.audio.to_wav(format, &self.provenance)?)
     }
+
+    /// The audio as a complete WAV file carrying the provenance metadata and
+    /// content credentials signed by `key` (see the [`credentials`](crate::credentials)
+    /// module), stating the current time.
+    pub fn to_signed_wav(
+        &self,
+        format: SampleFormat,
+        key: &signet_sign::SecretKey,
+    ) -> Result<Vec<u8>, Error> {
+        let signer = signet_audio::CredentialSigner::new(key);
+        Ok(self
+            .audio
+            .to_signed_wav(format, &self.provenance, &signer)?)
+    }
 }
 
 /// What `signet voices list` shows about an installed voice.
