@@ -52,10 +52,17 @@ pub struct WavWriter<W: Write> {
     /// Offset of the `data` chunk's size field.
     data_size_at: u64,
     data_bytes: u64,
-    /// What the content credentials state, if the file is signed.
+    /// What signed content credentials would state (a file whose sizes
+    /// are patched only; boxed, so that a stream's writer stays small).
+    seal: Option<Box<Seal>>,
+}
+
+/// What a signed file's credentials need: the label, the `fmt ` body, and
+/// the SHA-256 of the samples as they are written.
+#[derive(Debug)]
+struct Seal {
     provenance: Provenance,
     fmt: Vec<u8>,
-    /// SHA-256 of the `data` chunk's body so far.
     data_hash: Sha256,
 }
 
@@ -122,9 +129,14 @@ impl<W: Write> WavWriter<W> {
             sizes,
             data_size_at: (h.len() as u64).saturating_sub(4),
             data_bytes: 0,
-            provenance: provenance.clone(),
-            fmt,
-            data_hash: Sha256::new(),
+            seal: match sizes {
+                Sizes::Patched => Some(Box::new(Seal {
+                    provenance: provenance.clone(),
+                    fmt,
+                    data_hash: Sha256::new(),
+                })),
+                Sizes::Unknown => None,
+            },
         })
     }
 
@@ -164,8 +176,8 @@ impl<W: Write> WavWriter<W> {
             return Err(AudioError::WavTooLarge { size: total, max });
         }
         let encoded = audio.encode_raw(self.format);
-        if self.sizes == Sizes::Patched {
-            self.data_hash.update(&encoded);
+        if let Some(seal) = &mut self.seal {
+            seal.data_hash.update(&encoded);
         }
         self.out.write_all(&encoded)?;
         self.data_bytes = total;
@@ -253,16 +265,20 @@ impl<W: Write + Seek> WavWriter<W> {
                 .data_size_at
                 .saturating_add(4)
                 .saturating_add(self.data_bytes);
-            if let Some(signer) = signer {
+            if let (Some(signer), Some(seal)) = (signer, self.seal.take()) {
                 // The data chunk holds whole 2- or 4-byte samples: its size
                 // is even, so the credentials follow it with no pad byte.
                 // Written at the end of what the writer wrote: the
                 // destination is there.
-                let digest = hex::encode(self.data_hash.finalize_reset());
+                let Seal {
+                    provenance,
+                    fmt,
+                    data_hash,
+                } = *seal;
                 let chunk = signer.chunk(
-                    &self.provenance,
-                    crate::credentials::sha256_hex(&self.fmt),
-                    digest,
+                    &provenance,
+                    crate::credentials::sha256_hex(&fmt),
+                    hex::encode(data_hash.finalize()),
                 );
                 self.out.write_all(&chunk)?;
                 end = end.saturating_add(chunk.len() as u64);
