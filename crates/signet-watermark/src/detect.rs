@@ -358,7 +358,7 @@ impl Analyzer {
             }
             // ... and less each band's mean over frames; clamped: a
             // harmonic sweeping through a narrow band swings its level by
-            // tens of dB, the mark by 0.35 (1.5 dB).
+            // tens of dB, the mark by at most 0.46 (2 dB).
             for b in 0..bands {
                 let mean = levels.iter().skip(b).step_by(bands).sum::<f64>() / frames.len() as f64;
                 for l in levels.iter_mut().skip(b).step_by(bands) {

@@ -9,7 +9,8 @@ use std::f64::consts::PI;
 
 use crate::fft::{Complex, Fft};
 use crate::layout::{
-    band_edges, check_rate, frame_len, Pattern, Role, GAIN_DB, TILES_PER_PERIOD, TILES_PER_SECOND,
+    band_edges, check_rate, frame_len, gain_curve, peak_gain_db, Pattern, Role, TILES_PER_PERIOD,
+    TILES_PER_SECOND,
 };
 use crate::{Key, Payload, WatermarkError};
 
@@ -17,7 +18,7 @@ use crate::{Key, Payload, WatermarkError};
 /// has the same length. The same as feeding the samples to an [`Embedder`]
 /// in any number of pieces.
 ///
-/// Samples are not clipped: a marked cell may be 1.5 dB louder than the
+/// Samples are not clipped: a marked cell may be up to 2 dB louder than the
 /// input, so apply level processing after the mark.
 pub fn embed(
     samples: &[f32],
@@ -87,30 +88,36 @@ impl Embedder {
         let hop = n / 2;
         let pattern = Pattern::new(key);
         let edges = band_edges();
-        let up = 10f64.powf(GAIN_DB / 20.0);
-        let down = 1.0 / up;
+        // Each band's signed peak gain, in natural-log units.
+        let peaks: Vec<f64> = edges
+            .windows(2)
+            .map(|w| match w {
+                [lo, hi] => peak_gain_db((lo * hi).sqrt()) * std::f64::consts::LN_10 / 20.0,
+                _ => 0.0,
+            })
+            .collect();
+        let freqs: Vec<f64> = (0..=n / 2)
+            .map(|bin| bin as f64 * f64::from(rate) / n as f64)
+            .collect();
         let gains = (0..TILES_PER_PERIOD)
             .map(|tile| {
-                (0..=n / 2)
-                    .map(|bin| {
-                        let f = bin as f64 * f64::from(rate) / n as f64;
-                        let band = edges.windows(2).position(|w| match w {
-                            [lo, hi] => f >= *lo && f < *hi,
-                            _ => false,
-                        });
-                        let Some(cell) = band.and_then(|b| pattern.cell(tile, b)) else {
-                            return 1.0;
-                        };
-                        let sign = match cell.role {
-                            Role::Data(label) if payload.flips(label) => -cell.sign,
-                            Role::Sync | Role::Data(_) => cell.sign,
-                        };
-                        if sign > 0.0 {
-                            up
-                        } else {
-                            down
+                let signed: Vec<f64> = peaks
+                    .iter()
+                    .enumerate()
+                    .map(|(b, peak)| match pattern.cell(tile, b) {
+                        Some(cell) => {
+                            let sign = match cell.role {
+                                Role::Data(label) if payload.flips(label) => -cell.sign,
+                                Role::Sync | Role::Data(_) => cell.sign,
+                            };
+                            sign * peak
                         }
+                        None => 0.0,
                     })
+                    .collect();
+                gain_curve(&edges, &signed, &freqs)
+                    .into_iter()
+                    .map(f64::exp)
                     .collect::<Vec<f64>>()
             })
             .map(|half| {
@@ -252,7 +259,7 @@ impl Embedder {
         let skip = if self.next_frame == 0 { hop } else { 0 };
         let left = usize::try_from(self.received - self.emitted).unwrap_or(usize::MAX);
         for &y in self.acc.iter().take(2 * hop).skip(skip).take(left) {
-            // Finite input stays finite: a sample near f32::MAX made 1.5 dB
+            // Finite input stays finite: a sample near f32::MAX made 2 dB
             // louder is held at the largest finite value.
             if self.emitted >= self.drained {
                 out.push(y.clamp(-f64::from(f32::MAX), f64::from(f32::MAX)) as f32);

@@ -18,8 +18,16 @@ pub(crate) const MIN_BAND_HZ: f64 = 40.0;
 pub(crate) const TILES_PER_SECOND: u64 = 4;
 /// Tiles in one period of the pattern (1.5 s).
 pub(crate) const TILES_PER_PERIOD: usize = 6;
-/// Gain of a marked cell, dB (up or down).
-pub(crate) const GAIN_DB: f64 = 1.5;
+/// Peak gain of a marked cell from [`RAMP_HIGH_HZ`] up, dB (up or down).
+pub(crate) const GAIN_DB: f64 = 2.0;
+/// Peak gain of a marked cell up to [`RAMP_LOW_HZ`], dB: low bands hold
+/// single harmonics, where a change is heard most and detected least.
+pub(crate) const LOW_GAIN_DB: f64 = 0.5;
+/// Between these two frequencies the peak gain rises from [`LOW_GAIN_DB`]
+/// to [`GAIN_DB`], linearly in log-frequency.
+pub(crate) const RAMP_LOW_HZ: f64 = 500.0;
+/// See [`RAMP_LOW_HZ`].
+pub(crate) const RAMP_HIGH_HZ: f64 = 1000.0;
 /// Bits of caller data.
 pub(crate) const PAYLOAD_BITS: usize = 16;
 /// Number of payload values.
@@ -73,6 +81,61 @@ pub(crate) fn band_edges() -> Vec<f64> {
         f = next;
     }
     edges
+}
+
+/// Peak gain (dB) of a cell whose band is centred on `hz`: [`LOW_GAIN_DB`]
+/// up to [`RAMP_LOW_HZ`], [`GAIN_DB`] from [`RAMP_HIGH_HZ`], and in between
+/// linear in log-frequency.
+pub(crate) fn peak_gain_db(hz: f64) -> f64 {
+    let t = ((hz / RAMP_LOW_HZ).ln() / (RAMP_HIGH_HZ / RAMP_LOW_HZ).ln()).clamp(0.0, 1.0);
+    if t.is_nan() {
+        return LOW_GAIN_DB;
+    }
+    LOW_GAIN_DB + t * (GAIN_DB - LOW_GAIN_DB)
+}
+
+/// The gain curve over frequency: for each frequency in `freqs` (Hz), the
+/// natural-log gain of a tile whose bands carry the signed log gains
+/// `band_gains` (one per band of [`band_edges`]).
+///
+/// Each band's gain is reached at its centre (the geometric mean of its
+/// edges); between two centres the curve moves from one to the other along
+/// a raised cosine in log-frequency, and it falls the same way to 0 at
+/// [`LOW_HZ`] and at the last edge. The curve is continuous with a
+/// continuous slope, so the filter each frame applies is short in time: a
+/// gain that jumps from band to band rings across the whole frame, which
+/// is heard (PESQ-WB 4.2 instead of 4.5 for the same gains) and detected no
+/// better. Frequencies outside the bands get 0 (unchanged).
+pub(crate) fn gain_curve(edges: &[f64], band_gains: &[f64], freqs: &[f64]) -> Vec<f64> {
+    // Knots: (ln Hz, ln gain), the lowest edge, every band centre, the top edge.
+    let mut knots: Vec<(f64, f64)> = Vec::with_capacity(band_gains.len() + 2);
+    if let (Some(&lo), Some(&hi)) = (edges.first(), edges.last()) {
+        knots.push((lo.ln(), 0.0));
+        for (w, &g) in edges.windows(2).zip(band_gains) {
+            if let [a, b] = w {
+                knots.push(((a * b).sqrt().ln(), g));
+            }
+        }
+        knots.push((hi.ln(), 0.0));
+    }
+    freqs
+        .iter()
+        .map(|&hz| {
+            if hz <= 0.0 {
+                return 0.0;
+            }
+            let x = hz.ln();
+            let j = knots.partition_point(|&(k, _)| k <= x);
+            match (j.checked_sub(1).and_then(|i| knots.get(i)), knots.get(j)) {
+                (Some(&(x0, g0)), Some(&(x1, g1))) if x1 > x0 => {
+                    let t = (x - x0) / (x1 - x0);
+                    let c = 0.5 - 0.5 * (std::f64::consts::PI * t).cos();
+                    g0 + c * (g1 - g0)
+                }
+                _ => 0.0,
+            }
+        })
+        .collect()
 }
 
 /// What a cell of the pattern carries.
@@ -165,6 +228,47 @@ mod tests {
         assert!(*e.last().unwrap() <= HIGH_HZ && *e.last().unwrap() > HIGH_HZ * 0.97);
         assert!(e.windows(2).all(|w| w[1] - w[0] >= MIN_BAND_HZ - 1e-9));
         assert!((80..100).contains(&(e.len() - 1)), "{} bands", e.len() - 1);
+    }
+
+    #[test]
+    fn gain_curve_is_continuous_and_meets_each_band_at_its_centre() {
+        let e = band_edges();
+        let bands = e.len() - 1;
+        // Alternating signs: the worst case for steps between neighbours.
+        let g: Vec<f64> = (0..bands)
+            .map(|b| if b % 2 == 0 { 0.23 } else { -0.23 })
+            .collect();
+        let centres: Vec<f64> = e.windows(2).map(|w| (w[0] * w[1]).sqrt()).collect();
+        let at_centres = gain_curve(&e, &g, &centres);
+        for (a, b) in at_centres.iter().zip(&g) {
+            assert!((a - b).abs() < 1e-12, "{a} at a centre, want {b}");
+        }
+        // On a fine grid (0.1 Hz), no step between neighbouring points is
+        // larger than the raised cosine's steepest slope allows: there is
+        // no jump at any band edge, at 300 Hz or at the top.
+        let freqs: Vec<f64> = (1000..90_000).map(|i| f64::from(i) * 0.1).collect();
+        let curve = gain_curve(&e, &g, &freqs);
+        let steepest = curve
+            .windows(2)
+            .map(|w| (w[1] - w[0]).abs())
+            .fold(0.0f64, f64::max);
+        assert!(steepest < 2e-3, "step of {steepest} between 0.1 Hz points");
+        // Outside 300 Hz to the top edge nothing changes.
+        for (f, c) in freqs.iter().zip(&curve) {
+            if *f <= e[0] || *f >= e[bands] {
+                assert_eq!(*c, 0.0, "gain {c} at {f} Hz");
+            }
+        }
+    }
+
+    #[test]
+    fn peak_gain_ramps_from_low_to_high_bands() {
+        assert_eq!(peak_gain_db(300.0), LOW_GAIN_DB);
+        assert_eq!(peak_gain_db(RAMP_LOW_HZ), LOW_GAIN_DB);
+        assert!((peak_gain_db(RAMP_HIGH_HZ) - GAIN_DB).abs() < 1e-12);
+        assert_eq!(peak_gain_db(6000.0), GAIN_DB);
+        let mid = peak_gain_db((RAMP_LOW_HZ * RAMP_HIGH_HZ).sqrt());
+        assert!((mid - (LOW_GAIN_DB + GAIN_DB) / 2.0).abs() < 1e-12);
     }
 
     #[test]
