@@ -122,11 +122,18 @@
 //! so that a wrong value is unlikely ([`PAYLOAD_ERROR_RATE`]); otherwise
 //! [`Detection::payload`] is `None` while the mark may be present.
 //!
-//! On the speech-like test signals (22.05 kHz), clean 6 s clips score 13 to
-//! 15; 3 s crops 9 to 11.5; 2 s crops 7.3 to 10 (some fall under the
-//! threshold: detection is reliable from about 3 s); white noise at 20 dB
-//! SNR costs about a third of the score. Unmarked audio scored at most 7.1
-//! over 500 windows and 50 wrong keys.
+//! On the speech-like test signals (22.05 kHz), clean 6-10 s clips score
+//! 13.5 to 15.4; 3 s crops 9.3 to 11.8; white noise at 20 dB SNR costs about
+//! a third of the score.
+//!
+//! On the default voice (`cargo xtask watermark --clips 200`: 200 clips of
+//! 2-10 s, 948 s of audio), the mark was found in every clip clean, after
+//! resampling to 16 and 8 kHz, MP3 at 32, 64 and 128 kbit/s, Opus at
+//! 24 kbit/s, volume ±6 dB, clipping at 25 % of the peak, an 8th-order
+//! 4 kHz low-pass, ±5 % speed and tempo and crops to 2 s; in 99.5 % after
+//! 8-bit quantization and 92.5 % with white noise at 20 dB SNR. PESQ-WB of
+//! marked against unmarked audio: 4.53 mean, 4.39 at worst (the first
+//! form of the mark: 4.18 and 3.85 over 30 clips).
 //!
 //! # Cost
 //!
