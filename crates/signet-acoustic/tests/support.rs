@@ -298,6 +298,7 @@ pub fn manifest(cfg: &VitsConfig) -> Result<Manifest> {
             config: toml::Table::try_from(cfg)?,
         },
         source: None,
+        lexicon: None,
         files: Vec::new(),
     })
 }

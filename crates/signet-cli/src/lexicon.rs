@@ -39,6 +39,33 @@ pub fn read(path: &Path) -> Result<Lexicon> {
     Ok(Lexicon::parse(&path.display().to_string(), &text)?)
 }
 
+/// Reads and checks a lexicon for `voices import ... --lexicon FILE`: the
+/// file must read (TOML or PLS, under the same cap and reader as any
+/// lexicon); duplicate words are reported as warnings. Returns what the
+/// importer puts into the signed bundle: the exact bytes, their format and
+/// the language a PLS file declares.
+pub fn read_for_bundle(path: &Path) -> Result<signet_registry::BundleLexicon> {
+    const CAP: signet_io::Cap =
+        signet_io::Cap::new(MAX_LEXICON_BYTES, "a lexicon file is at most 4 MiB");
+    let text = signet_io::read_capped_string(path, CAP)
+        .with_context(|| format!("--lexicon {}", path.display()))?;
+    let lexicon = Lexicon::parse(&path.display().to_string(), &text)
+        .with_context(|| format!("--lexicon {} is refused", path.display()))?;
+    for issue in lexicon.check(None) {
+        eprintln!("warning: {}: {issue}", path.display());
+    }
+    let format = if Lexicon::is_pls(&text) {
+        signet_registry::LexiconFormat::Pls
+    } else {
+        signet_registry::LexiconFormat::Toml
+    };
+    Ok(signet_registry::BundleLexicon::new(
+        format,
+        text.into_bytes(),
+        lexicon.language().map(str::to_owned),
+    ))
+}
+
 /// The lexicons `signet speak` uses, in priority order: the files given,
 /// then `<home>/lexicon.toml` if present.
 pub fn user_lexicons(home: &Path, files: &[PathBuf]) -> Result<Vec<Lexicon>> {

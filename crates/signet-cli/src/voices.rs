@@ -67,6 +67,11 @@ pub enum ImportCommand {
         /// SPDX licence of the voice (default: the config's `license` key, else `unknown`).
         #[arg(long, value_name = "SPDX")]
         license: Option<String>,
+        /// A pronunciation lexicon (TOML or W3C PLS) the voice carries: checked, then
+        /// stored in the bundle as a listed, signed file and used whenever the voice speaks,
+        /// below the user's lexicons.
+        #[arg(long, value_name = "FILE")]
+        lexicon: Option<PathBuf>,
         /// Replace an installed voice of the same name.
         #[arg(long)]
         force: bool,
@@ -86,6 +91,9 @@ pub enum ImportCommand {
         /// SPDX licence of the voice (default `unknown`: Coqui configs carry none).
         #[arg(long, value_name = "SPDX")]
         license: Option<String>,
+        /// A pronunciation lexicon (TOML or W3C PLS) the voice carries, as for `import piper`.
+        #[arg(long, value_name = "FILE")]
+        lexicon: Option<PathBuf>,
         /// Replace an installed voice of the same name.
         #[arg(long)]
         force: bool,
@@ -133,15 +141,33 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
             config,
             name,
             license,
+            lexicon,
             force,
-        }) => import_piper(&store, &model, config.as_deref(), name, license, force),
+        }) => import_piper(
+            &store,
+            &model,
+            config.as_deref(),
+            name,
+            license,
+            lexicon.as_deref(),
+            force,
+        ),
         VoicesCommand::Import(ImportCommand::Coqui {
             model,
             config,
             name,
             license,
+            lexicon,
             force,
-        }) => import_coqui(&store, &model, &config, name, license, force),
+        }) => import_coqui(
+            &store,
+            &model,
+            &config,
+            name,
+            license,
+            lexicon.as_deref(),
+            force,
+        ),
     }
 }
 
@@ -239,6 +265,14 @@ fn verify(store: &Store, name: &VoiceName) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
+    if let Some((entry, bytes)) = bundle.lexicon() {
+        outln!(
+            "lexicon: {} ({}, {} bytes, listed and signed; used below the user's lexicons)",
+            entry.file,
+            entry.format.as_str(),
+            bytes.len()
+        )?;
+    }
     Ok(())
 }
 
@@ -280,12 +314,15 @@ fn import_coqui(
     config: &Path,
     name: Option<String>,
     license: Option<String>,
+    lexicon: Option<&Path>,
     force: bool,
 ) -> Result<()> {
+    let lexicon = lexicon.map(crate::lexicon::read_for_bundle).transpose()?;
     let (name, dest) = import_destination(store, model, name, force)?;
     let mut options = signet_coqui::ImportOptions::default();
     options.name = Some(name);
     options.license = license;
+    options.lexicon = lexicon;
     if force {
         options.existing = signet_coqui::ExistingBundle::Replace;
     }
@@ -301,12 +338,15 @@ fn import_piper(
     config: Option<&Path>,
     name: Option<String>,
     license: Option<String>,
+    lexicon: Option<&Path>,
     force: bool,
 ) -> Result<()> {
+    let lexicon = lexicon.map(crate::lexicon::read_for_bundle).transpose()?;
     let (name, dest) = import_destination(store, model, name, force)?;
     let mut options = signet_piper::ImportOptions::default();
     options.name = Some(name);
     options.license = license;
+    options.lexicon = lexicon;
     if force {
         options.existing = signet_piper::ExistingBundle::Replace;
     }

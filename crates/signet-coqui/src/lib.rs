@@ -55,6 +55,8 @@ use signet_registry::{
 pub use config::CoquiConfig;
 pub use error::CoquiError;
 pub use signet_registry::ExistingBundle;
+/// A lexicon for the bundle, and its format (shared by every importer).
+pub use signet_registry::{BundleLexicon, LexiconFormat};
 pub use weights::Param;
 
 /// Default cap on the checkpoint size (4 GiB).
@@ -164,6 +166,9 @@ pub struct ImportOptions {
     pub limits: signet_checkpoint::Limits,
     /// Whether an existing bundle at the output directory may be replaced.
     pub existing: ExistingBundle,
+    /// A pronunciation lexicon to carry in the bundle as a listed, signed file (checked by
+    /// the caller with the text frontend's reader; see [`BundleLexicon`]).
+    pub lexicon: Option<BundleLexicon>,
 }
 
 impl Default for ImportOptions {
@@ -176,6 +181,7 @@ impl Default for ImportOptions {
             max_config_bytes: DEFAULT_MAX_CONFIG_BYTES,
             limits: signet_checkpoint::Limits::default(),
             existing: ExistingBundle::Refuse,
+            lexicon: None,
         }
     }
 }
@@ -300,6 +306,7 @@ pub fn import_coqui(
             model_sha256,
             config_sha256: hex::encode(Sha256::digest(&config_bytes)),
         }),
+        lexicon: None,
         files: Vec::new(),
     };
     let parameters = mapped
@@ -318,7 +325,14 @@ pub fn import_coqui(
         .zip(&bytes)
         .map(|((n, p), b)| (n.as_str(), p.shape.as_slice(), b.as_slice()))
         .collect();
-    let written = write_imported_bundle(out_dir, manifest, &tensors, signer, options.existing)?;
+    let written = write_imported_bundle(
+        out_dir,
+        manifest,
+        &tensors,
+        options.lexicon.as_ref(),
+        signer,
+        options.existing,
+    )?;
     Ok(ImportReport {
         name: name.to_string(),
         kind: mapped.kind,

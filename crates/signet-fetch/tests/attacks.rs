@@ -69,6 +69,7 @@ fn manifest(name: &str, version: u64) -> Manifest {
             config: toml::Table::new(),
         },
         source: None,
+        lexicon: None,
         files: Vec::new(),
     }
 }

@@ -55,6 +55,7 @@ fn bundle(tensors: &[(&str, Dtype, &[usize], &[u8])]) -> Result<Bundle> {
             config: toml::Table::new(),
         },
         source: None,
+        lexicon: None,
         files: Vec::new(),
     };
     let dir = tempfile::tempdir()?;

@@ -47,6 +47,8 @@ use signet_schema::ArchitectureSchema;
 pub use error::PiperError;
 /// What to do when the output directory already exists (shared by every importer).
 pub use signet_registry::ExistingBundle;
+/// A lexicon for the bundle, and its format (shared by every importer).
+pub use signet_registry::{BundleLexicon, LexiconFormat};
 pub use signet_schema::VitsConfig;
 
 /// Default cap on the ONNX file size (2 GiB).
@@ -72,6 +74,9 @@ pub struct ImportOptions {
     pub max_config_bytes: u64,
     /// Whether an existing bundle at the output directory may be replaced.
     pub existing: ExistingBundle,
+    /// A pronunciation lexicon to carry in the bundle as a listed, signed file (checked by
+    /// the caller with the text frontend's reader; see [`BundleLexicon`]).
+    pub lexicon: Option<BundleLexicon>,
 }
 
 impl Default for ImportOptions {
@@ -83,6 +88,7 @@ impl Default for ImportOptions {
             max_onnx_bytes: DEFAULT_MAX_ONNX_BYTES,
             max_config_bytes: DEFAULT_MAX_CONFIG_BYTES,
             existing: ExistingBundle::Refuse,
+            lexicon: None,
         }
     }
 }
@@ -238,6 +244,7 @@ pub fn import_piper_with(
             model_sha256: onnx_sha256,
             config_sha256: hex::encode(Sha256::digest(&config_bytes)),
         }),
+        lexicon: None,
         files: Vec::new(),
     };
     let tensor_count = extracted.params.len();
@@ -246,7 +253,14 @@ pub fn import_piper_with(
         .iter()
         .map(|(n, p)| (n.as_str(), p.shape.as_slice(), p.data.as_ref()))
         .collect();
-    let written = write_imported_bundle(out_dir, manifest, &tensors, signer, options.existing)?;
+    let written = write_imported_bundle(
+        out_dir,
+        manifest,
+        &tensors,
+        options.lexicon.as_ref(),
+        signer,
+        options.existing,
+    )?;
 
     Ok(ImportReport {
         name: name.to_string(),

@@ -2,7 +2,8 @@
 //! the atomic writer.
 //!
 //! A bundle is a directory holding `manifest.toml`, its signature envelope `manifest.dsse.json`
-//! and exactly the files the manifest lists (currently always `weights.safetensors`).
+//! and exactly the files the manifest lists (`weights.safetensors`, and the voice's pronunciation
+//! lexicon when its `[lexicon]` names one).
 //! Verification first checks the signature threshold over the exact manifest bytes against a
 //! [`TrustStore`], then parses that same manifest strictly, then reads every file through size
 //! caps and checks sizes and SHA-256 digests of the in-memory bytes, and keeps those same bytes:
@@ -18,8 +19,9 @@ use signet_sign::{Envelope, KeyId, Role, SecretKey, TrustStore};
 
 use crate::error::RegistryError;
 use crate::manifest::{
-    parse_manifest, serialize_manifest, FileEntry, Manifest, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE,
-    SIGNATURE_FILE, WEIGHTS_FILE,
+    lexicon_language_fits, parse_manifest, serialize_manifest, FileEntry, LexiconFormat,
+    LexiconRef, Manifest, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE, MAX_LEXICON_LEN, SIGNATURE_FILE,
+    WEIGHTS_FILE,
 };
 use crate::name::check_plain_name;
 use crate::safetensors::SafeTensors;
@@ -130,6 +132,21 @@ impl VerifiedBundle {
     pub fn file(&self, name: &str) -> Option<&[u8]> {
         self.files.get(name).map(Vec::as_slice)
     }
+
+    /// The voice's own pronunciation lexicon, when the manifest names one: its entry and its
+    /// verified bytes (listed, size and SHA-256 checked like the weights). Parsing them is the
+    /// text frontend's job, by the declared [`LexiconRef::format`].
+    pub fn lexicon(&self) -> Option<(&LexiconRef, &[u8])> {
+        let entry = self.manifest.lexicon.as_ref()?;
+        self.file(&entry.file).map(|bytes| (entry, bytes))
+    }
+}
+
+/// Whether an unlisted bundle entry is, by its name, a pronunciation lexicon (for the more
+/// precise [`RegistryError::UnlistedLexicon`]).
+fn looks_like_lexicon(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.starts_with("lexicon") || lower.ends_with(".pls")
 }
 
 /// Verifies the bundle in `dir` against `trust`, in this order: size caps on `manifest.toml` and
@@ -186,6 +203,9 @@ pub(crate) fn verify_with(
         match name.to_str() {
             Some(MANIFEST_FILE | SIGNATURE_FILE) => {}
             Some(n) if listed.contains(n) => {}
+            Some(n) if looks_like_lexicon(n) => {
+                return Err(RegistryError::UnlistedLexicon { name: n.to_owned() })
+            }
             _ => {
                 return Err(RegistryError::UnlistedFile {
                     name: name.to_string_lossy().into_owned(),
@@ -345,6 +365,36 @@ pub enum ExistingBundle {
     Replace,
 }
 
+/// A pronunciation lexicon an importer puts into the bundle it writes.
+///
+/// The importer's caller reads and checks the file with the text frontend's reader first
+/// (`signet_text::Lexicon::parse`); the registry stores the bytes as a listed, signed file
+/// and records the format, and the loader parses them again, by that format, when the
+/// voice is loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BundleLexicon {
+    /// How the file is written.
+    pub format: LexiconFormat,
+    /// The file's bytes (at most [`MAX_LEXICON_LEN`]).
+    pub bytes: Vec<u8>,
+    /// The language the lexicon declares (a PLS file's `xml:lang`), if any; it must fit the
+    /// voice's ([`lexicon_language_fits`]).
+    pub language: Option<String>,
+}
+
+impl BundleLexicon {
+    /// A lexicon of this format, these bytes and declared language.
+    #[must_use]
+    pub fn new(format: LexiconFormat, bytes: Vec<u8>, language: Option<String>) -> Self {
+        Self {
+            format,
+            bytes,
+            language,
+        }
+    }
+}
+
 /// What [`write_imported_bundle`] wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -356,27 +406,60 @@ pub struct ImportedBundle {
 }
 
 /// The one way importers (Piper ONNX, Coqui checkpoints) write a bundle: `tensors` (name,
-/// shape, little-endian F32 bytes) become `weights.safetensors`, the manifest is completed
-/// with its size and digest and signed by `signer` ([`write_bundle`] or [`replace_bundle`] as
-/// `existing` says), and the result is read back with [`verify_bundle_dir`] against a trust
-/// store holding the signer's key alone, exactly as a loader trusting that key would.
+/// shape, little-endian F32 bytes) become `weights.safetensors`, a `lexicon` becomes
+/// `lexicon.toml` or `lexicon.pls` named by the manifest's `[lexicon]`, the manifest is
+/// completed with every file's size and digest and signed by `signer` ([`write_bundle`] or
+/// [`replace_bundle`] as `existing` says), and the result is read back with
+/// [`verify_bundle_dir`] against a trust store holding the signer's key alone, exactly as a
+/// loader trusting that key would.
+///
+/// # Errors
+/// Besides the writers' errors: [`RegistryError::TooLarge`] for a lexicon over
+/// [`MAX_LEXICON_LEN`], [`RegistryError::LexiconLanguage`] for one declared for another
+/// language than the voice's.
 pub fn write_imported_bundle(
     dir: &Path,
     manifest_without_files: Manifest,
     tensors: &[(&str, &[usize], &[u8])],
+    lexicon: Option<&BundleLexicon>,
     signer: &SecretKey,
     existing: ExistingBundle,
 ) -> Result<ImportedBundle, RegistryError> {
+    let mut manifest = manifest_without_files;
+    manifest.lexicon = None;
+    if let Some(lexicon) = lexicon {
+        if lexicon.bytes.len() as u64 > MAX_LEXICON_LEN {
+            return Err(RegistryError::TooLarge {
+                what: format!("lexicon ({} bytes)", lexicon.bytes.len()),
+                limit: MAX_LEXICON_LEN,
+            });
+        }
+        if let Some(language) = &lexicon.language {
+            if !lexicon_language_fits(language, &manifest.voice.language) {
+                return Err(RegistryError::LexiconLanguage {
+                    lexicon_language: language.clone(),
+                    voice_language: manifest.voice.language.clone(),
+                });
+            }
+        }
+        manifest.lexicon = Some(LexiconRef {
+            file: lexicon.format.file_name().to_owned(),
+            format: lexicon.format,
+        });
+    }
     let typed: Vec<_> = tensors
         .iter()
         .map(|&(name, shape, data)| (name, crate::safetensors::Dtype::F32, shape, data))
         .collect();
     let weights = crate::safetensors::write_safetensors(&typed)?;
     drop(typed);
-    let files = [(WEIGHTS_FILE, weights.as_slice())];
+    let mut files = vec![(WEIGHTS_FILE, weights.as_slice())];
+    if let (Some(entry), Some(lexicon)) = (&manifest.lexicon, lexicon) {
+        files.push((entry.format.file_name(), lexicon.bytes.as_slice()));
+    }
     match existing {
-        ExistingBundle::Refuse => write_bundle(dir, manifest_without_files, &files, signer)?,
-        ExistingBundle::Replace => replace_bundle(dir, manifest_without_files, &files, signer)?,
+        ExistingBundle::Refuse => write_bundle(dir, manifest, &files, signer)?,
+        ExistingBundle::Replace => replace_bundle(dir, manifest, &files, signer)?,
     }
     let own = TrustStore::with_key(signer.public(), Role::BundleSigner);
     let verified = verify_bundle_dir(dir, &own)?;

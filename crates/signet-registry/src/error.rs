@@ -91,6 +91,31 @@ pub enum RegistryError {
         /// The unlisted entry's name (lossily decoded if it is not UTF-8).
         name: String,
     },
+    /// The bundle directory holds a pronunciation lexicon the manifest does not list. Only
+    /// a listed, signed lexicon is ever read; a stray one refuses the bundle, like any
+    /// unlisted entry, with this more precise message.
+    #[error(
+        "{name:?} in the bundle directory looks like a pronunciation lexicon, but the signed \
+         manifest does not list it, so the voice is refused; a bundle's lexicon must be named \
+         by `[lexicon]` and listed in `files` (re-import the voice with `--lexicon {name}`), \
+         or the file removed"
+    )]
+    UnlistedLexicon {
+        /// The unlisted file's name.
+        name: String,
+    },
+    /// A lexicon offered to an importer is written for another language than the voice's.
+    #[error(
+        "the lexicon is written for {lexicon_language:?} but the voice speaks \
+         {voice_language:?}; give a lexicon for the voice's language (or one for its primary \
+         language, such as \"en\" for \"en_US\")"
+    )]
+    LexiconLanguage {
+        /// The lexicon's declared language.
+        lexicon_language: String,
+        /// The voice's language.
+        voice_language: String,
+    },
     /// A listed entry is a symlink, directory, device or other non-regular file.
     #[error("{name:?} is not a regular file (symlinks and directories are refused)")]
     NotARegularFile {

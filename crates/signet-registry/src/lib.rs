@@ -49,13 +49,14 @@ pub mod store;
 
 pub use bundle::{
     add_bundle_signature, replace_bundle, verify_bundle_dir, write_bundle, write_imported_bundle,
-    ExistingBundle, ImportedBundle, VerifiedBundle, MAX_FILE_LEN, MAX_MANIFEST_LEN,
+    BundleLexicon, ExistingBundle, ImportedBundle, VerifiedBundle, MAX_FILE_LEN, MAX_MANIFEST_LEN,
     MAX_SIGNATURE_FILE_LEN,
 };
 pub use error::RegistryError;
 pub use manifest::{
-    Architecture, CoquiText, FileEntry, InferenceDefaults, Manifest, PhonemeSpec, Source,
-    VoiceInfo, BUNDLE_FORMAT, MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE, SIGNATURE_FILE, WEIGHTS_FILE,
+    lexicon_language_fits, Architecture, CoquiText, FileEntry, InferenceDefaults, LexiconFormat,
+    LexiconRef, Manifest, PhonemeSpec, Source, VoiceInfo, BUNDLE_FORMAT, MANIFEST_FILE,
+    MANIFEST_PAYLOAD_TYPE, MAX_LEXICON_LEN, SIGNATURE_FILE, WEIGHTS_FILE,
 };
 pub use name::{VoiceName, MAX_NAME_LEN};
 pub use safetensors::{write_safetensors, Dtype, SafeTensors, TensorView, MAX_HEADER_LEN};
@@ -139,6 +140,7 @@ mod test_support {
                 config: toml::Table::new(),
             },
             source: None,
+            lexicon: None,
             files: Vec::new(),
         }
     }

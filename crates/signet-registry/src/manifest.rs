@@ -26,6 +26,10 @@ pub const MANIFEST_PAYLOAD_TYPE: &str = "application/vnd.signet.manifest+toml";
 /// The weights file every bundle lists.
 pub const WEIGHTS_FILE: &str = "weights.safetensors";
 
+/// Largest pronunciation lexicon a bundle may carry, in bytes (the same cap as a
+/// `--lexicon` file).
+pub const MAX_LEXICON_LEN: u64 = 4 * 1024 * 1024;
+
 /// A bundle's manifest (`manifest.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,6 +53,11 @@ pub struct Manifest {
     /// Where the bundle was imported from, if it was imported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// The voice's own pronunciation lexicon, if it carries one: a file of the bundle, listed
+    /// in [`Manifest::files`] like every other, so the signature covers it. Absent in older
+    /// manifests, which verify unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lexicon: Option<LexiconRef>,
     /// Every file of the bundle except the manifest itself, with size and digest.
     pub files: Vec<FileEntry>,
 }
@@ -172,6 +181,62 @@ pub struct Source {
     pub model_sha256: String,
     /// SHA-256 (hex) of the original JSON config.
     pub config_sha256: String,
+}
+
+/// The pronunciation lexicon a bundle carries (`[lexicon]` in `manifest.toml`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LexiconRef {
+    /// Plain file name inside the bundle; it must also be listed in `files`.
+    pub file: String,
+    /// How the file is written; the loader reads it with that reader only.
+    pub format: LexiconFormat,
+}
+
+/// The file format of a bundle's lexicon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LexiconFormat {
+    /// Signet's TOML table (`[words]`).
+    Toml,
+    /// W3C Pronunciation Lexicon Specification 1.0 (XML).
+    Pls,
+}
+
+impl LexiconFormat {
+    /// The file name an importer gives a lexicon of this format.
+    #[must_use]
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Self::Toml => "lexicon.toml",
+            Self::Pls => "lexicon.pls",
+        }
+    }
+
+    /// The format's name as the manifest writes it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Toml => "toml",
+            Self::Pls => "pls",
+        }
+    }
+}
+
+/// Whether a lexicon written for `lexicon_language` may serve a voice speaking
+/// `voice_language`. Tags compare without regard to case or to `_` versus `-`; the lexicon's
+/// tag must be the voice's or a prefix of it at a subtag boundary (`en` serves `en_US`,
+/// `en-GB` does not serve `en_US`, `en-US` serves `en_US`).
+#[must_use]
+pub fn lexicon_language_fits(lexicon_language: &str, voice_language: &str) -> bool {
+    let norm = |s: &str| s.trim().to_ascii_lowercase().replace('_', "-");
+    let (lex, voice) = (norm(lexicon_language), norm(voice_language));
+    !lex.is_empty()
+        && (voice == lex
+            || voice
+                .strip_prefix(lex.as_str())
+                .is_some_and(|rest| rest.starts_with('-')))
 }
 
 /// One file of a bundle.
@@ -299,6 +364,33 @@ pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
             }
         }
     }
+    if let Some(lexicon) = &m.lexicon {
+        check_plain_name(&lexicon.file)?;
+        if [MANIFEST_FILE, SIGNATURE_FILE, WEIGHTS_FILE].contains(&lexicon.file.as_str()) {
+            return Err(invalid(
+                "lexicon.file",
+                format!("{:?} is not a lexicon file name", lexicon.file),
+            ));
+        }
+        match m.files.iter().find(|f| f.name == lexicon.file) {
+            None => {
+                return Err(invalid(
+                    "lexicon.file",
+                    format!(
+                        "{:?} is not listed in `files`, so no signature would cover it",
+                        lexicon.file
+                    ),
+                ))
+            }
+            Some(f) if f.size > MAX_LEXICON_LEN => {
+                return Err(RegistryError::TooLarge {
+                    what: format!("lexicon {:?} ({} bytes declared)", f.name, f.size),
+                    limit: MAX_LEXICON_LEN,
+                })
+            }
+            Some(_) => {}
+        }
+    }
     let mut seen = BTreeSet::new();
     for entry in &m.files {
         check_plain_name(&entry.name)?;
@@ -377,6 +469,21 @@ mod tests {
                 ),
                 "{bad:?}"
             );
+        }
+    }
+
+    #[test]
+    fn lexicon_language_fits_by_subtag() {
+        for (lex, voice) in [("en", "en_US"), ("en-US", "en_US"), ("EN_us", "en-US")] {
+            assert!(lexicon_language_fits(lex, voice), "{lex} {voice}");
+        }
+        for (lex, voice) in [
+            ("en-GB", "en_US"),
+            ("e", "en_US"),
+            ("", "en_US"),
+            ("en_US", "en"),
+        ] {
+            assert!(!lexicon_language_fits(lex, voice), "{lex} {voice}");
         }
     }
 

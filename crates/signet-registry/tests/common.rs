@@ -90,6 +90,7 @@ pub fn manifest() -> Manifest {
             model_sha256: "a".repeat(64),
             config_sha256: "b".repeat(64),
         }),
+        lexicon: None,
         files: Vec::new(),
     }
 }

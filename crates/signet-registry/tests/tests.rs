@@ -10,6 +10,7 @@
 mod attacks;
 mod common;
 mod index;
+mod lexicon;
 mod round_trip;
 mod signatures;
 mod store;

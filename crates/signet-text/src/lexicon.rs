@@ -111,6 +111,8 @@ pub struct Lexicon {
     /// Lower-case words → entry index.
     folded: HashMap<String, usize>,
     duplicates: Vec<String>,
+    /// The language the file declares (a PLS root's `xml:lang`), if any.
+    language: Option<String>,
 }
 
 impl Lexicon {
@@ -194,15 +196,27 @@ impl Lexicon {
     /// # Errors
     /// [`TextError::LexiconInvalid`] naming `source_name` and what is wrong.
     pub fn parse(source_name: &str, text: &str) -> Result<Self, TextError> {
-        if text
-            .trim_start_matches('\u{feff}')
-            .trim_start()
-            .starts_with('<')
-        {
+        if Self::is_pls(text) {
             Self::from_pls(source_name, text)
         } else {
             Self::from_toml(source_name, text)
         }
+    }
+
+    /// Whether [`parse`](Self::parse) reads `text` as PLS: it starts with `<` after white
+    /// space and a byte-order mark.
+    #[must_use]
+    pub fn is_pls(text: &str) -> bool {
+        text.trim_start_matches('\u{feff}')
+            .trim_start()
+            .starts_with('<')
+    }
+
+    /// The language the file declares: a PLS `<lexicon xml:lang="...">`; `None` for the
+    /// TOML form, which declares none.
+    #[must_use]
+    pub fn language(&self) -> Option<&str> {
+        self.language.as_deref()
     }
 
     /// Reads the TOML form (see the [module docs](self)).
@@ -259,6 +273,7 @@ impl Lexicon {
         let mut graphemes: Vec<String> = Vec::new();
         let mut said: Option<Pronunciation> = None;
         let mut buffer = String::new();
+        let mut root_seen = false;
         let line_of = |offset: u64| {
             let end = usize::try_from(offset)
                 .unwrap_or(usize::MAX)
@@ -289,11 +304,23 @@ impl Lexicon {
                     if path.len() >= 8 {
                         return Err(bad(at, "elements nested deeper than 8".into()));
                     }
+                    if path.is_empty() && root_seen {
+                        return Err(bad(at, "a second root element after </lexicon>".into()));
+                    }
                     match (path.len(), name.as_str()) {
                         (0, "lexicon") => {
+                            root_seen = true;
                             for a in e.attributes().with_checks(true) {
                                 let a =
                                     a.map_err(|err| bad(at, format!("bad attribute: {err}")))?;
+                                if a.key.as_ref() == b"xml:lang" {
+                                    let v = a
+                                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                                        .map_err(|_| {
+                                            bad(at, "an entity reference is refused".into())
+                                        })?;
+                                    lexicon.language = Some(short(v.trim()));
+                                }
                                 if a.key.as_ref() == b"alphabet" {
                                     let v = a
                                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
@@ -376,6 +403,12 @@ impl Lexicon {
                     let s = t
                         .decode()
                         .map_err(|e| bad(at, format!("text is not UTF-8: {e}")))?;
+                    if path.is_empty() && !s.trim().is_empty() {
+                        return Err(bad(
+                            at,
+                            "text outside the <lexicon> element (is this a TOML lexicon?)".into(),
+                        ));
+                    }
                     push_capped(&mut buffer, &s);
                 }
                 Event::CData(t) => {
@@ -405,6 +438,12 @@ impl Lexicon {
             return Err(bad(
                 text.len() as u64,
                 "the file ends inside an element".into(),
+            ));
+        }
+        if !root_seen {
+            return Err(bad(
+                text.len() as u64,
+                "no <lexicon> element: a PLS file is one <lexicon> of <lexeme>s".into(),
             ));
         }
         Ok(lexicon)
@@ -602,6 +641,8 @@ mod tests {
         eb.sort_by(|x, y| x.word.cmp(&y.word));
         assert_eq!(ea, eb);
         assert_eq!(ea.len(), 3);
+        assert_eq!(b.language(), Some("en-US"));
+        assert_eq!(a.language(), None);
         Ok(())
     }
 
@@ -664,6 +705,8 @@ mod tests {
                 "<lexicon><lexeme><grapheme>a</grapheme></lexeme></lexicon>",
             ),
             ("unclosed", "<lexicon><lexeme>"),
+            ("no root", "<?xml version=\"1.0\"?>\n"),
+            ("two roots", "<lexicon/><lexicon/>"),
             ("brackets", "[words]\na = { ipa = \"]]\" }"),
         ] {
             assert!(
@@ -674,6 +717,19 @@ mod tests {
                 "{name}"
             );
         }
+    }
+
+    #[test]
+    fn pls_reader_refuses_text_outside_the_root() {
+        // A TOML table offered as PLS (a bundle declares the format) is not an empty lexicon.
+        match Lexicon::from_pls("f", "[words]\na = { say = \"b\" }") {
+            Err(TextError::LexiconInvalid { message, .. }) => {
+                assert!(message.starts_with("line 1:"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Lexicon::from_pls("f", "").is_err());
+        assert!(Lexicon::from_pls("f", " <lexicon/>\n").is_ok());
     }
 
     #[test]

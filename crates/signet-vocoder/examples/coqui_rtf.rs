@@ -78,6 +78,7 @@ fn main() -> Result<()> {
             config: toml::Table::try_from(&mapped.config)?,
         },
         source: None,
+        lexicon: None,
         files: Vec::new(),
     };
     let tmp = tempfile::tempdir()?;

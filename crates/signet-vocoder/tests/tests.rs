@@ -195,6 +195,7 @@ fn bundle_as(tensors: &Tensors, config: toml::Table) -> Result<Bundle> {
             config,
         },
         source: None,
+        lexicon: None,
         files: Vec::new(),
     };
     let dir = tempfile::tempdir()?;

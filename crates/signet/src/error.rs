@@ -26,6 +26,21 @@ pub enum Error {
         /// The store's voices folder.
         store: PathBuf,
     },
+    /// The voice's bundle carries a lexicon (listed and signed) that cannot be used: it does
+    /// not read as its declared format, or it is written for another language. The voice is
+    /// refused rather than spoken without the pronunciations its publisher signed.
+    #[error(
+        "voice {voice:?} is refused: its lexicon {file:?} {reason}; the bundle's publisher \
+         must fix and re-sign it (or re-import the voice without --lexicon)"
+    )]
+    VoiceLexicon {
+        /// The voice.
+        voice: String,
+        /// The lexicon's file name in the bundle.
+        file: String,
+        /// What is wrong, with the line for a file that does not read.
+        reason: String,
+    },
     /// A speaker name the voice does not have.
     #[error("voice has no speaker named {name:?}")]
     UnknownSpeaker {

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use signet_acoustic::{Effective, Precision};
 use signet_acoustic::{Synthesis, Vits};
 use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
-use signet_registry::{verify_installed, Manifest, VoiceName};
+use signet_registry::{
+    lexicon_language_fits, verify_installed, LexiconFormat, Manifest, VerifiedBundle, VoiceName,
+};
 use signet_text::{
     EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget, PhonemeIdMap,
     PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
@@ -102,7 +104,9 @@ pub const DEFAULT_VOICE: &str = "en_US-joe-medium";
 impl SynthesizerBuilder {
     /// Adds a pronunciation lexicon, below those added before it (the first
     /// that has a word wins). These are the user's lexicons: they come before
-    /// the voice's own. See [`signet_text::lexicon`] for the rules.
+    /// the voice's own, which [`build`](Self::build) adds last, below every
+    /// one of them, when the voice's bundle carries one. See
+    /// [`signet_text::lexicon`] for the rules.
     pub fn lexicon(mut self, lexicon: Lexicon) -> Self {
         self.lexicons.push(lexicon);
         self
@@ -220,6 +224,14 @@ impl SynthesizerBuilder {
     }
 
     /// Verifies the voice bundle and builds the model from its verified bytes.
+    /// A lexicon the bundle carries is read from the same verified bytes, by
+    /// its declared format, and placed below the builder's lexicons: caller's
+    /// lexicons (and the CLI's `<home>/lexicon.toml`, which it adds after
+    /// them) > the voice's lexicon > espeak-ng's own reading.
+    ///
+    /// # Errors
+    /// Besides verification and model errors, [`Error::VoiceLexicon`] when the
+    /// bundle's lexicon does not read or is for another language.
     pub fn build(self) -> Result<Synthesizer, Error> {
         let store = match self.home {
             Some(h) => Store::new(h),
@@ -253,6 +265,10 @@ impl SynthesizerBuilder {
             Watermark::Off => None,
         };
         let manifest = bundle.manifest().clone();
+        let mut lexicons = self.lexicons;
+        if let Some(lexicon) = voice_lexicon(&bundle)? {
+            lexicons.push(lexicon);
+        }
         let (precision, precision_note) = signet_acoustic::resolve_precision(
             self.precision,
             signet_acoustic::CpuFeatures::detect(),
@@ -289,9 +305,52 @@ impl SynthesizerBuilder {
             vits,
             precision_note,
             watermark_key,
-            lexicons: self.lexicons,
+            lexicons,
         })
     }
+}
+
+/// The lexicon a verified bundle carries, read from its verified bytes with the
+/// text frontend's reader for the declared format (the same limits as any
+/// lexicon), and checked against the voice's language.
+fn voice_lexicon(bundle: &VerifiedBundle) -> Result<Option<Lexicon>, Error> {
+    let Some((entry, bytes)) = bundle.lexicon() else {
+        return Ok(None);
+    };
+    let manifest = bundle.manifest();
+    let refuse = |reason: String| Error::VoiceLexicon {
+        voice: manifest.name.to_string(),
+        file: entry.file.clone(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| refuse(format!("is not UTF-8 ({e})")))?;
+    let source_name = format!("{}/{}", manifest.name, entry.file);
+    let parsed = match entry.format {
+        LexiconFormat::Toml => Lexicon::from_toml(&source_name, text),
+        LexiconFormat::Pls => Lexicon::from_pls(&source_name, text),
+        other => {
+            return Err(refuse(format!(
+                "has format {:?}, which this version does not read",
+                other.as_str()
+            )))
+        }
+    };
+    let lexicon = parsed.map_err(|e| match e {
+        signet_text::TextError::LexiconInvalid { message, .. } => refuse(format!(
+            "does not read as {}: {message}",
+            entry.format.as_str()
+        )),
+        other => Error::Text(other),
+    })?;
+    if let Some(language) = lexicon.language() {
+        if !lexicon_language_fits(language, &manifest.voice.language) {
+            return Err(refuse(format!(
+                "is written for {language:?}, but the voice speaks {:?}",
+                manifest.voice.language
+            )));
+        }
+    }
+    Ok(Some(lexicon))
 }
 
 /// `options` resolved against a voice: scales over `base`, `speed` applied,

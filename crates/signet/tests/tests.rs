@@ -11,6 +11,7 @@
 )]
 
 mod common;
+mod lexicon;
 mod ssml;
 mod streaming;
 mod timings;

@@ -393,6 +393,140 @@ fn readme_lexicon_entry_fixes_gnocchi() {
     assert_eq!(say(&["--lexicon", toml.to_str().unwrap()]), "nˈjoʊki");
 }
 
+/// `voices import piper --lexicon`: the lexicon goes into the signed bundle,
+/// `voices verify` lists it, the voice speaks it (the same ids and samples as
+/// the same entry given with `--lexicon`), and a user's lexicon still wins.
+#[test]
+fn imported_voice_lexicon_is_spoken_and_user_lexicon_beats_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = dir.path().join("names.toml");
+    std::fs::write(&names, "[words]\ngnocchi = { ipa = \"nˈjoʊki\" }\n").unwrap();
+    let mine = dir.path().join("mine.toml");
+    std::fs::write(&mine, "[words]\ngnocchi = { ipa = \"nˈɔki\" }\n").unwrap();
+    let lexicon_home = dir.path().join("home");
+    std::fs::create_dir(&lexicon_home).unwrap();
+    std::os::unix::fs::symlink(
+        std::fs::read_link(home().join("espeak-ng")).unwrap(),
+        lexicon_home.join("espeak-ng"),
+    )
+    .unwrap();
+    let in_home = |args: &[&str]| {
+        signet()
+            .arg("--home")
+            .arg(&lexicon_home)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let onnx = voice_onnx();
+    let out = in_home(&[
+        "voices",
+        "import",
+        "piper",
+        "--name",
+        "en_US-joe-medium",
+        "--lexicon",
+        names.to_str().unwrap(),
+        onnx.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = in_home(&["voices", "verify", "en_US-joe-medium"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("lexicon: lexicon.toml (toml"),
+        "{stdout}"
+    );
+    let bundle_ids = in_home(&["phonemize", "--ids", "The gnocchi, please."]);
+    let user_ids = run(&[
+        "phonemize",
+        "--ids",
+        "The gnocchi, please.",
+        "--lexicon",
+        names.to_str().unwrap(),
+    ]);
+    let plain_ids = run(&["phonemize", "--ids", "The gnocchi, please."]);
+    assert!(bundle_ids.status.success() && user_ids.status.success());
+    assert_eq!(bundle_ids.stdout, user_ids.stdout);
+    assert_ne!(bundle_ids.stdout, plain_ids.stdout);
+    let said = in_home(&["phonemize", "gnocchi"]);
+    assert_eq!(String::from_utf8_lossy(&said.stdout).trim(), "nˈjoʊki");
+    let said = in_home(&["phonemize", "gnocchi", "--lexicon", mine.to_str().unwrap()]);
+    assert_eq!(String::from_utf8_lossy(&said.stdout).trim(), "nˈɔki");
+    // The same samples either way (watermark off: the two homes' keys differ).
+    let speak = |home_args: &[&str], wav: &Path, extra: &[&str]| {
+        let mut args: Vec<&str> = home_args.to_vec();
+        args.extend_from_slice(&["speak", "The gnocchi, please.", "--no-watermark", "-o"]);
+        args.push(wav.to_str().unwrap());
+        args.extend_from_slice(&DETERMINISTIC);
+        args.extend_from_slice(extra);
+        let out = signet().args(&args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        read_wav(wav).samples
+    };
+    let from_bundle = speak(
+        &["--home", lexicon_home.to_str().unwrap()],
+        &dir.path().join("bundle.wav"),
+        &[],
+    );
+    let from_user = speak(
+        &["--home", home().to_str().unwrap()],
+        &dir.path().join("user.wav"),
+        &["--lexicon", names.to_str().unwrap()],
+    );
+    assert_eq!(from_bundle, from_user);
+}
+
+/// A lexicon that does not read, or that is written for another language, is
+/// refused at import, before anything is written.
+#[test]
+fn import_refuses_an_unreadable_or_foreign_lexicon() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        "[words]\ngnocchi = { ipa = \"nˈjoʊki\" }\ntomato = 3\n",
+    )
+    .unwrap();
+    let german = dir.path().join("de.pls");
+    std::fs::write(
+        &german,
+        "<lexicon alphabet=\"ipa\" xml:lang=\"de-DE\"><lexeme><grapheme>Gnocchi</grapheme><phoneme>nˈjɔki</phoneme></lexeme></lexicon>",
+    )
+    .unwrap();
+    let onnx = voice_onnx();
+    for (file, needle) in [(&bad, "line 3"), (&german, "written for \"de-DE\"")] {
+        let out = run(&[
+            "voices",
+            "import",
+            "piper",
+            "--name",
+            "joe-refused",
+            "--lexicon",
+            file.to_str().unwrap(),
+            onnx.to_str().unwrap(),
+        ]);
+        assert_clean_failure(&out, needle);
+        assert!(!home().join("voices/joe-refused").exists());
+    }
+}
+
+fn voice_onnx() -> std::path::PathBuf {
+    std::env::var_os("SIGNET_TEST_VOICE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.cache/voices/en_US-joe-medium")
+        })
+        .join("en_US-joe-medium.onnx")
+}
+
 /// ffmpeg's decoding of a file to 16-bit mono at `rate` (ffmpeg is the
 /// Debian package setup installs).
 fn ffmpeg_decode(path: &Path, rate: u32) -> Vec<i16> {
