@@ -41,6 +41,20 @@ pub enum Error {
         /// What is wrong, with the line for a file that does not read.
         reason: String,
     },
+    /// The voice was imported from Coqui TTS, whose text processing (its cleaners and
+    /// tokenizer) Signet does not run yet: the bundle verifies and can be inspected, but
+    /// speaking it would give the model token ids it was not trained on.
+    #[error(
+        "voice {voice:?} was imported from Coqui TTS and cannot be spoken yet: Signet does \
+         not implement Coqui's text processing ({text}); the bundle verifies and \
+         `signet voices verify` shows it, but speak with a Piper voice for now"
+    )]
+    CoquiTextUnsupported {
+        /// The voice.
+        voice: String,
+        /// The voice's Coqui text settings, as recorded at import.
+        text: String,
+    },
     /// A speaker name the voice does not have.
     #[error("voice has no speaker named {name:?}")]
     UnknownSpeaker {

@@ -8,7 +8,8 @@ use signet_acoustic::{Effective, Precision};
 use signet_acoustic::{Synthesis, Vits};
 use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
 use signet_registry::{
-    lexicon_language_fits, verify_installed, LexiconFormat, Manifest, VerifiedBundle, VoiceName,
+    lexicon_language_fits, verify_installed, CoquiText, LexiconFormat, Manifest, VerifiedBundle,
+    VoiceName,
 };
 use signet_text::{
     EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget, PhonemeIdMap,
@@ -265,6 +266,12 @@ impl SynthesizerBuilder {
             Watermark::Off => None,
         };
         let manifest = bundle.manifest().clone();
+        if let Some(coqui) = &manifest.phonemes.coqui {
+            return Err(Error::CoquiTextUnsupported {
+                voice: name.as_str().to_owned(),
+                text: describe_coqui_text(coqui),
+            });
+        }
         let mut lexicons = self.lexicons;
         if let Some(lexicon) = voice_lexicon(&bundle)? {
             lexicons.push(lexicon);
@@ -313,6 +320,31 @@ impl SynthesizerBuilder {
 /// The lexicon a verified bundle carries, read from its verified bytes with the
 /// text frontend's reader for the declared format (the same limits as any
 /// lexicon), and checked against the voice's language.
+/// A Coqui voice's text settings in a few words, for [`Error::CoquiTextUnsupported`].
+fn describe_coqui_text(text: &CoquiText) -> String {
+    let mut parts = Vec::new();
+    parts.push(match &text.text_cleaner {
+        Some(c) => format!("cleaner {c}"),
+        None => "no cleaner".to_owned(),
+    });
+    parts.push(if text.use_phonemes {
+        format!(
+            "{} phonemes ({})",
+            text.phonemizer.as_deref().unwrap_or("unnamed phonemizer"),
+            text.phoneme_language.as_deref().unwrap_or("no language")
+        )
+    } else {
+        "characters as tokens".to_owned()
+    });
+    if text.add_blank {
+        parts.push("a blank between tokens".to_owned());
+    }
+    if text.enable_eos_bos {
+        parts.push("start and end tokens".to_owned());
+    }
+    parts.join(", ")
+}
+
 fn voice_lexicon(bundle: &VerifiedBundle) -> Result<Option<Lexicon>, Error> {
     let Some((entry, bytes)) = bundle.lexicon() else {
         return Ok(None);

@@ -922,3 +922,50 @@ fn wyoming_binds_loopback_unless_remote_is_allowed() {
         "{stdout}"
     );
 }
+
+/// A voice imported from Coqui TTS verifies, but Signet does not run Coqui's text
+/// processing yet: speaking it is refused at load with that reason, not with a phoneme
+/// map error about a symbol the user never wrote.
+#[test]
+fn a_coqui_voice_is_refused_at_load_with_the_reason() {
+    let home = tempfile::tempdir().expect("temp home");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
+    let signet = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_signet"))
+            .env("SIGNET_HOME", home.path())
+            .args(args)
+            .output()
+            .expect("run signet")
+    };
+    let import = signet(&[
+        "voices".as_ref(),
+        "import".as_ref(),
+        "coqui".as_ref(),
+        data.join("vits_tiny.pth").as_os_str(),
+        "--config".as_ref(),
+        data.join("vits_tiny.json").as_os_str(),
+    ]);
+    assert!(
+        import.status.success(),
+        "{}",
+        String::from_utf8_lossy(&import.stderr)
+    );
+    let out = home.path().join("out.wav");
+    let speak = signet(&[
+        "speak".as_ref(),
+        "--voice".as_ref(),
+        "vits_tiny".as_ref(),
+        "Hello there.".as_ref(),
+        "-o".as_ref(),
+        out.as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&speak.stderr);
+    assert_eq!(speak.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("imported from Coqui TTS and cannot be spoken yet"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("cleaner english_cleaners"), "{stderr}");
+    assert!(!stderr.contains("phoneme id map"), "{stderr}");
+    assert!(!out.exists(), "no file is written");
+}
