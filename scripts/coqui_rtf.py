@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Real-time factors of coqui-tts's HiFi-GAN vocoder and Glow-TTS, and the files to time
-Signet's on the same.
+"""Real-time factors of coqui-tts's HiFi-GAN vocoder, Glow-TTS and VITS, and the files to time
+Signet's on the same (`cargo xtask bench --coqui VENV` runs both sides and prints the ratios).
 
 Runs in the throw-away coqui venv (see coqui_fixtures.py); never a run-time or CI dependency:
 
@@ -16,7 +16,10 @@ warm-up) and prints the RTF; its output is kept (audio.json, glow_mel.json) so t
 also report their SNR against coqui-tts at these real sizes. The example then times Signet's mel vocoder on the same files.
 Likewise a random-initialized Glow-TTS at Coqui's default size (glow.pth, glow_config.json,
 glow_ids.json: 120 ids), whose RTF is mel seconds (at 22.05 kHz, hop 256) per second of
-compute, noise off.
+compute, noise off; and a random-initialized VITS at the LJSpeech recipe's size
+(ljspeech_vits.*, about 330 MB, read by `cargo run -p signet-acoustic --example coqui_check --
+OUT_DIR/ljspeech_vits --threads N`), noise 0. Each RTF is also printed as a tab-separated
+`rtf ARCH coqui-tts VALUE` line.
 """
 
 import json
@@ -72,8 +75,41 @@ def main():
     seconds = audio.numel() / config.audio.sample_rate
     print(f"coqui-tts hifigan_v2-size vocoder, {threads} thread(s), {frames} frames: "
           f"{best:.3f} s for {seconds:.2f} s of audio, RTF {best / seconds:.4f}")
+    row("hifigan", best / seconds)
 
     glow(out, threads)
+    vits(out, threads)
+
+
+def row(arch, rtf):
+    """The line `cargo xtask bench --coqui` reads: architecture, side, real-time factor."""
+    print(f"rtf\t{arch}\tcoqui-tts\t{rtf:.6f}", flush=True)
+
+
+def vits(out, threads):
+    """A random-initialized VITS at the LJSpeech recipe's size (the files the coqui_check
+    example reads), timed at `threads` threads, noise 0."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import coqui_vits_fixtures as v
+
+    text = (
+        "it is a truth universally acknowledged, that a single man in possession of a good "
+        "fortune, must be in want of a wife, and that is how the story begins."
+    )
+    config, model, tokenizer = v.build(v.ljspeech_config())
+    _, ids, audio = v.write_common(out, "ljspeech_vits", config, model, tokenizer, [text])
+    best = v.best_time(model, ids[0], threads)
+    seconds = audio.numel() / config.audio.sample_rate
+    with open(os.path.join(out, "ljspeech_vits.expected.json"), "w") as f:
+        json.dump(
+            {"vocab": v.vocab(tokenizer), "sentences": [{"text": text, "ids": ids[0]}],
+             "samples": audio.numel(),
+             "coqui_timings": {str(threads): {"seconds": best, "rtf": best / seconds}}},
+            f, indent=1, ensure_ascii=False,
+        )
+    print(f"coqui-tts VITS (LJSpeech recipe size), {threads} thread(s), {len(ids[0])} ids: "
+          f"{best:.3f} s for {seconds:.2f} s of audio, RTF {best / seconds:.4f}")
+    row("vits", best / seconds)
 
 
 def glow(out, threads):
@@ -108,6 +144,7 @@ def glow(out, threads):
     seconds = frames * 256 / 22050
     print(f"coqui-tts Glow-TTS (default size), {threads} thread(s), {len(ids)} ids: "
           f"{best:.3f} s for {frames} frames ({seconds:.2f} s of audio), RTF {best / seconds:.4f}")
+    row("glow_tts", best / seconds)
 
 
 if __name__ == "__main__":

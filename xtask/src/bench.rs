@@ -1,4 +1,4 @@
-//! `cargo xtask bench [--threads N] [--seconds S] [--stream-words N]`: Signet against Piper's
+//! `cargo xtask bench [--threads N] [--seconds S] [--stream-words N] [--coqui VENV]`: Signet against Piper's
 //! runtime on the same voice, inputs, thread count and machine, in one run.
 //!
 //! Measured side by side:
@@ -24,6 +24,9 @@
 //!   false positives, PESQ-WB and cost.
 //!
 //! Noise scales are 0 on both sides so the audio lengths are equal.
+//!
+//! `--coqui VENV` runs only the Coqui rows instead: each architecture Signet imports from
+//! Coqui TTS against coqui-tts itself (see `bench_coqui`).
 
 // Every index here is into a `serde_json::Value`, whose `Index` gives
 // `Value::Null` for a missing key instead of panicking; `num` then reports it.
@@ -52,7 +55,11 @@ pub fn run(root: &Path, args: Bench) -> Result<()> {
         stream_words,
         quality: quality_only,
         watermark_clips,
+        coqui,
     } = args;
+    if let Some(venv) = coqui {
+        return crate::bench_coqui::run(root, &venv, threads);
+    }
     let p = setup::run(root)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     util::run(Command::new(&cargo).current_dir(root).args([

@@ -145,6 +145,11 @@ pub struct Bench {
     /// Clips of the watermark harness run at the end (`cargo xtask watermark --clips`).
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub watermark_clips: usize,
+    /// Run only the Coqui rows: each architecture Signet imports from Coqui TTS against
+    /// coqui-tts itself, in the throw-away venv VENV (`scripts/coqui_fixtures.sh` makes it;
+    /// never a run-time or CI dependency), at `--threads`.
+    #[arg(long, value_name = "VENV")]
+    pub coqui: Option<PathBuf>,
 }
 
 /// `cargo xtask loadtest [--seconds S] [--concurrency C] [--requests N]`.
@@ -250,6 +255,11 @@ mod tests {
             bail!("bench parsed as another task");
         };
         assert_eq!((b.threads, b.seconds, b.stream_words), (2, 10, 200));
+        assert_eq!(b.coqui, None);
+        let Task::Bench(b) = parse(&["bench", "--coqui", "../coqui-venv"])? else {
+            bail!("bench parsed as another task");
+        };
+        assert_eq!(b.coqui, Some(PathBuf::from("../coqui-venv")));
 
         let Task::Loadtest(l) = parse(&["loadtest", "--requests", "50"])? else {
             bail!("loadtest parsed as another task");

@@ -8,6 +8,7 @@
 
 mod audit;
 mod bench;
+mod bench_coqui;
 mod demo;
 mod devnull;
 mod espeak;

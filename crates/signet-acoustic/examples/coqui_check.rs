@@ -9,7 +9,8 @@
 //!
 //! `STEM.pth`, `STEM.json`, `STEM.expected.json` (token ids, coqui-tts's best time at one
 //! thread) and `STEM.ref.f32` (coqui-tts's samples at noise 0) are read; the SNR, the lengths
-//! and both real-time factors are printed.
+//! and both real-time factors are printed. `--threads N` times Signet at N threads and reads
+//! coqui-tts's time at N threads (`scripts/coqui_rtf.py` writes one at its thread count).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::PathBuf;
@@ -19,9 +20,17 @@ use signet_acoustic::{Scales, Vits};
 use signet_registry::{Role, SecretKey, TrustStore};
 
 fn main() -> anyhow::Result<()> {
-    let stem = std::env::args()
-        .nth(1)
-        .ok_or_else(|| anyhow::anyhow!("usage: coqui_check STEM (STEM.pth, STEM.json, ...)"))?;
+    let stem = std::env::args().nth(1).ok_or_else(|| {
+        anyhow::anyhow!("usage: coqui_check STEM [--threads N] (STEM.pth, STEM.json, ...)")
+    })?;
+    let args: Vec<String> = std::env::args().skip(2).collect();
+    let threads: usize = match args.iter().position(|a| a == "--threads") {
+        Some(i) => args
+            .get(i + 1)
+            .ok_or_else(|| anyhow::anyhow!("--threads N"))?
+            .parse()?,
+        None => 1,
+    };
     let path = |ext: &str| PathBuf::from(format!("{stem}{ext}"));
     let tmp = tempfile::tempdir()?;
     let key = SecretKey::generate()?;
@@ -48,7 +57,7 @@ fn main() -> anyhow::Result<()> {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
 
-    signet_acoustic::set_num_threads(1);
+    signet_acoustic::set_num_threads(threads);
     let got = vits.infer(&ids, None, &Scales::DETERMINISTIC)?;
     let mut best = f64::INFINITY;
     for _ in 0..3 {
@@ -70,12 +79,17 @@ fn main() -> anyhow::Result<()> {
         got.samples.len(),
         reference.len()
     );
-    let coqui = expected["coqui_timings"]["1"]["seconds"].as_f64();
+    let coqui = expected["coqui_timings"][threads.to_string()]["seconds"].as_f64();
     println!(
-        "one thread: signet {best:.3} s (RTF {:.3}); coqui-tts {} (RTF {})",
+        "{threads} thread(s): signet {best:.3} s (RTF {:.3}); coqui-tts {} (RTF {})",
         best / seconds,
         coqui.map_or("-".into(), |c| format!("{c:.3} s")),
         coqui.map_or("-".into(), |c| format!("{:.3}", c / seconds)),
     );
+    // The lines `cargo xtask bench --coqui` reads.
+    println!("rtf\tvits\tsignet\t{:.6}", best / seconds);
+    if got.samples.len() == reference.len() {
+        println!("snr\tvits\t{snr:.2}");
+    }
     Ok(())
 }

@@ -112,10 +112,15 @@ fn main() -> Result<()> {
         out.frames,
         best / seconds
     );
+    // The line `cargo xtask bench --coqui` reads.
+    println!("rtf\tglow_tts\tsignet\t{:.6}", best / seconds);
     if let Ok(text) = std::fs::read_to_string(format!("{dir}/glow_mel.json")) {
         let want: Vec<f32> = serde_json::from_str(&text)?;
         match snr_db(&want, &out.mel) {
-            Some(snr) => println!("against coqui-tts's output: equal length, SNR {snr:.1} dB"),
+            Some(snr) => {
+                println!("against coqui-tts's output: equal length, SNR {snr:.1} dB");
+                println!("snr\tglow_tts\t{snr:.2}");
+            }
             None => println!(
                 "against coqui-tts's output: lengths differ ({} vs {})",
                 want.len(),

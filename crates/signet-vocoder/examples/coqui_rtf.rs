@@ -116,10 +116,15 @@ fn main() -> Result<()> {
         shape.get(2).copied().unwrap_or(0),
         best / seconds
     );
+    // The line `cargo xtask bench --coqui` reads.
+    println!("rtf\thifigan\tsignet\t{:.6}", best / seconds);
     if let Ok(text) = std::fs::read_to_string(format!("{dir}/audio.json")) {
         let want: Vec<f32> = serde_json::from_str(&text)?;
         match snr_db(&want, &audio) {
-            Some(snr) => println!("against coqui-tts's output: equal length, SNR {snr:.1} dB"),
+            Some(snr) => {
+                println!("against coqui-tts's output: equal length, SNR {snr:.1} dB");
+                println!("snr\thifigan\t{snr:.2}");
+            }
             None => println!(
                 "against coqui-tts's output: lengths differ ({} vs {})",
                 want.len(),
