@@ -3,6 +3,7 @@
 # throw-away venv outside the repository (about 5.6 GB; never a run-time or CI dependency).
 #
 #   scripts/coqui_fixtures.sh [VENV_DIR]          default VENV_DIR: coqui-venv next to the repository
+#   cargo xtask fixtures --coqui VENV_DIR         the same, after the Piper fixtures
 #
 # Writes crates/signet-checkpoint/tests/data/fixtures/ (commit the result, well under 1 MB),
 # the two-stage fixtures (crates/signet-{vocoder,acoustic,audio}/tests/data/coqui/, about

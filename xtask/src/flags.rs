@@ -37,7 +37,7 @@ pub enum Task {
     /// Check a release folder's signature and digests.
     VerifyRelease(VerifyRelease),
     /// Regenerate the test fixtures from the reference implementations.
-    Fixtures,
+    Fixtures(Fixtures),
     /// Real-time factor of Signet against Piper (onnxruntime, piper-tts).
     Bench(Bench),
     /// The release server on loopback under load: throughput, latency, time
@@ -122,6 +122,16 @@ pub struct VerifyRelease {
     /// The release signer's public key: `ed25519:<base64>`, or a file holding it.
     #[arg(long, value_name = "KEY")]
     pub pubkey: String,
+}
+
+/// `cargo xtask fixtures [--coqui VENV]`.
+#[derive(Debug, Args)]
+pub struct Fixtures {
+    /// Also regenerate the Coqui fixtures with coqui-tts 0.28 in the throw-away venv VENV
+    /// (`scripts/coqui_fixtures.sh`, which makes the venv, about 5.6 GB, when it is missing;
+    /// never a run-time or CI dependency).
+    #[arg(long, value_name = "VENV")]
+    pub coqui: Option<PathBuf>,
 }
 
 /// `cargo xtask bench [--threads N] [--seconds S] [--stream-words N]`.
@@ -250,6 +260,11 @@ mod tests {
             bail!("sbom parsed as another task");
         };
         assert_eq!(s.out, Some(PathBuf::from("boms")));
+
+        let Task::Fixtures(f) = parse(&["fixtures", "--coqui", "/tmp/venv"])? else {
+            bail!("fixtures parsed as another task");
+        };
+        assert_eq!(f.coqui, Some(PathBuf::from("/tmp/venv")));
 
         let Task::Bench(b) = parse(&["bench", "--threads", "2", "--stream-words", "200"])? else {
             bail!("bench parsed as another task");

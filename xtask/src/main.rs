@@ -56,7 +56,7 @@ fn run(task: Task) -> Result<()> {
         Task::Sbom(args) => sbom::run(&root, args),
         Task::Release(args) => release::release(&root, args),
         Task::VerifyRelease(args) => release::verify(&args),
-        Task::Fixtures => fixtures::run(&root),
+        Task::Fixtures(args) => fixtures::run(&root, args.coqui.as_deref()),
         Task::Bench(args) => bench::run(&root, args),
         Task::Loadtest(args) => loadtest::run(&root, args),
         Task::Watermark(args) => watermark::run(&root, args.clips, args.seed).map(|_| ()),
