@@ -139,23 +139,9 @@ mod tests {
         let store = Store::new(home.path());
         let first = home_key(&store).unwrap();
         let path = store.watermark_key_path();
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
+        crate::store::assert_lone_private_key(&store, &path);
         assert_eq!(home_key(&store).unwrap(), first);
         assert_eq!(read_key_file(&path).unwrap(), first);
-        let leftovers: Vec<_> = std::fs::read_dir(store.keys_dir())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            leftovers.len(),
-            1,
-            "only the key file remains: {leftovers:?}"
-        );
     }
 
     #[cfg(unix)]
