@@ -28,6 +28,8 @@ It writes, into the folder given:
   offset, a scalar and an empty tensor;
 - with --stages DIR, the two-stage fixtures of the model crates instead (see `stage_fixtures`):
   DIR/signet-vocoder/coqui/ and DIR/signet-audio/coqui/ under the crates folder DIR;
+- with --tacotron2 DIR, the Tacotron2-DDC fixture of signet-acoustic (see `tacotron2_fixture`)
+  under the crates folder DIR;
 - expected.json: for each file, the format, every tensor the reader must produce (name, dtype,
   shape, SHA-256 of its values as contiguous little-endian bytes), the tensors inside the
   skipped training state, and a few config values.
@@ -399,6 +401,197 @@ def glow_tts_fixture(crates):
         f.write("\n")
 
 
+# Coqui's Tacotron2 hard-codes its decoder sizes (attention and decoder LSTMs of 1024, prenet
+# 256, attention 128, 32 location filters of width 31, postnet 512, embedding 512), which makes
+# even the smallest one about 28 M parameters. The tiny fixture rebuilds those layers with
+# Coqui's own classes at these sizes; Signet reads the sizes from the tensors.
+TACO_SMALL = {"query": 24, "decoder_rnn": 20, "prenet": 12, "attention": 8, "filters": 4, "kernel": 7, "postnet": 16}
+
+
+def shrink_tacotron_decoder(dec, in_features, r):
+    from torch import nn
+
+    from TTS.tts.layers.tacotron.attentions import init_attn
+    from TTS.tts.layers.tacotron.common_layers import Linear, Prenet
+
+    s = TACO_SMALL
+    old = dec.attention
+    dec.query_dim, dec.decoder_rnn_dim, dec.prenet_dim, dec.attn_dim = s["query"], s["decoder_rnn"], s["prenet"], s["attention"]
+    dropout_at_inference = dec.prenet.dropout_at_inference
+    dec.prenet = Prenet(dec.frame_channels, dec.prenet.prenet_type, dec.prenet.prenet_dropout,
+                        out_features=[s["prenet"], s["prenet"]], bias=False)
+    dec.prenet.dropout_at_inference = dropout_at_inference
+    dec.attention_rnn = nn.LSTMCell(s["prenet"] + in_features, s["query"], bias=True)
+    dec.attention = init_attn(
+        attn_type="original", query_dim=s["query"], embedding_dim=in_features, attention_dim=s["attention"],
+        location_attention=old.location_attention, attention_location_n_filters=s["filters"],
+        attention_location_kernel_size=s["kernel"], windowing=old.windowing, norm=old.norm,
+        forward_attn=old.forward_attn, trans_agent=old.trans_agent, forward_attn_mask=old.forward_attn_mask, attn_K=None,
+    )
+    dec.decoder_rnn = nn.LSTMCell(s["query"] + in_features, s["decoder_rnn"], bias=True)
+    dec.linear_projection = Linear(s["decoder_rnn"] + in_features, dec.frame_channels * r)
+    dec.stopnet = nn.Sequential(nn.Dropout(0.1), Linear(s["decoder_rnn"] + dec.frame_channels * r, 1, bias=True, init_gain="sigmoid"))
+
+
+def tiny_tacotron2(config=None):
+    """A small Coqui Tacotron2 with double decoder consistency, the layout of Coqui's
+    `tacotron2-DDC` (location-sensitive attention, sigmoid attention norm, original prenet with
+    dropout, separate stopnet, coarse decoder at `ddc_r`), its hard-coded sizes shrunk."""
+    from torch import nn
+
+    from TTS.tts.configs.tacotron2_config import Tacotron2Config
+    from TTS.tts.layers.tacotron.tacotron2 import ConvBNBlock, Encoder
+    from TTS.tts.models.tacotron2 import Tacotron2
+
+    if config is None:
+        from TTS.tts.configs.shared_configs import BaseAudioConfig
+
+        config = Tacotron2Config(
+            audio=BaseAudioConfig(
+                num_mels=10, sample_rate=16000, hop_length=16, win_length=128, fft_size=128,
+                max_norm=4.0, symmetric_norm=True, clip_norm=True, ref_level_db=25, min_level_db=-90,
+            ),
+            num_chars=20,
+            out_channels=10,
+            decoder_output_dim=10,
+            encoder_in_features=16,
+            decoder_in_features=16,
+            r=2,
+            double_decoder_consistency=True,
+            ddc_r=3,
+            attention_type="original",
+            attention_norm="sigmoid",
+            location_attn=True,
+            prenet_type="original",
+            prenet_dropout=True,
+            prenet_dropout_at_inference=False,
+            separate_stopnet=True,
+            max_decoder_steps=500,
+        )
+    model = Tacotron2(config)
+    c = config.encoder_in_features
+    model.embedding = nn.Embedding(model.num_chars, c, padding_idx=0)
+    model.encoder = Encoder(c)
+    shrink_tacotron_decoder(model.decoder, config.decoder_in_features, config.r)
+    shrink_tacotron_decoder(model.coarse_decoder, config.decoder_in_features, config.ddc_r)
+    p, m = TACO_SMALL["postnet"], config.out_channels
+    model.postnet.convolutions = nn.ModuleList(
+        [ConvBNBlock(m, p, 5, "tanh"), ConvBNBlock(p, p, 5, "tanh"), ConvBNBlock(p, p, 5, "tanh"),
+         ConvBNBlock(p, p, 5, "tanh"), ConvBNBlock(p, m, 5, None)]
+    )
+    return config, model
+
+
+def perturb_tacotron2(model, stop_bias):
+    """Random init leaves batch norms at the identity; give them statistics so the folding is
+    exercised, and set the stop token's bias (see `tacotron2_fixture`)."""
+    gen = torch.Generator().manual_seed(21)
+    with torch.no_grad():
+        for name, b in model.named_buffers():
+            if name.endswith("running_mean"):
+                b.copy_(torch.randn(b.shape, generator=gen) * 0.3)
+            elif name.endswith("running_var"):
+                b.copy_(torch.rand(b.shape, generator=gen) + 0.5)
+        for name, p in model.named_parameters():
+            if "batch_normalization" in name:
+                p.add_(torch.randn(p.shape, generator=gen) * 0.2)
+        # A random stop token is about constant; scaled up (and turned round) it follows the
+        # decoder state's drift away from its all-zero start, so it crosses the threshold after
+        # a few steps, where the bias puts the crossing.
+        model.decoder.stopnet[1].linear_layer.weight.mul_(-100.0)
+        model.decoder.stopnet[1].linear_layer.bias.fill_(stop_bias)
+
+
+TACO_IDS = ([3, 7, 1, 19, 4, 4, 12, 0, 8], [5, 2], [2, 9, 11, 13, 17, 6, 14, 1, 10, 18, 16, 15, 7, 3])
+
+
+def tacotron2_run(model, ids):
+    with torch.inference_mode():
+        return model.inference(torch.tensor([ids]))
+
+
+def tacotron2_fixture(crates):
+    """Tacotron2-DDC: trainer checkpoint, config and the mel coqui-tts makes of a few id
+    sequences with prenet dropout off at inference (its default), plus the audio of both stages
+    through the HiFi-GAN vocoder of signet-vocoder's fixtures.
+
+    A random model's stop token is about constant, so it would stop at once or never; its
+    weights are scaled (`perturb_tacotron2`) and its bias searched (fixed list, first fit) for
+    one where every case stops after 5 to 80 decoder steps with the stop probability at least
+    0.02 away from the 0.5 threshold at every step, so that rounding differences cannot change
+    the length."""
+    import types
+
+    from TTS.config import load_config
+    from TTS.utils.audio import AudioProcessor
+    from TTS.utils.synthesizer import Synthesizer
+    from TTS.vocoder.models import setup_model
+
+    out = os.path.join(crates, "signet-acoustic", "tests", "data", "coqui")
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(4321)
+    config, model = tiny_tacotron2()
+    initial = {k: v.clone() for k, v in model.state_dict().items()}
+    chosen = None
+    for bias in [x / 4.0 for x in range(-32, 33)]:
+        model.load_state_dict(initial)
+        perturb_tacotron2(model, bias)
+        model.eval()
+        ok = True
+        for ids in TACO_IDS:
+            o = tacotron2_run(model, ids)
+            stops = o["stop_tokens"].flatten()
+            n = stops.numel()
+            if not 5 <= n <= 80 or (stops - 0.5).abs().min() < 0.02 or n >= config.max_decoder_steps:
+                ok = False
+                break
+        if ok:
+            chosen = bias
+            break
+    if chosen is None:
+        raise SystemExit("no stop bias makes every case stop cleanly; change the seed")
+    model.load_state_dict(initial)
+    perturb_tacotron2(model, chosen)
+    ckpt = os.path.join(out, "tacotron2_ddc.pth")
+    trainer_checkpoint(ckpt, config, model, False)
+    config.save_json(os.path.join(out, "tacotron2_ddc_config.json"))
+    _, loaded = tiny_tacotron2(config)
+    loaded.load_checkpoint(config, ckpt, eval=True)
+
+    voc_dir = os.path.join(crates, "signet-vocoder", "tests", "data", "coqui")
+    voc_config = load_config(os.path.join(voc_dir, "hifigan_config.json"))
+    vocoder = setup_model(voc_config)
+    vocoder.model_d = torch.nn.Conv1d(1, 2, 3)
+    vocoder.load_checkpoint(voc_config, os.path.join(voc_dir, "hifigan_gan.pth"), eval=True)
+    stub = types.SimpleNamespace(
+        tts_model=types.SimpleNamespace(ap=AudioProcessor(config.audio)),
+        vocoder_ap=AudioProcessor(voc_config.audio),
+        vocoder_config=voc_config,
+        vocoder_model=vocoder,
+    )
+    cases = []
+    for ids in TACO_IDS:
+        o = tacotron2_run(loaded, ids)
+        mel = o["model_outputs"].transpose(1, 2)  # [1, C, T]
+        with torch.inference_mode():
+            audio = Synthesizer._run_vocoder(stub, o["model_outputs"][0], "cpu")
+        cases.append(
+            {
+                "ids": ids,
+                "mel_shape": list(mel.shape),
+                "mel": mel.flatten().tolist(),
+                "decoder_steps": o["alignments"].shape[1],
+                "alignment_argmax": o["alignments"][0].argmax(dim=1).tolist(),
+                "audio": audio.flatten().tolist(),
+            }
+        )
+    with open(os.path.join(out, "tacotron2_ddc_parity.json"), "w") as f:
+        json.dump({"generator": f"coqui-tts 0.28, torch {torch.__version__}", "stop_bias": chosen, "cases": cases}, f)
+        f.write("\n")
+    print("tacotron2: stop bias", chosen, "steps", [c["decoder_steps"] for c in cases],
+          os.path.getsize(ckpt), "bytes")
+
+
 def stage_fixtures(crates):
     """Two-stage fixtures: Coqui's HiFi-GAN vocoder (trainer checkpoint, both weight-norm forms,
     config, a mel and the audio coqui-tts makes of it) and Coqui's spectrogram normalization."""
@@ -497,6 +690,9 @@ def stage_fixtures(crates):
 
 
 def main():
+    if "--tacotron2" in sys.argv:
+        tacotron2_fixture(sys.argv[sys.argv.index("--tacotron2") + 1])
+        return
     if "--stages" in sys.argv:
         stage_fixtures(sys.argv[sys.argv.index("--stages") + 1])
         glow_tts_fixture(sys.argv[sys.argv.index("--stages") + 1])

@@ -24,6 +24,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$repo/crates/signet-checkpoint/tests/data/fixtures"
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" --stages "$repo/crates"
+"$venv/bin/python" "$repo/scripts/coqui_fixtures.py" --tacotron2 "$repo/crates"
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$venv-vits" --vits
 "$venv/bin/python" "$repo/scripts/coqui_vits_fixtures.py" "$repo/crates/signet-coqui/tests/data" --ljspeech "$venv-vits/lj"
 # Committed gzipped (the unpacked file is git-ignored; `cargo xtask setup` unpacks it and

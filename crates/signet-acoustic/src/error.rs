@@ -11,7 +11,7 @@ use thiserror::Error;
 pub enum AcousticError {
     /// The bundle describes another architecture.
     #[error(
-        "architecture `{kind}` is not supported here (expected `vits` or `glow_tts` by loader)"
+        "architecture `{kind}` is not supported here (expected `vits`, `glow_tts` or `tacotron2` by loader)"
     )]
     WrongArchitecture {
         /// The manifest's `architecture.kind`.
@@ -96,6 +96,14 @@ pub enum AcousticError {
         /// Position in the input.
         index: usize,
     },
+    /// An autoregressive decoder (Tacotron2) reached its step cap without emitting stop.
+    #[error("the decoder did not emit stop within {steps} steps for {ids} ids; the model's stop token does not fire on this input (an untrained or damaged model, or input unlike its training data)")]
+    DecoderDidNotStop {
+        /// The cap it reached.
+        steps: usize,
+        /// Ids given.
+        ids: usize,
+    },
     /// Loading a tensor or running a layer failed.
     #[error(transparent)]
     Nn(#[from] NnError),
@@ -105,7 +113,7 @@ pub enum AcousticError {
     /// A config value of a non-VITS architecture is out of range or inconsistent.
     #[error("{architecture} config `{key}` is invalid: {reason}")]
     InvalidConfig {
-        /// The architecture (`glow_tts`).
+        /// The architecture (`glow_tts`, `tacotron2`).
         architecture: &'static str,
         /// The key.
         key: &'static str,

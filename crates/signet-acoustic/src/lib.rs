@@ -49,6 +49,7 @@ mod error;
 pub mod flow;
 pub mod glow_tts;
 mod spline;
+pub mod tacotron2;
 pub mod text_encoder;
 mod vits;
 

@@ -17,3 +17,4 @@ mod loading;
 mod padding;
 mod parity;
 mod speakers;
+mod tacotron2;
