@@ -4,9 +4,10 @@ Signet's on the same (`cargo xtask bench --coqui VENV` runs both sides and print
 
 Runs in the throw-away coqui venv (see coqui_fixtures.py); never a run-time or CI dependency:
 
-    ../coqui-venv/bin/python scripts/coqui_rtf.py OUT_DIR [--threads N] [--frames F]
+    ../coqui-venv/bin/python scripts/coqui_rtf.py OUT_DIR [--threads N] [--frames F] [--only ARCH]
     cargo run -p signet-vocoder --example coqui_rtf -- OUT_DIR [--threads N]
     cargo run -p signet-acoustic --example coqui_glow_rtf -- OUT_DIR [--threads N]
+    cargo run -p signet-acoustic --example coqui_tacotron2_rtf -- OUT_DIR [--threads N]
 
 It builds a random-initialized vocoder at the size of Coqui's LJSpeech `hifigan_v2` recipe
 (upsampling 8-8-2-2, 128 initial channels, residual kernels 3/7/11), saves it the way Coqui's
@@ -18,7 +19,9 @@ Likewise a random-initialized Glow-TTS at Coqui's default size (glow.pth, glow_c
 glow_ids.json: 120 ids), whose RTF is mel seconds (at 22.05 kHz, hop 256) per second of
 compute, noise off; and a random-initialized VITS at the LJSpeech recipe's size
 (ljspeech_vits.*, about 330 MB, read by `cargo run -p signet-acoustic --example coqui_check --
-OUT_DIR/ljspeech_vits --threads N`), noise 0. Each RTF is also printed as a tab-separated
+OUT_DIR/ljspeech_vits --threads N`), noise 0; and a random-initialized Tacotron2-DDC at Coqui's
+size (tacotron2.pth, tacotron2_config.json, tacotron2_ids.json: 60 ids), made to stop after 200
+decoder steps (400 frames, 4.6 s) by the fixtures' `stop_clock`, prenet dropout off. Each RTF is also printed as a tab-separated
 `rtf ARCH coqui-tts VALUE` line.
 """
 
@@ -38,6 +41,11 @@ def main():
     torch.set_num_threads(threads)
     torch.manual_seed(3)
     os.makedirs(out, exist_ok=True)
+    if "--only" in args:
+        # One architecture alone: `--only tacotron2` (or glow_tts, vits).
+        only = args[args.index("--only") + 1]
+        {"tacotron2": tacotron2, "glow_tts": glow, "vits": vits}[only](out, threads)
+        return
 
     import trainer.io
     from TTS.vocoder.configs import HifiganConfig
@@ -78,6 +86,7 @@ def main():
     row("hifigan", best / seconds)
 
     glow(out, threads)
+    tacotron2(out, threads)
     vits(out, threads)
 
 
@@ -110,6 +119,44 @@ def vits(out, threads):
     print(f"coqui-tts VITS (LJSpeech recipe size), {threads} thread(s), {len(ids[0])} ids: "
           f"{best:.3f} s for {seconds:.2f} s of audio, RTF {best / seconds:.4f}")
     row("vits", best / seconds)
+
+
+def tacotron2(out, threads):
+    """A random-initialized Tacotron2 with double decoder consistency at Coqui's sizes (its
+    hard-coded 512/1024 layers, 80 mel bins, r 2, ddc_r 6), stopping after 200 steps."""
+    import trainer.io
+    from TTS.tts.configs.tacotron2_config import Tacotron2Config
+    from TTS.tts.models.tacotron2 import Tacotron2
+
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from coqui_fixtures import stop_clock
+
+    config = Tacotron2Config(num_chars=67, r=2, double_decoder_consistency=True, ddc_r=6)
+    model = Tacotron2(config)
+    stop_clock(model.decoder, 200)
+    ckpt = os.path.join(out, "tacotron2.pth")
+    trainer.io.save_model(config, model, ckpt, current_step=1, epoch=1, optimizer=None, scheduler=None, scaler=None)
+    config.save_json(os.path.join(out, "tacotron2_config.json"))
+    model = Tacotron2(config)
+    model.load_checkpoint(config, ckpt, eval=True)
+    ids = [(i * 7) % 60 + 1 for i in range(60)]
+    with open(os.path.join(out, "tacotron2_ids.json"), "w") as f:
+        json.dump(ids, f)
+    x = torch.tensor([ids])
+    with torch.inference_mode():
+        o = model.inference(x)
+        best = float("inf")
+        for _ in range(5):
+            start = time.perf_counter()
+            o = model.inference(x)
+            best = min(best, time.perf_counter() - start)
+    with open(os.path.join(out, "tacotron2_mel.json"), "w") as f:
+        json.dump(o["model_outputs"][0].t().flatten().tolist(), f)
+    frames = o["model_outputs"].shape[1]
+    seconds = frames * 256 / 22050
+    print(f"coqui-tts Tacotron2-DDC (Coqui's size), {threads} thread(s), {len(ids)} ids: "
+          f"{best:.3f} s for {frames} frames ({seconds:.2f} s of audio), RTF {best / seconds:.4f}")
+    row("tacotron2", best / seconds)
 
 
 def glow(out, threads):
