@@ -483,20 +483,20 @@ def tiny_tacotron2(config=None):
 
 
 def stop_clock(decoder, steps):
-    """Makes a random Tacotron2 decoder emit stop after exactly `steps` steps, whatever the input
+    """Makes a random Tacotron2 decoder emit stop after about `steps` steps, whatever the input
     (a random stop token is about constant, so it would stop at once or never). The last unit of
     the decoder LSTM becomes a clock: its input, forget and output gates are saturated open and
-    its candidate is a constant 0.05, so its cell state grows by 0.05 a step and its output is
-    tanh(0.05 * t) after step t; the stop token reads that unit alone, crossing 0.5 half-way
-    between the steps `steps - 1` and `steps`. The trainer's optimizer step in the fixture
-    nudges these weights, which may move the crossing by a step; the fixture records the steps
-    coqui-tts ran and the margin of the stop probability from 0.5 (at least 0.05, so rounding
-    cannot move it)."""
+    its candidate is a constant 1 / steps, so its cell state grows by that much a step and its
+    output is tanh(t / steps) after step t; the stop token reads that unit alone (weight
+    3 * steps), crossing 0.5 half-way between the steps `steps - 1` and `steps`. The trainer's
+    optimizer step in the fixture nudges these weights, which may move the crossing by a step;
+    the fixture records the steps coqui-tts ran and the margin of the stop probability from 0.5
+    (at least 0.05, so rounding cannot move it)."""
     rnn = decoder.decoder_rnn
     h = rnn.hidden_size
     k = h - 1
     with torch.no_grad():
-        for gate, bias in ((0, 30.0), (1, 30.0), (2, float(torch.atanh(torch.tensor(0.05)))), (3, 30.0)):
+        for gate, bias in ((0, 30.0), (1, 30.0), (2, float(torch.atanh(torch.tensor(1.0 / steps)))), (3, 30.0)):
             row = gate * h + k
             rnn.weight_ih[row].zero_()
             rnn.weight_hh[row].zero_()
@@ -504,9 +504,9 @@ def stop_clock(decoder, steps):
             rnn.bias_hh[row] = 0.0
         stop = decoder.stopnet[1].linear_layer
         stop.weight.zero_()
-        stop.weight[0, k] = 60.0
-        clock = lambda n: float(torch.tanh(torch.tensor(0.05 * n)))
-        stop.bias.fill_(-60.0 * (clock(steps - 1) + clock(steps)) / 2.0)
+        stop.weight[0, k] = 3.0 * steps
+        clock = lambda n: float(torch.tanh(torch.tensor(n / steps)))
+        stop.bias.fill_(-3.0 * steps * (clock(steps - 1) + clock(steps)) / 2.0)
 
 
 def perturb_tacotron2(model, steps):
