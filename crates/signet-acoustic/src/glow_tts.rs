@@ -427,7 +427,8 @@ pub struct GlowTts {
     flows: Vec<FlowBlock>,
 }
 
-/// What [`GlowTts::infer`] returns.
+/// What [`GlowTts::infer`] (and [`Tacotron2::infer`](crate::tacotron2::Tacotron2::infer))
+/// returns.
 #[derive(Debug, Clone)]
 pub struct MelOutput {
     /// The mel spectrogram `[out_channels, frames]`, channels first, row-major, in the model's
@@ -435,8 +436,9 @@ pub struct MelOutput {
     pub mel: Vec<f32>,
     /// Frames of `mel`.
     pub frames: usize,
-    /// Frames each id was given by the duration predictor (before the squeeze drops the last
-    /// `sum % num_squeeze`).
+    /// Frames each id was given: by Glow-TTS's duration predictor (before the squeeze drops
+    /// the last `sum % num_squeeze`), or by Tacotron2's attention (`r` frames a decoder step to
+    /// the id holding its maximum, adding up to `frames`).
     pub durations: Vec<i64>,
 }
 

@@ -24,7 +24,7 @@
 //!
 //! **Step cap:** a model whose stop token never fires would decode forever. [`Tacotron2::infer`]
 //! runs at most `min(max_decoder_steps, ceil(ids · MAX_FRAMES_PER_ID / r))` steps (and never more
-//! than [`MAX_FRAMES`](crate::MAX_FRAMES) frames); reaching it without a stop is the error
+//! than [`MAX_FRAMES`] frames); reaching it without a stop is the error
 //! [`AcousticError::DecoderDidNotStop`] rather than coqui-tts's babble up to `max_decoder_steps`.
 //!
 //! Double decoder consistency trains a second, coarse decoder (`coarse_decoder.*`, at `ddc_r`
