@@ -4,7 +4,8 @@
 //!
 //! coqui-tts runs in the throw-away venv `scripts/coqui_fixtures.sh` makes (never a run-time
 //! or CI dependency). `scripts/coqui_rtf.py` builds random-initialized models at their
-//! recipes' sizes (HiFi-GAN `hifigan_v2`, Glow-TTS's defaults, the LJSpeech VITS), saves them
+//! recipes' sizes (HiFi-GAN `hifigan_v2`, Glow-TTS's and Tacotron2-DDC's defaults, the LJSpeech
+//! VITS), saves them
 //! the way Coqui's trainer does, times coqui-tts's own inference on them and keeps its output;
 //! the examples of signet-vocoder and signet-acoustic then import the same files and time
 //! Signet's release build on the same inputs. Both sides print tab-separated
@@ -25,6 +26,7 @@ const ROWS: &[(&str, &str, &str, &str)] = &[
     // (architecture, package, example, input below the output folder)
     ("vits", "signet-acoustic", "coqui_check", "ljspeech_vits"),
     ("glow_tts", "signet-acoustic", "coqui_glow_rtf", ""),
+    ("tacotron2", "signet-acoustic", "coqui_tacotron2_rtf", ""),
     ("hifigan", "signet-vocoder", "coqui_rtf", ""),
 ];
 
