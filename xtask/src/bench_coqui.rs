@@ -167,12 +167,12 @@ mod tests {
         let mut rows = BTreeMap::new();
         parse(
             "coqui-tts Glow-TTS ...\nrtf\tglow_tts\tcoqui-tts\t0.2\nrtf\tvits\tcoqui-tts\t0.5\n\
-             rtf\thifigan\tcoqui-tts\t0.1",
+             rtf\thifigan\tcoqui-tts\t0.1\nrtf\ttacotron2\tcoqui-tts\t0.4",
             &mut rows,
         )?;
         parse(
             "rtf\tglow_tts\tsignet\t0.1\nsnr\tglow_tts\t130.5\nrtf\tvits\tsignet\t1.0\n\
-             rtf\thifigan\tsignet\t0.05\nsnr\thifigan\t99",
+             rtf\thifigan\tsignet\t0.05\nsnr\thifigan\t99\nrtf\ttacotron2\tsignet\t0.1",
             &mut rows,
         )?;
         let glow = rows.get("glow_tts").copied().unwrap_or_default();
@@ -182,6 +182,7 @@ mod tests {
         let t = table(&rows, 2)?;
         assert!(t.contains("2.00x"), "{t}");
         assert!(t.contains("0.50x"), "{t}");
+        assert!(t.contains("4.00x"), "{t}");
         assert!(t.contains("lengths differ"), "{t}");
         assert!(t.contains("NOT met"), "{t}");
         Ok(())
