@@ -8,7 +8,8 @@
 # Writes crates/signet-checkpoint/tests/data/fixtures/ (commit the result, well under 1 MB),
 # the two-stage fixtures (crates/signet-{vocoder,acoustic,audio}/tests/data/coqui/, about
 # 1 MB), crates/signet-coqui/tests/data/ (the VITS parity fixture: 5.6 MB, 0.9 MB
-# compressed), the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan`
+# compressed; with its multi-speaker and YourTTS-style siblings and their speakers, d-vector
+# and language-ids files), the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan`
 # check, and a real-size LJSpeech VITS into $VENV_DIR-vits/lj/ for the manual check of
 # `cargo run -p signet-acoustic --example coqui_check -- $VENV_DIR-vits/lj/ljspeech_vits`.
 set -eu
@@ -29,4 +30,6 @@ fi
 "$venv/bin/python" "$repo/scripts/coqui_vits_fixtures.py" "$repo/crates/signet-coqui/tests/data" --ljspeech "$venv-vits/lj"
 # Committed gzipped (the unpacked file is git-ignored; `cargo xtask setup` unpacks it and
 # checks it against the digest in xtask/src/setup.rs, which a new fixture must update).
-gzip -9 -n -k -f "$repo/crates/signet-coqui/tests/data/vits_tiny.pth"
+for stem in vits_tiny vits_vctk_tiny vits_yourtts_tiny; do
+    gzip -9 -n -k -f "$repo/crates/signet-coqui/tests/data/$stem.pth"
+done

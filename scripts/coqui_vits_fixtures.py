@@ -20,6 +20,18 @@ It writes, into the folder given:
   synthesizes at noise 0 (inference_noise_scale = inference_noise_scale_dp = 0);
 - vits_tiny.ref.f32: those samples, little-endian f32.
 
+- vits_vctk_tiny.*: the same tiny VITS as the VCTK recipe trains it (a speaker-embedding table
+  `emb_g` over the names of its speakers file, the duration predictor, flow and decoder
+  conditioned on it), its speakers file (vits_vctk_tiny.speakers.pth, torch.save of a dict
+  name -> id, as the trainer writes speakers.pth), and coqui-tts's samples at noise 0 for the
+  first sentence in every speaker (vits_vctk_tiny.ref.<speaker>.f32);
+- vits_yourtts_tiny.*: the same tiny VITS as YourTTS (d-vectors from a d-vector file, a
+  language embedding `emb_l` into the text encoder and duration predictor), its d-vector file
+  (vits_yourtts_tiny.dvectors.pth: clip -> {name, embedding}, several clips per speaker), its
+  language-ids file (vits_yourtts_tiny.language_ids.json), and coqui-tts's samples at noise 0
+  for the first sentence per speaker and per language (vits_yourtts_tiny.ref.<speaker>.<language>.f32),
+  picking speaker and language as coqui-tts's synthesize does.
+
 With --time STEM it only times coqui-tts again on STEM.pth (written before by --ljspeech) at
 one thread and records it in STEM.expected.json, to compare with Signet under the same load.
 
@@ -36,6 +48,10 @@ import time
 import torch
 
 torch.manual_seed(20261206)
+
+VCTK_SPEAKERS = ["VCTK_p225", "VCTK_p226", "VCTK_p227"]
+YOURTTS_SPEAKERS = ["female-en-5", "male-en-2", "female-pt-4"]
+YOURTTS_LANGUAGES = ["en", "fr-fr", "pt-br"]
 
 SENTENCES = [
     "the quick brown fox jumps over the lazy dog.",
@@ -109,12 +125,17 @@ def ljspeech_config():
     )
 
 
-def coarse(model, levels=6):
+def coarse(model, levels=6, keep_constant=False):
     """Rounds every parameter onto a grid of 2 * levels + 1 values per tensor (zero-initialized
-    tensors first get random values, so nothing is trivially zero)."""
+    tensors first get random values, so nothing is trivially zero). With keep_constant, a
+    tensor of one non-zero value (the layer norms' gains) is kept as it is: rounded, its values
+    shrink to 6 * 0.0005 and the text encoder's output hardly depends on its input, so the
+    speaker and language fixtures keep them."""
     with torch.no_grad():
         for p in model.parameters():
             if p.numel() == 0:
+                continue
+            if keep_constant and p.numel() > 1 and float(p.std()) == 0.0 and float(p.abs().max()) != 0.0:
                 continue
             if float(p.abs().max()) == 0.0:
                 p.normal_(0.0, 0.05)
@@ -145,6 +166,88 @@ def synthesize(model, ids):
 
 def vocab(tokenizer):
     return list(tokenizer.characters.vocab)
+
+
+def vctk_config(out):
+    """The VCTK recipe's multi-speaker VITS (recipes/vctk/vits/train_vits.py) at the tiny size."""
+    from TTS.tts.utils.speakers import SpeakerManager
+
+    config = tiny_config()
+    speakers = SpeakerManager()
+    speakers.name_to_id = {name: i for i, name in enumerate(VCTK_SPEAKERS)}
+    path = os.path.join(out, "vits_vctk_tiny.speakers.pth")
+    speakers.save_ids_to_file(path)
+    config.model_args.use_speaker_embedding = True
+    config.model_args.speaker_embedding_channels = 8
+    config.model_args.num_speakers = len(VCTK_SPEAKERS)
+    config.num_speakers = len(VCTK_SPEAKERS)
+    # As the trainer's on_init_start records it (an absolute path on the training machine).
+    config.speakers_file = path
+    config.model_args.speakers_file = path
+    return config
+
+
+def yourtts_config(out):
+    """YourTTS's layout (recipes/vctk/yourtts/train_yourtts.py) at the tiny size."""
+    generator = torch.Generator().manual_seed(7)
+    dvectors = {}
+    for s, name in enumerate(YOURTTS_SPEAKERS):
+        for clip in range(2 + s):
+            emb = torch.randn(8, generator=generator) * (1.0 + s)
+            dvectors[f"{name}/clip_{clip}.wav"] = {"name": name, "embedding": emb.tolist()}
+    dpath = os.path.join(out, "vits_yourtts_tiny.dvectors.pth")
+    torch.save(dvectors, dpath)
+    lpath = os.path.join(out, "vits_yourtts_tiny.language_ids.json")
+    with open(lpath, "w") as f:
+        json.dump({name: i for i, name in enumerate(YOURTTS_LANGUAGES)}, f, indent=4)
+    config = tiny_config()
+    config.model_args.use_d_vector_file = True
+    config.model_args.d_vector_dim = 8
+    config.model_args.d_vector_file = [dpath]
+    config.d_vector_file = [dpath]
+    config.model_args.use_language_embedding = True
+    config.model_args.embedded_language_dim = 4
+    config.model_args.language_ids_file = lpath
+    return config
+
+
+def write_speakers(out, stem, config, sentences, conditions):
+    """Writes STEM's model, config, expected ids and one reference per condition: `conditions`
+    is a list of (label, speaker name, language name or None)."""
+    import trainer.io
+
+    config, model, tokenizer = build(config)
+    coarse(model, keep_constant=True)
+    path = os.path.join(out, stem + ".pth")
+    trainer.io.save_model(config, model, path, current_step=1, epoch=0, model_loss=None)
+    config.save_json(os.path.join(out, stem + ".json"))
+    ids = [tokenizer.text_to_ids(s) for s in sentences]
+    refs = []
+    for label, speaker, language in conditions:
+        # coqui-tts's own choice of speaker id or d-vector and language id for the names.
+        sid, dvec = model._get_speaker_id_or_dvector(speaker)
+        lid = model._get_language_id(language)
+        aux = {"x_lengths": torch.tensor([len(ids[0])]), "speaker_ids": sid, "d_vectors": dvec}
+        if lid is not None:
+            aux["language_ids"] = torch.tensor([lid])
+        with torch.no_grad():
+            out_ = model.inference(torch.tensor([ids[0]], dtype=torch.long), aux_input=aux)
+        audio = out_["model_outputs"][0, 0].contiguous()
+        audio.numpy().astype("<f4").tofile(os.path.join(out, f"{stem}.ref.{label}.f32"))
+        refs.append({"label": label, "speaker": speaker, "language": language,
+                     "speaker_id": None if sid is None else int(sid[0]),
+                     "language_id": lid, "samples": audio.numel(),
+                     "peak": float(audio.abs().max())})
+    expected = {
+        "generator": f"coqui-tts 0.28, torch {torch.__version__}",
+        "vocab": vocab(tokenizer),
+        "sentences": [{"text": s, "ids": i} for s, i in zip(sentences, ids)],
+        "references": refs,
+    }
+    with open(os.path.join(out, stem + ".expected.json"), "w") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(path, os.path.getsize(path), "bytes;", [r["samples"] for r in refs], "samples")
 
 
 def write_common(out, stem, config, model, tokenizer, sentences):
@@ -216,6 +319,15 @@ def main():
         json.dump(expected, f, indent=1, ensure_ascii=False)
         f.write("\n")
     print(path, os.path.getsize(path), "bytes;", audio.numel(), "samples")
+
+    torch.manual_seed(20261207)
+    write_speakers(out, "vits_vctk_tiny", vctk_config(out), SENTENCES,
+                   [(name, name, None) for name in VCTK_SPEAKERS])
+    torch.manual_seed(20261208)
+    write_speakers(out, "vits_yourtts_tiny", yourtts_config(out), SENTENCES,
+                   [(f"{s}.{l}", s, l) for s in YOURTTS_SPEAKERS[:2] for l in YOURTTS_LANGUAGES[:2]]
+                   + [(f"{YOURTTS_SPEAKERS[2]}.{YOURTTS_LANGUAGES[2]}", YOURTTS_SPEAKERS[2],
+                       YOURTTS_LANGUAGES[2])])
 
     if "--ljspeech" in sys.argv:
         big = sys.argv[sys.argv.index("--ljspeech") + 1]

@@ -62,12 +62,24 @@ pub fn run(root: &Path) -> Result<Provisioned> {
 
 /// Test fixtures too large to commit as they are, committed gzipped, and the
 /// SHA-256 of each unpacked file: `(path of the unpacked file, digest)`.
-const GZIPPED_FIXTURES: &[(&str, &str)] = &[(
-    // A tiny Coqui VITS as coqui-tts's trainer writes it (5.6 MB; its
-    // low-entropy weights compress to under 1 MB).
-    "crates/signet-coqui/tests/data/vits_tiny.pth",
-    "70ffa99d70fd636901f7a1cf60b51de990e0ab3c0c7422d4d5a13c445d567ec6",
-)];
+const GZIPPED_FIXTURES: &[(&str, &str)] = &[
+    (
+        // A tiny Coqui VITS as coqui-tts's trainer writes it (5.6 MB; its
+        // low-entropy weights compress to under 1 MB).
+        "crates/signet-coqui/tests/data/vits_tiny.pth",
+        "70ffa99d70fd636901f7a1cf60b51de990e0ab3c0c7422d4d5a13c445d567ec6",
+    ),
+    (
+        // The same, multi-speaker as the VCTK recipe trains it.
+        "crates/signet-coqui/tests/data/vits_vctk_tiny.pth",
+        "de1cd71bcd2d75c3fa39bfc0ac4b9e0309bfe07e6112f8f384d7ee4003273eaf",
+    ),
+    (
+        // The same, with YourTTS's d-vectors and language embedding.
+        "crates/signet-coqui/tests/data/vits_yourtts_tiny.pth",
+        "8fff44023a493992127be00795ca4da1e046224c612fda691684d346ce7eab15",
+    ),
+];
 
 /// Unpacks each `GZIPPED_FIXTURES` entry next to its `.gz` (the unpacked
 /// file is git-ignored) unless it is there with the pinned digest; checks it.

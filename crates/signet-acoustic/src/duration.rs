@@ -7,6 +7,10 @@
 //! (`models.StochasticDurationPredictor`, `models.DurationPredictor`, `modules.DDSConv`,
 //! `modules.ConvFlow`, `modules.ElementwiseAffine`, `modules.Flip`) and Piper's training code.
 //!
+//! A multilingual voice (Coqui's YourTTS) adds a projection of its language embedding
+//! (`cond_lang`) to the predictor's input, beside the speaker's (`cond`); its input is the
+//! text encoder's, `hidden + language` channels wide.
+//!
 //! Reverse inference uses flows `[Flip, ConvFlow 7, Flip, ConvFlow 5, Flip, ConvFlow 3, Flip,
 //! ElementwiseAffine 0]`: upstream drops the first ConvFlow (`flows.1`) when reversing, so a
 //! bundle holds no `dp.flows.1`. The posterior flows (`post_*`) are training-only.
@@ -113,6 +117,7 @@ impl ConvFlow {
 pub struct StochasticDurationPredictor {
     pre: Conv1d,
     cond: Option<Conv1d>,
+    cond_lang: Option<Conv1d>,
     convs: DdsConv,
     proj: Conv1d,
     /// ConvFlows in reverse order (`flows.7`, `flows.5`, `flows.3`).
@@ -138,6 +143,7 @@ impl StochasticDurationPredictor {
         } else {
             None
         };
+        let cond_lang = language_cond(cfg, path, filter)?;
         let flows_path = path / "flows";
         let mut flows = Vec::with_capacity(SDP_FLOWS - 1);
         // ConvFlows sit at odd indices 1, 3, ...; reverse inference skips flows.1.
@@ -150,9 +156,10 @@ impl StochasticDurationPredictor {
         Ok(StochasticDurationPredictor {
             pre: Conv1d::load(
                 &(path / "pre"),
-                ConvSpec::pointwise(c.hidden_channels, filter),
+                ConvSpec::pointwise(cfg.encoder_channels(), filter),
             )?,
             cond,
+            cond_lang,
             convs: DdsConv::load(&(path / "convs"), filter)?,
             proj: Conv1d::load(&(path / "proj"), ConvSpec::pointwise(filter, filter))?,
             flows,
@@ -167,12 +174,16 @@ impl StochasticDurationPredictor {
         &self,
         x: &Tensor,
         g: Option<&Tensor>,
+        lang: Option<&Tensor>,
         noise_w: f32,
         valid: Option<i64>,
     ) -> Result<Tensor, AcousticError> {
         let mut h = self.pre.forward(x)?;
         if let (Some(cond), Some(g)) = (&self.cond, g) {
             h = h.f_add_(&cond.forward(g)?)?;
+        }
+        if let (Some(cond), Some(l)) = (&self.cond_lang, lang) {
+            h = h.f_add_(&cond.forward(l)?)?;
         }
         let h = self.proj.forward(&self.convs.forward(&h, None, valid)?)?;
         let len = x.size().get(2).copied().unwrap_or(0);
@@ -195,6 +206,7 @@ impl StochasticDurationPredictor {
 #[derive(Debug)]
 pub struct DurationPredictor {
     cond: Option<Conv1d>,
+    cond_lang: Option<Conv1d>,
     conv_1: Conv1d,
     norm_1: LayerNorm,
     conv_2: Conv1d,
@@ -206,7 +218,7 @@ impl DurationPredictor {
     /// Takes the predictor's tensors under `path` (`dp`).
     pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         let c = cfg.get();
-        let hidden = c.hidden_channels;
+        let hidden = cfg.encoder_channels();
         let cond = if c.gin_channels > 0 {
             Some(Conv1d::load(
                 &(path / "cond"),
@@ -217,6 +229,7 @@ impl DurationPredictor {
         };
         Ok(DurationPredictor {
             cond,
+            cond_lang: language_cond(cfg, path, hidden)?,
             conv_1: Conv1d::load(
                 &(path / "conv_1"),
                 ConvSpec::new(hidden, DP_FILTER, KERNEL, KERNEL / 2),
@@ -236,11 +249,16 @@ impl DurationPredictor {
         &self,
         x: &Tensor,
         g: Option<&Tensor>,
+        lang: Option<&Tensor>,
         valid: Option<i64>,
     ) -> Result<Tensor, AcousticError> {
         let x = match (&self.cond, g) {
             (Some(cond), Some(g)) => x.f_add(&cond.forward(g)?)?,
             _ => x.f_contiguous()?,
+        };
+        let x = match (&self.cond_lang, lang) {
+            (Some(cond), Some(l)) => x.f_add(&cond.forward(l)?)?,
+            _ => x,
         };
         let x = zero_tail(x, 2, valid)?;
         let x = self.norm_1.forward(&self.conv_1.forward(&x)?.f_relu()?)?;
@@ -248,6 +266,22 @@ impl DurationPredictor {
         let x = self.norm_2.forward(&self.conv_2.forward(&x)?.f_relu()?)?;
         Ok(self.proj.forward(&x)?)
     }
+}
+
+/// The language projection `cond_lang` of a multilingual voice, onto `width` channels.
+fn language_cond(
+    cfg: &CheckedVits,
+    path: &Path<'_, '_>,
+    width: usize,
+) -> Result<Option<Conv1d>, AcousticError> {
+    let lang = cfg.language_channels();
+    if lang == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Conv1d::load(
+        &(path / "cond_lang"),
+        ConvSpec::pointwise(lang, width),
+    )?))
 }
 
 /// Either duration predictor, as the config's `use_sdp` selects.
@@ -280,9 +314,22 @@ impl Durations {
         noise_w: f32,
         valid: Option<i64>,
     ) -> Result<Tensor, AcousticError> {
+        self.forward_in(x, g, None, noise_w, valid)
+    }
+
+    /// [`forward`](Self::forward) in a language: `lang` is the language embedding
+    /// `[1, language, 1]` of a multilingual voice.
+    pub fn forward_in(
+        &self,
+        x: &Tensor,
+        g: Option<&Tensor>,
+        lang: Option<&Tensor>,
+        noise_w: f32,
+        valid: Option<i64>,
+    ) -> Result<Tensor, AcousticError> {
         match self {
-            Durations::Stochastic(p) => p.forward(x, g, noise_w, valid),
-            Durations::Deterministic(p) => p.forward(x, g, valid),
+            Durations::Stochastic(p) => p.forward(x, g, lang, noise_w, valid),
+            Durations::Deterministic(p) => p.forward(x, g, lang, valid),
         }
     }
 }
@@ -311,6 +358,7 @@ impl Replicate for StochasticDurationPredictor {
         StochasticDurationPredictor {
             pre: self.pre.replicate(),
             cond: self.cond.replicate(),
+            cond_lang: self.cond_lang.replicate(),
             convs: self.convs.replicate(),
             proj: self.proj.replicate(),
             flows: self.flows.replicate(),
@@ -324,6 +372,7 @@ impl Replicate for DurationPredictor {
     fn replicate(&self) -> Self {
         DurationPredictor {
             cond: self.cond.replicate(),
+            cond_lang: self.cond_lang.replicate(),
             conv_1: self.conv_1.replicate(),
             norm_1: self.norm_1.replicate(),
             conv_2: self.conv_2.replicate(),

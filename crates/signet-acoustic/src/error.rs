@@ -72,6 +72,20 @@ pub enum AcousticError {
         /// The speaker id given.
         speaker: i64,
     },
+    /// The language id is outside `0..num_languages`.
+    #[error("language {language} is outside 0..{num_languages}")]
+    LanguageOutOfRange {
+        /// The language id given.
+        language: i64,
+        /// Languages of the voice.
+        num_languages: usize,
+    },
+    /// A language id was given for a voice without a language embedding.
+    #[error("language {language} was given but this voice is not multilingual")]
+    NotMultilingual {
+        /// The language id given.
+        language: i64,
+    },
     /// A synthesis scale is unusable.
     #[error("{name} = {value} is invalid: {reason}")]
     InvalidScale {

@@ -59,7 +59,7 @@ pub use signet_nn::{
     Effective, Precision, DISABLE_BF16_ENV, OMP_WAIT_POLICY_ENV,
 };
 pub use signet_schema::{CheckedVits, VitsConfig};
-pub use vits::{Inference, Scales, Synthesis, Vits, FIRST_WINDOW_FRAMES};
+pub use vits::{Conditioning, Inference, Scales, Synthesis, Vits, FIRST_WINDOW_FRAMES};
 
 /// Most phoneme ids one [`Vits::infer`] call accepts. Attention memory grows with the square of
 /// the length (about 1.6 GB of scores at this limit); callers split text into sentences.

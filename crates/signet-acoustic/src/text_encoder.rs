@@ -6,6 +6,10 @@
 //! (`models.TextEncoder`, `attentions.Encoder`, `attentions.MultiHeadAttention`, `attentions.FFN`)
 //! and Piper's training code, which keeps the same tensor names.
 //!
+//! A multilingual voice (Coqui's YourTTS) concatenates its language embedding to every phoneme
+//! embedding (after the `sqrt(hidden)` scaling, which keeps the phoneme width), so its layers
+//! are `hidden + language` channels wide (Coqui TTS's `TextEncoder` with `language_emb_dim`).
+//!
 //! Inference here is for one unpadded sequence, so every mask upstream applies is all ones and
 //! is left out. The relative-position terms are computed on the band of `2 * WINDOW + 1`
 //! diagonals they can touch instead of upstream's padded `2L - 1` embeddings: the same sums,
@@ -28,7 +32,7 @@ const ATTENTION_BLOCK: i64 = 512;
 /// Output of the text encoder for one sequence of `L` ids.
 #[derive(Debug)]
 pub struct Encoded {
-    /// Hidden states `[1, hidden, L]` (input of the duration predictor).
+    /// Hidden states `[1, hidden (+ language), L]` (input of the duration predictor).
     pub x: Tensor,
     /// Prior mean `[1, inter, L]`.
     pub m_p: Tensor,
@@ -237,8 +241,8 @@ impl TextEncoder {
     /// Takes the encoder's tensors under `path` (`enc_p`).
     pub fn new(cfg: &CheckedVits, path: &Path<'_, '_>) -> Result<Self, AcousticError> {
         let c = cfg.get();
-        let hidden = c.hidden_channels;
-        let emb = Embedding::load(&(path / "emb"), c.n_vocab, hidden)?;
+        let emb = Embedding::load(&(path / "emb"), c.n_vocab, c.hidden_channels)?;
+        let hidden = cfg.encoder_channels();
         let enc = path / "encoder";
         let mut layers = Vec::with_capacity(c.n_layers);
         for l in 0..c.n_layers {
@@ -260,7 +264,7 @@ impl TextEncoder {
         )?;
         Ok(TextEncoder {
             emb,
-            scale: (hidden as f64).sqrt(),
+            scale: (c.hidden_channels as f64).sqrt(),
             layers,
             proj,
             inter: i(c.inter_channels),
@@ -272,13 +276,31 @@ impl TextEncoder {
     /// With `valid`, ids from `valid` on are padding: the outputs at the real positions are
     /// those of the unpadded sequence (upstream's masks, applied to one padded sequence).
     pub fn forward(&self, ids: &Tensor, valid: Option<i64>) -> Result<Encoded, AcousticError> {
+        self.forward_in(ids, None, valid)
+    }
+
+    /// [`forward`](Self::forward) in a language: `lang` is the language embedding
+    /// `[1, language, 1]` of a multilingual voice, concatenated to every phoneme embedding.
+    pub fn forward_in(
+        &self,
+        ids: &Tensor,
+        lang: Option<&Tensor>,
+        valid: Option<i64>,
+    ) -> Result<Encoded, AcousticError> {
         let len = ids.size().get(1).copied().unwrap_or(0);
         let x = self
             .emb
             .forward(ids)?
             .f_mul_scalar(self.scale)?
-            .f_transpose(1, 2)?
-            .f_contiguous()?;
+            .f_transpose(1, 2)?;
+        let x = match lang {
+            Some(l) => {
+                let width = l.size().get(1).copied().unwrap_or(0);
+                Tensor::f_cat(&[x, l.f_expand([1, width, len], false)?], 1)?
+            }
+            None => x,
+        }
+        .f_contiguous()?;
         let mut x = zero_tail(x, 2, valid)?;
         let key_bias = match valid {
             Some(n) if n < len => {

@@ -6,7 +6,10 @@
 //! (`models.SynthesizerTrn.infer`) and Piper's training code (the same `infer`, exported to ONNX
 //! with `scales = [noise_scale, length_scale, noise_w]`):
 //!
-//! 1. `x, m_p, logs_p = enc_p(ids)`; `g = emb_g(speaker)` for a multi-speaker voice;
+//! 1. `x, m_p, logs_p = enc_p(ids)`; `g = emb_g(speaker)` for a multi-speaker voice (a Coqui
+//!    YourTTS voice's `emb_g` holds its d-vectors, normalized at import); a multilingual voice
+//!    (Coqui's YourTTS) also takes `l = emb_l(language)`, which `enc_p` and `dp` see
+//!    (Coqui TTS's `Vits.inference`);
 //! 2. `logw = dp(x, g, noise_w)`; frames per id `= ceil(exp(logw) * length_scale)`;
 //! 3. `m_p`, `logs_p` repeated by those durations (upstream's one-hot path matmul);
 //! 4. `z_p = m_p + randn * exp(logs_p) * noise_scale`; `z = flow⁻¹(z_p, g)`;
@@ -86,6 +89,17 @@ impl Scales {
     }
 }
 
+/// Who speaks, and in which language: what a synthesis is conditioned on besides the ids.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Conditioning {
+    /// Speaker id of a multi-speaker voice (`None`: speaker 0, as Piper does); a
+    /// single-speaker voice takes `None` only.
+    pub speaker: Option<i64>,
+    /// Language id of a multilingual voice (`None`: language 0, the manifest's first in
+    /// `voice.language_id_map` order of ids); any other voice takes `None` only.
+    pub language: Option<i64>,
+}
+
 /// What one synthesis call produced.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inference {
@@ -102,6 +116,7 @@ struct Model {
     flow: Flow,
     dec: Generator,
     emb_g: Option<Embedding>,
+    emb_l: Option<Embedding>,
 }
 
 /// A loaded VITS voice: every tensor of the bundle checked and in use.
@@ -142,6 +157,20 @@ impl Vits {
                 key: "num_speakers",
                 manifest: u64::from(manifest.voice.num_speakers),
                 config: n_speakers,
+            });
+        }
+        // Every named language must be a row of the language embedding.
+        let n_languages = cfg.get().n_languages.unwrap_or(0) as u64;
+        if let Some(id) = manifest
+            .voice
+            .language_id_map
+            .values()
+            .find(|id| u64::try_from(**id).map_or(true, |v| v >= n_languages))
+        {
+            return Err(AcousticError::ConfigMismatch {
+                key: "language_id_map",
+                manifest: u64::try_from(*id).unwrap_or(u64::MAX),
+                config: n_languages,
             });
         }
         let weights = Weights::from_bundle(bundle, &cfg.tensors())?;
@@ -221,7 +250,29 @@ impl Vits {
         speaker: Option<i64>,
         scales: &Scales,
     ) -> Result<Inference, AcousticError> {
-        let mut synthesis = self.start(ids, speaker, scales)?;
+        self.infer_with(
+            ids,
+            Conditioning {
+                speaker,
+                language: None,
+            },
+            scales,
+        )
+    }
+
+    /// Languages of the voice (1 for a voice without a language embedding).
+    pub fn num_languages(&self) -> usize {
+        self.cfg.n_languages()
+    }
+
+    /// [`infer`](Self::infer) with a speaker and a language.
+    pub fn infer_with(
+        &self,
+        ids: &[i64],
+        who: Conditioning,
+        scales: &Scales,
+    ) -> Result<Inference, AcousticError> {
+        let mut synthesis = self.start_with(ids, who, scales)?;
         let mut samples = Vec::with_capacity(synthesis.samples_total());
         for window in synthesis.by_ref() {
             samples.extend(window?);
@@ -242,6 +293,24 @@ impl Vits {
         speaker: Option<i64>,
         scales: &Scales,
     ) -> Result<Synthesis, AcousticError> {
+        self.start_with(
+            ids,
+            Conditioning {
+                speaker,
+                language: None,
+            },
+            scales,
+        )
+    }
+
+    /// [`start`](Self::start) with a speaker and a language.
+    pub fn start_with(
+        &self,
+        ids: &[i64],
+        who: Conditioning,
+        scales: &Scales,
+    ) -> Result<Synthesis, AcousticError> {
+        let speaker = who.speaker;
         let c = self.cfg.get();
         if ids.is_empty() {
             return Err(AcousticError::EmptyInput);
@@ -275,10 +344,25 @@ impl Vits {
                 Some(s)
             }
         };
+        let language = match (c.n_languages, who.language) {
+            (None, None) => None,
+            (None, Some(l)) => return Err(AcousticError::NotMultilingual { language: l }),
+            (Some(n), l) => {
+                let l = l.unwrap_or(0);
+                if usize::try_from(l).map_or(true, |v| v >= n) {
+                    return Err(AcousticError::LanguageOutOfRange {
+                        language: l,
+                        num_languages: n,
+                    });
+                }
+                Some(l)
+            }
+        };
         scales.check()?;
         let model = self.checkout();
-        let prepared = match tch::no_grad(|| model.prepare(ids, speaker, scales, c.inter_channels))
-        {
+        let prepared = match tch::no_grad(|| {
+            model.prepare(ids, speaker, language, scales, c.inter_channels)
+        }) {
             Ok(p) => p,
             Err(e) => {
                 lock(&self.idle).push(model);
@@ -339,6 +423,7 @@ impl Replicate for Model {
             flow: self.flow.replicate(),
             dec: self.dec.replicate(),
             emb_g: self.emb_g.replicate(),
+            emb_l: self.emb_l.replicate(),
         }
     }
 }
@@ -356,12 +441,17 @@ impl Model {
         } else {
             None
         };
+        let emb_l = match (c.n_languages, c.language_channels) {
+            (Some(n), Some(l)) => Some(Embedding::load(&(&root / "emb_l"), n, l)?),
+            _ => None,
+        };
         Ok(Model {
             enc_p: TextEncoder::new(cfg, &(&root / "enc_p"))?,
             dp: Durations::new(cfg, &(&root / "dp"))?,
             flow: Flow::new(cfg, &(&root / "flow"))?,
             dec: Generator::new(cfg.generator().clone(), &(&root / "dec"))?,
             emb_g,
+            emb_l,
         })
     }
 
@@ -371,6 +461,7 @@ impl Model {
         &self,
         ids: &[i64],
         speaker: Option<i64>,
+        language: Option<i64>,
         scales: &Scales,
         inter: usize,
     ) -> Result<Prepared, AcousticError> {
@@ -382,7 +473,13 @@ impl Model {
             .f_constant_pad_nd([0, padded_len - len])?
             .f_view([1, padded_len])?;
         let valid = Some(len);
-        let enc = self.enc_p.forward(&ids_t, valid)?;
+        let lang = match (&self.emb_l, language) {
+            (Some(emb), Some(l)) => {
+                Some(emb.forward(&Tensor::f_from_slice(&[l])?)?.f_unsqueeze(-1)?)
+            }
+            _ => None,
+        };
+        let enc = self.enc_p.forward_in(&ids_t, lang.as_ref(), valid)?;
         let g = match (&self.emb_g, speaker) {
             (Some(emb), Some(s)) => {
                 Some(emb.forward(&Tensor::f_from_slice(&[s])?)?.f_unsqueeze(-1)?)
@@ -391,7 +488,7 @@ impl Model {
         };
         let logw = self
             .dp
-            .forward(&enc.x, g.as_ref(), scales.noise_w, valid)?
+            .forward_in(&enc.x, g.as_ref(), lang.as_ref(), scales.noise_w, valid)?
             .f_narrow(2, 0, len)?;
         let w_ceil = logw
             .f_exp()?

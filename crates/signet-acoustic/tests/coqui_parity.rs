@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use signet_acoustic::{Scales, Vits};
+use signet_acoustic::{Conditioning, Scales, Vits};
 use signet_registry::{Role, SecretKey, TrustStore};
 
 fn data(name: &str) -> PathBuf {
@@ -74,4 +74,139 @@ fn coqui_vits_matches_coqui_tts_at_noise_zero() {
     assert!(snr >= 40.0, "SNR {snr:.1} dB is below 40 dB");
     let frames: i64 = got.durations.iter().sum();
     assert_eq!(frames as usize * vits.hop_length(), reference.len());
+}
+
+/// Imports the fixture `stem` (its side files found beside its config, as in a Coqui model
+/// folder) and loads it.
+fn import_and_load(stem: &str) -> (tempfile::TempDir, signet_registry::VerifiedBundle, Vits) {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = SecretKey::generate().unwrap();
+    let mut options = signet_coqui::ImportOptions::default();
+    options.name = Some(stem.replace('_', "-"));
+    let out = tmp.path().join(stem);
+    signet_coqui::import_coqui(
+        &data(&format!("{stem}.pth")),
+        &data(&format!("{stem}.json")),
+        &out,
+        &options,
+        &key,
+    )
+    .unwrap();
+    let trust = TrustStore::with_key(key.public(), Role::BundleSigner);
+    let bundle = signet_registry::verify_bundle_dir(&out, &trust).unwrap();
+    let vits = Vits::from_bundle(&bundle).unwrap();
+    (tmp, bundle, vits)
+}
+
+fn read_f32(path: &Path) -> Vec<f32> {
+    std::fs::read(path)
+        .unwrap()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Runs every reference of `stem.expected.json`: the speaker and language picked by name
+/// through the bundle's maps, as `signet speak --speaker/--language` would, and the output
+/// compared with coqui-tts's. Returns the SNR of each.
+fn speaker_parity(stem: &str) -> Vec<(String, f64)> {
+    let (_tmp, bundle, vits) = import_and_load(stem);
+    let voice = &bundle.manifest().voice;
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data(&format!("{stem}.expected.json"))).unwrap())
+            .unwrap();
+    let ids: Vec<i64> = expected["sentences"][0]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let mut out = Vec::new();
+    let mut lengths = std::collections::BTreeSet::new();
+    for r in expected["references"].as_array().unwrap() {
+        let label = r["label"].as_str().unwrap();
+        let speaker = voice.speaker_id_map[r["speaker"].as_str().unwrap()];
+        if let Some(id) = r["speaker_id"].as_i64() {
+            assert_eq!(speaker, id, "{label}: the speakers file's id");
+        }
+        let language = r["language"].as_str().map(|l| voice.language_id_map[l]);
+        // (coqui-tts reports language 0 for a voice of one language, which the model ignores.)
+        if let (Some(id), Some(_)) = (r["language_id"].as_i64(), language) {
+            assert_eq!(language, Some(id), "{label}: the language-ids file's id");
+        }
+        let reference = read_f32(&data(&format!("{stem}.ref.{label}.f32")));
+        assert_eq!(reference.len() as u64, r["samples"].as_u64().unwrap());
+        let who = Conditioning {
+            speaker: Some(speaker),
+            language,
+        };
+        let got = vits.infer_with(&ids, who, &Scales::DETERMINISTIC).unwrap();
+        assert_eq!(
+            got.samples.len(),
+            reference.len(),
+            "{label}: length differs"
+        );
+        let snr = snr_db(&reference, &got.samples);
+        eprintln!(
+            "{stem} {label}: {} samples, SNR {snr:.1} dB",
+            reference.len()
+        );
+        assert!(snr >= 40.0, "{label}: SNR {snr:.1} dB is below 40 dB");
+        lengths.insert(reference.len());
+        out.push((label.to_owned(), snr));
+    }
+    // The conditions change the durations: a model that ignored them could not match.
+    assert!(lengths.len() > 1, "every reference has the same length");
+    out
+}
+
+#[test]
+fn coqui_multi_speaker_vits_matches_coqui_tts_per_speaker() {
+    let snrs = speaker_parity("vits_vctk_tiny");
+    assert_eq!(snrs.len(), 3);
+}
+
+#[test]
+fn coqui_yourtts_vits_matches_coqui_tts_per_speaker_and_language() {
+    let snrs = speaker_parity("vits_yourtts_tiny");
+    assert_eq!(snrs.len(), 5);
+}
+
+#[test]
+fn coqui_multilingual_voice_refuses_a_language_it_lacks() {
+    let (_tmp, _bundle, vits) = import_and_load("vits_yourtts_tiny");
+    assert_eq!(vits.num_languages(), 3);
+    assert_eq!(vits.num_speakers(), 3);
+    let who = Conditioning {
+        speaker: Some(0),
+        language: Some(3),
+    };
+    let err = vits
+        .infer_with(&[1, 2, 3], who, &Scales::DETERMINISTIC)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            signet_acoustic::AcousticError::LanguageOutOfRange {
+                language: 3,
+                num_languages: 3
+            }
+        ),
+        "{err}"
+    );
+    // No language: the first (id 0), as documented.
+    let default = vits
+        .infer(&[1, 2, 3], Some(1), &Scales::DETERMINISTIC)
+        .unwrap();
+    let first = vits
+        .infer_with(
+            &[1, 2, 3],
+            Conditioning {
+                speaker: Some(1),
+                language: Some(0),
+            },
+            &Scales::DETERMINISTIC,
+        )
+        .unwrap();
+    assert_eq!(default, first);
 }

@@ -85,6 +85,8 @@ pub fn tiny_config(n_speakers: usize, use_sdp: bool, resblock: &str) -> VitsConf
         gin_channels: if n_speakers > 1 { 8 } else { 0 },
         use_sdp,
         sdp_channels: None,
+        n_languages: None,
+        language_channels: None,
     }
 }
 
@@ -281,6 +283,7 @@ pub fn manifest(cfg: &VitsConfig) -> Result<Manifest> {
             } else {
                 BTreeMap::new()
             },
+            language_id_map: BTreeMap::new(),
         },
         phonemes: PhonemeSpec {
             kind: "espeak".to_owned(),

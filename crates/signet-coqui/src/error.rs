@@ -105,6 +105,29 @@ pub enum CoquiError {
     /// Writing or verifying the bundle failed.
     #[error(transparent)]
     Registry(#[from] signet_registry::RegistryError),
+    /// A file Coqui ships beside the model (speakers, d-vectors, language ids) is malformed or
+    /// disagrees with the model.
+    #[error("the file config.json's `{key}` names: {reason}")]
+    BadSideFile {
+        /// The config key naming the file (`speakers_file`, `d_vector_file`,
+        /// `language_ids_file`).
+        key: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The model needs a file Coqui ships beside it, and it was neither given nor found.
+    #[error(
+        "config.json's `{key}` is needed ({why}) but {file} was not found beside config.json; \
+         put it there or pass its path"
+    )]
+    MissingSideFile {
+        /// The config key naming the file.
+        key: &'static str,
+        /// The file looked for.
+        file: String,
+        /// What the model needs it for.
+        why: &'static str,
+    },
 }
 
 impl From<signet_schema::SchemaError> for CoquiError {

@@ -40,6 +40,7 @@
 
 pub mod config;
 mod error;
+pub mod speakers;
 pub mod vits;
 pub mod weights;
 
@@ -64,6 +65,9 @@ pub const DEFAULT_MAX_CHECKPOINT_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 
 /// Default cap on `config.json` (8 MiB).
 pub const DEFAULT_MAX_CONFIG_BYTES: u64 = 8 * 1024 * 1024;
+
+/// Default cap on each file beside the model (speakers, d-vectors, language ids): 256 MiB.
+pub const DEFAULT_MAX_SIDE_FILE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// `phonemes.kind` of a bundle imported from Coqui.
 pub const PHONEMES_KIND: &str = "coqui";
@@ -97,13 +101,121 @@ pub struct Converted {
     pub sample_rate: u32,
     /// Inference defaults from the config.
     pub inference: InferenceDefaults,
+    /// Speakers of the model (1: single-speaker).
+    pub num_speakers: u32,
+    /// Speaker name → id, from the speakers file, the config's `speakers` or the d-vector
+    /// file; empty for a single-speaker model, or a multi-speaker one shipped without names.
+    pub speaker_id_map: std::collections::BTreeMap<String, i64>,
+    /// Language name → id of a multilingual model; empty otherwise.
+    pub language_id_map: std::collections::BTreeMap<String, i64>,
+}
+
+/// The contents of the files Coqui ships beside a multi-speaker or multilingual model (see
+/// [`speakers`]); each is read as data. Start from [`SideFiles::default`] (none).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SideFiles {
+    /// The speakers file (`speakers_file`: name → id), JSON or `torch.save` pickle.
+    pub speakers: Option<Vec<u8>>,
+    /// The d-vector file (`d_vector_file`: clip → name and embedding), JSON or pickle.
+    pub d_vectors: Option<Vec<u8>>,
+    /// The language-ids file (`language_ids_file`: name → id), JSON or pickle.
+    pub language_ids: Option<Vec<u8>>,
 }
 
 /// Reads a checkpoint (its bytes) and `config.json` (its bytes) as data and maps them onto
-/// Signet's definition of the architecture the config names, without writing anything.
+/// Signet's definition of the architecture the config names, without writing anything. A
+/// multi-speaker or multilingual model's side files are not given: see
+/// [`map_checkpoint_with`].
 pub fn map_checkpoint(
     checkpoint: &[u8],
     config_json: &[u8],
+    limits: &signet_checkpoint::Limits,
+) -> Result<Converted, CoquiError> {
+    map_checkpoint_with(checkpoint, config_json, &SideFiles::default(), limits)
+}
+
+/// The side files a config names and needs: which, and the file name (its last path
+/// component: Coqui records the trainer's absolute path, and a model folder holds the file
+/// under that name beside `config.json`).
+pub fn side_file_names(
+    config_json: &[u8],
+) -> Result<Vec<(speakers::SideFile, String)>, CoquiError> {
+    let cfg = CoquiConfig::parse(config_json)?;
+    let mut out = Vec::new();
+    // Coqui reads a key from `model_args` first, then from the top level.
+    let either = |key: &str| -> Result<Option<String>, CoquiError> {
+        let inner = format!("model_args.{key}");
+        Ok(match cfg.get(&inner) {
+            Some(v) if !v.is_null() => cfg.str_opt(&inner)?.map(str::to_owned),
+            _ => cfg.str_opt(key)?.map(str::to_owned),
+        })
+    };
+    let by_dvec = cfg.bool_or("model_args.use_d_vector_file", false)?;
+    if cfg.bool_or("model_args.use_speaker_embedding", false)? && !by_dvec {
+        let listed = cfg
+            .get("speakers")
+            .and_then(serde_json::Value::as_array)
+            .is_some_and(|l| !l.is_empty());
+        if !listed {
+            if let Some(f) = either("speaker_file")?.or(either("speakers_file")?) {
+                out.push((speakers::SideFile::Speakers, f));
+            }
+        }
+    }
+    if by_dvec {
+        let key = "d_vector_file";
+        let value = cfg
+            .get(&format!("model_args.{key}"))
+            .filter(|v| !v.is_null())
+            .or_else(|| cfg.get(key))
+            .cloned()
+            .unwrap_or(serde_json::Value::Null);
+        let file = match &value {
+            serde_json::Value::String(f) => Some(f.clone()),
+            serde_json::Value::Array(l) if l.len() == 1 => {
+                l.first().and_then(|f| f.as_str()).map(str::to_owned)
+            }
+            serde_json::Value::Null => None,
+            _ => {
+                return Err(CoquiError::UnsupportedSetting {
+                    key: "model_args.d_vector_file",
+                    value: value.to_string(),
+                    reason: "Signet reads one d-vector file",
+                })
+            }
+        };
+        if let Some(f) = file {
+            out.push((speakers::SideFile::DVectors, f));
+        }
+    }
+    if cfg.bool_or("model_args.use_language_embedding", false)? {
+        if let Some(f) = cfg.str_opt("model_args.language_ids_file")? {
+            out.push((speakers::SideFile::LanguageIds, f.to_owned()));
+        }
+    }
+    let mut named = Vec::with_capacity(out.len());
+    for (which, path) in out {
+        let base = path
+            .rsplit(['/', '\\'])
+            .next()
+            .filter(|b| !b.is_empty() && *b != "." && *b != "..")
+            .ok_or_else(|| {
+                CoquiError::config(format!("`{}` is {path:?}, not a file", which.key()))
+            })?;
+        named.push((which, base.to_owned()));
+    }
+    Ok(named)
+}
+
+/// [`map_checkpoint`] with the model's side files: the speakers file of a VCTK-style model
+/// (its names become the speaker map; without it speakers are chosen by id), the d-vector file
+/// of a YourTTS-style model (required: it becomes the speaker table) and the language-ids file
+/// of a multilingual one (else the config's `languages` list).
+pub fn map_checkpoint_with(
+    checkpoint: &[u8],
+    config_json: &[u8],
+    side: &SideFiles,
     limits: &signet_checkpoint::Limits,
 ) -> Result<Converted, CoquiError> {
     let cfg = CoquiConfig::parse(config_json)?;
@@ -132,9 +244,91 @@ pub fn map_checkpoint(
     let text = cfg.text()?;
     let sample_rate = cfg.sample_rate()?;
     let ckpt = signet_checkpoint::read(checkpoint, limits)?;
-    let params = weights::collect(&ckpt.state_dict()?)?;
+    let mut params = weights::collect(&ckpt.state_dict()?)?;
     drop(ckpt);
+    let mut speaker_id_map = std::collections::BTreeMap::new();
+    if cfg.bool_or("model_args.use_d_vector_file", false)? {
+        let Some(bytes) = &side.d_vectors else {
+            return Err(CoquiError::MissingSideFile {
+                key: "d_vector_file",
+                file: "the d-vector file".into(),
+                why: "its embeddings are the model's speakers",
+            });
+        };
+        if params.contains_key("emb_g.weight") {
+            return Err(CoquiError::UnexpectedTensor {
+                tensor: "emb_g.weight".into(),
+                reason: "a model conditioned on d-vectors has no speaker table".into(),
+            });
+        }
+        let dim = cfg.usize("model_args.d_vector_dim")?;
+        let d = speakers::read_d_vectors(bytes, dim, limits)?;
+        for (id, name) in d.names.iter().enumerate() {
+            speaker_id_map.insert(name.clone(), id as i64);
+        }
+        params.insert(
+            "emb_g.weight".into(),
+            Param {
+                shape: vec![d.names.len(), d.dim],
+                values: d.table,
+            },
+        );
+    }
+    let rows = |name: &str| params.get(name).and_then(|p| p.shape.first().copied());
+    let (speaker_rows, language_rows) = (rows("emb_g.weight"), rows("emb_l.weight"));
     let mapped = vits::map_vits(params, &cfg, text.symbols.len())?;
+    let num_speakers = speaker_rows.unwrap_or(1);
+    if num_speakers > 1 && speaker_id_map.is_empty() {
+        let listed: Option<Vec<(String, Option<i64>)>> = cfg
+            .get("speakers")
+            .and_then(serde_json::Value::as_array)
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                l.iter()
+                    .enumerate()
+                    .map(|(i, n)| (n.as_str().unwrap_or_default().to_owned(), Some(i as i64)))
+                    .collect()
+            });
+        speaker_id_map = match (listed, &side.speakers) {
+            (Some(pairs), _) => {
+                speakers::id_map(speakers::SideFile::Speakers, pairs, num_speakers)?
+            }
+            (None, Some(bytes)) => {
+                speakers::read_id_map(bytes, speakers::SideFile::Speakers, num_speakers, limits)?
+            }
+            (None, None) => Default::default(),
+        };
+    }
+    let mut language_id_map = std::collections::BTreeMap::new();
+    if let Some(n) = language_rows.filter(|_| mapped.config.contains_key("n_languages")) {
+        language_id_map = match &side.language_ids {
+            Some(bytes) => {
+                speakers::read_id_map(bytes, speakers::SideFile::LanguageIds, n, limits)?
+            }
+            None => {
+                let listed: Vec<(String, Option<i64>)> = cfg
+                    .get("languages")
+                    .and_then(serde_json::Value::as_array)
+                    .map(|l| {
+                        l.iter()
+                            .enumerate()
+                            .map(|(i, v)| {
+                                (v.as_str().unwrap_or_default().to_owned(), Some(i as i64))
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if listed.is_empty() {
+                    return Err(CoquiError::MissingSideFile {
+                        key: "language_ids_file",
+                        file: "the language-ids file".into(),
+                        why: "it names the model's languages, and config.json lists none",
+                    });
+                }
+                speakers::id_map(speakers::SideFile::LanguageIds, listed, n)?
+            }
+        };
+    }
     let inference = InferenceDefaults {
         noise_scale: cfg.f32_or("model_args.inference_noise_scale", 0.667)?,
         length_scale: cfg.f32_or("model_args.length_scale", 1.0)?,
@@ -145,6 +339,9 @@ pub fn map_checkpoint(
         text,
         sample_rate,
         inference,
+        num_speakers: u32::try_from(num_speakers).unwrap_or(u32::MAX),
+        speaker_id_map,
+        language_id_map,
     })
 }
 
@@ -169,6 +366,15 @@ pub struct ImportOptions {
     /// A pronunciation lexicon to carry in the bundle as a listed, signed file (checked by
     /// the caller with the text frontend's reader; see [`BundleLexicon`]).
     pub lexicon: Option<BundleLexicon>,
+    /// The speakers file; default: the file `speakers_file` names, beside `config.json`.
+    pub speakers_file: Option<PathBuf>,
+    /// The d-vector file; default: the file `d_vector_file` names, beside `config.json`.
+    pub d_vector_file: Option<PathBuf>,
+    /// The language-ids file; default: the file `language_ids_file` names, beside
+    /// `config.json`.
+    pub language_ids_file: Option<PathBuf>,
+    /// Largest side file (speakers, d-vectors, language ids) read, in bytes.
+    pub max_side_file_bytes: u64,
 }
 
 impl Default for ImportOptions {
@@ -182,6 +388,10 @@ impl Default for ImportOptions {
             limits: signet_checkpoint::Limits::default(),
             existing: ExistingBundle::Refuse,
             lexicon: None,
+            speakers_file: None,
+            d_vector_file: None,
+            language_ids_file: None,
+            max_side_file_bytes: DEFAULT_MAX_SIDE_FILE_BYTES,
         }
     }
 }
@@ -206,6 +416,12 @@ pub struct ImportReport {
     pub dropped_tensors: usize,
     /// SHA-256 of the written `manifest.toml`.
     pub manifest_sha256: String,
+    /// Speakers of the voice (1: single-speaker).
+    pub speakers: u32,
+    /// Speakers with a name in the bundle's speaker map.
+    pub named_speakers: usize,
+    /// Languages of a multilingual voice (0: none).
+    pub languages: usize,
 }
 
 impl fmt::Display for ImportReport {
@@ -221,7 +437,18 @@ impl fmt::Display for ImportReport {
             self.bytes,
             self.bundle_dir.display(),
             self.dropped_tensors
-        )
+        )?;
+        if self.speakers > 1 {
+            write!(
+                f,
+                "; {} speakers, {} of them named",
+                self.speakers, self.named_speakers
+            )?;
+        }
+        if self.languages > 0 {
+            write!(f, "; {} languages", self.languages)?;
+        }
+        Ok(())
     }
 }
 
@@ -251,8 +478,9 @@ pub fn import_coqui(
         reason: "a voice name is 1 to 128 of A-Z a-z 0-9 . _ - and does not start with '.'",
     })?;
     let config_bytes = read_capped(config, options.max_config_bytes)?;
+    let side = read_side_files(config, &config_bytes, options)?;
     let checkpoint_bytes = read_capped(checkpoint, options.max_checkpoint_bytes)?;
-    let converted = map_checkpoint(&checkpoint_bytes, &config_bytes, &options.limits)?;
+    let converted = map_checkpoint_with(&checkpoint_bytes, &config_bytes, &side, &options.limits)?;
     let model_sha256 = hex::encode(Sha256::digest(&checkpoint_bytes));
     drop(checkpoint_bytes);
     let Converted {
@@ -260,7 +488,11 @@ pub fn import_coqui(
         text,
         sample_rate,
         inference,
+        num_speakers,
+        speaker_id_map,
+        language_id_map,
     } = converted;
+    let (named_speakers, languages) = (speaker_id_map.len(), language_id_map.len());
 
     let mut id_map = std::collections::BTreeMap::new();
     for (id, symbol) in text.symbols.iter().enumerate() {
@@ -283,8 +515,9 @@ pub fn import_coqui(
             language,
             quality: None,
             sample_rate,
-            num_speakers: 1,
-            speaker_id_map: Default::default(),
+            num_speakers,
+            speaker_id_map,
+            language_id_map,
         },
         phonemes: PhonemeSpec {
             kind: PHONEMES_KIND.to_owned(),
@@ -342,7 +575,51 @@ pub fn import_coqui(
         bytes: written.weights_bytes,
         dropped_tensors: mapped.dropped,
         manifest_sha256: written.manifest_sha256,
+        speakers: num_speakers,
+        named_speakers,
+        languages,
     })
+}
+
+/// Reads the side files the config needs: each from its option, else the file the config
+/// names, beside `config.json` (a speakers file that is not there is left out: the speakers
+/// are then chosen by id; a d-vector or language-ids file that is not there is an error when
+/// the model needs it, from [`map_checkpoint_with`]).
+fn read_side_files(
+    config: &Path,
+    config_bytes: &[u8],
+    options: &ImportOptions,
+) -> Result<SideFiles, CoquiError> {
+    let dir = config.parent().unwrap_or_else(|| Path::new("."));
+    let mut side = SideFiles::default();
+    let explicit = [
+        (speakers::SideFile::Speakers, &options.speakers_file),
+        (speakers::SideFile::DVectors, &options.d_vector_file),
+        (speakers::SideFile::LanguageIds, &options.language_ids_file),
+    ];
+    let named = side_file_names(config_bytes)?;
+    for (which, given) in explicit {
+        let path = match given {
+            Some(p) => p.clone(),
+            None => match named.iter().find(|(w, _)| *w == which) {
+                Some((_, base)) => {
+                    let p = dir.join(base);
+                    if !p.exists() {
+                        continue;
+                    }
+                    p
+                }
+                None => continue,
+            },
+        };
+        let bytes = read_capped(&path, options.max_side_file_bytes)?;
+        match which {
+            speakers::SideFile::Speakers => side.speakers = Some(bytes),
+            speakers::SideFile::DVectors => side.d_vectors = Some(bytes),
+            _ => side.language_ids = Some(bytes),
+        }
+    }
+    Ok(side)
 }
 
 fn read_capped(path: &Path, limit: u64) -> Result<Vec<u8>, CoquiError> {

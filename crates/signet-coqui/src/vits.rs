@@ -18,9 +18,21 @@
 //! - Training-only modules are dropped: `posterior_encoder`, `disc`, the duration predictor's
 //!   posterior (`post_*`) and its `flows.1`.
 //!
+//! - Speakers (the VCTK recipe, `use_speaker_embedding`): the table `emb_g` keeps its name; its
+//!   rows are the speakers, its width `speaker_embedding_channels`. Coqui conditions the
+//!   duration predictor (`condition_dp_on_speaker`, on by default), the flow's WaveNets
+//!   (`cond_layer`) and the decoder (`cond_layer` → `cond`) on the row, unnormalized, as
+//!   Signet's VITS does.
+//! - D-vectors (YourTTS, `use_d_vector_file`): no table in the checkpoint; the importer builds
+//!   `emb_g` from the d-vector file, one normalized mean embedding per speaker
+//!   ([`crate::speakers`]), `d_vector_dim` wide, and passes it in with the parameters.
+//! - Languages (`use_language_embedding`): `emb_l` keeps its name; its width
+//!   `embedded_language_dim` widens the text encoder and feeds the duration predictor's
+//!   `cond_lang` (the config's `n_languages` and `language_channels`).
+//!
 //! Settings that change inference and that the definition does not implement are refused by
-//! key (`encoder_sample_rate`, language embeddings, d-vectors, flow sizes other than the
-//! recipe's), never ignored.
+//! key (`encoder_sample_rate`, a duration predictor not conditioned on the speaker, flow sizes
+//! other than the recipe's), never ignored.
 
 use serde_json::Value;
 use signet_schema::vits::{
@@ -41,6 +53,9 @@ pub const TRAINING_ONLY: &[&str] = &[
     "duration_predictor.post_proj.",
     "duration_predictor.post_flows.",
     "duration_predictor.flows.1.",
+    // The speaker encoder of YourTTS's speaker-consistency loss (and of voice cloning from a
+    // clip, which Signet does not do).
+    "speaker_encoder.",
 ];
 
 /// Settings that must hold their recipe value, with what Signet's definition implements.
@@ -62,24 +77,10 @@ fn check_fixed(cfg: &CoquiConfig) -> Result<(), CoquiError> {
             }
         }
     }
-    let off: [(&'static str, &'static str); 4] = [
-        (
-            "model_args.encoder_sample_rate",
-            "latent interpolation to a second sample rate is not implemented",
-        ),
-        (
-            "model_args.use_language_embedding",
-            "multilingual VITS (YourTTS) is not implemented yet",
-        ),
-        (
-            "model_args.use_d_vector_file",
-            "external speaker embeddings (d-vectors) are not implemented yet",
-        ),
-        (
-            "model_args.use_speaker_embedding",
-            "multi-speaker VITS is not implemented yet",
-        ),
-    ];
+    let off: [(&'static str, &'static str); 1] = [(
+        "model_args.encoder_sample_rate",
+        "latent interpolation to a second sample rate is not implemented",
+    )];
     for (key, reason) in off {
         match cfg.get(key) {
             None | Some(Value::Null) | Some(Value::Bool(false)) => {}
@@ -124,10 +125,106 @@ pub fn rename(name: &str) -> Option<String> {
         }
         return Some(format!("dp.{rest}"));
     }
-    if name.starts_with("emb_g.") {
+    if name.starts_with("emb_g.") || name.starts_with("emb_l.") {
         return Some(name.to_owned());
     }
     None
+}
+
+/// The speaker and language embeddings the config declares, checked against the tables among
+/// the parameters: `(n_speakers, gin_channels, languages)`.
+fn conditioning(
+    cfg: &CoquiConfig,
+    params: &Params,
+) -> Result<(usize, usize, Option<(usize, usize)>), CoquiError> {
+    let by_emb = cfg.bool_or("model_args.use_speaker_embedding", false)?;
+    let by_dvec = cfg.bool_or("model_args.use_d_vector_file", false)?;
+    let table = params.get("emb_g.weight");
+    let (n_speakers, gin) = match (by_emb, by_dvec, table) {
+        (false, false, None) => (1, 0),
+        (false, false, Some(_)) => {
+            return Err(CoquiError::UnexpectedTensor {
+                tensor: "emb_g.weight".into(),
+                reason: "config.json declares no speaker embedding (`use_speaker_embedding`)"
+                    .into(),
+            })
+        }
+        (_, _, None) => {
+            return Err(CoquiError::MissingTensor {
+                tensor: "emb_g.weight".into(),
+            })
+        }
+        (_, _, Some(t)) => {
+            let [rows, width] = t.shape.as_slice() else {
+                return Err(CoquiError::BadTensor {
+                    tensor: "emb_g.weight".into(),
+                    reason: format!("shape {:?} is not a table", t.shape),
+                });
+            };
+            let (key, want) = if by_dvec {
+                (
+                    "model_args.d_vector_dim",
+                    cfg.usize("model_args.d_vector_dim")?,
+                )
+            } else {
+                (
+                    "model_args.speaker_embedding_channels",
+                    match cfg.get("model_args.speaker_embedding_channels") {
+                        None => 256,
+                        Some(_) => cfg.usize("model_args.speaker_embedding_channels")?,
+                    },
+                )
+            };
+            if *width != want {
+                return Err(CoquiError::config(format!(
+                    "`{key}` is {want} but the speaker embeddings are {width} wide"
+                )));
+            }
+            if *rows < 2 {
+                return Err(CoquiError::UnsupportedSetting {
+                    key: "model_args.use_speaker_embedding",
+                    value: format!("{rows} speaker"),
+                    reason: "a speaker table of one row is not a multi-speaker voice; Signet \
+                             runs multi-speaker VITS with two speakers or more",
+                });
+            }
+            (*rows, *width)
+        }
+    };
+    if n_speakers > 1 && !cfg.bool_or("model_args.condition_dp_on_speaker", true)? {
+        return Err(CoquiError::UnsupportedSetting {
+            key: "model_args.condition_dp_on_speaker",
+            value: "false".into(),
+            reason: "Signet's VITS conditions the duration predictor on the speaker",
+        });
+    }
+    let languages = if cfg.bool_or("model_args.use_language_embedding", false)? {
+        let Some(t) = params.get("emb_l.weight") else {
+            return Err(CoquiError::MissingTensor {
+                tensor: "emb_l.weight".into(),
+            });
+        };
+        let [rows, width] = t.shape.as_slice() else {
+            return Err(CoquiError::BadTensor {
+                tensor: "emb_l.weight".into(),
+                reason: format!("shape {:?} is not a table", t.shape),
+            });
+        };
+        let want = match cfg.get("model_args.embedded_language_dim") {
+            None => 4,
+            Some(_) => cfg.usize("model_args.embedded_language_dim")?,
+        };
+        if *width != want {
+            return Err(CoquiError::config(format!(
+                "`model_args.embedded_language_dim` is {want} but the language embeddings \
+                 are {width} wide"
+            )));
+        }
+        Some((*rows, *width))
+    } else {
+        None
+    };
+    Ok((n_speakers, gin, languages))
 }
 
 /// Maps a Coqui VITS state dict (weight norm folded) and its config onto Signet's VITS:
@@ -135,6 +232,7 @@ pub fn rename(name: &str) -> Option<String> {
 /// the schema (nothing extra, nothing missing, shapes exact).
 pub fn map_vits(params: Params, cfg: &CoquiConfig, n_vocab: usize) -> Result<Mapped, CoquiError> {
     check_fixed(cfg)?;
+    let (n_speakers, gin_channels, languages) = conditioning(cfg, &params)?;
     let use_sdp = cfg.bool_or("model_args.use_sdp", true)?;
     let hidden = cfg.usize("model_args.hidden_channels")?;
     if let Some(v) = cfg.get("model_args.num_chars") {
@@ -162,10 +260,12 @@ pub fn map_vits(params: Params, cfg: &CoquiConfig, n_vocab: usize) -> Result<Map
         upsample_rates: cfg.usizes("model_args.upsample_rates_decoder")?,
         upsample_initial_channel: cfg.usize("model_args.upsample_initial_channel_decoder")?,
         upsample_kernel_sizes: cfg.usizes("model_args.upsample_kernel_sizes_decoder")?,
-        n_speakers: 1,
-        gin_channels: 0,
+        n_speakers,
+        gin_channels,
         use_sdp,
         sdp_channels: use_sdp.then_some(COQUI_SDP_CHANNELS),
+        n_languages: languages.map(|(n, _)| n),
+        language_channels: languages.map(|(_, l)| l),
     };
     let checked = vits.validate()?;
     let hop = checked.generator().hop_length();
@@ -245,6 +345,8 @@ mod tests {
             ("waveform_decoder.ups.1.weight", "dec.ups.1.weight"),
             ("waveform_decoder.cond_layer.bias", "dec.cond.bias"),
             ("emb_g.weight", "emb_g.weight"),
+            ("emb_l.weight", "emb_l.weight"),
+            ("duration_predictor.cond_lang.weight", "dp.cond_lang.weight"),
         ];
         for (coqui, signet) in cases {
             assert_eq!(rename(coqui).as_deref(), Some(signet), "{coqui}");
@@ -253,7 +355,6 @@ mod tests {
             "flow.flows.4.pre.weight",
             "duration_predictor.flows.5.pre.weight",
             "duration_predictor.flows.0.other",
-            "emb_l.weight",
             "speaker_encoder.x",
         ] {
             assert_eq!(rename(unknown), None, "{unknown}");

@@ -134,8 +134,6 @@ fn coqui_phonemizer_signet_lacks_is_refused_by_name() {
 fn coqui_vits_settings_signet_does_not_implement_are_refused_by_key() {
     let cases = [
         ("model_args.encoder_sample_rate", json!(11025)),
-        ("model_args.use_language_embedding", json!(true)),
-        ("model_args.use_d_vector_file", json!(true)),
         ("model_args.kernel_size_flow", json!(3)),
         ("model_args.num_layers_flow", json!(2)),
         ("text_cleaner", json!("multilingual_cleaners")),

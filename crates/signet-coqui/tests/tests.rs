@@ -11,4 +11,5 @@
 )]
 
 mod import;
+mod speakers;
 mod support;

@@ -52,6 +52,7 @@ fn manifest(name: &str, version: u64) -> Manifest {
             sample_rate: 22050,
             num_speakers: 1,
             speaker_id_map: BTreeMap::new(),
+            language_id_map: Default::default(),
         },
         phonemes: PhonemeSpec {
             kind: "espeak".to_owned(),

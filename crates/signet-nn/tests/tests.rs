@@ -38,6 +38,7 @@ fn bundle(tensors: &[(&str, Dtype, &[usize], &[u8])]) -> Result<Bundle> {
             sample_rate: 16000,
             num_speakers: 1,
             speaker_id_map: BTreeMap::new(),
+            language_id_map: Default::default(),
         },
         phonemes: PhonemeSpec {
             kind: "none".to_owned(),

@@ -198,6 +198,8 @@ pub(crate) fn infer_config(
         use_sdp,
         // Piper's predictor is as wide as the encoder.
         sdp_channels: None,
+        n_languages: None,
+        language_channels: None,
     })
 }
 

@@ -221,6 +221,7 @@ pub fn import_piper_with(
             sample_rate: piper.sample_rate,
             num_speakers: piper.num_speakers,
             speaker_id_map: piper.speaker_id_map.clone(),
+            language_id_map: Default::default(),
         },
         phonemes: PhonemeSpec {
             kind: piper.phoneme_type.clone(),

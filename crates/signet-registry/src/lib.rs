@@ -123,6 +123,7 @@ mod test_support {
                 sample_rate: 22050,
                 num_speakers: 1,
                 speaker_id_map: BTreeMap::new(),
+                language_id_map: Default::default(),
             },
             phonemes: PhonemeSpec {
                 kind: "espeak".to_owned(),

@@ -78,6 +78,11 @@ pub struct VoiceInfo {
     /// Speaker name → speaker id, empty for single-speaker voices.
     #[serde(default)]
     pub speaker_id_map: BTreeMap<String, i64>,
+    /// Language name → language id of a multilingual voice (Coqui's YourTTS: the rows of its
+    /// language embedding); empty, and not written, for every other voice. Id 0 is the
+    /// default language.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub language_id_map: BTreeMap<String, i64>,
 }
 
 /// How text becomes phoneme ids.
@@ -322,6 +327,12 @@ pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
                 "speaker {name:?} has id {id}, outside 0..{}",
                 m.voice.num_speakers
             ),
+        ));
+    }
+    if let Some((name, id)) = m.voice.language_id_map.iter().find(|(_, id)| **id < 0) {
+        return Err(invalid(
+            "voice.language_id_map",
+            format!("language {name:?} has the negative id {id}"),
         ));
     }
     if m.phonemes.kind.is_empty() {

@@ -63,6 +63,7 @@ pub fn manifest() -> Manifest {
             sample_rate: 22050,
             num_speakers: 2,
             speaker_id_map: BTreeMap::from([("alice".to_owned(), 0), ("bob".to_owned(), 1)]),
+            language_id_map: Default::default(),
         },
         phonemes: PhonemeSpec {
             kind: "espeak".to_owned(),

@@ -63,6 +63,7 @@ const MAX_HEADS: usize = 64;
 const MAX_LAYERS: usize = 64;
 const MAX_KERNEL: usize = 31;
 const MAX_SPEAKERS: usize = 1 << 16;
+const MAX_LANGUAGES: usize = 1 << 12;
 
 /// `architecture.config` of a VITS bundle (upstream `SynthesizerTrn` key names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,6 +107,16 @@ pub struct VitsConfig {
     /// is, so a Coqui import writes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdp_channels: Option<usize>,
+    /// Languages of a multilingual voice (rows of `emb_l`; Coqui's YourTTS). Absent: no
+    /// language embedding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n_languages: Option<usize>,
+    /// Width of the language embedding (Coqui's `embedded_language_dim`), present with
+    /// `n_languages`. The embedding is concatenated to the phoneme embeddings, so the text
+    /// encoder's layers are `hidden_channels + language_channels` wide, and the duration
+    /// predictor adds a projection of it (`dp.cond_lang`) to its input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_channels: Option<usize>,
 }
 
 /// A [`VitsConfig`] that passed [`VitsConfig::validate`]; only that function builds one.
@@ -144,12 +155,27 @@ impl VitsConfig {
         range("hidden_channels", self.hidden_channels, 1, MAX_CHANNELS)?;
         range("filter_channels", self.filter_channels, 1, MAX_FILTER)?;
         range("n_heads", self.n_heads, 1, MAX_HEADS)?;
-        if self.hidden_channels % self.n_heads != 0 {
+        match (self.n_languages, self.language_channels) {
+            (None, None) => {}
+            (Some(n), Some(l)) => {
+                range("n_languages", n, 1, MAX_LANGUAGES)?;
+                range("language_channels", l, 1, MAX_CHANNELS)?;
+            }
+            (Some(_), None) => {
+                return Err(bad("language_channels", "must be given with n_languages"))
+            }
+            (None, Some(_)) => {
+                return Err(bad("n_languages", "must be given with language_channels"))
+            }
+        }
+        let width = self.hidden_channels + self.language_channels.unwrap_or(0);
+        if width % self.n_heads != 0 {
             return Err(bad(
                 "n_heads",
                 format!(
-                    "hidden_channels {} is not divisible by {} heads",
-                    self.hidden_channels, self.n_heads
+                    "the text encoder's width {width} (hidden_channels plus \
+                     language_channels) is not divisible by {} heads",
+                    self.n_heads
                 ),
             ));
         }
@@ -207,7 +233,23 @@ impl CheckedVits {
 
     /// Per-head channels of the text encoder's attention.
     pub fn head_channels(&self) -> usize {
-        self.cfg.hidden_channels / self.cfg.n_heads
+        self.encoder_channels() / self.cfg.n_heads
+    }
+
+    /// Width of the text encoder's layers, its output and the duration predictor's input:
+    /// `hidden_channels`, plus `language_channels` for a multilingual voice.
+    pub fn encoder_channels(&self) -> usize {
+        self.cfg.hidden_channels + self.language_channels()
+    }
+
+    /// Width of the language embedding (0: none).
+    pub fn language_channels(&self) -> usize {
+        self.cfg.language_channels.unwrap_or(0)
+    }
+
+    /// Languages of the voice (1 when it has no language embedding).
+    pub fn n_languages(&self) -> usize {
+        self.cfg.n_languages.unwrap_or(1)
     }
 
     /// Width of the stochastic duration predictor: `sdp_channels`, else `hidden_channels`.
@@ -223,13 +265,18 @@ impl ArchitectureSchema for CheckedVits {
 
     fn tensors(&self) -> Vec<TensorSpec> {
         let c = &self.cfg;
-        let (h, i, g) = (c.hidden_channels, c.inter_channels, c.gin_channels);
+        let (i, g) = (c.inter_channels, c.gin_channels);
+        // The encoder's width: the phoneme embedding's, plus the language embedding's.
+        let h = self.encoder_channels();
+        let lang = self.language_channels();
         let mut out = Vec::new();
         let mut root = Lister::new(&mut out, "");
 
         // Text encoder.
         let mut enc_p = root.at("enc_p");
-        enc_p.at("emb").tensor("weight", &[c.n_vocab, h]);
+        enc_p
+            .at("emb")
+            .tensor("weight", &[c.n_vocab, c.hidden_channels]);
         let mut encoder = enc_p.at("encoder");
         for l in 0..c.n_layers {
             let mut attn = encoder.at("attn_layers");
@@ -261,6 +308,9 @@ impl ArchitectureSchema for CheckedVits {
             if g > 0 {
                 dp.at("cond").conv(g, w, 1);
             }
+            if lang > 0 {
+                dp.at("cond_lang").conv(lang, w, 1);
+            }
             let mut flows = dp.at("flows");
             let mut affine = flows.at(0);
             affine.tensor("m", &[2, 1]);
@@ -280,9 +330,13 @@ impl ArchitectureSchema for CheckedVits {
             if g > 0 {
                 dp.at("cond").conv(g, h, 1);
             }
+            if lang > 0 {
+                dp.at("cond_lang").conv(lang, h, 1);
+            }
         }
 
         // Prior flow: coupling layers at even indices, parameter-free flips in between.
+        let h = c.hidden_channels;
         let mut flows = root.at("flow");
         let mut flows = flows.at("flows");
         for k in 0..FLOW_COUPLINGS {
@@ -305,6 +359,9 @@ impl ArchitectureSchema for CheckedVits {
 
         if c.n_speakers > 1 {
             root.at("emb_g").tensor("weight", &[c.n_speakers, g]);
+        }
+        if let (Some(n), Some(l)) = (c.n_languages, c.language_channels) {
+            root.at("emb_l").tensor("weight", &[n, l]);
         }
         out
     }
@@ -348,6 +405,8 @@ mod tests {
             gin_channels: 0,
             use_sdp: true,
             sdp_channels: None,
+            n_languages: None,
+            language_channels: None,
         }
     }
 
@@ -439,6 +498,43 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("sdp_channels"));
+    }
+
+    #[test]
+    fn a_language_embedding_widens_the_encoder_and_conditions_the_duration_predictor() {
+        let mut c = joe();
+        c.hidden_channels = 16;
+        c.inter_channels = 16;
+        c.n_heads = 2;
+        c.sdp_channels = Some(COQUI_SDP_CHANNELS);
+        c.n_languages = Some(3);
+        c.language_channels = Some(4);
+        let p = tensors(&c);
+        assert_eq!(p["emb_l.weight"], [3, 4]);
+        // The phoneme embedding keeps its width; the layers are 16 + 4 wide.
+        assert_eq!(p["enc_p.emb.weight"], [256, 16]);
+        assert_eq!(p["enc_p.encoder.attn_layers.0.conv_q.weight"], [20, 20, 1]);
+        assert_eq!(p["enc_p.encoder.attn_layers.0.emb_rel_k"], [1, 9, 10]);
+        assert_eq!(p["enc_p.encoder.ffn_layers.0.conv_1.weight"], [768, 20, 3]);
+        assert_eq!(p["enc_p.proj.weight"], [32, 20, 1]);
+        assert_eq!(p["dp.pre.weight"], [192, 20, 1]);
+        assert_eq!(p["dp.cond_lang.weight"], [192, 4, 1]);
+        // The flow and decoder do not see the language.
+        assert_eq!(p["flow.flows.0.enc.in_layers.0.weight"], [32, 16, 5]);
+        c.use_sdp = false;
+        c.sdp_channels = None;
+        let p = tensors(&c);
+        assert_eq!(p["dp.conv_1.weight"], [256, 20, 3]);
+        assert_eq!(p["dp.cond_lang.weight"], [20, 4, 1]);
+        // Both keys or neither; the heads divide the widened encoder.
+        c.language_channels = None;
+        assert!(c
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("language_channels"));
+        c.language_channels = Some(5);
+        assert!(c.validate().unwrap_err().to_string().contains("n_heads"));
     }
 
     #[test]

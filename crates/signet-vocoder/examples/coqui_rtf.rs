@@ -61,6 +61,7 @@ fn main() -> Result<()> {
             sample_rate: mapped.sample_rate,
             num_speakers: 1,
             speaker_id_map: BTreeMap::new(),
+            language_id_map: Default::default(),
         },
         phonemes: PhonemeSpec {
             kind: "none".to_owned(),

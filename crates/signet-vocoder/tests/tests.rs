@@ -178,6 +178,7 @@ fn bundle_as(tensors: &Tensors, config: toml::Table) -> Result<Bundle> {
             sample_rate: 16000,
             num_speakers: 1,
             speaker_id_map: BTreeMap::new(),
+            language_id_map: Default::default(),
         },
         phonemes: PhonemeSpec {
             kind: "none".to_owned(),
