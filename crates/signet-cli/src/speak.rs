@@ -35,6 +35,10 @@ pub struct SpeakArgs {
     /// Speaker id or name, for multi-speaker voices.
     #[arg(long, value_name = "ID|NAME")]
     speaker: Option<String>,
+    /// Language id or name, for multilingual voices (Coqui's YourTTS; `signet voices
+    /// verify` lists them) [default: the voice's language 0].
+    #[arg(long, value_name = "ID|NAME")]
+    language: Option<String>,
     /// Speaking time stretch (2 = twice as slow); voice default if unset.
     #[arg(long, value_name = "X", allow_negative_numbers = true)]
     length_scale: Option<f32>,
@@ -279,6 +283,12 @@ pub fn run(home: &Path, args: SpeakArgs) -> Result<()> {
         b = match s.parse::<i64>() {
             Ok(id) => b.speaker_id(id),
             Err(_) => b.speaker_name(s),
+        };
+    }
+    if let Some(l) = &args.language {
+        b = match l.parse::<i64>() {
+            Ok(id) => b.language_id(id),
+            Err(_) => b.language_name(l),
         };
     }
     let mut audio = AudioOptions::default().with_trim_silence(args.trim_silence);

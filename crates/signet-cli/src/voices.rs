@@ -77,8 +77,10 @@ pub enum ImportCommand {
         force: bool,
     },
     /// Import a Coqui TTS model (checkpoint + config.json), read as data: nothing in the
-    /// checkpoint is unpickled or run. VITS (single speaker) today; XTTS, Bark, Tortoise and
-    /// other models Signet does not run are refused by name.
+    /// checkpoint or its side files is unpickled or run. VITS: single-speaker (LJSpeech),
+    /// multi-speaker (VCTK: the speakers file's names become `--speaker` names) and YourTTS
+    /// (d-vectors and languages: `--speaker` and `--language`); XTTS, Bark, Tortoise and other
+    /// models Signet does not run are refused by name.
     Coqui {
         /// The model's checkpoint (`model_file.pth`, `best_model.pth`...).
         model: PathBuf,
@@ -97,7 +99,26 @@ pub enum ImportCommand {
         /// Replace an installed voice of the same name.
         #[arg(long)]
         force: bool,
+        #[command(flatten)]
+        side: CoquiSideFiles,
     },
+}
+
+/// The files a multi-speaker or multilingual Coqui model ships beside its config. Each
+/// defaults to the file of the name config.json records, beside config.json.
+#[derive(Debug, clap::Args)]
+pub struct CoquiSideFiles {
+    /// The speakers file (`speakers.pth` or `.json`: speaker name → id) of a multi-speaker
+    /// model; without it, speakers are chosen by id only.
+    #[arg(long, value_name = "FILE")]
+    speakers_file: Option<PathBuf>,
+    /// The d-vector file (clip → speaker name and embedding) of a YourTTS-style model.
+    #[arg(long, value_name = "FILE")]
+    d_vector_file: Option<PathBuf>,
+    /// The language-ids file (`language_ids.json`: language name → id) of a multilingual
+    /// model (default: the languages config.json lists).
+    #[arg(long, value_name = "FILE")]
+    language_ids_file: Option<PathBuf>,
 }
 
 pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
@@ -159,15 +180,23 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
             license,
             lexicon,
             force,
-        }) => import_coqui(
-            &store,
-            &model,
-            &config,
-            name,
-            license,
-            lexicon.as_deref(),
-            force,
-        ),
+            side,
+        }) => {
+            let mut options = signet_coqui::ImportOptions::default();
+            options.license = license;
+            options.speakers_file = side.speakers_file;
+            options.d_vector_file = side.d_vector_file;
+            options.language_ids_file = side.language_ids_file;
+            import_coqui(
+                &store,
+                &model,
+                &config,
+                name,
+                lexicon.as_deref(),
+                force,
+                options,
+            )
+        }
     }
 }
 
@@ -265,6 +294,18 @@ fn verify(store: &Store, name: &VoiceName) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
+    // Names for `signet speak --speaker` and `--language`, by id.
+    for (what, map) in [
+        ("speakers", &m.voice.speaker_id_map),
+        ("languages", &m.voice.language_id_map),
+    ] {
+        if !map.is_empty() {
+            let mut by_id: Vec<(&i64, &String)> = map.iter().map(|(n, i)| (i, n)).collect();
+            by_id.sort();
+            let list: Vec<String> = by_id.iter().map(|(i, n)| format!("{n} ({i})")).collect();
+            outln!("{what}: {}", list.join(", "))?;
+        }
+    }
     if let Some((entry, bytes)) = bundle.lexicon() {
         outln!(
             "lexicon: {} ({}, {} bytes, listed and signed; used below the user's lexicons)",
@@ -313,15 +354,13 @@ fn import_coqui(
     model: &Path,
     config: &Path,
     name: Option<String>,
-    license: Option<String>,
     lexicon: Option<&Path>,
     force: bool,
+    mut options: signet_coqui::ImportOptions,
 ) -> Result<()> {
     let lexicon = lexicon.map(crate::lexicon::read_for_bundle).transpose()?;
     let (name, dest) = import_destination(store, model, name, force)?;
-    let mut options = signet_coqui::ImportOptions::default();
     options.name = Some(name);
-    options.license = license;
     options.lexicon = lexicon;
     if force {
         options.existing = signet_coqui::ExistingBundle::Replace;

@@ -131,12 +131,17 @@ pub fn rename(name: &str) -> Option<String> {
     None
 }
 
+/// Rows and widths of the speaker and language tables.
+struct Tables {
+    n_speakers: usize,
+    gin_channels: usize,
+    /// `(rows, width)` of the language table, if any.
+    languages: Option<(usize, usize)>,
+}
+
 /// The speaker and language embeddings the config declares, checked against the tables among
-/// the parameters: `(n_speakers, gin_channels, languages)`.
-fn conditioning(
-    cfg: &CoquiConfig,
-    params: &Params,
-) -> Result<(usize, usize, Option<(usize, usize)>), CoquiError> {
+/// the parameters.
+fn conditioning(cfg: &CoquiConfig, params: &Params) -> Result<Tables, CoquiError> {
     let by_emb = cfg.bool_or("model_args.use_speaker_embedding", false)?;
     let by_dvec = cfg.bool_or("model_args.use_d_vector_file", false)?;
     let table = params.get("emb_g.weight");
@@ -224,7 +229,11 @@ fn conditioning(
     } else {
         None
     };
-    Ok((n_speakers, gin, languages))
+    Ok(Tables {
+        n_speakers,
+        gin_channels: gin,
+        languages,
+    })
 }
 
 /// Maps a Coqui VITS state dict (weight norm folded) and its config onto Signet's VITS:
@@ -232,7 +241,11 @@ fn conditioning(
 /// the schema (nothing extra, nothing missing, shapes exact).
 pub fn map_vits(params: Params, cfg: &CoquiConfig, n_vocab: usize) -> Result<Mapped, CoquiError> {
     check_fixed(cfg)?;
-    let (n_speakers, gin_channels, languages) = conditioning(cfg, &params)?;
+    let Tables {
+        n_speakers,
+        gin_channels,
+        languages,
+    } = conditioning(cfg, &params)?;
     let use_sdp = cfg.bool_or("model_args.use_sdp", true)?;
     let hidden = cfg.usize("model_args.hidden_channels")?;
     if let Some(v) = cfg.get("model_args.num_chars") {

@@ -61,6 +61,15 @@ pub enum Error {
         /// The speaker asked for.
         name: String,
     },
+    /// A language name the voice does not have.
+    #[error("voice has no language named {name:?} (its languages: {known})")]
+    UnknownLanguage {
+        /// The language asked for.
+        name: String,
+        /// The voice's language names, comma-separated (`none` for a voice that is not
+        /// multilingual).
+        known: String,
+    },
     /// A setting is out of range.
     #[error("invalid setting {setting} = {value}: {reason}")]
     InvalidSetting {

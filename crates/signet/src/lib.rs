@@ -52,7 +52,7 @@ mod synthesizer;
 pub mod watermark;
 
 pub use error::Error;
-pub use options::{SpeakOptions, Speaker, MAX_SPEED, MIN_SPEED};
+pub use options::{Language, SpeakOptions, Speaker, MAX_SPEED, MIN_SPEED};
 /// Seeds the model's noise (libtorch's global generator): the same seed and
 /// input give the same samples with noise on. See [`signet_acoustic::manual_seed`].
 pub use signet_acoustic::{

@@ -28,6 +28,17 @@ pub enum Speaker {
     Name(String),
 }
 
+/// A language of a multilingual voice (Coqui's YourTTS). Without one, such a voice speaks its
+/// language 0, the first of its `voice.language_id_map` by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Language {
+    /// By id.
+    Id(i64),
+    /// By name, as the voice's language map lists it.
+    Name(String),
+}
+
 /// Settings for one request (or, given to the builder, the defaults of a
 /// synthesizer). `None` keeps the value below it: the builder's, else the
 /// voice's.
@@ -45,6 +56,8 @@ pub struct SpeakOptions {
     pub speed: Option<f32>,
     /// Speaker, for multi-speaker voices.
     pub speaker: Option<Speaker>,
+    /// Language, for multilingual voices.
+    pub language: Option<Language>,
     /// What happens to the audio after synthesis; replaces the
     /// synthesizer's [`AudioOptions`] as a whole when set.
     pub audio: Option<AudioOptions>,
@@ -79,6 +92,13 @@ impl SpeakOptions {
     #[must_use]
     pub fn with_speed(mut self, speed: f32) -> Self {
         self.speed = Some(speed);
+        self
+    }
+
+    /// These options with a language.
+    #[must_use]
+    pub fn with_language(mut self, language: Language) -> Self {
+        self.language = Some(language);
         self
     }
 
@@ -129,6 +149,7 @@ impl SpeakOptions {
             noise_w: self.noise_w.or(base.noise_w),
             speed: self.speed.or(base.speed),
             speaker: self.speaker.clone().or_else(|| base.speaker.clone()),
+            language: self.language.clone().or_else(|| base.language.clone()),
             audio: self.audio.clone().or_else(|| base.audio.clone()),
             watermark_payload: self.watermark_payload.or(base.watermark_payload),
         }
@@ -140,6 +161,7 @@ impl SpeakOptions {
 pub(crate) struct Settings {
     pub(crate) scales: Scales,
     pub(crate) speaker: Option<i64>,
+    pub(crate) language: Option<i64>,
     pub(crate) audio: AudioOptions,
     /// The watermark's caller data.
     pub(crate) payload: signet_watermark::Payload,

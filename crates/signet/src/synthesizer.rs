@@ -19,7 +19,7 @@ use signet_text::{
 use signet_text::ssml::{Step, Style};
 use signet_text::{Lexicon, LexiconIssue, Lexicons, PreparedSsml, SsmlVoice};
 
-use crate::options::{check_scales, check_speed, Settings, SpeakOptions, Speaker};
+use crate::options::{check_scales, check_speed, Language, Settings, SpeakOptions, Speaker};
 use crate::store::Store;
 use crate::stream::{Pending, Source, SpeechStream, SynthRef, Utterance};
 use crate::watermark::{KeyId, Payload, Watermark, WatermarkKey};
@@ -172,6 +172,18 @@ impl SynthesizerBuilder {
     /// Speaker by id, for multi-speaker voices.
     pub fn speaker_id(mut self, id: i64) -> Self {
         self.options.speaker = Some(Speaker::Id(id));
+        self
+    }
+
+    /// Language by id, for multilingual voices (default: language 0).
+    pub fn language_id(mut self, id: i64) -> Self {
+        self.options.language = Some(Language::Id(id));
+        self
+    }
+
+    /// Language by name, as the voice's language map lists it.
+    pub fn language_name(mut self, name: impl Into<String>) -> Self {
+        self.options.language = Some(Language::Name(name.into()));
         self
     }
 
@@ -406,12 +418,40 @@ fn resolve(options: &SpeakOptions, base: &Scales, manifest: &Manifest) -> Result
             None => return Err(Error::UnknownSpeaker { name: n.clone() }),
         },
     };
+    let languages = &manifest.voice.language_id_map;
+    let language = match &options.language {
+        None => None,
+        Some(Language::Id(id)) => Some(*id),
+        Some(Language::Name(n)) => match languages.get(n) {
+            Some(&id) => Some(id),
+            None => {
+                let known = if languages.is_empty() {
+                    "none".to_owned()
+                } else {
+                    languages.keys().cloned().collect::<Vec<_>>().join(", ")
+                };
+                return Err(Error::UnknownLanguage {
+                    name: n.clone(),
+                    known,
+                });
+            }
+        },
+    };
     Ok(Settings {
         scales,
         speaker,
+        language,
         audio,
         payload: Payload(options.watermark_payload.unwrap_or(0)),
     })
+}
+
+/// The speaker and language the model is conditioned on.
+fn conditioning(settings: &Settings) -> signet_acoustic::Conditioning {
+    signet_acoustic::Conditioning {
+        speaker: settings.speaker,
+        language: settings.language,
+    }
 }
 
 /// One loaded, verified voice.
@@ -502,6 +542,7 @@ impl Synthesizer {
         }
         let base = SpeakOptions {
             speaker: self.defaults.speaker.map(Speaker::Id),
+            language: self.defaults.language.map(Language::Id),
             audio: Some(self.defaults.audio.clone()),
             watermark_payload: Some(self.defaults.payload.0),
             ..SpeakOptions::default()
@@ -795,14 +836,18 @@ impl Synthesizer {
         ids: &[i64],
         settings: &Settings,
     ) -> Result<(Audio, Vec<i64>), Error> {
-        let out = self.vits.infer(ids, settings.speaker, &settings.scales)?;
+        let out = self
+            .vits
+            .infer_with(ids, conditioning(settings), &settings.scales)?;
         Ok((Audio::new(out.samples, self.sample_rate())?, out.durations))
     }
 
     /// Starts the model on one sentence's ids: its durations are known, its
     /// raw samples come window by window.
     pub(crate) fn start(&self, ids: &[i64], settings: &Settings) -> Result<Synthesis, Error> {
-        Ok(self.vits.start(ids, settings.speaker, &settings.scales)?)
+        Ok(self
+            .vits
+            .start_with(ids, conditioning(settings), &settings.scales)?)
     }
 
     /// The id of the key that watermarks this synthesizer's speech, or

@@ -367,3 +367,20 @@ fn by_window_keeps_sentences_whole_when_the_audio_chain_needs_them() {
         );
     }
 }
+
+/// A language for a voice without a language embedding (every Piper voice) is refused, by
+/// name with the voice's languages, by id with the reason; nothing is spoken.
+#[test]
+fn a_language_for_a_voice_that_is_not_multilingual_is_refused() {
+    let s = synth();
+    let by_name = SpeakOptions::default().with_language(signet::Language::Name("fr".into()));
+    let err = s.speak_with("Hello.", &by_name).unwrap_err();
+    assert!(
+        matches!(&err, signet::Error::UnknownLanguage { name, .. } if name == "fr"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("its languages: none"), "{err}");
+    let by_id = SpeakOptions::default().with_language(signet::Language::Id(1));
+    let err = s.speak_with("Hello.", &by_id).unwrap_err();
+    assert!(err.to_string().contains("not multilingual"), "{err}");
+}

@@ -969,3 +969,65 @@ fn a_coqui_voice_is_refused_at_load_with_the_reason() {
     assert!(!stderr.contains("phoneme id map"), "{stderr}");
     assert!(!out.exists(), "no file is written");
 }
+
+/// A YourTTS-style Coqui model imports with the files beside its config (its d-vector and
+/// language-ids files, found by the names config.json records), and `voices verify` lists
+/// the names `--speaker` and `--language` take; an explicit side file that is not there is
+/// an error naming it.
+#[test]
+fn a_coqui_yourtts_import_lists_its_speakers_and_languages() {
+    let home = tempfile::tempdir().expect("temp home");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
+    let signet = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_signet"))
+            .env("SIGNET_HOME", home.path())
+            .args(args)
+            .output()
+            .expect("run signet")
+    };
+    let missing = home.path().join("no-such-dvectors.pth");
+    let refused = signet(&[
+        "voices".as_ref(),
+        "import".as_ref(),
+        "coqui".as_ref(),
+        data.join("vits_yourtts_tiny.pth").as_os_str(),
+        "--config".as_ref(),
+        data.join("vits_yourtts_tiny.json").as_os_str(),
+        "--d-vector-file".as_ref(),
+        missing.as_os_str(),
+    ]);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(stderr.contains("no-such-dvectors.pth"), "{stderr}");
+    let import = signet(&[
+        "voices".as_ref(),
+        "import".as_ref(),
+        "coqui".as_ref(),
+        data.join("vits_yourtts_tiny.pth").as_os_str(),
+        "--config".as_ref(),
+        data.join("vits_yourtts_tiny.json").as_os_str(),
+        "--name".as_ref(),
+        "yourtts".as_ref(),
+    ]);
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert!(import.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("3 speakers, 3 of them named; 3 languages"),
+        "{stderr}"
+    );
+    let verify = signet(&["voices".as_ref(), "verify".as_ref(), "yourtts".as_ref()]);
+    let stdout = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(
+        stdout.contains("speakers: female-en-5 (0), female-pt-4 (1), male-en-2 (2)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("languages: en (0), fr-fr (1), pt-br (2)"),
+        "{stdout}"
+    );
+}
