@@ -210,3 +210,35 @@ fn coqui_multilingual_voice_refuses_a_language_it_lacks() {
         .unwrap();
     assert_eq!(default, first);
 }
+
+/// A signed manifest that names a language outside the model's language table is refused at
+/// load, before any weight is used.
+#[test]
+fn a_manifest_language_outside_the_table_is_refused_at_load() {
+    let (tmp, bundle, _) = import_and_load("vits_yourtts_tiny");
+    let mut manifest = bundle.manifest().clone();
+    manifest.voice.language_id_map.insert("xx".into(), 3);
+    manifest.files.clear();
+    let weights = std::fs::read(tmp.path().join("vits_yourtts_tiny/weights.safetensors")).unwrap();
+    let out = tmp.path().join("tampered");
+    signet_registry::write_bundle(
+        &out,
+        manifest,
+        &[(signet_registry::WEIGHTS_FILE, &weights)],
+        &crate::support::key(),
+    )
+    .unwrap();
+    let verified = signet_registry::verify_bundle_dir(&out, &crate::support::trust()).unwrap();
+    let err = Vits::from_bundle(&verified).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            signet_acoustic::AcousticError::ConfigMismatch {
+                key: "language_id_map",
+                manifest: 3,
+                config: 3
+            }
+        ),
+        "{err}"
+    );
+}
