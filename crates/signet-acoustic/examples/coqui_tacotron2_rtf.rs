@@ -63,6 +63,7 @@ fn main() -> Result<()> {
             sample_rate: 22050,
             num_speakers: 1,
             speaker_id_map: BTreeMap::new(),
+            language_id_map: BTreeMap::new(),
         },
         phonemes: PhonemeSpec {
             kind: "none".to_owned(),
