@@ -82,6 +82,8 @@ fn main() -> Result<()> {
         },
         source: None,
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     };
     let tmp = tempfile::tempdir()?;

@@ -302,6 +302,8 @@ pub fn manifest(cfg: &VitsConfig) -> Result<Manifest> {
         },
         source: None,
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     })
 }

@@ -38,6 +38,7 @@ mod serve;
 mod speak;
 mod trust;
 mod verify_release;
+mod vocoders;
 mod voices;
 mod wyoming;
 
@@ -66,6 +67,9 @@ enum Command {
     /// Install, import and list voices.
     #[command(subcommand)]
     Voices(voices::VoicesCommand),
+    /// Import, list and verify mel vocoders (the second stage of two-stage voices).
+    #[command(subcommand)]
+    Vocoders(vocoders::VocodersCommand),
     /// Print a text's phonemes, or with --ids the phoneme ids that
     /// `speak --phoneme-ids` takes, one sentence per line.
     Phonemize(phonemize::PhonemizeArgs),
@@ -151,6 +155,7 @@ fn main() -> ExitCode {
         .and_then(|home| match cli.command {
             Command::Speak(args) => speak::run(&home, *args),
             Command::Voices(cmd) => voices::run(&home, cmd),
+            Command::Vocoders(cmd) => vocoders::run(&home, cmd),
             Command::Inspect(args) => inspect::run(&home, &args),
             Command::Detect(args) => detect::run(&home, &args),
             Command::Scan(args) => scan::run(&args),

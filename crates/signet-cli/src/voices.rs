@@ -79,7 +79,8 @@ pub enum ImportCommand {
     /// Import a Coqui TTS model (checkpoint + config.json), read as data: nothing in the
     /// checkpoint or its side files is unpickled or run. VITS: single-speaker (LJSpeech),
     /// multi-speaker (VCTK: the speakers file's names become `--speaker` names) and YourTTS
-    /// (d-vectors and languages: `--speaker` and `--language`); XTTS, Bark, Tortoise and other
+    /// (d-vectors and languages: `--speaker` and `--language`); Glow-TTS with --vocoder; XTTS,
+    /// Bark, Tortoise and other
     /// models Signet does not run are refused by name.
     Coqui {
         /// The model's checkpoint (`model_file.pth`, `best_model.pth`...).
@@ -96,6 +97,11 @@ pub enum ImportCommand {
         /// A pronunciation lexicon (TOML or W3C PLS) the voice carries, as for `import piper`.
         #[arg(long, value_name = "FILE")]
         lexicon: Option<PathBuf>,
+        /// For a spectrogram model (Glow-TTS): the installed vocoder that speaks it
+        /// (`signet vocoders import coqui`), verified and checked to take the model's
+        /// spectrograms; the voice pins it by name and manifest SHA-256.
+        #[arg(long, value_name = "NAME")]
+        vocoder: Option<String>,
         /// Replace an installed voice of the same name.
         #[arg(long)]
         force: bool,
@@ -179,6 +185,7 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
             name,
             license,
             lexicon,
+            vocoder,
             force,
             side,
         }) => {
@@ -187,13 +194,16 @@ pub fn run(home: &Path, cmd: VoicesCommand) -> Result<()> {
             options.speakers_file = side.speakers_file;
             options.d_vector_file = side.d_vector_file;
             options.language_ids_file = side.language_ids_file;
+            if force {
+                options.existing = signet_coqui::ExistingBundle::Replace;
+            }
             import_coqui(
                 &store,
                 &model,
                 &config,
                 name,
                 lexicon.as_deref(),
-                force,
+                vocoder.as_deref(),
                 options,
             )
         }
@@ -355,18 +365,27 @@ fn import_coqui(
     config: &Path,
     name: Option<String>,
     lexicon: Option<&Path>,
-    force: bool,
+    vocoder: Option<&str>,
     mut options: signet_coqui::ImportOptions,
 ) -> Result<()> {
     let lexicon = lexicon.map(crate::lexicon::read_for_bundle).transpose()?;
+    // The vocoder is verified before anything is written.
+    let vocoder = vocoder
+        .map(|name| signet_coqui::installed_vocoder(store, name))
+        .transpose()?;
+    let force = options.existing == signet_coqui::ExistingBundle::Replace;
     let (name, dest) = import_destination(store, model, name, force)?;
     options.name = Some(name);
     options.lexicon = lexicon;
-    if force {
-        options.existing = signet_coqui::ExistingBundle::Replace;
-    }
     let (key, _) = crate::keys::importer_key(store)?;
-    let report = signet_coqui::import_coqui(model, config, &dest, &options, &key)?;
+    let report = signet_coqui::import_coqui_with_vocoder(
+        model,
+        config,
+        &dest,
+        &options,
+        &key,
+        vocoder.as_ref(),
+    )?;
     eprintln!("imported {report}");
     Ok(())
 }

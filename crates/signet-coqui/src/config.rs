@@ -171,6 +171,12 @@ impl CoquiConfig {
         Ok(CoquiConfig { model, root })
     }
 
+    /// The whole config as JSON (strict JSON, Coqui's dialect already read), for the model
+    /// crates' mapping functions.
+    pub fn to_json(&self) -> Value {
+        Value::Object(self.root.clone())
+    }
+
     /// The value at a dotted path, `None` if a part is absent.
     pub fn get(&self, path: &str) -> Option<&Value> {
         let mut parts = path.split('.');

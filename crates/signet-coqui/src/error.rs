@@ -102,6 +102,68 @@ pub enum CoquiError {
         /// Why.
         reason: &'static str,
     },
+    /// The model crate's mapping refused the checkpoint (a Glow-TTS or Tacotron2 tensor or
+    /// setting; the reason names it).
+    #[error(transparent)]
+    Acoustic(#[from] signet_acoustic::AcousticError),
+    /// The vocoder mapping refused the checkpoint (a HiFi-GAN tensor or setting; the reason
+    /// names it).
+    #[error(transparent)]
+    Vocoder(#[from] signet_vocoder::VocoderError),
+    /// The spectrogram settings (`audio` in config.json) are not usable.
+    #[error(transparent)]
+    Audio(#[from] signet_audio::AudioError),
+    /// A spectrogram model was imported without the vocoder that speaks it.
+    #[error(
+        "Coqui model {model:?} makes mel spectrograms, not audio: import its vocoder first \
+         (`signet vocoders import coqui VOCODER.pth --config config.json --name NAME`) and \
+         name it with --vocoder NAME"
+    )]
+    VocoderRequired {
+        /// The config's `model` key.
+        model: String,
+    },
+    /// A vocoder was named for a model that makes audio itself.
+    #[error("Coqui model {model:?} makes audio itself and takes no vocoder; leave out --vocoder")]
+    VocoderNotUsed {
+        /// The config's `model` key.
+        model: String,
+    },
+    /// The named vocoder is not in the store.
+    #[error(
+        "vocoder {name:?} is not installed in {dir}; import it with `signet vocoders import \
+         coqui` (`signet vocoders list` shows what is installed)"
+    )]
+    VocoderNotInstalled {
+        /// The vocoder asked for.
+        name: String,
+        /// The store's vocoders folder.
+        dir: PathBuf,
+    },
+    /// The named vocoder's bundle does not verify against the trust store.
+    #[error("vocoder {name:?} failed verification, so no voice may pin it: {source}")]
+    VocoderUnverified {
+        /// The vocoder.
+        name: String,
+        /// Why verification failed.
+        #[source]
+        source: signet_registry::RegistryError,
+    },
+    /// The vocoder does not take the spectrograms the model makes.
+    #[error(
+        "vocoder {vocoder:?} does not fit this model: its {what} is {vocoder_value}, the \
+         model's is {model_value}; import a vocoder trained for the model's audio settings"
+    )]
+    VocoderMismatch {
+        /// The vocoder.
+        vocoder: String,
+        /// Which setting differs (`architecture`, `mel bins`, `sample rate`, `hop length`).
+        what: &'static str,
+        /// The vocoder's value.
+        vocoder_value: String,
+        /// The model's value.
+        model_value: String,
+    },
     /// Writing or verifying the bundle failed.
     #[error(transparent)]
     Registry(#[from] signet_registry::RegistryError),

@@ -41,6 +41,7 @@
 pub mod config;
 mod error;
 pub mod speakers;
+pub mod stages;
 pub mod vits;
 pub mod weights;
 
@@ -49,8 +50,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use signet_registry::{
-    write_imported_bundle, Architecture, CoquiText, InferenceDefaults, Manifest, PhonemeSpec,
-    SecretKey, Source, VoiceInfo, VoiceName, BUNDLE_FORMAT,
+    write_imported_bundle, Architecture, CoquiText, InferenceDefaults, Manifest, MelSpec,
+    PhonemeSpec, SecretKey, Source, VerifiedBundle, VoiceInfo, VoiceName, BUNDLE_FORMAT,
 };
 
 pub use config::CoquiConfig;
@@ -58,6 +59,7 @@ pub use error::CoquiError;
 pub use signet_registry::ExistingBundle;
 /// A lexicon for the bundle, and its format (shared by every importer).
 pub use signet_registry::{BundleLexicon, LexiconFormat};
+pub use stages::{installed_vocoder, pin_vocoder};
 pub use weights::Param;
 
 /// Default cap on the checkpoint size (4 GiB).
@@ -108,6 +110,9 @@ pub struct Converted {
     pub speaker_id_map: std::collections::BTreeMap<String, i64>,
     /// Language name → id of a multilingual model; empty otherwise.
     pub language_id_map: std::collections::BTreeMap<String, i64>,
+    /// For a spectrogram model (the first stage of a two-stage voice): the mel spectrograms
+    /// it makes. `None` for a model that makes audio.
+    pub mel: Option<MelSpec>,
 }
 
 /// The contents of the files Coqui ships beside a multi-speaker or multilingual model (see
@@ -225,13 +230,15 @@ pub fn map_checkpoint_with(
             reason,
         });
     }
-    // Refuse an unsupported model before reading a large file.
+    // Refuse an unsupported model before reading a large file. One arm per architecture
+    // Signet runs; a spectrogram model's arm also gives its mel settings.
     match cfg.model.as_str() {
         "vits" => {}
-        "glow_tts" | "tacotron2" => {
+        "glow_tts" => return map_spectrogram_model(&cfg, checkpoint, limits),
+        "tacotron2" => {
             return Err(CoquiError::UnsupportedModel {
                 model: cfg.model.clone(),
-                reason: "this importer maps VITS; Glow-TTS and Tacotron2 plug in here",
+                reason: "Signet does not import Tacotron2 yet; Glow-TTS and VITS import",
             })
         }
         _ => {
@@ -342,6 +349,38 @@ pub fn map_checkpoint_with(
         num_speakers: u32::try_from(num_speakers).unwrap_or(u32::MAX),
         speaker_id_map,
         language_id_map,
+        mel: None,
+    })
+}
+
+/// A spectrogram model (the first stage of a two-stage voice: Glow-TTS; Tacotron2 is one more
+/// arm here): single-speaker, its own mel settings in [`Converted::mel`].
+fn map_spectrogram_model(
+    cfg: &CoquiConfig,
+    checkpoint: &[u8],
+    limits: &signet_checkpoint::Limits,
+) -> Result<Converted, CoquiError> {
+    let text = cfg.text()?;
+    let sample_rate = cfg.sample_rate()?;
+    let ckpt = signet_checkpoint::read(checkpoint, limits)?;
+    let state = ckpt.state_dict()?;
+    let (mapped, mel) = stages::map_glow_tts(&state, cfg, text.symbols.len())?;
+    // Glow-TTS runs with its noise off (the mapping refuses any other setting) and has no
+    // stochastic duration predictor.
+    let inference = InferenceDefaults {
+        noise_scale: 0.0,
+        length_scale: cfg.f32_or("length_scale", 1.0)?,
+        noise_w: 0.0,
+    };
+    Ok(Converted {
+        mapped,
+        text,
+        sample_rate,
+        inference,
+        num_speakers: 1,
+        speaker_id_map: Default::default(),
+        language_id_map: Default::default(),
+        mel: Some(mel),
     })
 }
 
@@ -454,13 +493,30 @@ impl fmt::Display for ImportReport {
 
 /// Imports the Coqui checkpoint `checkpoint` with its `config` into a new bundle directory
 /// `out_dir` (the bundle itself, not its parent), signed by `signer` (the local importer's
-/// key), and verifies what it wrote.
+/// key), and verifies what it wrote. A model that makes audio (VITS); a spectrogram model
+/// needs its vocoder, [`import_coqui_with_vocoder`].
 pub fn import_coqui(
     checkpoint: &Path,
     config: &Path,
     out_dir: &Path,
     options: &ImportOptions,
     signer: &SecretKey,
+) -> Result<ImportReport, CoquiError> {
+    import_coqui_with_vocoder(checkpoint, config, out_dir, options, signer, None)
+}
+
+/// [`import_coqui`] for either kind of model: a spectrogram model (Glow-TTS) needs
+/// `vocoder`, the installed, verified mel vocoder bundle that speaks it
+/// ([`installed_vocoder`]); the voice's manifest pins it by name and manifest SHA-256
+/// (`[vocoder]`) after [`pin_vocoder`] checked that it takes the model's spectrograms (mel
+/// bins, sample rate, frame hop). A model that makes audio refuses a vocoder.
+pub fn import_coqui_with_vocoder(
+    checkpoint: &Path,
+    config: &Path,
+    out_dir: &Path,
+    options: &ImportOptions,
+    signer: &SecretKey,
+    vocoder: Option<&VerifiedBundle>,
 ) -> Result<ImportReport, CoquiError> {
     let name = match &options.name {
         Some(n) => n.clone(),
@@ -481,6 +537,20 @@ pub fn import_coqui(
     let side = read_side_files(config, &config_bytes, options)?;
     let checkpoint_bytes = read_capped(checkpoint, options.max_checkpoint_bytes)?;
     let converted = map_checkpoint_with(&checkpoint_bytes, &config_bytes, &side, &options.limits)?;
+    let pin = match (&converted.mel, vocoder) {
+        (Some(mel), Some(v)) => Some(pin_vocoder(v, mel, converted.sample_rate)?),
+        (Some(_), None) => {
+            return Err(CoquiError::VocoderRequired {
+                model: converted.mapped.kind.to_owned(),
+            })
+        }
+        (None, Some(_)) => {
+            return Err(CoquiError::VocoderNotUsed {
+                model: converted.mapped.kind.to_owned(),
+            })
+        }
+        (None, None) => None,
+    };
     let model_sha256 = hex::encode(Sha256::digest(&checkpoint_bytes));
     drop(checkpoint_bytes);
     let Converted {
@@ -491,6 +561,7 @@ pub fn import_coqui(
         num_speakers,
         speaker_id_map,
         language_id_map,
+        mel,
     } = converted;
     let (named_speakers, languages) = (speaker_id_map.len(), language_id_map.len());
 
@@ -540,6 +611,8 @@ pub fn import_coqui(
             config_sha256: hex::encode(Sha256::digest(&config_bytes)),
         }),
         lexicon: None,
+        vocoder: pin,
+        mel,
         files: Vec::new(),
     };
     let parameters = mapped
@@ -578,6 +651,205 @@ pub fn import_coqui(
         speakers: num_speakers,
         named_speakers,
         languages,
+    })
+}
+
+/// Imports a Coqui mel vocoder (a HiFi-GAN trainer checkpoint or bare generator state dict,
+/// with its `config.json`) into a new bundle directory `out_dir`, signed by `signer`, and
+/// verifies what it wrote: architecture `hifigan` (the generator and its inference padding),
+/// `[mel]` with the frame hop and the spectrogram normalization the vocoder was trained on
+/// (which the voices that pin it renormalize into), the audio sample rate, and the source
+/// file's SHA-256. The discriminator is dropped. `options.lexicon` is refused (a vocoder
+/// speaks no text).
+pub fn import_coqui_vocoder(
+    checkpoint: &Path,
+    config: &Path,
+    out_dir: &Path,
+    options: &ImportOptions,
+    signer: &SecretKey,
+) -> Result<ImportReport, CoquiError> {
+    if options.lexicon.is_some() {
+        return Err(CoquiError::UnsupportedSetting {
+            key: "lexicon",
+            value: "a lexicon".into(),
+            reason: "a vocoder turns spectrograms into audio and reads no text",
+        });
+    }
+    let name = bundle_name(options, checkpoint)?;
+    let config_bytes = read_capped(config, options.max_config_bytes)?;
+    let cfg = CoquiConfig::parse(&config_bytes)?;
+    if cfg.model != "hifigan" {
+        return Err(CoquiError::UnsupportedModel {
+            model: cfg.model.clone(),
+            reason: "not a vocoder Signet runs: `signet vocoders import coqui` takes Coqui's \
+                     \"hifigan\"; import text-to-speech models with `signet voices import coqui`",
+        });
+    }
+    let json = cfg.to_json();
+    let (mel, _) = stages::mel_spec(&json)?;
+    let checkpoint_bytes = read_capped(checkpoint, options.max_checkpoint_bytes)?;
+    let ckpt = signet_checkpoint::read(&checkpoint_bytes, &options.limits)?;
+    let state = ckpt.state_dict()?;
+    let dropped = state
+        .iter()
+        .filter(|(n, _)| n.starts_with("model_d."))
+        .count();
+    let mapped = signet_vocoder::coqui::map_hifigan(&state, &json)?;
+    drop(state);
+    drop(ckpt);
+    let hop: usize = mapped.config.generator.upsample_rates.iter().product();
+    if u32::try_from(hop).ok() != Some(mel.hop_length) {
+        return Err(CoquiError::config(format!(
+            "`audio.hop_length` {} differs from the generator's upsampling ({hop} samples per \
+             frame)",
+            mel.hop_length
+        )));
+    }
+    let model_sha256 = hex::encode(Sha256::digest(&checkpoint_bytes));
+    drop(checkpoint_bytes);
+    let architecture =
+        toml::Table::try_from(&mapped.config).map_err(|e| CoquiError::BadConfig {
+            reason: format!("vocoder settings: {e}"),
+        })?;
+    let manifest = Manifest {
+        format: BUNDLE_FORMAT.to_owned(),
+        name,
+        version: options.version,
+        license: options
+            .license
+            .clone()
+            .unwrap_or_else(|| "unknown".to_owned()),
+        voice: VoiceInfo {
+            language: "und".to_owned(),
+            quality: None,
+            sample_rate: mapped.sample_rate,
+            num_speakers: 1,
+            speaker_id_map: Default::default(),
+            language_id_map: Default::default(),
+        },
+        phonemes: PhonemeSpec {
+            kind: VOCODER_PHONEMES_KIND.to_owned(),
+            espeak_voice: None,
+            id_map: Default::default(),
+            coqui: None,
+        },
+        // A vocoder is deterministic; the scales are those of the voices that pin it.
+        inference: InferenceDefaults {
+            noise_scale: 0.0,
+            length_scale: 1.0,
+            noise_w: 0.0,
+        },
+        architecture: Architecture {
+            kind: stages::VOCODER_KIND.to_owned(),
+            config: architecture,
+        },
+        source: Some(source(checkpoint, model_sha256, &config_bytes)),
+        lexicon: None,
+        vocoder: None,
+        mel: Some(mel),
+        files: Vec::new(),
+    };
+    let tensors: Vec<(String, Param)> = mapped
+        .tensors
+        .into_iter()
+        .map(|(n, p)| {
+            (
+                n,
+                Param {
+                    shape: p.shape,
+                    values: p.data,
+                },
+            )
+        })
+        .collect();
+    let mut options = options.clone();
+    options.lexicon = None;
+    write(
+        out_dir,
+        manifest,
+        stages::VOCODER_KIND,
+        &tensors,
+        dropped,
+        &options,
+        signer,
+    )
+}
+
+/// `phonemes.kind` of a vocoder bundle: it takes spectrograms, not phonemes.
+pub const VOCODER_PHONEMES_KIND: &str = "none";
+
+fn source(checkpoint: &Path, model_sha256: String, config_bytes: &[u8]) -> Source {
+    Source {
+        kind: SOURCE_KIND.to_owned(),
+        file: checkpoint
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        model_sha256,
+        config_sha256: hex::encode(Sha256::digest(config_bytes)),
+    }
+}
+
+/// The bundle's name: `options.name`, else the checkpoint's file stem.
+fn bundle_name(options: &ImportOptions, checkpoint: &Path) -> Result<VoiceName, CoquiError> {
+    let name = match &options.name {
+        Some(n) => n.clone(),
+        None => checkpoint
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_owned)
+            .ok_or_else(|| CoquiError::BadName {
+                name: checkpoint.display().to_string(),
+                reason: "cannot derive a name from the file name; pass one",
+            })?,
+    };
+    VoiceName::new(&name).map_err(|_| CoquiError::BadName {
+        name: name.clone(),
+        reason: "a name is 1 to 128 of A-Z a-z 0-9 . _ - and does not start with '.'",
+    })
+}
+
+/// Writes, signs and verifies the bundle of `manifest` and `tensors`.
+fn write(
+    out_dir: &Path,
+    manifest: Manifest,
+    kind: &'static str,
+    tensors: &[(String, Param)],
+    dropped: usize,
+    options: &ImportOptions,
+    signer: &SecretKey,
+) -> Result<ImportReport, CoquiError> {
+    let name = manifest.name.clone();
+    let parameters = tensors.iter().map(|(_, p)| p.values.len() as u64).sum();
+    let bytes: Vec<Vec<u8>> = tensors
+        .iter()
+        .map(|(_, p)| p.values.iter().flat_map(|v| v.to_le_bytes()).collect())
+        .collect();
+    let tensors: Vec<(&str, &[usize], &[u8])> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, p), b)| (n.as_str(), p.shape.as_slice(), b.as_slice()))
+        .collect();
+    let written = write_imported_bundle(
+        out_dir,
+        manifest,
+        &tensors,
+        options.lexicon.as_ref(),
+        signer,
+        options.existing,
+    )?;
+    Ok(ImportReport {
+        name: name.to_string(),
+        kind,
+        bundle_dir: out_dir.to_owned(),
+        tensors: tensors.len(),
+        parameters,
+        bytes: written.weights_bytes,
+        dropped_tensors: dropped,
+        manifest_sha256: written.manifest_sha256,
+        speakers: 1,
+        named_speakers: 0,
+        languages: 0,
     })
 }
 

@@ -1,7 +1,7 @@
 //! signet-coqui's integration tests (one binary): importing Coqui checkpoints written by
 //! coqui-tts 0.28 itself (`scripts/coqui_vits_fixtures.py`) and each refusal. Parity of the
-//! imported model with coqui-tts is tested where the model runs, in signet-acoustic
-//! (`tests/coqui_parity.rs`), which keeps this crate free of libtorch.
+//! imported model with coqui-tts is tested where the model runs: VITS in signet-acoustic
+//! (`tests/coqui_parity.rs`), two-stage voices in the facade (`tests/two_stage.rs`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -12,4 +12,5 @@
 
 mod import;
 mod speakers;
+mod stages;
 mod support;

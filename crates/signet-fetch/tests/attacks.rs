@@ -71,6 +71,8 @@ fn manifest(name: &str, version: u64) -> Manifest {
         },
         source: None,
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     }
 }

@@ -57,6 +57,8 @@ fn bundle(tensors: &[(&str, Dtype, &[usize], &[u8])]) -> Result<Bundle> {
         },
         source: None,
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     };
     let dir = tempfile::tempdir()?;

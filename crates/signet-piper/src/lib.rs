@@ -246,6 +246,8 @@ pub fn import_piper_with(
             config_sha256: hex::encode(Sha256::digest(&config_bytes)),
         }),
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     };
     let tensor_count = extracted.params.len();

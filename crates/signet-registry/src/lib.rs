@@ -55,8 +55,9 @@ pub use bundle::{
 pub use error::RegistryError;
 pub use manifest::{
     lexicon_language_fits, Architecture, CoquiText, FileEntry, InferenceDefaults, LexiconFormat,
-    LexiconRef, Manifest, PhonemeSpec, Source, VoiceInfo, BUNDLE_FORMAT, MANIFEST_FILE,
-    MANIFEST_PAYLOAD_TYPE, MAX_LEXICON_LEN, SIGNATURE_FILE, WEIGHTS_FILE,
+    LexiconRef, Manifest, MelSpec, PhonemeSpec, Source, VocoderRef, VoiceInfo, BUNDLE_FORMAT,
+    MANIFEST_FILE, MANIFEST_PAYLOAD_TYPE, MAX_HOP_LENGTH, MAX_LEXICON_LEN, SIGNATURE_FILE,
+    WEIGHTS_FILE,
 };
 pub use name::{VoiceName, MAX_NAME_LEN};
 pub use safetensors::{write_safetensors, Dtype, SafeTensors, TensorView, MAX_HEADER_LEN};
@@ -142,6 +143,8 @@ mod test_support {
             },
             source: None,
             lexicon: None,
+            vocoder: None,
+            mel: None,
             files: Vec::new(),
         }
     }

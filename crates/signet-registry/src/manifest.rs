@@ -58,9 +58,47 @@ pub struct Manifest {
     /// manifests, which verify unchanged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lexicon: Option<LexiconRef>,
+    /// For the first stage of a two-stage voice (a spectrogram model): the mel vocoder bundle
+    /// that turns its spectrograms into audio, pinned by name and manifest digest. Absent for
+    /// single-stage voices and for vocoder bundles themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vocoder: Option<VocoderRef>,
+    /// For either stage of a two-stage voice: the mel spectrograms the model makes or takes
+    /// (frame hop and normalization). Absent for single-stage voices.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mel: Option<MelSpec>,
     /// Every file of the bundle except the manifest itself, with size and digest.
     pub files: Vec<FileEntry>,
 }
+
+/// The mel vocoder a two-stage voice runs (`[vocoder]` in `manifest.toml`): an installed
+/// bundle of the store's vocoders folder, by name, and the SHA-256 of the exact manifest the
+/// voice was imported against. A vocoder that is missing, does not verify, or whose manifest
+/// digest differs (re-imported, replaced) is refused when the voice is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VocoderRef {
+    /// The vocoder bundle's name (`<home>/vocoders/<name>/`).
+    pub name: VoiceName,
+    /// SHA-256 (hex) of that bundle's `manifest.toml`.
+    pub manifest_sha256: String,
+}
+
+/// The mel spectrograms a stage of a two-stage voice makes (a spectrogram model) or takes (a
+/// mel vocoder) (`[mel]` in `manifest.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MelSpec {
+    /// Audio samples per mel frame.
+    pub hop_length: u32,
+    /// How the spectrogram is normalized, with its number of mel bins: the keys of
+    /// `signet_audio::MelNormalization` (Coqui's `audio` settings of those names); opaque to
+    /// the registry, checked by the loader.
+    pub normalization: toml::Table,
+}
+
+/// Most samples per mel frame a [`MelSpec`] may declare.
+pub const MAX_HOP_LENGTH: u32 = 65_536;
 
 /// Language, quality, sample rate and speakers of a voice.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -373,6 +411,22 @@ pub(crate) fn validate(m: &Manifest) -> Result<(), RegistryError> {
             if !is_hex_digest(digest) {
                 return Err(invalid(field, "not 64 lower-case hex digits"));
             }
+        }
+    }
+    if let Some(vocoder) = &m.vocoder {
+        if !is_hex_digest(&vocoder.manifest_sha256) {
+            return Err(invalid(
+                "vocoder.manifest_sha256",
+                "not 64 lower-case hex digits",
+            ));
+        }
+    }
+    if let Some(mel) = &m.mel {
+        if !(1..=MAX_HOP_LENGTH).contains(&mel.hop_length) {
+            return Err(invalid(
+                "mel.hop_length",
+                format!("{} is outside 1..={MAX_HOP_LENGTH}", mel.hop_length),
+            ));
         }
     }
     if let Some(lexicon) = &m.lexicon {

@@ -4,6 +4,9 @@
 //! `$XDG_DATA_HOME/signet`, else `$HOME/.local/share/signet` (or one given explicitly):
 //!
 //! - `voices/<name>/`: one signed bundle per voice, named by a [`VoiceName`];
+//! - `vocoders/<name>/`: one signed bundle per mel vocoder (the second stage of two-stage
+//!   voices, which pin it by name and manifest digest), laid out, installed and verified as
+//!   voices are;
 //! - `trust.toml`: the trust store every load verifies against (a missing file trusts nothing);
 //! - `keys/`: private keys made by `signet keys generate`, setup's `local-importer.key` and
 //!   the watermark key `watermark.key` and the content-credentials signing key
@@ -153,6 +156,17 @@ impl Store {
         self.voices_dir().join(name)
     }
 
+    /// The folder holding one bundle per mel vocoder, `<home>/vocoders` (the second stage of
+    /// two-stage voices; verified with the same trust store as voices).
+    pub fn vocoders_dir(&self) -> PathBuf {
+        self.home.join("vocoders")
+    }
+
+    /// The bundle folder of the vocoder `name`.
+    pub fn vocoder_dir(&self, name: &VoiceName) -> PathBuf {
+        self.vocoders_dir().join(name)
+    }
+
     /// The espeak-ng folder (`espeakbridge.so` and `espeak-ng-data/`), `<home>/espeak-ng`.
     pub fn espeak_dir(&self) -> PathBuf {
         self.home.join("espeak-ng")
@@ -166,29 +180,40 @@ impl Store {
     /// Names of the bundle folders present (not verified), sorted; entries whose names are not
     /// voice names are skipped.
     pub fn voice_names(&self) -> Result<Vec<VoiceName>, RegistryError> {
-        let dir = self.voices_dir();
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(RegistryError::io(dir, e)),
-        };
-        let mut names = Vec::new();
-        for entry in entries {
-            let entry = entry.map_err(|e| RegistryError::io(&dir, e))?;
-            let Some(name) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| VoiceName::new(n).ok())
-            else {
-                continue;
-            };
-            if entry.path().is_dir() {
-                names.push(name);
-            }
-        }
-        names.sort();
-        Ok(names)
+        bundle_names(&self.voices_dir())
     }
+
+    /// Names of the vocoder bundle folders present (not verified), sorted, as
+    /// [`voice_names`](Self::voice_names) lists voices.
+    pub fn vocoder_names(&self) -> Result<Vec<VoiceName>, RegistryError> {
+        bundle_names(&self.vocoders_dir())
+    }
+}
+
+/// Names of the bundle folders in `dir`, sorted; entries that are not bundle names are skipped.
+fn bundle_names(dir: &Path) -> Result<Vec<VoiceName>, RegistryError> {
+    let dir = dir.to_path_buf();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(RegistryError::io(dir, e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| RegistryError::io(&dir, e))?;
+        let Some(name) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| VoiceName::new(n).ok())
+        else {
+            continue;
+        };
+        if entry.path().is_dir() {
+            names.push(name);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// What [`install_bundle`] did.

@@ -92,6 +92,8 @@ pub fn manifest() -> Manifest {
             config_sha256: "b".repeat(64),
         }),
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     }
 }

@@ -80,6 +80,8 @@ fn main() -> Result<()> {
         },
         source: None,
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     };
     let tmp = tempfile::tempdir()?;

@@ -197,6 +197,8 @@ fn bundle_as(tensors: &Tensors, config: toml::Table) -> Result<Bundle> {
         },
         source: None,
         lexicon: None,
+        vocoder: None,
+        mel: None,
         files: Vec::new(),
     };
     let dir = tempfile::tempdir()?;

@@ -15,6 +15,61 @@ pub enum Error {
     /// The model could not be built or run.
     #[error(transparent)]
     Acoustic(#[from] signet_acoustic::AcousticError),
+    /// The vocoder of a two-stage voice could not be built or run.
+    #[error(transparent)]
+    Vocoder(#[from] signet_vocoder::VocoderError),
+    /// A two-stage voice's vocoder is not installed.
+    #[error(
+        "voice {voice:?} needs the vocoder {vocoder:?}, which is not installed in {store}; \
+         import it with `signet vocoders import coqui` (the one the voice was imported with: \
+         the voice pins its manifest digest)"
+    )]
+    VocoderNotFound {
+        /// The voice.
+        voice: String,
+        /// The vocoder its manifest pins.
+        vocoder: String,
+        /// The store's vocoders folder.
+        store: PathBuf,
+    },
+    /// A two-stage voice's vocoder does not verify (a file changed, a signature from a key
+    /// the trust store does not hold...): the voice is refused with it.
+    #[error("voice {voice:?} is refused: its vocoder {vocoder:?} failed verification: {source}")]
+    VocoderUnverified {
+        /// The voice.
+        voice: String,
+        /// The vocoder.
+        vocoder: String,
+        /// Why verification failed.
+        #[source]
+        source: Box<signet_registry::RegistryError>,
+    },
+    /// The installed vocoder of that name is not the one the voice pins (its manifest digest
+    /// differs: re-imported, replaced, another vocoder under the same name).
+    #[error(
+        "voice {voice:?} is refused: the installed vocoder {vocoder:?} is not the one it was \
+         imported with (manifest sha256 {found}, the voice pins {pinned}); re-import the voice \
+         against this vocoder, or install the pinned one"
+    )]
+    VocoderMismatch {
+        /// The voice.
+        voice: String,
+        /// The vocoder.
+        vocoder: String,
+        /// The manifest SHA-256 the voice pins.
+        pinned: String,
+        /// The installed vocoder's manifest SHA-256.
+        found: String,
+    },
+    /// A two-stage voice's bundles do not form a voice (no vocoder pinned, no or unreadable
+    /// spectrogram settings, a vocoder whose spectrograms do not fit the model's).
+    #[error("voice {voice:?} is refused: {reason}")]
+    VoiceStages {
+        /// The voice.
+        voice: String,
+        /// What is wrong.
+        reason: String,
+    },
     /// The audio could not be encoded.
     #[error(transparent)]
     Audio(#[from] signet_audio::AudioError),
@@ -42,12 +97,13 @@ pub enum Error {
         reason: String,
     },
     /// The voice was imported from Coqui TTS, whose text processing (its cleaners and
-    /// tokenizer) Signet does not run yet: the bundle verifies and can be inspected, but
-    /// speaking it would give the model token ids it was not trained on.
+    /// tokenizer) Signet does not run yet: the voice loads and speaks token ids
+    /// (`Synthesizer::speak_ids`), but speaking text or SSML would give the model token ids
+    /// it was not trained on.
     #[error(
-        "voice {voice:?} was imported from Coqui TTS and cannot be spoken yet: Signet does \
-         not implement Coqui's text processing ({text}); the bundle verifies and \
-         `signet voices verify` shows it, but speak with a Piper voice for now"
+        "voice {voice:?} was imported from Coqui TTS and cannot speak text yet: Signet does \
+         not implement Coqui's text processing ({text}); the voice speaks token ids \
+         (`speak_ids`), but speak text with a Piper voice for now"
     )]
     CoquiTextUnsupported {
         /// The voice.

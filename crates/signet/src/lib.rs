@@ -42,6 +42,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod model;
 mod options;
 #[doc = include_str!("../../../docs/security-guide.md")]
 pub mod security_guide {}

@@ -533,6 +533,7 @@ impl SpeechStream<'_> {
             return self.speak_pause(ms, std::mem::take(&mut sentence.marks));
         }
         if self.by_window
+            && self.synth.decodes_by_window()
             && sentence.style.gain == 1.0
             && self
                 .settings

@@ -4,8 +4,8 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use signet_acoustic::Synthesis;
 use signet_acoustic::{Effective, Precision};
-use signet_acoustic::{Synthesis, Vits};
 use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
 use signet_registry::{
     lexicon_language_fits, verify_installed, CoquiText, LexiconFormat, Manifest, VerifiedBundle,
@@ -19,6 +19,7 @@ use signet_text::{
 use signet_text::ssml::{Step, Style};
 use signet_text::{Lexicon, LexiconIssue, Lexicons, PreparedSsml, SsmlVoice};
 
+use crate::model::Model;
 use crate::options::{check_scales, check_speed, Language, Settings, SpeakOptions, Speaker};
 use crate::store::Store;
 use crate::stream::{Pending, Source, SpeechStream, SynthRef, Utterance};
@@ -271,28 +272,19 @@ impl SynthesizerBuilder {
             }
             signet_acoustic::set_num_threads(n);
         }
-        let bundle = verify_installed(&store.voices_dir(), &name, &store.trust_store()?)?;
+        let trust = store.trust_store()?;
+        let bundle = verify_installed(&store.voices_dir(), &name, &trust)?;
         let watermark_key = match self.watermark {
             Watermark::HomeKey => Some(crate::watermark::home_key(&store)?),
             Watermark::Key(key) => Some(key),
             Watermark::Off => None,
         };
         let manifest = bundle.manifest().clone();
-        if let Some(coqui) = &manifest.phonemes.coqui {
-            return Err(Error::CoquiTextUnsupported {
-                voice: name.as_str().to_owned(),
-                text: describe_coqui_text(coqui),
-            });
-        }
         let mut lexicons = self.lexicons;
         if let Some(lexicon) = voice_lexicon(&bundle)? {
             lexicons.push(lexicon);
         }
-        let (precision, precision_note) = signet_acoustic::resolve_precision(
-            self.precision,
-            signet_acoustic::CpuFeatures::detect(),
-        );
-        let vits = Vits::from_bundle(&bundle)?.with_precision(precision)?;
+        let (model, precision_note) = Model::load(&bundle, &store, &trust, self.precision)?;
         let d = &manifest.inference;
         let voice_scales = Scales {
             noise_scale: d.noise_scale,
@@ -300,7 +292,12 @@ impl SynthesizerBuilder {
             noise_w: d.noise_w,
         };
         let defaults = resolve(&self.options, &voice_scales, &manifest)?;
-        let id_map = PhonemeIdMap::new(manifest.phonemes.id_map.clone())?;
+        // A Coqui voice's symbols are not Piper's phoneme map: its text path is refused until
+        // Coqui's text processing runs, and its ids are labelled from its own symbol table.
+        let id_map = match manifest.phonemes.coqui {
+            Some(_) => None,
+            None => Some(PhonemeIdMap::new(manifest.phonemes.id_map.clone())?),
+        };
         let espeak = match self.espeak {
             Some(c) => c,
             None => EspeakConfig::from_env(&store.espeak_dir()),
@@ -321,7 +318,7 @@ impl SynthesizerBuilder {
             name: name.to_string(),
             manifest_sha256: bundle.manifest_sha256().to_owned(),
             manifest,
-            vits,
+            model,
             precision_note,
             watermark_key,
             lexicons,
@@ -462,12 +459,14 @@ pub struct Synthesizer {
     name: String,
     manifest_sha256: String,
     manifest: Manifest,
-    vits: Vits,
+    /// The model: one stage, or a spectrogram model and its pinned vocoder.
+    model: Model,
     /// The builder's settings, resolved: what a request that sets nothing
     /// runs with.
     defaults: Settings,
     provenance: Provenance,
-    id_map: PhonemeIdMap,
+    /// The phoneme map of a voice whose text Signet speaks (`None` for a Coqui voice).
+    id_map: Option<PhonemeIdMap>,
     limits: Limits,
     espeak: EspeakConfig,
     /// Started on first use; restarted by the client when it fails.
@@ -643,13 +642,14 @@ impl Synthesizer {
     /// What a check of a lexicon against this voice finds: duplicate words,
     /// and IPA symbols the voice's phoneme map lacks (`signet lexicon check`).
     pub fn check_lexicon(&self, lexicon: &Lexicon) -> Vec<LexiconIssue> {
-        lexicon.check(Some(&self.id_map))
+        lexicon.check(self.id_map.as_ref())
     }
 
     /// Reads an SSML document for this voice (the SSML form of
     /// [`prepare_text`](Self::prepare_text)): see [`signet_text::ssml`] for
     /// what is read, approximated and refused.
     pub fn prepare_ssml(&self, document: &str) -> Result<PreparedSsml, Error> {
+        self.check_text_supported()?;
         Ok(signet_text::prepare_ssml(
             document,
             SsmlVoice {
@@ -757,6 +757,7 @@ impl Synthesizer {
     /// sentence and segment splitting, Unicode policy and, for English voices,
     /// normalization. See [`signet_text::prepare`].
     pub fn prepare_text(&self, text: &str) -> Result<PreparedText, Error> {
+        self.check_text_supported()?;
         Ok(signet_text::prepare_with(
             text,
             Normalization::for_language(self.espeak_voice()),
@@ -769,6 +770,10 @@ impl Synthesizer {
     /// [`prepare_text`](Self::prepare_text) into sentences of ids for this
     /// voice. See [`signet_text::phonemize_segment`].
     pub fn phonemize_segment(&self, segment: &Segment) -> Result<SegmentSentences, Error> {
+        self.check_text_supported()?;
+        let Some(id_map) = &self.id_map else {
+            return Err(self.coqui_text_unsupported());
+        };
         let mut guard = match self.phonemizer.lock() {
             Ok(g) => g,
             // A panic while holding the lock cannot leave the client in a
@@ -782,7 +787,7 @@ impl Synthesizer {
         Ok(signet_text::phonemize_segment(
             ph,
             self.espeak_voice(),
-            &self.id_map,
+            id_map,
             segment,
             &self.limits,
         )?)
@@ -800,6 +805,47 @@ impl Synthesizer {
             None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
         };
         Ok(ph.sandbox()?)
+    }
+
+    /// Refuses text and SSML for a voice whose text processing Signet does not run (a voice
+    /// imported from Coqui TTS); its ids still speak ([`speak_ids`](Self::speak_ids)).
+    fn check_text_supported(&self) -> Result<(), Error> {
+        match self.manifest.phonemes.coqui {
+            Some(_) => Err(self.coqui_text_unsupported()),
+            None => Ok(()),
+        }
+    }
+
+    fn coqui_text_unsupported(&self) -> Error {
+        Error::CoquiTextUnsupported {
+            voice: self.name.clone(),
+            text: self
+                .manifest
+                .phonemes
+                .coqui
+                .as_ref()
+                .map(describe_coqui_text)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Labels for `ids`: the symbols the voice's phoneme map, or a Coqui voice's symbol table,
+    /// gives them.
+    fn label_ids(&self, ids: &[i64]) -> Vec<String> {
+        match (&self.id_map, &self.manifest.phonemes.coqui) {
+            (Some(map), _) => map.label_ids(ids),
+            (None, Some(coqui)) => ids
+                .iter()
+                .map(|&id| {
+                    usize::try_from(id)
+                        .ok()
+                        .and_then(|i| coqui.symbols.get(i))
+                        .cloned()
+                        .unwrap_or_else(|| format!("#{id}"))
+                })
+                .collect(),
+            (None, None) => ids.iter().map(|id| format!("#{id}")).collect(),
+        }
     }
 
     fn espeak_voice(&self) -> &str {
@@ -821,7 +867,7 @@ impl Synthesizer {
 
     /// [`speak_ids`](Self::speak_ids) as a stream of one utterance.
     pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<SpeechStream<'_>, Error> {
-        let pending = vec![Pending::ids(0..0, ids.to_vec(), self.id_map.label_ids(ids))];
+        let pending = vec![Pending::ids(0..0, ids.to_vec(), self.label_ids(ids))];
         SpeechStream::new(
             SynthRef::Borrowed(self),
             self.defaults.clone(),
@@ -836,18 +882,23 @@ impl Synthesizer {
         ids: &[i64],
         settings: &Settings,
     ) -> Result<(Audio, Vec<i64>), Error> {
-        let out = self
-            .vits
-            .infer_with(ids, conditioning(settings), &settings.scales)?;
-        Ok((Audio::new(out.samples, self.sample_rate())?, out.durations))
+        let (samples, durations) =
+            self.model
+                .infer(ids, conditioning(settings), &settings.scales)?;
+        Ok((Audio::new(samples, self.sample_rate())?, durations))
     }
 
     /// Starts the model on one sentence's ids: its durations are known, its
     /// raw samples come window by window.
     pub(crate) fn start(&self, ids: &[i64], settings: &Settings) -> Result<Synthesis, Error> {
-        Ok(self
-            .vits
-            .start_with(ids, conditioning(settings), &settings.scales)?)
+        self.model
+            .start(ids, conditioning(settings), &settings.scales)
+    }
+
+    /// Whether the model gives a sentence's audio window by window
+    /// ([`start`](Self::start)); a two-stage voice gives each sentence whole.
+    pub(crate) fn decodes_by_window(&self) -> bool {
+        self.model.decodes_by_window()
     }
 
     /// The id of the key that watermarks this synthesizer's speech, or
@@ -863,7 +914,7 @@ impl Synthesizer {
 
     /// The precision the decoder runs at.
     pub fn precision(&self) -> Effective {
-        self.vits.precision()
+        self.model.precision()
     }
 
     /// Why the precision is not the one asked for (e.g. bf16 on a CPU without
@@ -874,7 +925,7 @@ impl Synthesizer {
 
     /// Samples per frame of the model's durations.
     pub(crate) fn hop_length(&self) -> usize {
-        self.vits.hop_length()
+        self.model.hop_length()
     }
 }
 

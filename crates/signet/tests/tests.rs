@@ -15,4 +15,5 @@ mod lexicon;
 mod ssml;
 mod streaming;
 mod timings;
+mod two_stage;
 mod watermark;

@@ -607,7 +607,8 @@ fn skip_reason(cmd: &str) -> Option<&'static str> {
 /// shell blocks, in order, in a scratch folder with a fresh home, so the
 /// README cannot drift from the CLI. Local stand-ins: the default voice's
 /// files stand in for `en_US-lessac-medium.onnx`, signet-coqui's tiny VITS
-/// for `model_file.pth` and `config.json`, short texts for
+/// for `model_file.pth` and `config.json`, coqui-tts's HiFi-GAN and Glow-TTS fixtures for
+/// the two-stage example, short texts for
 /// `book.txt` and `prompts.txt`. Skipped, with the reason printed: examples
 /// that need a URL, a player, a running server, a placeholder or a bundle
 /// folder from elsewhere (`skip_reason`).
@@ -667,6 +668,25 @@ fn readme_examples_run_as_written() {
     ] {
         std::fs::copy(coqui.join(from), work.path().join(to)).expect("stand-in Coqui model");
     }
+    // The two-stage example: coqui-tts's HiFi-GAN and Glow-TTS fixtures.
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (from, to) in [
+        (
+            "signet-vocoder/tests/data/coqui/hifigan_gan.pth",
+            "vocoder.pth",
+        ),
+        (
+            "signet-vocoder/tests/data/coqui/hifigan_config.json",
+            "vocoder_config.json",
+        ),
+        (
+            "signet-acoustic/tests/data/coqui/glow_tts.pth",
+            "glow_tts.pth",
+        ),
+    ] {
+        std::fs::copy(crates.join(from), work.path().join(to)).expect("stand-in Coqui model");
+    }
+    write_glow_config(&work.path().join("glow_config.json"));
     std::fs::write(
         work.path().join("book.txt"),
         "A short book. It ends here.\n",
@@ -923,11 +943,11 @@ fn wyoming_binds_loopback_unless_remote_is_allowed() {
     );
 }
 
-/// A voice imported from Coqui TTS verifies, but Signet does not run Coqui's text
-/// processing yet: speaking it is refused at load with that reason, not with a phoneme
+/// A voice imported from Coqui TTS verifies and loads, but Signet does not run Coqui's text
+/// processing yet: speaking text with it is refused with that reason, not with a phoneme
 /// map error about a symbol the user never wrote.
 #[test]
-fn a_coqui_voice_is_refused_at_load_with_the_reason() {
+fn a_coqui_voice_refuses_text_with_the_reason() {
     let home = tempfile::tempdir().expect("temp home");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
     let signet = |args: &[&std::ffi::OsStr]| {
@@ -962,7 +982,7 @@ fn a_coqui_voice_is_refused_at_load_with_the_reason() {
     let stderr = String::from_utf8_lossy(&speak.stderr);
     assert_eq!(speak.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("imported from Coqui TTS and cannot be spoken yet"),
+        stderr.contains("imported from Coqui TTS and cannot speak text yet"),
         "{stderr}"
     );
     assert!(stderr.contains("cleaner english_cleaners"), "{stderr}");
@@ -1030,4 +1050,109 @@ fn a_coqui_yourtts_import_lists_its_speakers_and_languages() {
         stdout.contains("languages: en (0), fr-fr (1), pt-br (2)"),
         "{stdout}"
     );
+}
+
+/// A Coqui two-stage voice from the command line: the vocoder imported into
+/// `<home>/vocoders/` and listed as verified, the Glow-TTS voice imported pinning it (and
+/// refused without it), and the voice speaking token ids into a WAV file of coqui-tts's
+/// length for those ids.
+#[test]
+fn a_two_stage_coqui_voice_imports_with_its_vocoder_and_speaks_ids() {
+    let home = tempfile::tempdir().expect("temp home");
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let vocoder = crates.join("signet-vocoder/tests/data/coqui");
+    let glow = crates.join("signet-acoustic/tests/data/coqui");
+    let signet = |args: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_signet"))
+            .env("SIGNET_HOME", home.path())
+            .args(args)
+            .output()
+            .expect("run signet")
+    };
+    let ok = |out: &Output| {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    ok(&signet(&[
+        "vocoders".as_ref(),
+        "import".as_ref(),
+        "coqui".as_ref(),
+        vocoder.join("hifigan_gan.pth").as_os_str(),
+        "--config".as_ref(),
+        vocoder.join("hifigan_config.json").as_os_str(),
+        "--name".as_ref(),
+        "hifigan".as_ref(),
+    ]));
+    let list = signet(&["vocoders".as_ref(), "list".as_ref()]);
+    ok(&list);
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("hifigan") && listed.contains("yes (manifest sha256"),
+        "{listed}"
+    );
+    let config = home.path().join("glow_config.json");
+    write_glow_config(&config);
+    let model = glow.join("glow_tts.pth");
+    let import = |extra: &[&str]| {
+        let mut args: Vec<&std::ffi::OsStr> = vec![
+            "voices".as_ref(),
+            "import".as_ref(),
+            "coqui".as_ref(),
+            model.as_os_str(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--name".as_ref(),
+            "glow".as_ref(),
+        ];
+        args.extend(extra.iter().map(|a| std::ffi::OsStr::new(*a)));
+        signet(&args)
+    };
+    let without = import(&[]);
+    assert_eq!(without.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&without.stderr).contains("--vocoder NAME"),
+        "{}",
+        String::from_utf8_lossy(&without.stderr)
+    );
+    let missing = import(&["--vocoder", "nonesuch"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("is not installed"));
+    ok(&import(&["--vocoder", "hifigan"]));
+    let ids = home.path().join("ids.json");
+    std::fs::write(&ids, "[3, 7, 1, 19, 4, 4, 12, 0, 8]").expect("write");
+    let wav = home.path().join("out.wav");
+    ok(&signet(&[
+        "speak".as_ref(),
+        "--voice".as_ref(),
+        "glow".as_ref(),
+        "--phoneme-ids".as_ref(),
+        ids.as_os_str(),
+        "-o".as_ref(),
+        wav.as_os_str(),
+    ]));
+    // (9 ids: 28 mel frames + 2 x 5 padding frames) x 16 samples, as coqui-tts gives.
+    assert_eq!(crate::e2e::read_wav(&wav).samples.len(), 608);
+}
+
+/// The Glow-TTS fixture's config at `dest`, with its symbol table written out: coqui-tts
+/// trained the fixture with `characters: null`, its default Graphemes (these 67 symbols), and
+/// Signet wants the table in the config.
+fn write_glow_config(dest: &Path) {
+    let glow = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../signet-acoustic/tests/data/coqui/glow_tts_config.json");
+    let text = std::fs::read_to_string(glow)
+        .expect("config")
+        .replace("-Infinity", "null")
+        .replace("Infinity", "null");
+    let mut cfg: serde_json::Value = serde_json::from_str(&text).expect("json");
+    cfg["characters"] = serde_json::json!({
+        "characters_class": "TTS.tts.utils.text.characters.Graphemes",
+        "pad": "<PAD>", "eos": "<EOS>", "bos": "<BOS>", "blank": "<BLNK>",
+        "characters": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+        "punctuations": "!'(),-.:;? ", "is_unique": false, "is_sorted": true
+    });
+    std::fs::write(dest, serde_json::to_vec(&cfg).expect("json")).expect("write");
 }

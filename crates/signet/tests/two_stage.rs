@@ -1,0 +1,275 @@
+//! Two-stage voices end to end: coqui-tts 0.28's Glow-TTS and HiFi-GAN fixtures imported
+//! (`signet_coqui`: the vocoder into `<home>/vocoders/`, the voice pinning it), loaded by the
+//! facade, which verifies both bundles, and spoken from ids against coqui-tts's own two-stage
+//! output; and each way the pinned vocoder can be refused.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use signet::{Error, Synthesizer, Watermark};
+use signet_registry::{Role, SecretKey, TrustStore};
+
+fn crates() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn vocoder_data(name: &str) -> PathBuf {
+    crates().join("signet-vocoder/tests/data/coqui").join(name)
+}
+
+fn glow_data(name: &str) -> PathBuf {
+    crates().join("signet-acoustic/tests/data/coqui").join(name)
+}
+
+/// A JSON file; Coqui's configs hold Python's `Infinity` for unbounded lengths, read as null.
+fn json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("-Infinity", "null")
+        .replace("Infinity", "null");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// The Glow-TTS fixture's config with its symbol table written out. coqui-tts trained the
+/// fixture with `characters: null`, which it reads as its default `Graphemes` (the 67 symbols
+/// below, the embedding's rows); Signet refuses a config that leaves the table to Coqui's
+/// built-in defaults, so the test writes those defaults in.
+fn glow_config(dir: &Path) -> PathBuf {
+    let mut cfg = json(&glow_data("glow_tts_config.json"));
+    cfg["characters"] = serde_json::json!({
+        "characters_class": "TTS.tts.utils.text.characters.Graphemes",
+        "pad": "<PAD>", "eos": "<EOS>", "bos": "<BOS>", "blank": "<BLNK>",
+        "characters": "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
+        "punctuations": "!'(),-.:;? ",
+        "is_unique": false, "is_sorted": true
+    });
+    let path = dir.join("glow_tts_config.json");
+    std::fs::write(&path, serde_json::to_vec(&cfg).unwrap()).unwrap();
+    path
+}
+
+/// A home whose trust store trusts `key`.
+struct Home {
+    dir: tempfile::TempDir,
+    key: SecretKey,
+}
+
+impl Home {
+    fn new() -> Home {
+        let dir = tempfile::tempdir().unwrap();
+        let key = SecretKey::generate().unwrap();
+        TrustStore::with_key(key.public(), Role::BundleSigner)
+            .save(&dir.path().join(signet::store::TRUST_FILE))
+            .unwrap();
+        Home { dir, key }
+    }
+
+    fn store(&self) -> signet::Store {
+        signet::Store::new(self.dir.path())
+    }
+
+    /// Imports the HiFi-GAN fixture as vocoder `name`, signed by `key`.
+    fn import_vocoder(&self, name: &str, key: &SecretKey, version: u64) -> String {
+        let store = self.store();
+        std::fs::create_dir_all(store.vocoders_dir()).unwrap();
+        let mut options = signet_coqui::ImportOptions::default();
+        options.name = Some(name.to_owned());
+        options.version = version;
+        options.existing = signet_coqui::ExistingBundle::Replace;
+        let dest = store.vocoder_dir(&signet::store::VoiceName::new(name).unwrap());
+        let report = signet_coqui::import_coqui_vocoder(
+            &vocoder_data("hifigan_gan.pth"),
+            &vocoder_data("hifigan_config.json"),
+            &dest,
+            &options,
+            key,
+        )
+        .unwrap();
+        report.manifest_sha256
+    }
+
+    /// Imports the Glow-TTS fixture as voice `name`, pinning the installed vocoder `vocoder`.
+    fn import_voice(&self, name: &str, vocoder: &str) {
+        let store = self.store();
+        std::fs::create_dir_all(store.voices_dir()).unwrap();
+        let vocoder = signet_coqui::installed_vocoder(&store, vocoder).unwrap();
+        let mut options = signet_coqui::ImportOptions::default();
+        options.name = Some(name.to_owned());
+        let dest = store.voice_dir(&signet::store::VoiceName::new(name).unwrap());
+        signet_coqui::import_coqui_with_vocoder(
+            &glow_data("glow_tts.pth"),
+            &glow_config(self.dir.path()),
+            &dest,
+            &options,
+            &self.key,
+            Some(&vocoder),
+        )
+        .unwrap();
+    }
+
+    fn build(&self, voice: &str) -> Result<Synthesizer, Error> {
+        Synthesizer::builder()
+            .home(self.dir.path())
+            .voice(voice)
+            .threads(1)
+            .watermark(Watermark::Off)
+            .build()
+    }
+
+    /// A home with vocoder `hifigan` and voice `glow` pinning it.
+    fn two_stage() -> Home {
+        let home = Home::new();
+        home.import_vocoder("hifigan", &home.key, 1);
+        home.import_voice("glow", "hifigan");
+        home
+    }
+}
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
+}
+
+fn snr_db(want: &[f32], got: &[f32]) -> f64 {
+    let signal: f64 = want.iter().map(|&x| f64::from(x).powi(2)).sum();
+    let noise: f64 = want
+        .iter()
+        .zip(got)
+        .map(|(&a, &b)| f64::from(a - b).powi(2))
+        .sum();
+    10.0 * (signal / noise.max(1e-30)).log10()
+}
+
+#[test]
+fn a_two_stage_coqui_voice_matches_coqui_tts_through_import_and_the_facade() {
+    let home = Home::two_stage();
+    let synth = home.build("glow").unwrap();
+    assert_eq!(synth.sample_rate(), 16000);
+    let pin = synth.manifest().vocoder.as_ref().unwrap();
+    assert_eq!(pin.name.as_str(), "hifigan");
+    let parity = json(&glow_data("glow_tts_parity.json"));
+    for case in parity["cases"].as_array().unwrap() {
+        let ids: Vec<i64> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        let want = floats(&case["audio"]);
+        let speech = synth.speak_ids(&ids).unwrap();
+        let got = speech.audio.samples();
+        assert_eq!(got.len(), want.len(), "ids {ids:?}: equal length");
+        let snr = snr_db(&want, got);
+        eprintln!(
+            "two-stage voice (import, bundles, facade) against coqui-tts on {} ids: SNR {snr:.1} dB, {} samples",
+            ids.len(),
+            got.len()
+        );
+        assert!(snr >= 40.0, "ids {ids:?}: SNR {snr:.1} dB");
+        // Glow-TTS gives durations: timed phonemes in order, covering the audio.
+        let phonemes = &speech.timings.phonemes;
+        assert!(!phonemes.is_empty() && phonemes.len() <= ids.len());
+        assert!(phonemes.windows(2).all(|w| w[0].end <= w[1].start));
+        assert_eq!(
+            phonemes.last().map(|p| p.end),
+            Some(got.len() as u64),
+            "durations cover the audio"
+        );
+    }
+}
+
+#[test]
+fn a_coqui_voice_speaks_ids_but_refuses_text_until_its_text_processing_runs() {
+    let home = Home::two_stage();
+    let synth = home.build("glow").unwrap();
+    assert!(synth.speak_ids(&[3, 7, 1]).is_ok());
+    for result in [
+        synth.speak("Hello.").map(drop),
+        synth.speak_ssml("<speak>Hello.</speak>").map(drop),
+    ] {
+        match result {
+            Err(Error::CoquiTextUnsupported { voice, .. }) => assert_eq!(voice, "glow"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_two_stage_voice_whose_vocoder_is_missing_is_refused() {
+    let home = Home::two_stage();
+    std::fs::remove_dir_all(home.store().vocoders_dir().join("hifigan")).unwrap();
+    match home.build("glow") {
+        Err(Error::VocoderNotFound { voice, vocoder, .. }) => {
+            assert_eq!((voice.as_str(), vocoder.as_str()), ("glow", "hifigan"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_two_stage_voice_whose_vocoder_was_tampered_with_is_refused() {
+    let home = Home::two_stage();
+    let weights = home
+        .store()
+        .vocoders_dir()
+        .join("hifigan")
+        .join("weights.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x40;
+    std::fs::write(&weights, bytes).unwrap();
+    match home.build("glow") {
+        Err(Error::VocoderUnverified {
+            vocoder, source, ..
+        }) => {
+            assert_eq!(vocoder, "hifigan");
+            assert!(
+                matches!(
+                    *source,
+                    signet_registry::RegistryError::DigestMismatch { .. }
+                ),
+                "{source:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_two_stage_voice_whose_vocoder_is_signed_by_an_untrusted_key_is_refused() {
+    let home = Home::two_stage();
+    // The same vocoder, re-signed by a key the home does not trust.
+    let stranger = SecretKey::generate().unwrap();
+    home.import_vocoder("hifigan", &stranger, 1);
+    match home.build("glow") {
+        Err(Error::VocoderUnverified { vocoder, .. }) => assert_eq!(vocoder, "hifigan"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_two_stage_voice_whose_vocoder_was_reimported_is_refused() {
+    let home = Home::two_stage();
+    let pinned = home
+        .build("glow")
+        .unwrap()
+        .manifest()
+        .vocoder
+        .clone()
+        .unwrap()
+        .manifest_sha256;
+    // A trusted, verifying vocoder of the same name, but not the bundle the voice pins.
+    let found = home.import_vocoder("hifigan", &home.key, 2);
+    assert_ne!(found, pinned);
+    match home.build("glow") {
+        Err(Error::VocoderMismatch {
+            pinned: p,
+            found: f,
+            ..
+        }) => assert_eq!((p, f), (pinned, found)),
+        other => panic!("{other:?}"),
+    }
+}
