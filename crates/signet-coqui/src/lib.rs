@@ -234,13 +234,7 @@ pub fn map_checkpoint_with(
     // Signet runs; a spectrogram model's arm also gives its mel settings.
     match cfg.model.as_str() {
         "vits" => {}
-        "glow_tts" => return map_spectrogram_model(&cfg, checkpoint, limits),
-        "tacotron2" => {
-            return Err(CoquiError::UnsupportedModel {
-                model: cfg.model.clone(),
-                reason: "Signet does not import Tacotron2 yet; Glow-TTS and VITS import",
-            })
-        }
+        "glow_tts" | "tacotron2" => return map_spectrogram_model(&cfg, checkpoint, limits),
         _ => {
             return Err(CoquiError::UnsupportedModel {
                 model: cfg.model.clone(),
@@ -353,8 +347,8 @@ pub fn map_checkpoint_with(
     })
 }
 
-/// A spectrogram model (the first stage of a two-stage voice: Glow-TTS; Tacotron2 is one more
-/// arm here): single-speaker, its own mel settings in [`Converted::mel`].
+/// A spectrogram model (the first stage of a two-stage voice: Glow-TTS or Tacotron2):
+/// single-speaker, its own mel settings in [`Converted::mel`].
 fn map_spectrogram_model(
     cfg: &CoquiConfig,
     checkpoint: &[u8],
@@ -364,9 +358,14 @@ fn map_spectrogram_model(
     let sample_rate = cfg.sample_rate()?;
     let ckpt = signet_checkpoint::read(checkpoint, limits)?;
     let state = ckpt.state_dict()?;
-    let (mapped, mel) = stages::map_glow_tts(&state, cfg, text.symbols.len())?;
+    let (mapped, mel) = if cfg.model == "tacotron2" {
+        stages::map_tacotron2(&state, cfg, text.symbols.len())?
+    } else {
+        stages::map_glow_tts(&state, cfg, text.symbols.len())?
+    };
     // Glow-TTS runs with its noise off (the mapping refuses any other setting) and has no
-    // stochastic duration predictor.
+    // stochastic duration predictor; Tacotron2 has neither noise nor a length scale (its
+    // decoder decides when to stop), so its scales are recorded as 0 and 1.
     let inference = InferenceDefaults {
         noise_scale: 0.0,
         length_scale: cfg.f32_or("length_scale", 1.0)?,

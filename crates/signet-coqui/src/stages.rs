@@ -1,8 +1,9 @@
-//! Coqui's two-stage voices: a spectrogram model (Glow-TTS; Tacotron2 plugs in beside it) and a
+//! Coqui's two-stage voices: a spectrogram model (Glow-TTS or Tacotron2-DDC) and a
 //! separately trained mel vocoder (HiFi-GAN), each in its own signed bundle.
 //!
 //! The tensors are mapped by the model crates' own mapping functions
-//! (`signet_acoustic::glow_tts::map_glow_tts`, `signet_vocoder::coqui::map_hifigan`), which read
+//! (`signet_acoustic::glow_tts::map_glow_tts`, `signet_acoustic::tacotron2::map_tacotron2`,
+//! `signet_vocoder::coqui::map_hifigan`), which read
 //! the checkpoint as data and check every name and shape; this module adds what the bundles
 //! carry around the tensors: each stage's spectrogram settings ([`MelSpec`]: frame hop and
 //! Coqui's normalization, as `signet_audio::MelNormalization` reads it), and, in the voice, the
@@ -77,8 +78,60 @@ pub(crate) fn map_glow_tts(
     let config = toml::Table::try_from(&mapped.config).map_err(|e| CoquiError::BadConfig {
         reason: format!("Glow-TTS settings: {e}"),
     })?;
-    let tensors = mapped
-        .tensors
+    Ok((
+        Mapped {
+            kind: signet_acoustic::glow_tts::KIND,
+            config,
+            tensors: params(mapped.tensors),
+            dropped: 0,
+        },
+        spec,
+    ))
+}
+
+/// A Tacotron2 (double decoder consistency) checkpoint mapped by signet-acoustic, with its
+/// spectrogram settings; the embedding must have one row per symbol of the text settings.
+/// DDC's coarse decoder and the batch norms' counters are recognised and left out (counted in
+/// [`Mapped::dropped`]).
+pub(crate) fn map_tacotron2(
+    state: &[(&str, &signet_checkpoint::Tensor)],
+    cfg: &CoquiConfig,
+    n_symbols: usize,
+) -> Result<(Mapped, MelSpec), CoquiError> {
+    let json = cfg.to_json();
+    let mapped = signet_acoustic::tacotron2::map_tacotron2(state, &json)?;
+    let width = mapped.config.encoder_in_features;
+    if mapped.config.num_chars != n_symbols {
+        return Err(CoquiError::ShapeMismatch {
+            tensor: "embedding.weight".into(),
+            expected: vec![n_symbols, width],
+            found: vec![mapped.config.num_chars, width],
+        });
+    }
+    let (spec, norm) = mel_spec(&json)?;
+    if norm.num_mels != mapped.config.out_channels {
+        return Err(CoquiError::config(format!(
+            "`audio.num_mels` {} differs from the model's out_channels {}",
+            norm.num_mels, mapped.config.out_channels
+        )));
+    }
+    let config = toml::Table::try_from(&mapped.config).map_err(|e| CoquiError::BadConfig {
+        reason: format!("Tacotron2 settings: {e}"),
+    })?;
+    Ok((
+        Mapped {
+            kind: signet_acoustic::tacotron2::KIND,
+            config,
+            tensors: params(mapped.tensors),
+            dropped: mapped.unused.len(),
+        },
+        spec,
+    ))
+}
+
+/// A model crate's mapped tensors as this crate's [`Param`]s.
+fn params(tensors: Vec<(String, signet_checkpoint::Param)>) -> Vec<(String, Param)> {
+    tensors
         .into_iter()
         .map(|(name, p)| {
             (
@@ -89,16 +142,7 @@ pub(crate) fn map_glow_tts(
                 },
             )
         })
-        .collect();
-    Ok((
-        Mapped {
-            kind: signet_acoustic::glow_tts::KIND,
-            config,
-            tensors,
-            dropped: 0,
-        },
-        spec,
-    ))
+        .collect()
 }
 
 /// The installed vocoder `name` of `store`, verified against the store's trust store (the

@@ -233,16 +233,25 @@ fn a_missing_or_unverified_vocoder_cannot_be_pinned() {
 }
 
 #[test]
-fn tacotron2_and_non_hifigan_vocoders_are_refused_by_name() {
+fn tacotron_v1_and_non_hifigan_vocoders_are_refused_by_name() {
     let home = Home::new();
-    let config = glow_config(home.dir.path(), |c| c["model"] = Value::from("tacotron2"));
+    let config = glow_config(home.dir.path(), |c| c["model"] = Value::from("tacotron"));
     match home.import_voice(&config, None) {
         Err(CoquiError::UnsupportedModel { model, reason }) => {
-            assert_eq!(model, "tacotron2");
-            assert!(reason.contains("Tacotron2"), "{reason}");
+            assert_eq!(model, "tacotron");
+            assert!(reason.contains("Tacotron (version 1)"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
+    // A Glow-TTS checkpoint under a Tacotron2 config: the mapping names what does not fit.
+    let config = glow_config(home.dir.path(), |c| c["model"] = Value::from("tacotron2"));
+    assert!(
+        matches!(
+            home.import_voice(&config, None),
+            Err(CoquiError::Acoustic(_))
+        ),
+        "a Glow-TTS checkpoint is not a Tacotron2"
+    );
     // A text-to-speech config given to the vocoder importer.
     let result = signet_coqui::import_coqui_vocoder(
         &glow_data("glow_tts.pth"),

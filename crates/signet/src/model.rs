@@ -1,7 +1,7 @@
 //! The voice's model behind one seam: ids in, audio and per-id durations out.
 //!
 //! A voice is either one model that makes audio (VITS) or two stages, each from its own
-//! verified bundle: a spectrogram model (Glow-TTS; Tacotron2 is one more [`Acoustic`] arm) and
+//! verified bundle: a spectrogram model (Glow-TTS or Tacotron2-DDC, the [`Acoustic`] arms) and
 //! the mel vocoder the voice's manifest pins by name and manifest SHA-256. Between the stages
 //! the spectrogram is denormalized with the acoustic model's settings and normalized with the
 //! vocoder's (`signet_audio::MelNormalization::renormalize`), as coqui-tts's synthesizer does
@@ -10,6 +10,7 @@
 use std::sync::Mutex;
 
 use signet_acoustic::glow_tts::GlowTts;
+use signet_acoustic::tacotron2::Tacotron2;
 use signet_acoustic::{Conditioning, Effective, Precision, Scales, Synthesis, Vits};
 use signet_audio::MelNormalization;
 use signet_registry::{verify_installed, Manifest, RegistryError, TrustStore, VerifiedBundle};
@@ -34,6 +35,10 @@ pub(crate) enum Model {
 pub(crate) enum Acoustic {
     /// Glow-TTS (`architecture.kind = "glow_tts"`).
     GlowTts(GlowTts),
+    /// Tacotron2 with double decoder consistency (`architecture.kind = "tacotron2"`): its
+    /// decoder decides the length (the length scale does not apply), stopping at its
+    /// stop token or at a cap derived from the input length.
+    Tacotron2(Tacotron2),
 }
 
 /// A spectrogram model, its vocoder, and the normalization of each.
@@ -89,6 +94,9 @@ impl Model {
         let voice = manifest.name.as_str();
         let acoustic = match manifest.architecture.kind.as_str() {
             signet_acoustic::glow_tts::KIND => Acoustic::GlowTts(GlowTts::from_bundle(bundle)?),
+            signet_acoustic::tacotron2::KIND => {
+                Acoustic::Tacotron2(Tacotron2::from_bundle(bundle)?)
+            }
             _ => {
                 if manifest.vocoder.is_some() {
                     return Err(Error::VoiceStages {
@@ -144,6 +152,7 @@ impl Model {
         let vocoder = MelVocoder::from_bundle(&vocoder_bundle)?;
         let model_bins = match &acoustic {
             Acoustic::GlowTts(g) => g.config().out_channels,
+            Acoustic::Tacotron2(t) => t.config().out_channels,
         };
         let misfit = [
             (
@@ -269,6 +278,10 @@ impl TwoStage {
                 let out = glow.infer(ids, Some(f64::from(scales.length_scale)))?;
                 (out.mel, out.frames, out.durations)
             }
+            Acoustic::Tacotron2(taco) => {
+                let out = taco.infer(ids, prenet_seed()?)?;
+                (out.mel, out.frames, out.durations)
+            }
         };
         self.vocoder_mel.renormalize(&self.acoustic_mel, &mut mel)?;
         let bins = i64::try_from(self.vocoder.num_mels()).unwrap_or(i64::MAX);
@@ -280,6 +293,16 @@ impl TwoStage {
         let pad = self.vocoder.config().inference_padding;
         Ok((samples, frame_durations(durations, frames, pad)))
     }
+}
+
+/// The seed of Tacotron2's prenet dropout at inference (where its config keeps it on), drawn
+/// from libtorch's global generator so that [`crate::manual_seed`] makes it repeatable, as it
+/// does VITS's noise.
+fn prenet_seed() -> Result<u64, Error> {
+    let draw = tch::Tensor::f_randint(i64::MAX, [1], (tch::Kind::Int64, tch::Device::Cpu))
+        .and_then(|t| t.f_int64_value(&[0]))
+        .map_err(signet_vocoder::VocoderError::from)?;
+    Ok(draw.unsigned_abs())
 }
 
 /// The acoustic model's per-id durations made to cover the vocoder's whole output: the

@@ -35,7 +35,13 @@ fn json(path: &Path) -> Value {
 /// below, the embedding's rows); Signet refuses a config that leaves the table to Coqui's
 /// built-in defaults, so the test writes those defaults in.
 fn glow_config(dir: &Path) -> PathBuf {
-    let mut cfg = json(&glow_data("glow_tts_config.json"));
+    with_graphemes(dir, "glow_tts_config.json")
+}
+
+/// The fixture config `name` (Glow-TTS's or Tacotron2-DDC's, both trained with
+/// `characters: null`) with Coqui's default symbol table written out, in `dir`.
+fn with_graphemes(dir: &Path, name: &str) -> PathBuf {
+    let mut cfg = json(&glow_data(name));
     cfg["characters"] = serde_json::json!({
         "characters_class": "TTS.tts.utils.text.characters.Graphemes",
         "pad": "<PAD>", "eos": "<EOS>", "bos": "<BOS>", "blank": "<BLNK>",
@@ -43,7 +49,7 @@ fn glow_config(dir: &Path) -> PathBuf {
         "punctuations": "!'(),-.:;? ",
         "is_unique": false, "is_sorted": true
     });
-    let path = dir.join("glow_tts_config.json");
+    let path = dir.join(name);
     std::fs::write(&path, serde_json::to_vec(&cfg).unwrap()).unwrap();
     path
 }
@@ -90,6 +96,12 @@ impl Home {
 
     /// Imports the Glow-TTS fixture as voice `name`, pinning the installed vocoder `vocoder`.
     fn import_voice(&self, name: &str, vocoder: &str) {
+        self.import_model(name, vocoder, "glow_tts.pth", &glow_config(self.dir.path()));
+    }
+
+    /// Imports the spectrogram-model fixture `pth` with `config` as voice `name`, pinning the
+    /// installed vocoder `vocoder`.
+    fn import_model(&self, name: &str, vocoder: &str, pth: &str, config: &Path) {
         let store = self.store();
         std::fs::create_dir_all(store.voices_dir()).unwrap();
         let vocoder = signet_coqui::installed_vocoder(&store, vocoder).unwrap();
@@ -97,8 +109,8 @@ impl Home {
         options.name = Some(name.to_owned());
         let dest = store.voice_dir(&signet::store::VoiceName::new(name).unwrap());
         signet_coqui::import_coqui_with_vocoder(
-            &glow_data("glow_tts.pth"),
-            &glow_config(self.dir.path()),
+            &glow_data(pth),
+            config,
             &dest,
             &options,
             &self.key,
@@ -178,6 +190,40 @@ fn a_two_stage_coqui_voice_matches_coqui_tts_through_import_and_the_facade() {
             Some(got.len() as u64),
             "durations cover the audio"
         );
+    }
+}
+
+#[test]
+fn a_two_stage_tacotron2_voice_matches_coqui_tts_through_import_and_the_facade() {
+    let home = Home::new();
+    home.import_vocoder("hifigan", &home.key, 1);
+    let config = with_graphemes(home.dir.path(), "tacotron2_ddc_config.json");
+    home.import_model("taco", "hifigan", "tacotron2_ddc.pth", &config);
+    let synth = home.build("taco").unwrap();
+    assert_eq!(synth.manifest().architecture.kind, "tacotron2");
+    let parity = json(&glow_data("tacotron2_ddc_parity.json"));
+    for case in parity["cases"].as_array().unwrap() {
+        let ids: Vec<i64> = case["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_i64().unwrap())
+            .collect();
+        let want = floats(&case["audio"]);
+        let speech = synth.speak_ids(&ids).unwrap();
+        let got = speech.audio.samples();
+        assert_eq!(got.len(), want.len(), "ids {ids:?}: equal length");
+        let snr = snr_db(&want, got);
+        eprintln!(
+            "Tacotron2-DDC voice (import, bundles, facade) against coqui-tts on {} ids: SNR {snr:.1} dB",
+            ids.len()
+        );
+        assert!(snr >= 40.0, "ids {ids:?}: SNR {snr:.1} dB");
+        // Durations from the attention: timed phonemes in order, covering the audio.
+        let phonemes = &speech.timings.phonemes;
+        assert!(!phonemes.is_empty() && phonemes.len() <= ids.len());
+        assert!(phonemes.windows(2).all(|w| w[0].end <= w[1].start));
+        assert_eq!(phonemes.last().map(|p| p.end), Some(got.len() as u64));
     }
 }
 
