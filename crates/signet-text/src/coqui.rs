@@ -1251,6 +1251,67 @@ mod tests {
         assert_eq!(restore(vec![], &[("...", Position::Begin)]), "...");
     }
 
+    /// A phonemizer that spells each word in capitals, one clause per piece.
+    struct Spell;
+
+    impl Phonemize for Spell {
+        fn phonemize(&mut self, _voice: &str, text: &str) -> Result<Vec<crate::Clause>, TextError> {
+            Ok(vec![crate::Clause::new(
+                format!(" {} ", text.to_uppercase()),
+                None,
+                true,
+                text.len(),
+            )])
+        }
+    }
+
+    #[test]
+    fn segments_become_sentences_of_coqui_ids_with_diagnostics() {
+        let symbols = ["<PAD>", ",", ".", " ", "A", "B", "C", "ə", "<BLNK>"];
+        let mut s = CoquiTextSettings::new(symbols.map(String::from).to_vec());
+        s.use_phonemes = true;
+        s.phoneme_language = Some("en".into());
+        s.text_cleaner = Some("phoneme_cleaners".into());
+        s.add_blank = true;
+        s.blank = Some("<BLNK>".into());
+        let t = CoquiTokenizer::new(&s).unwrap();
+        assert_eq!(t.espeak_voice(), Some("en-us"));
+        let segment = Segment {
+            source: 0..12,
+            parts: vec![
+                SegmentPart::Text("ab, cd.".into()),
+                SegmentPart::Phonemes("ə".into()),
+            ],
+        };
+        let out = phonemize_segment(Some(&mut Spell), &t, &segment, &Limits::default()).unwrap();
+        assert_eq!(out.sentences.len(), 1);
+        let sentence = &out.sentences[0];
+        // Pieces phonemized apart, punctuation put back, `D` unknown and dropped.
+        assert_eq!(sentence.phonemes, "AB, C. ə");
+        assert_eq!(
+            sentence.ids,
+            [8, 4, 8, 5, 8, 1, 8, 3, 8, 6, 8, 2, 8, 3, 8, 7, 8]
+        );
+        assert_eq!(sentence.symbols.len(), sentence.ids.len());
+        assert_eq!(sentence.symbols[0], "_");
+        assert!(out.diagnostics.iter().any(|d| matches!(
+            d,
+            Diagnostic::UnknownPhoneme { symbol, count: 1, .. } if symbol == "D"
+        )));
+        // The per-sentence phoneme limit cuts after a space; each piece is framed.
+        let limits = Limits::default().with_max_phonemes_per_sentence(4);
+        let out = phonemize_segment(Some(&mut Spell), &t, &segment, &limits).unwrap();
+        assert!(out.sentences.len() > 1);
+        assert!(out
+            .sentences
+            .iter()
+            .all(|s| s.phoneme_count() <= 4 && s.ids.first() == Some(&8)));
+        assert!(out
+            .diagnostics
+            .iter()
+            .any(|d| matches!(d, Diagnostic::SentenceSplit { .. })));
+    }
+
     #[test]
     fn blanks_and_bos_eos_frame_the_tokens() {
         let mut s = CoquiTextSettings::new(

@@ -12,8 +12,8 @@ use signet_registry::{
     VoiceName,
 };
 use signet_text::{
-    EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget, PhonemeIdMap,
-    PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
+    CoquiTextSettings, CoquiTokenizer, EspeakConfig, EspeakPhonemizer, Limits, Normalization,
+    PhonemeBudget, PhonemeIdMap, PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
 };
 
 use signet_text::ssml::{Step, Style};
@@ -278,12 +278,17 @@ impl SynthesizerBuilder {
             Watermark::Off => None,
         };
         let manifest = bundle.manifest().clone();
-        if let Some(coqui) = &manifest.phonemes.coqui {
-            return Err(Error::CoquiTextUnsupported {
-                voice: name.as_str().to_owned(),
-                text: describe_coqui_text(coqui),
-            });
-        }
+        let coqui = match &manifest.phonemes.coqui {
+            Some(text) => {
+                Some(
+                    coqui_tokenizer(text).map_err(|reason| Error::CoquiTextUnsupported {
+                        voice: name.as_str().to_owned(),
+                        reason,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let mut lexicons = self.lexicons;
         if let Some(lexicon) = voice_lexicon(&bundle)? {
             lexicons.push(lexicon);
@@ -300,7 +305,11 @@ impl SynthesizerBuilder {
             noise_w: d.noise_w,
         };
         let defaults = resolve(&self.options, &voice_scales, &manifest)?;
-        let id_map = PhonemeIdMap::new(manifest.phonemes.id_map.clone())?;
+        // A Coqui voice's table is its tokenizer's; Piper's conventions (`^ _ $`) do not apply.
+        let id_map = match coqui {
+            Some(_) => None,
+            None => Some(PhonemeIdMap::new(manifest.phonemes.id_map.clone())?),
+        };
         let espeak = match self.espeak {
             Some(c) => c,
             None => EspeakConfig::from_env(&store.espeak_dir()),
@@ -316,6 +325,7 @@ impl SynthesizerBuilder {
             provenance,
             limits: self.limits.unwrap_or_default(),
             id_map,
+            coqui,
             espeak,
             phonemizer: Mutex::new(None),
             name: name.to_string(),
@@ -332,31 +342,36 @@ impl SynthesizerBuilder {
 /// The lexicon a verified bundle carries, read from its verified bytes with the
 /// text frontend's reader for the declared format (the same limits as any
 /// lexicon), and checked against the voice's language.
-/// A Coqui voice's text settings in a few words, for [`Error::CoquiTextUnsupported`].
-fn describe_coqui_text(text: &CoquiText) -> String {
-    let mut parts = Vec::new();
-    parts.push(match &text.text_cleaner {
-        Some(c) => format!("cleaner {c}"),
-        None => "no cleaner".to_owned(),
-    });
-    parts.push(if text.use_phonemes {
-        format!(
-            "{} phonemes ({})",
-            text.phonemizer.as_deref().unwrap_or("unnamed phonemizer"),
-            text.phoneme_language.as_deref().unwrap_or("no language")
-        )
-    } else {
-        "characters as tokens".to_owned()
-    });
-    if text.add_blank {
-        parts.push("a blank between tokens".to_owned());
+/// The Coqui tokenizer of a voice's recorded text settings, or why there is none.
+fn coqui_tokenizer(text: &CoquiText) -> Result<CoquiTokenizer, String> {
+    if text.use_phonemes && text.phonemizer.as_deref() != Some("espeak") {
+        return Err(format!(
+            "phonemizer {:?} (Signet phonemizes with espeak-ng only)",
+            text.phonemizer.as_deref().unwrap_or("none")
+        ));
     }
-    if text.enable_eos_bos {
-        parts.push("start and end tokens".to_owned());
-    }
-    parts.join(", ")
+    let mut s = CoquiTextSettings::new(text.symbols.clone());
+    s.use_phonemes = text.use_phonemes;
+    s.phoneme_language = text.phoneme_language.clone();
+    s.text_cleaner = text.text_cleaner.clone();
+    s.add_blank = text.add_blank;
+    s.enable_eos_bos = text.enable_eos_bos;
+    s.blank = text.blank.clone();
+    s.bos = text.bos.clone();
+    s.eos = text.eos.clone();
+    CoquiTokenizer::new(&s).map_err(|e| match e {
+        signet_text::TextError::CoquiSettingUnsupported {
+            setting,
+            value,
+            reason,
+        } => format!("{setting} = {value} ({reason})"),
+        other => other.to_string(),
+    })
 }
 
+/// The lexicon a verified bundle carries, read from its verified bytes with the
+/// text frontend's reader for the declared format (the same limits as any
+/// lexicon), and checked against the voice's language.
 fn voice_lexicon(bundle: &VerifiedBundle) -> Result<Option<Lexicon>, Error> {
     let Some((entry, bytes)) = bundle.lexicon() else {
         return Ok(None);
@@ -467,7 +482,10 @@ pub struct Synthesizer {
     /// runs with.
     defaults: Settings,
     provenance: Provenance,
-    id_map: PhonemeIdMap,
+    /// Piper's phoneme id map; `None` for a Coqui voice.
+    id_map: Option<PhonemeIdMap>,
+    /// Coqui's tokenizer, for a voice imported from Coqui TTS.
+    coqui: Option<CoquiTokenizer>,
     limits: Limits,
     espeak: EspeakConfig,
     /// Started on first use; restarted by the client when it fails.
@@ -643,7 +661,7 @@ impl Synthesizer {
     /// What a check of a lexicon against this voice finds: duplicate words,
     /// and IPA symbols the voice's phoneme map lacks (`signet lexicon check`).
     pub fn check_lexicon(&self, lexicon: &Lexicon) -> Vec<LexiconIssue> {
-        lexicon.check(Some(&self.id_map))
+        lexicon.check(self.id_map.as_ref())
     }
 
     /// Reads an SSML document for this voice (the SSML form of
@@ -655,7 +673,7 @@ impl Synthesizer {
             SsmlVoice {
                 name: self.voice(),
                 language: self.espeak_voice(),
-                normalization: Normalization::for_language(self.espeak_voice()),
+                normalization: self.normalization(),
                 lexicons: &self.lexicons,
             },
             &self.limits,
@@ -759,7 +777,7 @@ impl Synthesizer {
     pub fn prepare_text(&self, text: &str) -> Result<PreparedText, Error> {
         Ok(signet_text::prepare_with(
             text,
-            Normalization::for_language(self.espeak_voice()),
+            self.normalization(),
             &self.limits,
             &self.lexicons,
         )?)
@@ -769,6 +787,16 @@ impl Synthesizer {
     /// [`prepare_text`](Self::prepare_text) into sentences of ids for this
     /// voice. See [`signet_text::phonemize_segment`].
     pub fn phonemize_segment(&self, segment: &Segment) -> Result<SegmentSentences, Error> {
+        if let Some(tokenizer) = &self.coqui {
+            if !tokenizer.uses_phonemes() {
+                return Ok(signet_text::coqui::phonemize_segment(
+                    None,
+                    tokenizer,
+                    segment,
+                    &self.limits,
+                )?);
+            }
+        }
         let mut guard = match self.phonemizer.lock() {
             Ok(g) => g,
             // A panic while holding the lock cannot leave the client in a
@@ -779,13 +807,33 @@ impl Synthesizer {
             Some(p) => p,
             None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
         };
-        Ok(signet_text::phonemize_segment(
-            ph,
-            self.espeak_voice(),
-            &self.id_map,
-            segment,
-            &self.limits,
-        )?)
+        match (&self.coqui, &self.id_map) {
+            (Some(tokenizer), _) => Ok(signet_text::coqui::phonemize_segment(
+                Some(ph),
+                tokenizer,
+                segment,
+                &self.limits,
+            )?),
+            (None, Some(id_map)) => Ok(signet_text::phonemize_segment(
+                ph,
+                self.espeak_voice(),
+                id_map,
+                segment,
+                &self.limits,
+            )?),
+            (None, None) => Err(Error::NothingToSpeak),
+        }
+    }
+
+    /// How text is normalized before phonemization: a Coqui voice's cleaners do its
+    /// normalization (Signet's English rules would give other words than its training),
+    /// other voices get Signet's rules for their language.
+    fn normalization(&self) -> Normalization {
+        if self.coqui.is_some() {
+            Normalization::None
+        } else {
+            Normalization::for_language(self.espeak_voice())
+        }
     }
 
     /// Which layers of its sandbox the espeak-ng helper runs with, as its hello
@@ -821,12 +869,31 @@ impl Synthesizer {
 
     /// [`speak_ids`](Self::speak_ids) as a stream of one utterance.
     pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<SpeechStream<'_>, Error> {
-        let pending = vec![Pending::ids(0..0, ids.to_vec(), self.id_map.label_ids(ids))];
+        let labels = match &self.id_map {
+            Some(map) => map.label_ids(ids),
+            None => self.coqui_labels(ids),
+        };
+        let pending = vec![Pending::ids(0..0, ids.to_vec(), labels)];
         SpeechStream::new(
             SynthRef::Borrowed(self),
             self.defaults.clone(),
             Source::Sentences(pending),
         )
+    }
+
+    /// A Coqui voice's symbols for `ids`, from the table recorded at import (`?` for an id
+    /// outside it).
+    fn coqui_labels(&self, ids: &[i64]) -> Vec<String> {
+        let table = self.manifest.phonemes.coqui.as_ref().map(|c| &c.symbols);
+        ids.iter()
+            .map(|&id| {
+                usize::try_from(id)
+                    .ok()
+                    .and_then(|i| table.and_then(|t| t.get(i)))
+                    .cloned()
+                    .unwrap_or_else(|| "?".to_owned())
+            })
+            .collect()
     }
 
     /// Runs the model on one sentence's ids: its raw audio at the voice's
@@ -939,6 +1006,41 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn coqui_text(add_blank: bool, blank: Option<&str>) -> CoquiText {
+        CoquiText {
+            use_phonemes: false,
+            phonemizer: None,
+            phoneme_language: None,
+            text_cleaner: Some("english_cleaners".to_owned()),
+            add_blank,
+            enable_eos_bos: false,
+            pad: Some("_".to_owned()),
+            blank: blank.map(str::to_owned),
+            bos: None,
+            eos: None,
+            symbols: ["_", " ", "a", "b", "<BLNK>"].map(String::from).to_vec(),
+        }
+    }
+
+    #[test]
+    fn coqui_text_settings_that_cannot_be_honoured_are_refused_at_load() {
+        assert!(coqui_tokenizer(&coqui_text(true, Some("<BLNK>"))).is_ok());
+        let why = coqui_tokenizer(&coqui_text(true, None))
+            .err()
+            .unwrap_or_default();
+        assert!(why.contains("add_blank"), "{why}");
+        let mut gruut = coqui_text(false, None);
+        gruut.use_phonemes = true;
+        gruut.phonemizer = Some("gruut".to_owned());
+        gruut.phoneme_language = Some("en-us".to_owned());
+        let why = coqui_tokenizer(&gruut).err().unwrap_or_default();
+        assert!(why.contains("gruut"), "{why}");
+        let mut cleaner = coqui_text(false, None);
+        cleaner.text_cleaner = Some("basic_german_cleaners".to_owned());
+        let why = coqui_tokenizer(&cleaner).err().unwrap_or_default();
+        assert!(why.contains("basic_german_cleaners"), "{why}");
+    }
 
     #[test]
     fn synthesizers_are_shared_between_threads() {

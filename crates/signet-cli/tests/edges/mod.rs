@@ -923,11 +923,11 @@ fn wyoming_binds_loopback_unless_remote_is_allowed() {
     );
 }
 
-/// A voice imported from Coqui TTS verifies, but Signet does not run Coqui's text
-/// processing yet: speaking it is refused at load with that reason, not with a phoneme
-/// map error about a symbol the user never wrote.
+/// A voice imported from Coqui TTS speaks from text: `signet speak --voice NAME TEXT` runs
+/// Coqui's cleaners and tokenizer (the fixture: characters, english_cleaners, add_blank)
+/// and writes a real WAV whose length follows the text.
 #[test]
-fn a_coqui_voice_is_refused_at_load_with_the_reason() {
+fn a_coqui_voice_speaks_from_text() {
     let home = tempfile::tempdir().expect("temp home");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
     let signet = |args: &[&std::ffi::OsStr]| {
@@ -950,24 +950,63 @@ fn a_coqui_voice_is_refused_at_load_with_the_reason() {
         "{}",
         String::from_utf8_lossy(&import.stderr)
     );
-    let out = home.path().join("out.wav");
-    let speak = signet(&[
-        "speak".as_ref(),
-        "--voice".as_ref(),
-        "vits_tiny".as_ref(),
-        "Hello there.".as_ref(),
-        "-o".as_ref(),
-        out.as_os_str(),
-    ]);
-    let stderr = String::from_utf8_lossy(&speak.stderr);
-    assert_eq!(speak.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("imported from Coqui TTS and cannot be spoken yet"),
-        "{stderr}"
+    let speak = |text: &str, name: &str| {
+        let out = home.path().join(name);
+        let run = signet(&[
+            "speak".as_ref(),
+            "--voice".as_ref(),
+            "vits_tiny".as_ref(),
+            text.as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let bytes = std::fs::read(&out).expect("the WAV is written");
+        assert_eq!(&bytes[..4], b"RIFF");
+        assert_eq!(&bytes[8..12], b"WAVE");
+        bytes.len()
+    };
+    let short = speak("Hello there.", "short.wav");
+    let long = speak(
+        "Hello there. The meeting is at 10:45, and 3 people will come.",
+        "long.wav",
     );
-    assert!(stderr.contains("cleaner english_cleaners"), "{stderr}");
-    assert!(!stderr.contains("phoneme id map"), "{stderr}");
-    assert!(!out.exists(), "no file is written");
+    // A WAV header is under 1 KiB; the audio itself must be there and grow with the text.
+    assert!(short > 2048, "{short} bytes");
+    assert!(long > short * 2, "{long} bytes against {short}");
+}
+
+/// Coqui text settings Signet cannot reproduce are refused when the model is imported,
+/// naming the setting, so no bundle exists that would speak with the wrong token ids.
+#[test]
+fn a_coqui_voice_with_unreproducible_text_settings_is_refused_at_import() {
+    let home = tempfile::tempdir().expect("temp home");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
+    // Coqui writes `Infinity` into its configs: edit the text, not a JSON value.
+    let config = std::fs::read_to_string(data.join("vits_tiny.json")).expect("read the config");
+    let edited = config.replace(
+        "\"text_cleaner\": \"english_cleaners\"",
+        "\"text_cleaner\": \"chinese_mandarin_cleaners\"",
+    );
+    assert_ne!(edited, config, "the fixture names english_cleaners");
+    let path = home.path().join("config.json");
+    std::fs::write(&path, edited).expect("write");
+    let import = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .env("SIGNET_HOME", home.path())
+        .args(["voices", "import", "coqui"])
+        .arg(data.join("vits_tiny.pth"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run signet");
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert!(!import.status.success(), "{stderr}");
+    assert!(stderr.contains("chinese_mandarin_cleaners"), "{stderr}");
+    assert!(!home.path().join("voices/vits_tiny").exists());
 }
 
 /// A YourTTS-style Coqui model imports with the files beside its config (its d-vector and
