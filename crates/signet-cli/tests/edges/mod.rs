@@ -978,6 +978,33 @@ fn a_coqui_voice_speaks_from_text() {
     // A WAV header is under 1 KiB; the audio itself must be there and grow with the text.
     assert!(short > 2048, "{short} bytes");
     assert!(long > short * 2, "{long} bytes against {short}");
+    // The model's durations give word timings, as for any voice.
+    let timings = home.path().join("timings.json");
+    let run = signet(&[
+        "speak".as_ref(),
+        "--voice".as_ref(),
+        "vits_tiny".as_ref(),
+        "Hello there, friend.".as_ref(),
+        "-o".as_ref(),
+        home.path().join("t.wav").as_os_str(),
+        "--timings".as_ref(),
+        timings.as_os_str(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&timings).expect("timings written")).expect("JSON");
+    let words: Vec<String> = value["sentences"]
+        .as_array()
+        .expect("a sentences array")
+        .iter()
+        .flat_map(|s| s["words"].as_array().cloned().unwrap_or_default())
+        .filter_map(|w| w["word"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(words, ["Hello", "there", "friend"], "{value}");
 }
 
 /// Coqui text settings Signet cannot reproduce are refused when the model is imported,
