@@ -12,6 +12,9 @@
 # and language-ids files), the large tiny-VITS pair into $VENV_DIR-vits/ for a manual `signet scan`
 # check, and a real-size LJSpeech VITS into $VENV_DIR-vits/lj/ for the manual check of
 # `cargo run -p signet-acoustic --example coqui_check -- $VENV_DIR-vits/lj/ljspeech_vits`.
+# Also writes crates/signet-espeak/tests/data/coqui_tokens.json, coqui-tts's token ids for the
+# 319 agreement sentences (needs `.cache/espeak-ng/` from `cargo xtask setup` and Debian's
+# espeak-ng program).
 set -eu
 repo=$(cd "$(dirname "$0")/.." && pwd)
 venv=${1:-$(dirname "$repo")/coqui-venv}
@@ -28,6 +31,8 @@ fi
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" --tacotron2 "$repo/crates"
 "$venv/bin/python" "$repo/scripts/coqui_fixtures.py" "$venv-vits" --vits
 "$venv/bin/python" "$repo/scripts/coqui_vits_fixtures.py" "$repo/crates/signet-coqui/tests/data" --ljspeech "$venv-vits/lj"
+"$venv/bin/python" "$repo/scripts/coqui_text_fixtures.py" "$repo/crates/signet-espeak/tests/data/sentences.txt" \
+    "$repo/.cache/espeak-ng" "$repo/crates/signet-espeak/tests/data/coqui_tokens.json"
 # Committed gzipped (the unpacked file is git-ignored; `cargo xtask setup` unpacks it and
 # checks it against the digest in xtask/src/setup.rs, which a new fixture must update).
 for stem in vits_tiny vits_vctk_tiny vits_yourtts_tiny; do

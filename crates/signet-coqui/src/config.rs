@@ -75,9 +75,6 @@ pub fn refused_model(model: &str) -> Option<&'static str> {
         .map(|(_, why)| *why)
 }
 
-/// Text cleaners Signet's frontend reproduces (`null` means none).
-const CLEANERS: &[&str] = &["english_cleaners", "phoneme_cleaners", "basic_cleaners"];
-
 /// Languages whose default Coqui phonemizer is not espeak-ng.
 const NON_ESPEAK_DEFAULTS: &[(&str, &str)] = &[
     ("be", "be_phonemizer"),
@@ -313,18 +310,21 @@ impl CoquiConfig {
         let cleaner = match self.get("text_cleaner") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.is_empty() || s == "no_cleaners" => None,
-            Some(Value::String(s)) if CLEANERS.contains(&s.as_str()) => Some(s.clone()),
+            Some(Value::String(s)) if signet_text::CoquiCleaner::from_name(s).is_some() => {
+                Some(s.clone())
+            }
             Some(v) => {
                 return Err(CoquiError::UnsupportedSetting {
                     key: "text_cleaner",
                     value: v.to_string(),
-                    reason: "Signet reproduces english_cleaners, phoneme_cleaners and \
-                             basic_cleaners",
+                    reason: "Signet reproduces english_cleaners, phoneme_cleaners, \
+                             basic_cleaners, transliteration_cleaners, multilingual_cleaners \
+                             and multilingual_phoneme_cleaners",
                 })
             }
         };
         let (symbols, pad, blank, bos, eos) = self.vocab(use_phonemes)?;
-        Ok(CoquiText {
+        let text = CoquiText {
             use_phonemes,
             phonemizer,
             phoneme_language: language,
@@ -336,7 +336,10 @@ impl CoquiConfig {
             bos,
             eos,
             symbols,
-        })
+        };
+        // Refuse here what the tokenizer would refuse at load.
+        signet_text::CoquiTokenizer::new(&tokenizer_settings(&text))?;
+        Ok(text)
     }
 
     /// The symbol table in id order, as Coqui's characters class builds it, with the special
@@ -450,6 +453,21 @@ impl CoquiConfig {
     }
 }
 
+/// The tokenizer's view of a voice's Coqui text settings.
+#[must_use]
+pub fn tokenizer_settings(text: &CoquiText) -> signet_text::CoquiTextSettings {
+    let mut s = signet_text::CoquiTextSettings::new(text.symbols.clone());
+    s.use_phonemes = text.use_phonemes;
+    s.phoneme_language = text.phoneme_language.clone();
+    s.text_cleaner = text.text_cleaner.clone();
+    s.add_blank = text.add_blank;
+    s.enable_eos_bos = text.enable_eos_bos;
+    s.blank = text.blank.clone();
+    s.bos = text.bos.clone();
+    s.eos = text.eos.clone();
+    s
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -486,8 +504,45 @@ mod tests {
     }
 
     #[test]
+    fn text_settings_the_tokenizer_cannot_reproduce_are_refused_at_import() {
+        // add_blank with no blank symbol: coqui-tts would feed an id past the table.
+        let text = r#"{"model": "glow_tts", "add_blank": true, "characters": {
+            "characters_class": "TTS.tts.utils.text.characters.Graphemes",
+            "pad": "_", "characters": "ab", "punctuations": "."}}"#;
+        let err = CoquiConfig::parse(text.as_bytes())
+            .unwrap()
+            .text()
+            .unwrap_err();
+        assert!(matches!(err, CoquiError::UnsupportedText { .. }), "{err}");
+        assert!(err.to_string().contains("add_blank"), "{err}");
+        // A cleaner Signet lacks is named.
+        let text = r#"{"model": "vits", "text_cleaner": "chinese_mandarin_cleaners",
+            "characters": {"characters_class": "TTS.tts.models.vits.VitsCharacters",
+            "pad": "_", "characters": "ab", "punctuations": ".", "phonemes": ""}}"#;
+        let err = CoquiConfig::parse(text.as_bytes())
+            .unwrap()
+            .text()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("chinese_mandarin_cleaners"),
+            "{err}"
+        );
+        // The cleaners Signet reproduces are accepted.
+        for cleaner in ["transliteration_cleaners", "multilingual_cleaners"] {
+            let text = format!(
+                r#"{{"model": "vits", "text_cleaner": "{cleaner}",
+                "characters": {{"characters_class": "TTS.tts.models.vits.VitsCharacters",
+                "pad": "_", "characters": "ab", "punctuations": ".", "phonemes": ""}}}}"#
+            );
+            let t = CoquiConfig::parse(text.as_bytes()).unwrap().text().unwrap();
+            assert_eq!(t.text_cleaner.as_deref(), Some(cleaner));
+        }
+    }
+
+    #[test]
     fn graphemes_symbol_table_puts_specials_first_and_sorts() {
-        let text = r#"{"model": "vits", "use_phonemes": true, "characters": {
+        let text = r#"{"model": "vits", "use_phonemes": true, "phoneme_language": "en-us",
+            "characters": {
             "characters_class": "TTS.tts.utils.text.characters.IPAPhonemes",
             "pad": "<PAD>", "eos": "<EOS>", "bos": "<BOS>", "blank": "<BLNK>",
             "characters": "xyz", "phonemes": "ɛab", "punctuations": "!,",

@@ -50,6 +50,14 @@ pub enum CoquiError {
         /// Why, and what is supported.
         reason: &'static str,
     },
+    /// The text settings are ones Signet's Coqui tokenizer cannot reproduce (a cleaner it
+    /// lacks, `add_blank` without a blank symbol...).
+    #[error("the text settings cannot be reproduced: {source}")]
+    UnsupportedText {
+        /// What the tokenizer refused.
+        #[from]
+        source: signet_text::TextError,
+    },
     /// The text settings name a phonemizer Signet does not have.
     #[error(
         "phonemizer {name:?} is not supported: Signet phonemizes with its espeak-ng helper only \

@@ -54,7 +54,7 @@ use signet_registry::{
     PhonemeSpec, SecretKey, Source, VerifiedBundle, VoiceInfo, VoiceName, BUNDLE_FORMAT,
 };
 
-pub use config::CoquiConfig;
+pub use config::{tokenizer_settings, CoquiConfig};
 pub use error::CoquiError;
 pub use signet_registry::ExistingBundle;
 /// A lexicon for the bundle, and its format (shared by every importer).

@@ -136,7 +136,7 @@ fn coqui_vits_settings_signet_does_not_implement_are_refused_by_key() {
         ("model_args.encoder_sample_rate", json!(11025)),
         ("model_args.kernel_size_flow", json!(3)),
         ("model_args.num_layers_flow", json!(2)),
-        ("text_cleaner", json!("multilingual_cleaners")),
+        ("text_cleaner", json!("basic_german_cleaners")),
         ("characters.characters_class", json!("my.Characters")),
     ];
     for (key, value) in cases {

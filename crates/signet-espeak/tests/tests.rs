@@ -14,6 +14,7 @@
 
 mod agreement;
 mod common;
+mod coqui_agreement;
 mod crash_vectors;
 mod faults;
 mod helper;

@@ -10,6 +10,19 @@ use crate::protocol::{ErrorCode, ProtocolError};
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TextError {
+    /// A Coqui TTS text setting that Signet cannot reproduce faithfully.
+    #[error(
+        "Coqui text setting {setting} = {value} is not supported: {reason}; re-export the \
+         model's config.json with a supported setting, or use another voice"
+    )]
+    CoquiSettingUnsupported {
+        /// The config key (`text_cleaner`, `add_blank`, ...).
+        setting: &'static str,
+        /// Its value, as written.
+        value: String,
+        /// Why Signet refuses it.
+        reason: String,
+    },
     /// One request to the phonemizer is larger than the helper protocol allows (the
     /// frontend cuts text into much smaller segments; direct callers of the phonemizer must).
     #[error("phonemizer request of {bytes} bytes exceeds the helper's cap of {limit} bytes; split the text")]

@@ -143,6 +143,10 @@ fn run(data: &[u8]) -> Result<Answered, String> {
             max,
         )?;
     }
+    // The same bytes through a Coqui voice's tokenizer (cleaners, punctuation, encoding).
+    if let Ok(prepared) = prepare_bytes(text, Normalization::None, &limits) {
+        check_coqui_segments(&prepared.segments, &mut phonemizer, &limits, max)?;
+    }
     // The same bytes as an SSML document (the text path's other door).
     let voice = SsmlVoice {
         name: "fuzz",
@@ -172,6 +176,49 @@ fn run(data: &[u8]) -> Result<Answered, String> {
         calls: phonemizer.next,
         bytes: budget - phonemizer.budget,
     })
+}
+
+/// Tokenizes prepared segments as a Coqui phoneme voice with the stand-in phonemizer and
+/// checks the sentences: within the phoneme limit, one label per id, ids in the table.
+fn check_coqui_segments(
+    segments: &[Segment],
+    phonemizer: &mut Untrusted<'_>,
+    limits: &Limits,
+    max: usize,
+) -> Result<(), String> {
+    let symbols = [
+        "_", " ", ".", ",", "?", "a", "b", "ə", "ˈ", "ɪ", "t", "<BLNK>",
+    ];
+    let mut settings =
+        crate::coqui::CoquiTextSettings::new(symbols.iter().map(|s| (*s).to_owned()).collect());
+    settings.use_phonemes = true;
+    settings.phoneme_language = Some("en-us".to_owned());
+    settings.text_cleaner = Some("english_cleaners".to_owned());
+    settings.add_blank = true;
+    settings.blank = Some("<BLNK>".to_owned());
+    let tokenizer = crate::coqui::CoquiTokenizer::new(&settings).map_err(|e| e.to_string())?;
+    for segment in segments {
+        let Ok(out) =
+            crate::coqui::phonemize_segment(Some(phonemizer), &tokenizer, segment, limits)
+        else {
+            // The stand-in ran out of answers: an error, not a panic.
+            continue;
+        };
+        for s in &out.sentences {
+            if s.phoneme_count() > max || s.ids.len() != s.symbols.len() {
+                return Err(format!(
+                    "Coqui sentence of {} tokens (max {max}), {} ids, {} labels",
+                    s.phoneme_count(),
+                    s.ids.len(),
+                    s.symbols.len()
+                ));
+            }
+            if s.ids.iter().any(|&i| !(0..12).contains(&i)) {
+                return Err(format!("Coqui id outside the table: {:?}", s.ids));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Phonemizes prepared segments with the stand-in and checks the frontend's invariants.

@@ -40,6 +40,7 @@
 #![forbid(unsafe_code)]
 
 pub mod align;
+pub mod coqui;
 mod error;
 pub mod frontend;
 #[cfg(any(fuzzing, test))]
@@ -58,6 +59,7 @@ pub mod trusted;
 pub mod unicode;
 
 pub use align::{MarkTiming, PhonemeTiming, Timings, WordPlan, WordTiming};
+pub use coqui::{CoquiCleaner, CoquiTextSettings, CoquiTokenizer};
 pub use error::{limit_value_text, Diagnostic, TextError};
 pub use frontend::{
     phonemize_segment, prepare, prepare_bytes, prepare_with, Normalization, PhonemeBudget,

@@ -146,6 +146,58 @@ proptest! {
     }
 }
 
+/// Every cleaner Coqui voices may name.
+const COQUI_CLEANERS: &[&str] = &[
+    "english_cleaners",
+    "phoneme_cleaners",
+    "basic_cleaners",
+    "transliteration_cleaners",
+    "multilingual_cleaners",
+    "multilingual_phoneme_cleaners",
+];
+
+/// A phonemizer that echoes its text as one clause.
+struct Echo;
+
+impl signet_text::Phonemize for Echo {
+    fn phonemize(
+        &mut self,
+        _voice: &str,
+        text: &str,
+    ) -> Result<Vec<signet_text::Clause>, signet_text::TextError> {
+        Ok(vec![signet_text::Clause::new(text, None, true, text.len())])
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Coqui's cleaners and tokenizer never panic, and what they make stays within a fixed
+    /// multiple of the input (numbers grow into words, nothing else grows).
+    #[test]
+    fn coqui_text_processing_never_panics_and_stays_bounded(
+        text in prop_oneof![vocab_text(), any::<String>(), "[0-9a-z:;,.$£¥ -]{0,40}"],
+    ) {
+        for name in COQUI_CLEANERS {
+            let cleaner = signet_text::CoquiCleaner::from_name(name).expect("known cleaner");
+            let clean = cleaner.clean(&text);
+            prop_assert!(clean.len() <= 40 * text.len() + 64, "{} -> {} bytes", text.len(), clean.len());
+        }
+        let symbols: Vec<String> = ["_", " ", ",", ".", "a", "e", "t", "<BLNK>"]
+            .iter().map(|s| (*s).to_owned()).collect();
+        let mut settings = signet_text::CoquiTextSettings::new(symbols);
+        settings.use_phonemes = true;
+        settings.phoneme_language = Some("en-us".to_owned());
+        settings.text_cleaner = Some("english_cleaners".to_owned());
+        settings.add_blank = true;
+        settings.blank = Some("<BLNK>".to_owned());
+        let tokenizer = signet_text::CoquiTokenizer::new(&settings).expect("settings");
+        let (ids, _) = tokenizer.text_to_ids(Some(&mut Echo), &text).expect("echo");
+        prop_assert!(ids.iter().all(|&i| (0..8).contains(&i)));
+        prop_assert!(ids.len() % 2 == 1);
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
 

@@ -96,20 +96,18 @@ pub enum Error {
         /// What is wrong, with the line for a file that does not read.
         reason: String,
     },
-    /// The voice was imported from Coqui TTS, whose text processing (its cleaners and
-    /// tokenizer) Signet does not run yet: the voice loads and speaks token ids
-    /// (`Synthesizer::speak_ids`), but speaking text or SSML would give the model token ids
-    /// it was not trained on.
+    /// The voice was imported from Coqui TTS with text settings Signet's Coqui tokenizer
+    /// cannot reproduce (a bundle written by another tool or version: the importer refuses
+    /// them); speaking it would give the model token ids it was not trained on.
     #[error(
-        "voice {voice:?} was imported from Coqui TTS and cannot speak text yet: Signet does \
-         not implement Coqui's text processing ({text}); the voice speaks token ids \
-         (`speak_ids`), but speak text with a Piper voice for now"
+        "voice {voice:?} was imported from Coqui TTS with text settings Signet cannot \
+         reproduce: {reason}; re-import the model with a supported config.json"
     )]
     CoquiTextUnsupported {
         /// The voice.
         voice: String,
-        /// The voice's Coqui text settings, as recorded at import.
-        text: String,
+        /// Which setting, and why.
+        reason: String,
     },
     /// A speaker name the voice does not have.
     #[error("voice has no speaker named {name:?}")]

@@ -12,8 +12,8 @@ use signet_registry::{
     VoiceName,
 };
 use signet_text::{
-    EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget, PhonemeIdMap,
-    PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
+    CoquiTextSettings, CoquiTokenizer, EspeakConfig, EspeakPhonemizer, Limits, Normalization,
+    PhonemeBudget, PhonemeIdMap, PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
 };
 
 use signet_text::ssml::{Step, Style};
@@ -280,6 +280,17 @@ impl SynthesizerBuilder {
             Watermark::Off => None,
         };
         let manifest = bundle.manifest().clone();
+        let coqui = match &manifest.phonemes.coqui {
+            Some(text) => {
+                Some(
+                    coqui_tokenizer(text).map_err(|reason| Error::CoquiTextUnsupported {
+                        voice: name.as_str().to_owned(),
+                        reason,
+                    })?,
+                )
+            }
+            None => None,
+        };
         let mut lexicons = self.lexicons;
         if let Some(lexicon) = voice_lexicon(&bundle)? {
             lexicons.push(lexicon);
@@ -292,9 +303,8 @@ impl SynthesizerBuilder {
             noise_w: d.noise_w,
         };
         let defaults = resolve(&self.options, &voice_scales, &manifest)?;
-        // A Coqui voice's symbols are not Piper's phoneme map: its text path is refused until
-        // Coqui's text processing runs, and its ids are labelled from its own symbol table.
-        let id_map = match manifest.phonemes.coqui {
+        // A Coqui voice's table is its tokenizer's; Piper's conventions (`^ _ $`) do not apply.
+        let id_map = match coqui {
             Some(_) => None,
             None => Some(PhonemeIdMap::new(manifest.phonemes.id_map.clone())?),
         };
@@ -313,6 +323,7 @@ impl SynthesizerBuilder {
             provenance,
             limits: self.limits.unwrap_or_default(),
             id_map,
+            coqui,
             espeak,
             phonemizer: Mutex::new(None),
             name: name.to_string(),
@@ -329,31 +340,36 @@ impl SynthesizerBuilder {
 /// The lexicon a verified bundle carries, read from its verified bytes with the
 /// text frontend's reader for the declared format (the same limits as any
 /// lexicon), and checked against the voice's language.
-/// A Coqui voice's text settings in a few words, for [`Error::CoquiTextUnsupported`].
-fn describe_coqui_text(text: &CoquiText) -> String {
-    let mut parts = Vec::new();
-    parts.push(match &text.text_cleaner {
-        Some(c) => format!("cleaner {c}"),
-        None => "no cleaner".to_owned(),
-    });
-    parts.push(if text.use_phonemes {
-        format!(
-            "{} phonemes ({})",
-            text.phonemizer.as_deref().unwrap_or("unnamed phonemizer"),
-            text.phoneme_language.as_deref().unwrap_or("no language")
-        )
-    } else {
-        "characters as tokens".to_owned()
-    });
-    if text.add_blank {
-        parts.push("a blank between tokens".to_owned());
+/// The Coqui tokenizer of a voice's recorded text settings, or why there is none.
+fn coqui_tokenizer(text: &CoquiText) -> Result<CoquiTokenizer, String> {
+    if text.use_phonemes && text.phonemizer.as_deref() != Some("espeak") {
+        return Err(format!(
+            "phonemizer {:?} (Signet phonemizes with espeak-ng only)",
+            text.phonemizer.as_deref().unwrap_or("none")
+        ));
     }
-    if text.enable_eos_bos {
-        parts.push("start and end tokens".to_owned());
-    }
-    parts.join(", ")
+    let mut s = CoquiTextSettings::new(text.symbols.clone());
+    s.use_phonemes = text.use_phonemes;
+    s.phoneme_language = text.phoneme_language.clone();
+    s.text_cleaner = text.text_cleaner.clone();
+    s.add_blank = text.add_blank;
+    s.enable_eos_bos = text.enable_eos_bos;
+    s.blank = text.blank.clone();
+    s.bos = text.bos.clone();
+    s.eos = text.eos.clone();
+    CoquiTokenizer::new(&s).map_err(|e| match e {
+        signet_text::TextError::CoquiSettingUnsupported {
+            setting,
+            value,
+            reason,
+        } => format!("{setting} = {value} ({reason})"),
+        other => other.to_string(),
+    })
 }
 
+/// The lexicon a verified bundle carries, read from its verified bytes with the
+/// text frontend's reader for the declared format (the same limits as any
+/// lexicon), and checked against the voice's language.
 fn voice_lexicon(bundle: &VerifiedBundle) -> Result<Option<Lexicon>, Error> {
     let Some((entry, bytes)) = bundle.lexicon() else {
         return Ok(None);
@@ -465,8 +481,10 @@ pub struct Synthesizer {
     /// runs with.
     defaults: Settings,
     provenance: Provenance,
-    /// The phoneme map of a voice whose text Signet speaks (`None` for a Coqui voice).
+    /// Piper's phoneme id map; `None` for a Coqui voice.
     id_map: Option<PhonemeIdMap>,
+    /// Coqui's tokenizer, for a voice imported from Coqui TTS.
+    coqui: Option<CoquiTokenizer>,
     limits: Limits,
     espeak: EspeakConfig,
     /// Started on first use; restarted by the client when it fails.
@@ -649,13 +667,12 @@ impl Synthesizer {
     /// [`prepare_text`](Self::prepare_text)): see [`signet_text::ssml`] for
     /// what is read, approximated and refused.
     pub fn prepare_ssml(&self, document: &str) -> Result<PreparedSsml, Error> {
-        self.check_text_supported()?;
         Ok(signet_text::prepare_ssml(
             document,
             SsmlVoice {
                 name: self.voice(),
                 language: self.espeak_voice(),
-                normalization: Normalization::for_language(self.espeak_voice()),
+                normalization: self.normalization(),
                 lexicons: &self.lexicons,
             },
             &self.limits,
@@ -757,10 +774,9 @@ impl Synthesizer {
     /// sentence and segment splitting, Unicode policy and, for English voices,
     /// normalization. See [`signet_text::prepare`].
     pub fn prepare_text(&self, text: &str) -> Result<PreparedText, Error> {
-        self.check_text_supported()?;
         Ok(signet_text::prepare_with(
             text,
-            Normalization::for_language(self.espeak_voice()),
+            self.normalization(),
             &self.limits,
             &self.lexicons,
         )?)
@@ -770,10 +786,16 @@ impl Synthesizer {
     /// [`prepare_text`](Self::prepare_text) into sentences of ids for this
     /// voice. See [`signet_text::phonemize_segment`].
     pub fn phonemize_segment(&self, segment: &Segment) -> Result<SegmentSentences, Error> {
-        self.check_text_supported()?;
-        let Some(id_map) = &self.id_map else {
-            return Err(self.coqui_text_unsupported());
-        };
+        if let Some(tokenizer) = &self.coqui {
+            if !tokenizer.uses_phonemes() {
+                return Ok(signet_text::coqui::phonemize_segment(
+                    None,
+                    tokenizer,
+                    segment,
+                    &self.limits,
+                )?);
+            }
+        }
         let mut guard = match self.phonemizer.lock() {
             Ok(g) => g,
             // A panic while holding the lock cannot leave the client in a
@@ -784,13 +806,33 @@ impl Synthesizer {
             Some(p) => p,
             None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
         };
-        Ok(signet_text::phonemize_segment(
-            ph,
-            self.espeak_voice(),
-            id_map,
-            segment,
-            &self.limits,
-        )?)
+        match (&self.coqui, &self.id_map) {
+            (Some(tokenizer), _) => Ok(signet_text::coqui::phonemize_segment(
+                Some(ph),
+                tokenizer,
+                segment,
+                &self.limits,
+            )?),
+            (None, Some(id_map)) => Ok(signet_text::phonemize_segment(
+                ph,
+                self.espeak_voice(),
+                id_map,
+                segment,
+                &self.limits,
+            )?),
+            (None, None) => Err(Error::NothingToSpeak),
+        }
+    }
+
+    /// How text is normalized before phonemization: a Coqui voice's cleaners do its
+    /// normalization (Signet's English rules would give other words than its training),
+    /// other voices get Signet's rules for their language.
+    fn normalization(&self) -> Normalization {
+        if self.coqui.is_some() {
+            Normalization::None
+        } else {
+            Normalization::for_language(self.espeak_voice())
+        }
     }
 
     /// Which layers of its sandbox the espeak-ng helper runs with, as its hello
@@ -805,47 +847,6 @@ impl Synthesizer {
             None => guard.insert(EspeakPhonemizer::new(self.espeak.clone())?),
         };
         Ok(ph.sandbox()?)
-    }
-
-    /// Refuses text and SSML for a voice whose text processing Signet does not run (a voice
-    /// imported from Coqui TTS); its ids still speak ([`speak_ids`](Self::speak_ids)).
-    fn check_text_supported(&self) -> Result<(), Error> {
-        match self.manifest.phonemes.coqui {
-            Some(_) => Err(self.coqui_text_unsupported()),
-            None => Ok(()),
-        }
-    }
-
-    fn coqui_text_unsupported(&self) -> Error {
-        Error::CoquiTextUnsupported {
-            voice: self.name.clone(),
-            text: self
-                .manifest
-                .phonemes
-                .coqui
-                .as_ref()
-                .map(describe_coqui_text)
-                .unwrap_or_default(),
-        }
-    }
-
-    /// Labels for `ids`: the symbols the voice's phoneme map, or a Coqui voice's symbol table,
-    /// gives them.
-    fn label_ids(&self, ids: &[i64]) -> Vec<String> {
-        match (&self.id_map, &self.manifest.phonemes.coqui) {
-            (Some(map), _) => map.label_ids(ids),
-            (None, Some(coqui)) => ids
-                .iter()
-                .map(|&id| {
-                    usize::try_from(id)
-                        .ok()
-                        .and_then(|i| coqui.symbols.get(i))
-                        .cloned()
-                        .unwrap_or_else(|| format!("#{id}"))
-                })
-                .collect(),
-            (None, None) => ids.iter().map(|id| format!("#{id}")).collect(),
-        }
     }
 
     fn espeak_voice(&self) -> &str {
@@ -867,12 +868,31 @@ impl Synthesizer {
 
     /// [`speak_ids`](Self::speak_ids) as a stream of one utterance.
     pub fn speak_ids_stream(&self, ids: &[i64]) -> Result<SpeechStream<'_>, Error> {
-        let pending = vec![Pending::ids(0..0, ids.to_vec(), self.label_ids(ids))];
+        let labels = match &self.id_map {
+            Some(map) => map.label_ids(ids),
+            None => self.coqui_labels(ids),
+        };
+        let pending = vec![Pending::ids(0..0, ids.to_vec(), labels)];
         SpeechStream::new(
             SynthRef::Borrowed(self),
             self.defaults.clone(),
             Source::Sentences(pending),
         )
+    }
+
+    /// A Coqui voice's symbols for `ids`, from the table recorded at import (`?` for an id
+    /// outside it).
+    fn coqui_labels(&self, ids: &[i64]) -> Vec<String> {
+        let table = self.manifest.phonemes.coqui.as_ref().map(|c| &c.symbols);
+        ids.iter()
+            .map(|&id| {
+                usize::try_from(id)
+                    .ok()
+                    .and_then(|i| table.and_then(|t| t.get(i)))
+                    .cloned()
+                    .unwrap_or_else(|| "?".to_owned())
+            })
+            .collect()
     }
 
     /// Runs the model on one sentence's ids: its raw audio at the voice's
@@ -990,6 +1010,41 @@ fn dir_size(dir: &std::path::Path) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn coqui_text(add_blank: bool, blank: Option<&str>) -> CoquiText {
+        CoquiText {
+            use_phonemes: false,
+            phonemizer: None,
+            phoneme_language: None,
+            text_cleaner: Some("english_cleaners".to_owned()),
+            add_blank,
+            enable_eos_bos: false,
+            pad: Some("_".to_owned()),
+            blank: blank.map(str::to_owned),
+            bos: None,
+            eos: None,
+            symbols: ["_", " ", "a", "b", "<BLNK>"].map(String::from).to_vec(),
+        }
+    }
+
+    #[test]
+    fn coqui_text_settings_that_cannot_be_honoured_are_refused_at_load() {
+        assert!(coqui_tokenizer(&coqui_text(true, Some("<BLNK>"))).is_ok());
+        let why = coqui_tokenizer(&coqui_text(true, None))
+            .err()
+            .unwrap_or_default();
+        assert!(why.contains("add_blank"), "{why}");
+        let mut gruut = coqui_text(false, None);
+        gruut.use_phonemes = true;
+        gruut.phonemizer = Some("gruut".to_owned());
+        gruut.phoneme_language = Some("en-us".to_owned());
+        let why = coqui_tokenizer(&gruut).err().unwrap_or_default();
+        assert!(why.contains("gruut"), "{why}");
+        let mut cleaner = coqui_text(false, None);
+        cleaner.text_cleaner = Some("basic_german_cleaners".to_owned());
+        let why = coqui_tokenizer(&cleaner).err().unwrap_or_default();
+        assert!(why.contains("basic_german_cleaners"), "{why}");
+    }
 
     #[test]
     fn synthesizers_are_shared_between_threads() {

@@ -943,11 +943,11 @@ fn wyoming_binds_loopback_unless_remote_is_allowed() {
     );
 }
 
-/// A voice imported from Coqui TTS verifies and loads, but Signet does not run Coqui's text
-/// processing yet: speaking text with it is refused with that reason, not with a phoneme
-/// map error about a symbol the user never wrote.
+/// A voice imported from Coqui TTS speaks from text: `signet speak --voice NAME TEXT` runs
+/// Coqui's cleaners and tokenizer (the fixture: characters, english_cleaners, add_blank)
+/// and writes a real WAV whose length follows the text.
 #[test]
-fn a_coqui_voice_refuses_text_with_the_reason() {
+fn a_coqui_voice_speaks_from_text() {
     let home = tempfile::tempdir().expect("temp home");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
     let signet = |args: &[&std::ffi::OsStr]| {
@@ -970,24 +970,100 @@ fn a_coqui_voice_refuses_text_with_the_reason() {
         "{}",
         String::from_utf8_lossy(&import.stderr)
     );
-    let out = home.path().join("out.wav");
-    let speak = signet(&[
+    let speak = |text: &str, name: &str| {
+        let out = home.path().join(name);
+        let run = signet(&[
+            "speak".as_ref(),
+            "--voice".as_ref(),
+            "vits_tiny".as_ref(),
+            // The same take each run: the random test model's durations vary with the noise.
+            "--seed".as_ref(),
+            "7".as_ref(),
+            text.as_ref(),
+            "-o".as_ref(),
+            out.as_os_str(),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let bytes = std::fs::read(&out).expect("the WAV is written");
+        assert_eq!(&bytes[..4], b"RIFF");
+        assert_eq!(&bytes[8..12], b"WAVE");
+        // Samples in the `data` chunk (16-bit mono).
+        let at = bytes
+            .windows(4)
+            .position(|w| w == b"data")
+            .expect("a data chunk");
+        let size = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().expect("4 bytes"));
+        size as usize / 2
+    };
+    let short = speak("Hello there.", "short.wav");
+    let long = speak(
+        "Hello there. The meeting is at 10:45, and 3 people will come.",
+        "long.wav",
+    );
+    // VITS gives every token at least one frame (16 samples in this model): "hello there."
+    // is 12 characters, 25 ids with the blanks. The longer text speaks for longer.
+    assert!(short >= 25 * 16, "{short} samples");
+    assert!(long > short * 2, "{long} samples against {short}");
+    // The model's durations give word timings, as for any voice.
+    let timings = home.path().join("timings.json");
+    let run = signet(&[
         "speak".as_ref(),
         "--voice".as_ref(),
         "vits_tiny".as_ref(),
-        "Hello there.".as_ref(),
+        "Hello there, friend.".as_ref(),
         "-o".as_ref(),
-        out.as_os_str(),
+        home.path().join("t.wav").as_os_str(),
+        "--timings".as_ref(),
+        timings.as_os_str(),
     ]);
-    let stderr = String::from_utf8_lossy(&speak.stderr);
-    assert_eq!(speak.status.code(), Some(1), "{stderr}");
     assert!(
-        stderr.contains("imported from Coqui TTS and cannot speak text yet"),
-        "{stderr}"
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
     );
-    assert!(stderr.contains("cleaner english_cleaners"), "{stderr}");
-    assert!(!stderr.contains("phoneme id map"), "{stderr}");
-    assert!(!out.exists(), "no file is written");
+    let value: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&timings).expect("timings written")).expect("JSON");
+    let words: Vec<String> = value["sentences"]
+        .as_array()
+        .expect("a sentences array")
+        .iter()
+        .flat_map(|s| s["words"].as_array().cloned().unwrap_or_default())
+        .filter_map(|w| w["word"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(words, ["Hello", "there", "friend"], "{value}");
+}
+
+/// Coqui text settings Signet cannot reproduce are refused when the model is imported,
+/// naming the setting, so no bundle exists that would speak with the wrong token ids.
+#[test]
+fn a_coqui_voice_with_unreproducible_text_settings_is_refused_at_import() {
+    let home = tempfile::tempdir().expect("temp home");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
+    // Coqui writes `Infinity` into its configs: edit the text, not a JSON value.
+    let config = std::fs::read_to_string(data.join("vits_tiny.json")).expect("read the config");
+    let edited = config.replace(
+        "\"text_cleaner\": \"english_cleaners\"",
+        "\"text_cleaner\": \"chinese_mandarin_cleaners\"",
+    );
+    assert_ne!(edited, config, "the fixture names english_cleaners");
+    let path = home.path().join("config.json");
+    std::fs::write(&path, edited).expect("write");
+    let import = Command::new(env!("CARGO_BIN_EXE_signet"))
+        .env("SIGNET_HOME", home.path())
+        .args(["voices", "import", "coqui"])
+        .arg(data.join("vits_tiny.pth"))
+        .arg("--config")
+        .arg(&path)
+        .output()
+        .expect("run signet");
+    let stderr = String::from_utf8_lossy(&import.stderr);
+    assert!(!import.status.success(), "{stderr}");
+    assert!(stderr.contains("chinese_mandarin_cleaners"), "{stderr}");
+    assert!(!home.path().join("voices/vits_tiny").exists());
 }
 
 /// A YourTTS-style Coqui model imports with the files beside its config (its d-vector and
