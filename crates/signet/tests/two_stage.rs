@@ -239,12 +239,7 @@ fn a_two_stage_coqui_voice_speaks_text_and_ssml_through_coquis_tokenizer() {
     // same audio (Glow-TTS runs with its noise off).
     assert!(!text.audio.samples().is_empty());
     assert_eq!(text.audio.samples(), ssml.audio.samples());
-    let words: Vec<&str> = text
-        .timings
-        .words
-        .iter()
-        .map(|w| w.word.as_str())
-        .collect();
+    let words: Vec<&str> = text.timings.words.iter().map(|w| w.word.as_str()).collect();
     assert_eq!(words, ["Hello", "there"]);
 }
 
