@@ -34,11 +34,11 @@ pub(crate) enum Model {
 #[derive(Debug)]
 pub(crate) enum Acoustic {
     /// Glow-TTS (`architecture.kind = "glow_tts"`).
-    GlowTts(GlowTts),
+    GlowTts(Box<GlowTts>),
     /// Tacotron2 with double decoder consistency (`architecture.kind = "tacotron2"`): its
     /// decoder decides the length (the length scale does not apply), stopping at its
     /// stop token or at a cap derived from the input length.
-    Tacotron2(Tacotron2),
+    Tacotron2(Box<Tacotron2>),
 }
 
 /// A spectrogram model, its vocoder, and the normalization of each.
@@ -93,9 +93,9 @@ impl Model {
         let manifest = bundle.manifest();
         let voice = manifest.name.as_str();
         let acoustic = match manifest.architecture.kind.as_str() {
-            signet_acoustic::glow_tts::KIND => Acoustic::GlowTts(GlowTts::from_bundle(bundle)?),
+            signet_acoustic::glow_tts::KIND => Acoustic::GlowTts(Box::new(GlowTts::from_bundle(bundle)?)),
             signet_acoustic::tacotron2::KIND => {
-                Acoustic::Tacotron2(Tacotron2::from_bundle(bundle)?)
+                Acoustic::Tacotron2(Box::new(Tacotron2::from_bundle(bundle)?))
             }
             _ => {
                 if manifest.vocoder.is_some() {
