@@ -93,7 +93,9 @@ impl Model {
         let manifest = bundle.manifest();
         let voice = manifest.name.as_str();
         let acoustic = match manifest.architecture.kind.as_str() {
-            signet_acoustic::glow_tts::KIND => Acoustic::GlowTts(Box::new(GlowTts::from_bundle(bundle)?)),
+            signet_acoustic::glow_tts::KIND => {
+                Acoustic::GlowTts(Box::new(GlowTts::from_bundle(bundle)?))
+            }
             signet_acoustic::tacotron2::KIND => {
                 Acoustic::Tacotron2(Box::new(Tacotron2::from_bundle(bundle)?))
             }
