@@ -60,33 +60,18 @@ pub(crate) fn map_glow_tts(
 ) -> Result<(Mapped, MelSpec), CoquiError> {
     let json = cfg.to_json();
     let mapped = signet_acoustic::glow_tts::map_glow_tts(state, &json)?;
-    let hidden = mapped.config.hidden_channels_enc;
-    if mapped.config.num_chars != n_symbols {
-        return Err(CoquiError::ShapeMismatch {
-            tensor: "encoder.emb.weight".into(),
-            expected: vec![n_symbols, hidden],
-            found: vec![mapped.config.num_chars, hidden],
-        });
-    }
-    let (spec, norm) = mel_spec(&json)?;
-    if norm.num_mels != mapped.config.out_channels {
-        return Err(CoquiError::config(format!(
-            "`audio.num_mels` {} differs from the model's out_channels {}",
-            norm.num_mels, mapped.config.out_channels
-        )));
-    }
-    let config = toml::Table::try_from(&mapped.config).map_err(|e| CoquiError::BadConfig {
+    let c = &mapped.config;
+    let shape = Spectrogram {
+        kind: signet_acoustic::glow_tts::KIND,
+        embedding: "encoder.emb.weight",
+        num_chars: c.num_chars,
+        width: c.hidden_channels_enc,
+        out_channels: c.out_channels,
+    };
+    let config = toml::Table::try_from(c).map_err(|e| CoquiError::BadConfig {
         reason: format!("Glow-TTS settings: {e}"),
     })?;
-    Ok((
-        Mapped {
-            kind: signet_acoustic::glow_tts::KIND,
-            config,
-            tensors: params(mapped.tensors),
-            dropped: 0,
-        },
-        spec,
-    ))
+    shape.finish(&json, n_symbols, config, mapped.tensors, 0)
 }
 
 /// A Tacotron2 (double decoder consistency) checkpoint mapped by signet-acoustic, with its
@@ -100,33 +85,68 @@ pub(crate) fn map_tacotron2(
 ) -> Result<(Mapped, MelSpec), CoquiError> {
     let json = cfg.to_json();
     let mapped = signet_acoustic::tacotron2::map_tacotron2(state, &json)?;
-    let width = mapped.config.encoder_in_features;
-    if mapped.config.num_chars != n_symbols {
-        return Err(CoquiError::ShapeMismatch {
-            tensor: "embedding.weight".into(),
-            expected: vec![n_symbols, width],
-            found: vec![mapped.config.num_chars, width],
-        });
-    }
-    let (spec, norm) = mel_spec(&json)?;
-    if norm.num_mels != mapped.config.out_channels {
-        return Err(CoquiError::config(format!(
-            "`audio.num_mels` {} differs from the model's out_channels {}",
-            norm.num_mels, mapped.config.out_channels
-        )));
-    }
-    let config = toml::Table::try_from(&mapped.config).map_err(|e| CoquiError::BadConfig {
+    let c = &mapped.config;
+    let shape = Spectrogram {
+        kind: signet_acoustic::tacotron2::KIND,
+        embedding: "embedding.weight",
+        num_chars: c.num_chars,
+        width: c.encoder_in_features,
+        out_channels: c.out_channels,
+    };
+    let config = toml::Table::try_from(c).map_err(|e| CoquiError::BadConfig {
         reason: format!("Tacotron2 settings: {e}"),
     })?;
-    Ok((
-        Mapped {
-            kind: signet_acoustic::tacotron2::KIND,
-            config,
-            tensors: params(mapped.tensors),
-            dropped: mapped.unused.len(),
-        },
-        spec,
-    ))
+    let dropped = mapped.unused.len();
+    shape.finish(&json, n_symbols, config, mapped.tensors, dropped)
+}
+
+/// What the importer checks of any spectrogram model a model crate mapped.
+struct Spectrogram {
+    kind: &'static str,
+    /// The symbol embedding's tensor name.
+    embedding: &'static str,
+    num_chars: usize,
+    /// The embedding's width.
+    width: usize,
+    /// Mel bins the model makes.
+    out_channels: usize,
+}
+
+impl Spectrogram {
+    /// Checks that the embedding has a row per symbol of the text settings and that the
+    /// config's mel bins are the model's, and gives the bundle's contents and mel settings.
+    fn finish(
+        self,
+        json: &Value,
+        n_symbols: usize,
+        config: toml::Table,
+        tensors: Vec<(String, signet_checkpoint::Param)>,
+        dropped: usize,
+    ) -> Result<(Mapped, MelSpec), CoquiError> {
+        if self.num_chars != n_symbols {
+            return Err(CoquiError::ShapeMismatch {
+                tensor: self.embedding.into(),
+                expected: vec![n_symbols, self.width],
+                found: vec![self.num_chars, self.width],
+            });
+        }
+        let (spec, norm) = mel_spec(json)?;
+        if norm.num_mels != self.out_channels {
+            return Err(CoquiError::config(format!(
+                "`audio.num_mels` {} differs from the model's out_channels {}",
+                norm.num_mels, self.out_channels
+            )));
+        }
+        Ok((
+            Mapped {
+                kind: self.kind,
+                config,
+                tensors: params(tensors),
+                dropped,
+            },
+            spec,
+        ))
+    }
 }
 
 /// A model crate's mapped tensors as this crate's [`Param`]s.

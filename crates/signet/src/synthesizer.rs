@@ -12,8 +12,8 @@ use signet_registry::{
     VoiceName,
 };
 use signet_text::{
-    CoquiTextSettings, CoquiTokenizer, EspeakConfig, EspeakPhonemizer, Limits, Normalization,
-    PhonemeBudget, PhonemeIdMap, PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
+    CoquiTokenizer, EspeakConfig, EspeakPhonemizer, Limits, Normalization, PhonemeBudget,
+    PhonemeIdMap, PreparedText, SandboxReport, Segment, SegmentSentences, Timings,
 };
 
 use signet_text::ssml::{Step, Style};
@@ -348,16 +348,7 @@ fn coqui_tokenizer(text: &CoquiText) -> Result<CoquiTokenizer, String> {
             text.phonemizer.as_deref().unwrap_or("none")
         ));
     }
-    let mut s = CoquiTextSettings::new(text.symbols.clone());
-    s.use_phonemes = text.use_phonemes;
-    s.phoneme_language = text.phoneme_language.clone();
-    s.text_cleaner = text.text_cleaner.clone();
-    s.add_blank = text.add_blank;
-    s.enable_eos_bos = text.enable_eos_bos;
-    s.blank = text.blank.clone();
-    s.bos = text.bos.clone();
-    s.eos = text.eos.clone();
-    CoquiTokenizer::new(&s).map_err(|e| match e {
+    CoquiTokenizer::new(&signet_coqui::tokenizer_settings(text)).map_err(|e| match e {
         signet_text::TextError::CoquiSettingUnsupported {
             setting,
             value,
