@@ -285,3 +285,55 @@ fn config_errors_are_clear() {
         .to_string();
     assert!(e.contains("missing-voice"), "{e}");
 }
+
+/// A voice imported from Coqui TTS (signet-coqui's tiny VITS fixture: characters,
+/// `english_cleaners`, a blank between tokens) is served like any other: the server loads it
+/// through the facade's one `build`, and text goes through Coqui's tokenizer to a WAV at the
+/// voice's rate.
+#[test]
+fn a_coqui_voice_is_served_from_text() {
+    let home = tempfile::tempdir().unwrap();
+    let espeak = std::env::var_os("SIGNET_ESPEAK_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache/espeak-ng"));
+    std::os::unix::fs::symlink(&espeak, home.path().join("espeak-ng")).unwrap();
+    let store = signet::Store::new(home.path());
+    std::fs::create_dir_all(store.voices_dir()).unwrap();
+    let key = signet_registry::SecretKey::generate().unwrap();
+    signet_registry::TrustStore::with_key(key.public(), signet_registry::Role::BundleSigner)
+        .save(&home.path().join(signet::store::TRUST_FILE))
+        .unwrap();
+    let data = repo_root().join("crates/signet-coqui/tests/data");
+    let mut options = signet_coqui::ImportOptions::default();
+    options.name = Some("coqui-tiny".to_owned());
+    signet_coqui::import_coqui(
+        &data.join("vits_tiny.pth"),
+        &data.join("vits_tiny.json"),
+        &store.voice_dir(&signet::store::VoiceName::new("coqui-tiny").unwrap()),
+        &options,
+        &key,
+    )
+    .expect("import the Coqui fixture");
+    let mut c = config();
+    c.home = Some(home.path().to_owned());
+    c.voices = vec!["coqui-tiny".to_owned()];
+    let srv = start(c);
+    let short = speak(
+        srv.addr,
+        &json!({"input": "Hi.", "voice": "coqui-tiny", "response_format": "wav"}),
+    );
+    let long = speak(
+        srv.addr,
+        &json!({"input": "Hello there, my friend, how are you today?", "voice": "coqui-tiny", "response_format": "wav"}),
+    );
+    for r in [&short, &long] {
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert!(r.complete);
+        assert_eq!(r.header("x-sample-rate"), Some("16000"));
+        assert_eq!(&r.body[..4], b"RIFF");
+    }
+    // Every token gets frames: the longer text gives the longer audio.
+    let (a, b) = (wav_frames(&short.body), wav_frames(&long.body));
+    assert!(a > 0 && b > 2 * a, "{a} vs {b} samples");
+    srv.stop();
+}
