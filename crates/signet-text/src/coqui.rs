@@ -37,6 +37,7 @@ use crate::error::{Diagnostic, TextError};
 use crate::frontend::{Segment, SegmentPart, SegmentSentences};
 use crate::ids::{strip_language_flags, Sentence};
 use crate::limits::Limits;
+use crate::normalize::numbers::{ONES as UNITS, TENS};
 use crate::phonemize::Phonemize;
 use crate::protocol::MAX_TEXT_BYTES;
 
@@ -955,31 +956,6 @@ fn expand_cardinals(text: &str) -> String {
     out
 }
 
-const UNITS: [&str; 20] = [
-    "zero",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-];
-const TENS: [&str; 10] = [
-    "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-];
 const MILLS: [&str; 12] = [
     "",
     " thousand",

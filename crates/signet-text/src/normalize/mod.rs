@@ -46,7 +46,7 @@
 //! content as its `interpret-as` says.
 
 mod address;
-mod numbers;
+pub(crate) mod numbers;
 mod pass;
 mod rules;
 mod say_as;

@@ -5,7 +5,8 @@
 /// Integers with more digits than this are read digit by digit.
 pub const MAX_CARDINAL_DIGITS: usize = 15;
 
-const ONES: [&str; 20] = [
+/// The words of 0 to 19 (shared with the Coqui cleaners' number wording).
+pub(crate) const ONES: [&str; 20] = [
     "zero",
     "one",
     "two",
@@ -27,7 +28,8 @@ const ONES: [&str; 20] = [
     "eighteen",
     "nineteen",
 ];
-const TENS: [&str; 10] = [
+/// The words of the tens, by tens digit.
+pub(crate) const TENS: [&str; 10] = [
     "", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
 ];
 const SCALES: [(u64, &str); 4] = [
