@@ -562,15 +562,7 @@ impl GlowTts {
     /// strictly, takes every tensor with its exact shape, and refuses a weights file with
     /// tensors the model does not use.
     pub fn from_bundle(bundle: &VerifiedBundle) -> Result<Self, AcousticError> {
-        let manifest = bundle.manifest();
-        if manifest.architecture.kind != KIND {
-            return Err(AcousticError::WrongArchitecture {
-                kind: manifest.architecture.kind.clone(),
-            });
-        }
-        let cfg: GlowTtsConfig = toml::Value::Table(manifest.architecture.config.clone())
-            .try_into()
-            .map_err(|e: toml::de::Error| invalid("architecture.config", e.message().to_owned()))?;
+        let cfg: GlowTtsConfig = crate::bundle_config(bundle, KIND)?;
         cfg.validate()?;
         let weights = Weights::from_bundle(bundle, &cfg.tensors())?;
         let model = GlowTts::new(cfg, &weights.root())?;

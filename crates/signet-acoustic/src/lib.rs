@@ -75,3 +75,24 @@ pub const MAX_FRAMES: usize = 100_000;
 pub fn manual_seed(seed: i64) {
     tch::manual_seed(seed);
 }
+
+/// The `architecture.config` of a verified bundle of kind `kind`, read strictly into a
+/// spectrogram model's config (Glow-TTS, Tacotron2); the caller validates it.
+pub(crate) fn bundle_config<C: serde::de::DeserializeOwned>(
+    bundle: &signet_registry::VerifiedBundle,
+    kind: &'static str,
+) -> Result<C, AcousticError> {
+    let manifest = bundle.manifest();
+    if manifest.architecture.kind != kind {
+        return Err(AcousticError::WrongArchitecture {
+            kind: manifest.architecture.kind.clone(),
+        });
+    }
+    toml::Value::Table(manifest.architecture.config.clone())
+        .try_into()
+        .map_err(|e: toml::de::Error| AcousticError::InvalidConfig {
+            architecture: kind,
+            key: "architecture.config",
+            reason: e.message().to_owned(),
+        })
+}
