@@ -35,6 +35,6 @@ fi
     "$repo/.cache/espeak-ng" "$repo/crates/signet-espeak/tests/data/coqui_tokens.json"
 # Committed gzipped (the unpacked file is git-ignored; `cargo xtask setup` unpacks it and
 # checks it against the digest in xtask/src/setup.rs, which a new fixture must update).
-for stem in vits_tiny vits_vctk_tiny vits_yourtts_tiny; do
+for stem in vits_tiny vits_vctk_tiny vits_yourtts_tiny vits_upsampled_tiny vits_phonemes_tiny; do
     gzip -9 -n -k -f "$repo/crates/signet-coqui/tests/data/$stem.pth"
 done

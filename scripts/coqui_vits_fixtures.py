@@ -32,6 +32,22 @@ It writes, into the folder given:
   for the first sentence per speaker and per language (vits_yourtts_tiny.ref.<speaker>.<language>.f32),
   picking speaker and language as coqui-tts's synthesize does.
 
+- vits_upsampled_tiny.*: the same tiny VITS with its encoder at half the decoder's rate
+  (`encoder_sample_rate` 8000 under `audio.sample_rate` 16000, `interpolate_z`: the flow's
+  output stretched twice before the decoder), and coqui-tts's samples at noise 0 for the first
+  sentence at length_scale 1 (vits_upsampled_tiny.ref.f32) and 8 (.ref.slow.f32, long enough
+  for Signet's decoder to run in several windows);
+- vits_phonemes_tiny.*: the same tiny VITS as the LJSpeech recipe tokenizes (espeak-ng
+  phonemes, en-us, phoneme_cleaners, add_blank, VitsCharacters' default table), the token ids
+  coqui-tts's own tokenizer gives each sentence, and coqui-tts's samples at noise 0 for each
+  (vits_phonemes_tiny.ref.<n>.f32). coqui-tts runs the `espeak-ng` on PATH: this uses
+  scripts/coqui_text_fixtures.py's shim, Debian's program on the espeak-ng library Signet's
+  helper loads, so both phonemize with one build (needs ESPEAK_DIR, `.cache/espeak-ng/` after
+  `cargo xtask setup`, given with --espeak ESPEAK_DIR).
+
+With --only STEM[,STEM...] it writes only those fixtures (vits_tiny, vits_vctk_tiny,
+vits_yourtts_tiny, vits_upsampled_tiny, vits_phonemes_tiny).
+
 With --time STEM it only times coqui-tts again on STEM.pth (written before by --ljspeech) at
 one thread and records it in STEM.expected.json, to compare with Signet under the same load.
 
@@ -52,6 +68,14 @@ torch.manual_seed(20261206)
 VCTK_SPEAKERS = ["VCTK_p225", "VCTK_p226", "VCTK_p227"]
 YOURTTS_SPEAKERS = ["female-en-5", "male-en-2", "female-pt-4"]
 YOURTTS_LANGUAGES = ["en", "fr-fr", "pt-br"]
+
+# Sentences for the phoneme fixture: numbers, money, abbreviations and punctuation through
+# Coqui's phoneme_cleaners and espeak-ng.
+PHONEME_SENTENCES = [
+    "The quick brown fox jumps over the lazy dog.",
+    "Mr. Smith paid $5.50 for 3 apples, didn't he?",
+    "Hello there; it's 10:30 on December 6th, 2026!",
+]
 
 SENTENCES = [
     "the quick brown fox jumps over the lazy dog.",
@@ -298,13 +322,120 @@ def time_again(stem):
     print("coqui-tts, one thread:", expected["coqui_timings"])
 
 
+def upsampled_config():
+    """The tiny VITS with its encoder at half the output rate (Coqui's `encoder_sample_rate`
+    with `interpolate_z`); the decoder's upsampling stays `audio.hop_length`."""
+    config = tiny_config()
+    config.model_args.encoder_sample_rate = 8000
+    config.model_args.interpolate_z = True
+    return config
+
+
+def write_upsampled(out):
+    config, model, tokenizer = build(upsampled_config())
+    coarse(model, keep_constant=True)
+    path, ids, audio = write_common(out, "vits_upsampled_tiny", config, model, tokenizer, SENTENCES)
+    model.length_scale = 8.0
+    slow = synthesize(model, ids[0])
+    model.length_scale = 1.0
+    slow.numpy().astype("<f4").tofile(os.path.join(out, "vits_upsampled_tiny.ref.slow.f32"))
+    expected = {
+        "generator": f"coqui-tts 0.28, torch {torch.__version__}",
+        "vocab": vocab(tokenizer),
+        "sentences": [{"text": s, "ids": i} for s, i in zip(SENTENCES, ids)],
+        "samples": audio.numel(),
+        "peak": float(audio.abs().max()),
+        "slow": {"length_scale": 8.0, "samples": slow.numel(), "peak": float(slow.abs().max())},
+    }
+    with open(os.path.join(out, "vits_upsampled_tiny.expected.json"), "w") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(path, os.path.getsize(path), "bytes;", audio.numel(), "and", slow.numel(), "samples")
+
+
+def phonemes_config():
+    """The tiny VITS with the LJSpeech recipe's text settings."""
+    from TTS.tts.models.vits import VitsCharacters
+
+    config = tiny_config()
+    config.use_phonemes = True
+    config.phoneme_language = "en-us"
+    config.phonemizer = "espeak"
+    config.text_cleaner = "phoneme_cleaners"
+    config.characters = VitsCharacters().to_config()
+    config.characters.characters_class = "TTS.tts.models.vits.VitsCharacters"
+    return config
+
+
+def write_phonemes(out, espeak_dir):
+    import subprocess
+    import tempfile
+
+    import trainer.io
+    from coqui_text_fixtures import espeak_version, shim
+
+    debian_path = os.environ["PATH"]
+    with tempfile.TemporaryDirectory() as folder:
+        shim(folder, os.path.abspath(espeak_dir))
+        os.environ["PATH"] = f"{folder}:{debian_path}"
+        try:
+            config, model, tokenizer = build(phonemes_config())
+            coarse(model, keep_constant=True)
+            ids = [tokenizer.text_to_ids(s) for s in PHONEME_SENTENCES]
+            phonemes = [tokenizer.phonemizer.phonemize(s, separator="", language="en-us")
+                        for s in PHONEME_SENTENCES]
+            version = espeak_version()
+        finally:
+            os.environ["PATH"] = debian_path
+    stem = "vits_phonemes_tiny"
+    path = os.path.join(out, stem + ".pth")
+    trainer.io.save_model(config, model, path, current_step=1, epoch=0, model_loss=None)
+    config.save_json(os.path.join(out, stem + ".json"))
+    cases = []
+    for n, (text, i, ph) in enumerate(zip(PHONEME_SENTENCES, ids, phonemes)):
+        audio = synthesize(model, i)
+        audio.numpy().astype("<f4").tofile(os.path.join(out, f"{stem}.ref.{n}.f32"))
+        cases.append({"text": text, "phonemes": ph, "ids": i, "samples": audio.numel(),
+                      "peak": float(audio.abs().max())})
+    expected = {
+        "generator": f"coqui-tts 0.28, torch {torch.__version__}",
+        "espeak_ng": version,
+        "vocab": vocab(tokenizer),
+        "sentences": cases,
+    }
+    with open(os.path.join(out, stem + ".expected.json"), "w") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(path, os.path.getsize(path), "bytes;", [c["samples"] for c in cases], "samples")
+
+
 def main():
     if "--time" in sys.argv:
         time_again(sys.argv[sys.argv.index("--time") + 1])
         return
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    valued = {"--only", "--ljspeech", "--espeak", "--time"}
+    args = [a for k, a in enumerate(sys.argv[1:], 1)
+            if not a.startswith("--") and sys.argv[k - 1] not in valued]
     out = args[0] if args else "crates/signet-coqui/tests/data"
     os.makedirs(out, exist_ok=True)
+    only = None
+    if "--only" in sys.argv:
+        only = set(sys.argv[sys.argv.index("--only") + 1].split(","))
+    espeak_dir = (sys.argv[sys.argv.index("--espeak") + 1] if "--espeak" in sys.argv
+                  else os.path.join(os.path.dirname(__file__), "..", ".cache", "espeak-ng"))
+
+    def wanted(stem):
+        return only is None or stem in only
+
+    if wanted("vits_upsampled_tiny"):
+        torch.manual_seed(20261209)
+        write_upsampled(out)
+    if wanted("vits_phonemes_tiny"):
+        torch.manual_seed(20261210)
+        write_phonemes(out, espeak_dir)
+    if only is not None:
+        return
+    torch.manual_seed(20261206)
     config, model, tokenizer = build(tiny_config())
     coarse(model)
     path, ids, audio = write_common(out, "vits_tiny", config, model, tokenizer, SENTENCES)

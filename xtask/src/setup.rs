@@ -79,6 +79,16 @@ const GZIPPED_FIXTURES: &[(&str, &str)] = &[
         "crates/signet-coqui/tests/data/vits_yourtts_tiny.pth",
         "8fff44023a493992127be00795ca4da1e046224c612fda691684d346ce7eab15",
     ),
+    (
+        // The same, its encoder at half the output rate (`encoder_sample_rate`).
+        "crates/signet-coqui/tests/data/vits_upsampled_tiny.pth",
+        "7b13cacfc0d9d9c2c78595d8ef16480890e8eae5f14771c98f47a3fdc6be9d1f",
+    ),
+    (
+        // The same, tokenizing espeak-ng phonemes as the LJSpeech recipe does.
+        "crates/signet-coqui/tests/data/vits_phonemes_tiny.pth",
+        "e420a370c3570e762ef01fcca23ebd81bc0a62cdca09f9d4465e6d422e78e685",
+    ),
 ];
 
 /// Unpacks each `GZIPPED_FIXTURES` entry next to its `.gz` (the unpacked

@@ -13,7 +13,10 @@
 //! 2. `logw = dp(x, g, noise_w)`; frames per id `= ceil(exp(logw) * length_scale)`;
 //! 3. `m_p`, `logs_p` repeated by those durations (upstream's one-hot path matmul);
 //! 4. `z_p = m_p + randn * exp(logs_p) * noise_scale`; `z = flow⁻¹(z_p, g)`;
-//! 5. `audio = dec(z, g)`.
+//! 5. `audio = dec(z, g)`. A voice whose encoder ran at a lower rate than its decoder (Coqui's
+//!    `encoder_sample_rate` with `interpolate_z`) first stretches `z` by the whole factor
+//!    `latent_upsampling` along time, by linear interpolation with `align_corners = false`
+//!    (`torch.nn.functional.interpolate(z, scale_factor = f, mode = "linear")`).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -232,9 +235,10 @@ impl Vits {
         u32::try_from(self.cfg.get().n_speakers).unwrap_or(u32::MAX)
     }
 
-    /// Output samples per latent frame: the product of the decoder's upsampling rates.
+    /// Output samples per latent frame, the unit of the durations: the product of the
+    /// decoder's upsampling rates, times the latent upsampling factor of a voice that has one.
     pub fn hop_length(&self) -> usize {
-        self.cfg.generator().hop_length()
+        self.cfg.samples_per_frame()
     }
 
     /// Synthesizes phoneme `ids` (as the voice's id map yields them, BOS/EOS included).
@@ -360,18 +364,17 @@ impl Vits {
         };
         scales.check()?;
         let model = self.checkout();
-        let prepared = match tch::no_grad(|| {
-            model.prepare(ids, speaker, language, scales, c.inter_channels)
-        }) {
-            Ok(p) => p,
-            Err(e) => {
-                lock(&self.idle).push(model);
-                return Err(e);
-            }
-        };
+        let prepared =
+            match tch::no_grad(|| model.prepare(ids, speaker, language, scales, &self.cfg)) {
+                Ok(p) => p,
+                Err(e) => {
+                    lock(&self.idle).push(model);
+                    return Err(e);
+                }
+            };
         let windows = model
             .dec
-            .plan(prepared.frames, Some(FIRST_WINDOW_FRAMES))
+            .plan(prepared.decoder_frames(), Some(FIRST_WINDOW_FRAMES))
             .into_iter();
         Ok(Synthesis {
             idle: Arc::clone(&self.idle),
@@ -463,8 +466,12 @@ impl Model {
         speaker: Option<i64>,
         language: Option<i64>,
         scales: &Scales,
-        inter: usize,
+        cfg: &CheckedVits,
     ) -> Result<Prepared, AcousticError> {
+        let inter = cfg.get().inter_channels;
+        let upsampling = cfg.latent_upsampling();
+        // The decoder's frames, latent frames times the upsampling, stay within MAX_FRAMES.
+        let max_frames = MAX_FRAMES / upsampling.max(1);
         // Pad the ids (with id 0) to a multiple of ID_BUCKET: the text side then sees a few
         // distinct lengths only, and the padding is masked out exactly as upstream masks it.
         let len = i64::try_from(ids.len()).unwrap_or(i64::MAX);
@@ -504,10 +511,10 @@ impl Model {
             // `ceil(exp(.) * positive)` is never negative; a huge value fails the cap below.
             let frames = d.max(0.0).min(u64::MAX as f32) as u64;
             total = total.saturating_add(frames);
-            if total > MAX_FRAMES as u64 {
+            if total > max_frames as u64 {
                 return Err(AcousticError::OutputTooLong {
                     frames: total,
-                    limit: MAX_FRAMES as u64,
+                    limit: max_frames as u64,
                 });
             }
             durations.push(i64::try_from(frames).unwrap_or(i64::MAX));
@@ -543,6 +550,7 @@ impl Model {
             z_p,
             g,
             frames,
+            upsampling: i64::try_from(upsampling).unwrap_or(1).max(1),
             durations,
         })
     }
@@ -550,8 +558,29 @@ impl Model {
     /// Runs the flow and the decoder on one window of the plan: the flow on the window's latent
     /// frames and its own context on either side (so the frames the decoder reads are exact),
     /// zero-padded to a multiple of [`BUCKET_FRAMES`] so that oneDNN sees a few lengths only.
+    ///
+    /// With latent upsampling the window's frames are the decoder's: the flow runs on the
+    /// latent frames they interpolate from (and the flow's context), and the stretch is
+    /// computed for the window's frames only, exactly as for the whole sequence.
     fn decode_window(&self, p: &Prepared, w: &DecodeWindow) -> Result<Vec<f32>, AcousticError> {
-        let need = w.latent();
+        if p.upsampling == 1 {
+            let z = self.flow_window(p, w.latent())?;
+            return Ok(self.dec.decode_window(&z, w, p.g.as_ref())?);
+        }
+        let stretch = Stretch::new(p.upsampling, p.frames, w.latent());
+        let z = self.flow_window(p, stretch.source.clone())?;
+        let z = stretch.apply(&z)?;
+        Ok(self.dec.decode_window(&z, w, p.g.as_ref())?)
+    }
+
+    /// The flow (reversed) on latent frames `need`, read with the flow's context on either
+    /// side and zero-padded to a multiple of [`BUCKET_FRAMES`]: `[1, inter, >= need.len()]`
+    /// starting at `need.start`, exact on `need`.
+    fn flow_window(
+        &self,
+        p: &Prepared,
+        need: std::ops::Range<i64>,
+    ) -> Result<Tensor, AcousticError> {
         let ctx = i64::try_from(Flow::context_frames()).unwrap_or(i64::MAX / 4);
         let lo = (need.start - ctx).max(0);
         let hi = need.end.saturating_add(ctx).min(p.frames);
@@ -565,8 +594,67 @@ impl Model {
         // what follows `hi` is at least the flow's context away from the frames kept.
         let valid = (hi == p.frames).then_some(hi - lo);
         let z = self.flow.reverse(&z_p, p.g.as_ref(), valid)?;
-        let z = z.f_narrow(2, need.start - lo, padded - (need.start - lo))?;
-        Ok(self.dec.decode_window(&z, w, p.g.as_ref())?)
+        Ok(z.f_narrow(2, need.start - lo, padded - (need.start - lo))?)
+    }
+}
+
+/// Linear interpolation by a whole factor `f` along time (`align_corners = false`), for a
+/// range of output frames: output frame `j` reads latent frames `i0 = floor(s)` and
+/// `min(i0 + 1, frames - 1)` with weight `s - i0` on the second, where
+/// `s = max((j + 0.5) / f - 0.5, 0)`, as `upsample_linear1d` with `scales = f` computes it.
+struct Stretch {
+    /// The latent frames the output range reads.
+    source: std::ops::Range<i64>,
+    /// Per output frame: first and second latent frame, relative to `source.start`, and the
+    /// second's weight.
+    first: Vec<i64>,
+    second: Vec<i64>,
+    weight: Vec<f32>,
+}
+
+impl Stretch {
+    fn new(factor: i64, frames: i64, out: std::ops::Range<i64>) -> Stretch {
+        let last = (frames - 1).max(0);
+        let scale = 1.0 / factor as f32;
+        let at = |j: i64| -> (i64, i64, f32) {
+            let s = (scale * (j as f32 + 0.5) - 0.5).max(0.0);
+            let i0 = (s as i64).min(last);
+            let i1 = (i0 + 1).min(last);
+            (i0, i1, s - i0 as f32)
+        };
+        let lo = at(out.start).0;
+        let hi = at((out.end - 1).max(out.start)).1 + 1;
+        let n = usize::try_from(out.end - out.start).unwrap_or(0);
+        let (mut first, mut second, mut weight) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        for j in out {
+            let (i0, i1, l) = at(j);
+            first.push(i0 - lo);
+            second.push(i1 - lo);
+            weight.push(l);
+        }
+        Stretch {
+            source: lo..hi,
+            first,
+            second,
+            weight,
+        }
+    }
+
+    /// The output frames from `z`, `[1, channels, >= source.len()]` starting at
+    /// `source.start`.
+    fn apply(&self, z: &Tensor) -> Result<Tensor, AcousticError> {
+        let first = z.f_index_select(2, &Tensor::f_from_slice(&self.first)?)?;
+        let second = z.f_index_select(2, &Tensor::f_from_slice(&self.second)?)?;
+        let n = i64::try_from(self.weight.len()).unwrap_or(i64::MAX);
+        let weight = Tensor::f_from_slice(&self.weight)?.f_view([1, 1, n])?;
+        // first + (second - first) * weight, as libtorch's kernel forms it:
+        // first * (1 - weight) + second * weight.
+        let one_minus = weight.f_neg()?.f_add_scalar(1.0)?;
+        Ok(first.f_mul(&one_minus)?.f_add(&second.f_mul(&weight)?)?)
     }
 }
 
@@ -643,7 +731,16 @@ struct Prepared {
     /// The speaker embedding of a multi-speaker voice.
     g: Option<Tensor>,
     frames: i64,
+    /// Decoder frames per latent frame (1: none).
+    upsampling: i64,
     durations: Vec<i64>,
+}
+
+impl Prepared {
+    /// Frames the decoder runs on.
+    fn decoder_frames(&self) -> i64 {
+        self.frames.saturating_mul(self.upsampling)
+    }
 }
 
 #[cfg(test)]
@@ -674,6 +771,41 @@ mod tests {
             "#,
         )
         .unwrap()
+    }
+
+    /// The stretch of any range of output frames equals libtorch's `upsample_linear1d` (what
+    /// `interpolate(z, scale_factor = f, mode = "linear")` runs) on the whole sequence.
+    #[test]
+    fn a_stretched_range_equals_libtorchs_linear_upsampling_of_the_whole() {
+        for factor in [2i64, 3, 8] {
+            for frames in [1i64, 2, 5, 37] {
+                let z = Tensor::randn([1, 3, frames], (Kind::Float, Device::Cpu));
+                let n = frames * factor;
+                let whole = z
+                    .upsample_linear1d([n], false, Some(factor as f64))
+                    .contiguous();
+                let ranges = [0..n, 0..1, n - 1..n, n / 3..n - n / 4, 1..n.max(2)];
+                for range in ranges {
+                    if range.start >= range.end || range.end > n {
+                        continue;
+                    }
+                    let stretch = Stretch::new(factor, frames, range.clone());
+                    assert!(stretch.source.start >= 0 && stretch.source.end <= frames);
+                    let z_src = z.narrow(
+                        2,
+                        stretch.source.start,
+                        stretch.source.end - stretch.source.start,
+                    );
+                    let got = stretch.apply(&z_src).unwrap();
+                    let want = whole.narrow(2, range.start, range.end - range.start);
+                    let diff = f64::try_from((got - want).abs().max()).unwrap();
+                    assert!(
+                        diff < 1e-6,
+                        "factor {factor}, {frames} frames, range {range:?}: {diff}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -242,3 +242,60 @@ fn a_manifest_language_outside_the_table_is_refused_at_load() {
         "{err}"
     );
 }
+
+/// A Coqui VITS whose encoder ran at half the output rate (`encoder_sample_rate` 8000 under
+/// 16 kHz, `interpolate_z`): the latent is stretched twice before the decoder. At natural
+/// speed, and slowed down eight times so that the decoder runs in several windows, each
+/// stretched on its own.
+#[test]
+fn coqui_vits_with_a_lower_encoder_rate_matches_coqui_tts() {
+    let stem = "vits_upsampled_tiny";
+    let (_tmp, _bundle, vits) = import_and_load(stem);
+    assert_eq!(vits.config().latent_upsampling, Some(2));
+    // 16 samples per decoder frame, two decoder frames per latent frame.
+    assert_eq!(vits.hop_length(), 32);
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data(&format!("{stem}.expected.json"))).unwrap())
+            .unwrap();
+    let ids: Vec<i64> = expected["sentences"][0]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let cases = [
+        ("ref.f32", 1.0f32, &expected["samples"]),
+        ("ref.slow.f32", 8.0, &expected["slow"]["samples"]),
+    ];
+    for (file, length_scale, samples) in cases {
+        let reference = read_f32(&data(&format!("{stem}.{file}")));
+        assert_eq!(reference.len() as u64, samples.as_u64().unwrap());
+        let scales = Scales {
+            length_scale,
+            ..Scales::DETERMINISTIC
+        };
+        let synthesis = vits.start(&ids, None, &scales).unwrap();
+        let windows = synthesis.windows_left();
+        assert_eq!(synthesis.samples_total(), reference.len());
+        drop(synthesis);
+        let got = vits.infer(&ids, None, &scales).unwrap();
+        assert_eq!(got.samples.len(), reference.len(), "{file}: length differs");
+        let frames: i64 = got.durations.iter().sum();
+        assert_eq!(frames as usize * vits.hop_length(), reference.len());
+        let snr = snr_db(&reference, &got.samples);
+        let worst = reference
+            .iter()
+            .zip(&got.samples)
+            .map(|(r, g)| (r - g).abs())
+            .fold(0.0f32, f32::max);
+        eprintln!(
+            "{stem} at length scale {length_scale}: {} samples in {windows} decoder window(s), \
+             SNR {snr:.1} dB, largest difference {worst:e}",
+            reference.len()
+        );
+        assert!(snr >= 40.0, "{file}: SNR {snr:.1} dB is below 40 dB");
+        if length_scale > 1.0 {
+            assert!(windows > 2, "the slow case must span several windows");
+        }
+    }
+}

@@ -87,6 +87,7 @@ pub fn tiny_config(n_speakers: usize, use_sdp: bool, resblock: &str) -> VitsConf
         sdp_channels: None,
         n_languages: None,
         language_channels: None,
+        latent_upsampling: None,
     }
 }
 

@@ -30,13 +30,19 @@
 //!   `embedded_language_dim` widens the text encoder and feeds the duration predictor's
 //!   `cond_lang` (the config's `n_languages` and `language_channels`).
 //!
+//! - `encoder_sample_rate` (an encoder trained at a rate a whole factor below the decoder's):
+//!   with `interpolate_z` the factor becomes the bundle's `latent_upsampling` (the flow's
+//!   output stretched before the decoder); without it the decoder's own upsampling covers the
+//!   factor and the bundle is a plain VITS.
+//!
 //! Settings that change inference and that the definition does not implement are refused by
-//! key (`encoder_sample_rate`, a duration predictor not conditioned on the speaker, flow sizes
-//! other than the recipe's), never ignored.
+//! key (a rate factor that is not whole, a duration predictor not conditioned on the speaker,
+//! flow sizes other than the recipe's), never ignored.
 
 use serde_json::Value;
 use signet_schema::vits::{
-    VitsConfig, COQUI_SDP_CHANNELS, FLOW_COUPLINGS, WN_DILATION_RATE, WN_KERNEL, WN_LAYERS,
+    VitsConfig, COQUI_SDP_CHANNELS, FLOW_COUPLINGS, MAX_LATENT_UPSAMPLING, WN_DILATION_RATE,
+    WN_KERNEL, WN_LAYERS,
 };
 use signet_schema::{check_tensors, ArchitectureSchema};
 
@@ -56,6 +62,9 @@ pub const TRAINING_ONLY: &[&str] = &[
     // The speaker encoder of YourTTS's speaker-consistency loss (and of voice cloning from a
     // clip, which Signet does not do).
     "speaker_encoder.",
+    // With `encoder_sample_rate`: the resampling kernel that brings training audio down to
+    // the encoder's rate (a torchaudio buffer; inference never resamples).
+    "audio_resampler.",
 ];
 
 /// Settings that must hold their recipe value, with what Signet's definition implements.
@@ -77,23 +86,53 @@ fn check_fixed(cfg: &CoquiConfig) -> Result<(), CoquiError> {
             }
         }
     }
-    let off: [(&'static str, &'static str); 1] = [(
-        "model_args.encoder_sample_rate",
-        "latent interpolation to a second sample rate is not implemented",
-    )];
-    for (key, reason) in off {
-        match cfg.get(key) {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
-            Some(v) => {
-                return Err(CoquiError::UnsupportedSetting {
-                    key,
-                    value: v.to_string(),
-                    reason,
-                })
-            }
-        }
-    }
     Ok(())
+}
+
+/// Coqui's `encoder_sample_rate`: the text encoder, durations and flow ran at this rate, the
+/// decoder at `audio.sample_rate`, a whole factor `f` higher. With `interpolate_z` (Coqui's
+/// default) the flow's output is stretched `f` times before a decoder whose upsampling is
+/// `audio.hop_length`: the bundle's `latent_upsampling`. Without it the decoder itself
+/// upsamples `f × audio.hop_length` per frame and nothing else changes.
+struct EncoderRate {
+    /// The bundle's `latent_upsampling`.
+    upsampling: Option<usize>,
+    /// `audio.hop_length` times this is the decoder's upsampling.
+    decoder_factor: usize,
+}
+
+fn encoder_rate(cfg: &CoquiConfig) -> Result<EncoderRate, CoquiError> {
+    const KEY: &str = "model_args.encoder_sample_rate";
+    let plain = EncoderRate {
+        upsampling: None,
+        decoder_factor: 1,
+    };
+    match cfg.get(KEY) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => return Ok(plain),
+        Some(_) => {}
+    }
+    let encoder = cfg.usize(KEY)?;
+    let rate = cfg.usize("audio.sample_rate")?;
+    let factor = (encoder > 0 && rate % encoder == 0).then(|| rate / encoder);
+    let Some(factor) = factor.filter(|f| (1..=MAX_LATENT_UPSAMPLING).contains(f)) else {
+        return Err(CoquiError::UnsupportedSetting {
+            key: KEY,
+            value: encoder.to_string(),
+            reason: "the encoder's rate must divide `audio.sample_rate` by a whole factor of \
+                     1 to 8; coqui-tts's own inference and training assume a whole factor",
+        });
+    };
+    Ok(match factor {
+        1 => plain,
+        f if cfg.bool_or("model_args.interpolate_z", true)? => EncoderRate {
+            upsampling: Some(f),
+            decoder_factor: 1,
+        },
+        f => EncoderRate {
+            upsampling: None,
+            decoder_factor: f,
+        },
+    })
 }
 
 /// Signet's name for a Coqui VITS parameter; `None` for a name with no counterpart.
@@ -241,6 +280,7 @@ fn conditioning(cfg: &CoquiConfig, params: &Params) -> Result<Tables, CoquiError
 /// the schema (nothing extra, nothing missing, shapes exact).
 pub fn map_vits(params: Params, cfg: &CoquiConfig, n_vocab: usize) -> Result<Mapped, CoquiError> {
     check_fixed(cfg)?;
+    let rate = encoder_rate(cfg)?;
     let Tables {
         n_speakers,
         gin_channels,
@@ -279,13 +319,22 @@ pub fn map_vits(params: Params, cfg: &CoquiConfig, n_vocab: usize) -> Result<Map
         sdp_channels: use_sdp.then_some(COQUI_SDP_CHANNELS),
         n_languages: languages.map(|(n, _)| n),
         language_channels: languages.map(|(_, l)| l),
+        latent_upsampling: rate.upsampling,
     };
     let checked = vits.validate()?;
     let hop = checked.generator().hop_length();
     if let Some(v) = cfg.get("audio.hop_length") {
-        if v.as_u64() != Some(hop as u64) {
+        let want = v
+            .as_u64()
+            .map(|h| h.saturating_mul(rate.decoder_factor as u64));
+        if want != Some(hop as u64) {
+            let times = match rate.decoder_factor {
+                1 => String::new(),
+                f => format!(" (times {f}, the encoder's rate factor without `interpolate_z`)"),
+            };
             return Err(CoquiError::config(format!(
-                "`audio.hop_length` is {v} but the decoder's upsampling rates multiply to {hop}"
+                "`audio.hop_length` is {v}{times} but the decoder's upsampling rates multiply \
+                 to {hop}"
             )));
         }
     }

@@ -258,3 +258,60 @@ fn coqui_import_caps_the_checkpoint_size() {
     );
     assert!(!tmp.path().join("capped").exists());
 }
+
+/// `vits_tiny.json` with `encoder_sample_rate` and its companions set.
+fn encoder_rate_config(encoder: u64, interpolate_z: bool, hop_length: u64) -> Vec<u8> {
+    let mut cfg: serde_json::Value = serde_json::from_slice(&config_with(
+        "model_args.encoder_sample_rate",
+        json!(encoder),
+    ))
+    .unwrap();
+    cfg["model_args"]["interpolate_z"] = json!(interpolate_z);
+    cfg["audio"]["hop_length"] = json!(hop_length);
+    serde_json::to_vec(&cfg).unwrap()
+}
+
+fn vits_config(converted: &signet_coqui::Converted) -> signet_schema::VitsConfig {
+    converted.mapped.config.clone().try_into().unwrap()
+}
+
+#[test]
+fn coqui_encoder_sample_rate_becomes_latent_upsampling_or_the_decoders_own() {
+    let ckpt = read("vits_tiny.pth");
+    let limits = Limits::default();
+    // The recipe's way (`interpolate_z`): a 16,000 Hz decoder of hop 16 under an 8,000 Hz
+    // encoder stretches the latent twice.
+    let up = map_checkpoint(&ckpt, &encoder_rate_config(8000, true, 16), &limits).unwrap();
+    assert_eq!(vits_config(&up).latent_upsampling, Some(2));
+    assert_eq!(up.sample_rate, 16000);
+    // A factor of 4 is as good.
+    let up = map_checkpoint(&ckpt, &encoder_rate_config(4000, true, 16), &limits).unwrap();
+    assert_eq!(vits_config(&up).latent_upsampling, Some(4));
+    // The encoder at the output rate: nothing to stretch.
+    let same = map_checkpoint(&ckpt, &encoder_rate_config(16000, true, 16), &limits).unwrap();
+    assert_eq!(vits_config(&same).latent_upsampling, None);
+    // Without `interpolate_z` the decoder itself covers the factor: its upsampling (16) is
+    // `audio.hop_length` (8) times 2, and the bundle is a plain VITS.
+    let plain = map_checkpoint(&ckpt, &encoder_rate_config(8000, false, 8), &limits).unwrap();
+    assert_eq!(vits_config(&plain).latent_upsampling, None);
+    let err = map_checkpoint(&ckpt, &encoder_rate_config(8000, false, 16), &limits).unwrap_err();
+    assert!(
+        err.to_string().contains("hop_length") && err.to_string().contains("times 2"),
+        "{err}"
+    );
+    // A factor that is not whole, or beyond 8, is refused by key.
+    for encoder in [11025, 6000, 1000, 0] {
+        let err =
+            map_checkpoint(&ckpt, &encoder_rate_config(encoder, true, 16), &limits).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                CoquiError::UnsupportedSetting {
+                    key: "model_args.encoder_sample_rate",
+                    ..
+                }
+            ),
+            "{encoder}: {err}"
+        );
+    }
+}

@@ -200,6 +200,7 @@ pub(crate) fn infer_config(
         sdp_channels: None,
         n_languages: None,
         language_channels: None,
+        latent_upsampling: None,
     })
 }
 

@@ -64,6 +64,10 @@ const MAX_LAYERS: usize = 64;
 const MAX_KERNEL: usize = 31;
 const MAX_SPEAKERS: usize = 1 << 16;
 const MAX_LANGUAGES: usize = 1 << 12;
+/// Largest [`VitsConfig::latent_upsampling`]: Coqui's recipes stretch by 2 (a 22,050 Hz
+/// encoder under a 44,100 Hz decoder); 8 leaves room without letting a manifest multiply the
+/// decoder's work without bound.
+pub const MAX_LATENT_UPSAMPLING: usize = 8;
 
 /// `architecture.config` of a VITS bundle (upstream `SynthesizerTrn` key names).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +121,12 @@ pub struct VitsConfig {
     /// predictor adds a projection of it (`dp.cond_lang`) to its input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_channels: Option<usize>,
+    /// Decoder frames per latent frame (Coqui's `encoder_sample_rate` with `interpolate_z`):
+    /// the flow's output is stretched by this whole factor, by linear interpolation
+    /// (`align_corners = false`), before the decoder, so one latent frame, the unit of the
+    /// durations, is this many times the decoder's hop. Absent: 1, no interpolation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_upsampling: Option<usize>,
 }
 
 /// A [`VitsConfig`] that passed [`VitsConfig::validate`]; only that function builds one.
@@ -201,6 +211,9 @@ impl VitsConfig {
                 ));
             }
         }
+        if let Some(f) = self.latent_upsampling {
+            range("latent_upsampling", f, 2, MAX_LATENT_UPSAMPLING)?;
+        }
         let generator = HifiGanConfig {
             in_channels: self.inter_channels,
             resblock: self.resblock.clone(),
@@ -255,6 +268,17 @@ impl CheckedVits {
     /// Width of the stochastic duration predictor: `sdp_channels`, else `hidden_channels`.
     pub fn sdp_channels(&self) -> usize {
         self.cfg.sdp_channels.unwrap_or(self.cfg.hidden_channels)
+    }
+
+    /// Decoder frames per latent frame: `latent_upsampling`, else 1.
+    pub fn latent_upsampling(&self) -> usize {
+        self.cfg.latent_upsampling.unwrap_or(1)
+    }
+
+    /// Output samples per latent frame, the unit of the durations: the decoder's hop times
+    /// [`latent_upsampling`](Self::latent_upsampling) (at most 8 × the decoder's bounded hop).
+    pub fn samples_per_frame(&self) -> usize {
+        self.generator.hop_length() * self.latent_upsampling()
     }
 }
 
@@ -407,6 +431,7 @@ mod tests {
             sdp_channels: None,
             n_languages: None,
             language_channels: None,
+            latent_upsampling: None,
         }
     }
 
@@ -538,6 +563,27 @@ mod tests {
     }
 
     #[test]
+    fn latent_upsampling_stretches_the_frame_and_leaves_the_tensors_alone() {
+        let mut c = joe();
+        assert_eq!(c.validate().unwrap().samples_per_frame(), 256);
+        let plain = tensors(&c);
+        c.latent_upsampling = Some(2);
+        let checked = c.validate().unwrap();
+        assert_eq!(checked.latent_upsampling(), 2);
+        assert_eq!(checked.generator().hop_length(), 256);
+        assert_eq!(checked.samples_per_frame(), 512);
+        assert_eq!(tensors(&c), plain);
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(json.contains(r#""latent_upsampling":2"#), "{json}");
+        assert_eq!(serde_json::from_str::<VitsConfig>(&json).unwrap(), c);
+        // Absent, as in every Piper manifest, it is not written.
+        c.latent_upsampling = None;
+        assert!(!serde_json::to_string(&c)
+            .unwrap()
+            .contains("latent_upsampling"));
+    }
+
+    #[test]
     fn config_keys_are_upstream_names_and_strict() {
         let json = r#"{"n_vocab":256,"inter_channels":192,"hidden_channels":192,
             "filter_channels":768,"n_heads":2,"n_layers":6,"kernel_size":3,"resblock":"2",
@@ -582,6 +628,18 @@ mod tests {
             ),
             ("gin_channels", Box::new(|c| c.n_speakers = 4)),
             ("gin_channels", Box::new(|c| c.gin_channels = 8)),
+            (
+                "latent_upsampling",
+                Box::new(|c| c.latent_upsampling = Some(1)),
+            ),
+            (
+                "latent_upsampling",
+                Box::new(|c| c.latent_upsampling = Some(0)),
+            ),
+            (
+                "latent_upsampling",
+                Box::new(|c| c.latent_upsampling = Some(MAX_LATENT_UPSAMPLING + 1)),
+            ),
         ];
         for (key, mutate) in cases {
             let mut cfg = joe();
