@@ -11,6 +11,7 @@
 )]
 
 mod common;
+mod coqui_vits;
 mod lexicon;
 mod ssml;
 mod streaming;

@@ -55,19 +55,23 @@ fn with_graphemes(dir: &Path, name: &str) -> PathBuf {
 }
 
 /// A home whose trust store trusts `key`.
-struct Home {
+pub(crate) struct Home {
     dir: tempfile::TempDir,
     key: SecretKey,
 }
 
 impl Home {
-    fn new() -> Home {
+    pub(crate) fn new() -> Home {
         let dir = tempfile::tempdir().unwrap();
         let key = SecretKey::generate().unwrap();
         TrustStore::with_key(key.public(), Role::BundleSigner)
             .save(&dir.path().join(signet::store::TRUST_FILE))
             .unwrap();
         Home { dir, key }
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
     }
 
     fn store(&self) -> signet::Store {
@@ -119,7 +123,25 @@ impl Home {
         .unwrap();
     }
 
-    fn build(&self, voice: &str) -> Result<Synthesizer, Error> {
+    /// Imports signet-coqui's VITS fixture `stem` as voice `name`.
+    pub(crate) fn import_vits(&self, name: &str, stem: &str) {
+        let store = self.store();
+        std::fs::create_dir_all(store.voices_dir()).unwrap();
+        let data = crates().join("signet-coqui/tests/data");
+        let mut options = signet_coqui::ImportOptions::default();
+        options.name = Some(name.to_owned());
+        let dest = store.voice_dir(&signet::store::VoiceName::new(name).unwrap());
+        signet_coqui::import_coqui(
+            &data.join(format!("{stem}.pth")),
+            &data.join(format!("{stem}.json")),
+            &dest,
+            &options,
+            &self.key,
+        )
+        .unwrap();
+    }
+
+    pub(crate) fn build(&self, voice: &str) -> Result<Synthesizer, Error> {
         Synthesizer::builder()
             .home(self.dir.path())
             .voice(voice)
@@ -145,7 +167,7 @@ fn floats(v: &Value) -> Vec<f32> {
         .collect()
 }
 
-fn snr_db(want: &[f32], got: &[f32]) -> f64 {
+pub(crate) fn snr_db(want: &[f32], got: &[f32]) -> f64 {
     let signal: f64 = want.iter().map(|&x| f64::from(x).powi(2)).sum();
     let noise: f64 = want
         .iter()
