@@ -244,6 +244,10 @@ pub(crate) struct SpeechRequest {
     pub(crate) speed: f32,
     /// Whether `text` is an SSML document.
     pub(crate) ssml: bool,
+    /// A speaker of a multi-speaker voice, by name or id, as the client sent it.
+    pub(crate) speaker: Option<String>,
+    /// A language of a multilingual voice, by name or id, as the client sent it.
+    pub(crate) language: Option<String>,
 }
 
 /// The front door a speech request came through: its metrics and log
@@ -396,6 +400,8 @@ async fn openai_speech(State(st): State<Arc<AppState>>, req: Request) -> Respons
             delivery,
             speed: b.speed.unwrap_or(1.0),
             ssml,
+            speaker: None,
+            language: None,
         })
     })
     .await
@@ -438,13 +444,6 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
                     .into(),
             ));
         }
-        if p.speaker_id.as_deref().is_some_and(|s| !s.is_empty())
-            || p.language_id.as_deref().is_some_and(|s| !s.is_empty())
-        {
-            return Err(bad(
-                "speaker_id and language_id are not supported; choose a voice with `voice`".into(),
-            ));
-        }
         let ssml = match p.ssml.as_deref() {
             None | Some("" | "false" | "0") => false,
             Some("true" | "1") => true,
@@ -459,6 +458,10 @@ async fn coqui_tts(State(st): State<Arc<AppState>>, req: Request) -> Response {
             delivery: Delivery::Audio,
             speed: 1.0,
             ssml,
+            // As Coqui's server takes them: a name from the voice's list (or an id here);
+            // empty is none.
+            speaker: p.speaker_id.filter(|s| !s.is_empty()),
+            language: p.language_id.filter(|s| !s.is_empty()),
         })
     })
     .await
@@ -536,7 +539,7 @@ where
             let body = read_body(&st, &parts.headers, body).await?;
             bytes_in = body.len();
             let sr = parse(&parts.headers, body)?;
-            let voice = check_request(&st, &sr)?;
+            let (voice, speaker, language) = check_request(&st, &sr)?;
             let state = Arc::new(JobState::default());
             let (started_tx, started_rx) = oneshot::channel();
             let (audio_tx, audio_rx) = mpsc::channel(AUDIO_BUFFER);
@@ -550,6 +553,8 @@ where
                 format: sr.format,
                 delivery: sr.delivery,
                 speed: sr.speed,
+                speaker,
+                language,
                 deadline,
                 state: Arc::clone(&state),
                 started: started_tx,
@@ -726,11 +731,15 @@ pub(crate) async fn read_body(
     }
 }
 
-/// Checks the fields; returns the voice to use.
+/// Checks the fields; returns the voice to use, and the speaker and language
+/// the request chose of it.
 ///
 /// The text's limits are not checked here but by the speech stream, the one
 /// place every caller's limits are checked (a breach is a 400 all the same).
-fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
+fn check_request(
+    st: &AppState,
+    sr: &SpeechRequest,
+) -> Result<(String, Option<signet::Speaker>, Option<signet::Language>), Refused> {
     if sr.text.trim().is_empty() {
         return Err(Refused::new(
             StatusCode::BAD_REQUEST,
@@ -762,14 +771,34 @@ fn check_request(st: &AppState, sr: &SpeechRequest) -> Result<String, Refused> {
             "voice must be a registry name (letters, digits, `_`, `-`, `.`), never a path",
         ));
     }
-    if !st.pool.voices.contains_key(&voice) {
+    let Some(served) = st.pool.voices.get(&voice) else {
         return Err(Refused::new(
             StatusCode::NOT_FOUND,
             "unknown_voice",
             "no such voice on this server; GET /v1/voices lists the voices it serves",
         ));
-    }
-    Ok(voice)
+    };
+    let speaker = match sr.speaker.as_deref() {
+        None => None,
+        Some(asked) => Some(served.speaker(asked).map_err(|m| {
+            Refused::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_speaker",
+                format!("{voice}: {m}"),
+            )
+        })?),
+    };
+    let language = match sr.language.as_deref() {
+        None => None,
+        Some(asked) => Some(served.language(asked).map_err(|m| {
+            Refused::new(
+                StatusCode::BAD_REQUEST,
+                "unknown_language",
+                format!("{voice}: {m}"),
+            )
+        })?),
+    };
+    Ok((voice, speaker, language))
 }
 
 /// The response body: audio from the worker, a sentence at a time. Dropping it (the client
@@ -822,8 +851,25 @@ async fn voices(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 .pool
                 .voices
                 .iter()
-                .map(|(name, (rate, lang))| {
-                    serde_json::json!({ "name": name, "language": lang, "sample_rate": rate })
+                .map(|(name, v)| {
+                    let mut entry = serde_json::Map::new();
+                    entry.insert("name".into(), name.clone().into());
+                    entry.insert("language".into(), v.language.clone().into());
+                    entry.insert("sample_rate".into(), v.sample_rate.into());
+                    // What a multi-speaker or multilingual voice lets `/api/tts` choose
+                    // (`speaker_id`, `language_id`).
+                    if v.num_speakers > 1 {
+                        entry.insert("num_speakers".into(), v.num_speakers.into());
+                        let names: Vec<serde_json::Value> =
+                            v.speakers.keys().map(|k| k.clone().into()).collect();
+                        entry.insert("speakers".into(), names.into());
+                    }
+                    if !v.languages.is_empty() {
+                        let names: Vec<serde_json::Value> =
+                            v.languages.keys().map(|k| k.clone().into()).collect();
+                        entry.insert("languages".into(), names.into());
+                    }
+                    serde_json::Value::Object(entry)
                 })
                 .collect();
             axum::Json(serde_json::json!({

@@ -71,8 +71,8 @@ async fn not_get(State(st): State<Arc<AppState>>) -> Response {
 /// manifests record no gender: `unknown`).
 async fn voices(State(st): State<Arc<AppState>>) -> Response {
     let mut text = String::new();
-    for (name, (_, lang)) in &st.pool.voices {
-        text.push_str(&format!("{name} {lang} unknown neural\n"));
+    for (name, v) in &st.pool.voices {
+        text.push_str(&format!("{name} {} unknown neural\n", v.language));
     }
     st.metrics.response("marytts", 200);
     plain(StatusCode::OK, text)
@@ -80,7 +80,12 @@ async fn voices(State(st): State<Arc<AppState>>) -> Response {
 
 /// One locale per line.
 async fn locales(State(st): State<Arc<AppState>>) -> Response {
-    let mut langs: Vec<&str> = st.pool.voices.values().map(|(_, l)| l.as_str()).collect();
+    let mut langs: Vec<&str> = st
+        .pool
+        .voices
+        .values()
+        .map(|v| v.language.as_str())
+        .collect();
     langs.sort_unstable();
     langs.dedup();
     let mut text = langs.join("\n");
@@ -222,6 +227,8 @@ fn parse(
         speed: 1.0,
         // MaryTTS's INPUT_TYPE is TEXT only.
         ssml: false,
+        speaker: None,
+        language: None,
     })
 }
 
@@ -234,7 +241,7 @@ fn voice_for_locale(st: &AppState, locale: &str) -> Option<String> {
         st.pool
             .voices
             .get(name)
-            .is_some_and(|(_, lang)| norm(lang) == want)
+            .is_some_and(|v| norm(&v.language) == want)
     };
     if speaks(&st.default_voice) {
         return Some(st.default_voice.clone());

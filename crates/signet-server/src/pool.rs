@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use bytes::Bytes;
-use signet::{SpeakOptions, Synthesizer};
+use signet::{Language, SpeakOptions, Speaker, Synthesizer};
 use signet_encode::{AudioFormat, Encoder};
 use tokio::sync::{mpsc, oneshot};
 
@@ -122,6 +122,10 @@ pub(crate) struct Job {
     pub(crate) format: AudioFormat,
     pub(crate) delivery: Delivery,
     pub(crate) speed: f32,
+    /// The speaker of a multi-speaker voice ([`ServedVoice::speaker`] checked it).
+    pub(crate) speaker: Option<Speaker>,
+    /// The language of a multilingual voice ([`ServedVoice::language`] checked it).
+    pub(crate) language: Option<Language>,
     pub(crate) deadline: Instant,
     pub(crate) state: Arc<JobState>,
     pub(crate) started: oneshot::Sender<Result<Started, JobError>>,
@@ -133,8 +137,8 @@ pub(crate) struct Job {
 pub(crate) struct Pool {
     queue: Arc<Queue>,
     workers: Mutex<Vec<std::thread::JoinHandle<()>>>,
-    /// Voice name → sample rate, language.
-    pub(crate) voices: BTreeMap<String, (u32, String)>,
+    /// The voices served, by name.
+    pub(crate) voices: BTreeMap<String, ServedVoice>,
     metrics: Arc<Metrics>,
 }
 
@@ -208,14 +212,9 @@ impl Pool {
                             }
                         }
                     }
-                    let info: BTreeMap<String, (u32, String)> = synths
+                    let info: BTreeMap<String, ServedVoice> = synths
                         .iter()
-                        .map(|(k, s)| {
-                            (
-                                k.clone(),
-                                (s.sample_rate(), s.manifest().voice.language.clone()),
-                            )
-                        })
+                        .map(|(k, s)| (k.clone(), ServedVoice::of(s)))
                         .collect();
                     let _ = ready.send(Ok(info));
                     drop(ready);
@@ -427,6 +426,76 @@ fn worker_loop(
 }
 
 /// How a job ended.
+/// A served voice as clients see it: its rate and language, and the speakers and languages a
+/// request may choose (a Coqui VCTK or YourTTS voice's; one speaker and its own language for
+/// most voices).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ServedVoice {
+    pub(crate) sample_rate: u32,
+    /// The voice's language tag.
+    pub(crate) language: String,
+    pub(crate) num_speakers: u32,
+    /// Speaker name → id (may be empty for a multi-speaker voice: ids only).
+    pub(crate) speakers: BTreeMap<String, i64>,
+    /// Language name → id of a multilingual voice; empty otherwise.
+    pub(crate) languages: BTreeMap<String, i64>,
+}
+
+impl ServedVoice {
+    fn of(synth: &Synthesizer) -> ServedVoice {
+        let v = &synth.manifest().voice;
+        ServedVoice {
+            sample_rate: synth.sample_rate(),
+            language: v.language.clone(),
+            num_speakers: v.num_speakers,
+            speakers: v.speaker_id_map.clone(),
+            languages: v.language_id_map.clone(),
+        }
+    }
+
+    /// The speaker a request asks for, by name or by id; the message says why not.
+    pub(crate) fn speaker(&self, asked: &str) -> Result<Speaker, String> {
+        if self.num_speakers <= 1 {
+            return Err("this voice has one speaker; send no speaker".to_owned());
+        }
+        if self.speakers.contains_key(asked) {
+            return Ok(Speaker::Name(asked.to_owned()));
+        }
+        match asked.trim().parse::<i64>() {
+            Ok(id) if (0..i64::from(self.num_speakers)).contains(&id) => Ok(Speaker::Id(id)),
+            _ => Err(format!(
+                "this voice has no speaker {asked:?}; it has {} speakers, by id 0 to {}{}",
+                self.num_speakers,
+                self.num_speakers - 1,
+                if self.speakers.is_empty() {
+                    ""
+                } else {
+                    " or by the names the voice list gives"
+                }
+            )),
+        }
+    }
+
+    /// The language a request asks for, by name or by id; the message says why not.
+    pub(crate) fn language(&self, asked: &str) -> Result<Language, String> {
+        if self.languages.is_empty() {
+            return Err(
+                "this voice speaks one language; send no language (or choose another voice)"
+                    .to_owned(),
+            );
+        }
+        if self.languages.contains_key(asked) {
+            return Ok(Language::Name(asked.to_owned()));
+        }
+        match asked.trim().parse::<i64>() {
+            Ok(id) if self.languages.values().any(|v| *v == id) => Ok(Language::Id(id)),
+            _ => Err(format!(
+                "this voice has no language {asked:?}; the voice list gives its languages"
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Outcome {
     Completed,
@@ -453,6 +522,8 @@ fn run_job(
         format,
         delivery,
         speed,
+        speaker,
+        language,
         deadline,
         state,
         started,
@@ -478,9 +549,15 @@ fn run_job(
     // and `check_first` phonemizes the first segment, before the response
     // starts: text errors are a 400, not a cut stream. Later segments are
     // phonemized as the audio of the earlier ones leaves.
-    let options = SpeakOptions::default()
+    let mut options = SpeakOptions::default()
         .with_speed(speed)
         .with_watermark_payload(crate::watermark_tag(&key_id));
+    if let Some(speaker) = speaker {
+        options = options.with_speaker(speaker);
+    }
+    if let Some(language) = language {
+        options = options.with_language(language);
+    }
     // Audio leaves as each decoding window is ready: a long sentence's first
     // bytes do not wait for the whole sentence.
     let opened = if ssml {
@@ -804,6 +881,8 @@ mod tests {
             format: AudioFormat::Pcm,
             delivery: Delivery::Audio,
             speed: 1.0,
+            speaker: None,
+            language: None,
             deadline: Instant::now(),
             state: Arc::default(),
             started,

@@ -54,7 +54,7 @@ pub use config::{HttpDoor, RemoteAccess, WyomingConfig, WyomingUri};
 
 use crate::auth::KeyLimits;
 use crate::conn::PeerConnections;
-use crate::pool::{Delivery, Job, JobError, JobState, Started, SubmitError};
+use crate::pool::{Delivery, Job, JobError, JobState, ServedVoice, Started, SubmitError};
 use crate::{AppState, Config, ServerError};
 
 /// The limiter's key id for every Wyoming request.
@@ -68,6 +68,9 @@ const READ_CHUNK: usize = 8 * 1024;
 
 /// Largest payload of one `audio-chunk` sent.
 const MAX_CHUNK_BYTES: usize = 32 * 1024;
+
+/// Speakers `info` lists by id for a multi-speaker voice whose speakers have no names.
+const MAX_LISTED_SPEAKERS: u32 = 1000;
 
 /// `synthesize` requests one connection may have waiting behind the one
 /// being spoken.
@@ -332,9 +335,16 @@ async fn next_output(a: &mut Active) -> Output {
     }
 }
 
+/// The served voice a request chose, and its speaker when the voice has several.
+#[derive(Debug, Clone)]
+struct Chosen {
+    name: String,
+    speaker: Option<signet::Speaker>,
+}
+
 /// A streaming request in progress.
 struct Stream {
-    voice: String,
+    voice: Chosen,
     text: text::StreamText,
     stopped: bool,
 }
@@ -347,7 +357,7 @@ struct Conn<'a> {
     peer: String,
     conn_id: String,
     /// `synthesize` requests waiting: voice and text.
-    waiting: std::collections::VecDeque<(String, String)>,
+    waiting: std::collections::VecDeque<(Chosen, String)>,
     stream: Option<Stream>,
     active: Option<Active>,
     /// Rate of the audio being sent, once `audio-start` went out.
@@ -618,10 +628,10 @@ impl<'a> Conn<'a> {
         &mut self,
         choice: &VoiceChoice,
         wr: &mut W,
-    ) -> Result<String, End> {
+    ) -> Result<Chosen, End> {
         match resolve_voice(self.st, choice) {
             Ok(v) => Ok(v),
-            Err((code, message)) => Err(self.fail(wr, code, message).await),
+            Err((code, message)) => Err(self.fail(wr, code, &message).await),
         }
     }
 
@@ -670,7 +680,7 @@ impl<'a> Conn<'a> {
     async fn submit<W: AsyncWrite + Unpin>(
         &mut self,
         kind: Kind,
-        voice: String,
+        voice: Chosen,
         text: String,
         wr: &mut W,
     ) -> Result<(), End> {
@@ -695,13 +705,15 @@ impl<'a> Conn<'a> {
         let job = Job {
             request_id: self.st.request_id(),
             key_id: KEY_ID.to_owned(),
-            voice,
+            voice: voice.name,
             text,
             // Wyoming's `text_format: "ssml"` is refused before this point.
             ssml: false,
             format: signet_encode::AudioFormat::Pcm,
             delivery: Delivery::Audio,
             speed: 1.0,
+            speaker: voice.speaker,
+            language: None,
             deadline,
             state: Arc::clone(&state),
             started: started_tx,
@@ -812,14 +824,17 @@ impl<'a> Conn<'a> {
             .pool
             .voices
             .iter()
-            .map(|(name, (rate, lang))| signet_wyoming::TtsVoice {
+            .map(|(name, v)| signet_wyoming::TtsVoice {
                 name: name.clone(),
-                description: Some(format!("{name} ({lang}, {rate} Hz), verified")),
+                description: Some(format!(
+                    "{name} ({}, {} Hz), verified",
+                    v.language, v.sample_rate
+                )),
                 attribution: attribution.clone(),
                 installed: true,
                 version: None,
-                languages: vec![lang.clone()],
-                speakers: None,
+                languages: vec![v.language.clone()],
+                speakers: speakers_of(v),
             })
             .collect();
         signet_wyoming::info(&signet_wyoming::TtsProgram {
@@ -847,17 +862,51 @@ fn same_language(a: &str, b: &str) -> bool {
     norm(a) == norm(b)
 }
 
-/// The served voice a request asks for, or the error code and message.
-fn resolve_voice(
-    st: &AppState,
-    choice: &VoiceChoice,
-) -> Result<String, (&'static str, &'static str)> {
-    if choice.speaker.as_deref().is_some_and(|s| !s.is_empty()) {
-        return Err((
-            "unknown_speaker",
-            "the voices of this server have one speaker each; send no voice.speaker",
-        ));
+/// Speakers `info` lists for a voice: `None` for a voice of one speaker; else its speakers'
+/// names, or, for a voice whose speakers have no names, their ids (the first
+/// [`MAX_LISTED_SPEAKERS`]; any id is accepted).
+fn speakers_of(v: &ServedVoice) -> Option<Vec<signet_wyoming::Speaker>> {
+    if v.num_speakers <= 1 {
+        return None;
     }
+    let names: Vec<String> = if v.speakers.is_empty() {
+        (0..v.num_speakers.min(MAX_LISTED_SPEAKERS))
+            .map(|id| id.to_string())
+            .collect()
+    } else {
+        v.speakers.keys().cloned().collect()
+    };
+    Some(
+        names
+            .into_iter()
+            .map(|name| signet_wyoming::Speaker { name })
+            .collect(),
+    )
+}
+
+/// The served voice a request asks for, with its speaker, or the error code and message.
+fn resolve_voice(st: &AppState, choice: &VoiceChoice) -> Result<Chosen, (&'static str, String)> {
+    let name = pick_voice(st, choice).map_err(|(code, m)| (code, m.to_owned()))?;
+    let speaker = match choice.speaker.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(asked) => {
+            let served = st.pool.voices.get(&name).ok_or((
+                "unknown_voice",
+                "no such voice on this server; describe lists the voices it serves".to_owned(),
+            ))?;
+            Some(
+                served
+                    .speaker(asked)
+                    .map_err(|m| ("unknown_speaker", format!("{name}: {m}")))?,
+            )
+        }
+    };
+    Ok(Chosen { name, speaker })
+}
+
+/// The served voice a request asks for: by name (or alias), else by language, else the
+/// default voice.
+fn pick_voice(st: &AppState, choice: &VoiceChoice) -> Result<String, (&'static str, &'static str)> {
     if let Some(name) = choice.name.as_deref().filter(|n| !n.is_empty()) {
         let name = st
             .config
@@ -877,7 +926,7 @@ fn resolve_voice(
             .pool
             .voices
             .get(&st.default_voice)
-            .is_some_and(|(_, l)| same_language(l, lang));
+            .is_some_and(|v| same_language(&v.language, lang));
         if default_matches {
             return Ok(st.default_voice.clone());
         }
@@ -892,12 +941,12 @@ fn resolve_voice(
             .pool
             .voices
             .iter()
-            .find(|(_, (_, l))| same_language(l, lang))
+            .find(|(_, v)| same_language(&v.language, lang))
             .or_else(|| {
                 st.pool
                     .voices
                     .iter()
-                    .find(|(_, (_, l))| base(l) == base(lang))
+                    .find(|(_, v)| base(&v.language) == base(lang))
             });
         return match found {
             Some((name, _)) => Ok(name.clone()),

@@ -292,28 +292,7 @@ fn config_errors_are_clear() {
 /// voice's rate.
 #[test]
 fn a_coqui_voice_is_served_from_text() {
-    let home = tempfile::tempdir().unwrap();
-    let espeak = std::env::var_os("SIGNET_ESPEAK_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".cache/espeak-ng"));
-    std::os::unix::fs::symlink(&espeak, home.path().join("espeak-ng")).unwrap();
-    let store = signet::Store::new(home.path());
-    std::fs::create_dir_all(store.voices_dir()).unwrap();
-    let key = signet_registry::SecretKey::generate().unwrap();
-    signet_registry::TrustStore::with_key(key.public(), signet_registry::Role::BundleSigner)
-        .save(&home.path().join(signet::store::TRUST_FILE))
-        .unwrap();
-    let data = repo_root().join("crates/signet-coqui/tests/data");
-    let mut options = signet_coqui::ImportOptions::default();
-    options.name = Some("coqui-tiny".to_owned());
-    signet_coqui::import_coqui(
-        &data.join("vits_tiny.pth"),
-        &data.join("vits_tiny.json"),
-        &store.voice_dir(&signet::store::VoiceName::new("coqui-tiny").unwrap()),
-        &options,
-        &key,
-    )
-    .expect("import the Coqui fixture");
+    let home = coqui_home(&[("coqui-tiny", "vits_tiny")]);
     let mut c = config();
     c.home = Some(home.path().to_owned());
     c.voices = vec!["coqui-tiny".to_owned()];
@@ -335,5 +314,98 @@ fn a_coqui_voice_is_served_from_text() {
     // Every token gets frames: the longer text gives the longer audio.
     let (a, b) = (wav_frames(&short.body), wav_frames(&long.body));
     assert!(a > 0 && b > 2 * a, "{a} vs {b} samples");
+    srv.stop();
+}
+
+/// Coqui's server API chooses a speaker and a language of a multi-speaker or multilingual
+/// voice with `speaker_id` and `language_id`; Signet's `/api/tts` takes them (by name, as
+/// coqui-tts's server does, or by id), lists them in `/v1/voices`, and refuses what a voice
+/// does not have. The fixtures speak with the noise off: each speaker and language gives
+/// its own repeatable audio.
+#[test]
+fn coqui_speaker_id_and_language_id_choose_among_a_voices_speakers_and_languages() {
+    let home = coqui_home(&[
+        ("vctk", "vits_vctk_tiny"),
+        ("yourtts", "vits_yourtts_tiny"),
+        ("coqui-tiny", "vits_tiny"),
+    ]);
+    let mut c = config();
+    c.home = Some(home.path().to_owned());
+    c.voices = vec!["vctk".into(), "yourtts".into(), "coqui-tiny".into()];
+    c.watermark.mode = signet_server::WatermarkMode::Off;
+    let srv = start(c);
+    let auth = bearer();
+    let list: serde_json::Value =
+        serde_json::from_slice(&get(srv.addr, "/v1/voices", &[("Authorization", &auth)]).body)
+            .unwrap();
+    let entry = |name: &str| {
+        list["voices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        entry("vctk")["speakers"],
+        json!(["VCTK_p225", "VCTK_p226", "VCTK_p227"])
+    );
+    assert_eq!(entry("vctk")["num_speakers"], 3);
+    assert_eq!(
+        entry("yourtts")["languages"],
+        json!(["en", "fr-fr", "pt-br"])
+    );
+    assert!(entry("coqui-tiny").get("speakers").is_none());
+
+    let tts = |query: &str| {
+        get(
+            srv.addr,
+            &format!("/api/tts?text=Hello+there+friend.&{query}"),
+            &[("Authorization", &auth)],
+        )
+    };
+    let ok = |query: &str| {
+        let r = tts(query);
+        assert_eq!(r.status, 200, "{query}: {}", r.text());
+        r.body
+    };
+    // A speaker by name and by id is the same speaker; the three differ.
+    let p225 = ok("voice=vctk&speaker_id=VCTK_p225");
+    assert_eq!(p225, ok("voice=vctk&speaker_id=0"));
+    assert_eq!(p225, ok("voice=vctk&speaker_id=VCTK_p225"), "repeatable");
+    let p226 = ok("voice=vctk&speaker_id=VCTK_p226");
+    let p227 = ok("voice=vctk&speaker_id=2");
+    assert!(p225 != p226 && p226 != p227 && p225 != p227);
+    // No speaker: speaker 0, as `signet speak` without `--speaker`.
+    assert_eq!(p225, ok("voice=vctk"));
+    // Languages likewise, with a speaker.
+    let en = ok("voice=yourtts&speaker_id=male-en-2&language_id=en");
+    let fr = ok("voice=yourtts&speaker_id=male-en-2&language_id=fr-fr");
+    assert_ne!(en, fr);
+    assert_eq!(en, ok("voice=yourtts&speaker_id=male-en-2&language_id=0"));
+    // Empty parameters are none, as coqui-tts's web page sends them.
+    assert_eq!(p225, ok("voice=vctk&speaker_id=&language_id="));
+    // What a voice does not have is a 400 naming the voice.
+    for (query, code) in [
+        ("voice=vctk&speaker_id=VCTK_p999", "unknown_speaker"),
+        ("voice=vctk&speaker_id=3", "unknown_speaker"),
+        ("voice=vctk&speaker_id=-1", "unknown_speaker"),
+        ("voice=coqui-tiny&speaker_id=0", "unknown_speaker"),
+        ("voice=yourtts&language_id=de", "unknown_language"),
+        ("voice=vctk&language_id=en", "unknown_language"),
+    ] {
+        let r = tts(query);
+        assert_eq!(r.status, 400, "{query}: {}", r.text());
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(body["error"]["type"], code, "{query}: {body}");
+        assert!(r.text().contains(
+            query
+                .split('&')
+                .next()
+                .unwrap()
+                .trim_start_matches("voice=")
+        ));
+    }
     srv.stop();
 }

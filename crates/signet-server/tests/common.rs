@@ -534,3 +534,48 @@ pub fn ffprobe(bytes: &[u8]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A Signet home serving signet-coqui's VITS fixtures, each `(voice name, fixture stem)`,
+/// imported through the same importer `signet voices import coqui` uses, with the config's
+/// inference noise set to 0 so that the voices speak repeatably, their side files (speakers,
+/// d-vectors, language ids) given beside them, and the espeak-ng runtime linked in.
+pub fn coqui_home(voices: &[(&str, &str)]) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let espeak = std::env::var_os("SIGNET_ESPEAK_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".cache/espeak-ng"));
+    std::os::unix::fs::symlink(&espeak, home.path().join("espeak-ng")).unwrap();
+    let store = signet::Store::new(home.path());
+    std::fs::create_dir_all(store.voices_dir()).unwrap();
+    let key = signet_registry::SecretKey::generate().unwrap();
+    signet_registry::TrustStore::with_key(key.public(), signet_registry::Role::BundleSigner)
+        .save(&home.path().join(signet::store::TRUST_FILE))
+        .unwrap();
+    let data = repo_root().join("crates/signet-coqui/tests/data");
+    let side = |name: String| Some(data.join(name)).filter(|p| p.is_file());
+    for (name, stem) in voices {
+        // Coqui writes Python's `Infinity` for two unbounded lengths.
+        let text = std::fs::read_to_string(data.join(format!("{stem}.json")))
+            .unwrap()
+            .replace("Infinity", "null");
+        let mut cfg: serde_json::Value = serde_json::from_str(&text).unwrap();
+        cfg["model_args"]["inference_noise_scale"] = 0.0.into();
+        cfg["model_args"]["inference_noise_scale_dp"] = 0.0.into();
+        let config = home.path().join(format!("{stem}.json"));
+        std::fs::write(&config, serde_json::to_vec(&cfg).unwrap()).unwrap();
+        let mut options = signet_coqui::ImportOptions::default();
+        options.name = Some((*name).to_owned());
+        options.speakers_file = side(format!("{stem}.speakers.pth"));
+        options.d_vector_file = side(format!("{stem}.dvectors.pth"));
+        options.language_ids_file = side(format!("{stem}.language_ids.json"));
+        signet_coqui::import_coqui(
+            &data.join(format!("{stem}.pth")),
+            &config,
+            &store.voice_dir(&signet::store::VoiceName::new(name).unwrap()),
+            &options,
+            &key,
+        )
+        .unwrap_or_else(|e| panic!("import the Coqui fixture {stem}: {e}"));
+    }
+    home
+}

@@ -492,3 +492,57 @@ fn wyoming_door_alone_needs_no_keys_and_listens_on_a_unix_socket() {
     drop(srv);
     assert!(!path.exists(), "the socket file is removed on shutdown");
 }
+
+/// A multi-speaker voice lists its speakers in `describe`, and `voice.speaker` picks one, as
+/// Home Assistant sends it: the audio is that speaker's (its length, with the noise off, is
+/// the library's for the same speaker); a speaker the voice lacks is refused by code.
+#[test]
+fn wyoming_lists_a_voices_speakers_and_speaks_the_one_chosen() {
+    let home = coqui_home(&[("vctk", "vits_vctk_tiny")]);
+    let mut c = wy_config();
+    c.home = Some(home.path().to_owned());
+    c.voices = vec!["vctk".into()];
+    let srv = start(c);
+    let addr = wy_addr(&srv);
+    let info = client(addr, "describe", &json!({}));
+    let voice = &info["tts"][0]["voices"][0];
+    assert_eq!(voice["name"], "vctk");
+    let speakers: Vec<&str> = voice["speakers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(speakers, ["VCTK_p225", "VCTK_p226", "VCTK_p227"]);
+    let text = "Hello there, my friend.";
+    let mut lengths = Vec::new();
+    for speaker in ["VCTK_p225", "VCTK_p227"] {
+        let got = client(
+            addr,
+            "synthesize",
+            &json!({"text": text, "voice": {"name": "vctk", "speaker": speaker}}),
+        );
+        assert_eq!(got["error"], Value::Null, "{speaker}: {got}");
+        let library = signet::Synthesizer::builder()
+            .home(home.path())
+            .voice("vctk")
+            .speaker_name(speaker)
+            .build()
+            .unwrap()
+            .speak(text)
+            .unwrap()
+            .audio
+            .samples()
+            .len();
+        assert_eq!(got["samples"].as_u64(), Some(library as u64), "{speaker}");
+        lengths.push(library);
+    }
+    assert_ne!(lengths[0], lengths[1], "the two speakers' durations differ");
+    let got = client(
+        addr,
+        "synthesize",
+        &json!({"text": text, "voice": {"name": "vctk", "speaker": "VCTK_p999"}}),
+    );
+    assert_eq!(got["error"], "unknown_speaker");
+    srv.stop();
+}
