@@ -286,6 +286,22 @@ def write_common(out, stem, config, model, tokenizer, sentences):
     return path, ids, audio
 
 
+def write_expected(out, stem, tokenizer, ids, audio, **extra):
+    """STEM.expected.json: the symbol table, the sentences' ids, and the first one's audio
+    length and peak (with `extra` entries)."""
+    expected = {
+        "generator": f"coqui-tts 0.28, torch {torch.__version__}",
+        "vocab": vocab(tokenizer),
+        "sentences": [{"text": s, "ids": i} for s, i in zip(SENTENCES, ids)],
+        "samples": audio.numel(),
+        "peak": float(audio.abs().max()),
+        **extra,
+    }
+    with open(os.path.join(out, stem + ".expected.json"), "w") as f:
+        json.dump(expected, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
 def best_time(model, ids, threads, runs=3):
     torch.set_num_threads(threads)
     synthesize(model, ids)
@@ -339,17 +355,9 @@ def write_upsampled(out):
     slow = synthesize(model, ids[0])
     model.length_scale = 1.0
     slow.numpy().astype("<f4").tofile(os.path.join(out, "vits_upsampled_tiny.ref.slow.f32"))
-    expected = {
-        "generator": f"coqui-tts 0.28, torch {torch.__version__}",
-        "vocab": vocab(tokenizer),
-        "sentences": [{"text": s, "ids": i} for s, i in zip(SENTENCES, ids)],
-        "samples": audio.numel(),
-        "peak": float(audio.abs().max()),
-        "slow": {"length_scale": 8.0, "samples": slow.numel(), "peak": float(slow.abs().max())},
-    }
-    with open(os.path.join(out, "vits_upsampled_tiny.expected.json"), "w") as f:
-        json.dump(expected, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_expected(out, "vits_upsampled_tiny", tokenizer, ids, audio,
+                   slow={"length_scale": 8.0, "samples": slow.numel(),
+                         "peak": float(slow.abs().max())})
     print(path, os.path.getsize(path), "bytes;", audio.numel(), "and", slow.numel(), "samples")
 
 
@@ -439,16 +447,7 @@ def main():
     config, model, tokenizer = build(tiny_config())
     coarse(model)
     path, ids, audio = write_common(out, "vits_tiny", config, model, tokenizer, SENTENCES)
-    expected = {
-        "generator": f"coqui-tts 0.28, torch {torch.__version__}",
-        "vocab": vocab(tokenizer),
-        "sentences": [{"text": s, "ids": i} for s, i in zip(SENTENCES, ids)],
-        "samples": audio.numel(),
-        "peak": float(audio.abs().max()),
-    }
-    with open(os.path.join(out, "vits_tiny.expected.json"), "w") as f:
-        json.dump(expected, f, indent=1, ensure_ascii=False)
-        f.write("\n")
+    write_expected(out, "vits_tiny", tokenizer, ids, audio)
     print(path, os.path.getsize(path), "bytes;", audio.numel(), "samples")
 
     torch.manual_seed(20261207)

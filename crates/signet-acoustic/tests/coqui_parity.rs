@@ -46,14 +46,7 @@ fn coqui_vits_matches_coqui_tts_at_noise_zero() {
     let bundle = signet_registry::verify_bundle_dir(&out, &trust).unwrap();
     let vits = Vits::from_bundle(&bundle).unwrap();
 
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data("vits_tiny.expected.json")).unwrap()).unwrap();
-    let ids: Vec<i64> = expected["sentences"][0]["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
+    let (expected, ids) = expected_and_first_ids("vits_tiny");
     let reference: Vec<f32> = std::fs::read(data("vits_tiny.ref.f32"))
         .unwrap()
         .chunks_exact(4)
@@ -98,6 +91,20 @@ fn import_and_load(stem: &str) -> (tempfile::TempDir, signet_registry::VerifiedB
     (tmp, bundle, vits)
 }
 
+/// `stem.expected.json`, and the token ids of its first sentence.
+fn expected_and_first_ids(stem: &str) -> (serde_json::Value, Vec<i64>) {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data(&format!("{stem}.expected.json"))).unwrap())
+            .unwrap();
+    let ids = expected["sentences"][0]["ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    (expected, ids)
+}
+
 fn read_f32(path: &Path) -> Vec<f32> {
     std::fs::read(path)
         .unwrap()
@@ -112,15 +119,7 @@ fn read_f32(path: &Path) -> Vec<f32> {
 fn speaker_parity(stem: &str) -> Vec<(String, f64)> {
     let (_tmp, bundle, vits) = import_and_load(stem);
     let voice = &bundle.manifest().voice;
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data(&format!("{stem}.expected.json"))).unwrap())
-            .unwrap();
-    let ids: Vec<i64> = expected["sentences"][0]["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
+    let (expected, ids) = expected_and_first_ids(stem);
     let mut out = Vec::new();
     let mut lengths = std::collections::BTreeSet::new();
     for r in expected["references"].as_array().unwrap() {
@@ -254,15 +253,7 @@ fn coqui_vits_with_a_lower_encoder_rate_matches_coqui_tts() {
     assert_eq!(vits.config().latent_upsampling, Some(2));
     // 16 samples per decoder frame, two decoder frames per latent frame.
     assert_eq!(vits.hop_length(), 32);
-    let expected: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data(&format!("{stem}.expected.json"))).unwrap())
-            .unwrap();
-    let ids: Vec<i64> = expected["sentences"][0]["ids"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_i64().unwrap())
-        .collect();
+    let (expected, ids) = expected_and_first_ids(stem);
     let cases = [
         ("ref.f32", 1.0f32, &expected["samples"]),
         ("ref.slow.f32", 8.0, &expected["slow"]["samples"]),
