@@ -335,11 +335,13 @@ async fn next_output(a: &mut Active) -> Output {
     }
 }
 
-/// The served voice a request chose, and its speaker when the voice has several.
+/// The served voice a request chose, and its speaker and language when it has several.
 #[derive(Debug, Clone)]
 struct Chosen {
     name: String,
     speaker: Option<signet::Speaker>,
+    /// The language of a multilingual voice.
+    language: Option<signet::Language>,
 }
 
 /// A streaming request in progress.
@@ -713,7 +715,7 @@ impl<'a> Conn<'a> {
             delivery: Delivery::Audio,
             speed: 1.0,
             speaker: voice.speaker,
-            language: None,
+            language: voice.language,
             deadline,
             state: Arc::clone(&state),
             started: started_tx,
@@ -833,7 +835,7 @@ impl<'a> Conn<'a> {
                 attribution: attribution.clone(),
                 installed: true,
                 version: None,
-                languages: vec![v.language.clone()],
+                languages: spoken(v).into_iter().map(str::to_owned).collect(),
                 speakers: speakers_of(v),
             })
             .collect();
@@ -901,7 +903,46 @@ fn resolve_voice(st: &AppState, choice: &VoiceChoice) -> Result<Chosen, (&'stati
             )
         }
     };
-    Ok(Chosen { name, speaker })
+    // A multilingual voice chosen by language speaks that language: the same tag, else the
+    // same language of another region. (The protocol's clients send a language only without
+    // a name; an event with both gets the language too, where the voice has it.)
+    let language = match (
+        choice.language.as_deref().filter(|l| !l.is_empty()),
+        st.pool.voices.get(&name),
+    ) {
+        (Some(asked), Some(v)) if !v.languages.is_empty() => {
+            let by = |same: &dyn Fn(&str) -> bool| {
+                v.languages
+                    .keys()
+                    .find(|l| same(l))
+                    .map(|l| signet::Language::Name(l.clone()))
+            };
+            by(&|l| same_language(l, asked)).or_else(|| by(&|l| base(l) == base(asked)))
+        }
+        _ => None,
+    };
+    Ok(Chosen {
+        name,
+        speaker,
+        language,
+    })
+}
+
+/// The languages a voice speaks: a multilingual voice's, else its own.
+fn spoken(v: &ServedVoice) -> Vec<&str> {
+    if v.languages.is_empty() {
+        vec![v.language.as_str()]
+    } else {
+        v.languages.keys().map(String::as_str).collect()
+    }
+}
+
+/// A language tag's language, without its region (`en` of `en_US`, `pt` of `pt-br`).
+fn base(tag: &str) -> String {
+    tag.split(['_', '-'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 /// The served voice a request asks for: by name (or alias), else by language, else the
@@ -926,27 +967,21 @@ fn pick_voice(st: &AppState, choice: &VoiceChoice) -> Result<String, (&'static s
             .pool
             .voices
             .get(&st.default_voice)
-            .is_some_and(|v| same_language(&v.language, lang));
+            .is_some_and(|v| spoken(v).iter().any(|l| same_language(l, lang)));
         if default_matches {
             return Ok(st.default_voice.clone());
         }
         // An exact language first, then the same language of another region.
-        let base = |s: &str| {
-            s.split(['_', '-'])
-                .next()
-                .unwrap_or_default()
-                .to_ascii_lowercase()
-        };
         let found = st
             .pool
             .voices
             .iter()
-            .find(|(_, v)| same_language(&v.language, lang))
+            .find(|(_, v)| spoken(v).iter().any(|l| same_language(l, lang)))
             .or_else(|| {
                 st.pool
                     .voices
                     .iter()
-                    .find(|(_, v)| base(&v.language) == base(lang))
+                    .find(|(_, v)| spoken(v).iter().any(|l| base(l) == base(lang)))
             });
         return match found {
             Some((name, _)) => Ok(name.clone()),

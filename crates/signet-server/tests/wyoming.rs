@@ -493,20 +493,48 @@ fn wyoming_door_alone_needs_no_keys_and_listens_on_a_unix_socket() {
     assert!(!path.exists(), "the socket file is removed on shutdown");
 }
 
+/// The library's samples for `text` in `voice` of `home`, with a speaker and language.
+fn coqui_library_samples(
+    home: &Path,
+    voice: &str,
+    speaker: Option<&str>,
+    language: Option<&str>,
+    text: &str,
+) -> usize {
+    let mut b = signet::Synthesizer::builder().home(home).voice(voice);
+    if let Some(s) = speaker {
+        b = b.speaker_name(s);
+    }
+    if let Some(l) = language {
+        b = b.language_name(l);
+    }
+    b.build()
+        .unwrap()
+        .speak(text)
+        .unwrap()
+        .audio
+        .samples()
+        .len()
+}
+
 /// A multi-speaker voice lists its speakers in `describe`, and `voice.speaker` picks one, as
 /// Home Assistant sends it: the audio is that speaker's (its length, with the noise off, is
-/// the library's for the same speaker); a speaker the voice lacks is refused by code.
+/// the library's for the same speaker); a speaker the voice lacks is refused by code. A
+/// multilingual voice lists its languages, and a request by language alone gets it, speaking
+/// that language.
 #[test]
 fn wyoming_lists_a_voices_speakers_and_speaks_the_one_chosen() {
-    let home = coqui_home(&[("vctk", "vits_vctk_tiny")]);
+    let home = coqui_home(&[("vctk", "vits_vctk_tiny"), ("yourtts", "vits_yourtts_tiny")]);
     let mut c = wy_config();
     c.home = Some(home.path().to_owned());
-    c.voices = vec!["vctk".into()];
+    c.voices = vec!["vctk".into(), "yourtts".into()];
     let srv = start(c);
     let addr = wy_addr(&srv);
     let info = client(addr, "describe", &json!({}));
     let voice = &info["tts"][0]["voices"][0];
     assert_eq!(voice["name"], "vctk");
+    let yourtts = &info["tts"][0]["voices"][1];
+    assert_eq!(yourtts["languages"], json!(["en", "fr-fr", "pt-br"]));
     let speakers: Vec<&str> = voice["speakers"]
         .as_array()
         .unwrap()
@@ -523,17 +551,7 @@ fn wyoming_lists_a_voices_speakers_and_speaks_the_one_chosen() {
             &json!({"text": text, "voice": {"name": "vctk", "speaker": speaker}}),
         );
         assert_eq!(got["error"], Value::Null, "{speaker}: {got}");
-        let library = signet::Synthesizer::builder()
-            .home(home.path())
-            .voice("vctk")
-            .speaker_name(speaker)
-            .build()
-            .unwrap()
-            .speak(text)
-            .unwrap()
-            .audio
-            .samples()
-            .len();
+        let library = coqui_library_samples(home.path(), "vctk", Some(speaker), None, text);
         assert_eq!(got["samples"].as_u64(), Some(library as u64), "{speaker}");
         lengths.push(library);
     }
@@ -544,5 +562,27 @@ fn wyoming_lists_a_voices_speakers_and_speaks_the_one_chosen() {
         &json!({"text": text, "voice": {"name": "vctk", "speaker": "VCTK_p999"}}),
     );
     assert_eq!(got["error"], "unknown_speaker");
+    // By language alone, as the client sends it: the voice that speaks it, in that language
+    // (the region ignored where the voice's tag has none).
+    let mut lengths = Vec::new();
+    for (asked, language) in [("fr_FR", "fr-fr"), ("pt-BR", "pt-br")] {
+        let got = client(
+            addr,
+            "synthesize",
+            &json!({"text": text, "voice": {"language": asked}}),
+        );
+        let library = coqui_library_samples(home.path(), "yourtts", None, Some(language), text);
+        assert_eq!(
+            got["samples"].as_u64(),
+            Some(library as u64),
+            "{asked}: {got}"
+        );
+        lengths.push(library);
+    }
+    let english = coqui_library_samples(home.path(), "yourtts", None, Some("en"), text);
+    assert!(
+        lengths.iter().all(|&l| l != english),
+        "each language's durations differ from English's: {lengths:?} vs {english}"
+    );
     srv.stop();
 }
