@@ -427,6 +427,39 @@ pub struct GlowTts {
     flows: Vec<FlowBlock>,
 }
 
+signet_nn::replicate_fields!(ChannelNorm { gamma, beta });
+signet_nn::replicate_fields!(Prenet { convs, norms, proj });
+signet_nn::replicate_fields!(EncoderLayer {
+    q,
+    k,
+    v,
+    o,
+    norm1,
+    ffn1,
+    ffn2,
+    norm2
+});
+signet_nn::replicate_fields!(DurationPredictor {
+    conv_1,
+    norm_1,
+    conv_2,
+    norm_2,
+    proj
+});
+signet_nn::replicate_fields!(Coupling {
+    start,
+    end,
+    in_layers,
+    res_skip
+});
+signet_nn::replicate_fields!(FlowBlock {
+    act_logs,
+    act_bias,
+    inv_weight,
+    coupling
+});
+signet_nn::replicate_fields!(GlowTts { emb, prenet, layers, proj_m, dp, flows } clone { cfg });
+
 /// What [`GlowTts::infer`] (and [`Tacotron2::infer`](crate::tacotron2::Tacotron2::infer))
 /// returns.
 #[derive(Debug, Clone)]

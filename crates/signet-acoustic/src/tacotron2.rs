@@ -457,6 +457,33 @@ pub struct Tacotron2 {
     postnet: Vec<Conv1d>,
 }
 
+signet_nn::replicate_fields!(Linear { weight, bias });
+signet_nn::replicate_fields!(Cell {
+    w_ih,
+    w_hh,
+    b_ih,
+    b_hh
+});
+signet_nn::replicate_fields!(Location { conv, dense } clone { padding });
+signet_nn::replicate_fields!(Decoder {
+    prenet,
+    attention_rnn,
+    query_layer,
+    inputs_layer,
+    v,
+    location,
+    decoder_rnn,
+    projection,
+    stopnet
+});
+signet_nn::replicate_fields!(Tacotron2 {
+    embedding,
+    encoder_convs,
+    lstm,
+    decoder,
+    postnet
+} clone { cfg });
+
 impl Tacotron2 {
     /// Builds the model from the tensors under `root` as `cfg` declares them.
     pub fn new(cfg: Tacotron2Config, root: &Path<'_, '_>) -> Result<Self, AcousticError> {

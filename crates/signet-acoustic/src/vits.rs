@@ -18,10 +18,7 @@
 //!    `latent_upsampling` along time, by linear interpolation with `align_corners = false`
 //!    (`torch.nn.functional.interpolate(z, scale_factor = f, mode = "linear")`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
-
-use signet_nn::{Effective, Embedding, Replicate, Weights};
+use signet_nn::{Effective, Embedding, Lease, Pool, Replicate, Weights};
 use signet_registry::VerifiedBundle;
 use signet_vocoder::{DecodeWindow, Generator, BUCKET_FRAMES};
 use tch::{Device, Kind, Tensor};
@@ -132,12 +129,8 @@ struct Model {
 /// [`set_num_threads`](crate::set_num_threads)).
 #[derive(Debug)]
 pub struct Vits {
-    /// The model as loaded: replicas are made from it, and it never runs.
-    prototype: Mutex<Model>,
-    /// Replicas not in use (shared with the [`Synthesis`]es that hold one).
-    idle: Arc<Mutex<Vec<Model>>>,
-    /// Replicas made, in use or not.
-    replicas: AtomicUsize,
+    /// The model and its replicas (a [`Synthesis`] holds one until it ends).
+    pool: Pool<Model>,
     cfg: CheckedVits,
     sample_rate: u32,
 }
@@ -180,9 +173,7 @@ impl Vits {
         let model = tch::no_grad(|| Model::load(&cfg, &weights))?;
         weights.finish()?;
         Ok(Vits {
-            idle: Arc::new(Mutex::new(vec![model.replicate()])),
-            replicas: AtomicUsize::new(1),
-            prototype: Mutex::new(model),
+            pool: Pool::new(model),
             cfg,
             sample_rate: manifest.voice.sample_rate,
         })
@@ -194,18 +185,13 @@ impl Vits {
         if precision == Effective::Fp32 {
             return Ok(self);
         }
-        let model = match self.prototype.into_inner() {
-            Ok(m) => m,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let model = self.pool.into_inner();
         let model = Model {
             dec: model.dec.with_bf16()?,
             ..model
         };
         Ok(Vits {
-            idle: Arc::new(Mutex::new(vec![model.replicate()])),
-            replicas: AtomicUsize::new(1),
-            prototype: Mutex::new(model),
+            pool: Pool::new(model),
             cfg: self.cfg,
             sample_rate: self.sample_rate,
         })
@@ -213,7 +199,7 @@ impl Vits {
 
     /// The precision the decoder runs at.
     pub fn precision(&self) -> Effective {
-        if lock(&self.prototype).dec.is_bf16() {
+        if self.pool.inspect(|m| m.dec.is_bf16()) {
             Effective::Bf16
         } else {
             Effective::Fp32
@@ -363,21 +349,14 @@ impl Vits {
             }
         };
         scales.check()?;
-        let model = self.checkout();
-        let prepared =
-            match tch::no_grad(|| model.prepare(ids, speaker, language, scales, &self.cfg)) {
-                Ok(p) => p,
-                Err(e) => {
-                    lock(&self.idle).push(model);
-                    return Err(e);
-                }
-            };
+        // The replica goes back to the pool when the lease is dropped, on error too.
+        let model = self.pool.get();
+        let prepared = tch::no_grad(|| model.prepare(ids, speaker, language, scales, &self.cfg))?;
         let windows = model
             .dec
             .plan(prepared.decoder_frames(), Some(FIRST_WINDOW_FRAMES))
             .into_iter();
         Ok(Synthesis {
-            idle: Arc::clone(&self.idle),
             hop: self.hop_length(),
             model: Some(model),
             prepared,
@@ -385,27 +364,9 @@ impl Vits {
         })
     }
 
-    /// An idle replica, or a new one when every replica is busy.
-    fn checkout(&self) -> Model {
-        if let Some(model) = lock(&self.idle).pop() {
-            return model;
-        }
-        self.replicas.fetch_add(1, Ordering::Relaxed);
-        lock(&self.prototype).replicate()
-    }
-
     /// Replicas of the model made so far: the most calls that ever ran at once.
     pub fn replicas(&self) -> usize {
-        self.replicas.load(Ordering::Relaxed)
-    }
-}
-
-/// Locks `m`. The models and the pool are never left half-changed (a replica is pushed or
-/// popped whole, and inference only reads weights), so a panic elsewhere cannot poison them.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(poisoned) => poisoned.into_inner(),
+        self.pool.replicas()
     }
 }
 
@@ -664,9 +625,8 @@ impl Stretch {
 /// dropped, finished or not.
 #[derive(Debug)]
 pub struct Synthesis {
-    idle: Arc<Mutex<Vec<Model>>>,
     hop: usize,
-    model: Option<Model>,
+    model: Option<Lease<Model>>,
     prepared: Prepared,
     windows: std::vec::IntoIter<DecodeWindow>,
 }
@@ -710,16 +670,8 @@ impl Iterator for Synthesis {
 impl Synthesis {
     /// Gives the replica back and ends the iteration.
     fn finish(&mut self) {
-        if let Some(model) = self.model.take() {
-            lock(&self.idle).push(model);
-        }
+        self.model = None;
         self.windows = Vec::new().into_iter();
-    }
-}
-
-impl Drop for Synthesis {
-    fn drop(&mut self) {
-        self.finish();
     }
 }
 

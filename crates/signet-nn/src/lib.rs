@@ -13,7 +13,7 @@
 //! - [`Precision`]: fp32 or bf16 for the heavy convolutions, chosen by the CPU's features at
 //!   run time.
 //! - [`Replicate`]: copies of a loaded model that share its weights, so several threads can
-//!   run one model at once.
+//!   run one model at once; [`Pool`] lends them out, one per call running.
 //! - [`set_num_threads`]: libtorch's intra-op thread count, and [`default_threads`]: one per
 //!   physical core.
 //!
@@ -36,7 +36,7 @@ pub use precision::{
     resolve as resolve_precision, CpuFeatures, Effective, Precision, DISABLE_BF16_ENV,
     EMULATE_BF16_ENV,
 };
-pub use replicate::Replicate;
+pub use replicate::{Lease, Pool, Replicate};
 pub use tch;
 pub use weights::{Path, Weights};
 

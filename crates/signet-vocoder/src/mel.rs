@@ -66,6 +66,8 @@ pub struct MelVocoder {
     cfg: MelVocoderConfig,
 }
 
+signet_nn::replicate_fields!(MelVocoder { generator } clone { cfg });
+
 impl MelVocoder {
     /// Builds the vocoder from the generator tensors under `path` (the bundle's root).
     pub fn new(cfg: MelVocoderConfig, path: &Path<'_, '_>) -> Result<Self, VocoderError> {

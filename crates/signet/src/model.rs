@@ -7,12 +7,11 @@
 //! vocoder's (`signet_audio::MelNormalization::renormalize`), as coqui-tts's synthesizer does
 //! with its two audio processors. The speak path (`SpeechStream`) sees only [`Model`].
 
-use std::sync::Mutex;
-
 use signet_acoustic::glow_tts::GlowTts;
 use signet_acoustic::tacotron2::Tacotron2;
 use signet_acoustic::{Conditioning, Effective, Precision, Scales, Synthesis, Vits};
 use signet_audio::MelNormalization;
+use signet_nn::{Pool, Replicate};
 use signet_registry::{verify_installed, Manifest, RegistryError, TrustStore, VerifiedBundle};
 use signet_vocoder::MelVocoder;
 
@@ -24,10 +23,10 @@ use crate::Error;
 pub(crate) enum Model {
     /// One model from ids to audio.
     Vits(Box<Vits>),
-    /// A spectrogram model and its vocoder. tch's tensors are not `Sync`, so the two models
-    /// sit behind a lock: one synthesizer runs one two-stage sentence at a time (VITS keeps
-    /// a pool of replicas instead; giving the stages one is future work).
-    TwoStage(Box<Mutex<TwoStage>>),
+    /// A spectrogram model and its vocoder. tch's tensors are not `Sync`, so each call takes
+    /// a replica of both stages from a pool, as VITS does: concurrent calls on one
+    /// synthesizer run at the same time, sharing the weights.
+    TwoStage(Box<Pool<TwoStage>>),
 }
 
 /// The first stage of a two-stage voice: ids to a mel spectrogram and durations.
@@ -51,6 +50,17 @@ pub(crate) struct TwoStage {
     /// How the vocoder's input spectrograms are normalized.
     vocoder_mel: MelNormalization,
 }
+
+impl Replicate for Acoustic {
+    fn replicate(&self) -> Self {
+        match self {
+            Acoustic::GlowTts(m) => Acoustic::GlowTts(Box::new(m.replicate())),
+            Acoustic::Tacotron2(m) => Acoustic::Tacotron2(Box::new(m.replicate())),
+        }
+    }
+}
+
+signet_nn::replicate_fields!(TwoStage { acoustic, vocoder } clone { acoustic_mel, vocoder_mel });
 
 /// The `[mel]` normalization of a verified manifest, checked.
 fn normalization(manifest: &Manifest, voice: &str) -> Result<(MelNormalization, u32), Error> {
@@ -189,7 +199,7 @@ impl Model {
             vocoder,
             vocoder_mel,
         };
-        Ok((Model::TwoStage(Box::new(Mutex::new(stages))), None))
+        Ok((Model::TwoStage(Box::new(Pool::new(stages))), None))
     }
 
     /// Runs the model on one sentence's ids: raw samples at the voice's rate, and the frames
@@ -205,15 +215,7 @@ impl Model {
                 let out = vits.infer_with(ids, cond, scales)?;
                 Ok((out.samples, out.durations))
             }
-            Model::TwoStage(stages) => {
-                // A panic while holding the lock leaves the models as they were: inference
-                // only reads them.
-                let stages = match stages.lock() {
-                    Ok(g) => g,
-                    Err(poisoned) => poisoned.into_inner(),
-                };
-                stages.infer(ids, cond, scales)
-            }
+            Model::TwoStage(pool) => pool.get().infer(ids, cond, scales),
         }
     }
 
@@ -245,10 +247,7 @@ impl Model {
     pub(crate) fn hop_length(&self) -> usize {
         match self {
             Model::Vits(vits) => vits.hop_length(),
-            Model::TwoStage(stages) => match stages.lock() {
-                Ok(g) => g.vocoder.hop_length(),
-                Err(poisoned) => poisoned.into_inner().vocoder.hop_length(),
-            },
+            Model::TwoStage(pool) => pool.inspect(|stages| stages.vocoder.hop_length()),
         }
     }
 

@@ -265,6 +265,35 @@ fn a_two_stage_coqui_voice_speaks_text_and_ssml_through_coquis_tokenizer() {
     assert_eq!(words, ["Hello", "there"]);
 }
 
+/// One two-stage synthesizer shared by threads: each call takes its own replica of both
+/// stages, and every call gives what the same call gives alone.
+#[test]
+fn a_two_stage_voice_serves_concurrent_calls_as_it_serves_one() {
+    let home = Home::two_stage();
+    let synth = home.build("glow").unwrap();
+    let inputs: Vec<Vec<i64>> = (1..=3)
+        .map(|n| (0..n * 9).map(|i| (i * 7 + n) % 60 + 1).collect())
+        .collect();
+    let want: Vec<Vec<f32>> = inputs
+        .iter()
+        .map(|ids| synth.speak_ids(ids).unwrap().audio.samples().to_vec())
+        .collect();
+    let barrier = std::sync::Barrier::new(3);
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let (synth, inputs, want, barrier) = (&synth, &inputs, &want, &barrier);
+            s.spawn(move || {
+                barrier.wait();
+                for round in 0..3 {
+                    let k = (t + round) % inputs.len();
+                    let got = synth.speak_ids(&inputs[k]).unwrap();
+                    assert_eq!(got.audio.samples(), want[k], "thread {t}, input {k}");
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn a_two_stage_voice_whose_vocoder_is_missing_is_refused() {
     let home = Home::two_stage();
