@@ -31,5 +31,5 @@ mod mel;
 
 pub use error::VocoderError;
 pub use hifigan::{DecodeWindow, Generator, BUCKET_FRAMES, DEFAULT_WINDOW_FRAMES};
-pub use mel::{MelVocoder, MelVocoderConfig, MAX_INFERENCE_PADDING};
+pub use mel::{MelVocoder, MelVocoderConfig, Vocoding, MAX_INFERENCE_PADDING};
 pub use signet_schema::hifigan::{CheckedHifiGan, HifiGanConfig, ResBlockKind};

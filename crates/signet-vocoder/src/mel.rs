@@ -20,7 +20,7 @@ use signet_schema::hifigan::{HifiGanConfig, KIND};
 use signet_schema::ArchitectureSchema;
 use tch::Tensor;
 
-use crate::{Generator, VocoderError};
+use crate::{DecodeWindow, Generator, VocoderError};
 
 /// Most replicated frames [`MelVocoderConfig::inference_padding`] may ask for on each side.
 pub const MAX_INFERENCE_PADDING: usize = 64;
@@ -122,8 +122,22 @@ impl MelVocoder {
 
     /// Turns `mel` `[1, num_mels, frames >= 1]` (normalized with the vocoder's settings) into
     /// [`output_len`](Self::output_len)`(frames)` samples in `[-1, 1]`. Long mels are decoded in
-    /// overlapping windows, so memory stays flat in their length.
+    /// overlapping windows, so memory stays flat in their length. The same samples as
+    /// [`start`](Self::start)'s windows, joined.
     pub fn vocode(&self, mel: &Tensor) -> Result<Vec<f32>, VocoderError> {
+        let mut vocoding = self.start(mel, None)?;
+        let mut out = Vec::new();
+        while let Some(window) = self.next_window(&mut vocoding) {
+            out.extend(window?);
+        }
+        Ok(out)
+    }
+
+    /// Starts vocoding `mel` (see [`vocode`](Self::vocode)) window by window: each
+    /// [`next_window`](Self::next_window) decodes one more window of the plan, the first of
+    /// `first` frames when given (less to compute before the first samples), each exact:
+    /// joined, they are `vocode`'s samples.
+    pub fn start(&self, mel: &Tensor, first: Option<usize>) -> Result<Vocoding, VocoderError> {
         let size = mel.size();
         match size.as_slice() {
             [1, c, t] if usize::try_from(*c).ok() == Some(self.num_mels()) && *t >= 1 => {}
@@ -135,13 +149,51 @@ impl MelVocoder {
             }
         }
         let pad = i64::try_from(self.cfg.inference_padding).unwrap_or(0);
-        tch::no_grad(|| {
-            let padded = if pad > 0 {
-                mel.f_replication_pad1d([pad, pad])?
+        let padded = tch::no_grad(|| {
+            if pad > 0 {
+                mel.f_replication_pad1d([pad, pad])
             } else {
-                mel.shallow_clone()
-            };
-            self.generator.decode(&padded, None)
+                Ok(mel.shallow_clone())
+            }
+        })?;
+        let frames = padded.size().get(2).copied().unwrap_or(0);
+        let windows = self.generator.plan(frames, first).into_iter();
+        Ok(Vocoding {
+            mel: padded,
+            windows,
         })
+    }
+
+    /// The samples of the next window of `vocoding`, which this vocoder (or a replica of it)
+    /// started; `None` once every window is out, or after an error.
+    pub fn next_window(&self, vocoding: &mut Vocoding) -> Option<Result<Vec<f32>, VocoderError>> {
+        let w = vocoding.windows.next()?;
+        let available = vocoding.mel.size().get(2).copied().unwrap_or(0);
+        let out = tch::no_grad(|| {
+            let read = w.latent();
+            let piece = vocoding
+                .mel
+                .f_narrow(2, read.start, available - read.start)?;
+            self.generator.decode_window(&piece, &w, None)
+        });
+        if out.is_err() {
+            vocoding.windows = Vec::new().into_iter();
+        }
+        Some(out)
+    }
+}
+
+/// A spectrogram being vocoded window by window ([`MelVocoder::start`]).
+#[derive(Debug)]
+pub struct Vocoding {
+    /// The spectrogram with the vocoder's padding.
+    mel: Tensor,
+    windows: std::vec::IntoIter<DecodeWindow>,
+}
+
+impl Vocoding {
+    /// Windows still to come.
+    pub fn windows_left(&self) -> usize {
+        self.windows.len()
     }
 }

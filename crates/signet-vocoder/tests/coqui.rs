@@ -279,3 +279,27 @@ fn the_stage_boundary_matches_coquis_synthesizer() -> Result<()> {
     assert!(snr >= 40.0, "SNR {snr:.1} dB");
     Ok(())
 }
+
+#[test]
+fn a_long_spectrogram_vocodes_in_windows_that_join_into_the_whole() -> Result<()> {
+    let config = json("hifigan_config.json");
+    let mapped = map_file("hifigan_gan.pth", &config)?;
+    let (_b, vocoder) = vocoder(&mapped)?;
+    // A long spectrogram: several windows, the first a short one.
+    let frames = 1500i64;
+    let mel = Tensor::randn([1, 10, frames], (tch::Kind::Float, tch::Device::Cpu)) * 0.5;
+    let whole = vocoder.vocode(&mel)?;
+    assert_eq!(whole.len(), vocoder.output_len(frames as usize));
+    let mut vocoding = vocoder.start(&mel, Some(64))?;
+    let windows = vocoding.windows_left();
+    assert!(windows > 2, "{windows} windows");
+    let first = vocoder.next_window(&mut vocoding).unwrap()?;
+    assert_eq!(first.len(), 64 * vocoder.hop_length());
+    assert_eq!(vocoding.windows_left(), windows - 1);
+    let mut joined = first;
+    while let Some(window) = vocoder.next_window(&mut vocoding) {
+        joined.extend(window?);
+    }
+    assert_eq!(joined, whole);
+    Ok(())
+}

@@ -11,9 +11,9 @@ use signet_acoustic::glow_tts::GlowTts;
 use signet_acoustic::tacotron2::Tacotron2;
 use signet_acoustic::{Conditioning, Effective, Precision, Scales, Synthesis, Vits};
 use signet_audio::MelNormalization;
-use signet_nn::{Pool, Replicate};
+use signet_nn::{Lease, Pool, Replicate};
 use signet_registry::{verify_installed, Manifest, RegistryError, TrustStore, VerifiedBundle};
-use signet_vocoder::MelVocoder;
+use signet_vocoder::{MelVocoder, Vocoding};
 
 use crate::store::Store;
 use crate::Error;
@@ -219,28 +219,32 @@ impl Model {
         }
     }
 
-    /// Starts the model window by window, where it decodes so ([`decodes_by_window`]).
-    ///
-    /// [`decodes_by_window`]: Self::decodes_by_window
+    /// Starts the model on one sentence: its durations are known now, its samples come
+    /// window by window (VITS's decoder, or a two-stage voice's vocoder after the whole
+    /// spectrogram); joined, the windows are [`infer`](Self::infer)'s samples.
     pub(crate) fn start(
         &self,
         ids: &[i64],
         cond: Conditioning,
         scales: &Scales,
-    ) -> Result<Synthesis, Error> {
+    ) -> Result<Started, Error> {
         match self {
-            Model::Vits(vits) => Ok(vits.start_with(ids, cond, scales)?),
-            Model::TwoStage(_) => Err(Error::InvalidSetting {
-                setting: "by_window",
-                value: "true".to_owned(),
-                reason: "a two-stage voice gives each sentence whole",
-            }),
+            Model::Vits(vits) => Ok(Started::Vits(Box::new(vits.start_with(ids, cond, scales)?))),
+            Model::TwoStage(pool) => {
+                let stages = pool.get();
+                let (mel, frames, durations) = stages.spectrogram(ids, cond, scales)?;
+                let vocoding = stages
+                    .vocoder
+                    .start(&mel, Some(signet_acoustic::FIRST_WINDOW_FRAMES))?;
+                let pad = stages.vocoder.config().inference_padding;
+                Ok(Started::TwoStage(Box::new(Staged {
+                    samples_total: stages.vocoder.output_len(frames),
+                    durations: frame_durations(durations, frames, pad),
+                    stages,
+                    vocoding,
+                })))
+            }
         }
-    }
-
-    /// Whether [`start`](Self::start) gives audio window by window.
-    pub(crate) fn decodes_by_window(&self) -> bool {
-        matches!(self, Model::Vits(_))
     }
 
     /// Samples per frame of the durations.
@@ -260,6 +264,68 @@ impl Model {
     }
 }
 
+/// A sentence started by [`Model::start`].
+#[derive(Debug)]
+pub(crate) enum Started {
+    Vits(Box<Synthesis>),
+    TwoStage(Box<Staged>),
+}
+
+/// A two-stage sentence: its spectrogram made, its vocoding window by window. It holds its
+/// replica of the stages until it is dropped.
+#[derive(Debug)]
+pub(crate) struct Staged {
+    stages: Lease<TwoStage>,
+    vocoding: Vocoding,
+    durations: Vec<i64>,
+    samples_total: usize,
+}
+
+impl Started {
+    /// Frames of [`Model::hop_length`] samples given to each id.
+    pub(crate) fn durations(&self) -> &[i64] {
+        match self {
+            Started::Vits(s) => s.durations(),
+            Started::TwoStage(s) => &s.durations,
+        }
+    }
+
+    /// Samples the whole sentence will have.
+    pub(crate) fn samples_total(&self) -> usize {
+        match self {
+            Started::Vits(s) => s.samples_total(),
+            Started::TwoStage(s) => s.samples_total,
+        }
+    }
+
+    /// Windows still to come.
+    pub(crate) fn windows_left(&self) -> usize {
+        match self {
+            Started::Vits(s) => s.windows_left(),
+            Started::TwoStage(s) => s.vocoding.windows_left(),
+        }
+    }
+}
+
+impl Iterator for Started {
+    type Item = Result<Vec<f32>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Started::Vits(s) => s.next().map(|r| r.map_err(Error::from)),
+            Started::TwoStage(s) => {
+                let Staged {
+                    stages, vocoding, ..
+                } = &mut **s;
+                stages
+                    .vocoder
+                    .next_window(vocoding)
+                    .map(|r| r.map_err(Error::from))
+            }
+        }
+    }
+}
+
 impl TwoStage {
     fn infer(
         &self,
@@ -267,6 +333,20 @@ impl TwoStage {
         cond: Conditioning,
         scales: &Scales,
     ) -> Result<(Vec<f32>, Vec<i64>), Error> {
+        let (mel, frames, durations) = self.spectrogram(ids, cond, scales)?;
+        let samples = self.vocoder.vocode(&mel)?;
+        let pad = self.vocoder.config().inference_padding;
+        Ok((samples, frame_durations(durations, frames, pad)))
+    }
+
+    /// The first stage on `ids`: the spectrogram `[1, bins, frames]` in the vocoder's
+    /// normalization, its frames, and the acoustic model's per-id durations.
+    fn spectrogram(
+        &self,
+        ids: &[i64],
+        cond: Conditioning,
+        scales: &Scales,
+    ) -> Result<(tch::Tensor, usize, Vec<i64>), Error> {
         if let Some(id) = cond.speaker.filter(|&id| id != 0) {
             return Err(Error::InvalidSetting {
                 setting: "speaker",
@@ -290,9 +370,7 @@ impl TwoStage {
         let mel = tch::Tensor::from_slice(&mel)
             .f_reshape([1, bins, len])
             .map_err(signet_vocoder::VocoderError::from)?;
-        let samples = self.vocoder.vocode(&mel)?;
-        let pad = self.vocoder.config().inference_padding;
-        Ok((samples, frame_durations(durations, frames, pad)))
+        Ok((mel, frames, durations))
     }
 }
 

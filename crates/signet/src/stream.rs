@@ -200,7 +200,7 @@ pub struct SpeechStream<'a> {
 /// A sentence whose first part is out and whose other windows are still to decode.
 #[derive(Debug)]
 struct Current {
-    synthesis: signet_acoustic::Synthesis,
+    synthesis: crate::model::Started,
     index: usize,
     text: Range<usize>,
     part: usize,
@@ -533,7 +533,6 @@ impl SpeechStream<'_> {
             return self.speak_pause(ms, std::mem::take(&mut sentence.marks));
         }
         if self.by_window
-            && self.synth.decodes_by_window()
             && sentence.style.gain == 1.0
             && self
                 .settings
@@ -690,7 +689,7 @@ impl SpeechStream<'_> {
         };
         let samples = match next {
             Ok(s) => s,
-            Err(e) => return Some(Err(e.into())),
+            Err(e) => return Some(Err(e)),
         };
         current.part += 1;
         let last = current.synthesis.windows_left() == 0;

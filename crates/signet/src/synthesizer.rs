@@ -4,7 +4,6 @@ use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use signet_acoustic::Synthesis;
 use signet_acoustic::{Effective, Precision};
 use signet_audio::{Audio, AudioOptions, Provenance, SampleFormat};
 use signet_registry::{
@@ -901,15 +900,13 @@ impl Synthesizer {
 
     /// Starts the model on one sentence's ids: its durations are known, its
     /// raw samples come window by window.
-    pub(crate) fn start(&self, ids: &[i64], settings: &Settings) -> Result<Synthesis, Error> {
+    pub(crate) fn start(
+        &self,
+        ids: &[i64],
+        settings: &Settings,
+    ) -> Result<crate::model::Started, Error> {
         self.model
             .start(ids, conditioning(settings), &settings.scales)
-    }
-
-    /// Whether the model gives a sentence's audio window by window
-    /// ([`start`](Self::start)); a two-stage voice gives each sentence whole.
-    pub(crate) fn decodes_by_window(&self) -> bool {
-        self.model.decodes_by_window()
     }
 
     /// The id of the key that watermarks this synthesizer's speech, or

@@ -294,6 +294,25 @@ fn a_two_stage_voice_serves_concurrent_calls_as_it_serves_one() {
     });
 }
 
+/// Streamed by window, a long two-stage sentence comes in parts as its vocoder decodes them
+/// (the first part a short one), and the parts join into what `speak_ids` gives.
+#[test]
+fn a_long_two_stage_sentence_streams_by_vocoder_window() {
+    let home = Home::two_stage();
+    let synth = home.build("glow").unwrap();
+    let ids: Vec<i64> = (0..400).map(|i| (i * 11 + 3) % 60 + 1).collect();
+    let whole = synth.speak_ids(&ids).unwrap();
+    let mut parts = Vec::new();
+    for utterance in synth.speak_ids_stream(&ids).unwrap().by_window(true) {
+        let u = utterance.unwrap();
+        assert_eq!(u.index, 0, "one sentence");
+        parts.push(u.audio.samples().to_vec());
+    }
+    assert!(parts.len() > 2, "{} parts", parts.len());
+    assert!(parts[0].len() < parts[1].len(), "a short first part");
+    assert_eq!(parts.concat(), whole.audio.samples());
+}
+
 #[test]
 fn a_two_stage_voice_whose_vocoder_is_missing_is_refused() {
     let home = Home::two_stage();
