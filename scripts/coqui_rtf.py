@@ -5,9 +5,9 @@ Signet's on the same (`cargo xtask bench --coqui VENV` runs both sides and print
 Runs in the throw-away coqui venv (see coqui_fixtures.py); never a run-time or CI dependency:
 
     ../coqui-venv/bin/python scripts/coqui_rtf.py OUT_DIR [--threads N] [--frames F] [--only ARCH]
-    cargo run -p signet-vocoder --example coqui_rtf -- OUT_DIR [--threads N]
-    cargo run -p signet-acoustic --example coqui_glow_rtf -- OUT_DIR [--threads N]
-    cargo run -p signet-acoustic --example coqui_tacotron2_rtf -- OUT_DIR [--threads N]
+    cargo run -p signet-acoustic --example coqui_rtf -- OUT_DIR --arch hifigan [--threads N]
+    cargo run -p signet-acoustic --example coqui_rtf -- OUT_DIR --arch glow_tts [--threads N]
+    cargo run -p signet-acoustic --example coqui_rtf -- OUT_DIR --arch tacotron2 [--threads N]
 
 It builds a random-initialized vocoder at the size of Coqui's LJSpeech `hifigan_v2` recipe
 (upsampling 8-8-2-2, 128 initial channels, residual kernels 3/7/11), saves it the way Coqui's

@@ -5,10 +5,9 @@
 //! coqui-tts runs in the throw-away venv `scripts/coqui_fixtures.sh` makes (never a run-time
 //! or CI dependency). `scripts/coqui_rtf.py` builds random-initialized models at their
 //! recipes' sizes (HiFi-GAN `hifigan_v2`, Glow-TTS's and Tacotron2-DDC's defaults, the LJSpeech
-//! VITS), saves them
-//! the way Coqui's trainer does, times coqui-tts's own inference on them and keeps its output;
-//! the examples of signet-vocoder and signet-acoustic then import the same files and time
-//! Signet's release build on the same inputs. Both sides print tab-separated
+//! VITS), saves them the way Coqui's trainer does, times coqui-tts's own inference on them and
+//! keeps its output; signet-acoustic's examples (`coqui_rtf --arch ARCH`, `coqui_check` for
+//! VITS) then import the same files and time Signet's release build on the same inputs. Both sides print tab-separated
 //! `rtf ARCH SIDE VALUE` lines (and Signet `snr ARCH DB` against coqui-tts's output), which
 //! this task gathers into a table of ratios. Noise is off on both sides, so lengths are equal.
 
@@ -21,13 +20,14 @@ use anyhow::{bail, Context, Result};
 
 use crate::util;
 
-/// Architectures, in the order of the table, with the example that times Signet on them.
-const ROWS: &[(&str, &str, &str, &str)] = &[
-    // (architecture, package, example, input below the output folder)
-    ("vits", "signet-acoustic", "coqui_check", "ljspeech_vits"),
-    ("glow_tts", "signet-acoustic", "coqui_glow_rtf", ""),
-    ("tacotron2", "signet-acoustic", "coqui_tacotron2_rtf", ""),
-    ("hifigan", "signet-vocoder", "coqui_rtf", ""),
+/// Architectures, in the order of the table, with the signet-acoustic example that times
+/// Signet on them.
+const ROWS: &[(&str, &str, &str, &[&str])] = &[
+    // (architecture, example, input below the output folder, the example's own arguments)
+    ("vits", "coqui_check", "ljspeech_vits", &[]),
+    ("glow_tts", "coqui_rtf", "", &["--arch", "glow_tts"]),
+    ("tacotron2", "coqui_rtf", "", &["--arch", "tacotron2"]),
+    ("hifigan", "coqui_rtf", "", &["--arch", "hifigan"]),
 ];
 
 /// One architecture's figures.
@@ -63,8 +63,8 @@ pub fn run(root: &Path, venv: &Path, threads: usize) -> Result<()> {
     let mut rows = BTreeMap::new();
     parse(&peer, &mut rows)?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    for (arch, package, example, input) in ROWS {
-        eprintln!("bench: Signet {arch} ({package} example {example}, release)");
+    for (arch, example, input, extra) in ROWS {
+        eprintln!("bench: Signet {arch} (signet-acoustic example {example}, release)");
         let text = util::run_quiet(
             Command::new(&cargo)
                 .current_dir(root)
@@ -73,12 +73,13 @@ pub fn run(root: &Path, venv: &Path, threads: usize) -> Result<()> {
                     "--release",
                     "--quiet",
                     "-p",
-                    package,
+                    "signet-acoustic",
                     "--example",
                     example,
                 ])
                 .arg("--")
                 .arg(out.join(input))
+                .args(*extra)
                 .args(["--threads", &n]),
         )?;
         parse(&text, &mut rows)?;
