@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Subcommand;
 use signet::store::VoiceName;
 use signet::Store;
@@ -102,22 +102,7 @@ fn list(store: &Store) -> Result<()> {
 }
 
 fn verify(store: &Store, name: &VoiceName) -> Result<()> {
-    let trust = store.trust_store()?;
-    let bundle = signet_registry::verify_installed(&store.vocoders_dir(), name, &trust)
-        .with_context(|| format!("vocoder {name} failed verification"))?;
-    let m = bundle.manifest();
-    outln!(
-        "{} version {}: verified; manifest sha256 {}; signed by {}",
-        m.name,
-        m.version,
-        bundle.manifest_sha256(),
-        bundle
-            .signers()
-            .iter()
-            .map(|k| k.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    )?;
+    crate::voices::verify_installed(store, name, crate::voices::Installed::Vocoder)?;
     Ok(())
 }
 
@@ -129,27 +114,13 @@ fn import_coqui(
     license: Option<String>,
     force: bool,
 ) -> Result<()> {
-    let name = match name {
-        Some(n) => n,
-        None => model
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .map(str::to_owned)
-            .with_context(|| {
-                format!(
-                    "cannot derive a vocoder name from {}; pass --name",
-                    model.display()
-                )
-            })?,
-    };
-    let dest = store.vocoder_dir(&VoiceName::new(&name)?);
-    if dest.exists() && !force {
-        anyhow::bail!(
-            "vocoder {name:?} is already installed in {}; pass --force to replace it",
-            store.vocoders_dir().display()
-        );
-    }
-    signet_io::create_private_dir(&store.vocoders_dir())?;
+    let (name, dest) = crate::voices::import_destination(
+        store,
+        model,
+        name,
+        force,
+        crate::voices::Installed::Vocoder,
+    )?;
     let mut options = signet_coqui::ImportOptions::default();
     options.name = Some(name);
     options.license = license;

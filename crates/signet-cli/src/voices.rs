@@ -287,10 +287,16 @@ fn install(store: &Store, source: &str) -> Result<()> {
     Ok(())
 }
 
-fn verify(store: &Store, name: &VoiceName) -> Result<()> {
+/// Verifies the installed voice or vocoder `name` against the home's trust store and prints
+/// the line that says so: version, manifest digest, signers.
+pub(crate) fn verify_installed(
+    store: &Store,
+    name: &VoiceName,
+    what: Installed,
+) -> Result<signet_registry::VerifiedBundle> {
     let trust = store.trust_store()?;
-    let bundle = signet_registry::verify_installed(&store.voices_dir(), name, &trust)
-        .with_context(|| format!("voice {name} failed verification"))?;
+    let bundle = signet_registry::verify_installed(&what.folder(store), name, &trust)
+        .with_context(|| format!("{} {name} failed verification", what.noun()))?;
     let m = bundle.manifest();
     outln!(
         "{} version {}: verified; manifest sha256 {}; signed by {}",
@@ -304,6 +310,12 @@ fn verify(store: &Store, name: &VoiceName) -> Result<()> {
             .collect::<Vec<_>>()
             .join(", ")
     )?;
+    Ok(bundle)
+}
+
+fn verify(store: &Store, name: &VoiceName) -> Result<()> {
+    let bundle = verify_installed(store, name, Installed::Voice)?;
+    let m = bundle.manifest();
     // Names for `signet speak --speaker` and `--language`, by id.
     for (what, map) in [
         ("speakers", &m.voice.speaker_id_map),
@@ -327,14 +339,47 @@ fn verify(store: &Store, name: &VoiceName) -> Result<()> {
     Ok(())
 }
 
-/// The store folder a new voice goes to: `--name`, else the model's file stem; an installed
-/// voice of that name is refused unless `force`.
-fn import_destination(
+/// What an import installs: a voice into `<home>/voices/` or a vocoder into
+/// `<home>/vocoders/`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Installed {
+    Voice,
+    Vocoder,
+}
+
+impl Installed {
+    fn noun(self) -> &'static str {
+        match self {
+            Installed::Voice => "voice",
+            Installed::Vocoder => "vocoder",
+        }
+    }
+
+    fn folder(self, store: &Store) -> std::path::PathBuf {
+        match self {
+            Installed::Voice => store.voices_dir(),
+            Installed::Vocoder => store.vocoders_dir(),
+        }
+    }
+
+    fn dir(self, store: &Store, name: &VoiceName) -> std::path::PathBuf {
+        match self {
+            Installed::Voice => store.voice_dir(name),
+            Installed::Vocoder => store.vocoder_dir(name),
+        }
+    }
+}
+
+/// The store folder a new voice or vocoder goes to: `--name`, else the model's file stem; an
+/// installed one of that name is refused unless `force`. Makes the store's folder.
+pub(crate) fn import_destination(
     store: &Store,
     model: &Path,
     name: Option<String>,
     force: bool,
+    what: Installed,
 ) -> Result<(String, std::path::PathBuf)> {
+    let noun = what.noun();
     let name = match name {
         Some(n) => n,
         None => model
@@ -343,19 +388,19 @@ fn import_destination(
             .map(str::to_owned)
             .with_context(|| {
                 format!(
-                    "cannot derive a voice name from {}; pass --name",
+                    "cannot derive a {noun} name from {}; pass --name",
                     model.display()
                 )
             })?,
     };
-    let dest = store.voice_dir(&VoiceName::new(&name)?);
+    let dest = what.dir(store, &VoiceName::new(&name)?);
     if dest.exists() && !force {
         anyhow::bail!(
-            "voice {name:?} is already installed in {}; pass --force to replace it",
-            store.voices_dir().display()
+            "{noun} {name:?} is already installed in {}; pass --force to replace it",
+            what.folder(store).display()
         );
     }
-    signet_io::create_private_dir(&store.voices_dir())?;
+    signet_io::create_private_dir(&what.folder(store))?;
     Ok((name, dest))
 }
 
@@ -374,7 +419,7 @@ fn import_coqui(
         .map(|name| signet_coqui::installed_vocoder(store, name))
         .transpose()?;
     let force = options.existing == signet_coqui::ExistingBundle::Replace;
-    let (name, dest) = import_destination(store, model, name, force)?;
+    let (name, dest) = import_destination(store, model, name, force, Installed::Voice)?;
     options.name = Some(name);
     options.lexicon = lexicon;
     let (key, _) = crate::keys::importer_key(store)?;
@@ -400,7 +445,7 @@ fn import_piper(
     force: bool,
 ) -> Result<()> {
     let lexicon = lexicon.map(crate::lexicon::read_for_bundle).transpose()?;
-    let (name, dest) = import_destination(store, model, name, force)?;
+    let (name, dest) = import_destination(store, model, name, force, Installed::Voice)?;
     let mut options = signet_piper::ImportOptions::default();
     options.name = Some(name);
     options.license = license;
