@@ -874,86 +874,82 @@ fn currency_words(value: &str, [cent, cents, one, many]: [&str; 4]) -> String {
     words.join(" ")
 }
 
-/// `3.14` → `3 point 14`.
-fn expand_decimal_points(text: &str) -> String {
+/// `text` with each digit run rewritten: `at(chars, start, run)` gets the text's characters,
+/// where a run of `run` ASCII digits starts (`run >= 1`, or 0 at a `-` for `signed`) and
+/// returns its replacement and the characters it covers (at least the run).
+fn rewrite_numbers(
+    text: &str,
+    signed: bool,
+    at: impl Fn(&[char], usize, usize) -> (String, usize),
+) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while let Some(&c) = chars.get(i) {
-        if c.is_ascii_digit() {
-            let run = digits_at(&chars, i);
-            let frac = digits_at(&chars, i + run + 1);
-            out.extend(chars.get(i..i + run).unwrap_or_default());
-            if chars.get(i + run) == Some(&'.') && frac > 0 {
-                out.push_str(" point ");
-                out.extend(
-                    chars
-                        .get(i + run + 1..i + run + 1 + frac)
-                        .unwrap_or_default(),
-                );
-                i += run + 1 + frac;
-            } else {
-                i += run;
-            }
+        let negative = signed && c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        if c.is_ascii_digit() || negative {
+            let (words, covered) = at(&chars, i, digits_at(&chars, i));
+            out.push_str(&words);
+            i += covered.max(1);
         } else {
             out.push(c);
             i += 1;
         }
     }
     out
+}
+
+/// The characters `from..to` of `chars`, as a string.
+fn span(chars: &[char], from: usize, to: usize) -> String {
+    chars.get(from..to).unwrap_or_default().iter().collect()
+}
+
+/// `3.14` → `3 point 14`.
+fn expand_decimal_points(text: &str) -> String {
+    rewrite_numbers(text, false, |chars, i, run| {
+        let frac = digits_at(chars, i + run + 1);
+        if chars.get(i + run) == Some(&'.') && frac > 0 {
+            let point = span(chars, i + run + 1, i + run + 1 + frac);
+            (
+                format!("{} point {point}", span(chars, i, i + run)),
+                run + 1 + frac,
+            )
+        } else {
+            (span(chars, i, i + run), run)
+        }
+    })
 }
 
 /// `21st` → `twenty-first`.
 fn expand_ordinals(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(&c) = chars.get(i) {
-        if c.is_ascii_digit() {
-            let run = digits_at(&chars, i);
-            let digits: String = chars.get(i..i + run).unwrap_or_default().iter().collect();
-            let suffix = chars.get(i + run..i + run + 2);
-            if matches!(
-                suffix,
-                Some(['s', 't'] | ['n', 'd'] | ['r', 'd'] | ['t', 'h'])
-            ) {
-                out.push_str(&ordinal(&digits));
-                i += run + 2;
-            } else {
-                out.push_str(&digits);
-                i += run;
-            }
+    rewrite_numbers(text, false, |chars, i, run| {
+        let digits = span(chars, i, i + run);
+        let suffix = chars.get(i + run..i + run + 2);
+        if matches!(
+            suffix,
+            Some(['s', 't'] | ['n', 'd'] | ['r', 'd'] | ['t', 'h'])
+        ) {
+            (ordinal(&digits), run + 2)
         } else {
-            out.push(c);
-            i += 1;
+            (digits, run)
         }
-    }
-    out
+    })
 }
 
 /// `-15` → `minus fifteen`, `1976` → `nineteen seventy-six`.
 fn expand_cardinals(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while let Some(&c) = chars.get(i) {
-        let negative = c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit);
-        if c.is_ascii_digit() || negative {
-            let start = i + usize::from(negative);
-            let run = digits_at(&chars, start);
-            let digits: String = chars
-                .get(start..start + run)
-                .unwrap_or_default()
-                .iter()
-                .collect();
-            out.push_str(&expand_number(&digits, negative));
-            i = start + run;
+    rewrite_numbers(text, true, |chars, i, run| {
+        if run == 0 {
+            // A `-` before digits.
+            let run = digits_at(chars, i + 1);
+            (
+                expand_number(&span(chars, i + 1, i + 1 + run), true),
+                1 + run,
+            )
         } else {
-            out.push(c);
-            i += 1;
+            (expand_number(&span(chars, i, i + run), false), run)
         }
-    }
-    out
+    })
 }
 
 const MILLS: [&str; 12] = [
