@@ -614,43 +614,19 @@ pub fn import_coqui_with_vocoder(
         mel,
         files: Vec::new(),
     };
-    let parameters = mapped
-        .tensors
-        .iter()
-        .map(|(_, p)| p.values.len() as u64)
-        .sum();
-    let bytes: Vec<Vec<u8>> = mapped
-        .tensors
-        .iter()
-        .map(|(_, p)| p.values.iter().flat_map(|v| v.to_le_bytes()).collect())
-        .collect();
-    let tensors: Vec<(&str, &[usize], &[u8])> = mapped
-        .tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, p), b)| (n.as_str(), p.shape.as_slice(), b.as_slice()))
-        .collect();
-    let written = write_imported_bundle(
+    let mut report = write(
         out_dir,
         manifest,
-        &tensors,
-        options.lexicon.as_ref(),
+        mapped.kind,
+        &mapped.tensors,
+        mapped.dropped,
+        options,
         signer,
-        options.existing,
     )?;
-    Ok(ImportReport {
-        name: name.to_string(),
-        kind: mapped.kind,
-        bundle_dir: out_dir.to_owned(),
-        tensors: tensors.len(),
-        parameters,
-        bytes: written.weights_bytes,
-        dropped_tensors: mapped.dropped,
-        manifest_sha256: written.manifest_sha256,
-        speakers: num_speakers,
-        named_speakers,
-        languages,
-    })
+    report.speakers = num_speakers;
+    report.named_speakers = named_speakers;
+    report.languages = languages;
+    Ok(report)
 }
 
 /// Imports a Coqui mel vocoder (a HiFi-GAN trainer checkpoint or bare generator state dict,

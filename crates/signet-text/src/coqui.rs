@@ -1097,21 +1097,7 @@ fn expand_number(digits: &str, negative: bool) -> String {
 
 /// An ordinal in words (`inflect`, with `and`): `101` → `one hundred and first`.
 fn ordinal(digits: &str) -> String {
-    let words = cardinal(digits, true);
-    let cut = words.rfind([' ', '-']).map_or(0, |i| i + 1);
-    let (head, last) = words.split_at(cut);
-    let last = match last {
-        "one" => "first".to_owned(),
-        "two" => "second".to_owned(),
-        "three" => "third".to_owned(),
-        "five" => "fifth".to_owned(),
-        "eight" => "eighth".to_owned(),
-        "nine" => "ninth".to_owned(),
-        "twelve" => "twelfth".to_owned(),
-        w if w.ends_with('y') => format!("{}ieth", w.trim_end_matches('y')),
-        w => format!("{w}th"),
-    };
-    format!("{head}{last}")
+    crate::normalize::numbers::ordinal_words(&cardinal(digits, true))
 }
 
 #[cfg(test)]

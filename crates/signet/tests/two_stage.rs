@@ -177,14 +177,11 @@ pub(crate) fn snr_db(want: &[f32], got: &[f32]) -> f64 {
     10.0 * (signal / noise.max(1e-30)).log10()
 }
 
-#[test]
-fn a_two_stage_coqui_voice_matches_coqui_tts_through_import_and_the_facade() {
-    let home = Home::two_stage();
-    let synth = home.build("glow").unwrap();
-    assert_eq!(synth.sample_rate(), 16000);
-    let pin = synth.manifest().vocoder.as_ref().unwrap();
-    assert_eq!(pin.name.as_str(), "hifigan");
-    let parity = json(&glow_data("glow_tts_parity.json"));
+/// Speaks each case of the parity file `parity` (coqui-tts's ids and audio) through `synth`:
+/// equal length, SNR >= 40 dB, and timed phonemes from the model's durations, in order and
+/// covering the audio.
+fn speaks_like_coqui_tts(synth: &Synthesizer, parity: &str, label: &str) {
+    let parity = json(&glow_data(parity));
     for case in parity["cases"].as_array().unwrap() {
         let ids: Vec<i64> = case["ids"]
             .as_array()
@@ -198,12 +195,11 @@ fn a_two_stage_coqui_voice_matches_coqui_tts_through_import_and_the_facade() {
         assert_eq!(got.len(), want.len(), "ids {ids:?}: equal length");
         let snr = snr_db(&want, got);
         eprintln!(
-            "two-stage voice (import, bundles, facade) against coqui-tts on {} ids: SNR {snr:.1} dB, {} samples",
+            "{label} (import, bundles, facade) against coqui-tts on {} ids: SNR {snr:.1} dB, {} samples",
             ids.len(),
             got.len()
         );
         assert!(snr >= 40.0, "ids {ids:?}: SNR {snr:.1} dB");
-        // Glow-TTS gives durations: timed phonemes in order, covering the audio.
         let phonemes = &speech.timings.phonemes;
         assert!(!phonemes.is_empty() && phonemes.len() <= ids.len());
         assert!(phonemes.windows(2).all(|w| w[0].end <= w[1].start));
@@ -216,6 +212,16 @@ fn a_two_stage_coqui_voice_matches_coqui_tts_through_import_and_the_facade() {
 }
 
 #[test]
+fn a_two_stage_coqui_voice_matches_coqui_tts_through_import_and_the_facade() {
+    let home = Home::two_stage();
+    let synth = home.build("glow").unwrap();
+    assert_eq!(synth.sample_rate(), 16000);
+    let pin = synth.manifest().vocoder.as_ref().unwrap();
+    assert_eq!(pin.name.as_str(), "hifigan");
+    speaks_like_coqui_tts(&synth, "glow_tts_parity.json", "Glow-TTS voice");
+}
+
+#[test]
 fn a_two_stage_tacotron2_voice_matches_coqui_tts_through_import_and_the_facade() {
     let home = Home::new();
     home.import_vocoder("hifigan", &home.key, 1);
@@ -223,30 +229,8 @@ fn a_two_stage_tacotron2_voice_matches_coqui_tts_through_import_and_the_facade()
     home.import_model("taco", "hifigan", "tacotron2_ddc.pth", &config);
     let synth = home.build("taco").unwrap();
     assert_eq!(synth.manifest().architecture.kind, "tacotron2");
-    let parity = json(&glow_data("tacotron2_ddc_parity.json"));
-    for case in parity["cases"].as_array().unwrap() {
-        let ids: Vec<i64> = case["ids"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_i64().unwrap())
-            .collect();
-        let want = floats(&case["audio"]);
-        let speech = synth.speak_ids(&ids).unwrap();
-        let got = speech.audio.samples();
-        assert_eq!(got.len(), want.len(), "ids {ids:?}: equal length");
-        let snr = snr_db(&want, got);
-        eprintln!(
-            "Tacotron2-DDC voice (import, bundles, facade) against coqui-tts on {} ids: SNR {snr:.1} dB",
-            ids.len()
-        );
-        assert!(snr >= 40.0, "ids {ids:?}: SNR {snr:.1} dB");
-        // Durations from the attention: timed phonemes in order, covering the audio.
-        let phonemes = &speech.timings.phonemes;
-        assert!(!phonemes.is_empty() && phonemes.len() <= ids.len());
-        assert!(phonemes.windows(2).all(|w| w[0].end <= w[1].start));
-        assert_eq!(phonemes.last().map(|p| p.end), Some(got.len() as u64));
-    }
+    // Its durations come from the attention.
+    speaks_like_coqui_tts(&synth, "tacotron2_ddc_parity.json", "Tacotron2-DDC voice");
 }
 
 #[test]

@@ -943,6 +943,24 @@ fn wyoming_binds_loopback_unless_remote_is_allowed() {
     );
 }
 
+/// Runs `signet ARGS` with `home` as its home.
+fn signet_in(home: &Path, args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_signet"))
+        .env("SIGNET_HOME", home)
+        .args(args)
+        .output()
+        .expect("run signet")
+}
+
+/// Fails with the command's stderr unless it succeeded.
+fn assert_succeeded(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A voice imported from Coqui TTS speaks from text: `signet speak --voice NAME TEXT` runs
 /// Coqui's cleaners and tokenizer (the fixture: characters, english_cleaners, add_blank)
 /// and writes a real WAV whose length follows the text.
@@ -950,13 +968,7 @@ fn wyoming_binds_loopback_unless_remote_is_allowed() {
 fn a_coqui_voice_speaks_from_text() {
     let home = tempfile::tempdir().expect("temp home");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
-    let signet = |args: &[&std::ffi::OsStr]| {
-        Command::new(env!("CARGO_BIN_EXE_signet"))
-            .env("SIGNET_HOME", home.path())
-            .args(args)
-            .output()
-            .expect("run signet")
-    };
+    let signet = |args: &[&std::ffi::OsStr]| signet_in(home.path(), args);
     let import = signet(&[
         "voices".as_ref(),
         "import".as_ref(),
@@ -965,11 +977,7 @@ fn a_coqui_voice_speaks_from_text() {
         "--config".as_ref(),
         data.join("vits_tiny.json").as_os_str(),
     ]);
-    assert!(
-        import.status.success(),
-        "{}",
-        String::from_utf8_lossy(&import.stderr)
-    );
+    assert_succeeded(&import);
     let speak = |text: &str, name: &str| {
         let out = home.path().join(name);
         let run = signet(&[
@@ -1020,11 +1028,7 @@ fn a_coqui_voice_speaks_from_text() {
         "--timings".as_ref(),
         timings.as_os_str(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+    assert_succeeded(&run);
     let value: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&timings).expect("timings written")).expect("JSON");
     let words: Vec<String> = value["sentences"]
@@ -1074,13 +1078,7 @@ fn a_coqui_voice_with_unreproducible_text_settings_is_refused_at_import() {
 fn a_coqui_yourtts_import_lists_its_speakers_and_languages() {
     let home = tempfile::tempdir().expect("temp home");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../signet-coqui/tests/data");
-    let signet = |args: &[&std::ffi::OsStr]| {
-        Command::new(env!("CARGO_BIN_EXE_signet"))
-            .env("SIGNET_HOME", home.path())
-            .args(args)
-            .output()
-            .expect("run signet")
-    };
+    let signet = |args: &[&std::ffi::OsStr]| signet_in(home.path(), args);
     let missing = home.path().join("no-such-dvectors.pth");
     let refused = signet(&[
         "voices".as_ref(),
@@ -1113,11 +1111,7 @@ fn a_coqui_yourtts_import_lists_its_speakers_and_languages() {
     );
     let verify = signet(&["voices".as_ref(), "verify".as_ref(), "yourtts".as_ref()]);
     let stdout = String::from_utf8_lossy(&verify.stdout);
-    assert!(
-        verify.status.success(),
-        "{}",
-        String::from_utf8_lossy(&verify.stderr)
-    );
+    assert_succeeded(&verify);
     assert!(
         stdout.contains("speakers: female-en-5 (0), female-pt-4 (1), male-en-2 (2)"),
         "{stdout}"
@@ -1138,20 +1132,8 @@ fn a_two_stage_coqui_voice_imports_with_its_vocoder_and_speaks_ids() {
     let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let vocoder = crates.join("signet-vocoder/tests/data/coqui");
     let glow = crates.join("signet-acoustic/tests/data/coqui");
-    let signet = |args: &[&std::ffi::OsStr]| {
-        Command::new(env!("CARGO_BIN_EXE_signet"))
-            .env("SIGNET_HOME", home.path())
-            .args(args)
-            .output()
-            .expect("run signet")
-    };
-    let ok = |out: &Output| {
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    };
+    let signet = |args: &[&std::ffi::OsStr]| signet_in(home.path(), args);
+    let ok = |out: &Output| assert_succeeded(out);
     ok(&signet(&[
         "vocoders".as_ref(),
         "import".as_ref(),

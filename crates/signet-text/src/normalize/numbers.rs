@@ -93,7 +93,7 @@ pub(super) fn cardinal(n: u64) -> String {
 }
 
 /// The ordinal form of a cardinal phrase: changes its last word.
-pub(super) fn ordinal_words(cardinal: &str) -> String {
+pub(crate) fn ordinal_words(cardinal: &str) -> String {
     let (head, last) = match cardinal.rfind([' ', '-']) {
         Some(i) => cardinal.split_at(i + 1),
         None => ("", cardinal),
